@@ -1,0 +1,272 @@
+"""``kg build``: sources → mappings → named graphs → SHACL validation → quarantine → store.
+
+One way through: for each source of the manifest, its records are mapped into the source's
+named graph of a fresh store; the union is validated; every entity with a violation moves,
+with its report, to the source's quarantine graph (validation repeats until nothing new is
+found, since removing an entity can break a link to it); the counts must reconcile (records
+read = loaded + quarantined + skipped); the graphs are described in the catalogue graph;
+and only then the new store replaces the served one (see :mod:`kg.store`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from kg.config import PROJECT_ROOT, Settings
+from kg.errors import BuildError
+from kg.manifest import Manifest, SourceSpec
+from kg.mapping import Mapping, MappingRunner, MappingStats
+from kg.namespaces import PAS, RDF, RDFS
+from kg.provenance import (
+    SourceReport,
+    describe,
+    graph_iri,
+    quarantine_iri,
+    result_quads,
+)
+from kg.sources.records import read_records
+from kg.store import REPORT_FILE, StoreLayout
+from kg.validate import validate_graphs
+from kg.validate_engine import ValidationResult
+
+MAPPINGS_DIR = PROJECT_ROOT / "mappings"
+MAX_VALIDATION_ROUNDS = 5
+
+
+@dataclass
+class BuildResult:
+    """What a build did, source by source, with its timings."""
+
+    build_id: str
+    store_dir: Path
+    sources: list[SourceReport]
+    results: list[ValidationResult]
+    timings: dict[str, float] = field(default_factory=dict)
+    graph_triples: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def violations(self) -> int:
+        return sum(r.severity == "Violation" for r in self.results)
+
+    @property
+    def warnings(self) -> int:
+        return sum(r.severity == "Warning" for r in self.results)
+
+    def to_json(self) -> dict[str, object]:
+        by_shape = Counter(f"{r.severity} {r.shape} {r.component}" for r in self.results)
+        return {
+            "build_id": self.build_id,
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "graph_triples": self.graph_triples,
+            "sources": [asdict(s) for s in self.sources],
+            "validation": {"violations": self.violations, "warnings": self.warnings,
+                           "by_shape": dict(by_shape.most_common())},
+        }
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _source_quads(
+    spec: SourceSpec, mapping_paths: list[Path], path: Path, graph: ox.NamedNode, base_iri: str,
+    stats: MappingStats,
+) -> Iterator[ox.Quad]:
+    for mapping_path in mapping_paths:
+        mapping = Mapping.load(mapping_path)
+        options = {**mapping.options, **spec.options}
+        runner = MappingRunner(mapping, base_iri)
+        for t in runner.run(read_records(path, mapping.format, options), stats):
+            yield ox.Quad(t.subject, t.predicate, t.object, graph)
+
+
+def load_source(
+    store: ox.Store, spec: SourceSpec, data_dir: Path, base_iri: str, mappings_dir: Path = MAPPINGS_DIR
+) -> tuple[SourceReport, MappingStats]:
+    """Map one source into its named graph of ``store``."""
+    path = spec.path(data_dir)
+    report = SourceReport(
+        name=spec.name, title=spec.title, file=path.name, version=spec.version,
+        sha256=sha256_of(path) if path.is_file() else "", publisher=spec.publisher,
+        licence=spec.licence, dataset_page=spec.dataset_page, download_url=spec.download_url,
+        mappings=list(spec.mappings),
+    )
+    stats = MappingStats()
+    started = time.perf_counter()
+    graph = graph_iri(base_iri, spec.name, spec.version)
+    store.bulk_extend(_source_quads(spec, spec.mapping_paths(mappings_dir), path, graph, base_iri, stats))
+    total = time.perf_counter() - started
+    report.read_s, report.map_s = stats.read_s, stats.map_s
+    report.load_s = max(0.0, total - stats.read_s - stats.map_s)
+    return report, stats
+
+
+def _focus_term(text: str) -> ox.NamedNode | ox.BlankNode | None:
+    if text.startswith("<") and text.endswith(">"):
+        return ox.NamedNode(text[1:-1])
+    if text.startswith("_:"):
+        return ox.BlankNode(text[2:])
+    return None
+
+
+def quarantine(
+    store: ox.Store, results: list[ValidationResult], targets: dict[str, ox.NamedNode]
+) -> set[str]:
+    """Move every entity with a violation to its source's quarantine graph; return them."""
+    by_focus: dict[str, list[ValidationResult]] = {}
+    for result in results:
+        if result.severity == "Violation":
+            by_focus.setdefault(result.focus_node, []).append(result)
+    moved: set[str] = set()
+    for focus_text, focus_results in by_focus.items():
+        focus = _focus_term(focus_text)
+        if focus is None:
+            continue
+        quads = [q for q in store.quads_for_pattern(focus, None, None, None)
+                 if q.graph_name.value in targets]
+        if not quads:
+            continue
+        graphs = {q.graph_name.value for q in quads}
+        new = [ox.Quad(q.subject, q.predicate, q.object, targets[q.graph_name.value]) for q in quads]
+        for graph in graphs:
+            for result in focus_results:
+                new += result_quads(targets[graph], focus, result)
+        for quad in quads:
+            store.remove(quad)
+        store.extend(new)
+        moved.add(focus_text)
+    return moved
+
+
+def _quarantine_records(
+    store: ox.Store, graph: ox.NamedNode, base_iri: str, name: str,
+    records: dict[int, dict[str, str | None]],
+) -> None:
+    """Records no mapping could turn into an entity, kept with their cells and the reason."""
+    quads = []
+    for number, values in records.items():
+        node = ox.NamedNode(f"{base_iri}quarantine/{name}/record/{number}")
+        quads += [
+            ox.Quad(node, ox.NamedNode(str(RDF.type)), ox.NamedNode(str(PAS.QuarantinedRecord)), graph),
+            ox.Quad(node, ox.NamedNode(str(PAS.sourceRow)), ox.Literal(str(number), datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")), graph),
+            ox.Quad(node, ox.NamedNode(str(RDFS.comment)), ox.Literal(
+                "Aucune entité produite : une cellule requise est vide ou mal formée.", language="fr"), graph),
+            ox.Quad(node, ox.NamedNode(str(RDFS.comment)), ox.Literal(
+                "No entity produced: a required cell is empty or malformed.", language="en"), graph),
+            ox.Quad(node, ox.NamedNode(str(PAS.recordJson)), ox.Literal(json.dumps(values, ensure_ascii=False)), graph),
+        ]
+    store.extend(quads)
+
+
+def reconcile(report: SourceReport, stats: MappingStats, quarantined: set[str]) -> dict[int, dict[str, str | None]]:
+    """Fill the report's counts; return the records to quarantine as raw records.
+
+    Every record read is loaded (it marked an entity that passed validation), quarantined (an
+    entity it produced failed validation, or it produced none) or skipped with a reason.
+    """
+    marked: set[int] = set().union(*stats.entities.values()) if stats.entities else set()
+    bad: set[int] = set()
+    for entity in quarantined:
+        bad |= stats.entities.get(entity, set())
+    unmapped = {n: v for n, v in stats.unmapped.items() if n not in marked and n not in stats.skipped}
+    skipped = {n: r for n, r in stats.skipped.items() if n not in marked}
+    report.rows_read = len(stats.records)
+    report.rows_skipped = len(skipped)
+    report.rows_quarantined = len(bad) + len(unmapped)
+    report.rows_loaded = len(marked - bad)
+    report.skip_reasons = dict(Counter(skipped.values()))
+    report.quarantined_entities = len([e for e in quarantined if e in stats.entities])
+    if not report.reconciles:
+        raise BuildError(
+            f"{report.name}: counts do not reconcile: read {report.rows_read} ≠ loaded "
+            f"{report.rows_loaded} + quarantined {report.rows_quarantined} + skipped {report.rows_skipped}"
+        )
+    return unmapped
+
+
+def build(
+    manifest: Manifest,
+    settings: Settings,
+    on_source: Callable[[SourceReport], None] | None = None,
+    engine: str = "fast",
+    shapes_dir: Path | None = None,
+) -> BuildResult:
+    """Build every source of ``manifest`` into a new store and publish it atomically."""
+    started_at = datetime.now(UTC)
+    t0 = time.perf_counter()
+    layout = StoreLayout(settings.store)
+    base = settings.base_iri
+    with layout.new_build() as target:
+        store = target.store
+        loaded: list[tuple[SourceSpec, SourceReport, MappingStats]] = []
+        for spec in manifest.sources:
+            report, stats = load_source(store, spec, manifest.data_dir, base, manifest.mappings_dir)
+            loaded.append((spec, report, stats))
+            if on_source:
+                on_source(report)
+        t_loaded = time.perf_counter()
+        graphs = {graph_iri(base, s.name, s.version).value: quarantine_iri(base, s.name, s.version)
+                  for s, _, _ in loaded}
+        results: list[ValidationResult] = []
+        quarantined: set[str] = set()
+        validate_s = 0.0
+        for round_ in range(MAX_VALIDATION_ROUNDS):
+            v0 = time.perf_counter()
+            round_results = validate_graphs(
+                store, [ox.NamedNode(g) for g in graphs], engine=engine, shapes_dir=shapes_dir
+            )
+            validate_s += time.perf_counter() - v0
+            # Later rounds only add the violations that removing entities caused.
+            results += round_results if round_ == 0 else [
+                r for r in round_results if r.severity == "Violation"
+            ]
+            moved = quarantine(store, round_results, graphs)
+            new = moved - quarantined
+            quarantined |= moved
+            if not new:
+                break
+        t_validated = time.perf_counter()
+        for spec, report, stats in loaded:
+            unmapped = reconcile(report, stats, quarantined)
+            q_graph = quarantine_iri(base, spec.name, spec.version)
+            if unmapped:
+                _quarantine_records(store, q_graph, base, spec.name, unmapped)
+        counts = {
+            str(sol["g"].value): int(sol["n"].value)
+            for sol in store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+        }
+        for spec, report, _ in loaded:
+            report.triples = counts.get(graph_iri(base, spec.name, spec.version).value, 0)
+        store.extend(describe(base, target.build_id, started_at, [r for _, r, _ in loaded]))
+        result = BuildResult(
+            build_id=target.build_id,
+            store_dir=layout.builds / target.build_id,
+            sources=[r for _, r, _ in loaded],
+            results=results,
+            timings={
+                "map_and_load": t_loaded - t0,
+                "read": sum(r.read_s for _, r, _ in loaded),
+                "map": sum(r.map_s for _, r, _ in loaded),
+                "load": sum(r.load_s for _, r, _ in loaded),
+                "validate": validate_s,
+                "quarantine": t_validated - t_loaded - validate_s,
+            },
+            graph_triples=counts,
+        )
+        (target.path / REPORT_FILE).write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
+    result.timings["total"] = time.perf_counter() - t0
+    return result

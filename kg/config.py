@@ -1,0 +1,57 @@
+"""Settings, read once from the environment (prefix ``PASSERELLES_``).
+
+>>> s = Settings.from_env({"PASSERELLES_BASE_IRI": "https://example.org/"})
+>>> s.base_iri
+'https://example.org/'
+>>> s.id_base
+'https://example.org/id/'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BASE_IRI = "https://w3id.org/passerelles/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things are and how they are named; every field has an environment variable."""
+
+    base_iri: str = DEFAULT_BASE_IRI
+    store: Path = field(default_factory=lambda: PROJECT_ROOT / "var" / "store")
+    data_dir: Path = field(default_factory=lambda: PROJECT_ROOT.parent / "shared" / "data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    query_timeout_s: float = 30.0
+    result_cap: int = 10_000
+
+    @property
+    def id_base(self) -> str:
+        return self.base_iri + "id/"
+
+    @property
+    def graph_base(self) -> str:
+        return self.base_iri + "graph/"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``PASSERELLES_*`` variables (defaults elsewhere)."""
+        env = os.environ if env is None else env
+        default = cls()
+        base = env.get("PASSERELLES_BASE_IRI", default.base_iri)
+        if not base.endswith("/"):
+            base += "/"
+        return cls(
+            base_iri=base,
+            store=Path(env.get("PASSERELLES_STORE", str(default.store))),
+            data_dir=Path(env.get("PASSERELLES_DATA", str(default.data_dir))),
+            host=env.get("PASSERELLES_HOST", default.host),
+            port=int(env.get("PASSERELLES_PORT", str(default.port))),
+            query_timeout_s=float(env.get("PASSERELLES_QUERY_TIMEOUT", str(default.query_timeout_s))),
+            result_cap=int(env.get("PASSERELLES_RESULT_CAP", str(default.result_cap))),
+        )

@@ -1,0 +1,172 @@
+"""DCAT/PROV/VoID description of each named graph, written into the catalogue graph.
+
+>>> g = graph_iri("https://x.org/", "rome-occupations", "v460")
+>>> g.value
+'https://x.org/graph/rome-occupations/v460'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pyoxigraph as ox
+
+from kg import __version__
+from kg.namespaces import DCAT, DCTERMS, PAS, PROV, RDF, RDFS, SH, VOID, XSD
+
+CATALOG = "catalog"
+
+
+def graph_iri(base_iri: str, name: str, version: str) -> ox.NamedNode:
+    """The named graph of one source in one version."""
+    return ox.NamedNode(f"{base_iri}graph/{name}/{version}")
+
+
+def quarantine_iri(base_iri: str, name: str, version: str) -> ox.NamedNode:
+    """The quarantine graph of one source in one version."""
+    return ox.NamedNode(f"{base_iri}graph/quarantine/{name}/{version}")
+
+
+def catalog_iri(base_iri: str) -> ox.NamedNode:
+    """The graph holding the descriptions of all graphs and builds."""
+    return ox.NamedNode(f"{base_iri}graph/{CATALOG}")
+
+
+@dataclass
+class SourceReport:
+    """What one source contributed to a build; rows reconcile as read = loaded + quarantined + skipped."""
+
+    name: str
+    title: str
+    file: str
+    version: str
+    sha256: str
+    publisher: str
+    licence: str
+    dataset_page: str
+    download_url: str
+    mappings: list[str]
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_skipped: int = 0
+    skip_reasons: dict[str, int] | None = None
+    triples: int = 0
+    quarantined_entities: int = 0
+    read_s: float = 0.0
+    map_s: float = 0.0
+    load_s: float = 0.0
+
+    @property
+    def reconciles(self) -> bool:
+        return self.rows_read == self.rows_loaded + self.rows_quarantined + self.rows_skipped
+
+
+def _n(p: object) -> ox.NamedNode:
+    return ox.NamedNode(str(p))
+
+
+def _lit(value: object, datatype: object = None) -> ox.Literal:
+    return ox.Literal(str(value), datatype=_n(datatype)) if datatype else ox.Literal(str(value))
+
+
+def describe(
+    base_iri: str, build_id: str, started: datetime, reports: list[SourceReport]
+) -> list[ox.Quad]:
+    """Quads describing the build and every source graph (and its quarantine graph)."""
+    cat = catalog_iri(base_iri)
+    build = ox.NamedNode(f"{base_iri}build/{build_id}")
+    now = datetime.now(UTC).isoformat()
+    dt, integer = XSD.dateTime, XSD.integer
+    triples: list[tuple[ox.NamedNode, object, ox.NamedNode | ox.Literal]] = [
+        (build, RDF.type, _n(PAS.Build)),
+        (build, PROV.startedAtTime, _lit(started.isoformat(), dt)),
+        (build, PROV.endedAtTime, _lit(now, dt)),
+        (build, RDFS.label, _lit(f"kg build {build_id} (passerelles {__version__})")),
+    ]
+    for r in reports:
+        g = graph_iri(base_iri, r.name, r.version)
+        q = quarantine_iri(base_iri, r.name, r.version)
+        triples += [
+            (g, RDF.type, _n(PAS.SourceGraph)),
+            (g, DCTERMS.title, ox.Literal(r.title, language="fr")),
+            (g, PAS.sourceVersion, _lit(r.version)),
+            (g, PAS.fileName, _lit(r.file)),
+            (g, PAS.sha256, _lit(r.sha256)),
+            (g, PAS.rowsRead, _lit(r.rows_read, integer)),
+            (g, PAS.rowsLoaded, _lit(r.rows_loaded, integer)),
+            (g, PAS.rowsQuarantined, _lit(r.rows_quarantined, integer)),
+            (g, PAS.rowsSkipped, _lit(r.rows_skipped, integer)),
+            (g, VOID.triples, _lit(r.triples, integer)),
+            (g, DCTERMS.publisher, _lit(r.publisher)),
+            (g, DCTERMS.license, _n(r.licence)),
+            (g, DCTERMS.issued, _lit(now, dt)),
+            (g, PROV.wasGeneratedBy, build),
+            (g, PROV.generatedAtTime, _lit(now, dt)),
+            (build, PROV.generated, g),
+        ]
+        if r.dataset_page:
+            triples.append((g, DCAT.landingPage, _n(r.dataset_page)))
+        if r.download_url:
+            triples.append((g, DCTERMS.source, _n(r.download_url)))
+        for mapping in r.mappings:
+            triples.append((g, PAS.mappingFile, _lit(mapping)))
+        for reason, count in (r.skip_reasons or {}).items():
+            triples.append((g, PAS.skipReason, _lit(f"{count} × {reason}")))
+        if r.rows_quarantined or r.quarantined_entities:
+            triples += [
+                (q, RDF.type, _n(PAS.QuarantineGraph)),
+                (q, PAS.quarantineOf, g),
+                (q, PAS.rowsQuarantined, _lit(r.rows_quarantined, integer)),
+                (q, PROV.wasGeneratedBy, build),
+            ]
+    return [ox.Quad(s, _n(p), o, cat) for s, p, o in triples]
+
+
+def parse_term(text: str) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """An RDF term from its N-Triples form (the validators report terms that way).
+
+    >>> parse_term('"A12"'), parse_term("<https://x/a>").value
+    (<Literal value=A12 datatype=<NamedNode value=http://www.w3.org/2001/XMLSchema#string>>, 'https://x/a')
+    """
+    if text.startswith("_:"):
+        return ox.BlankNode(text[2:])
+    triple = next(iter(ox.parse(f"<urn:s> <urn:p> {text} .", format=ox.RdfFormat.N_TRIPLES)))
+    obj = triple.object
+    assert isinstance(obj, ox.NamedNode | ox.BlankNode | ox.Literal)
+    return obj
+
+
+def result_quads(graph: ox.NamedNode, focus: ox.NamedNode | ox.BlankNode, result: object) -> list[ox.Quad]:
+    """A ``sh:ValidationResult`` for a quarantined entity, in its quarantine graph."""
+    from kg.validate_engine import ValidationResult
+
+    assert isinstance(result, ValidationResult)
+    node = ox.BlankNode()
+    quads = [
+        ox.Quad(node, _n(RDF.type), _n(SH.ValidationResult), graph),
+        ox.Quad(node, _n(SH.focusNode), focus, graph),
+        ox.Quad(node, _n(SH.resultSeverity), _n(f"{SH}{result.severity}"), graph),
+        ox.Quad(node, _n(SH.sourceConstraintComponent), _n(f"{SH}{result.component}"), graph),
+        ox.Quad(graph, _n(PAS.quarantinedEntity), focus, graph),
+    ]
+    if result.shape.startswith("<"):
+        quads.append(ox.Quad(node, _n(SH.sourceShape), ox.NamedNode(result.shape[1:-1]), graph))
+    if result.path and result.path.startswith("<") and result.path.endswith(">"):
+        quads.append(ox.Quad(node, _n(SH.resultPath), ox.NamedNode(result.path[1:-1]), graph))
+    if result.value:
+        quads.append(ox.Quad(node, _n(SH.value), parse_term(result.value), graph))
+    for lang, message in result.messages.items():
+        lit = ox.Literal(message, language=lang) if lang else ox.Literal(message)
+        quads.append(ox.Quad(node, _n(SH.resultMessage), lit, graph))
+    return quads
+
+
+def published_graphs(store: ox.Store, base_iri: str) -> list[ox.NamedNode]:
+    """The graphs a query sees by default: every source graph and the catalogue, not quarantine."""
+    quarantine = f"{base_iri}graph/quarantine/"
+    return sorted(
+        (g for g in store.named_graphs() if isinstance(g, ox.NamedNode) and not g.value.startswith(quarantine)),
+        key=lambda g: g.value,
+    )

@@ -1,0 +1,132 @@
+"""The store on disk: one directory per build, and a ``current`` link swapped atomically.
+
+Layout of ``--store DIR``::
+
+    DIR/current -> builds/20261128T174500Z-1234   (symlink, replaced in one rename)
+    DIR/builds/20261128T174500Z-1234/              (a pyoxigraph store + build-report.json)
+    DIR/builds/.tmp-...                            (a build in progress; removed on failure
+                                                    and by the next build if it was killed)
+
+A build that fails or is interrupted never touches ``current``: the previous graph stays
+servable. The previous build is kept (for rollback) and older ones are removed.
+
+>>> import tempfile
+>>> layout = StoreLayout(Path(tempfile.mkdtemp()))
+>>> layout.current() is None
+True
+>>> with layout.new_build() as build:
+...     build.store.add(ox.Quad(ox.NamedNode("http://a"), ox.NamedNode("http://p"), ox.Literal("1")))
+>>> len(open_store(layout.root))
+1
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from kg.errors import BuildError
+
+REPORT_FILE = "build-report.json"
+
+
+@dataclass
+class BuildDir:
+    """A build in progress: its id, its directory and its writable store."""
+
+    build_id: str
+    path: Path
+    store: ox.Store
+
+
+class StoreLayout:
+    """The directory structure of a store (see the module docstring)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.builds = root / "builds"
+        self.link = root / "current"
+
+    def current(self) -> Path | None:
+        """The directory of the graph being served, or None before the first build."""
+        if not self.link.is_symlink():
+            return None
+        target = self.link.resolve()
+        return target if target.is_dir() else None
+
+    def clean_stale(self) -> list[Path]:
+        """Remove the leftovers of killed builds; return what was removed."""
+        removed = []
+        if self.builds.is_dir():
+            for path in self.builds.glob(".tmp-*"):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+        for path in self.root.glob(".current-*"):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        return removed
+
+    @contextlib.contextmanager
+    def new_build(self, copy_current: bool = False) -> Iterator[BuildDir]:
+        """A fresh store to write into; published atomically when the block succeeds.
+
+        With ``copy_current``, the new store starts as a copy of the served one (a
+        pyoxigraph backup: hard links, cheap) so that one source can be replaced.
+        """
+        self.builds.mkdir(parents=True, exist_ok=True)
+        self.clean_stale()
+        build_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
+        tmp = self.builds / f".tmp-{build_id}"
+        current = self.current()
+        if copy_current and current is not None:
+            ox.Store.read_only(str(current)).backup(str(tmp))
+            store = ox.Store(str(tmp))
+        else:
+            store = ox.Store(str(tmp))
+        try:
+            yield BuildDir(build_id, tmp, store)
+            store.flush()
+            store.optimize()
+            del store
+        except BaseException:
+            with contextlib.suppress(NameError):
+                del store
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        final = self.builds / build_id
+        try:
+            tmp.rename(final)
+            self._point_current_to(final)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise BuildError(f"cannot publish the new build in {self.root}: {exc}") from exc
+        self._prune(keep={final, *([current] if current else [])})
+
+    def _point_current_to(self, target: Path) -> None:
+        tmp_link = self.root / f".current-{os.getpid()}"
+        tmp_link.unlink(missing_ok=True)
+        tmp_link.symlink_to(target.relative_to(self.root))
+        os.replace(tmp_link, self.link)
+
+    def _prune(self, keep: set[Path]) -> None:
+        for path in self.builds.iterdir():
+            if path.is_dir() and not path.name.startswith(".") and path.resolve() not in keep:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def open_store(root: Path) -> ox.Store:
+    """Open the served graph of ``root`` read-only.
+
+    Raises FileNotFoundError with a clear message when nothing was built there yet.
+    """
+    current = StoreLayout(root).current()
+    if current is None:
+        raise FileNotFoundError(f"no graph built in {root} yet: run `kg build --store {root}` first")
+    return ox.Store.read_only(str(current))

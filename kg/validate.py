@@ -1,0 +1,103 @@
+"""SHACL validation of a built graph, and the readable report ``kg validate`` prints.
+
+The data graph is the union of the source graphs plus the ontology's ``rdfs:subClassOf``
+triples (so that a shape targeting ``pas:Skill`` sees the instances of ``pas:KnowHow``).
+The engine is chosen in :mod:`kg.validate_engine` (pySHACL stays the reference in tests).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+import pyoxigraph as ox
+from rdflib import Graph
+from rdflib.namespace import RDFS
+
+from kg.config import PROJECT_ROOT
+from kg.validate_engine import ValidationResult, validate_ntriples
+
+SHAPES_DIR = PROJECT_ROOT / "shapes"
+ONTOLOGY_DIR = PROJECT_ROOT / "ontology"
+
+
+@cache
+def shapes_text(shapes_dir: Path = SHAPES_DIR) -> str:
+    """All shape modules as one Turtle document."""
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(shapes_dir.glob("*.ttl")))
+
+
+@cache
+def ontology_graph(ontology_dir: Path = ONTOLOGY_DIR) -> Graph:
+    """All ontology modules in one rdflib graph."""
+    graph = Graph()
+    for path in sorted(ontology_dir.glob("*.ttl")):
+        graph.parse(path, format="turtle")
+    return graph
+
+
+@cache
+def class_hierarchy_nt() -> str:
+    """The ontology's subclass triples as N-Triples, added to the data for validation."""
+    sub = Graph()
+    for triple in ontology_graph().triples((None, RDFS.subClassOf, None)):
+        sub.add(triple)
+    return sub.serialize(format="nt")
+
+
+def union_ntriples(store: ox.Store, graphs: Iterable[ox.NamedNode]) -> str:
+    """The triples of ``graphs`` (deduplicated) as N-Triples text."""
+    graph_list = list(graphs)
+    if not graph_list:
+        return ""
+    result = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", default_graph=graph_list)
+    data = result.serialize(format=ox.RdfFormat.N_TRIPLES)
+    assert data is not None
+    return data.decode("utf-8")
+
+
+def validate_graphs(
+    store: ox.Store, graphs: Iterable[ox.NamedNode], engine: str = "fast",
+    shapes_dir: Path | None = None,
+) -> list[ValidationResult]:
+    """Validate the union of ``graphs`` against every shape (of ``shapes_dir``, default shapes/)."""
+    data = union_ntriples(store, graphs) + class_hierarchy_nt()
+    return validate_ntriples(data, shapes_text(shapes_dir or SHAPES_DIR), engine=engine)
+
+
+def format_report(results: list[ValidationResult], examples: int = 3) -> str:
+    """A report grouped by shape and constraint, with French and English messages.
+
+    >>> r = ValidationResult("<https://x/a>", "<https://x/code>", '"A12"', "Violation",
+    ...     "PatternConstraintComponent", "<https://x/S>", {"fr": "Code invalide", "en": "Bad code"})
+    >>> print(format_report([r]))
+    1 violation(s), 0 warning(s)
+    <BLANKLINE>
+    [Violation] <https://x/S> · PatternConstraintComponent · path <https://x/code> — 1 result(s)
+      fr: Code invalide
+      en: Bad code
+      e.g. <https://x/a> value "A12"
+    """
+    groups: dict[tuple[str, str, str, str | None], list[ValidationResult]] = defaultdict(list)
+    for result in results:
+        groups[(result.severity, result.shape, result.component, result.path)].append(result)
+    counts = defaultdict(int)
+    for result in results:
+        counts[result.severity] += 1
+    lines = [f"{counts['Violation']} violation(s), {counts['Warning']} warning(s)"]
+    order = {"Violation": 0, "Warning": 1, "Info": 2}
+    for (severity, shape, component, path), items in sorted(
+        groups.items(), key=lambda kv: (order.get(kv[0][0], 3), -len(kv[1]), kv[0][1])
+    ):
+        where = f" · path {path}" if path else ""
+        lines += ["", f"[{severity}] {shape} · {component}{where} — {len(items)} result(s)"]
+        messages = items[0].messages
+        for lang in ("fr", "en"):
+            if lang in messages:
+                lines.append(f"  {lang}: {messages[lang]}")
+        for item in items[:examples]:
+            value = f" value {item.value}" if item.value else ""
+            lines.append(f"  e.g. {item.focus_node}{value}")
+    return "\n".join(lines)
