@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +36,7 @@ from kg.provenance import (
 )
 from kg.sources.records import read_records
 from kg.store import REPORT_FILE, StoreLayout
-from kg.validate import validate_graphs
+from kg.validate import validate_spool
 from kg.validate_engine import ValidationResult
 
 MAPPINGS_DIR = PROJECT_ROOT / "mappings"
@@ -82,22 +83,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _source_quads(
-    spec: SourceSpec, mapping_paths: list[Path], path: Path, graph: ox.NamedNode, base_iri: str,
-    stats: MappingStats,
-) -> Iterator[ox.Quad]:
-    for mapping_path in mapping_paths:
-        mapping = Mapping.load(mapping_path)
-        options = {**mapping.options, **spec.options}
-        runner = MappingRunner(mapping, base_iri)
-        for t in runner.run(read_records(path, mapping.format, options), stats):
-            yield ox.Quad(t.subject, t.predicate, t.object, graph)
-
-
 def load_source(
-    store: ox.Store, spec: SourceSpec, data_dir: Path, base_iri: str, mappings_dir: Path = MAPPINGS_DIR
-) -> tuple[SourceReport, MappingStats]:
-    """Map one source into its named graph of ``store``."""
+    store: ox.Store, spec: SourceSpec, data_dir: Path, base_iri: str,
+    mappings_dir: Path = MAPPINGS_DIR, spool_dir: Path | None = None,
+) -> tuple[SourceReport, MappingStats, Path]:
+    """Map one source into its named graph of ``store``.
+
+    The triples go through an N-Triples spool file in ``spool_dir``, which the store
+    bulk-loads and validation reads again; the caller deletes it.
+    """
     path = spec.path(data_dir)
     report = SourceReport(
         name=spec.name, title=spec.title, file=path.name, version=spec.version,
@@ -107,12 +101,24 @@ def load_source(
     )
     stats = MappingStats()
     started = time.perf_counter()
-    graph = graph_iri(base_iri, spec.name, spec.version)
-    store.bulk_extend(_source_quads(spec, spec.mapping_paths(mappings_dir), path, graph, base_iri, stats))
-    total = time.perf_counter() - started
-    report.read_s, report.map_s = stats.read_s, stats.map_s
-    report.load_s = max(0.0, total - stats.read_s - stats.map_s)
-    return report, stats
+    spool = Path(tempfile.mkstemp(prefix=f".tmp-{spec.name}-", suffix=".nt", dir=spool_dir)[1])
+    try:
+        with spool.open("wb") as out:
+            for mapping_path in spec.mapping_paths(mappings_dir):
+                mapping = Mapping.load(mapping_path)
+                records = read_records(path, mapping.format, {**mapping.options, **spec.options})
+                for chunk in MappingRunner(mapping, base_iri).run(records, stats):
+                    out.write(chunk)
+        mapped = time.perf_counter()
+        store.bulk_load(path=spool, format=ox.RdfFormat.N_TRIPLES,
+                        to_graph=graph_iri(base_iri, spec.name, spec.version))
+    except BaseException:
+        spool.unlink(missing_ok=True)
+        raise
+    report.read_s = stats.read_s
+    report.map_s = max(0.0, mapped - started - stats.read_s)
+    report.load_s = time.perf_counter() - mapped
+    return report, stats, spool
 
 
 def _focus_term(text: str) -> ox.NamedNode | ox.BlankNode | None:
@@ -213,32 +219,40 @@ def build(
     with layout.new_build() as target:
         store = target.store
         loaded: list[tuple[SourceSpec, SourceReport, MappingStats]] = []
-        for spec in manifest.sources:
-            report, stats = load_source(store, spec, manifest.data_dir, base, manifest.mappings_dir)
-            loaded.append((spec, report, stats))
-            if on_source:
-                on_source(report)
-        t_loaded = time.perf_counter()
-        graphs = {graph_iri(base, s.name, s.version).value: quarantine_iri(base, s.name, s.version)
-                  for s, _, _ in loaded}
-        results: list[ValidationResult] = []
-        quarantined: set[str] = set()
-        validate_s = 0.0
-        for round_ in range(MAX_VALIDATION_ROUNDS):
-            v0 = time.perf_counter()
-            round_results = validate_graphs(
-                store, [ox.NamedNode(g) for g in graphs], engine=engine, shapes_dir=shapes_dir
-            )
-            validate_s += time.perf_counter() - v0
-            # Later rounds only add the violations that removing entities caused.
-            results += round_results if round_ == 0 else [
-                r for r in round_results if r.severity == "Violation"
-            ]
-            moved = quarantine(store, round_results, graphs)
-            new = moved - quarantined
-            quarantined |= moved
-            if not new:
-                break
+        spools: list[Path] = []
+        try:
+            for spec in manifest.sources:
+                report, stats, spool = load_source(
+                    store, spec, manifest.data_dir, base, manifest.mappings_dir, target.path.parent
+                )
+                spools.append(spool)
+                loaded.append((spec, report, stats))
+                if on_source:
+                    on_source(report)
+            t_loaded = time.perf_counter()
+            graphs = {graph_iri(base, s.name, s.version).value: quarantine_iri(base, s.name, s.version)
+                      for s, _, _ in loaded}
+            results: list[ValidationResult] = []
+            quarantined: set[str] = set()
+            validate_s = 0.0
+            for round_ in range(MAX_VALIDATION_ROUNDS):
+                v0 = time.perf_counter()
+                round_results = validate_spool(
+                    spools, quarantined, target.path.parent, engine=engine, shapes_dir=shapes_dir
+                )
+                validate_s += time.perf_counter() - v0
+                # Later rounds only add the violations that removing entities caused.
+                results += round_results if round_ == 0 else [
+                    r for r in round_results if r.severity == "Violation"
+                ]
+                moved = quarantine(store, round_results, graphs)
+                new = moved - quarantined
+                quarantined |= moved
+                if not new:
+                    break
+        finally:
+            for spool in spools:
+                spool.unlink(missing_ok=True)
         t_validated = time.perf_counter()
         for spec, report, stats in loaded:
             unmapped = reconcile(report, stats, quarantined)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import time
+from functools import lru_cache
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from kg.errors import SourceError
 from kg.namespaces import PAS, sparql_prologue
 from kg.sources.records import Record, variable_name
 
-SOURCE_ROW = ox.NamedNode(str(PAS.sourceRow))
+_MARKER = f" <{PAS.sourceRow}> ".encode()
 BATCH_ROWS = 2000
 _VAR = re.compile(r"[?$]([A-Za-z_][A-Za-z0-9_]*)")
 _WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
@@ -54,7 +55,9 @@ class SkipRule:
 
     @classmethod
     def parse(cls, text: str) -> SkipRule:
-        condition, _, reason = text.partition("|")
+        """``COLUMN ~|!~ REGEX | reason`` (the reason follows the last ``|``, so a regex may
+        use alternation) or ``COLUMN empty | reason``."""
+        condition, _, reason = text.rpartition("|")
         parts = condition.split(None, 2)
         if len(parts) < 2 or parts[1] not in {"~", "!~", "empty"} or not reason.strip():
             raise ValueError(f"skip rule {text!r}: expected 'COLUMN ~|!~ REGEX | reason' or 'COLUMN empty | reason'")
@@ -65,8 +68,13 @@ class SkipRule:
         value = values.get(self.column)
         if self.op == "empty":
             return value is None
-        matched = value is not None and re.search(self.pattern, value) is not None
+        matched = value is not None and _compiled(self.pattern).search(value) is not None
         return matched if self.op == "~" else not matched
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 @dataclass
@@ -127,8 +135,17 @@ class MappingStats:
     map_s: float = 0.0
 
 
+# A SPARQL string literal must escape only the quote, the backslash and line breaks.
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
+
+
 def _term(value: str | None) -> str:
-    return "UNDEF" if value is None else str(ox.Literal(value))
+    r"""A cell as a SPARQL term for the VALUES block.
+
+    >>> _term(None), _term('say "hi"')
+    ('UNDEF', '"say \\"hi\\""')
+    """
+    return "UNDEF" if value is None else f'"{value.translate(_ESCAPES)}"'
 
 
 class MappingRunner:
@@ -142,63 +159,76 @@ class MappingRunner:
         cut = _WHERE.search(query)
         assert cut is not None
         self._head, self._tail = query[: cut.end()], query[cut.end():]
-        self._columns: list[str] | None = None
+        self._used = mapping.variables()
 
     def _values(self, batch: list[Record]) -> str:
-        if self._columns is None:
-            used = self.mapping.variables()
-            self._columns = sorted(c for c in batch[0].values if c in used)
-        cols = self._columns
+        # Columns present in any record of the batch: JSON records do not all share their keys.
+        present: set[str] = set()
+        for record in batch:
+            present.update(record.values)
+        cols = sorted(present & self._used)
         rows = "\n".join(
             f"({r.number} {' '.join(_term(r.values.get(c)) for c in cols)})" for r in batch
         )
         names = " ".join(f"?{c}" for c in cols)
         return f"\nVALUES (?_row {names}) {{\n{rows}\n}}\n"
 
-    def run(self, records: Iterable[Record], stats: MappingStats) -> Iterator[ox.Triple]:
-        """Triples for ``records``; fills ``stats`` (record numbers, skips, entity markers)."""
+    def run(self, records: Iterable[Record], stats: MappingStats) -> Iterator[bytes]:
+        """N-Triples chunks for ``records`` (one per batch, markers removed); fills ``stats``
+        (record numbers, skips, entity markers, records that produced nothing)."""
         batch: list[Record] = []
         iterator = iter(records)
+        skip = self.mapping.skip
         while True:
             started = time.perf_counter()
             record = next(iterator, None)
             stats.read_s += time.perf_counter() - started
             if record is not None:
                 stats.records.add(record.number)
-                rule = next((r for r in self.mapping.skip if r.applies(record.values)), None)
+                rule = next((r for r in skip if r.applies(record.values)), None) if skip else None
                 if rule is not None:
                     stats.skipped.setdefault(record.number, rule.reason)
                 else:
                     batch.append(record)
             if batch and (record is None or len(batch) >= self.batch_rows):
-                yield from self._run_batch(batch, stats)
+                yield self._run_batch(batch, stats)
                 batch = []
             if record is None:
                 return
 
-    def _run_batch(self, batch: list[Record], stats: MappingStats) -> Iterator[ox.Triple]:
+    def triples(self, records: Iterable[Record], stats: MappingStats) -> Iterator[ox.Triple]:
+        """The same output as :meth:`run`, as pyoxigraph triples."""
+        for chunk in self.run(records, stats):
+            for quad in ox.parse(chunk, format=ox.RdfFormat.N_TRIPLES):
+                yield quad.triple
+
+    def _run_batch(self, batch: list[Record], stats: MappingStats) -> bytes:
         started = time.perf_counter()
         query = self._head + self._values(batch) + self._tail
         try:
-            triples = list(self._store.query(query))
+            result = self._store.query(query)
         except SyntaxError as exc:
             raise SourceError(self.mapping.path, None, None, f"mapping query does not parse: {exc}") from None
-        out = []
+        assert isinstance(result, ox.QueryTriples)
+        data = result.serialize(format=ox.RdfFormat.N_TRIPLES) or b""
+        # Markers are split off as text: far cheaper than a Python object per triple.
+        kept: list[bytes] = []
         marked: set[int] = set()
-        for triple in triples:
-            if triple.predicate == SOURCE_ROW:
-                assert isinstance(triple.object, ox.Literal)
-                number = int(triple.object.value)
+        entities = stats.entities
+        for line in data.splitlines(keepends=True):
+            if _MARKER in line:
+                subject, _, rest = line.partition(b" ")
+                number = int(rest.split(b'"', 2)[1])
                 marked.add(number)
-                stats.entities.setdefault(str(triple.subject), set()).add(number)
+                entities.setdefault(subject.decode(), set()).add(number)
             else:
-                out.append(triple)
+                kept.append(line)
         for record in batch:
             if record.number not in marked:
                 stats.unmapped.setdefault(record.number, record.values)
-        stats.triples += len(out)
+        stats.triples += len(kept)
         stats.map_s += time.perf_counter() - started
-        return iter(out)
+        return b"".join(kept)
 
 
 def map_file(
@@ -223,4 +253,4 @@ def map_file(
     mapping = Mapping.load(mapping_path)
     merged = {**mapping.options, **(options or {})}
     records = read_records(input_path, mapping.format, merged)
-    return MappingRunner(mapping, base_iri).run(records, stats if stats is not None else MappingStats())
+    return MappingRunner(mapping, base_iri).triples(records, stats if stats is not None else MappingStats())

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -153,7 +154,7 @@ def result_quads(graph: ox.NamedNode, focus: ox.NamedNode | ox.BlankNode, result
     ]
     if result.shape.startswith("<"):
         quads.append(ox.Quad(node, _n(SH.sourceShape), ox.NamedNode(result.shape[1:-1]), graph))
-    if result.path and result.path.startswith("<") and result.path.endswith(">"):
+    if result.path and re.fullmatch(r"<[^<>]*>", result.path):  # a plain IRI, not a complex path
         quads.append(ox.Quad(node, _n(SH.resultPath), ox.NamedNode(result.path[1:-1]), graph))
     if result.value:
         quads.append(ox.Quad(node, _n(SH.value), parse_term(result.value), graph))

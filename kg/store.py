@@ -66,7 +66,10 @@ class StoreLayout:
         removed = []
         if self.builds.is_dir():
             for path in self.builds.glob(".tmp-*"):
-                shutil.rmtree(path, ignore_errors=True)
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
                 removed.append(path)
         for path in self.root.glob(".current-*"):
             path.unlink(missing_ok=True)

@@ -7,6 +7,9 @@ The engine is chosen in :mod:`kg.validate_engine` (pySHACL stays the reference i
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from functools import cache
@@ -17,7 +20,7 @@ from rdflib import Graph
 from rdflib.namespace import RDFS
 
 from kg.config import PROJECT_ROOT
-from kg.validate_engine import ValidationResult, validate_ntriples
+from kg.validate_engine import ValidationResult, validate_file, validate_ntriples
 
 SHAPES_DIR = PROJECT_ROOT / "shapes"
 ONTOLOGY_DIR = PROJECT_ROOT / "ontology"
@@ -65,6 +68,31 @@ def validate_graphs(
     """Validate the union of ``graphs`` against every shape (of ``shapes_dir``, default shapes/)."""
     data = union_ntriples(store, graphs) + class_hierarchy_nt()
     return validate_ntriples(data, shapes_text(shapes_dir or SHAPES_DIR), engine=engine)
+
+
+def validate_spool(
+    files: list[Path], exclude_subjects: set[str], workdir: Path, engine: str = "fast",
+    shapes_dir: Path | None = None,
+) -> list[ValidationResult]:
+    """Validate the N-Triples ``files`` a build spooled, less the triples of
+    ``exclude_subjects`` (N-Triples forms of entities already quarantined)."""
+    fd, name = tempfile.mkstemp(prefix=".tmp-validation-", suffix=".nt", dir=workdir)
+    combined = Path(name)
+    try:
+        excluded = {e.encode() for e in exclude_subjects}
+        with os.fdopen(fd, "wb") as out:
+            for file in files:
+                with file.open("rb") as handle:
+                    if not exclude_subjects:
+                        shutil.copyfileobj(handle, out, 1 << 20)
+                        continue
+                    out.writelines(
+                        line for line in handle if line.partition(b" ")[0] not in excluded
+                    )
+            out.write(class_hierarchy_nt().encode())
+        return validate_file(combined, shapes_text(shapes_dir or SHAPES_DIR), engine=engine)
+    finally:
+        combined.unlink(missing_ok=True)
 
 
 def format_report(results: list[ValidationResult], examples: int = 3) -> str:

@@ -52,7 +52,7 @@ def violations(data: Graph) -> set[tuple[str, str]]:
         component = report.value(result, SH.sourceConstraintComponent)
         path = report.value(result, SH.resultPath)
         local = str(component).rsplit("#", 1)[-1] if isinstance(component, URIRef) else str(component)
-        found.add((_curie(path) if isinstance(path, URIRef) or path is None else "<complex path>", local))
+        found.add((_curie(path) if isinstance(path, URIRef) or path is None else "complex-path", local))
     return found
 
 

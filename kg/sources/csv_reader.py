@@ -42,6 +42,9 @@ def _rows(
             except StopIteration:
                 raise SourceError(path, 1, None, "empty file: no header row") from None
             line = skip + reader.line_num
+            # Some exports end the header with the delimiter: a trailing empty name, no column.
+            while header and not header[-1].strip():
+                header.pop()
             names = [variable_name(h) for h in header]
             missing = [c for c in required if variable_name(c) not in names]
             if missing:
@@ -53,6 +56,8 @@ def _rows(
                 start, line = line + 1, skip + reader.line_num
                 if not cells:
                     continue
+                if len(cells) == len(names) + 1 and not cells[-1].strip():
+                    cells.pop()  # rows that end with the delimiter too
                 if len(cells) != len(names):
                     raise SourceError(
                         path, start, None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ class Record:
     values: dict[str, str | None]
 
 
+@lru_cache(maxsize=4096)
 def variable_name(column: str) -> str:
     """A SPARQL-variable-safe version of a column name.
 
