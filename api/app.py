@@ -9,25 +9,30 @@ from api import sparql
 from api.deps import SettingsDep, StoreDep
 from kg import __version__
 from kg.config import Settings
-from kg.provenance import published_graphs
 from kg.store import StoreLayout, open_store
 
 
 def create_app(settings: Settings | None = None, store: ox.Store | None = None) -> FastAPI:
     """A FastAPI app serving the graph of ``settings.store`` (or the given store)."""
     settings = settings or Settings.from_env()
-    app = FastAPI(title="Passerelles", version=__version__,
-                  description="Open knowledge graph of employment and training in Normandy")
+    app = FastAPI(
+        title="Passerelles",
+        version=__version__,
+        description="Open knowledge graph of employment and training in Normandy",
+    )
     app.state.settings = settings
     app.state.store = store if store is not None else open_store(settings.store)
-    app.state.graphs = published_graphs(app.state.store, settings.base_iri)
     app.include_router(sparql.router)
 
     @app.get("/health")
     def health(store: StoreDep, settings: SettingsDep) -> dict[str, object]:
         """Liveness and what is served: the build id and the number of quads."""
         current = StoreLayout(settings.store).current()
-        return {"status": "ok", "version": __version__,
-                "build": current.name if current else None, "quads": len(store)}
+        return {
+            "status": "ok",
+            "version": __version__,
+            "build": current.name if current else None,
+            "quads": len(store),
+        }
 
     return app

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from urllib.parse import parse_qs
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 import pyoxigraph as ox
 from fastapi import APIRouter, HTTPException, Request
@@ -38,23 +38,19 @@ def _term_json(term: Any) -> dict[str, str]:
 
 
 def run_query(
-    store: ox.Store, query: str, cap: int, prefixes: dict[str, str] | None = None,
-    default_graph: list[ox.NamedNode] | None = None,
+    store: ox.Store, query: str, cap: int, prefixes: dict[str, str] | None = None
 ) -> tuple[str, bytes]:
     """Execute a read-only query; SELECT/ASK → SPARQL JSON, CONSTRUCT/DESCRIBE → N-Triples.
 
-    The default graph is ``default_graph`` (the published graphs: quarantine stays out) or,
-    when None, the union of all graphs; the project's prefixes (``pas:``, ``id:``,
-    ``skos:``...) are predeclared.
+    The default graph is the store's: the published, deduplicated union of the source graphs
+    and the catalogue (quarantine stays in its own named graphs); the project's prefixes
+    (``pas:``, ``id:``, ``skos:``...) are predeclared.
 
     >>> s = ox.Store(); s.add(ox.Quad(ox.NamedNode("http://a"), ox.NamedNode("http://p"), ox.Literal("x")))
     >>> json.loads(run_query(s, "SELECT ?o WHERE { ?s ?p ?o }", 10)[1])["results"]["bindings"]
     [{'o': {'type': 'literal', 'value': 'x'}}]
     """
-    if default_graph is None:
-        result = store.query(query, use_default_graph_as_union=True, prefixes=prefixes)
-    else:
-        result = store.query(query, default_graph=default_graph, prefixes=prefixes)
+    result = store.query(query, prefixes=prefixes)
     # pyoxigraph results must be dropped on the thread that made them: never raise while one
     # is alive (a traceback would carry it to another thread).
     over = False
@@ -72,7 +68,7 @@ def run_query(
         answer = JSON_RESULTS, json.dumps(body, ensure_ascii=False).encode()
     else:
         triples: Iterable[ox.Triple] = result
-        kept = []
+        kept: list[ox.Triple] = []
         for triple in triples:
             if len(kept) >= cap:
                 over = True
@@ -85,18 +81,14 @@ def run_query(
     return answer
 
 
-async def _answer(
-    query: str | None, store: ox.Store, settings: SettingsDep, graphs: list[ox.NamedNode]
-) -> Response:
+async def _answer(query: str | None, store: ox.Store, settings: SettingsDep) -> Response:
     if not query:
         raise HTTPException(400, "missing 'query' parameter")
     if query.lstrip().upper().startswith(("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE")):
         raise HTTPException(403, "SPARQL Update is not allowed on the public endpoint")
     try:
         media, body = await asyncio.wait_for(
-            asyncio.to_thread(
-                run_query, store, query, settings.result_cap, prefixes_for(settings.base_iri), graphs
-            ),
+            asyncio.to_thread(run_query, store, query, settings.result_cap, prefixes_for(settings.base_iri)),
             timeout=settings.query_timeout_s,
         )
     except SyntaxError as exc:
@@ -106,7 +98,8 @@ async def _answer(
     except TimeoutError:
         return JSONResponse(
             {"error": "timeout", "detail": f"query exceeded {settings.query_timeout_s} s"},
-            status_code=503, headers={"Retry-After": "30"},
+            status_code=503,
+            headers={"Retry-After": "30"},
         )
     return Response(body, media_type=media)
 
@@ -114,13 +107,14 @@ async def _answer(
 @router.get("/sparql")
 async def sparql_get(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     """SPARQL query by GET (``?query=...``)."""
-    return await _answer(request.query_params.get("query"), store, settings, request.app.state.graphs)
+    return await _answer(request.query_params.get("query"), store, settings)
 
 
 @router.post("/sparql")
 async def sparql_post(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     """SPARQL query by POST: URL-encoded form or ``application/sparql-query`` body."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    query: str | None
     if content_type == "application/sparql-query":
         query = (await request.body()).decode("utf-8")
     elif content_type == "application/x-www-form-urlencoded":
@@ -129,10 +123,10 @@ async def sparql_post(request: Request, store: StoreDep, settings: SettingsDep) 
             form = parse_qs((await request.body()).decode(charset), keep_blank_values=True)
         except (LookupError, UnicodeDecodeError) as exc:
             raise HTTPException(400, f"form body not decodable as {charset}: {exc}") from None
-        values = form.get("query", [])
+        values: list[str] = form.get("query", [])
         if len(values) > 1:
             raise HTTPException(400, "exactly one 'query' parameter is allowed")
         query = values[0] if values else None
     else:
         raise HTTPException(415, f"unsupported media type {content_type!r}")
-    return await _answer(query, store, settings, request.app.state.graphs)
+    return await _answer(query, store, settings)

@@ -54,16 +54,23 @@ def main() -> None:
     result = build(manifest, settings, engine=args.engine)
     build_rss = rss_mib()
 
-    print(f"{'source':<34} {'records':>9} {'triples':>10} {'read s':>7} {'map s':>7} {'load s':>7} {'triples/s':>10}")
+    print(
+        f"{'source':<34} {'records':>9} {'triples':>10} {'read s':>7} {'map s':>7} {'load s':>7} "
+        f"{'triples/s':>10}"
+    )
     for r in result.sources:
         seconds = r.read_s + r.map_s + r.load_s
         rate = r.triples / seconds if seconds else 0
-        print(f"{r.name:<34} {r.rows_read:>9,} {r.triples:>10,} {r.read_s:>7.2f} {r.map_s:>7.2f} "
-              f"{r.load_s:>7.2f} {rate:>10,.0f}")
+        print(
+            f"{r.name:<34} {r.rows_read:>9,} {r.triples:>10,} {r.read_s:>7.2f} {r.map_s:>7.2f} "
+            f"{r.load_s:>7.2f} {rate:>10,.0f}"
+        )
     total_triples = sum(result.graph_triples.values())
     t = result.timings
     print()
-    print(f"quads in store: {total_triples:,}; violations {result.violations:,}, warnings {result.warnings:,}")
+    print(
+        f"quads in store: {total_triples:,}; violations {result.violations:,}, warnings {result.warnings:,}"
+    )
     for stage in ("read", "map", "load", "map_and_load", "validate", "quarantine", "total"):
         print(f"  {stage:<14} {t[stage]:8.2f} s")
     print(f"  validation share of total: {t['validate'] / t['total']:.0%}")
@@ -76,16 +83,26 @@ def main() -> None:
     size_mib = dump.stat().st_size / 2**20
     oxi = str(Path(sys.executable).parent / "oxigraph")
     load_s, load_rss = timed_child([oxi, "load", "--location", str(work / "bulk"), "--file", str(dump)])
-    rdflib_s, rdflib_rss = timed_child([sys.executable, "-c",
-        "import sys, rdflib; g = rdflib.Dataset(); g.parse(sys.argv[1], format='nquads'); print(len(g))",
-        str(dump)])
+    rdflib_s, rdflib_rss = timed_child(
+        [
+            sys.executable,
+            "-c",
+            "import sys, rdflib; g = rdflib.Dataset(); g.parse(sys.argv[1], format='nquads'); print(len(g))",
+            str(dump),
+        ]
+    )
     print()
     print(f"comparators on the N-Quads dump ({size_mib:,.0f} MiB, {total_triples:,} quads):")
     print(f"{'what':<30} {'seconds':>9} {'quads/s':>12} {'build ÷ it':>11} {'peak RSS MiB':>13}")
-    for name, seconds, rss in (("kg build (whole)", t["total"], build_rss),
-                               ("oxigraph load (bulk loader)", load_s, load_rss),
-                               ("rdflib parse (naive)", rdflib_s, rdflib_rss)):
-        print(f"{name:<30} {seconds:>9.2f} {total_triples / seconds:>12,.0f} {t['total'] / seconds:>10.2f}x {rss:>13,.0f}")
+    for name, seconds, rss in (
+        ("kg build (whole)", t["total"], build_rss),
+        ("oxigraph load (bulk loader)", load_s, load_rss),
+        ("rdflib parse (naive)", rdflib_s, rdflib_rss),
+    ):
+        print(
+            f"{name:<30} {seconds:>9.2f} {total_triples / seconds:>12,.0f} "
+            f"{t['total'] / seconds:>10.2f}x {rss:>13,.0f}"
+        )
 
 
 if __name__ == "__main__":

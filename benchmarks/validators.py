@@ -74,9 +74,7 @@ def make_graph(n_triples: int, seed: int = 1) -> ox.Store:
     t = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
     label = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
     p = {k: ox.NamedNode(EX + k) for k in ("code", "organisme", "actif", "siret", "domaine", "nir")}
-    c = {
-        k: ox.NamedNode(EX + k) for k in ("Formation", "Organisme", "Metier", "Personne", "Domaine")
-    }
+    c = {k: ox.NamedNode(EX + k) for k in ("Formation", "Organisme", "Metier", "Personne", "Domaine")}
     true = ox.Literal("true", datatype=ox.NamedNode(XSD + "boolean"))
     quads: list[ox.Quad] = []
 
@@ -188,9 +186,7 @@ def bench(size: int, pyshacl_max: int, pyshacl_sparql_max: int, slow_max: int) -
         if ref_core is None:
             return None
         core_ok = keys([r for r in res if r.component != sparql]) == keys(ref_core)
-        return core_ok and (
-            core_only or keys([r for r in res if r.component == sparql]) == ref_sparql
-        )
+        return core_ok and (core_only or keys([r for r in res if r.component == sparql]) == ref_sparql)
 
     fast, s = timed(ve.validate_ntriples, data_nt, SHAPES, "fast")
     rows.append(("FAST: validate_ntriples(engine='fast')", n, s, len(fast), agrees(fast)))
@@ -198,9 +194,7 @@ def bench(size: int, pyshacl_max: int, pyshacl_sparql_max: int, slow_max: int) -
     rep, s = timed(compiled.validate_text, data_nt, format="ntriples")
     rows.append(("  part: shacl Core validate_text (raw)", n, s, len(rep), None))
     only, s = timed(ve._sparql_results, store, ve._Graph(shapes_triples), default_graph=GRAPH)
-    rows.append(
-        ("  part: sh:sparql SELECTs on oxigraph", n, s, len(only), keys(only) == ref_sparql)
-    )
+    rows.append(("  part: sh:sparql SELECTs on oxigraph", n, s, len(only), keys(only) == ref_sparql))
     if n <= slow_max:
         res, s = timed(ve.validate_ntriples, data_nt, SHAPES, "shacl")
         rows.append(("shacl native incl. SHACL-SPARQL", n, s, len(res), agrees(res)))
@@ -234,9 +228,7 @@ def features() -> None:
         for engine in ("fast", "shacl"):
             try:
                 got = ve.validate_ntriples(data_nt, shapes_ttl, engine)
-                ok = keys(got) == keys(ref) and [r.messages for r in got] == [
-                    r.messages for r in ref
-                ]
+                ok = keys(got) == keys(ref) and [r.messages for r in got] == [r.messages for r in ref]
                 cells.append("ok" if ok else "DIFF")
             except Exception as exc:
                 cells.append(f"ERR {exc!r:.30}")
@@ -260,8 +252,7 @@ def main() -> None:
         features()
         return
     print(
-        f"{'validator':40} {'triples':>9} {'seconds':>8} {'triples/s':>10} "
-        f"{'results':>8} agrees-with-pySHACL"
+        f"{'validator':40} {'triples':>9} {'seconds':>8} {'triples/s':>10} {'results':>8} agrees-with-pySHACL"
     )
     for size in args.sizes:
         for name, n, s, count, agrees in bench(

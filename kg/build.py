@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 import time
 from collections import Counter
@@ -36,7 +37,7 @@ from kg.provenance import (
 )
 from kg.sources.records import read_records
 from kg.store import REPORT_FILE, StoreLayout
-from kg.validate import validate_spool
+from kg.validate import concat_spool, ontology_graph, validate_spool
 from kg.validate_engine import ValidationResult
 
 MAPPINGS_DIR = PROJECT_ROOT / "mappings"
@@ -69,8 +70,11 @@ class BuildResult:
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
             "graph_triples": self.graph_triples,
             "sources": [asdict(s) for s in self.sources],
-            "validation": {"violations": self.violations, "warnings": self.warnings,
-                           "by_shape": dict(by_shape.most_common())},
+            "validation": {
+                "violations": self.violations,
+                "warnings": self.warnings,
+                "by_shape": dict(by_shape.most_common()),
+            },
         }
 
 
@@ -84,8 +88,12 @@ def sha256_of(path: Path) -> str:
 
 
 def load_source(
-    store: ox.Store, spec: SourceSpec, data_dir: Path, base_iri: str,
-    mappings_dir: Path = MAPPINGS_DIR, spool_dir: Path | None = None,
+    store: ox.Store,
+    spec: SourceSpec,
+    data_dir: Path,
+    base_iri: str,
+    mappings_dir: Path = MAPPINGS_DIR,
+    spool_dir: Path | None = None,
 ) -> tuple[SourceReport, MappingStats, Path]:
     """Map one source into its named graph of ``store``.
 
@@ -94,9 +102,15 @@ def load_source(
     """
     path = spec.path(data_dir)
     report = SourceReport(
-        name=spec.name, title=spec.title, file=path.name, version=spec.version,
-        sha256=sha256_of(path) if path.is_file() else "", publisher=spec.publisher,
-        licence=spec.licence, dataset_page=spec.dataset_page, download_url=spec.download_url,
+        name=spec.name,
+        title=spec.title,
+        file=path.name,
+        version=spec.version,
+        sha256=sha256_of(path) if path.is_file() else "",
+        publisher=spec.publisher,
+        licence=spec.licence,
+        dataset_page=spec.dataset_page,
+        download_url=spec.download_url,
         mappings=list(spec.mappings),
     )
     stats = MappingStats()
@@ -110,8 +124,9 @@ def load_source(
                 for chunk in MappingRunner(mapping, base_iri).run(records, stats):
                     out.write(chunk)
         mapped = time.perf_counter()
-        store.bulk_load(path=spool, format=ox.RdfFormat.N_TRIPLES,
-                        to_graph=graph_iri(base_iri, spec.name, spec.version))
+        store.bulk_load(
+            path=spool, format=ox.RdfFormat.N_TRIPLES, to_graph=graph_iri(base_iri, spec.name, spec.version)
+        )
     except BaseException:
         spool.unlink(missing_ok=True)
         raise
@@ -119,6 +134,28 @@ def load_source(
     report.map_s = max(0.0, mapped - started - stats.read_s)
     report.load_s = time.perf_counter() - mapped
     return report, stats, spool
+
+
+def publish_default_graph(store: ox.Store, spools: list[Path], quarantined: set[str], workdir: Path) -> None:
+    """Load the deduplicated union of the source graphs, less quarantined entities, into the
+    default graph: what queries see by default (the named graphs keep each triple's source).
+    Oxigraph does not deduplicate a union of named graphs, so the union is materialised."""
+    fd, name = tempfile.mkstemp(prefix=".tmp-published-", suffix=".nt", dir=workdir)
+    os.close(fd)
+    path = Path(name)
+    try:
+        concat_spool(spools, quarantined, path)
+        store.bulk_load(path=path, format=ox.RdfFormat.N_TRIPLES)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def load_ontology(store: ox.Store, base_iri: str) -> None:
+    """The ontology in its own named graph and in the default graph, so that queries can use
+    the class hierarchy (``?c rdfs:subClassOf* pas:Skill``) and labels of terms."""
+    data = ontology_graph().serialize(format="nt").encode()
+    store.load(data, format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(f"{base_iri}graph/ontology"))
+    store.load(data, format=ox.RdfFormat.N_TRIPLES)
 
 
 def _focus_term(text: str) -> ox.NamedNode | ox.BlankNode | None:
@@ -142,12 +179,13 @@ def quarantine(
         focus = _focus_term(focus_text)
         if focus is None:
             continue
-        quads = [q for q in store.quads_for_pattern(focus, None, None, None)
-                 if q.graph_name.value in targets]
+        quads = [
+            q for q in store.quads_for_pattern(focus, None, None, None) if str(q.graph_name)[1:-1] in targets
+        ]
         if not quads:
             continue
-        graphs = {q.graph_name.value for q in quads}
-        new = [ox.Quad(q.subject, q.predicate, q.object, targets[q.graph_name.value]) for q in quads]
+        graphs = {str(q.graph_name)[1:-1] for q in quads}
+        new = [ox.Quad(q.subject, q.predicate, q.object, targets[str(q.graph_name)[1:-1]]) for q in quads]
         for graph in graphs:
             for result in focus_results:
                 new += result_quads(targets[graph], focus, result)
@@ -159,7 +197,10 @@ def quarantine(
 
 
 def _quarantine_records(
-    store: ox.Store, graph: ox.NamedNode, base_iri: str, name: str,
+    store: ox.Store,
+    graph: ox.NamedNode,
+    base_iri: str,
+    name: str,
     records: dict[int, dict[str, str | None]],
 ) -> None:
     """Records no mapping could turn into an entity, kept with their cells and the reason."""
@@ -168,17 +209,39 @@ def _quarantine_records(
         node = ox.NamedNode(f"{base_iri}quarantine/{name}/record/{number}")
         quads += [
             ox.Quad(node, ox.NamedNode(str(RDF.type)), ox.NamedNode(str(PAS.QuarantinedRecord)), graph),
-            ox.Quad(node, ox.NamedNode(str(PAS.sourceRow)), ox.Literal(str(number), datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")), graph),
-            ox.Quad(node, ox.NamedNode(str(RDFS.comment)), ox.Literal(
-                "Aucune entité produite : une cellule requise est vide ou mal formée.", language="fr"), graph),
-            ox.Quad(node, ox.NamedNode(str(RDFS.comment)), ox.Literal(
-                "No entity produced: a required cell is empty or malformed.", language="en"), graph),
-            ox.Quad(node, ox.NamedNode(str(PAS.recordJson)), ox.Literal(json.dumps(values, ensure_ascii=False)), graph),
+            ox.Quad(
+                node,
+                ox.NamedNode(str(PAS.sourceRow)),
+                ox.Literal(str(number), datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")),
+                graph,
+            ),
+            ox.Quad(
+                node,
+                ox.NamedNode(str(RDFS.comment)),
+                ox.Literal(
+                    "Aucune entité produite : une cellule requise est vide ou mal formée.", language="fr"
+                ),
+                graph,
+            ),
+            ox.Quad(
+                node,
+                ox.NamedNode(str(RDFS.comment)),
+                ox.Literal("No entity produced: a required cell is empty or malformed.", language="en"),
+                graph,
+            ),
+            ox.Quad(
+                node,
+                ox.NamedNode(str(PAS.recordJson)),
+                ox.Literal(json.dumps(values, ensure_ascii=False)),
+                graph,
+            ),
         ]
     store.extend(quads)
 
 
-def reconcile(report: SourceReport, stats: MappingStats, quarantined: set[str]) -> dict[int, dict[str, str | None]]:
+def reconcile(
+    report: SourceReport, stats: MappingStats, quarantined: set[str]
+) -> dict[int, dict[str, str | None]]:
     """Fill the report's counts; return the records to quarantine as raw records.
 
     Every record read is loaded (it marked an entity that passed validation), quarantined (an
@@ -230,8 +293,10 @@ def build(
                 if on_source:
                     on_source(report)
             t_loaded = time.perf_counter()
-            graphs = {graph_iri(base, s.name, s.version).value: quarantine_iri(base, s.name, s.version)
-                      for s, _, _ in loaded}
+            graphs = {
+                graph_iri(base, s.name, s.version).value: quarantine_iri(base, s.name, s.version)
+                for s, _, _ in loaded
+            }
             results: list[ValidationResult] = []
             quarantined: set[str] = set()
             validate_s = 0.0
@@ -242,14 +307,16 @@ def build(
                 )
                 validate_s += time.perf_counter() - v0
                 # Later rounds only add the violations that removing entities caused.
-                results += round_results if round_ == 0 else [
-                    r for r in round_results if r.severity == "Violation"
-                ]
+                results += (
+                    round_results if round_ == 0 else [r for r in round_results if r.severity == "Violation"]
+                )
                 moved = quarantine(store, round_results, graphs)
                 new = moved - quarantined
                 quarantined |= moved
                 if not new:
                     break
+            publish_default_graph(store, spools, quarantined, target.path.parent)
+            load_ontology(store, base)
         finally:
             for spool in spools:
                 spool.unlink(missing_ok=True)
@@ -259,13 +326,14 @@ def build(
             q_graph = quarantine_iri(base, spec.name, spec.version)
             if unmapped:
                 _quarantine_records(store, q_graph, base, spec.name, unmapped)
-        counts = {
-            str(sol["g"].value): int(sol["n"].value)
-            for sol in store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
-        }
+        solutions = store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+        assert isinstance(solutions, ox.QuerySolutions)
+        counts = {str(sol["g"].value): int(sol["n"].value) for sol in solutions}
         for spec, report, _ in loaded:
             report.triples = counts.get(graph_iri(base, spec.name, spec.version).value, 0)
-        store.extend(describe(base, target.build_id, started_at, [r for _, r, _ in loaded]))
+        catalog = describe(base, target.build_id, started_at, [r for _, r, _ in loaded])
+        store.extend(catalog)
+        store.extend(ox.Quad(q.subject, q.predicate, q.object) for q in catalog)
         result = BuildResult(
             build_id=target.build_id,
             store_dir=layout.builds / target.build_id,
@@ -281,6 +349,8 @@ def build(
             },
             graph_triples=counts,
         )
-        (target.path / REPORT_FILE).write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
+        (target.path / REPORT_FILE).write_text(
+            json.dumps(result.to_json(), indent=2, ensure_ascii=False), encoding="utf-8"
+        )
     result.timings["total"] = time.perf_counter() - t0
     return result

@@ -19,8 +19,11 @@ from rich.table import Table
 from kg.config import PROJECT_ROOT, Settings
 from kg.errors import BuildError, SourceError
 
-app = typer.Typer(help="Passerelles: the open knowledge graph of employment and training in Normandy.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Passerelles: the open knowledge graph of employment and training in Normandy.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 sources_app = typer.Typer(help="The official source files: list and download them.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 console = Console(stderr=True)
@@ -43,10 +46,14 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command()
 def build(
-    data: Annotated[Path | None, typer.Option(help="Folder of the real official files (uses mappings/sources.toml).")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Folder of the real official files (uses mappings/sources.toml).")
+    ] = None,
     manifest: Annotated[Path | None, typer.Option(help="A sources manifest (TOML) naming each file.")] = None,
     store: StoreOpt = None,
-    engine: Annotated[str, typer.Option(help="SHACL engine: fast (default) or pyshacl (reference).")] = "fast",
+    engine: Annotated[
+        str, typer.Option(help="SHACL engine: fast (default) or pyshacl (reference).")
+    ] = "fast",
 ) -> None:
     """Build the graph: with no option, from the built-in demo sources."""
     from kg.build import build as run_build
@@ -72,7 +79,8 @@ def build(
             assert isinstance(report, SourceReport)
             console.print(
                 f"  {report.name:<34} {len(report.mappings)} mapping(s) "
-                f"{report.read_s + report.map_s + report.load_s:6.1f} s", highlight=False
+                f"{report.read_s + report.map_s + report.load_s:6.1f} s",
+                highlight=False,
             )
 
         result = run_build(spec, settings, on_source=progress, engine=engine)
@@ -82,14 +90,23 @@ def build(
     for col in ("source", "version", "read", "loaded", "quarantined", "skipped", "triples", "seconds"):
         table.add_column(col, justify="left" if col in {"source", "version"} else "right")
     for r in result.sources:
-        table.add_row(r.name, r.version, f"{r.rows_read:,}", f"{r.rows_loaded:,}", f"{r.rows_quarantined:,}",
-                      f"{r.rows_skipped:,}", f"{r.triples:,}", f"{r.read_s + r.map_s + r.load_s:.1f}")
+        table.add_row(
+            r.name,
+            r.version,
+            f"{r.rows_read:,}",
+            f"{r.rows_loaded:,}",
+            f"{r.rows_quarantined:,}",
+            f"{r.rows_skipped:,}",
+            f"{r.triples:,}",
+            f"{r.read_s + r.map_s + r.load_s:.1f}",
+        )
     Console().print(table)
     t = result.timings
     console.print(
         f"validation: {result.violations} violation(s), {result.warnings} warning(s); "
         f"times: map+load {t['map_and_load']:.1f} s, validate {t['validate']:.1f} s, "
-        f"total {t['total']:.1f} s; store {result.store_dir}", highlight=False,
+        f"total {t['total']:.1f} s; store {result.store_dir}",
+        highlight=False,
     )
 
 
@@ -100,22 +117,15 @@ def validate(
     examples: Annotated[int, typer.Option(help="Example focus nodes per group.")] = 3,
 ) -> None:
     """Re-run SHACL validation on the built graph and print a readable report."""
-    import pyoxigraph as ox
-
-    from kg.provenance import catalog_iri
-    from kg.store import open_store
-    from kg.validate import format_report, validate_graphs
+    from kg.store import StoreLayout, open_store
+    from kg.validate import format_report, validate_store
 
     settings = _settings(store)
     try:
         graph_store = open_store(settings.store)
     except FileNotFoundError as exc:
         raise _fail(str(exc)) from None
-    prefix = settings.graph_base
-    graphs = [g for g in graph_store.named_graphs()
-              if isinstance(g, ox.NamedNode) and g.value.startswith(prefix)
-              and not g.value.startswith(prefix + "quarantine/") and g != catalog_iri(settings.base_iri)]
-    results = validate_graphs(graph_store, graphs, engine=engine)
+    results = validate_store(graph_store, StoreLayout(settings.store).builds, engine=engine)
     print(format_report(results, examples=examples))
     if any(r.severity == "Violation" for r in results):
         raise typer.Exit(1)
@@ -130,7 +140,6 @@ def query(
     """Run a read-only SPARQL query on the built graph; prints SPARQL JSON or N-Triples."""
     from api.sparql import run_query
     from kg.namespaces import prefixes_for
-    from kg.provenance import published_graphs
     from kg.store import open_store
 
     settings = _settings(store)
@@ -138,9 +147,9 @@ def query(
         raise _fail("give a query or --file, not both")
     sparql = file.read_text(encoding="utf-8") if file else str(text)
     try:
-        graph_store = open_store(settings.store)
-        graphs = published_graphs(graph_store, settings.base_iri)
-        _, body = run_query(graph_store, sparql, settings.result_cap, prefixes_for(settings.base_iri), graphs)
+        _, body = run_query(
+            open_store(settings.store), sparql, settings.result_cap, prefixes_for(settings.base_iri)
+        )
     except (FileNotFoundError, SyntaxError, OverflowError) as exc:
         raise _fail(str(exc)) from None
     sys.stdout.write(body.decode("utf-8") + "\n")

@@ -76,7 +76,6 @@ class DownloadRecord:
         """True when the source is usable (downloaded or unchanged)."""
         return self.status in ("downloaded", "unchanged")
 
-
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields (for ``--json`` output or reports)."""
         data = asdict(self)
@@ -168,10 +167,14 @@ def write_lock(path: Path, sources: dict[str, dict[str, Any]]) -> None:
     >>> write_lock(p, {"a": {"sha256": "00"}}); read_lock(p)
     {'a': {'sha256': '00'}}
     """
-    text = json.dumps(
-        {"lock_format": LOCK_FORMAT, "sources": dict(sorted(sources.items()))},
-        ensure_ascii=False, indent=2,
-    ) + "\n"
+    text = (
+        json.dumps(
+            {"lock_format": LOCK_FORMAT, "sources": dict(sorted(sources.items()))},
+            ensure_ascii=False,
+            indent=2,
+        )
+        + "\n"
+    )
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sources.lock.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -194,18 +197,19 @@ def format_records(records: Iterable[DownloadRecord]) -> str:
     header = ("source", "status", "version", "size", "sha256", "message")
     rows = [header] + [
         (
-            r.name, r.status, r.version,
+            r.name,
+            r.status,
+            r.version,
             "" if r.size is None else str(r.size),
-            (r.sha256 or "")[:12], r.message,
+            (r.sha256 or "")[:12],
+            r.message,
         )
         for r in records
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     lines = []
     for row in rows:
-        cells = [
-            c.rjust(widths[i]) if i == 3 else c.ljust(widths[i]) for i, c in enumerate(row[:-1])
-        ]
+        cells = [c.rjust(widths[i]) if i == 3 else c.ljust(widths[i]) for i, c in enumerate(row[:-1])]
         lines.append(("  ".join(cells) + "  " + row[-1]).rstrip())
     return "\n".join(lines)
 
@@ -230,7 +234,9 @@ def _download_one(
         record.previous_sha256 = previous.get("sha256")
     headers: dict[str, str] = {}
     if (
-        have_previous and not force and previous is not None
+        have_previous
+        and not force
+        and previous is not None
         and previous.get("url") == spec.download_url
         and (previous.get("etag") or previous.get("last_modified"))
         and _digest(target) == (previous.get("sha256"), previous.get("size"))  # file as locked
@@ -271,7 +277,9 @@ def _download_one(
             if spec.archive_member:
                 entry["archive_member"] = spec.archive_member
             if (
-                not force and have_previous and previous is not None
+                not force
+                and have_previous
+                and previous is not None
                 and previous.get("sha256") == record.sha256
                 and _digest(target) == (record.sha256, record.size)
             ):
@@ -282,9 +290,7 @@ def _download_one(
             check_format(candidate, spec, manifest.mappings_dir, label=spec.file)
         except FormatError as exc:
             record.status = "refused"
-            kept = (
-                "previous file kept" if target.is_file() else "no previous file, nothing written"
-            )
+            kept = "previous file kept" if target.is_file() else "no previous file, nothing written"
             record.message = f"refused {spec.download_url}: {exc}; {kept}"
             return record, None
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -309,7 +315,11 @@ def _download_one(
 
 
 def _fetch(
-    client: httpx.Client, url: str, headers: dict[str, str], dest: Path, name: str,
+    client: httpx.Client,
+    url: str,
+    headers: dict[str, str],
+    dest: Path,
+    name: str,
     temps: list[Path],
 ) -> tuple[Path, str | None, str | None] | None:
     """Stream ``url`` into a temporary file in ``dest``: (path, etag, last_modified), or None on
@@ -332,9 +342,7 @@ def _fetch(
             expected = response.headers.get("Content-Length")
             encoded = response.headers.get("Content-Encoding", "identity") != "identity"
             if expected and expected.isdigit() and not encoded and int(expected) != received:
-                raise _Failed(
-                    f"truncated download from {url}: {received} bytes of {expected} announced"
-                )
+                raise _Failed(f"truncated download from {url}: {received} bytes of {expected} announced")
             return path, response.headers.get("ETag"), response.headers.get("Last-Modified")
     except httpx.ConnectError as exc:
         raise _Failed(f"cannot reach {_host(exc, url)}: {_reason(exc)}") from None
@@ -370,9 +378,7 @@ def _extract(archive: Path, member: str, dest: Path, name: str, temps: list[Path
             if member not in names:
                 shown = ", ".join(n for n in names[:10] if not n.endswith("/"))
                 more = f" and {len(names) - 10} more" if len(names) > 10 else ""
-                raise FormatError(
-                    f"archive_member {member!r} is not in the zip (it holds {shown}{more})"
-                )
+                raise FormatError(f"archive_member {member!r} is not in the zip (it holds {shown}{more})")
             fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{name}.", suffix=".member")
             path = Path(tmp)
             temps.append(path)
@@ -380,9 +386,7 @@ def _extract(archive: Path, member: str, dest: Path, name: str, temps: list[Path
                 shutil.copyfileobj(src, out, CHUNK)
             return path
     except zipfile.BadZipFile as exc:
-        raise FormatError(
-            f"archive_member is set but the download is not a zip archive ({exc})"
-        ) from None
+        raise FormatError(f"archive_member is set but the download is not a zip archive ({exc})") from None
 
 
 def _digest(path: Path) -> tuple[str, int]:
@@ -402,9 +406,7 @@ def _now() -> str:
 # --------------------------------------------------------------------------- format check
 
 
-def check_format(
-    path: Path, spec: SourceSpec, mappings_dir: Path, label: str | None = None
-) -> None:
+def check_format(path: Path, spec: SourceSpec, mappings_dir: Path, label: str | None = None) -> None:
     """Check ``path`` against every mapping of ``spec``; raise FormatError on the first problem.
 
     >>> import tempfile
@@ -504,10 +506,7 @@ def _encoding_problem(path: Path, encoding: str, label: str) -> str | None:
                 start = min(max(exc.start, 0), len(chunk))
                 bad = offset + start
                 line = lines + chunk[:start].count(b"\n") + 1
-                return (
-                    f"{label}, line {line}: bytes not decodable as {encoding} "
-                    f"({exc.reason} at byte {bad})"
-                )
+                return f"{label}, line {line}: bytes not decodable as {encoding} ({exc.reason} at byte {bad})"
             if utf8 is not None:
                 non_ascii = non_ascii or not chunk.isascii()
                 try:
@@ -527,6 +526,13 @@ def _encoding_problem(path: Path, encoding: str, label: str) -> str | None:
 
 
 __all__ = [
-    "STATUSES", "DownloadRecord", "FormatError", "check_format", "download_sources",
-    "format_problem", "format_records", "read_lock", "write_lock",
+    "STATUSES",
+    "DownloadRecord",
+    "FormatError",
+    "check_format",
+    "download_sources",
+    "format_problem",
+    "format_records",
+    "read_lock",
+    "write_lock",
 ]

@@ -38,8 +38,16 @@ from kg.config import PROJECT_ROOT
 DEFAULT_MAPPINGS_DIR = PROJECT_ROOT / "mappings"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 REQUIRED_KEYS = (
-    "name", "title", "file", "mappings", "version", "publisher",
-    "dataset_page", "download_url", "licence", "media_type",
+    "name",
+    "title",
+    "file",
+    "mappings",
+    "version",
+    "publisher",
+    "dataset_page",
+    "download_url",
+    "licence",
+    "media_type",
 )
 OPTIONAL_KEYS = ("options", "archive_member")
 TOP_LEVEL_KEYS = ("data_dir", "include", "source")
@@ -141,15 +149,15 @@ class Manifest:
         unknown = [n for n in names if n not in by_name]
         if unknown:
             raise ManifestError(
-                self.path, None, None,
+                self.path,
+                None,
+                None,
                 f"unknown source(s) {', '.join(unknown)} (known: {', '.join(by_name) or 'none'})",
             )
         return [by_name[n] for n in dict.fromkeys(names)]
 
 
-def load_manifest(
-    path: Path, data_dir: Path | None = None, mappings_dir: Path | None = None
-) -> Manifest:
+def load_manifest(path: Path, data_dir: Path | None = None, mappings_dir: Path | None = None) -> Manifest:
     """Read and check a manifest and the fragments it includes.
 
     ``data_dir`` defaults to the manifest's ``data_dir`` key (relative to the manifest), else to
@@ -214,9 +222,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ManifestError(path, None, None, f"invalid TOML: {exc}") from None
 
 
-def _entries(
-    path: Path, doc: dict[str, Any], chain: list[Path]
-) -> list[tuple[Path, dict[str, Any]]]:
+def _entries(path: Path, doc: dict[str, Any], chain: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
     """(file, table) for each ``[[source]]`` of ``doc`` then of its includes, in order."""
     tables = doc.get("source", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
@@ -278,8 +284,10 @@ def _source(file: Path, entry: dict[str, Any], mappings_dir: Path) -> SourceSpec
     mappings = entry["mappings"]
     if isinstance(mappings, str):
         mappings = [mappings]
-    if not isinstance(mappings, list) or not mappings or not all(
-        isinstance(m, str) and m.strip() for m in mappings
+    if (
+        not isinstance(mappings, list)
+        or not mappings
+        or not all(isinstance(m, str) and m.strip() for m in mappings)
     ):
         raise fail("mappings", "must be a non-empty list of mapping file names")
     for mapping in mappings:
@@ -305,10 +313,19 @@ def _source(file: Path, entry: dict[str, Any], mappings_dir: Path) -> SourceSpec
         _check_relative(member, fail, "archive_member")
 
     return SourceSpec(
-        name=text["name"], title=text["title"], file=text["file"], mappings=tuple(mappings),
-        version=text["version"], publisher=text["publisher"], dataset_page=text["dataset_page"],
-        download_url=text["download_url"], licence=text["licence"], media_type=text["media_type"],
-        options=options, archive_member=member, manifest=file,
+        name=text["name"],
+        title=text["title"],
+        file=text["file"],
+        mappings=tuple(mappings),
+        version=text["version"],
+        publisher=text["publisher"],
+        dataset_page=text["dataset_page"],
+        download_url=text["download_url"],
+        licence=text["licence"],
+        media_type=text["media_type"],
+        options=options,
+        archive_member=member,
+        manifest=file,
     )
 
 

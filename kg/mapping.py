@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import re
 import time
-from functools import lru_cache
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -60,7 +60,9 @@ class SkipRule:
         condition, _, reason = text.rpartition("|")
         parts = condition.split(None, 2)
         if len(parts) < 2 or parts[1] not in {"~", "!~", "empty"} or not reason.strip():
-            raise ValueError(f"skip rule {text!r}: expected 'COLUMN ~|!~ REGEX | reason' or 'COLUMN empty | reason'")
+            raise ValueError(
+                f"skip rule {text!r}: expected 'COLUMN ~|!~ REGEX | reason' or 'COLUMN empty | reason'"
+            )
         pattern = parts[2].strip() if len(parts) > 2 else ""
         return cls(variable_name(parts[0]), parts[1], pattern, reason.strip())
 
@@ -158,7 +160,7 @@ class MappingRunner:
         query = sparql_prologue(base_iri) + mapping.query
         cut = _WHERE.search(query)
         assert cut is not None
-        self._head, self._tail = query[: cut.end()], query[cut.end():]
+        self._head, self._tail = query[: cut.end()], query[cut.end() :]
         self._used = mapping.variables()
 
     def _values(self, batch: list[Record]) -> str:
@@ -167,9 +169,7 @@ class MappingRunner:
         for record in batch:
             present.update(record.values)
         cols = sorted(present & self._used)
-        rows = "\n".join(
-            f"({r.number} {' '.join(_term(r.values.get(c)) for c in cols)})" for r in batch
-        )
+        rows = "\n".join(f"({r.number} {' '.join(_term(r.values.get(c)) for c in cols)})" for r in batch)
         names = " ".join(f"?{c}" for c in cols)
         return f"\nVALUES (?_row {names}) {{\n{rows}\n}}\n"
 

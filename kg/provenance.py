@@ -72,9 +72,7 @@ def _lit(value: object, datatype: object = None) -> ox.Literal:
     return ox.Literal(str(value), datatype=_n(datatype)) if datatype else ox.Literal(str(value))
 
 
-def describe(
-    base_iri: str, build_id: str, started: datetime, reports: list[SourceReport]
-) -> list[ox.Quad]:
+def describe(base_iri: str, build_id: str, started: datetime, reports: list[SourceReport]) -> list[ox.Quad]:
     """Quads describing the build and every source graph (and its quarantine graph)."""
     cat = catalog_iri(base_iri)
     build = ox.NamedNode(f"{base_iri}build/{build_id}")
@@ -168,6 +166,10 @@ def published_graphs(store: ox.Store, base_iri: str) -> list[ox.NamedNode]:
     """The graphs a query sees by default: every source graph and the catalogue, not quarantine."""
     quarantine = f"{base_iri}graph/quarantine/"
     return sorted(
-        (g for g in store.named_graphs() if isinstance(g, ox.NamedNode) and not g.value.startswith(quarantine)),
+        (
+            g
+            for g in store.named_graphs()
+            if isinstance(g, ox.NamedNode) and not g.value.startswith(quarantine)
+        ),
         key=lambda g: g.value,
     )

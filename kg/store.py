@@ -90,19 +90,16 @@ class StoreLayout:
         current = self.current()
         if copy_current and current is not None:
             ox.Store.read_only(str(current)).backup(str(tmp))
-            store = ox.Store(str(tmp))
-        else:
-            store = ox.Store(str(tmp))
+        build = BuildDir(build_id, tmp, ox.Store(str(tmp)))
         try:
-            yield BuildDir(build_id, tmp, store)
-            store.flush()
-            store.optimize()
-            del store
+            yield build
+            build.store.flush()
+            build.store.optimize()
         except BaseException:
-            with contextlib.suppress(NameError):
-                del store
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        finally:
+            del build.store  # close the store (RocksDB) before the directory moves
         final = self.builds / build_id
         try:
             tmp.rename(final)

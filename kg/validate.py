@@ -11,7 +11,6 @@ import os
 import shutil
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from rdflib import Graph
 from rdflib.namespace import RDFS
 
 from kg.config import PROJECT_ROOT
-from kg.validate_engine import ValidationResult, validate_file, validate_ntriples
+from kg.validate_engine import ValidationResult, validate_file
 
 SHAPES_DIR = PROJECT_ROOT / "shapes"
 ONTOLOGY_DIR = PROJECT_ROOT / "ontology"
@@ -50,45 +49,52 @@ def class_hierarchy_nt() -> str:
     return sub.serialize(format="nt")
 
 
-def union_ntriples(store: ox.Store, graphs: Iterable[ox.NamedNode]) -> str:
-    """The triples of ``graphs`` (deduplicated) as N-Triples text."""
-    graph_list = list(graphs)
-    if not graph_list:
-        return ""
-    result = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", default_graph=graph_list)
-    data = result.serialize(format=ox.RdfFormat.N_TRIPLES)
-    assert data is not None
-    return data.decode("utf-8")
+def default_graph_ntriples(store: ox.Store, path: Path) -> None:
+    """Write the store's default graph (the published, deduplicated union) as N-Triples."""
+    with path.open("wb") as out:
+        store.dump(out, format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
+        out.write(class_hierarchy_nt().encode())
 
 
-def validate_graphs(
-    store: ox.Store, graphs: Iterable[ox.NamedNode], engine: str = "fast",
-    shapes_dir: Path | None = None,
-) -> list[ValidationResult]:
-    """Validate the union of ``graphs`` against every shape (of ``shapes_dir``, default shapes/)."""
-    data = union_ntriples(store, graphs) + class_hierarchy_nt()
-    return validate_ntriples(data, shapes_text(shapes_dir or SHAPES_DIR), engine=engine)
+def validate_store(store: ox.Store, workdir: Path, engine: str = "fast") -> list[ValidationResult]:
+    """Validate what a built store publishes (its default graph) against every shape."""
+    fd, name = tempfile.mkstemp(prefix=".tmp-validation-", suffix=".nt", dir=workdir)
+    os.close(fd)
+    path = Path(name)
+    try:
+        default_graph_ntriples(store, path)
+        return validate_file(path, shapes_text(), engine=engine)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def concat_spool(files: list[Path], exclude_subjects: set[str], out_path: Path) -> None:
+    """Concatenate N-Triples spool files, less the triples whose subject is excluded."""
+    excluded = {e.encode() for e in exclude_subjects}
+    with out_path.open("wb") as out:
+        for file in files:
+            with file.open("rb") as handle:
+                if not excluded:
+                    shutil.copyfileobj(handle, out, 1 << 20)
+                else:
+                    out.writelines(line for line in handle if line.partition(b" ")[0] not in excluded)
 
 
 def validate_spool(
-    files: list[Path], exclude_subjects: set[str], workdir: Path, engine: str = "fast",
+    files: list[Path],
+    exclude_subjects: set[str],
+    workdir: Path,
+    engine: str = "fast",
     shapes_dir: Path | None = None,
 ) -> list[ValidationResult]:
     """Validate the N-Triples ``files`` a build spooled, less the triples of
     ``exclude_subjects`` (N-Triples forms of entities already quarantined)."""
     fd, name = tempfile.mkstemp(prefix=".tmp-validation-", suffix=".nt", dir=workdir)
+    os.close(fd)
     combined = Path(name)
     try:
-        excluded = {e.encode() for e in exclude_subjects}
-        with os.fdopen(fd, "wb") as out:
-            for file in files:
-                with file.open("rb") as handle:
-                    if not exclude_subjects:
-                        shutil.copyfileobj(handle, out, 1 << 20)
-                        continue
-                    out.writelines(
-                        line for line in handle if line.partition(b" ")[0] not in excluded
-                    )
+        concat_spool(files, exclude_subjects, combined)
+        with combined.open("ab") as out:
             out.write(class_hierarchy_nt().encode())
         return validate_file(combined, shapes_text(shapes_dir or SHAPES_DIR), engine=engine)
     finally:
@@ -111,7 +117,7 @@ def format_report(results: list[ValidationResult], examples: int = 3) -> str:
     groups: dict[tuple[str, str, str, str | None], list[ValidationResult]] = defaultdict(list)
     for result in results:
         groups[(result.severity, result.shape, result.component, result.path)].append(result)
-    counts = defaultdict(int)
+    counts: defaultdict[str, int] = defaultdict(int)
     for result in results:
         counts[result.severity] += 1
     lines = [f"{counts['Violation']} violation(s), {counts['Warning']} warning(s)"]

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from pathlib import Path
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -117,9 +119,10 @@ def _parse(text: str, fmt: ox.RdfFormat) -> list[ox.Triple]:
 
 
 def _nt(triples: list[ox.Triple]) -> str:
-    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()
+    return (ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b"").decode()
 
 
+@lru_cache(maxsize=4)
 def _skolemise(shapes_ttl: str) -> list[ox.Triple]:
     """Parse the shapes graph and give each blank-node shape a stable, content-derived IRI."""
     triples = _parse(shapes_ttl, ox.RdfFormat.TURTLE)
@@ -128,7 +131,7 @@ def _skolemise(shapes_ttl: str) -> list[ox.Triple]:
     for t in triples:
         if t.predicate.value in (SH + "property", SH + "node"):
             shapes.add(str(t.object))
-        elif t.predicate.value == RDF + "type" and t.object.value.startswith(SH):
+        elif t.predicate.value == RDF + "type" and str(t.object).startswith(f"<{SH}"):
             shapes.add(str(t.subject))  # sh:NodeShape, sh:PropertyShape
     shapes = {s for s in shapes if s.startswith("_:")}
     names: dict[str, ox.NamedNode] = {}
@@ -137,10 +140,7 @@ def _skolemise(shapes_ttl: str) -> list[ox.Triple]:
         if not isinstance(node, ox.BlankNode) or depth > 8:
             return str(node)
         pos = sorted(
-            f"{p} {content(o, depth + 1)}"
-            for (s, p), os_ in g.sp.items()
-            if s == str(node)
-            for o in os_
+            f"{p} {content(o, depth + 1)}" for (s, p), os_ in g.sp.items() if s == str(node) for o in os_
         )
         return "[" + ";".join(pos) + "]"
 
@@ -207,9 +207,12 @@ def _from_report(report: _Graph, shapes: _Graph) -> list[ValidationResult]:
                 m.language or _guess_lang(m.value, shapes, shape): m.value
                 for m in report.objs(r, SH + "resultMessage")
             }
+        focus = str(report.one(r, SH + "focusNode"))
+        if value is None and path is None:
+            value = focus  # on a node shape the value node is the focus node (SHACL 2.3.2)
         out.append(
             ValidationResult(
-                focus_node=str(report.one(r, SH + "focusNode")),
+                focus_node=focus,
                 path=None if path is None else report.path(path),
                 value=None if value is None else str(value),
                 severity=report.one(r, SH + "resultSeverity").value.rsplit("#", 1)[-1],
@@ -264,9 +267,7 @@ def _dollar_to_question(query: str) -> str:
     return _STRING_OR_VAR.sub(lambda m: f"?{m[1]}" if m[1] else m[0], query)
 
 
-def _sparql_results(
-    store: ox.Store, shapes: _Graph, **query_options: object
-) -> list[ValidationResult]:
+def _sparql_results(store: ox.Store, shapes: _Graph, **query_options: object) -> list[ValidationResult]:
     """Evaluate every active ``sh:sparql`` SELECT constraint directly on ``store``.
 
     For each shape with ``sh:targetClass C`` / ``sh:targetNode n`` (or a property shape
@@ -301,15 +302,20 @@ def _sparql_results(
                 continue
             query = select.value.replace("$PATH", path_text or "$PATH")
             query = _dollar_to_question(query)
-            brace = query.index("{", re.search(r"\bSELECT\b", query, re.I).end())
+            select_kw = re.search(r"\bSELECT\b", query, re.I)
+            if select_kw is None:
+                raise ValueError(f"sh:select of {shape} has no SELECT")
+            brace = query.index("{", select_kw.end())
             q = _prologue(shapes, c) + query[: brace + 1] + focus + query[brace + 1 :]
-            for sol in store.query(q, **query_options):
+            solutions = store.query(q, **query_options)  # type: ignore[arg-type]
+            assert isinstance(solutions, ox.QuerySolutions)
+            for sol in solutions:
                 b = {k: _get(sol, k) for k in ("this", "value", "path")}
                 b = {k: v for k, v in b.items() if v is not None}
                 msgs = {
                     m.language or "": re.sub(
                         r"\{[?$](\w+)\}",
-                        lambda mm, s=sol: getattr(_get(s, mm.group(1)), "value", ""),
+                        lambda mm, s=sol: str(getattr(_get(s, mm.group(1)), "value", "")),  # type: ignore[misc]
                         m.value,
                     )
                     for m in shapes.objs(c, SH + "message")
@@ -333,9 +339,7 @@ def _strip_sparql(triples: list[ox.Triple]) -> list[ox.Triple]:
     return [t for t in triples if t.predicate.value != SH + "sparql"]
 
 
-def validate_ntriples(
-    data_nt: str, shapes_ttl: str, engine: str = "fast"
-) -> list[ValidationResult]:
+def validate_ntriples(data_nt: str, shapes_ttl: str, engine: str = "fast") -> list[ValidationResult]:
     """Validate an N-Triples data graph against a Turtle shapes graph.
 
     ``engine`` is ``"fast"`` (Rust ``shacl`` for Core, ``sh:sparql`` run on pyoxigraph)
@@ -372,15 +376,20 @@ def validate_file(path: Path, shapes_ttl: str, engine: str = "fast") -> list[Val
     shapes = _Graph(triples)
     core = _strip_sparql(triples) if engine == "fast" else triples
     report = shacl.Shapes.from_text(_nt(core), format="ntriples").validate_file(str(path))
-    results = _from_report(
-        _Graph(_parse(report.serialize("ntriples"), ox.RdfFormat.N_TRIPLES)), shapes
-    )
+    results = _from_report(_Graph(_parse(report.serialize("ntriples"), ox.RdfFormat.N_TRIPLES)), shapes)
     if engine == "fast":
         store = ox.Store()
         store.bulk_load(path=path, format=ox.RdfFormat.N_TRIPLES)
         results = sorted(results + _sparql_results(store, shapes), key=_order)
         del store
     return results
+
+
+@lru_cache(maxsize=4)
+def _rdflib_shapes(shapes_ttl: str) -> Any:
+    from rdflib import Graph
+
+    return Graph().parse(data=_nt(_skolemise(shapes_ttl)), format="nt")
 
 
 def validate_pyshacl(data_nt: str, shapes_ttl: str) -> list[ValidationResult]:
@@ -393,7 +402,7 @@ def validate_pyshacl(data_nt: str, shapes_ttl: str) -> list[ValidationResult]:
 
     triples = _skolemise(shapes_ttl)
     data = Graph().parse(data=data_nt, format="nt")
-    shapes_graph = Graph().parse(data=_nt(triples), format="nt")
+    shapes_graph = _rdflib_shapes(shapes_ttl)
     _, report, _ = pyshacl.validate(
         data, shacl_graph=shapes_graph, inference="none", advanced=True, allow_warnings=True
     )

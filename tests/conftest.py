@@ -13,7 +13,9 @@ TEST_BASE = "https://w3id.org/passerelles/"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--update-golden", action="store_true", default=False,
+        "--update-golden",
+        action="store_true",
+        default=False,
         help="rewrite the expected outputs of golden tests from the current code",
     )
 

@@ -42,7 +42,12 @@ def _ask(store: ox.Store, query: str) -> bool:
 def test_counts_reconcile_and_report(tmp_path: Path) -> None:
     result = _build(tmp_path)
     (report,) = result.sources
-    assert (report.rows_read, report.rows_loaded, report.rows_quarantined, report.rows_skipped) == (6, 2, 3, 1)
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined, report.rows_skipped) == (
+        6,
+        2,
+        3,
+        1,
+    )
     assert report.skip_reasons == {"comment line": 1}
     assert report.sha256 and len(report.sha256) == 64
     saved = json.loads((result.store_dir / REPORT_FILE).read_text(encoding="utf-8"))
@@ -58,10 +63,14 @@ def test_valid_entities_published_invalid_quarantined(tmp_path: Path) -> None:
     assert not _ask(store, f"ASK {{ GRAPH {graph} {{ <{ID}rome/ZZ99> ?p ?o }} }}")
     assert _ask(store, f"ASK {{ GRAPH {quarantine} {{ <{ID}rome/ZZ99> pas:code 'ZZ99' }} }}")
     # the report travels with the quarantined entity, in French and English
-    assert _ask(store, f"""ASK {{ GRAPH {quarantine} {{
+    assert _ask(
+        store,
+        f"""ASK {{ GRAPH {quarantine} {{
         ?r a <http://www.w3.org/ns/shacl#ValidationResult> ;
            <http://www.w3.org/ns/shacl#focusNode> <{ID}rome/ZZ99> ;
-           <http://www.w3.org/ns/shacl#resultMessage> "Invalid ROME code"@en , "Code ROME invalide"@fr }} }}""")
+           <http://www.w3.org/ns/shacl#resultMessage> "Invalid ROME code"@en ,
+                                                      "Code ROME invalide"@fr }} }}""",
+    )
     # the record with no code produced no entity: kept as a raw record with its cells
     assert _ask(store, f"ASK {{ GRAPH {quarantine} {{ ?r a pas:QuarantinedRecord ; pas:sourceRow 6 }} }}")
 
@@ -69,12 +78,15 @@ def test_valid_entities_published_invalid_quarantined(tmp_path: Path) -> None:
 def test_catalog_describes_graph(tmp_path: Path) -> None:
     _build(tmp_path)
     store = open_store(tmp_path / "store")
-    assert _ask(store, f"""ASK {{ GRAPH <{TEST_BASE}graph/catalog> {{
+    assert _ask(
+        store,
+        f"""ASK {{ GRAPH <{TEST_BASE}graph/catalog> {{
         <{TEST_BASE}graph/mini-occupations/t1> a pas:SourceGraph ; pas:rowsRead 6 ; pas:rowsLoaded 2 ;
             pas:rowsQuarantined 3 ; pas:rowsSkipped 1 ; pas:sha256 ?sha ;
             <http://rdfs.org/ns/void#triples> ?n ;
             <http://purl.org/dc/terms/license> <https://www.etalab.gouv.fr/licence-ouverte-open-licence/> ;
-            <http://www.w3.org/ns/prov#wasGeneratedBy> ?build . ?build a pas:Build }} }}""")
+            <http://www.w3.org/ns/prov#wasGeneratedBy> ?build . ?build a pas:Build }} }}""",
+    )
 
 
 def _broken_copy(tmp_path: Path, csv_text: bytes) -> Path:

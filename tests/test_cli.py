@@ -31,11 +31,20 @@ def test_help_lists_commands() -> None:
 
 
 def test_build_then_query_and_validate(fixture_env: Path) -> None:
-    result = runner.invoke(app, ["build", "--manifest", str(FIXTURE / "sources.toml"), "--store", str(fixture_env)])
+    result = runner.invoke(
+        app, ["build", "--manifest", str(FIXTURE / "sources.toml"), "--store", str(fixture_env)]
+    )
     assert result.exit_code == 0, result.output
     assert "mini-occupations" in result.output
-    result = runner.invoke(app, ["query", "SELECT ?c WHERE { ?o a pas:Occupation ; pas:code ?c } ORDER BY ?c",
-                                 "--store", str(fixture_env)])
+    result = runner.invoke(
+        app,
+        [
+            "query",
+            "SELECT ?c WHERE { ?o a pas:Occupation ; pas:code ?c } ORDER BY ?c",
+            "--store",
+            str(fixture_env),
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["results"]["bindings"]
     assert [r["c"]["value"] for r in rows] == ["A1101", "I1407"]
@@ -48,7 +57,9 @@ def test_errors_are_one_line_and_exit_1(fixture_env: Path, tmp_path: Path) -> No
     result = runner.invoke(app, ["query", "SELECT * WHERE { ?s ?p ?o }", "--store", str(tmp_path / "none")])
     assert result.exit_code == 1
     assert "no graph built" in result.output and "Traceback" not in result.output
-    result = runner.invoke(app, ["build", "--manifest", str(tmp_path / "missing.toml"), "--store", str(fixture_env)])
+    result = runner.invoke(
+        app, ["build", "--manifest", str(tmp_path / "missing.toml"), "--store", str(fixture_env)]
+    )
     assert result.exit_code == 1 and "Traceback" not in result.output
     result = runner.invoke(app, ["build", "--data", str(tmp_path / "nowhere"), "--store", str(fixture_env)])
     assert result.exit_code == 1 and "no such folder" in result.output

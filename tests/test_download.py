@@ -112,8 +112,13 @@ def write_manifest(tmp_path: Path, *entries: MappingT[str, object]) -> Manifest:
 
 
 def rome_entry(url: str, **extra: object) -> dict[str, object]:
-    return {"name": "rome", "file": "rome/rome.csv", "mappings": ["test-rome.rq"],
-            "download_url": url, **extra}
+    return {
+        "name": "rome",
+        "file": "rome/rome.csv",
+        "mappings": ["test-rome.rq"],
+        "download_url": url,
+        **extra,
+    }
 
 
 def only_record(records: list[DownloadRecord]) -> DownloadRecord:
@@ -216,8 +221,9 @@ def test_zip_member_is_extracted(site: Site, dest: Path, tmp_path: Path) -> None
         zf.writestr("LISEZMOI.txt", "Fichiers de test")
         zf.writestr("export/rome.csv", fixture("rome-v1.csv"))
     url = site.publish("bundle.zip", archive.read_bytes())
-    manifest = write_manifest(tmp_path, rome_entry(
-        url, archive_member="export/rome.csv", media_type="application/zip"))
+    manifest = write_manifest(
+        tmp_path, rome_entry(url, archive_member="export/rome.csv", media_type="application/zip")
+    )
 
     record = only_record(download_sources(manifest, dest))
 
@@ -244,9 +250,7 @@ def test_zip_without_the_member_is_refused(site: Site, dest: Path, tmp_path: Pat
     assert leftovers(dest) == []
 
 
-def test_changed_columns_are_refused_and_previous_file_kept(
-    site: Site, dest: Path, tmp_path: Path
-) -> None:
+def test_changed_columns_are_refused_and_previous_file_kept(site: Site, dest: Path, tmp_path: Path) -> None:
     url = site.publish("r.csv", fixture("rome-v1.csv"))
     manifest = write_manifest(tmp_path, rome_entry(url))
     first = only_record(download_sources(manifest, dest))
@@ -284,8 +288,9 @@ def test_wrong_encoding_is_refused(site: Site, dest: Path, tmp_path: Path) -> No
 
 def test_utf8_file_declared_cp1252_is_refused(site: Site, dest: Path, tmp_path: Path) -> None:
     url = site.publish("nsf.csv", fixture("nsf.csv"))  # UTF-8, mapping says cp1252
-    manifest = write_manifest(tmp_path, {
-        "name": "nsf", "file": "nsf.csv", "mappings": ["test-latin.rq"], "download_url": url})
+    manifest = write_manifest(
+        tmp_path, {"name": "nsf", "file": "nsf.csv", "mappings": ["test-latin.rq"], "download_url": url}
+    )
 
     record = only_record(download_sources(manifest, dest))
 
@@ -293,9 +298,7 @@ def test_utf8_file_declared_cp1252_is_refused(site: Site, dest: Path, tmp_path: 
     assert "declared cp1252 but the file is UTF-8" in record.message
 
 
-def test_cp1252_file_accepted_and_manifest_options_override(
-    site: Site, dest: Path, tmp_path: Path
-) -> None:
+def test_cp1252_file_accepted_and_manifest_options_override(site: Site, dest: Path, tmp_path: Path) -> None:
     latin = site.publish("nsf.csv", cp1252("nsf.csv"))
     rome_latin = site.publish("rome.csv", cp1252("rome-v1.csv"))
     manifest = write_manifest(
@@ -312,8 +315,13 @@ def test_cp1252_file_accepted_and_manifest_options_override(
 
 def test_json_required_columns(site: Site, dest: Path, tmp_path: Path) -> None:
     url = site.publish("bodies.json", fixture("bodies.json"))
-    entry = {"name": "bodies", "file": "bodies.json", "mappings": ["test-json.rq"],
-             "download_url": url, "media_type": "application/json"}
+    entry = {
+        "name": "bodies",
+        "file": "bodies.json",
+        "mappings": ["test-json.rq"],
+        "download_url": url,
+        "media_type": "application/json",
+    }
     manifest = write_manifest(tmp_path, entry)
     assert only_record(download_sources(manifest, dest)).status == "downloaded"
 
@@ -355,10 +363,18 @@ def test_unreachable_host_is_failed_cleanly(site: Site, dest: Path, tmp_path: Pa
     manifest = write_manifest(
         tmp_path,
         rome_entry(f"http://127.0.0.1:{port}/rome.csv"),
-        {"name": "nowhere", "file": "x.csv", "mappings": ["test-rome.rq"],
-         "download_url": "http://passerelles-test.invalid/x.csv"},
-        {"name": "ok", "file": "ok.csv", "mappings": ["test-rome.rq"],
-         "download_url": site.publish("ok.csv", fixture("rome-v1.csv"))},
+        {
+            "name": "nowhere",
+            "file": "x.csv",
+            "mappings": ["test-rome.rq"],
+            "download_url": "http://passerelles-test.invalid/x.csv",
+        },
+        {
+            "name": "ok",
+            "file": "ok.csv",
+            "mappings": ["test-rome.rq"],
+            "download_url": site.publish("ok.csv", fixture("rome-v1.csv")),
+        },
     )
     seen: list[str] = []
 
@@ -376,8 +392,12 @@ def test_only_selects_sources_and_rejects_unknown(site: Site, dest: Path, tmp_pa
     manifest = write_manifest(
         tmp_path,
         rome_entry(site.publish("r.csv", fixture("rome-v1.csv"))),
-        {"name": "nsf", "file": "nsf.csv", "mappings": ["test-latin.rq"],
-         "download_url": site.publish("nsf.csv", cp1252("nsf.csv"))},
+        {
+            "name": "nsf",
+            "file": "nsf.csv",
+            "mappings": ["test-latin.rq"],
+            "download_url": site.publish("nsf.csv", cp1252("nsf.csv")),
+        },
     )
     assert [r.name for r in download_sources(manifest, dest, only=["nsf"])] == ["nsf"]
     assert set(read_lock(dest / LOCK_NAME)) == {"nsf"}
@@ -393,11 +413,14 @@ def test_check_format_on_a_local_file(tmp_path: Path) -> None:
 
 
 def test_format_records_table() -> None:
-    table = format_records([
-        DownloadRecord("rome", "https://x/a.csv", "downloaded", "v460", sha256="0" * 64, size=10,
-                       message="new file"),
-        DownloadRecord("rncp", "https://x/b.zip", "failed", "2024", message="cannot reach x"),
-    ])
+    table = format_records(
+        [
+            DownloadRecord(
+                "rome", "https://x/a.csv", "downloaded", "v460", sha256="0" * 64, size=10, message="new file"
+            ),
+            DownloadRecord("rncp", "https://x/b.zip", "failed", "2024", message="cannot reach x"),
+        ]
+    )
     lines = table.splitlines()
     assert lines[0].split() == ["source", "status", "version", "size", "sha256", "message"]
     assert lines[1].startswith("rome") and "new file" in lines[1]

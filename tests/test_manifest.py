@@ -102,7 +102,8 @@ def test_include_merges_fragments_in_order(tmp_path: Path) -> None:
 def test_select(tmp_path: Path) -> None:
     manifest = load(write(tmp_path / "sources.toml", ROME + NSF))
     assert [s.name for s in manifest.select(["nsf", "rome-occupations", "nsf"])] == [
-        "nsf", "rome-occupations",
+        "nsf",
+        "rome-occupations",
     ]
     assert manifest.select(None) == manifest.sources
     with pytest.raises(ManifestError, match=r"unknown source\(s\) rncp \(known: rome-occupations"):
@@ -162,8 +163,12 @@ def test_bad_name(tmp_path: Path, bad: str) -> None:
     [
         ('file = "nsf/nsf.csv"', 'file = "../nsf.csv"', "file", "relative path"),
         ('file = "nsf/nsf.csv"', 'file = "/tmp/nsf.csv"', "file", "relative path"),
-        ('download_url = "https://example.org/nsf.csv"', 'download_url = "ftp://x/nsf.csv"',
-         "download_url", "http(s) URL"),
+        (
+            'download_url = "https://example.org/nsf.csv"',
+            'download_url = "ftp://x/nsf.csv"',
+            "download_url",
+            "http(s) URL",
+        ),
         ('media_type = "text/csv"', 'media_type = "csv"', "media_type", "media type"),
         ('mappings = ["test-latin.rq", "test-rome.rq"]', "mappings = []", "mappings", "non-empty"),
         ('version = "1994"', "version = 1994", "version", "must be a string"),
@@ -198,6 +203,7 @@ def test_fragment_cannot_set_data_dir(tmp_path: Path) -> None:
 
 
 def test_spec_path_helper() -> None:
-    spec = SourceSpec("a", "A", "sub/a.csv", ("a.rq",), "1", "P", "https://x/",
-                      "https://x/a.csv", "L", "text/csv")
+    spec = SourceSpec(
+        "a", "A", "sub/a.csv", ("a.rq",), "1", "P", "https://x/", "https://x/a.csv", "L", "text/csv"
+    )
     assert spec.path(Path("/d")) == Path("/d/sub/a.csv")

@@ -33,15 +33,20 @@ def _graph_of(triples: list[str]) -> Graph:
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_mapping_golden(case: Path, update_golden: bool) -> None:
     spec = tomllib.loads((case / "case.toml").read_text(encoding="utf-8"))
-    triples = [str(t) for t in map_file(
-        ROOT / "mappings" / spec["mapping"], case / spec["input"], TEST_BASE, spec.get("options")
-    )]
+    triples = [
+        str(t)
+        for t in map_file(
+            ROOT / "mappings" / spec["mapping"], case / spec["input"], TEST_BASE, spec.get("options")
+        )
+    ]
     actual = _graph_of(triples)
     expected_path = case / "expected.ttl"
     if update_golden:
         expected_path.write_text(actual.serialize(format="turtle"), encoding="utf-8")
     if not expected_path.exists():
-        pytest.fail(f"{expected_path} is missing: write it by hand or run pytest --update-golden and review it")
+        pytest.fail(
+            f"{expected_path} is missing: write it by hand or run pytest --update-golden and review it"
+        )
     expected = Graph().parse(expected_path, format="turtle")
     if not isomorphic(actual, expected):
         _, only_actual, only_expected = graph_diff(to_isomorphic(actual), to_isomorphic(expected))

@@ -49,7 +49,7 @@ def pas_terms_used_in_shapes() -> set[URIRef]:
         | set(shapes().subjects(RDF.type, OWL.Ontology))
     )
     used = set()
-    for s, p, o in shapes():
+    for _s, p, o in shapes():
         for term in (p, o):
             if isinstance(term, URIRef) and term.startswith(str(PAS)) and term not in shape_nodes:
                 used.add(term)

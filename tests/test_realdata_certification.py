@@ -42,9 +42,7 @@ def test_rncp_rome_links(shared_data: Path) -> None:
 
 def test_rncp_certifiers_tab_stripped(shared_data: Path) -> None:
     rncp = shared_data / "rncp"
-    triples, stats = _map(
-        "rncp-certifiers.rq", rncp / "export_fiches_CSV_Certificateurs_2026_02_01.csv"
-    )
+    triples, stats = _map("rncp-certifiers.rq", rncp / "export_fiches_CSV_Certificateurs_2026_02_01.csv")
     assert len(stats.records) == 39298
     ministry = ID + "siret/11000007200014"
     assert _t(ministry, PAS + "code", ox.Literal("11000007200014")) in triples

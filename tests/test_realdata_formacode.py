@@ -46,21 +46,15 @@ def test_v14_descriptors(shared_data: Path) -> None:
     assert _objects(store, term, PAS + "treeCode") == {"J0A4A2A0"}
     fields = {
         _v(q.subject)
-        for q in store.quads_for_pattern(
-            None, ox.NamedNode(RDF_TYPE), ox.NamedNode(PAS + "SemanticField")
-        )
+        for q in store.quads_for_pattern(None, ox.NamedNode(RDF_TYPE), ox.NamedNode(PAS + "SemanticField"))
     }
     assert len(fields) == 65
     # the 65 top terms have only their broad domain's label as TG: no broader from this file
-    broader = {
-        _v(q.subject) for q in store.quads_for_pattern(None, ox.NamedNode(SKOS + "broader"), None)
-    }
+    broader = {_v(q.subject) for q in store.quads_for_pattern(None, ox.NamedNode(SKOS + "broader"), None)}
     assert len(broader) == 2775 - 65
     # "Dessin construction " ends with a space in the file; notes lose their hard line breaks
     assert _objects(store, ID + "formacode/22398", SKOS + "prefLabel") == {"Dessin construction"}
-    notes = [
-        _v(q.object) for q in store.quads_for_pattern(None, ox.NamedNode(SKOS + "definition"), None)
-    ]
+    notes = [_v(q.object) for q in store.quads_for_pattern(None, ox.NamedNode(SKOS + "definition"), None)]
     assert notes and not any("\n" in n for n in notes)
 
 
@@ -91,16 +85,13 @@ def test_v14_hierarchy_reaches_the_broad_domain(shared_data: Path) -> None:
 
 
 def test_v13_tree(shared_data: Path) -> None:
-    store, stats = _map(
-        "formacode-v13-tree.rq", shared_data / "formacode" / "formacode_v13_arborescence.csv"
-    )
+    store, stats = _map("formacode-v13-tree.rq", shared_data / "formacode" / "formacode_v13_arborescence.csv")
     assert len(stats.records) == 2632 and not stats.skipped
     assert len(stats.entities) == 2632
     tops = _objects(store, ID + "scheme/formacode-v13", SKOS + "hasTopConcept")
     assert len(tops) == 65
     assert _objects(store, ID + "formacode/31676", PAS + "formacodeV13Label") == {"BUREAU ETUDES"}
     fields = Counter(
-        _v(q.object)
-        for q in store.quads_for_pattern(None, ox.NamedNode(PAS + "semanticField"), None)
+        _v(q.object) for q in store.quads_for_pattern(None, ox.NamedNode(PAS + "semanticField"), None)
     )
     assert len(fields) == 65

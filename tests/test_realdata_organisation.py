@@ -61,9 +61,7 @@ def test_real_training_body_sirets_pass(shared_data: Path) -> None:
 def test_real_certifier_sirets_one_published_invalid(shared_data: Path) -> None:
     path = shared_data / "rncp" / "export_fiches_CSV_Certificateurs_2026_02_01.csv"
     with path.open(encoding="utf-8", newline="") as f:
-        sirets = sorted(
-            {row["Siret_Certificateur"].strip() for row in csv.DictReader(f, delimiter=";")}
-        )
+        sirets = sorted({row["Siret_Certificateur"].strip() for row in csv.DictReader(f, delimiter=";")})
     assert [s for s in sirets if not luhn_ok(s)] == [KNOWN_INVALID]
     assert _invalid_by_shape([*sirets[::1000], KNOWN_INVALID], PAS.Certifier) == {KNOWN_INVALID}
 

@@ -43,9 +43,7 @@ def _count(store: ox.Store, where: str) -> int:
 
 def test_occupations_and_v3_crosswalk(shared_data: Path) -> None:
     store = ox.Store()
-    occ = _map(
-        shared_data, "rome-occupations.rq", "unix_referentiel_code_rome_v460_utf8.csv", store
-    )
+    occ = _map(shared_data, "rome-occupations.rq", "unix_referentiel_code_rome_v460_utf8.csv", store)
     v3 = _map(shared_data, "rome-v3-occupations.rq", "v3/rome_labels.csv", store)
     assert len(occ.records) == 1584 and not occ.skipped and len(occ.entities) == 1584
     assert len(v3.entities) == 532
@@ -56,9 +54,7 @@ def test_occupations_and_v3_crosswalk(shared_data: Path) -> None:
             id:rome\\/I1407 skos:prefLabel ?label ;
                 pas:romeV3Parent ?parent ; pas:ecologicalTransition ?eco }""",
     )
-    assert row["label"].value.startswith(
-        "Réparateur / Réparatrice en produits de télécommunication"
-    )
+    assert row["label"].value.startswith("Réparateur / Réparatrice en produits de télécommunication")
     assert row["parent"] == ox.NamedNode(ID + "rome-v3/I1402")
     assert row["eco"] == ox.NamedNode(PAS + "EcologicalTransitionStrategicJob")
 
@@ -72,15 +68,11 @@ def test_occupations_and_v3_crosswalk(shared_data: Path) -> None:
         == 0
     )
     assert _count(store, "?p a pas:OccupationV3 FILTER NOT EXISTS { ?o pas:romeV3Parent ?p }") == 0
-    fiches = {
-        r["o"].value for r in _select(store, "SELECT ?o { ?o pas:romeV3Parent id:rome-v3\\/I1402 }")
-    }
+    fiches = {r["o"].value for r in _select(store, "SELECT ?o { ?o pas:romeV3Parent id:rome-v3\\/I1402 }")}
     assert {ID + "rome/I1402", ID + "rome/I1407"} <= fiches
 
     # transition_eco: the four categories, no value left as a string.
-    rows = _select(
-        store, "SELECT ?e (COUNT(?o) AS ?n) { ?o pas:ecologicalTransition ?e } GROUP BY ?e"
-    )
+    rows = _select(store, "SELECT ?e (COUNT(?o) AS ?n) { ?o pas:ecologicalTransition ?e } GROUP BY ?e")
     counts = {r["e"].value.rsplit("#", 1)[-1]: int(r["n"].value) for r in rows}
     assert counts == {
         "WhiteJob": 1194,
@@ -113,7 +105,5 @@ def test_texts_undouble_apostrophes(shared_data: Path) -> None:
 
 
 def test_naf_sector_links_read_as_cp1252(shared_data: Path) -> None:
-    stats = _map(
-        shared_data, "rome-naf-sector-links.rq", "unix_arborescence_secteur_naf_v460_utf8.csv"
-    )
+    stats = _map(shared_data, "rome-naf-sector-links.rq", "unix_arborescence_secteur_naf_v460_utf8.csv")
     assert len(stats.records) == 2920 and len(stats.entities) == 1584

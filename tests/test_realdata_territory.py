@@ -25,17 +25,14 @@ def _mapped(data: Path, mapping: str, file: str) -> tuple[ox.Store, MappingStats
     store = ox.Store()
     store.extend(
         ox.Quad(t.subject, t.predicate, t.object)
-        for t in map_file(
-            ROOT / "mappings" / mapping, data / "territories" / file, TEST_BASE, stats=stats
-        )
+        for t in map_file(ROOT / "mappings" / mapping, data / "territories" / file, TEST_BASE, stats=stats)
     )
     return store, stats
 
 
 def _objects(store: ox.Store, subject: str, predicate: str) -> set[str]:
     return {
-        q.object.value
-        for q in store.quads_for_pattern(ox.NamedNode(subject), ox.NamedNode(predicate), None)
+        q.object.value for q in store.quads_for_pattern(ox.NamedNode(subject), ox.NamedNode(predicate), None)
     }
 
 

@@ -31,9 +31,7 @@ PYSHACL_WRONG = {
 def load_fixture(path: pathlib.Path) -> tuple[str, str]:
     """Split a fixture into (data as N-Triples, shapes as Turtle)."""
     shapes_ttl, data_ttl = path.read_text(encoding="utf-8").split(DATA_MARKER, 1)
-    prefixes = "".join(
-        line + "\n" for line in shapes_ttl.splitlines() if line.startswith("@prefix")
-    )
+    prefixes = "".join(line + "\n" for line in shapes_ttl.splitlines() if line.startswith("@prefix"))
     data = ox.parse(prefixes + data_ttl, format=ox.RdfFormat.TURTLE)
     return ox.serialize(data, format=ox.RdfFormat.N_TRIPLES).decode(), shapes_ttl
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Literal
 
 from kg.errors import SourceError
 from kg.sources.records import Record, clean_cell, explode, variable_name
@@ -22,14 +23,14 @@ def read_csv(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
     """Stream the records of a CSV file; the header row names the columns."""
     delimiter = _DELIMITERS.get(options.get("delimiter", ","), options.get("delimiter", ","))
     encoding = options.get("encoding", "utf-8-sig")
-    quoting = csv.QUOTE_NONE if options.get("quoting") == "none" else csv.QUOTE_MINIMAL
+    quoting: Literal[0, 1, 2, 3] = csv.QUOTE_NONE if options.get("quoting") == "none" else csv.QUOTE_MINIMAL
     skip = int(options.get("skip_lines", "0"))
     records = _rows(path, delimiter, encoding, quoting, skip, options.get("columns", "").split())
     return explode(records, options.get("explode"), options.get("sep"))
 
 
 def _rows(
-    path: Path, delimiter: str, encoding: str, quoting: int, skip: int, required: list[str]
+    path: Path, delimiter: str, encoding: str, quoting: Literal[0, 1, 2, 3], skip: int, required: list[str]
 ) -> Iterator[Record]:
     line = skip
     try:
@@ -49,7 +50,9 @@ def _rows(
             missing = [c for c in required if variable_name(c) not in names]
             if missing:
                 raise SourceError(
-                    path, skip + 1, missing[0],
+                    path,
+                    skip + 1,
+                    missing[0],
                     f"missing column(s) {', '.join(missing)}; header is {header!r}",
                 )
             for cells in reader:
@@ -60,9 +63,10 @@ def _rows(
                     cells.pop()  # rows that end with the delimiter too
                 if len(cells) != len(names):
                     raise SourceError(
-                        path, start, None,
-                        f"{len(cells)} fields where the header has {len(names)} "
-                        f"(delimiter {delimiter!r})",
+                        path,
+                        start,
+                        None,
+                        f"{len(cells)} fields where the header has {len(names)} (delimiter {delimiter!r})",
                     )
                 yield Record(start, {n: clean_cell(c) for n, c in zip(names, cells, strict=True)})
     except UnicodeDecodeError as exc:
