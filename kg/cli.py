@@ -78,9 +78,10 @@ def build(
 
             assert isinstance(report, SourceReport)
             console.print(
-                f"  {report.name:<34} {len(report.mappings)} mapping(s) "
+                f"  {report.name:<34} {report.rows_read:>9,} records {report.triples:>10,} triples "
                 f"{report.read_s + report.map_s + report.load_s:6.1f} s",
                 highlight=False,
+                soft_wrap=True,
             )
 
         result = run_build(spec, settings, on_source=progress, engine=engine)
@@ -100,7 +101,7 @@ def build(
             f"{r.triples:,}",
             f"{r.read_s + r.map_s + r.load_s:.1f}",
         )
-    Console().print(table)
+    Console(width=max(Console().width, 140)).print(table)
     t = result.timings
     console.print(
         f"validation: {result.violations} violation(s), {result.warnings} warning(s); "
@@ -190,7 +191,7 @@ def sources_list(
         table.add_column(col)
     for s in spec.sources:
         table.add_row(s.name, s.version, s.publisher, s.file, s.licence)
-    Console().print(table)
+    Console(width=max(Console().width, 140)).print(table)
 
 
 @sources_app.command("download")
@@ -198,6 +199,7 @@ def sources_download(
     manifest: Annotated[Path, typer.Option(help="Sources manifest.")] = REAL_MANIFEST,
     dest: Annotated[Path | None, typer.Option(help="Destination folder (default: the data folder).")] = None,
     only: Annotated[list[str] | None, typer.Option(help="Only these sources (repeatable).")] = None,
+    force: Annotated[bool, typer.Option(help="Download even when the lock file says unchanged.")] = False,
 ) -> None:
     """Download the official files, record sha256 and version, refuse changed formats."""
     from kg.download import download_sources, format_records
@@ -206,7 +208,13 @@ def sources_download(
     settings = _settings(None)
     try:
         spec = load_manifest(manifest, data_dir=dest or settings.data_dir)
-        records = download_sources(spec, dest or settings.data_dir, only=only)
+        records = download_sources(
+            spec,
+            dest or settings.data_dir,
+            only=only,
+            force=force,
+            progress=lambda r: console.print(f"  {r.name:<34} {r.status}", highlight=False),
+        )
     except ManifestError as exc:
         raise _fail(str(exc)) from None
     print(format_records(records))

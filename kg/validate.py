@@ -101,6 +101,71 @@ def validate_spool(
         combined.unlink(missing_ok=True)
 
 
+def _subject_object(line: bytes) -> tuple[bytes, bytes]:
+    subject, _, rest = line.partition(b" ")
+    _, _, obj = rest.partition(b" ")
+    return subject, obj.rstrip(b" .\r\n")
+
+
+def validate_neighbourhood(
+    files: list[Path],
+    removed: set[str],
+    quarantined: set[str],
+    workdir: Path,
+    engine: str = "fast",
+    shapes_dir: Path | None = None,
+) -> list[ValidationResult]:
+    """Re-validate only what removing ``removed`` entities can break.
+
+    Removing an entity's triples can only create violations on the nodes that linked to it
+    (``sh:class``, ``sh:node``...) or that it linked to (inverse paths): these are validated
+    with their own triples, the triples pointing at them, and the triples of the nodes they
+    link to (for the class checks); results on other nodes are dropped. Returns [] when
+    nothing links to or from the removed entities.
+    """
+    gone = {e.encode() for e in removed}
+    excluded = {e.encode() for e in quarantined}
+    affected: set[bytes] = set()
+    for file in files:
+        with file.open("rb") as handle:
+            for line in handle:
+                subject, obj = _subject_object(line)
+                if obj in gone and subject not in excluded:
+                    affected.add(subject)
+                elif subject in gone and obj.startswith((b"<", b"_:")):
+                    affected.add(obj)
+    affected -= excluded
+    if not affected:
+        return []
+    linked: set[bytes] = set()
+    for file in files:
+        with file.open("rb") as handle:
+            for line in handle:
+                subject, obj = _subject_object(line)
+                if subject in affected and obj.startswith((b"<", b"_:")):
+                    linked.add(obj)
+    keep = (affected | linked) - excluded
+    fd, name = tempfile.mkstemp(prefix=".tmp-validation-", suffix=".nt", dir=workdir)
+    os.close(fd)
+    subset = Path(name)
+    try:
+        with subset.open("wb") as out:
+            for file in files:
+                with file.open("rb") as handle:
+                    for line in handle:
+                        subject, obj = _subject_object(line)
+                        if subject in excluded:
+                            continue
+                        if subject in keep or obj in affected:
+                            out.write(line)
+            out.write(class_hierarchy_nt().encode())
+        results = validate_file(subset, shapes_text(shapes_dir or SHAPES_DIR), engine=engine)
+    finally:
+        subset.unlink(missing_ok=True)
+    wanted = {a.decode() for a in affected}
+    return [r for r in results if r.focus_node in wanted]
+
+
 def format_report(results: list[ValidationResult], examples: int = 3) -> str:
     """A report grouped by shape and constraint, with French and English messages.
 

@@ -41,7 +41,7 @@ def _ask(store: ox.Store, query: str) -> bool:
 
 def test_counts_reconcile_and_report(tmp_path: Path) -> None:
     result = _build(tmp_path)
-    (report,) = result.sources
+    report, _ = result.sources
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined, report.rows_skipped) == (
         6,
         2,
@@ -73,6 +73,18 @@ def test_valid_entities_published_invalid_quarantined(tmp_path: Path) -> None:
     )
     # the record with no code produced no entity: kept as a raw record with its cells
     assert _ask(store, f"ASK {{ GRAPH {quarantine} {{ ?r a pas:QuarantinedRecord ; pas:sourceRow 6 }} }}")
+
+
+def test_quarantine_cascades_to_entities_linking_to_a_quarantined_one(tmp_path: Path) -> None:
+    """The appellation of fiche ZZ99 conforms until ZZ99 is quarantined; the next round finds it."""
+    result = _build(tmp_path)
+    appellations = result.sources[1]
+    assert (appellations.rows_read, appellations.rows_loaded, appellations.rows_quarantined) == (2, 1, 1)
+    store = open_store(tmp_path / "store")
+    assert _ask(store, f"ASK {{ <{ID}appellation/38451> pas:appellationOf <{ID}rome/I1407> }}")
+    assert not _ask(store, f"ASK {{ <{ID}appellation/99999> ?p ?o }}")
+    quarantine = f"<{TEST_BASE}graph/quarantine/mini-appellations/t1>"
+    assert _ask(store, f"ASK {{ GRAPH {quarantine} {{ <{ID}appellation/99999> pas:code '99999' }} }}")
 
 
 def test_catalog_describes_graph(tmp_path: Path) -> None:

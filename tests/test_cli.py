@@ -63,3 +63,42 @@ def test_errors_are_one_line_and_exit_1(fixture_env: Path, tmp_path: Path) -> No
     assert result.exit_code == 1 and "Traceback" not in result.output
     result = runner.invoke(app, ["build", "--data", str(tmp_path / "nowhere"), "--store", str(fixture_env)])
     assert result.exit_code == 1 and "no such folder" in result.output
+
+
+def test_serve_answers_health_and_sparql(fixture_env: Path) -> None:
+    """`kg serve` as a real process on a free loopback port."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    result = runner.invoke(
+        app, ["build", "--manifest", str(FIXTURE / "sources.toml"), "--store", str(fixture_env)]
+    )
+    assert result.exit_code == 0, result.output
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kg.cli", "serve", "--store", str(fixture_env), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "kg serve did not answer within 30 s"
+                assert server.poll() is None, "kg serve exited"
+                time.sleep(0.2)
+        assert health.json()["status"] == "ok"
+        answer = httpx.get(f"http://127.0.0.1:{port}/sparql", params={"query": "ASK { ?o a pas:Occupation }"})
+        assert answer.json()["boolean"] is True
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
