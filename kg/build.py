@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 import time
 from collections import Counter
@@ -36,7 +35,7 @@ from kg.provenance import (
     result_quads,
 )
 from kg.sources.records import read_records
-from kg.store import REPORT_FILE, StoreLayout
+from kg.store import REPORT_FILE, StoreLayout, scratch_file
 from kg.validate import concat_spool, ontology_graph, validate_neighbourhood, validate_spool
 from kg.validate_engine import ValidationResult
 
@@ -141,14 +140,9 @@ def publish_default_graph(store: ox.Store, spools: list[Path], quarantined: set[
     """Load the deduplicated union of the source graphs, less quarantined entities, into the
     default graph: what queries see by default (the named graphs keep each triple's source).
     Oxigraph does not deduplicate a union of named graphs, so the union is materialised."""
-    fd, name = tempfile.mkstemp(prefix=".tmp-published-", suffix=".nt", dir=workdir)
-    os.close(fd)
-    path = Path(name)
-    try:
+    with scratch_file(workdir, "published") as path:
         concat_spool(spools, quarantined, path)
         store.bulk_load(path=path, format=ox.RdfFormat.N_TRIPLES)
-    finally:
-        path.unlink(missing_ok=True)
 
 
 def load_ontology(store: ox.Store, base_iri: str) -> None:

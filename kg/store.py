@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -119,6 +120,26 @@ class StoreLayout:
         for path in self.builds.iterdir():
             if path.is_dir() and not path.name.startswith(".") and path.resolve() not in keep:
                 shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def scratch_file(workdir: Path | None, prefix: str, suffix: str = ".nt") -> Iterator[Path]:
+    """A temporary file in ``workdir`` (named ``.tmp-*`` so that :meth:`StoreLayout.clean_stale`
+    removes it if the process is killed), deleted when the block ends.
+
+    >>> with scratch_file(None, "demo") as path:
+    ...     path.name.startswith(".tmp-demo-"), path.exists()
+    (True, True)
+    >>> path.exists()
+    False
+    """
+    fd, name = tempfile.mkstemp(prefix=f".tmp-{prefix}-", suffix=suffix, dir=workdir)
+    os.close(fd)
+    path = Path(name)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def open_store(root: Path) -> ox.Store:

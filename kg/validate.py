@@ -7,9 +7,7 @@ The engine is chosen in :mod:`kg.validate_engine` (pySHACL stays the reference i
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from collections import defaultdict
 from functools import cache
 from pathlib import Path
@@ -19,6 +17,7 @@ from rdflib import Graph
 from rdflib.namespace import RDFS
 
 from kg.config import PROJECT_ROOT
+from kg.store import scratch_file
 from kg.validate_engine import ValidationResult, validate_file
 
 SHAPES_DIR = PROJECT_ROOT / "shapes"
@@ -58,14 +57,9 @@ def default_graph_ntriples(store: ox.Store, path: Path) -> None:
 
 def validate_store(store: ox.Store, workdir: Path, engine: str = "fast") -> list[ValidationResult]:
     """Validate what a built store publishes (its default graph) against every shape."""
-    fd, name = tempfile.mkstemp(prefix=".tmp-validation-", suffix=".nt", dir=workdir)
-    os.close(fd)
-    path = Path(name)
-    try:
+    with scratch_file(workdir, "validation") as path:
         default_graph_ntriples(store, path)
         return validate_file(path, shapes_text(), engine=engine)
-    finally:
-        path.unlink(missing_ok=True)
 
 
 def concat_spool(files: list[Path], exclude_subjects: set[str], out_path: Path) -> None:
@@ -89,16 +83,11 @@ def validate_spool(
 ) -> list[ValidationResult]:
     """Validate the N-Triples ``files`` a build spooled, less the triples of
     ``exclude_subjects`` (N-Triples forms of entities already quarantined)."""
-    fd, name = tempfile.mkstemp(prefix=".tmp-validation-", suffix=".nt", dir=workdir)
-    os.close(fd)
-    combined = Path(name)
-    try:
+    with scratch_file(workdir, "validation") as combined:
         concat_spool(files, exclude_subjects, combined)
         with combined.open("ab") as out:
             out.write(class_hierarchy_nt().encode())
         return validate_file(combined, shapes_text(shapes_dir or SHAPES_DIR), engine=engine)
-    finally:
-        combined.unlink(missing_ok=True)
 
 
 def _subject_object(line: bytes) -> tuple[bytes, bytes]:
@@ -145,10 +134,7 @@ def validate_neighbourhood(
                 if subject in affected and obj.startswith((b"<", b"_:")):
                     linked.add(obj)
     keep = (affected | linked) - excluded
-    fd, name = tempfile.mkstemp(prefix=".tmp-validation-", suffix=".nt", dir=workdir)
-    os.close(fd)
-    subset = Path(name)
-    try:
+    with scratch_file(workdir, "validation") as subset:
         with subset.open("wb") as out:
             for file in files:
                 with file.open("rb") as handle:
@@ -160,8 +146,6 @@ def validate_neighbourhood(
                             out.write(line)
             out.write(class_hierarchy_nt().encode())
         results = validate_file(subset, shapes_text(shapes_dir or SHAPES_DIR), engine=engine)
-    finally:
-        subset.unlink(missing_ok=True)
     wanted = {a.decode() for a in affected}
     return [r for r in results if r.focus_node in wanted]
 
