@@ -36,7 +36,7 @@ from kg.provenance import (
 )
 from kg.sources.records import read_records
 from kg.store import REPORT_FILE, StoreLayout, scratch_file
-from kg.validate import concat_spool, ontology_graph, validate_neighbourhood, validate_spool
+from kg.validate import ontology_graph, validate_neighbourhood, validate_union, write_union
 from kg.validate_engine import ValidationResult
 
 MAPPINGS_DIR = PROJECT_ROOT / "mappings"
@@ -136,15 +136,6 @@ def load_source(
     return report, stats, spool
 
 
-def publish_default_graph(store: ox.Store, spools: list[Path], quarantined: set[str], workdir: Path) -> None:
-    """Load the deduplicated union of the source graphs, less quarantined entities, into the
-    default graph: what queries see by default (the named graphs keep each triple's source).
-    Oxigraph does not deduplicate a union of named graphs, so the union is materialised."""
-    with scratch_file(workdir, "published") as path:
-        concat_spool(spools, quarantined, path)
-        store.bulk_load(path=path, format=ox.RdfFormat.N_TRIPLES)
-
-
 def load_ontology(store: ox.Store, base_iri: str) -> None:
     """The ontology in its own named graph and in the default graph, so that queries can use
     the class hierarchy (``?c rdfs:subClassOf* pas:Skill``) and labels of terms."""
@@ -186,6 +177,8 @@ def quarantine(
                 new += result_quads(targets[graph], focus, result)
         for quad in quads:
             store.remove(quad)
+        for quad in store.quads_for_pattern(focus, None, None, ox.DefaultGraph()):
+            store.remove(quad)  # the published copy
         store.extend(new)
         moved.add(focus_text)
     return moved
@@ -296,26 +289,30 @@ def build(
             quarantined: set[str] = set()
             validate_s = 0.0
             new: set[str] = set()
-            for round_ in range(MAX_VALIDATION_ROUNDS):
-                v0 = time.perf_counter()
-                if round_ == 0:
-                    round_results = validate_spool(
-                        spools, set(), target.path.parent, engine=engine, shapes_dir=shapes_dir
-                    )
-                    results += round_results
-                else:  # only what removing last round's entities can break
-                    round_results = validate_neighbourhood(
-                        spools, new, quarantined, target.path.parent, engine=engine, shapes_dir=shapes_dir
-                    )
-                    results += [r for r in round_results if r.severity == "Violation"]
-                validate_s += time.perf_counter() - v0
-                moved = quarantine(store, round_results, graphs)
-                new = moved - quarantined
-                quarantined |= moved
-                if not new:
-                    break
-            publish_default_graph(store, spools, quarantined, target.path.parent)
-            load_ontology(store, base)
+            with scratch_file(target.path.parent, "union") as union:
+                # The default graph holds the deduplicated union of the source graphs (what
+                # queries see; oxigraph does not deduplicate a union of named graphs), loaded
+                # before validation so that the SHACL-SPARQL constraints query it in place.
+                write_union(spools, union)
+                store.bulk_load(path=union, format=ox.RdfFormat.N_TRIPLES)
+                load_ontology(store, base)
+                t_published = time.perf_counter()
+                for round_ in range(MAX_VALIDATION_ROUNDS):
+                    v0 = time.perf_counter()
+                    if round_ == 0:
+                        round_results = validate_union(union, store, engine=engine, shapes_dir=shapes_dir)
+                        results += round_results
+                    else:  # only what removing last round's entities can break
+                        round_results = validate_neighbourhood(
+                            spools, new, quarantined, target.path.parent, engine=engine, shapes_dir=shapes_dir
+                        )
+                        results += [r for r in round_results if r.severity == "Violation"]
+                    validate_s += time.perf_counter() - v0
+                    moved = quarantine(store, round_results, graphs)
+                    new = moved - quarantined
+                    quarantined |= moved
+                    if not new:
+                        break
         finally:
             for spool in spools:
                 spool.unlink(missing_ok=True)
@@ -343,8 +340,9 @@ def build(
                 "read": sum(r.read_s for _, r, _ in loaded),
                 "map": sum(r.map_s for _, r, _ in loaded),
                 "load": sum(r.load_s for _, r, _ in loaded),
+                "publish": t_published - t_loaded,
                 "validate": validate_s,
-                "quarantine": t_validated - t_loaded - validate_s,
+                "quarantine": t_validated - t_published - validate_s,
             },
             graph_triples=counts,
         )

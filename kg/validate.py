@@ -59,7 +59,7 @@ def validate_store(store: ox.Store, workdir: Path, engine: str = "fast") -> list
     """Validate what a built store publishes (its default graph) against every shape."""
     with scratch_file(workdir, "validation") as path:
         default_graph_ntriples(store, path)
-        return validate_file(path, shapes_text(), engine=engine)
+        return validate_file(path, shapes_text(), engine=engine, sparql_store=store)
 
 
 def concat_spool(files: list[Path], exclude_subjects: set[str], out_path: Path) -> None:
@@ -74,20 +74,19 @@ def concat_spool(files: list[Path], exclude_subjects: set[str], out_path: Path) 
                     out.writelines(line for line in handle if line.partition(b" ")[0] not in excluded)
 
 
-def validate_spool(
-    files: list[Path],
-    exclude_subjects: set[str],
-    workdir: Path,
-    engine: str = "fast",
-    shapes_dir: Path | None = None,
+def write_union(files: list[Path], out_path: Path) -> None:
+    """The spooled source graphs and the ontology's class hierarchy, as one N-Triples file."""
+    concat_spool(files, set(), out_path)
+    with out_path.open("ab") as out:
+        out.write(class_hierarchy_nt().encode())
+
+
+def validate_union(
+    union: Path, store: ox.Store, engine: str = "fast", shapes_dir: Path | None = None
 ) -> list[ValidationResult]:
-    """Validate the N-Triples ``files`` a build spooled, less the triples of
-    ``exclude_subjects`` (N-Triples forms of entities already quarantined)."""
-    with scratch_file(workdir, "validation") as combined:
-        concat_spool(files, exclude_subjects, combined)
-        with combined.open("ab") as out:
-            out.write(class_hierarchy_nt().encode())
-        return validate_file(combined, shapes_text(shapes_dir or SHAPES_DIR), engine=engine)
+    """Validate the union file; the SHACL-SPARQL constraints run on ``store``'s default graph,
+    which holds the same triples (see :func:`kg.build.build`)."""
+    return validate_file(union, shapes_text(shapes_dir or SHAPES_DIR), engine=engine, sparql_store=store)
 
 
 def _subject_object(line: bytes) -> tuple[bytes, bytes]:

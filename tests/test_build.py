@@ -127,7 +127,7 @@ def test_interrupted_build_leaves_previous_graph(tmp_path: Path, monkeypatch: py
     def crash(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("kg.build.validate_spool", crash)
+    monkeypatch.setattr("kg.build.validate_union", crash)
     with pytest.raises(KeyboardInterrupt):
         _build(tmp_path)
     layout = StoreLayout(tmp_path / "store")
