@@ -74,7 +74,16 @@ def main() -> None:
         f"quads in store: {total_triples:,} ({named:,} in named graphs, the rest in the published default "
         f"graph); violations {result.violations:,}, warnings {result.warnings:,}"
     )
-    for stage in ("read", "map", "load", "map_and_load", "publish", "validate", "quarantine", "total"):
+    for stage in (
+        "read",
+        "map",
+        "load",
+        "map_and_load",
+        "publish",
+        "validate",
+        "validate_and_quarantine",
+        "total",
+    ):
         print(f"  {stage:<14} {t[stage]:8.2f} s")
     print(f"  validation share of total: {t['validate'] / t['total']:.0%}")
     print(f"  build peak RSS: {build_rss:,.0f} MiB")

@@ -370,6 +370,22 @@ def validate_file(
     (the build validates a few hundred MB this way). With ``sparql_store`` (whose default
     graph holds the same triples), the SHACL-SPARQL constraints query it in place instead of
     a fresh in-memory copy of the file."""
+    results = validate_core_file(path, shapes_ttl, engine)
+    if engine != "fast":
+        return results
+    if sparql_store is not None:
+        return sorted(results + validate_sparql_store(sparql_store, shapes_ttl), key=_order)
+    store = ox.Store()
+    store.bulk_load(path=path, format=ox.RdfFormat.N_TRIPLES)
+    results = sorted(results + validate_sparql_store(store, shapes_ttl), key=_order)
+    del store
+    return results
+
+
+def validate_core_file(path: Path, shapes_ttl: str, engine: str = "fast") -> list[ValidationResult]:
+    """The part of :func:`validate_file` that reads the file: SHACL Core for ``fast`` (the Rust
+    validator releases the GIL, so it can run in a thread beside other work), everything
+    for the other engines."""
     import shacl
 
     if engine not in ENGINES:
@@ -377,18 +393,14 @@ def validate_file(
     if engine == "pyshacl":
         return validate_pyshacl(path.read_text(encoding="utf-8"), shapes_ttl)
     triples = _skolemise(shapes_ttl)
-    shapes = _Graph(triples)
     core = _strip_sparql(triples) if engine == "fast" else triples
     report = shacl.Shapes.from_text(_nt(core), format="ntriples").validate_file(str(path))
-    results = _from_report(_Graph(_parse(report.serialize("ntriples"), ox.RdfFormat.N_TRIPLES)), shapes)
-    if engine == "fast":
-        if sparql_store is not None:
-            return sorted(results + _sparql_results(sparql_store, shapes), key=_order)
-        store = ox.Store()
-        store.bulk_load(path=path, format=ox.RdfFormat.N_TRIPLES)
-        results = sorted(results + _sparql_results(store, shapes), key=_order)
-        del store
-    return results
+    return _from_report(_Graph(_parse(report.serialize("ntriples"), ox.RdfFormat.N_TRIPLES)), _Graph(triples))
+
+
+def validate_sparql_store(store: ox.Store, shapes_ttl: str) -> list[ValidationResult]:
+    """The SHACL-SPARQL constraints of the ``fast`` engine, evaluated on ``store``'s default graph."""
+    return _sparql_results(store, _Graph(_skolemise(shapes_ttl)))
 
 
 @lru_cache(maxsize=4)
