@@ -318,7 +318,7 @@ def build(
                     else:  # only what removing last round's entities can break
                         v0 = time.perf_counter()
                         round_results = validate_neighbourhood(
-                            spools, new, quarantined, target.path.parent, engine=engine, shapes_dir=shapes_dir
+                            store, new, target.path.parent, engine=engine, shapes_dir=shapes_dir
                         )
                         validate_s += time.perf_counter() - v0
                         results += [r for r in round_results if r.severity == "Violation"]

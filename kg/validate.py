@@ -114,63 +114,57 @@ def validate_union(
     return ordered, core_s + sparql_s
 
 
-def _subject_object(line: bytes) -> tuple[bytes, bytes]:
-    subject, _, rest = line.partition(b" ")
-    _, _, obj = rest.partition(b" ")
-    return subject, obj.rstrip(b" .\r\n")
+def _node(text: str) -> ox.NamedNode | ox.BlankNode | None:
+    if text.startswith("<") and text.endswith(">"):
+        return ox.NamedNode(text[1:-1])
+    return ox.BlankNode(text[2:]) if text.startswith("_:") else None
 
 
 def validate_neighbourhood(
-    files: list[Path],
-    removed: set[str],
-    quarantined: set[str],
-    workdir: Path,
-    engine: str = "fast",
-    shapes_dir: Path | None = None,
+    store: ox.Store, removed: set[str], workdir: Path, engine: str = "fast", shapes_dir: Path | None = None
 ) -> list[ValidationResult]:
-    """Re-validate only what removing ``removed`` entities can break.
+    """Re-validate only what removing the ``removed`` entities can break.
 
     Removing an entity's triples can only create violations on the nodes that linked to it
-    (``sh:class``, ``sh:node``...) or that it linked to (inverse paths): these are validated
-    with their own triples, the triples pointing at them, and the triples of the nodes they
-    link to (for the class checks); results on other nodes are dropped. Returns [] when
-    nothing links to or from the removed entities.
+    (``sh:class``, ``sh:node``...) or that it linked to (inverse paths). These are found with
+    index look-ups in the published default graph (the removed entities' own triples are in
+    the quarantine graphs now) and validated with their triples, the triples pointing at
+    them, and the triples of the nodes they link to (for the class checks); results on other
+    nodes are dropped. Returns [] when nothing links to or from the removed entities.
     """
-    gone = {e.encode() for e in removed}
-    excluded = {e.encode() for e in quarantined}
-    affected: set[bytes] = set()
-    for file in files:
-        with file.open("rb") as handle:
-            for line in handle:
-                subject, obj = _subject_object(line)
-                if obj in gone and subject not in excluded:
-                    affected.add(subject)
-                elif subject in gone and obj.startswith((b"<", b"_:")):
-                    affected.add(obj)
-    affected -= excluded
+    default = ox.DefaultGraph()
+    affected: set[ox.NamedNode | ox.BlankNode] = set()
+    for text in removed:
+        node = _node(text)
+        if node is None:
+            continue
+        for q in store.quads_for_pattern(None, None, node, default):
+            if isinstance(q.subject, ox.NamedNode | ox.BlankNode):
+                affected.add(q.subject)
+        for q in store.quads_for_pattern(node, None, None, None):  # now in its quarantine graph
+            if isinstance(q.object, ox.NamedNode | ox.BlankNode) and not isinstance(
+                q.graph_name, ox.DefaultGraph
+            ):
+                affected.add(q.object)
+    affected = {a for a in affected if str(a) not in removed}
     if not affected:
         return []
-    linked: set[bytes] = set()
-    for file in files:
-        with file.open("rb") as handle:
-            for line in handle:
-                subject, obj = _subject_object(line)
-                if subject in affected and obj.startswith((b"<", b"_:")):
-                    linked.add(obj)
-    keep = (affected | linked) - excluded
+    triples: set[ox.Triple] = set()
+    linked: set[ox.NamedNode | ox.BlankNode] = set()
+    for node in affected:
+        for q in store.quads_for_pattern(node, None, None, default):
+            triples.add(q.triple)
+            if isinstance(q.object, ox.NamedNode | ox.BlankNode):
+                linked.add(q.object)
+        triples.update(q.triple for q in store.quads_for_pattern(None, None, node, default))
+    for node in linked - affected:
+        triples.update(q.triple for q in store.quads_for_pattern(node, None, None, default))
     with scratch_file(workdir, "validation") as subset:
         with subset.open("wb") as out:
-            for file in files:
-                with file.open("rb") as handle:
-                    for line in handle:
-                        subject, obj = _subject_object(line)
-                        if subject in excluded:
-                            continue
-                        if subject in keep or obj in affected:
-                            out.write(line)
+            out.write(ox.serialize(list(triples), format=ox.RdfFormat.N_TRIPLES) or b"")
             out.write(class_hierarchy_nt().encode())
         results = validate_file(subset, shapes_text(shapes_dir or SHAPES_DIR), engine=engine)
-    wanted = {a.decode() for a in affected}
+    wanted = {str(a) for a in affected}
     return [r for r in results if r.focus_node in wanted]
 
 

@@ -292,7 +292,12 @@ def _sparql_results(store: ox.Store, shapes: _Graph, **query_options: object) ->
         if not targets:
             raise ValueError(f"sh:sparql on untargeted shape {shape}: use engine='shacl'")
         union = " UNION ".join(f"{{ {t} }}" for t in targets)
-        focus = f"{{ SELECT DISTINCT ?this WHERE {{ {union} }} }}"
+        if all(t.startswith(("?this <", "[] ")) and "subClassOf" not in t for t in targets):
+            # Broad targets (subjects/objects of a property): filter the body's matches rather
+            # than enumerate every focus node first (the NIR guard: 8 s instead of 13 s).
+            focus = f"FILTER EXISTS {{ {union} }}"
+        else:
+            focus = f"{{ SELECT DISTINCT ?this WHERE {{ {union} }} }}"
         spath = shapes.one(shape, SH + "path")
         path_text = None if spath is None else shapes.path(spath)
         severity = shapes.one(shape, SH + "severity")
