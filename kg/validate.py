@@ -34,12 +34,22 @@ def shapes_text(shapes_dir: Path = SHAPES_DIR) -> str:
 
 
 @cache
-def ontology_graph(ontology_dir: Path = ONTOLOGY_DIR) -> Graph:
-    """All ontology modules in one rdflib graph."""
+def turtle_folder(folder: Path) -> Graph:
+    """All the Turtle modules of a folder (``ontology/``, ``shapes/``) in one rdflib graph."""
     graph = Graph()
-    for path in sorted(ontology_dir.glob("*.ttl")):
+    for path in sorted(folder.glob("*.ttl")):
         graph.parse(path, format="turtle")
     return graph
+
+
+def ontology_graph(ontology_dir: Path = ONTOLOGY_DIR) -> Graph:
+    """All ontology modules in one rdflib graph."""
+    return turtle_folder(ontology_dir)
+
+
+def shapes_graph(shapes_dir: Path = SHAPES_DIR) -> Graph:
+    """All shape modules in one rdflib graph."""
+    return turtle_folder(shapes_dir)
 
 
 @cache

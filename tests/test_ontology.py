@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 import pytest
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SH
 
 from kg.namespaces import PAS
-from tests.conftest import ROOT
+from kg.validate import ontology_graph, shapes_graph
 
 
-@cache
 def ontology() -> Graph:
-    graph = Graph()
-    for path in sorted((ROOT / "ontology").glob("*.ttl")):
-        graph.parse(path, format="turtle")
-    return graph
+    return ontology_graph()
 
 
-@cache
 def shapes() -> Graph:
-    graph = Graph()
-    for path in sorted((ROOT / "shapes").glob("*.ttl")):
-        graph.parse(path, format="turtle")
-    return graph
+    return shapes_graph()
 
 
 TERM_KINDS = (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, RDF.Property)

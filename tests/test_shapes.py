@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -20,19 +19,11 @@ from rdflib import Graph
 from rdflib.namespace import SH
 
 from kg.namespaces import PREFIXES
-from kg.validate import class_hierarchy_nt, shapes_text
+from kg.validate import class_hierarchy_nt, shapes_graph, shapes_text
 from kg.validate_engine import ValidationResult, validate_ntriples, validate_pyshacl
 from tests.conftest import ROOT
 
 FIXTURES = sorted((ROOT / "tests" / "golden" / "shapes").glob("*/*.ttl"))
-
-
-@cache
-def shapes_graph() -> Graph:
-    graph = Graph()
-    for path in sorted((ROOT / "shapes").glob("*.ttl")):
-        graph.parse(path, format="turtle")
-    return graph
 
 
 def _curie(text: str | None) -> str:
