@@ -160,16 +160,3 @@ def result_quads(graph: ox.NamedNode, focus: ox.NamedNode | ox.BlankNode, result
         lit = ox.Literal(message, language=lang) if lang else ox.Literal(message)
         quads.append(ox.Quad(node, _n(SH.resultMessage), lit, graph))
     return quads
-
-
-def published_graphs(store: ox.Store, base_iri: str) -> list[ox.NamedNode]:
-    """The graphs a query sees by default: every source graph and the catalogue, not quarantine."""
-    quarantine = f"{base_iri}graph/quarantine/"
-    return sorted(
-        (
-            g
-            for g in store.named_graphs()
-            if isinstance(g, ox.NamedNode) and not g.value.startswith(quarantine)
-        ),
-        key=lambda g: g.value,
-    )

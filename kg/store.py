@@ -78,19 +78,13 @@ class StoreLayout:
         return removed
 
     @contextlib.contextmanager
-    def new_build(self, copy_current: bool = False) -> Iterator[BuildDir]:
-        """A fresh store to write into; published atomically when the block succeeds.
-
-        With ``copy_current``, the new store starts as a copy of the served one (a
-        pyoxigraph backup: hard links, cheap) so that one source can be replaced.
-        """
+    def new_build(self) -> Iterator[BuildDir]:
+        """A fresh store to write into; published atomically when the block succeeds."""
         self.builds.mkdir(parents=True, exist_ok=True)
         self.clean_stale()
         build_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
         tmp = self.builds / f".tmp-{build_id}"
         current = self.current()
-        if copy_current and current is not None:
-            ox.Store.read_only(str(current)).backup(str(tmp))
         build = BuildDir(build_id, tmp, ox.Store(str(tmp)))
         try:
             yield build

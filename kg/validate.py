@@ -75,22 +75,12 @@ def validate_store(store: ox.Store, workdir: Path, engine: str = "fast") -> list
         return validate_file(path, shapes_text(), engine=engine, sparql_store=store)
 
 
-def concat_spool(files: list[Path], exclude_subjects: set[str], out_path: Path) -> None:
-    """Concatenate N-Triples spool files, less the triples whose subject is excluded."""
-    excluded = {e.encode() for e in exclude_subjects}
+def write_union(files: list[Path], out_path: Path) -> None:
+    """The spooled source graphs and the ontology's class hierarchy, as one N-Triples file."""
     with out_path.open("wb") as out:
         for file in files:
             with file.open("rb") as handle:
-                if not excluded:
-                    shutil.copyfileobj(handle, out, 1 << 20)
-                else:
-                    out.writelines(line for line in handle if line.partition(b" ")[0] not in excluded)
-
-
-def write_union(files: list[Path], out_path: Path) -> None:
-    """The spooled source graphs and the ontology's class hierarchy, as one N-Triples file."""
-    concat_spool(files, set(), out_path)
-    with out_path.open("ab") as out:
+                shutil.copyfileobj(handle, out, 1 << 20)
         out.write(class_hierarchy_nt().encode())
 
 
