@@ -37,7 +37,7 @@ from kg.provenance import (
 )
 from kg.sources.records import read_records
 from kg.store import REPORT_FILE, StoreLayout, scratch_file
-from kg.validate import ontology_graph, validate_neighbourhood, validate_union, write_union
+from kg.validate import node_term, ontology_graph, validate_neighbourhood, validate_union, write_union
 from kg.validate_engine import ValidationResult
 
 MAPPINGS_DIR = PROJECT_ROOT / "mappings"
@@ -143,12 +143,10 @@ def load_ontology(store: ox.Store, base_iri: str) -> None:
     store.load(data, format=ox.RdfFormat.N_TRIPLES)
 
 
-def _focus_term(text: str) -> ox.NamedNode | ox.BlankNode | None:
-    if text.startswith("<") and text.endswith(">"):
-        return ox.NamedNode(text[1:-1])
-    if text.startswith("_:"):
-        return ox.BlankNode(text[2:])
-    return None
+def _graph_key(quad: ox.Quad) -> str:
+    """The IRI of a quad's named graph ("" in the default graph)."""
+    graph = quad.graph_name
+    return graph.value if isinstance(graph, ox.NamedNode) else ""
 
 
 def quarantine(
@@ -161,16 +159,14 @@ def quarantine(
             by_focus.setdefault(result.focus_node, []).append(result)
     moved: set[str] = set()
     for focus_text, focus_results in by_focus.items():
-        focus = _focus_term(focus_text)
+        focus = node_term(focus_text)
         if focus is None:
             continue
-        quads = [
-            q for q in store.quads_for_pattern(focus, None, None, None) if str(q.graph_name)[1:-1] in targets
-        ]
+        quads = [q for q in store.quads_for_pattern(focus, None, None, None) if _graph_key(q) in targets]
         if not quads:
             continue
-        graphs = {str(q.graph_name)[1:-1] for q in quads}
-        new = [ox.Quad(q.subject, q.predicate, q.object, targets[str(q.graph_name)[1:-1]]) for q in quads]
+        graphs = {_graph_key(q) for q in quads}
+        new = [ox.Quad(q.subject, q.predicate, q.object, targets[_graph_key(q)]) for q in quads]
         for graph in graphs:
             for result in focus_results:
                 new += result_quads(targets[graph], focus, result)

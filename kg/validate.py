@@ -114,7 +114,12 @@ def validate_union(
     return ordered, core_s + sparql_s
 
 
-def _node(text: str) -> ox.NamedNode | ox.BlankNode | None:
+def node_term(text: str) -> ox.NamedNode | ox.BlankNode | None:
+    """The node a validator reports in N-Triples form (focus nodes), or None for a literal.
+
+    >>> node_term("<https://x/a>").value, node_term('"A12"')
+    ('https://x/a', None)
+    """
     if text.startswith("<") and text.endswith(">"):
         return ox.NamedNode(text[1:-1])
     return ox.BlankNode(text[2:]) if text.startswith("_:") else None
@@ -135,7 +140,7 @@ def validate_neighbourhood(
     default = ox.DefaultGraph()
     affected: set[ox.NamedNode | ox.BlankNode] = set()
     for text in removed:
-        node = _node(text)
+        node = node_term(text)
         if node is None:
             continue
         for q in store.quads_for_pattern(None, None, node, default):
