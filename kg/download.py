@@ -117,7 +117,8 @@ def download_sources(
     >>> rec.status, rec.message.startswith("cannot reach 127.0.0.1:9")
     ('failed', True)
     """
-    specs = manifest.select(only)
+    # Project-maintained files (root = "project") are not downloads.
+    specs = [s for s in manifest.select(only) if s.root == "data"]
     dest = Path(dest) if dest is not None else manifest.data_dir
     dest.mkdir(parents=True, exist_ok=True)
     own_client = client is None

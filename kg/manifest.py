@@ -18,6 +18,8 @@ with a top-level ``include`` list)::
     licence = "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"
     media_type = "text/csv"
     archive_member = "path/in/zip.csv"     # optional: download_url is a zip holding the file
+    root = "project"                       # optional: file is the project's own (relative to the
+                                           # project folder, e.g. trades/), not an official download
     [source.options]                       # optional reader options, override the mapping header
     encoding = "cp1252"
 
@@ -49,7 +51,8 @@ REQUIRED_KEYS = (
     "licence",
     "media_type",
 )
-OPTIONAL_KEYS = ("options", "archive_member")
+OPTIONAL_KEYS = ("options", "archive_member", "root")
+ROOTS = ("data", "project")
 TOP_LEVEL_KEYS = ("data_dir", "include", "source")
 _MEDIA_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
 
@@ -90,6 +93,7 @@ class SourceSpec:
     media_type: str
     options: dict[str, str] = field(default_factory=dict, hash=False)
     archive_member: str | None = None
+    root: str = "data"  # "project": a file the project maintains itself (not downloaded)
     manifest: Path | None = field(default=None, compare=False)  # the fragment it was read from
 
     def path(self, data_dir: Path) -> Path:
@@ -99,8 +103,12 @@ class SourceSpec:
         ...                   "https://x/a.csv", "L", "text/csv")
         >>> spec.path(Path("/data")).as_posix()
         '/data/rome/a.csv'
+        >>> own = SourceSpec("t", "T", "trades/t.csv", ("t.rq",), "1", "P", "https://x/",
+        ...                  "https://x/t.csv", "L", "text/csv", root="project")
+        >>> own.path(Path("/data")) == PROJECT_ROOT / "trades/t.csv"
+        True
         """
-        return data_dir / self.file
+        return (PROJECT_ROOT if self.root == "project" else data_dir) / self.file
 
     def mapping_paths(self, mappings_dir: Path) -> list[Path]:
         """The mapping files of this source.
@@ -312,6 +320,10 @@ def _source(file: Path, entry: dict[str, Any], mappings_dir: Path) -> SourceSpec
             raise fail("archive_member", "must be a non-empty string (a path inside the zip)")
         _check_relative(member, fail, "archive_member")
 
+    root = entry.get("root", "data")
+    if root not in ROOTS:
+        raise fail("root", f"{root!r} must be one of {', '.join(ROOTS)}")
+
     return SourceSpec(
         name=text["name"],
         title=text["title"],
@@ -325,6 +337,7 @@ def _source(file: Path, entry: dict[str, Any], mappings_dir: Path) -> SourceSpec
         media_type=text["media_type"],
         options=options,
         archive_member=member,
+        root=root,
         manifest=file,
     )
 
