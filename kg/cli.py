@@ -157,6 +157,71 @@ def query(
 
 
 @app.command()
+def gaps(
+    trade: Annotated[
+        str | None, typer.Option(help="A target trade's identifier (see trades/target-trades.csv).")
+    ] = None,
+    occupation: Annotated[str | None, typer.Option(help="Or a ROME 4.0 code, e.g. F1703.")] = None,
+    all_trades: Annotated[
+        bool, typer.Option("--all", help="Every target trade, in the pact's order.")
+    ] = False,
+    territory: Annotated[
+        str | None, typer.Option(help="Only offers located in: 28 (région), departement:76, 76540, 2805…")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Only offers created on or after YYYY-MM-DD.")] = None,
+    threshold: Annotated[float, typer.Option(help="Coverage score from which a bloc covers a skill.")] = 0.5,
+    min_share: Annotated[
+        float, typer.Option(help="Leave out skills asked by a smaller share of offers.")
+    ] = 0.0,
+    first: Annotated[int | None, typer.Option(help="Keep the N most demanded gaps per trade.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md, csv, html or json.")] = "md",
+    output: Annotated[
+        Path | None, typer.Option(help="Write the report to this file (default: stdout).")
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """The certifier's report: skills job offers demand that no certification bloc covers."""
+    from datetime import date
+
+    from kg.gaps import ScopeError, resolve_scope, resolve_territory, target_trades, trade_gaps
+    from kg.gaps_report import RENDERERS
+    from kg.queries import ParameterError
+    from kg.store import open_store
+
+    settings = _settings(store)
+    if fmt not in RENDERERS:
+        raise _fail(f"--format {fmt!r}: expected one of {', '.join(RENDERERS)}")
+    try:
+        day = date.fromisoformat(since) if since else None
+    except ValueError:
+        raise _fail(f"--since {since!r}: expected a date YYYY-MM-DD") from None
+    try:
+        graph = open_store(settings.store)
+        base = settings.base_iri
+        if all_trades:
+            if trade or occupation:
+                raise ScopeError("--all reports every trade: leave out --trade and --occupation")
+            scopes = [iri for iri, _, _ in target_trades(graph)]
+            if not scopes:
+                raise ScopeError("the graph holds no target trade (source target-trades)")
+        else:
+            scopes = [resolve_scope(trade, occupation, base)]
+        where = resolve_territory(territory, base)
+        reports = [
+            trade_gaps(graph, s, base, where, day, threshold, min_share=min_share, first=first)
+            for s in scopes
+        ]
+    except (FileNotFoundError, ScopeError, ParameterError) as exc:
+        raise _fail(str(exc)) from None
+    text = RENDERERS[fmt](reports)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output} ({len(reports)} trade(s), {sum(len(r.gaps) for r in reports)} gaps)")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@app.command()
 def serve(
     store: StoreOpt = None,
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
