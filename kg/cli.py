@@ -222,6 +222,58 @@ def gaps(
 
 
 @app.command()
+def paths(
+    to: Annotated[str, typer.Option(help="Target: ROME 4.0 or 3 code (I1321) or appellation code.")],
+    near: Annotated[str | None, typer.Option(help="The person's commune (INSEE code, e.g. 76351).")] = None,
+    radius: Annotated[float, typer.Option(help="Distance in km from the commune.")] = 50.0,
+    from_: Annotated[str | None, typer.Option("--from", help="The person's current ROME code.")] = None,
+    skill: Annotated[
+        list[str] | None, typer.Option(help="A ROME skill code the person has (repeatable).")
+    ] = None,
+    starts_after: Annotated[
+        str | None, typer.Option(help="Sessions starting on or after YYYY-MM-DD.")
+    ] = None,
+    accessibility: Annotated[bool, typer.Option(help="Only bodies with a disability referent.")] = False,
+    vae: Annotated[bool, typer.Option(help="Also the VAE alternative.")] = False,
+    first: Annotated[int, typer.Option(help="How many paths (1–100).")] = 10,
+    fmt: Annotated[str, typer.Option("--format", help="text, json or html.")] = "text",
+    store: StoreOpt = None,
+) -> None:
+    """Guidance: ranked paths to an occupation — skills, blocs, certifications, sessions near a person."""
+    from datetime import date
+
+    from kg.paths import GuidanceError, guidance
+    from kg.paths_report import RENDERERS as PATH_RENDERERS
+    from kg.queries import ParameterError
+    from kg.store import open_store
+
+    settings = _settings(store)
+    if fmt not in PATH_RENDERERS:
+        raise _fail(f"--format {fmt!r}: expected one of {', '.join(PATH_RENDERERS)}")
+    try:
+        day = date.fromisoformat(starts_after) if starts_after else None
+    except ValueError:
+        raise _fail(f"--starts-after {starts_after!r}: expected a date YYYY-MM-DD") from None
+    try:
+        answer = guidance(
+            open_store(settings.store),
+            settings.base_iri,
+            to,
+            near=near,
+            radius_km=radius,
+            from_=from_,
+            skills=skill or [],
+            starts_after=day,
+            accessibility=accessibility,
+            vae=vae,
+            first=first,
+        )
+    except (FileNotFoundError, GuidanceError, ParameterError) as exc:
+        raise _fail(str(exc)) from None
+    sys.stdout.write(PATH_RENDERERS[fmt](answer) + "\n")
+
+
+@app.command()
 def serve(
     store: StoreOpt = None,
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
