@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -167,7 +167,7 @@ def _num(row: Row, key: str) -> float | None:
         return None
 
 
-def _rows(name: str, store: ox.Store, params: dict[str, object], base: str) -> list[Row]:
+def _rows(name: str, store: ox.Store, params: Mapping[str, object], base: str) -> list[Row]:
     return list(named_query(f"reports/{name}").run(store, params, base))
 
 
@@ -191,6 +191,16 @@ def resolve_commune(store: ox.Store, commune: str, base: str) -> tuple[str, floa
         dep = row["dep"].value if row["dep"] is not None else None
         return iri, float(row["lat"].value), float(row["lon"].value), dep
     raise GuidanceError(f"near {commune!r}: no commune with coordinates in the graph")
+
+
+def _fiches(store: ox.Store, code: str, base: str) -> list[Row]:
+    """The v4 fiches a (validated) ROME v4/v3 or appellation code stands for."""
+    params = {
+        "fiche": f"{base}id/rome/{code}",
+        "v3": f"{base}id/rome-v3/{code}",
+        "appellation": f"{base}id/appellation/{code}",
+    }
+    return _rows("path-target-occupations", store, params, base)
 
 
 def _skills(store: ox.Store, occupation: str, base: str) -> list[Skill]:
@@ -268,7 +278,7 @@ def guidance(
         if not re.fullmatch(r"\d{1,7}", code):
             raise GuidanceError(f"skill {code!r}: expected a ROME skill code (OGR digits)")
     day = starts_after or date.today()
-    targets = _rows("path-target-occupations", store, {"code": to}, base)
+    targets = _fiches(store, to, base)
     if not targets:
         raise GuidanceError(
             f"to {to!r}: no ROME 4.0 fiche, v3 code or appellation of the graph has this code"
@@ -276,9 +286,7 @@ def guidance(
     target_iris = list(dict.fromkeys(_v(r, "occupation") or "" for r in targets))
     origin: list[str] = []
     if from_ is not None:
-        origin = [
-            _v(r, "occupation") or "" for r in _rows("path-target-occupations", store, {"code": from_}, base)
-        ]
+        origin = [_v(r, "occupation") or "" for r in _fiches(store, from_, base)]
         if not origin:
             raise GuidanceError(f"from {from_!r}: no fiche of the graph has this code")
     owned: dict[str, Skill] = {}
