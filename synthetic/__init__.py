@@ -10,6 +10,8 @@ Each module generates one official format and follows one small protocol, which
     that source's spec, through the same code path as ``kg build`` (``kg.build.map_source``).
 ``UNIT: str``
     What ``n`` counts (``"sessions"``, ``"establishments"``...), for the benchmark's table.
+``SUFFIX: str`` (optional)
+    The generated file's suffix (``".xml"``, ``".csv"``), for readers that look at it.
 ``generate(path: Path, n: int, seed: int = 0) -> None``
     Write a realistic file of ``n`` units to ``path``, deterministically for a given seed, in
     memory independent of ``n`` (written as it goes).

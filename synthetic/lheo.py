@@ -24,6 +24,7 @@ from lxml import etree
 
 SOURCE = "lheo-offers"
 UNIT = "sessions"
+SUFFIX = ".xml"
 NAMESPACE = "http://lheo.gouv.fr/2.3"
 
 # (title, Formacodes, NSF, ROME 4.0 codes, RNCP or None, Certif Info or None, hours)

@@ -29,6 +29,9 @@ Options:
     record number); with several columns, each record carries one value of one column and
     leaves the other listed columns empty, so one mapping can link every code of a course.
 
+Each record also carries ``source_line``, the line of its element (see :class:`_Numbers`), and
+records of actions and sessions ``action_line``, the line of their action.
+
 Column names: the path of local element names from the record's scopes, ``formation_``,
 ``action_`` and ``session_`` (``formation_domaine_formation_code_FORMACODE``,
 ``action_lieu_de_formation_coordonnees_adresse_code_INSEE_commune``, ``session_periode_debut``),
@@ -148,25 +151,44 @@ def flatten_element(element: etree._Element, prefix: str, out: dict[str, str | N
             _put(out, key, clean_cell(child.text))
 
 
-def _records(formation: etree._Element, kind: str) -> Iterator[Record]:
+class _Numbers:
+    """Record numbers: the element's source line, kept unique. A pretty-printed document has one
+    record element per line, so the number is the line; a document written on few lines
+    (minified) would give several records one line, so a record whose line is not after the
+    previous number takes the previous number + 1 (its true line is in ``source_line``)."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def next(self, element: etree._Element) -> tuple[int, str]:
+        line = element.sourceline or 0
+        self.last = line if line > self.last else self.last + 1
+        return self.last, str(line)
+
+
+def _records(formation: etree._Element, kind: str, numbers: _Numbers) -> Iterator[Record]:
     base: dict[str, str | None] = {}
     flatten_element(formation, "formation", base)
     if kind == "formation":
-        yield Record(formation.sourceline or 0, base)
+        number, base["source_line"] = numbers.next(formation)
+        yield Record(number, base)
         return
     for action in formation:
         if _local(action.tag) != "action":
             continue
         values = dict(base)
         flatten_element(action, "action", values)
+        values["action_line"] = str(action.sourceline or 0)
         sessions = [s for s in action if _local(s.tag) == "session"]
         if kind == "action" or not sessions:
-            yield Record(action.sourceline or 0, values)
+            number, values["source_line"] = numbers.next(action)
+            yield Record(number, values)
             continue
         for session in sessions:
             row = dict(values)
             flatten_element(session, "session", row)
-            yield Record(session.sourceline or 0, row)
+            number, row["source_line"] = numbers.next(session)
+            yield Record(number, row)
 
 
 def _error(path: Path, exc: etree.XMLSyntaxError) -> SourceError:
@@ -192,8 +214,8 @@ def read_lheo(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
     ...     '<action numero="A1"><session numero="S1"><periode><debut>20260105</debut></periode>'
     ...     '</session></action></formation></offres></lheo>')
     >>> [(r.number, r.values) for r in read_lheo(p, {})]  # doctest: +NORMALIZE_WHITESPACE
-    [(1, {'formation_numero': 'F1', 'action_numero': 'A1', 'session_numero': 'S1',
-          'session_periode_debut': '20260105'})]
+    [(1, {'formation_numero': 'F1', 'action_numero': 'A1', 'action_line': '1', 'session_numero': 'S1',
+          'session_periode_debut': '20260105', 'source_line': '1'})]
     """
     kind = options.get("record", "session")
     if kind not in RECORD_KINDS:
@@ -244,6 +266,7 @@ def _stream(path: Path, kind: str, options: Mapping[str, str]) -> Iterator[Recor
         str(path), events=("end",), tag=f"{{{namespace}}}formation", huge_tree=True,
         remove_comments=True, resolve_entities=False, no_network=True,
     )
+    numbers = _Numbers()
     try:
         for _, formation in events:
             if schema is not None and not schema.validate(formation):
@@ -252,12 +275,14 @@ def _stream(path: Path, kind: str, options: Mapping[str, str]) -> Iterator[Recor
                     raise error
                 # The formation's records are not read: one record stands for it, with the
                 # reason; no mapping produces an entity from it, so the build quarantines it.
-                yield Record(formation.sourceline or 0, {
+                number, line = numbers.next(formation)
+                yield Record(number, {
                     "formation_numero": clean_cell(formation.get("numero")),
+                    "source_line": line,
                     "xsd_error": f"line {error.line}, element {error.field}: {error.rule}",
                 })
             else:
-                yield from _records(formation, kind)
+                yield from _records(formation, kind, numbers)
             formation.clear(keep_tail=False)
             parent = formation.getparent()
             if parent is not None:
@@ -275,14 +300,26 @@ def _schema_error(path: Path, schema: etree.XMLSchema, name: str) -> SourceError
 
 
 def _explode_each(records: Iterator[Record], columns: list[str]) -> Iterator[Record]:
-    """One record per value of each listed column (the other listed columns left empty).
+    """One record per value of each listed column (the other listed columns left empty); a
+    record of the same action as the previous one (``action_line``) with the same listed cells
+    gives one record with them empty.
 
-    >>> rows = iter([Record(3, {"a": "1|2", "b": "x", "c": "k"})])
-    >>> [r.values for r in _explode_each(rows, ["a", "b"])]
-    [{'a': '1', 'b': None, 'c': 'k'}, {'a': '2', 'b': None, 'c': 'k'}, {'a': None, 'b': 'x', 'c': 'k'}]
+    >>> rows = iter([Record(3, {"a": "1|2", "b": "x", "c": "k", "action_line": "2"}),
+    ...              Record(4, {"a": "1|2", "b": "x", "c": "l", "action_line": "2"})])
+    >>> [(r.number, r.values) for r in _explode_each(rows, ["a", "b"])]  # doctest: +NORMALIZE_WHITESPACE
+    [(3, {'a': '1', 'b': None, 'c': 'k', 'action_line': '2'}), (3, {'a': '2', 'b': None, 'c': 'k', 'action_line': '2'}),
+     (3, {'a': None, 'b': 'x', 'c': 'k', 'action_line': '2'}), (4, {'a': None, 'b': None, 'c': 'l', 'action_line': '2'})]
     """
+    previous: tuple[str | None, ...] | None = None
+    blank: dict[str, str | None] = {c: None for c in columns}
     for record in records:
-        blank = {c: None for c in columns}
+        cells = (record.values.get("action_line"), *(record.values.get(c) for c in columns))
+        if cells == previous and cells[0] is not None:
+            # The next session of the same action: its codes were just given, and would give
+            # the same triples again; one record still stands for it.
+            yield Record(record.number, {**record.values, **blank})
+            continue
+        previous = cells
         produced = False
         for column in columns:
             cell = record.values.get(column)
