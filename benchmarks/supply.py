@@ -67,7 +67,9 @@ def child(kind: str, module_name: str, path: Path) -> dict[str, float | int]:
             rows += sum(1 for _ in read_records(path, mapping.format, {**mapping.options, **spec.options}))
         out["rows"] = rows
     else:
-        report, stats, spool = map_source(spec, path.parent, DEFAULT_BASE_IRI, manifest.mappings_dir, path.parent)
+        report, stats, spool = map_source(
+            spec, path.parent, DEFAULT_BASE_IRI, manifest.mappings_dir, path.parent
+        )
         out["rows"], out["triples"] = report.rows_read, stats.triples
         spool.unlink(missing_ok=True)
     out["seconds"] = time.perf_counter() - started
@@ -78,7 +80,9 @@ def child(kind: str, module_name: str, path: Path) -> dict[str, float | int]:
 def _run_child(kind: str, module: str, path: Path) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, __file__, "--child", kind, module, str(path)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 

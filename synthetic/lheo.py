@@ -31,36 +31,107 @@ NAMESPACE = "http://lheo.gouv.fr/2.3"
 TRADES = [
     ("Réparation et reconditionnement de smartphones", ["24303", "24340"], "255", ["I1407"], None, None, 420),
     ("Valoriste ressourcerie", ["12582", "12533"], "343", ["K2308", "K2309"], "RNCP37344", "83180", 560),
-    ("Technicien de maintenance éolien en mer", ["24106", "24136"], "201", ["I1321"], "RNCP35178", "109791", 1400),
+    (
+        "Technicien de maintenance éolien en mer",
+        ["24106", "24136"],
+        "201",
+        ["I1321"],
+        "RNCP35178",
+        "109791",
+        1400,
+    ),
     ("Maintenance des systèmes éoliens", ["24136"], "201", ["I1321", "I1304"], "RNCP36968", "112985", 1350),
-    ("Technicien des installations hydrogène", ["24107", "24154"], "227", ["H2710", "H1241", "I1304"], "RNCP36334",
-     "66250", 910),
-    ("Technicien d'équipements médicaux à domicile", ["43479"], "255", ["J1303", "I1327"], "RNCP32004", "105309", 770),
+    (
+        "Technicien des installations hydrogène",
+        ["24107", "24154"],
+        "227",
+        ["H2710", "H1241", "I1304"],
+        "RNCP36334",
+        "66250",
+        910,
+    ),
+    (
+        "Technicien d'équipements médicaux à domicile",
+        ["43479"],
+        "255",
+        ["J1303", "I1327"],
+        "RNCP32004",
+        "105309",
+        770,
+    ),
     ("Dessinateur industriel", ["31686", "31685"], "201", ["H1203"], "RNCP34572", "83529", 980),
-    ("Technicien logistique circuits courts", ["31845", "31721"], "311", ["N1301", "N1303"], "RNCP36237", "112967",
-     840),
-    ("Préparateur de commandes circuits courts", ["31743", "31734"], "311", ["N1103"], "RNCP34860", "108925", 490),
+    (
+        "Technicien logistique circuits courts",
+        ["31845", "31721"],
+        "311",
+        ["N1301", "N1303"],
+        "RNCP36237",
+        "112967",
+        840,
+    ),
+    (
+        "Préparateur de commandes circuits courts",
+        ["31743", "31734"],
+        "311",
+        ["N1103"],
+        "RNCP34860",
+        "108925",
+        490,
+    ),
     ("Maçon en éco-construction", ["22334", "22354"], "232", ["F1703"], "RNCP35309", "110563", 875),
-    ("Façadier isolation thermique par l'extérieur", ["22411", "22425"], "233", ["F1611", "F1613"], "RNCP36260",
-     "112975", 700),
+    (
+        "Façadier isolation thermique par l'extérieur",
+        ["22411", "22425"],
+        "233",
+        ["F1611", "F1613"],
+        "RNCP36260",
+        "112975",
+        700,
+    ),
 ]
 
 # (INSEE code, postcode, town, latitude, longitude): Normandy communes.
 COMMUNES = [
-    ("14118", "14000", "Caen", 49.1829, -0.3707), ("14047", "14400", "Bayeux", 49.2778, -0.7052),
-    ("14366", "14100", "Lisieux", 49.1470, 0.2382), ("14762", "14500", "Vire Normandie", 48.8387, -0.8894),
-    ("27229", "27000", "Évreux", 49.0198, 1.1415), ("27681", "27200", "Vernon", 49.0929, 1.4847),
-    ("50129", "50100", "Cherbourg-en-Cotentin", 49.6318, -1.6209), ("50218", "50400", "Granville", 48.8372, -1.5970),
-    ("50502", "50000", "Saint-Lô", 49.1099, -1.0774), ("61001", "61000", "Alençon", 48.4315, 0.0916),
-    ("61169", "61100", "Flers", 48.7476, -0.5697), ("76351", "76600", "Le Havre", 49.4983, 0.1410),
-    ("76540", "76000", "Rouen", 49.4415, 1.0936), ("76217", "76200", "Dieppe", 49.9225, 1.0781),
-    ("27056", "27300", "Bernay", 49.0886, 0.5983), ("61006", "61200", "Argentan", 48.7447, -0.0203),
+    ("14118", "14000", "Caen", 49.1829, -0.3707),
+    ("14047", "14400", "Bayeux", 49.2778, -0.7052),
+    ("14366", "14100", "Lisieux", 49.1470, 0.2382),
+    ("14762", "14500", "Vire Normandie", 48.8387, -0.8894),
+    ("27229", "27000", "Évreux", 49.0198, 1.1415),
+    ("27681", "27200", "Vernon", 49.0929, 1.4847),
+    ("50129", "50100", "Cherbourg-en-Cotentin", 49.6318, -1.6209),
+    ("50218", "50400", "Granville", 48.8372, -1.5970),
+    ("50502", "50000", "Saint-Lô", 49.1099, -1.0774),
+    ("61001", "61000", "Alençon", 48.4315, 0.0916),
+    ("61169", "61100", "Flers", 48.7476, -0.5697),
+    ("76351", "76600", "Le Havre", 49.4983, 0.1410),
+    ("76540", "76000", "Rouen", 49.4415, 1.0936),
+    ("76217", "76200", "Dieppe", 49.9225, 1.0781),
+    ("27056", "27300", "Bernay", 49.0886, 0.5983),
+    ("61006", "61200", "Argentan", 48.7447, -0.0203),
 ]
-STREETS = ["rue de la République", "avenue de la Libération", "quai de la Marine", "rue des Ateliers",
-           "boulevard de l'Europe", "rue du Port", "chemin des Forges", "rue Gustave Eiffel"]
+STREETS = [
+    "rue de la République",
+    "avenue de la Libération",
+    "quai de la Marine",
+    "rue des Ateliers",
+    "boulevard de l'Europe",
+    "rue du Port",
+    "chemin des Forges",
+    "rue Gustave Eiffel",
+]
 BODY_WORDS = ["Atelier", "Institut", "Campus", "Centre", "Pôle", "École", "Plateau technique"]
-BODY_TOPICS = ["Réemploi", "Énergies marines", "Hydrogène", "Éco-construction", "Logistique", "Santé à domicile",
-               "Industrie", "Métiers verts", "Transition", "Maintenance"]
+BODY_TOPICS = [
+    "Réemploi",
+    "Énergies marines",
+    "Hydrogène",
+    "Éco-construction",
+    "Logistique",
+    "Santé à domicile",
+    "Industrie",
+    "Métiers verts",
+    "Transition",
+    "Maintenance",
+]
 
 
 def luhn_complete(prefix: str) -> str:
@@ -118,9 +189,14 @@ def _formation(rng: random.Random, number: int, bodies: _Bodies, sessions_left: 
     codes += _el("code-NSF", nsf) + "".join(_el("code-ROME", r, ref="V4") for r in romes)
     certification = ""
     if certifying:
-        certification = f"<certification>{_el('code-RNCP', rncp)}{_el('code-CERTIFINFO', certifinfo)}</certification>"
-    contact = f"<contact-formation><coordonnees>{_el('courriel', f'contact{number}@formation.example')}</coordonnees>" \
-              "</contact-formation>"
+        certification = (
+            f"<certification>{_el('code-RNCP', rncp)}{_el('code-CERTIFINFO', certifinfo)}</certification>"
+        )
+    contact = (
+        f"<contact-formation><coordonnees>{_el('courriel', f'contact{number}@formation.example')}"
+        "</coordonnees>"
+        "</contact-formation>"
+    )
     actions: list[str] = []
     written = 0
     for a in range(rng.choice((1, 1, 1, 2, 2, 3))):
@@ -135,42 +211,45 @@ def _formation(rng: random.Random, number: int, bodies: _Bodies, sessions_left: 
             end = start + timedelta(days=rng.randrange(60, 400))
             sessions.append(
                 f'<session numero="SE_{number:07d}_{a}_{s}"><periode>{_el("debut", start.strftime("%Y%m%d"))}'
-                f'{_el("fin", end.strftime("%Y%m%d"))}</periode><adresse-inscription>{_address(site, site_street)}'
-                f'</adresse-inscription>{_el("etat-recrutement", rng.choice("1112"))}</session>'
+                f"{_el('fin', end.strftime('%Y%m%d'))}</periode>"
+                f"<adresse-inscription>{_address(site, site_street)}"
+                f"</adresse-inscription>{_el('etat-recrutement', rng.choice('1112'))}</session>"
             )
         written += len(sessions)
         actions.append(
             f'<action numero="AC_{number:07d}_{a}">{_el("rythme-formation", "Temps plein")}'
-            f'{_el("code-public-vise", "80056", ref="V14")}{_el("niveau-entree-obligatoire", "0")}'
-            f'{_el("modalites-alternance", "Stage en entreprise" if hours > centre else "Sans")}'
-            f'{_el("modalites-enseignement", rng.choice("0001"))}{_el("conditions-specifiques", "Aucune")}'
-            f'{_el("prise-en-charge-frais-possible", "1")}'
-            f'<lieu-de-formation><coordonnees>{_el("ligne", f"Site {site[2]} {number}"[:50])}'
-            f'{_address(site, site_street)}</coordonnees></lieu-de-formation>'
-            f'{_el("modalites-entrees-sorties", rng.choice("001"))}{"".join(sessions)}'
-            f'{_el("nombre-heures-centre", centre)}{_el("nombre-heures-entreprise", hours - centre)}'
-            f'{_el("nombre-heures-total", hours)}'
-            f'<organisme-financeur>{_el("code-financeur", rng.choice(("2", "4", "10", "16")))}</organisme-financeur>'
+            f"{_el('code-public-vise', '80056', ref='V14')}{_el('niveau-entree-obligatoire', '0')}"
+            f"{_el('modalites-alternance', 'Stage en entreprise' if hours > centre else 'Sans')}"
+            f"{_el('modalites-enseignement', rng.choice('0001'))}{_el('conditions-specifiques', 'Aucune')}"
+            f"{_el('prise-en-charge-frais-possible', '1')}"
+            f"<lieu-de-formation><coordonnees>{_el('ligne', f'Site {site[2]} {number}'[:50])}"
+            f"{_address(site, site_street)}</coordonnees></lieu-de-formation>"
+            f"{_el('modalites-entrees-sorties', rng.choice('001'))}{''.join(sessions)}"
+            f"{_el('nombre-heures-centre', centre)}{_el('nombre-heures-entreprise', hours - centre)}"
+            f"{_el('nombre-heures-total', hours)}"
+            f"<organisme-financeur>{_el('code-financeur', rng.choice(('2', '4', '10', '16')))}"
+            "</organisme-financeur>"
             f"</action>"
         )
     body = (
-        f'<organisme-formation-responsable>{_el("numero-activite", nda)}'
-        f'<SIRET-organisme-formation>{_el("SIRET", siret)}</SIRET-organisme-formation>'
-        f'{_el("nom-organisme", body_name)}{_el("raison-sociale", body_name.upper())}'
+        f"<organisme-formation-responsable>{_el('numero-activite', nda)}"
+        f"<SIRET-organisme-formation>{_el('SIRET', siret)}</SIRET-organisme-formation>"
+        f"{_el('nom-organisme', body_name)}{_el('raison-sociale', body_name.upper())}"
         f"<coordonnees-organisme><coordonnees>{_address(home, street)}</coordonnees></coordonnees-organisme>"
         f"<contact-organisme><coordonnees>{_el('courriel', 'accueil@organisme.example')}</coordonnees>"
         f"</contact-organisme></organisme-formation-responsable>"
     )
     text = (
         f'<formation numero="AF_{number:07d}"><domaine-formation>{codes}</domaine-formation>'
-        f'{_el("intitule-formation", title)}'
-        f'{_el("objectif-formation", f"Acquérir les compétences du métier : {title.lower()}.")}'
-        f'{_el("resultats-attendus", "Certification visée." if certifying else "Attestation de compétences.")}'
-        f'{_el("contenu-formation", f"Modules techniques, sécurité, stage pratique ({hours} heures).")}'
-        f'{_el("certifiante", "1" if certifying else "0")}{contact}'
-        f'{_el("parcours-de-formation", rng.choice("1234"))}{_el("code-niveau-entree", rng.choice(("0", "13", "14")))}'
-        f'{_el("objectif-general-formation", "6" if certifying else "7")}{certification}'
-        f'{_el("code-niveau-sortie", rng.choice(("13", "14", "15")))}{"".join(actions)}{body}</formation>\n'
+        f"{_el('intitule-formation', title)}"
+        f"{_el('objectif-formation', f'Acquérir les compétences du métier : {title.lower()}.')}"
+        f"{_el('resultats-attendus', 'Certification visée.' if certifying else 'Attestation.')}"
+        f"{_el('contenu-formation', f'Modules techniques, sécurité, stage pratique ({hours} heures).')}"
+        f"{_el('certifiante', '1' if certifying else '0')}{contact}"
+        f"{_el('parcours-de-formation', rng.choice('1234'))}"
+        f"{_el('code-niveau-entree', rng.choice(('0', '13', '14')))}"
+        f"{_el('objectif-general-formation', '6' if certifying else '7')}{certification}"
+        f"{_el('code-niveau-sortie', rng.choice(('13', '14', '15')))}{''.join(actions)}{body}</formation>\n"
     )
     return text, written
 

@@ -28,7 +28,8 @@ ID = TEST_BASE + "id/"
 
 
 def _doc(namespace: str, body: str) -> str:
-    return f'<?xml version="1.0" encoding="UTF-8"?>\n<lheo xmlns="{namespace}">\n<offres>\n{body}</offres>\n</lheo>\n'
+    head = f'<?xml version="1.0" encoding="UTF-8"?>\n<lheo xmlns="{namespace}">\n<offres>\n'
+    return f"{head}{body}</offres>\n</lheo>\n"
 
 
 FORMATION = """<formation numero="F1">
@@ -74,7 +75,9 @@ def test_one_record_per_session_with_ancestor_keys(tmp_path: Path, namespace: st
     ]
     first = records[0].values
     # the body comes after the actions in the document and is still on every record
-    assert first["formation_organisme_formation_responsable_SIRET_organisme_formation_SIRET"] == "79134820400011"
+    assert (
+        first["formation_organisme_formation_responsable_SIRET_organisme_formation_SIRET"] == "79134820400011"
+    )
     assert first["formation_domaine_formation_code_FORMACODE"] == "24136|24106"
     assert first["formation_domaine_formation_code_ROME_V4"] == "I1321"
     assert first["formation_domaine_formation_code_ROME"] == "I1304"
@@ -86,13 +89,20 @@ def test_one_record_per_session_with_ancestor_keys(tmp_path: Path, namespace: st
 
 def test_record_option_and_explode(tmp_path: Path) -> None:
     path = _write(tmp_path, _doc(NS23, FORMATION))
-    assert [r.number for r in read_records(path, "lheo", {"validate": "none", "record": "action"})] == [14, 19]
+    assert [r.number for r in read_records(path, "lheo", {"validate": "none", "record": "action"})] == [
+        14,
+        19,
+    ]
     assert [r.number for r in read_records(path, "lheo", {"validate": "none", "record": "formation"})] == [4]
     column = "formation_domaine_formation_code_FORMACODE"
     exploded = list(read_records(path, "lheo", {"validate": "none", "explode": column}))
     # S1 gives one record per code; S2 (same codes) one record with none; A2 one per code again
     assert [(r.number, r.values[column]) for r in exploded] == [
-        (15, "24136"), (15, "24106"), (16, None), (19, "24136"), (19, "24106"),
+        (15, "24136"),
+        (15, "24106"),
+        (16, None),
+        (19, "24136"),
+        (19, "24106"),
     ]
 
 
@@ -119,7 +129,9 @@ def test_many_formations_stream_with_unique_numbers(tmp_path: Path) -> None:
         ("", None, "malformed XML"),
     ],
 )
-def test_bad_documents_stop_with_a_clear_error(tmp_path: Path, content: str, line: int | None, rule: str) -> None:
+def test_bad_documents_stop_with_a_clear_error(
+    tmp_path: Path, content: str, line: int | None, rule: str
+) -> None:
     path = _write(tmp_path, content)
     with pytest.raises(SourceError) as caught:
         list(read_records(path, "lheo", {"validate": "none"}))
@@ -156,7 +168,7 @@ def test_xsd_violation_names_line_element_and_rule(tmp_path: Path) -> None:
 
 def test_xsd_required_but_absent(tmp_path: Path) -> None:
     path = _write(tmp_path, _doc(NS23, FORMATION))
-    with pytest.raises(SourceError, match="LHEO schema .* is not found"):
+    with pytest.raises(SourceError, match=r"LHEO schema .* is not found"):
         list(read_records(path, "lheo", {"validate": "xsd", "xsd": str(tmp_path / "none.xsd")}))
 
 
@@ -180,51 +192,80 @@ def test_real_lheo_example_maps(shared_data: Path) -> None:
     path = shared_data / "training" / "lheo" / "exemple-lheo-2.2-bts-onisep.xml"
     stats = MappingStats()
     triples = {str(t) for t in map_file(ROOT / "mappings" / "lheo-codes.rq", path, TEST_BASE, stats=stats)}
-    assert f"<{ID}course/9436_18706> <https://w3id.org/passerelles/ontology#preparesFor> <{ID}rncp/RNCP474>" in triples
+    assert (
+        f"<{ID}course/9436_18706> <https://w3id.org/passerelles/ontology#preparesFor> <{ID}rncp/RNCP474>"
+        in triples
+    )
     assert len(stats.records) == 1 and not stats.unmapped
     offers = {str(t) for t in map_file(ROOT / "mappings" / "lheo-offers.rq", path, TEST_BASE)}
-    assert f"<{ID}siret/19290076900014> <https://w3id.org/passerelles/ontology#activityNumber> \"99999999999\"" in offers
+    assert (
+        f'<{ID}siret/19290076900014> <https://w3id.org/passerelles/ontology#activityNumber> "99999999999"'
+        in offers
+    )
 
 
 def test_real_catalogue_maps(shared_data: Path) -> None:
-    path = shared_data / "training" / "catalogue-apprentissage" / "catalogue_formations_apprentissage_sample.json"
+    path = (
+        shared_data
+        / "training"
+        / "catalogue-apprentissage"
+        / "catalogue_formations_apprentissage_sample.json"
+    )
     stats = MappingStats()
-    triples = [str(t) for t in map_file(ROOT / "mappings" / "catalogue-apprentissage-courses.rq", path, TEST_BASE,
-                                         stats=stats)]
+    triples = [
+        str(t)
+        for t in map_file(
+            ROOT / "mappings" / "catalogue-apprentissage-courses.rq", path, TEST_BASE, stats=stats
+        )
+    ]
     assert stats.records == {1, 2} and not stats.unmapped
     assert any("preparesFor> <" + ID + "rncp/RNCP36721>" in t for t in triples)
-    assert any("diplomaCode> \"46X25201\"" in t for t in triples)
+    assert any('diplomaCode> "46X25201"' in t for t in triples)
 
 
 # --- quarantine in a demo-like mini build --------------------------------------------------
 
 BAD_OFFERS = """<formation numero="Q1"><intitule-formation>Formation valide</intitule-formation>
 <certification><code-RNCP>RNCP35178</code-RNCP></certification>
-<action numero="QA1"><lieu-de-formation><coordonnees><ligne>Site de Caen</ligne><adresse><ligne>1 rue X</ligne>
+<action numero="QA1"><lieu-de-formation><coordonnees><ligne>Site de Caen</ligne>
+<adresse><ligne>1 rue X</ligne>
 <codepostal>14000</codepostal><ville>Caen</ville><code-INSEE-commune>14118</code-INSEE-commune></adresse>
 </coordonnees></lieu-de-formation>
-<session numero="QS1"><periode><debut>20260105</debut><fin>20260630</fin></periode></session></action>
-<organisme-formation-responsable><SIRET-organisme-formation><SIRET>84217653900018</SIRET></SIRET-organisme-formation>
-<nom-organisme>Atelier Réemploi Normandie Formation</nom-organisme></organisme-formation-responsable></formation>
+<session numero="QS1"><periode><debut>20260105</debut><fin>20260630</fin></periode>
+</session></action>
+<organisme-formation-responsable><SIRET-organisme-formation><SIRET>84217653900018</SIRET>
+</SIRET-organisme-formation>
+<nom-organisme>Atelier Réemploi Normandie Formation</nom-organisme>
+</organisme-formation-responsable></formation>
 <formation numero="Q2"><intitule-formation>Formation à certification inconnue</intitule-formation>
 <certification><code-RNCP>99999</code-RNCP></certification>
-<action numero="QA2"><session numero="QS2"><periode><debut>20260105</debut><fin>20260630</fin></periode></session>
+<action numero="QA2"><session numero="QS2"><periode><debut>20260105</debut><fin>20260630</fin></periode>
+</session>
 </action>
-<organisme-formation-responsable><SIRET-organisme-formation><SIRET>84217653900018</SIRET></SIRET-organisme-formation>
-<nom-organisme>Atelier Réemploi Normandie Formation</nom-organisme></organisme-formation-responsable></formation>
+<organisme-formation-responsable><SIRET-organisme-formation><SIRET>84217653900018</SIRET>
+</SIRET-organisme-formation>
+<nom-organisme>Atelier Réemploi Normandie Formation</nom-organisme>
+</organisme-formation-responsable></formation>
 <formation numero="Q3"><intitule-formation>Formation en commune inconnue</intitule-formation>
-<action numero="QA3"><lieu-de-formation><coordonnees><ligne>Site inconnu</ligne><adresse><ligne>2 rue Y</ligne>
-<codepostal>14000</codepostal><ville>Nulle part</ville><code-INSEE-commune>14999</code-INSEE-commune></adresse>
+<action numero="QA3"><lieu-de-formation><coordonnees><ligne>Site inconnu</ligne>
+<adresse><ligne>2 rue Y</ligne>
+<codepostal>14000</codepostal><ville>Nulle part</ville>
+<code-INSEE-commune>14999</code-INSEE-commune></adresse>
 </coordonnees></lieu-de-formation>
-<session numero="QS3"><periode><debut>20260105</debut><fin>20260630</fin></periode></session></action>
-<organisme-formation-responsable><SIRET-organisme-formation><SIRET>84217653900018</SIRET></SIRET-organisme-formation>
-<nom-organisme>Atelier Réemploi Normandie Formation</nom-organisme></organisme-formation-responsable></formation>
+<session numero="QS3"><periode><debut>20260105</debut><fin>20260630</fin></periode>
+</session></action>
+<organisme-formation-responsable><SIRET-organisme-formation><SIRET>84217653900018</SIRET>
+</SIRET-organisme-formation>
+<nom-organisme>Atelier Réemploi Normandie Formation</nom-organisme>
+</organisme-formation-responsable></formation>
 """
 
 
 def _ask(store: ox.Store, query: str) -> bool:
-    result = store.query("PREFIX pas: <https://w3id.org/passerelles/ontology#> "
-                         "PREFIX sh: <http://www.w3.org/ns/shacl#> " + query)
+    result = store.query(
+        "PREFIX pas: <https://w3id.org/passerelles/ontology#> "
+        "PREFIX sh: <http://www.w3.org/ns/shacl#> " + query
+    )
     assert isinstance(result, ox.QueryBoolean)
     return bool(result)
 
@@ -232,9 +273,14 @@ def _ask(store: ox.Store, query: str) -> bool:
 def test_unknown_certification_and_commune_are_quarantined(tmp_path: Path) -> None:
     demo = load_manifest(ROOT / "demo" / "sources.toml")
     offers = _write(tmp_path, _doc(NS22, BAD_OFFERS))  # 2.2: not schema-validated, no schema needed
-    sources = [demo.get("cog-communes"), demo.get("rncp-rome"),
-               dataclasses.replace(demo.get("lheo-offers"), file=str(offers))]
-    manifest = Manifest(sources=sources, data_dir=demo.data_dir, path=demo.path, mappings_dir=demo.mappings_dir)
+    sources = [
+        demo.get("cog-communes"),
+        demo.get("rncp-rome"),
+        dataclasses.replace(demo.get("lheo-offers"), file=str(offers)),
+    ]
+    manifest = Manifest(
+        sources=sources, data_dir=demo.data_dir, path=demo.path, mappings_dir=demo.mappings_dir
+    )
     settings = dataclasses.replace(Settings(), store=tmp_path / "store", base_iri=TEST_BASE)
     result = build(manifest, settings)
     report = result.sources[-1]
@@ -245,9 +291,15 @@ def test_unknown_certification_and_commune_are_quarantined(tmp_path: Path) -> No
     assert _ask(store, f"ASK {{ GRAPH {graph} {{ <{ID}course/QA1> pas:preparesFor <{ID}rncp/RNCP35178> }} }}")
     assert _ask(store, f"ASK {{ GRAPH {graph} {{ <{ID}session/QS1> pas:trainingPlace ?p }} }}")
     assert not _ask(store, f"ASK {{ GRAPH {graph} {{ <{ID}course/QA2> ?p ?o }} }}")
-    assert _ask(store, f"""ASK {{ GRAPH {quarantine} {{ ?r sh:focusNode <{ID}course/QA2> ;
-        sh:resultMessage ?m FILTER(LANG(?m) = "en" && STRSTARTS(?m, "Unknown certification")) }} }}""")
-    assert _ask(store, f"""ASK {{ GRAPH {quarantine} {{ ?r sh:focusNode ?place ; sh:resultMessage ?m .
-        ?place pas:commune <{ID}commune/14999> FILTER(STRSTARTS(?m, "Unknown municipality")) }} }}""")
+    assert _ask(
+        store,
+        f"""ASK {{ GRAPH {quarantine} {{ ?r sh:focusNode <{ID}course/QA2> ;
+        sh:resultMessage ?m FILTER(LANG(?m) = "en" && STRSTARTS(?m, "Unknown certification")) }} }}""",
+    )
+    assert _ask(
+        store,
+        f"""ASK {{ GRAPH {quarantine} {{ ?r sh:focusNode ?place ; sh:resultMessage ?m .
+        ?place pas:commune <{ID}commune/14999> FILTER(STRSTARTS(?m, "Unknown municipality")) }} }}""",
+    )
     # the session held at the unknown place follows it (its place is no longer a TrainingPlace)
     assert _ask(store, f"ASK {{ GRAPH {quarantine} {{ <{ID}session/QS3> pas:code 'QS3' }} }}")

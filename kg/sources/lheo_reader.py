@@ -219,7 +219,9 @@ def read_lheo(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
     """
     kind = options.get("record", "session")
     if kind not in RECORD_KINDS:
-        raise SourceError(path, None, None, f"option record={kind!r}: expected one of {', '.join(RECORD_KINDS)}")
+        raise SourceError(
+            path, None, None, f"option record={kind!r}: expected one of {', '.join(RECORD_KINDS)}"
+        )
     columns = [variable_name(c) for c in re.split(r"[\s,]+", options.get("explode", "")) if c]
     records = _stream(path, kind, options)
     return _explode_each(records, columns) if columns else records
@@ -239,7 +241,9 @@ def _stream(path: Path, kind: str, options: Mapping[str, str]) -> Iterator[Recor
     namespace = _namespace(path)
     if namespace not in NAMESPACES:
         raise SourceError(
-            path, 1, "lheo",
+            path,
+            1,
+            "lheo",
             f"not an LHEO 2.2/2.3 document: root namespace {namespace!r} "
             f"(expected {' or '.join(NAMESPACES)})",
         )
@@ -263,8 +267,13 @@ def _stream(path: Path, kind: str, options: Mapping[str, str]) -> Iterator[Recor
     # carry their line, which libxml2's streaming validation (iterparse(schema=...)) reports as 0,
     # and it measured faster too. Memory stays one formation.
     events = etree.iterparse(
-        str(path), events=("end",), tag=f"{{{namespace}}}formation", huge_tree=True,
-        remove_comments=True, resolve_entities=False, no_network=True,
+        str(path),
+        events=("end",),
+        tag=f"{{{namespace}}}formation",
+        huge_tree=True,
+        remove_comments=True,
+        resolve_entities=False,
+        no_network=True,
     )
     numbers = _Numbers()
     try:
@@ -276,11 +285,14 @@ def _stream(path: Path, kind: str, options: Mapping[str, str]) -> Iterator[Recor
                 # The formation's records are not read: one record stands for it, with the
                 # reason; no mapping produces an entity from it, so the build quarantines it.
                 number, line = numbers.next(formation)
-                yield Record(number, {
-                    "formation_numero": clean_cell(formation.get("numero")),
-                    "source_line": line,
-                    "xsd_error": f"line {error.line}, element {error.field}: {error.rule}",
-                })
+                yield Record(
+                    number,
+                    {
+                        "formation_numero": clean_cell(formation.get("numero")),
+                        "source_line": line,
+                        "xsd_error": f"line {error.line}, element {error.field}: {error.rule}",
+                    },
+                )
             else:
                 yield from _records(formation, kind, numbers)
             formation.clear(keep_tail=False)
@@ -296,7 +308,9 @@ def _schema_error(path: Path, schema: etree.XMLSchema, name: str) -> SourceError
     entry = schema.error_log[0]
     found = _ELEMENT.search(entry.message)
     rule = _ELEMENT.sub("", entry.message, count=1).lstrip(": ").strip()
-    return SourceError(path, entry.line or None, found[1] if found else None, f"XSD violation ({name}): {rule}")
+    return SourceError(
+        path, entry.line or None, found[1] if found else None, f"XSD violation ({name}): {rule}"
+    )
 
 
 def _explode_each(records: Iterator[Record], columns: list[str]) -> Iterator[Record]:
@@ -307,8 +321,10 @@ def _explode_each(records: Iterator[Record], columns: list[str]) -> Iterator[Rec
     >>> rows = iter([Record(3, {"a": "1|2", "b": "x", "c": "k", "action_line": "2"}),
     ...              Record(4, {"a": "1|2", "b": "x", "c": "l", "action_line": "2"})])
     >>> [(r.number, r.values) for r in _explode_each(rows, ["a", "b"])]  # doctest: +NORMALIZE_WHITESPACE
-    [(3, {'a': '1', 'b': None, 'c': 'k', 'action_line': '2'}), (3, {'a': '2', 'b': None, 'c': 'k', 'action_line': '2'}),
-     (3, {'a': None, 'b': 'x', 'c': 'k', 'action_line': '2'}), (4, {'a': None, 'b': None, 'c': 'l', 'action_line': '2'})]
+    [(3, {'a': '1', 'b': None, 'c': 'k', 'action_line': '2'}),
+     (3, {'a': '2', 'b': None, 'c': 'k', 'action_line': '2'}),
+     (3, {'a': None, 'b': 'x', 'c': 'k', 'action_line': '2'}),
+     (4, {'a': None, 'b': None, 'c': 'l', 'action_line': '2'})]
     """
     previous: tuple[str | None, ...] | None = None
     blank: dict[str, str | None] = {c: None for c in columns}
