@@ -30,7 +30,9 @@ Options:
     leaves the other listed columns empty, so one mapping can link every code of a course.
 
 Each record also carries ``source_line``, the line of its element (see :class:`_Numbers`), and
-records of actions and sessions ``action_line``, the line of their action.
+records of actions and sessions ``action_line``, the line of their action, and records of
+sessions ``session_position``, the session's rank in its action (``1`` for the first: a
+mapping can describe the course once per action rather than once per session).
 
 Column names: the path of local element names from the record's scopes, ``formation_``,
 ``action_`` and ``session_`` (``formation_domaine_formation_code_FORMACODE``,
@@ -184,9 +186,10 @@ def _records(formation: etree._Element, kind: str, numbers: _Numbers) -> Iterato
             number, values["source_line"] = numbers.next(action)
             yield Record(number, values)
             continue
-        for session in sessions:
+        for position, session in enumerate(sessions, start=1):
             row = dict(values)
             flatten_element(session, "session", row)
+            row["session_position"] = str(position)
             number, row["source_line"] = numbers.next(session)
             yield Record(number, row)
 
@@ -215,7 +218,7 @@ def read_lheo(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
     ...     '</session></action></formation></offres></lheo>')
     >>> [(r.number, r.values) for r in read_lheo(p, {})]  # doctest: +NORMALIZE_WHITESPACE
     [(1, {'formation_numero': 'F1', 'action_numero': 'A1', 'action_line': '1', 'session_numero': 'S1',
-          'session_periode_debut': '20260105', 'source_line': '1'})]
+          'session_periode_debut': '20260105', 'session_position': '1', 'source_line': '1'})]
     """
     kind = options.get("record", "session")
     if kind not in RECORD_KINDS:
