@@ -163,7 +163,7 @@ def test_xsd_violation_names_line_element_and_rule(tmp_path: Path) -> None:
     records = list(read_records(path, "lheo", {"xsd": str(XSD)}))
     flagged = [r for r in records if "xsd_error" in r.values]
     assert len(flagged) == 1 and f"line {line}, element code-NSF" in (flagged[0].values["xsd_error"] or "")
-    assert len(records) == 29 - 3 + 1  # the valuer formation had 3 sessions
+    assert len(records) == 29 - 3 + 1  # the valoriste formation (3 sessions) is one record
 
 
 def test_xsd_required_but_absent(tmp_path: Path) -> None:
