@@ -8,6 +8,8 @@ size: the file is generated (not timed), then three child processes run one afte
 reporting its own wall time and peak RSS (so figures are per run, not cumulated):
 
 - ``bare``: the module's ``bare_parse`` (lxml ``iterparse`` or the ``csv`` module alone);
+- ``bare+xsd`` (formats with a schema, when the module has ``bare_parse_validated`` and the schema
+  is found): the bare parse plus the schema check the reader does;
 - ``read``: the project's reader alone, once per mapping of the source, as the build reads it;
 - ``build``: ``kg.build.map_source`` — reader + every mapping of the manifest source the module
   names (``SOURCE``), writing the N-Triples spool, i.e. what ``kg build`` does before loading.
@@ -60,6 +62,10 @@ def child(kind: str, module_name: str, path: Path) -> dict[str, float | int]:
     out: dict[str, float | int] = {}
     if kind == "bare":
         out["units"] = module.bare_parse(path)
+    elif kind == "xsd":
+        from kg.sources.lheo_reader import schema_path
+
+        out["units"] = module.bare_parse_validated(path, schema_path({}))
     elif kind == "read":
         rows = 0
         for mapping_path in spec.mapping_paths(manifest.mappings_dir):
@@ -87,6 +93,14 @@ def _run_child(kind: str, module: str, path: Path) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _has_schema(module: object) -> bool:
+    if not hasattr(module, "bare_parse_validated"):
+        return False
+    from kg.sources.lheo_reader import schema_path
+
+    return schema_path({}).is_file()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000])
@@ -102,7 +116,8 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="passerelles-supply-"))
     work.mkdir(parents=True, exist_ok=True)
     header = (
-        f"{'module':<8} {'size':>7} {'MB':>6} {'rows':>8} {'triples':>9} | {'bare s':>7} {'read s':>7} "
+        f"{'module':<8} {'size':>7} {'MB':>6} {'rows':>8} {'triples':>9} | {'bare s':>7} {'+xsd s':>7} "
+        f"{'read s':>7} "
         f"{'build s':>8} {'rows/s':>8} {'build/bare':>10} | {'RSS bare':>8} {'RSS read':>8} {'RSS build':>9}"
     )
     print(header)
@@ -115,11 +130,13 @@ def main() -> None:
                 if not path.exists():
                     module.generate(path, size, args.seed)
                 bare = _run_child("bare", name, path)
+                xsd = _run_child("xsd", name, path) if _has_schema(module) else None
                 read = _run_child("read", name, path)
                 built = _run_child("build", name, path)
                 print(
                     f"{name:<8} {size:>7} {path.stat().st_size / 1e6:>6.1f} {int(built['rows']):>8} "
-                    f"{int(built['triples']):>9} | {bare['seconds']:>7.2f} {read['seconds']:>7.2f} "
+                    f"{int(built['triples']):>9} | {bare['seconds']:>7.2f} "
+                    f"{xsd['seconds'] if xsd else float('nan'):>7.2f} {read['seconds']:>7.2f} "
                     f"{built['seconds']:>8.2f} {built['rows'] / built['seconds']:>8.0f} "
                     f"{built['seconds'] / bare['seconds']:>9.1f}x | {bare['peak_mib']:>6.0f} M "
                     f"{read['peak_mib']:>6.0f} M {built['peak_mib']:>7.0f} M",

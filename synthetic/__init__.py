@@ -18,6 +18,8 @@ Each module generates one official format and follows one small protocol, which
 ``bare_parse(path: Path) -> int``
     The comparator: parse the whole file with the format's plain parser alone (lxml
     ``iterparse``, the ``csv`` module...), count the units and return the count.
+``bare_parse_validated(path: Path, xsd: Path) -> int`` (optional)
+    For a format with a schema the reader checks: the bare parse plus that check.
 
 Each module also runs as ``python -m synthetic.<module> --n N --out FILE [--seed S]``.
 """

@@ -293,6 +293,22 @@ def bare_parse(path: Path) -> int:
     return count
 
 
+def bare_parse_validated(path: Path, xsd: Path) -> int:
+    """A second comparator: the bare parse plus the LHEO 2.3 XSD check of each formation (what
+    validation alone costs; the project's reader validates the same way)."""
+    schema = etree.XMLSchema(etree.parse(str(xsd)))
+    count = 0
+    session = f"{{{NAMESPACE}}}session"
+    for _, formation in etree.iterparse(str(path), events=("end",), tag=f"{{{NAMESPACE}}}formation"):
+        if not schema.validate(formation):
+            raise ValueError(f"{path}: {schema.error_log.last_error}")
+        count += sum(1 for _ in formation.iter(session))
+        formation.clear()
+        while formation.getprevious() is not None:
+            del formation.getparent()[0]
+    return count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", "--sessions", type=int, required=True, dest="n", help="number of sessions")
