@@ -166,6 +166,21 @@ def test_xsd_violation_names_line_element_and_rule(tmp_path: Path) -> None:
     assert len(records) == 29 - 3 + 1  # the valoriste formation (3 sessions) is one record
 
 
+@needs_xsd
+def test_formation_rejected_by_the_xsd_reaches_the_quarantine(tmp_path: Path) -> None:
+    """Its record produces no entity (nothing skips it), so the build keeps it as a quarantined
+    record with its cells, ``xsd_error`` included; the other formations map."""
+    bad = (ROOT / "demo" / "supply" / "lheo-offres-normandie.xml").read_text(encoding="utf-8")
+    path = _write(tmp_path, bad.replace("<code-NSF>343</code-NSF>", "<code-NSF>3433</code-NSF>", 1))
+    stats = MappingStats()
+    for mapping in ("lheo-offers.rq", "lheo-codes.rq"):
+        list(map_file(ROOT / "mappings" / mapping, path, TEST_BASE, {"xsd": str(XSD)}, stats))
+    marked = set().union(*stats.entities.values())
+    rejected = [n for n, values in stats.unmapped.items() if n not in marked and values.get("xsd_error")]
+    assert len(rejected) == 1 and not stats.skipped
+    assert len(marked) == 29 - 3
+
+
 def test_xsd_required_but_absent(tmp_path: Path) -> None:
     path = _write(tmp_path, _doc(NS23, FORMATION))
     with pytest.raises(SourceError, match=r"LHEO schema .* is not found"):
