@@ -59,13 +59,14 @@ def clean_cell(value: object) -> str | None:
 
 
 def read_records(path: Path, fmt: str, options: Mapping[str, str]) -> Iterator[Record]:
-    """Records of ``path`` read as ``fmt`` (``csv``, ``json``, ``jsonl``...) with reader options."""
-    from kg.sources import csv_reader, json_reader
+    """Records of ``path`` read as ``fmt`` (``csv``, ``json``, ``jsonl``, ``lheo``) with reader options."""
+    from kg.sources import csv_reader, json_reader, lheo_reader
 
     readers = {
         "csv": csv_reader.read_csv,
         "json": json_reader.read_json,
         "jsonl": json_reader.read_json_lines,
+        "lheo": lheo_reader.read_lheo,
     }
     if fmt not in readers:
         raise SourceError(path, None, None, f"unknown format {fmt!r} (known: {', '.join(readers)})")

@@ -1,0 +1,353 @@
+"""LHEO reader: the Carif-Oref training-offer XML (LHEO 2.3, and 2.2), streamed.
+
+A document is ``lheo/offres/formation+``; a ``formation`` holds ``action+`` (each with its
+``session+`` and ``lieu-de-formation*``) and, after its actions, the
+``organisme-formation-responsable``. Since the body comes after the sessions, the reader keeps
+one ``formation`` element at a time (``iterparse`` on its end tag), turns it into records, then
+clears it and drops it from the tree: memory follows the largest formation, not the file.
+
+Options:
+
+``record``
+    What one record is: ``session`` (default; an action without session gives one record of
+    its own), ``action`` or ``formation``. The record number is the element's source line.
+``validate``
+    ``auto`` (default): a 2.3 document is validated against the LHEO 2.3 XSD, formation by
+    formation as it is parsed, when the schema file is found (see :func:`schema_path`); other
+    documents are not; ``xsd``: the schema is required; ``none``: no validation.
+``invalid``
+    What a formation that breaks the schema gives: ``quarantine`` (default: one record for the
+    whole formation, numbered by its line, holding ``xsd_error`` — line, element and rule — which
+    no mapping turns into an entity, so the build quarantines it and the rest loads) or
+    ``stop`` (a :class:`~kg.errors.SourceError` naming file, line, element and rule).
+    Malformed XML and a wrong encoding always stop: the parser cannot go on.
+``xsd``
+    Path of the LHEO 2.3 schema (else ``PASSERELLES_LHEO_XSD``, else
+    ``{data folder}/training/lheo/lheo-2.3.xsd``).
+``explode``
+    Columns (space or comma separated) whose ``|``-joined values give one record each (same
+    record number); with several columns, each record carries one value of one column and
+    leaves the other listed columns empty, so one mapping can link every code of a course.
+
+Each record also carries ``source_line``, the line of its element (see :class:`_Numbers`), and
+records of actions and sessions ``action_line``, the line of their action, and records of
+sessions ``session_position``, the session's rank in its action (``1`` for the first: a
+mapping can describe the course once per action rather than once per session).
+
+Column names: the path of local element names from the record's scopes, ``formation_``,
+``action_`` and ``session_`` (``formation_domaine_formation_code_FORMACODE``,
+``action_lieu_de_formation_coordonnees_adresse_code_INSEE_commune``, ``session_periode_debut``),
+made variable-safe (``-`` → ``_``); an attribute adds ``_{name}`` (``formation_numero``); an
+``<extra info="X">`` becomes ``{path of its extras}_extra_{X}``. A repeated element's values are
+joined with ``|`` in document order (``code-ROME``, ``code-RNCP`` of several ``certification``).
+A ``code-ROME`` whose ``ref`` attribute names ROME 4 (``ref="V4"``) goes to the column
+``…_code_ROME_V4``; without it (LHEO's habit until 2024) the code is a ROME v3 one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from pathlib import Path
+
+from lxml import etree
+
+from kg.errors import SourceError
+from kg.sources.records import Record, clean_cell, variable_name
+
+NAMESPACES = {"http://lheo.gouv.fr/2.3": "2.3", "http://www.lheo.org/2.2": "2.2"}
+SCHEMA_NAMESPACE = "http://lheo.gouv.fr/2.3"
+SCHEMA_FILE = Path("training/lheo/lheo-2.3.xsd")
+RECORD_KINDS = ("session", "action", "formation")
+# Children that are records (or hold records) of their own, not columns of their parent.
+_NESTED = {"formation": "action", "action": "session"}
+_ELEMENT = re.compile(r"Element '(?:\{[^}]*\})?([^']+)'")
+
+
+def schema_path(options: Mapping[str, str]) -> Path:
+    """Where the LHEO 2.3 XSD is looked for: option ``xsd``, else ``PASSERELLES_LHEO_XSD``,
+    else the schema in the real-data folder.
+
+    >>> schema_path({"xsd": "/x/lheo.xsd"}).as_posix()
+    '/x/lheo.xsd'
+    """
+    if options.get("xsd"):
+        return Path(options["xsd"])
+    if os.environ.get("PASSERELLES_LHEO_XSD"):
+        return Path(os.environ["PASSERELLES_LHEO_XSD"])
+    from kg.config import Settings
+
+    return Settings.from_env().data_dir / SCHEMA_FILE
+
+
+@lru_cache(maxsize=4)
+def load_schema(path: Path) -> etree.XMLSchema:
+    """The compiled schema (cached: compiling the 210 kB LHEO schema takes a tenth of a second)."""
+    try:
+        return etree.XMLSchema(etree.parse(str(path)))
+    except (etree.XMLSyntaxError, etree.XMLSchemaParseError, OSError) as exc:
+        raise SourceError(path, None, None, f"cannot load the LHEO schema: {exc}") from None
+
+
+_LOCAL: dict[str, str] = {}
+_KEYS: dict[tuple[str, str], str] = {}
+
+
+def _local(tag: object) -> str:
+    """The local name of an element tag ("" for comments and processing instructions)."""
+    if not isinstance(tag, str):
+        return ""
+    local = _LOCAL.get(tag)
+    if local is None:
+        local = _LOCAL[tag] = tag.rpartition("}")[2]
+    return local
+
+
+def _key(prefix: str, name: str) -> str:
+    # Column names are few and repeat on every record: made variable-safe once.
+    key = _KEYS.get((prefix, name))
+    if key is None:
+        key = _KEYS[(prefix, name)] = variable_name(f"{prefix}_{name}")
+    return key
+
+
+def _put(out: dict[str, str | None], key: str, value: str | None) -> None:
+    if value is None:
+        out.setdefault(key, None)
+        return
+    old = out.get(key)
+    out[key] = value if old is None else f"{old}|{value}"
+
+
+def flatten_element(element: etree._Element, prefix: str, out: dict[str, str | None]) -> None:
+    """Add the leaves and attributes of ``element`` to ``out`` under ``prefix`` (see the module
+    docstring), leaving out the child records (``action`` of a ``formation``...).
+
+    >>> e = etree.fromstring('<action numero="A1"><code-ROME>I1407</code-ROME><code-ROME>I1402'
+    ...     '</code-ROME><extras><extra info="financement">CPF</extra></extras><session/></action>')
+    >>> out = {}; flatten_element(e, "action", out); out
+    {'action_numero': 'A1', 'action_code_ROME': 'I1407|I1402', 'action_extras_extra_financement': 'CPF'}
+    """
+    for name, value in element.items():
+        _put(out, _key(prefix, _local(name)), clean_cell(value))
+    nested = _NESTED.get(_local(element.tag))
+    for child in element:
+        local = _local(child.tag)
+        if not local or local == nested:
+            continue  # comments, processing instructions, child records
+        attributes = child.items()
+        if len(child):
+            flatten_element(child, _key(prefix, local), out)
+        elif local == "extra" and child.get("info"):
+            _put(out, _key(_key(prefix, "extra"), child.get("info") or ""), clean_cell(child.text))
+        else:
+            key = _key(prefix, local)
+            if attributes:
+                if local == "code-ROME" and (child.get("ref") or "").upper().startswith("V4"):
+                    key += "_V4"  # ROME 4.0 and v3 codes look alike but name different fiches
+                for name, value in attributes:
+                    if name not in ("ref", "tag"):  # code versions and "principal" marks
+                        _put(out, _key(key, _local(name)), clean_cell(value))
+            _put(out, key, clean_cell(child.text))
+
+
+class _Numbers:
+    """Record numbers: the element's source line, kept unique. A pretty-printed document has one
+    record element per line, so the number is the line; a document written on few lines
+    (minified) would give several records one line, so a record whose line is not after the
+    previous number takes the previous number + 1 (its true line is in ``source_line``)."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def next(self, element: etree._Element) -> tuple[int, str]:
+        line = element.sourceline or 0
+        self.last = line if line > self.last else self.last + 1
+        return self.last, str(line)
+
+
+def _records(formation: etree._Element, kind: str, numbers: _Numbers) -> Iterator[Record]:
+    base: dict[str, str | None] = {}
+    flatten_element(formation, "formation", base)
+    if kind == "formation":
+        number, base["source_line"] = numbers.next(formation)
+        yield Record(number, base)
+        return
+    for action in formation:
+        if _local(action.tag) != "action":
+            continue
+        values = dict(base)
+        flatten_element(action, "action", values)
+        values["action_line"] = str(action.sourceline or 0)
+        sessions = [s for s in action if _local(s.tag) == "session"]
+        if kind == "action" or not sessions:
+            number, values["source_line"] = numbers.next(action)
+            yield Record(number, values)
+            continue
+        for position, session in enumerate(sessions, start=1):
+            row = dict(values)
+            flatten_element(session, "session", row)
+            row["session_position"] = str(position)
+            number, row["source_line"] = numbers.next(session)
+            yield Record(number, row)
+
+
+def _error(path: Path, exc: etree.XMLSyntaxError) -> SourceError:
+    """One clear line for what the parser reports: malformed XML or a wrong encoding."""
+    entry = exc.error_log.last_error if exc.error_log else None
+    message = (entry.message if entry is not None else str(exc)).strip()
+    line = entry.line if entry is not None and entry.line else exc.lineno
+    found = _ELEMENT.search(message)
+    element = found[1] if found else None
+    if "encoding" in message.lower() or "utf-8" in message.lower():
+        rule = f"wrong encoding: {message}"
+    else:
+        rule = f"malformed XML: {message}"
+    return SourceError(path, line, element, rule)
+
+
+def read_lheo(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
+    """Stream the records of an LHEO document (see the module docstring for the options).
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp(), "o.xml")
+    >>> _ = p.write_text('<lheo xmlns="http://www.lheo.org/2.2"><offres><formation numero="F1">'
+    ...     '<action numero="A1"><session numero="S1"><periode><debut>20260105</debut></periode>'
+    ...     '</session></action></formation></offres></lheo>')
+    >>> [(r.number, r.values) for r in read_lheo(p, {})]  # doctest: +NORMALIZE_WHITESPACE
+    [(1, {'formation_numero': 'F1', 'action_numero': 'A1', 'action_line': '1', 'session_numero': 'S1',
+          'session_periode_debut': '20260105', 'session_position': '1', 'source_line': '1'})]
+    """
+    kind = options.get("record", "session")
+    if kind not in RECORD_KINDS:
+        raise SourceError(
+            path, None, None, f"option record={kind!r}: expected one of {', '.join(RECORD_KINDS)}"
+        )
+    columns = [variable_name(c) for c in re.split(r"[\s,]+", options.get("explode", "")) if c]
+    records = _stream(path, kind, options)
+    return _explode_each(records, columns) if columns else records
+
+
+def _namespace(path: Path) -> str:
+    """The root element's namespace, read before the real parse (one start event)."""
+    try:
+        for _, root in etree.iterparse(str(path), events=("start",)):
+            return etree.QName(root).namespace or ""
+    except etree.XMLSyntaxError as exc:
+        raise _error(path, exc) from None
+    raise SourceError(path, 1, None, "malformed XML: empty document")
+
+
+def _stream(path: Path, kind: str, options: Mapping[str, str]) -> Iterator[Record]:
+    namespace = _namespace(path)
+    if namespace not in NAMESPACES:
+        raise SourceError(
+            path,
+            1,
+            "lheo",
+            f"not an LHEO 2.2/2.3 document: root namespace {namespace!r} "
+            f"(expected {' or '.join(NAMESPACES)})",
+        )
+    mode = options.get("validate", "auto")
+    if mode not in ("auto", "xsd", "none"):
+        raise SourceError(path, None, None, f"option validate={mode!r}: expected auto, xsd or none")
+    schema = None
+    xsd = schema_path(options)
+    if mode == "xsd" or (mode == "auto" and namespace == SCHEMA_NAMESPACE and xsd.is_file()):
+        if not xsd.is_file():
+            raise SourceError(path, None, None, f"validate=xsd but the LHEO schema {xsd} is not found")
+        if namespace != SCHEMA_NAMESPACE:
+            raise SourceError(
+                path, 1, "lheo", f"validate=xsd: the LHEO 2.3 schema cannot validate a {namespace} document"
+            )
+        schema = load_schema(xsd)
+    on_invalid = options.get("invalid", "quarantine")
+    if on_invalid not in ("quarantine", "stop"):
+        raise SourceError(path, None, None, f"option invalid={on_invalid!r}: expected quarantine or stop")
+    # Each formation is validated on its own (it is a global element of the schema): errors then
+    # carry their line, which libxml2's streaming validation (iterparse(schema=...)) reports as 0,
+    # and it measured faster too. Memory stays one formation.
+    events = etree.iterparse(
+        str(path),
+        events=("end",),
+        tag=f"{{{namespace}}}formation",
+        huge_tree=True,
+        remove_comments=True,
+        resolve_entities=False,
+        no_network=True,
+    )
+    numbers = _Numbers()
+    try:
+        for _, formation in events:
+            if schema is not None and not schema.validate(formation):
+                error = _schema_error(path, schema, xsd.name)
+                if on_invalid == "stop":
+                    raise error
+                # The formation's records are not read: one record stands for it, with the
+                # reason; no mapping produces an entity from it, so the build quarantines it.
+                number, line = numbers.next(formation)
+                yield Record(
+                    number,
+                    {
+                        "formation_numero": clean_cell(formation.get("numero")),
+                        "source_line": line,
+                        "xsd_error": f"line {error.line}, element {error.field}: {error.rule}",
+                    },
+                )
+            else:
+                yield from _records(formation, kind, numbers)
+            formation.clear(keep_tail=False)
+            parent = formation.getparent()
+            if parent is not None:
+                while formation.getprevious() is not None:
+                    del parent[0]
+    except etree.XMLSyntaxError as exc:
+        raise _error(path, exc) from None
+
+
+def _schema_error(path: Path, schema: etree.XMLSchema, name: str) -> SourceError:
+    entry = schema.error_log[0]
+    found = _ELEMENT.search(entry.message)
+    rule = _ELEMENT.sub("", entry.message, count=1).lstrip(": ").strip()
+    return SourceError(
+        path, entry.line or None, found[1] if found else None, f"XSD violation ({name}): {rule}"
+    )
+
+
+def _explode_each(records: Iterator[Record], columns: list[str]) -> Iterator[Record]:
+    """One record per value of each listed column (the other listed columns left empty); a
+    record of the same action as the previous one (``action_line``) with the same listed cells
+    gives one record with them empty.
+
+    >>> rows = iter([Record(3, {"a": "1|2", "b": "x", "c": "k", "action_line": "2"}),
+    ...              Record(4, {"a": "1|2", "b": "x", "c": "l", "action_line": "2"})])
+    >>> [(r.number, r.values) for r in _explode_each(rows, ["a", "b"])]  # doctest: +NORMALIZE_WHITESPACE
+    [(3, {'a': '1', 'b': None, 'c': 'k', 'action_line': '2'}),
+     (3, {'a': '2', 'b': None, 'c': 'k', 'action_line': '2'}),
+     (3, {'a': None, 'b': 'x', 'c': 'k', 'action_line': '2'}),
+     (4, {'a': None, 'b': None, 'c': 'l', 'action_line': '2'})]
+    """
+    previous: tuple[str | None, ...] | None = None
+    blank: dict[str, str | None] = {c: None for c in columns}
+    for record in records:
+        cells = (record.values.get("action_line"), *(record.values.get(c) for c in columns))
+        if cells == previous and cells[0] is not None:
+            # The next session of the same action: its codes were just given, and would give
+            # the same triples again; one record still stands for it.
+            yield Record(record.number, {**record.values, **blank})
+            continue
+        previous = cells
+        produced = False
+        for column in columns:
+            cell = record.values.get(column)
+            if cell is None:
+                continue
+            for part in cell.split("|"):
+                value = clean_cell(part)
+                if value is not None:
+                    produced = True
+                    yield Record(record.number, {**record.values, **blank, column: value})
+        if not produced:
+            yield Record(record.number, {**record.values, **blank})
