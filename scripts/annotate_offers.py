@@ -107,6 +107,13 @@ LINE = re.compile(
 )
 
 
+def mid_word(text: str, i: int) -> bool:
+    """True when offset i cuts a word (a lower→upper case change counts as a boundary: glued bullets)."""
+    if i <= 0 or i >= len(text) or not (text[i - 1].isalnum() and text[i].isalnum()):
+        return False
+    return not (text[i - 1].islower() and text[i].isupper())
+
+
 def phrase_pattern(phrase: str) -> str:
     """A regex for a quoted phrase: any run of white space (no-break spaces too), either apostrophe."""
     out = []
@@ -135,12 +142,11 @@ def compile_notes(notes: Path, out: Path) -> None:
                 sys.exit(f"{f}:{ln}: cannot parse {line!r}")
             phrase, k = m["p"], int(m["k"] or 1)
             pattern = re.compile(phrase_pattern(phrase))
-            start, end = pos - 1, pos
-            for _ in range(k):
-                found = pattern.search(text, start + 1)
-                if found is None:
-                    sys.exit(f"{f}:{ln}: phrase not found after offset {pos}: {phrase!r}")
-                start, end = found.span()
+            spans = [mt.span() for mt in pattern.finditer(text, pos)
+                     if not mid_word(text, mt.start()) and not mid_word(text, mt.end())]
+            if len(spans) < k:
+                sys.exit(f"{f}:{ln}: phrase not found (as whole words) after offset {pos}: {phrase!r}")
+            start, end = spans[k - 1]
             kind, code = m["kind"], (None if m["code"] == "null" else m["code"])
             alts = [a for a in (m["alts"] or "").split(",") if a]
             if kind not in KINDS:

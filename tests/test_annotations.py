@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 ANNOTATION = Path(__file__).parent / "annotations" / "offers-skills.jsonl"
@@ -33,6 +34,9 @@ def test_structure_without_data() -> None:
             assert 0 <= m["start"] < m["end"]
             assert m["code"] is None or isinstance(m["code"], str)
             assert all(isinstance(a, str) and a != m["code"] for a in m["alternatives"])
+        spans = [(m["start"], m["end"]) for m in r["mentions"]]
+        assert spans == sorted(spans), f"{r['id']}: mentions not in text order"
+        assert all(a[1] <= b[0] for a, b in pairwise(spans)), f"{r['id']}: overlapping mentions"
 
 
 def test_no_offer_text_in_annotation() -> None:
@@ -96,4 +100,4 @@ def test_annotation_matches_real_data(shared_data: Path) -> None:
 
 def test_selection_sizes() -> None:
     split = Counter(r["split"] for r in records())
-    assert split["dev"] >= 20
+    assert split["dev"] >= 40 and split["test"] >= 15
