@@ -13,9 +13,10 @@ DEV and TEST reported apart. Baselines (labels from the graph in ``--store``):
 
 - occupation: rapidfuzz match of the offer title (``intitule``) against every ROME appellation label
   (WRatio; fiches ranked by their best appellation);
-- skills: the items of the baseline's top-1 fiche ranked by rapidfuzz ``partial_token_set_ratio`` of
-  their label against the offer text; the first 10 are the prediction (spans from
-  ``partial_ratio_alignment``).
+- skills: the items of the baseline's top-1 fiche ranked by rapidfuzz ``partial_ratio`` of their label
+  against the offer text (lower-cased, accents folded); the first 10 are the prediction (spans from
+  ``partial_ratio_alignment``). A reference row ranks the items of the *declared* fiche the same way: it
+  uses the declared code, so it is an upper reference for fiche-restricted linking, not a prediction.
 
 The declared ``romeCode`` is the reference for occupations and is never an input of a prediction.
 """
@@ -125,23 +126,30 @@ def baseline_occupation(title: str, labels: GraphLabels, n: int = 3) -> list[str
     return ranked
 
 
+def fold(s: str) -> str:
+    """Lower-case without accents, one output character per input character (offsets stay valid)."""
+    out = []
+    for c in s.lower():
+        base = "".join(x for x in unicodedata.normalize("NFKD", c) if not unicodedata.combining(x))
+        out.append(base[:1] or c)
+    return "".join(out)
+
+
 def baseline_skills(
     text: str, fiche: str | None, labels: GraphLabels, k: int = TOP_SKILLS
 ) -> list[PredictedSkill]:
-    """The top-k items of the fiche by fuzzy similarity of their label to the text, with aligned spans."""
+    """The top-k items of the fiche ranked by rapidfuzz ``partial_ratio`` (best-matching substring of the
+    text) of their label, with the aligned span."""
     from rapidfuzz import fuzz
 
     if fiche is None:
         return []
-    low = text.lower()
-    scored = []
-    for code, label in labels.items.get(fiche, ()):
-        score = fuzz.partial_token_set_ratio(label.lower(), low)
-        scored.append((score, code, label))
-    scored.sort(key=lambda t: -t[0])
+    folded = fold(text)
+    scored = sorted(((fuzz.partial_ratio(fold(label), folded), code, label)
+                     for code, label in labels.items.get(fiche, ())), key=lambda t: -t[0])
     out = []
     for _, code, label in scored[:k]:
-        al = fuzz.partial_ratio_alignment(label.lower(), low)
+        al = fuzz.partial_ratio_alignment(fold(label), folded)
         out.append(PredictedSkill(code, al.dest_start, al.dest_end) if al else PredictedSkill(code))
     return out
 
@@ -240,6 +248,11 @@ def main() -> None:
     base_occ_s = time.perf_counter() - t0
     base_skills = {oid: baseline_skills(offer_text(o), (base_occ[oid] or [None])[0], labels)
                    for oid, (_, o) in offers.items()}
+    oracle_skills = {}
+    for g in gold:
+        if g.id in offers:
+            o = offers[g.id][1]
+            oracle_skills[g.id] = baseline_skills(offer_text(o), o.get("romeCode"), labels)
 
     # --- system
     system: dict[str, dict[str, Any]] | None = None
@@ -250,9 +263,14 @@ def main() -> None:
     elif not args.no_run and extract_available():
         texts = [offer_text(o) for _, o in offers.values()]
         with tempfile.TemporaryDirectory() as tmp:
+            # the CSV dumps are converted: kg extract reads the API v2 JSON shape
+            merged = pathlib.Path(tmp, "offers.jsonl")
+            with open(merged, "w", encoding="utf-8") as f:
+                for _, o in offers.values():
+                    f.write(json.dumps(o, ensure_ascii=False) + "\n")
             out1, out2 = pathlib.Path(tmp, "w1.jsonl"), pathlib.Path(tmp, "w2.jsonl")
-            s1 = run_extract(files, 1, out1)
-            s2 = run_extract(files, 2, out2)
+            s1 = run_extract([merged], 1, out1)
+            s2 = run_extract([merged], 2, out2)
             with open(out1, encoding="utf-8") as f:
                 system = {str(r["id"]): r for r in map(json.loads, filter(str.strip, f)) if "id" in r}
         bare = bare_spacy_seconds(texts)
@@ -288,6 +306,7 @@ def main() -> None:
     # --- skills
     annotated = [g for g in gold if g.id in offers]
     rows = skill_rows("baseline (fiche items, fuzzy top-10)", annotated, base_skills)
+    rows += skill_rows("reference: declared fiche's items, fuzzy top-10", annotated, oracle_skills)
     if system is not None:
         rows += skill_rows("system (kg extract)", annotated, predictions_from_extraction(system.values()))
     print_table("Skills stated in the text vs the hand annotation (item level per offer = primary; "
