@@ -148,3 +148,15 @@ def test_read_offers_jsonl_and_array(tmp_path: Path) -> None:
     (tmp_path / "b.json").write_text('[{"id": "3"}]', encoding="utf-8")
     assert [o["id"] for o in read_offers(tmp_path / "a.jsonl")] == ["1", "2"]
     assert [o["id"] for o in read_offers(tmp_path / "b.json")] == ["3"]
+
+
+def test_annotation_scored_against_itself_is_perfect() -> None:
+    # Predicting exactly the annotated codes at the annotated spans must give P = R = 1 at both levels.
+    gold_offers = load_annotation(ANNOTATION)
+    preds = {
+        o.id: [PredictedSkill(m.code, m.start, m.end) for m in o.mentions if m.code and m.kind != "diploma"]
+        for o in gold_offers
+    }
+    for spans in (False, True):
+        r = skill_pr(gold_offers, preds, spans=spans)
+        assert r.precision == 1.0 and r.recall == 1.0, (spans, r)
