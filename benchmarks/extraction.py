@@ -256,6 +256,7 @@ def main() -> None:
 
     # --- system
     system: dict[str, dict[str, Any]] | None = None
+    system_name = f"system ({args.predictions.name})" if args.predictions else "system (kg extract)"
     speed_rows: list[list[Any]] = []
     if args.predictions:
         with open(args.predictions, encoding="utf-8") as f:
@@ -308,7 +309,7 @@ def main() -> None:
     rows = skill_rows("baseline (fiche items, fuzzy top-10)", annotated, base_skills)
     rows += skill_rows("reference: declared fiche's items, fuzzy top-10", annotated, oracle_skills)
     if system is not None:
-        rows += skill_rows("system (kg extract)", annotated, predictions_from_extraction(system.values()))
+        rows += skill_rows(system_name, annotated, predictions_from_extraction(system.values()))
     print_table("Skills stated in the text vs the hand annotation (item level per offer = primary; "
                 "goal P ≥ 0.70, R ≥ 0.65)",
                 ["method", "split", "offers", "P", "R", "F1", "span P", "span R", "units found"], rows)
@@ -323,7 +324,7 @@ def main() -> None:
     rows.append(["baseline (fiche items, fuzzy top-10)", n_with, f"{found}/{total}", r])
     if system is not None:
         r, found, total = recall_at_k(((_ranked_skills(system.get(i)), ref[i]) for i in offers), TOP_SKILLS)
-        rows.append(["system (kg extract)", n_with, f"{found}/{total}", r])
+        rows.append([system_name, n_with, f"{found}/{total}", r])
     print_table("Recruiter-chosen competences: recall@10 (reported, not a goal)",
                 ["method", "offers with competences", "found", "recall@10"], rows)
 
