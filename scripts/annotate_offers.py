@@ -1,0 +1,199 @@
+"""Tooling for the hand annotation of skills in job offers (see docs/ANNOTATION.md).
+
+Subcommands (run with the project's virtualenv, from the worktree root):
+
+    python scripts/annotate_offers.py select            # the seeded selection, with its DEV/TEST split
+    python scripts/annotate_offers.py show N            # offer number N of the selection, with offsets
+    python scripts/annotate_offers.py lookup "query"... # candidate ROME items for each query
+    python scripts/annotate_offers.py compile DIR OUT   # scratch notes -> offsets-only annotation JSONL
+
+Scratch notes (one file per offer, ``DIR/NN.txt``, kept OUTSIDE the repository or in the git-ignored
+``var/``) quote the annotated phrase so that the annotator can work from the text; ``compile`` turns each
+quoted phrase into character offsets and writes only ids, hashes, offsets, kinds and codes — no text
+from the offers enters the project.  A scratch line reads::
+
+    "phrase"[@k] KIND CODE|null [ALT,ALT...]
+
+``@k`` selects the k-th occurrence (1-based) of the phrase after the previous mention's start when the
+phrase repeats; by default the first occurrence at or after the previous mention's start is used, so
+mentions are written in text order.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+import re
+import sys
+import unicodedata
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+AIN = "offers/ft_offres_dep01_ain_2025-08.jsonl"
+MASONRY = "offers/trades/ft_offres_maconnerie_france_2024-02-22.jsonl"
+SEED = 20261128
+N_AIN, N_MASONRY = 50, 10
+TEST_AIN, TEST_MASONRY = 12, 3  # the last ones of each sample are TEST
+KINDS = {"task", "tool", "knowledge", "quality", "licence", "diploma"}
+
+
+def offer_text(offer: dict) -> str:
+    return (offer.get("intitule") or "") + "\n" + (offer.get("description") or "")
+
+
+def load(path: str) -> list[dict]:
+    with open(DATA / path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def selection() -> list[tuple[str, str, str]]:
+    """(source file name, offer id, split) in annotation order."""
+    rng = random.Random(SEED)
+    ain = rng.sample(sorted(o["id"] for o in load(AIN)), N_AIN)
+    mas = rng.sample(sorted(o["id"] for o in load(MASONRY)), N_MASONRY)
+    out = []
+    for name, ids, n_test in ((AIN, ain, TEST_AIN), (MASONRY, mas, TEST_MASONRY)):
+        for i, oid in enumerate(ids):
+            out.append((Path(name).name, oid, "test" if i >= len(ids) - n_test else "dev"))
+    return out
+
+
+def offers_by_id() -> dict[str, dict]:
+    return {o["id"]: o for path in (AIN, MASONRY) for o in load(path)}
+
+
+def norm(s: str) -> str:
+    s = unicodedata.normalize("NFKD", s.lower())
+    return "".join(c for c in s if not unicodedata.combining(c)).replace("’", "'")
+
+
+def items() -> list[tuple[str, str, str]]:
+    """(code, kind, label) of every ROME v460 savoir-faire, savoir-être and savoir item."""
+    out = []
+    with open(DATA / "rome/unix_referentiel_competence_v460_utf8.csv", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            kind = "SE" if r["cat_comp"] == "Savoir-être professionnel" else (
+                "MC" if r["nature"] != "Compétence" else "SF")
+            out.append((r["code_ogr"], kind, r["libelle_competence"]))
+    with open(DATA / "rome/unix_referentiel_savoir_v460_utf8.csv", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            out.append((r["code_ogr_savoir"], "SA", r["libelle_savoir"]))
+    return out
+
+
+def lookup(queries: list[str], n: int = 4) -> None:
+    from rapidfuzz import fuzz, process
+
+    its = items()
+    labels = [norm(lab) for _, _, lab in its]
+    for q in queries:
+        qn = norm(q)
+        print(f"== {q}")
+        hits = process.extract(qn, labels, scorer=fuzz.token_set_ratio, limit=n)
+        sub = [i for i, lab in enumerate(labels) if all(w in lab for w in qn.split())][:3]
+        seen = set()
+        for _, score, i in hits:
+            seen.add(i)
+            print(f"  {its[i][0]} {its[i][1]} {score:5.1f} {its[i][2]}")
+        for i in sub:
+            if i not in seen:
+                print(f"  {its[i][0]} {its[i][1]}   sub {its[i][2]}")
+
+
+LINE = re.compile(
+    r'^"(?P<p>[^"]+)"(?:@(?P<k>\d+))?\s+(?P<kind>\w+)\s+(?P<code>\d+|null)(?:\s+(?P<alts>[\d,]+))?\s*$'
+)
+
+
+def mid_word(text: str, i: int) -> bool:
+    """True when offset i cuts a word (a lower→upper case change counts as a boundary: glued bullets)."""
+    if i <= 0 or i >= len(text) or not (text[i - 1].isalnum() and text[i].isalnum()):
+        return False
+    return not (text[i - 1].islower() and text[i].isupper())
+
+
+def phrase_pattern(phrase: str) -> str:
+    """A regex for a quoted phrase: any run of white space (no-break spaces too), either apostrophe."""
+    out = []
+    for c in phrase:
+        out.append(r"\s+" if c.isspace() else "['’]" if c in "'’" else re.escape(c))
+    return "".join(out).replace(r"\s+\s+", r"\s+")
+
+
+def compile_notes(notes: Path, out: Path) -> None:
+    offers = offers_by_id()
+    codes = {c for c, _, _ in items()}
+    records = []
+    for n, (src, oid, split) in enumerate(selection()):
+        f = notes / f"{n:02d}.txt"
+        if not f.exists():
+            continue
+        text = offer_text(offers[oid])
+        mentions = []
+        pos = 0
+        for ln, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            m = LINE.match(line)
+            if not m:
+                sys.exit(f"{f}:{ln}: cannot parse {line!r}")
+            phrase, k = m["p"], int(m["k"] or 1)
+            pattern = re.compile(phrase_pattern(phrase))
+            spans = [mt.span() for mt in pattern.finditer(text, pos)
+                     if not mid_word(text, mt.start()) and not mid_word(text, mt.end())]
+            if len(spans) < k:
+                sys.exit(f"{f}:{ln}: phrase not found (as whole words) after offset {pos}: {phrase!r}")
+            start, end = spans[k - 1]
+            kind, code = m["kind"], (None if m["code"] == "null" else m["code"])
+            alts = [a for a in (m["alts"] or "").split(",") if a]
+            if kind not in KINDS:
+                sys.exit(f"{f}:{ln}: unknown kind {kind}")
+            for c in [code, *alts]:
+                if c is not None and c not in codes:
+                    sys.exit(f"{f}:{ln}: unknown ROME code {c}")
+            mentions.append({"start": start, "end": end, "kind": kind, "code": code, "alternatives": alts})
+            pos = start
+        records.append({
+            "id": oid,
+            "source": src,
+            "split": split,
+            "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "mentions": sorted(mentions, key=lambda m: (m["start"], m["end"])),
+        })
+    with open(out, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    print(f"{len(records)} offers, {sum(len(r['mentions']) for r in records)} mentions -> {out}")
+
+
+def main(argv: list[str]) -> None:
+    cmd = argv[0]
+    if cmd == "select":
+        for n, (src, oid, split) in enumerate(selection()):
+            print(n, src, oid, split)
+    elif cmd == "show":
+        offers = offers_by_id()
+        for n in argv[1:]:
+            src, oid, split = selection()[int(n)]
+            o = offers[oid]
+            print(f"##### {n} {oid} {split} rome={o.get('romeCode')} {o.get('appellationlibelle')}")
+            print(offer_text(o))
+    elif cmd == "lookup":
+        lookup(argv[1:])
+    elif cmd == "fiche":
+        labels = {c: (k, lab) for c, k, lab in items()}
+        with open(DATA / "rome/unix_liens_rome_referentiels_v460_utf8.csv", encoding="utf-8") as f:
+            for r in csv.DictReader(f):
+                if r["code_rome"] in argv[1:] and r["code_ogr"] in labels:
+                    print(r["code_rome"], r["code_ogr"], *labels[r["code_ogr"]])
+    elif cmd == "compile":
+        compile_notes(Path(argv[1]), Path(argv[2]))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

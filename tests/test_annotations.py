@@ -1,0 +1,103 @@
+"""Integrity of the hand annotation of skills in job offers (docs/ANNOTATION.md) against the real data."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections import Counter
+from itertools import pairwise
+from pathlib import Path
+
+ANNOTATION = Path(__file__).parent / "annotations" / "offers-skills.jsonl"
+KINDS = {"task", "tool", "knowledge", "quality", "licence", "diploma"}
+AIN = "ft_offres_dep01_ain_2025-08.jsonl"
+MASONRY = "ft_offres_maconnerie_france_2024-02-22.jsonl"
+SOURCES = {AIN: f"offers/{AIN}", MASONRY: f"offers/trades/{MASONRY}"}
+
+
+def records() -> list[dict]:
+    with open(ANNOTATION, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def test_structure_without_data() -> None:
+    recs = records()
+    assert len({r["id"] for r in recs}) == len(recs), "an offer is annotated twice"
+    assert {r["source"] for r in recs} <= set(SOURCES)
+    assert {r["split"] for r in recs} <= {"dev", "test"}
+    for r in recs:
+        assert set(r) == {"id", "source", "split", "sha256", "mentions"}
+        for m in r["mentions"]:
+            assert set(m) == {"start", "end", "kind", "code", "alternatives"}, r["id"]
+            assert m["kind"] in KINDS
+            assert 0 <= m["start"] < m["end"]
+            assert m["code"] is None or isinstance(m["code"], str)
+            assert all(isinstance(a, str) and a != m["code"] for a in m["alternatives"])
+        spans = [(m["start"], m["end"]) for m in r["mentions"]]
+        assert spans == sorted(spans), f"{r['id']}: mentions not in text order"
+        assert all(a[1] <= b[0] for a, b in pairwise(spans)), f"{r['id']}: overlapping mentions"
+
+
+def test_no_offer_text_in_annotation() -> None:
+    # The project never stores pieces of ../shared/data: records hold only ids, offsets and codes.
+    for r in records():
+        for m in r["mentions"]:
+            assert all(isinstance(v, (int, str, list, type(None))) for v in m.values())
+            assert all(k in {"start", "end", "kind", "code", "alternatives"} for k in m)
+
+
+def _rome_codes(data: Path) -> set[str]:
+    codes = set()
+    with open(data / "rome/unix_referentiel_competence_v460_utf8.csv", encoding="utf-8") as f:
+        codes |= {row["code_ogr"] for row in csv.DictReader(f)}
+    with open(data / "rome/unix_referentiel_savoir_v460_utf8.csv", encoding="utf-8") as f:
+        codes |= {row["code_ogr_savoir"] for row in csv.DictReader(f)}
+    return codes
+
+
+def _offers(data: Path) -> dict[tuple[str, str], dict]:
+    out = {}
+    for name, rel in SOURCES.items():
+        with open(data / rel, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    o = json.loads(line)
+                    out[(name, o["id"])] = o
+    return out
+
+
+def _mid_word(text: str, i: int) -> bool:
+    """True when offset i cuts a word; a lower→upper case change is a boundary (some offers glue their
+    bullet items together, e.g. "palettesTri")."""
+    if i <= 0 or i >= len(text) or not (text[i - 1].isalnum() and text[i].isalnum()):
+        return False
+    return not (text[i - 1].islower() and text[i].isupper())
+
+
+def test_mid_word_rule() -> None:
+    assert _mid_word("abc", 1) and not _mid_word("a bc", 1) and not _mid_word("abTri", 2)
+    assert not _mid_word("abc", 0) and not _mid_word("abc", 3)
+
+
+def test_annotation_matches_real_data(shared_data: Path) -> None:
+    offers = _offers(shared_data)
+    codes = _rome_codes(shared_data)
+    for r in records():
+        offer = offers.get((r["source"], r["id"]))
+        assert offer is not None, f"offer {r['id']} not in {r['source']}"
+        text = (offer.get("intitule") or "") + "\n" + (offer.get("description") or "")
+        assert hashlib.sha256(text.encode("utf-8")).hexdigest() == r["sha256"], f"text of {r['id']} changed"
+        for m in r["mentions"]:
+            s, e = m["start"], m["end"]
+            assert e <= len(text), (r["id"], m)
+            assert text[s:e] == text[s:e].strip(), f"{r['id']} {s}-{e}: span starts or ends with space"
+            assert not _mid_word(text, s), f"{r['id']} {s}: span starts mid-word"
+            assert not _mid_word(text, e), f"{r['id']} {e}: span ends mid-word"
+            for c in [m["code"], *m["alternatives"]]:
+                assert c is None or c in codes, f"{r['id']}: {c} is not a ROME v460 item"
+
+
+def test_selection_sizes() -> None:
+    split = Counter(r["split"] for r in records())
+    assert split["dev"] >= 40 and split["test"] >= 15
