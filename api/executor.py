@@ -1,0 +1,199 @@
+"""Where queries run: a small interface, :class:`QueryBackend`, and its implementations.
+
+- :class:`ProcessPoolBackend` (served stores): a pool of worker processes, each with the store
+  opened read-only. A query past its timeout has its worker killed (the only way to stop a
+  pyoxigraph evaluation) and replaced; the other workers go on answering.
+- :class:`InProcessBackend` (an in-memory store given to the app, tests, the CLI): runs in a
+  thread; it cannot stop a runaway query and says so in its name.
+
+A remote SPARQL store plugs in as another ``QueryBackend`` (same ``run(job, timeout)``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyoxigraph as ox
+
+from api.results import Answer, Job, Refusal, execute
+from kg.store import StoreLayout
+
+
+class QueryTimeout(Exception):
+    """The query ran past its timeout and was stopped."""
+
+
+class Busy(Exception):
+    """No worker became free within the timeout."""
+
+
+class QueryBackend(Protocol):
+    """Runs read-only query jobs."""
+
+    name: str
+
+    async def run(self, job: Job, timeout: float) -> Answer | Refusal:
+        """The answer, or raise :class:`QueryTimeout` / :class:`Busy`."""
+        ...
+
+    def close(self) -> None:
+        """Free what the backend holds."""
+        ...
+
+
+class InProcessBackend:
+    """Queries on a store object, in a thread (no hard stop: for tests and embedded use).
+
+    >>> s = ox.Store()
+    >>> answer = asyncio.run(InProcessBackend(s).run(Job("ASK {}"), 5))
+    >>> answer.body
+    b'{"head": {}, "boolean": true}'
+    """
+
+    name = "in-process"
+
+    def __init__(self, store: ox.Store) -> None:
+        self.store = store
+
+    async def run(self, job: Job, timeout: float) -> Answer | Refusal:
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(execute, self.store, job), timeout)
+        except TimeoutError:
+            raise QueryTimeout from None
+
+    def close(self) -> None:
+        pass
+
+
+def _worker_main(root: str, conn: Connection) -> None:
+    """A worker process: open the served build read-only, answer jobs until the pipe closes.
+
+    A new build (``current`` moved) is opened before the next job, so that workers follow
+    rebuilds without a restart.
+    """
+    layout = StoreLayout(Path(root))
+    opened: Path | None = None
+    store: ox.Store | None = None
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        current = layout.current()
+        if current is None:
+            conn.send(Refusal("error", f"no graph built in {root}"))
+            continue
+        if current != opened or store is None:
+            store = ox.Store.read_only(str(current))
+            opened = current
+        conn.send(execute(store, job))
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+
+
+class ProcessPoolBackend:
+    """``size`` worker processes over the store at ``root``; killed and replaced on timeout."""
+
+    name = "process-pool"
+
+    def __init__(self, root: Path, size: int | None = None) -> None:
+        self.root = root
+        self.size = size or max(2, os.cpu_count() or 2)
+        # forkserver: workers start from a clean interpreter (no inherited event loop, threads
+        # or RocksDB handles of the app), cheaply.
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._idle: asyncio.Queue[_Worker] | None = None
+        self._all: list[_Worker] = []
+        self.restarts = 0
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._ctx.Pipe()
+        process = self._ctx.Process(target=_worker_main, args=(str(self.root), child), daemon=True)
+        process.start()
+        child.close()
+        worker = _Worker(process, parent)
+        self._all.append(worker)
+        return worker
+
+    def _queue(self) -> asyncio.Queue[_Worker]:
+        # Created lazily inside the serving event loop.
+        if self._idle is None:
+            self._idle = asyncio.Queue()
+            for _ in range(self.size):
+                self._idle.put_nowait(self._spawn())
+        return self._idle
+
+    def _kill(self, worker: _Worker) -> None:
+        with contextlib.suppress(Exception):
+            worker.process.kill()
+            worker.process.join(timeout=5)
+        with contextlib.suppress(Exception):
+            worker.conn.close()
+        if worker in self._all:
+            self._all.remove(worker)
+
+    async def run(self, job: Job, timeout: float) -> Answer | Refusal:
+        queue = self._queue()
+        deadline = time.monotonic() + timeout
+        try:
+            worker = await asyncio.wait_for(queue.get(), timeout)
+        except TimeoutError:
+            raise Busy from None
+        if not worker.process.is_alive():  # died (e.g. out of memory): replace it
+            self._kill(worker)
+            worker = self._spawn()
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        fd = worker.conn.fileno()
+
+        def readable() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, readable)
+        try:
+            worker.conn.send(job)
+            await asyncio.wait_for(ready, max(0.0, deadline - time.monotonic()))
+            answer: Any = worker.conn.recv()
+        except TimeoutError:
+            loop.remove_reader(fd)
+            self._kill(worker)
+            self.restarts += 1
+            queue.put_nowait(self._spawn())
+            raise QueryTimeout from None
+        except (EOFError, OSError) as exc:
+            loop.remove_reader(fd)
+            self._kill(worker)
+            queue.put_nowait(self._spawn())
+            return Refusal("error", f"the query worker failed: {exc}")
+        except BaseException:  # cancelled (client gone): the worker's state is unknown, replace it
+            loop.remove_reader(fd)
+            self._kill(worker)
+            queue.put_nowait(self._spawn())
+            raise
+        loop.remove_reader(fd)
+        queue.put_nowait(worker)
+        assert isinstance(answer, Answer | Refusal)
+        return answer
+
+    def close(self) -> None:
+        for worker in list(self._all):
+            with contextlib.suppress(Exception):
+                worker.conn.close()
+            with contextlib.suppress(Exception):
+                worker.process.terminate()
+                worker.process.join(timeout=5)
+        self._all.clear()
+        self._idle = None
