@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None, store: ox.Store | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await app.state.backend.start()
         yield
         app.state.backend.close()
 

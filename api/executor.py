@@ -40,6 +40,10 @@ class QueryBackend(Protocol):
 
     name: str
 
+    async def start(self) -> None:
+        """Get ready to answer (called once the event loop runs)."""
+        ...
+
     async def run(self, job: Job, timeout: float) -> Answer | Refusal:
         """The answer, or raise :class:`QueryTimeout` / :class:`Busy`."""
         ...
@@ -63,6 +67,9 @@ class InProcessBackend:
     def __init__(self, store: ox.Store) -> None:
         self.store = store
 
+    async def start(self) -> None:
+        pass
+
     async def run(self, job: Job, timeout: float) -> Answer | Refusal:
         try:
             return await asyncio.wait_for(asyncio.to_thread(execute, self.store, job), timeout)
@@ -80,8 +87,9 @@ def _worker_main(root: str, conn: Connection) -> None:
     rebuilds without a restart.
     """
     layout = StoreLayout(Path(root))
-    opened: Path | None = None
-    store: ox.Store | None = None
+    opened: Path | None = layout.current()
+    store: ox.Store | None = ox.Store.read_only(str(opened)) if opened else None
+    conn.send("ready")
     while True:
         try:
             job = conn.recv()
@@ -116,6 +124,7 @@ class ProcessPoolBackend:
         self._ctx = multiprocessing.get_context("forkserver")
         self._idle: asyncio.Queue[_Worker] | None = None
         self._all: list[_Worker] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         self.restarts = 0
 
     def _spawn(self) -> _Worker:
@@ -127,13 +136,46 @@ class ProcessPoolBackend:
         self._all.append(worker)
         return worker
 
-    def _queue(self) -> asyncio.Queue[_Worker]:
-        # Created lazily inside the serving event loop.
+    async def _receive(self, worker: _Worker, timeout: float | None) -> Any:
+        """The next message of a worker, awaited without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        fd = worker.conn.fileno()
+
+        def readable() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, readable)
+        try:
+            await asyncio.wait_for(ready, timeout)
+        finally:
+            loop.remove_reader(fd)
+        return worker.conn.recv()
+
+    async def _start_one(self, queue: asyncio.Queue[_Worker]) -> None:
+        """Spawn a worker and make it available once it has opened the store."""
+        worker = self._spawn()
+        try:
+            await self._receive(worker, 120)
+        except (TimeoutError, EOFError, OSError):
+            self._kill(worker)
+            raise
+        queue.put_nowait(worker)
+
+    async def start(self) -> None:
+        """Start the pool and wait until every worker has opened the store."""
         if self._idle is None:
             self._idle = asyncio.Queue()
-            for _ in range(self.size):
-                self._idle.put_nowait(self._spawn())
-        return self._idle
+            await asyncio.gather(*(self._start_one(self._idle) for _ in range(self.size)))
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill a worker and start another in the background (it joins the pool when ready)."""
+        self._kill(worker)
+        assert self._idle is not None
+        task = asyncio.get_running_loop().create_task(self._start_one(self._idle))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _kill(self, worker: _Worker) -> None:
         with contextlib.suppress(Exception):
@@ -145,46 +187,30 @@ class ProcessPoolBackend:
             self._all.remove(worker)
 
     async def run(self, job: Job, timeout: float) -> Answer | Refusal:
-        queue = self._queue()
+        await self.start()
+        assert self._idle is not None
         deadline = time.monotonic() + timeout
         try:
-            worker = await asyncio.wait_for(queue.get(), timeout)
+            worker = await asyncio.wait_for(self._idle.get(), timeout)
         except TimeoutError:
             raise Busy from None
-        if not worker.process.is_alive():  # died (e.g. out of memory): replace it
-            self._kill(worker)
-            worker = self._spawn()
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-        fd = worker.conn.fileno()
-
-        def readable() -> None:
-            if not ready.done():
-                ready.set_result(None)
-
-        loop.add_reader(fd, readable)
+        if not worker.process.is_alive():  # died (e.g. out of memory): replace it, report
+            self._replace(worker)
+            return Refusal("error", "the query worker had died; it is being replaced: retry")
         try:
             worker.conn.send(job)
-            await asyncio.wait_for(ready, max(0.0, deadline - time.monotonic()))
-            answer: Any = worker.conn.recv()
+            answer: Any = await self._receive(worker, max(0.0, deadline - time.monotonic()))
         except TimeoutError:
-            loop.remove_reader(fd)
-            self._kill(worker)
             self.restarts += 1
-            queue.put_nowait(self._spawn())
+            self._replace(worker)
             raise QueryTimeout from None
         except (EOFError, OSError) as exc:
-            loop.remove_reader(fd)
-            self._kill(worker)
-            queue.put_nowait(self._spawn())
-            return Refusal("error", f"the query worker failed: {exc}")
+            self._replace(worker)
+            return Refusal("error", f"the query worker failed (out of memory?): {exc}")
         except BaseException:  # cancelled (client gone): the worker's state is unknown, replace it
-            loop.remove_reader(fd)
-            self._kill(worker)
-            queue.put_nowait(self._spawn())
+            self._replace(worker)
             raise
-        loop.remove_reader(fd)
-        queue.put_nowait(worker)
+        self._idle.put_nowait(worker)
         assert isinstance(answer, Answer | Refusal)
         return answer
 

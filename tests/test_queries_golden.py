@@ -59,7 +59,8 @@ def test_example_query(query: Path, demo: tuple[Settings, BuildResult], update_g
     for line in text.splitlines():
         if line.startswith("#+ requires:"):
             needed = line.partition(":")[2].strip()
-            _, ask = run_query(open_store(settings.store), f"ASK {{ ?x a {needed} }}", 1, prefixes_for(TEST_BASE))
+            ask_query = f"ASK {{ ?x a {needed} }}"
+            _, ask = run_query(open_store(settings.store), ask_query, 1, prefixes_for(TEST_BASE))
             if not json.loads(ask)["boolean"]:
                 pytest.skip(f"the demo graph has no {needed} yet: {query.name} returns nothing there")
     _, body = run_query(
