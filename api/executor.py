@@ -102,7 +102,11 @@ def _worker_main(root: str, conn: Connection) -> None:
         if current != opened or store is None:
             store = ox.Store.read_only(str(current))
             opened = current
-        conn.send(execute(store, job))
+        try:
+            answer: Answer | Refusal = execute(store, job)
+        except Exception as exc:  # never die on a query: report it
+            answer = Refusal("error", f"{type(exc).__name__}: {exc}")
+        conn.send(answer)
 
 
 @dataclass

@@ -195,12 +195,12 @@ def execute(store: ox.Store, job: Job) -> Answer | Refusal:
         result = store.query(job.query, **kwargs)
     except SyntaxError as exc:
         return Refusal("syntax", str(exc))
-    except (OSError, ValueError, TypeError) as exc:
-        return Refusal("error", str(exc))
+    except Exception as exc:  # a worker must survive any query: the error goes back to the client
+        return Refusal("error", f"{type(exc).__name__}: {exc}")
     try:
         return _consume(result, job)
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:  # evaluation errors surface while iterating
-        return Refusal("error", str(exc))
+    except Exception as exc:  # evaluation errors surface while iterating
+        return Refusal("error", f"{type(exc).__name__}: {exc}")
 
 
 def _consume(result: Any, job: Job) -> Answer | Refusal:

@@ -257,6 +257,7 @@ def run_query(
     and the catalogue (quarantine stays in its own named graphs); the project's prefixes
     (``pas:``, ``id:``, ``skos:``...) are predeclared.
 
+    >>> import json
     >>> s = ox.Store(); s.add(ox.Quad(ox.NamedNode("http://a"), ox.NamedNode("http://p"), ox.Literal("x")))
     >>> json.loads(run_query(s, "SELECT ?o WHERE { ?s ?p ?o }", 10)[1])["results"]["bindings"]
     [{'o': {'type': 'literal', 'value': 'x'}}]

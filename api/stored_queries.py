@@ -16,7 +16,7 @@ A parameter without a default is required. Results by content negotiation, like 
 ... #+ params:
 ... #+   - code (rome): a ROME code
 ... #+   - n (integer, default 5): how many
-... SELECT ?x WHERE { ?x pas:code ?code } LIMIT 5''')
+... SELECT ?x ?code ?n WHERE { ?x pas:code ?code ; pas:n ?n }''')
 >>> [(p.name, p.type, p.default) for p in q.params]
 [('code', 'rome', None), ('n', 'integer', '5')]
 >>> q.bind({"code": "I1407"})
@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import pyoxigraph as ox
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -44,7 +45,7 @@ from api.limits import check_rate
 from api.results import Job
 from api.sparql import ProtocolError, answer_job, error_response, get_backend, negotiate
 from kg.config import PROJECT_ROOT
-from kg.namespaces import prefixes_for
+from kg.namespaces import PREFIXES, prefixes_for
 
 REPORTS_DIR = PROJECT_ROOT / "queries" / "reports"
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -116,6 +117,18 @@ class StoredQuery:
         return out
 
 
+def _check_bindable(name: str, text: str, variable: str) -> None:
+    """pyoxigraph substitutions (SEP-0007) bind projected variables only: check it now, on an
+    empty store, rather than on the first request."""
+    try:
+        ox.Store().query(
+            text, prefixes=PREFIXES | {"id": "urn:id:", "graph": "urn:graph:"},
+            substitutions={ox.Variable(variable): ox.Literal("x")},
+        )
+    except (SyntaxError, RuntimeError, ValueError) as exc:
+        raise ValueError(f"{name}: parameter {variable!r} cannot be bound (it must be projected): {exc}") from None
+
+
 def parse_stored_query(name: str, text: str) -> StoredQuery:
     """Read the ``#+`` header of a stored query (see the module docstring)."""
     summary, description, params, headers = "", [], [], {}
@@ -131,8 +144,7 @@ def parse_stored_query(name: str, text: str) -> StoredQuery:
             pname, ptype, default, desc = item.groups()
             if ptype not in (*CODE_TYPES, "string", "integer", "iri"):
                 raise ValueError(f"{name}: unknown parameter type {ptype!r}")
-            if not re.search(rf"\?{pname}\b", text):
-                raise ValueError(f"{name}: parameter {pname!r} is not a variable of the query")
+            _check_bindable(name, text, pname)
             params.append(Param(pname, ptype, default, desc.strip()))
             continue
         key, _, value = body.partition(":")

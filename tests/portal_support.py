@@ -63,6 +63,8 @@ def portal_quads() -> list[ox.Quad]:
     for s, p, o in facts:
         quads.append(ox.Quad(s, p, o, graph))
         quads.append(ox.Quad(s, p, o))  # the published default graph
+    subclass = "http://www.w3.org/2000/01/rdf-schema#subClassOf"
+    quads.append(ox.Quad(_n(PAS + "KnowHow"), _n(subclass), _n(PAS + "Skill")))  # the ontology's part used
     for i in range(60):  # filler: 60 items for the row cap and the endless query
         quads.append(ox.Quad(_n(f"{ID}filler/{i}"), _n(PAS + "code"), ox.Literal(f"F{i:03d}")))
     report = SourceReport(
