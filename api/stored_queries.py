@@ -126,7 +126,9 @@ def _check_bindable(name: str, text: str, variable: str) -> None:
             substitutions={ox.Variable(variable): ox.Literal("x")},
         )
     except (SyntaxError, RuntimeError, ValueError) as exc:
-        raise ValueError(f"{name}: parameter {variable!r} cannot be bound (it must be projected): {exc}") from None
+        raise ValueError(
+            f"{name}: parameter {variable!r} cannot be bound (it must be projected): {exc}"
+        ) from None
 
 
 def parse_stored_query(name: str, text: str) -> StoredQuery:
