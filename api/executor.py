@@ -3,10 +3,13 @@
 - :class:`ProcessPoolBackend` (served stores): a pool of worker processes, each with the store
   opened read-only. A query past its timeout has its worker killed (the only way to stop a
   pyoxigraph evaluation) and replaced; the other workers go on answering.
+- :class:`RemoteSparqlBackend`: any SPARQL 1.1 Protocol endpoint (e.g. ``oxigraph
+  serve-read-only --timeout-s N`` beside the app); its answer is parsed and rewritten in the
+  client's format within the row cap. The endpoint must enforce the timeout itself to stop work.
 - :class:`InProcessBackend` (an in-memory store given to the app, tests, the CLI): runs in a
   thread; it cannot stop a runaway query and says so in its name.
 
-A remote SPARQL store plugs in as another ``QueryBackend`` (same ``run(job, timeout)``).
+A remote SPARQL store plugs in as a ``QueryBackend`` (same ``run(job, timeout)``).
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
+import httpx
 import pyoxigraph as ox
 
-from api.results import Answer, Job, Refusal, execute
+from api.results import Answer, Job, Refusal, consume, execute, term_from
 from kg.store import StoreLayout
 
 
@@ -48,7 +53,7 @@ class QueryBackend(Protocol):
         """The answer, or raise :class:`QueryTimeout` / :class:`Busy`."""
         ...
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Free what the backend holds."""
         ...
 
@@ -76,8 +81,65 @@ class InProcessBackend:
         except TimeoutError:
             raise QueryTimeout from None
 
-    def close(self) -> None:
+    async def close(self) -> None:
         pass
+
+
+class RemoteSparqlBackend:
+    """Queries sent to a SPARQL endpoint over HTTP (SPARQL JSON / N-Triples), rewritten locally."""
+
+    name = "remote"
+    ACCEPT = "application/sparql-results+json, application/n-triples;q=0.9"
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self._client: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(limits=httpx.Limits(max_connections=64))
+
+    async def run(self, job: Job, timeout: float) -> Answer | Refusal:
+        await self.start()
+        assert self._client is not None
+        text = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in (job.prefixes or {}).items()) + job.query
+        if job.substitutions:  # strictly validated terms, written by pyoxigraph (N-Triples escaping)
+            names = " ".join(f"?{k}" for k in job.substitutions)
+            values = " ".join(str(term_from(*v)) for v in job.substitutions.values())
+            text += f"\nVALUES ({names}) {{ ({values}) }}"
+        form: list[tuple[str, str]] = [("query", text)]
+        form += [("default-graph-uri", g) for g in job.default_graph or ()]
+        form += [("named-graph-uri", g) for g in job.named_graphs or ()]
+        try:
+            response = await self._client.post(
+                self.endpoint,
+                content=urlencode(form),
+                headers={"accept": self.ACCEPT, "content-type": "application/x-www-form-urlencoded"},
+                timeout=timeout,
+            )
+        except httpx.TimeoutException:
+            raise QueryTimeout from None
+        except httpx.HTTPError as exc:
+            return Refusal("error", f"the SPARQL store did not answer: {exc}")
+        if response.status_code == 400:
+            return Refusal("syntax", response.text.strip())
+        if response.status_code >= 500 and "timeout" in response.text.lower():
+            raise QueryTimeout
+        if response.status_code != 200:
+            detail = response.text[:300]
+            return Refusal("error", f"the SPARQL store answered {response.status_code}: {detail}")
+        media = response.headers.get("content-type", "").split(";")[0]
+        result: Any
+        if media == "application/sparql-results+json":
+            result = ox.parse_query_results(response.content, format=ox.QueryResultsFormat.JSON)
+        else:
+            result = ox.parse(response.content, format=ox.RdfFormat.N_TRIPLES)
+        return consume(result, job)
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
 
 
 def _worker_main(root: str, conn: Connection) -> None:
@@ -218,7 +280,7 @@ class ProcessPoolBackend:
         assert isinstance(answer, Answer | Refusal)
         return answer
 
-    def close(self) -> None:
+    async def close(self) -> None:
         for worker in list(self._all):
             with contextlib.suppress(Exception):
                 worker.conn.close()

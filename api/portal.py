@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import dataset, linked_data, stored_queries, vocabulary
 from api.deps import SettingsDep
-from api.executor import InProcessBackend, ProcessPoolBackend, QueryBackend
+from api.executor import InProcessBackend, ProcessPoolBackend, QueryBackend, RemoteSparqlBackend
 from kg.config import PROJECT_ROOT, Settings
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -21,7 +21,10 @@ EXAMPLES = PROJECT_ROOT / "queries" / "examples"
 
 
 def query_backend(settings: Settings, store: ox.Store | None) -> QueryBackend:
-    """Worker processes over the served store; a given store object runs in-process."""
+    """Worker processes over the served store; a given store object runs in-process; a configured
+    SPARQL endpoint (``PASSERELLES_QUERY_ENDPOINT``) takes the queries instead."""
+    if settings.query_endpoint:
+        return RemoteSparqlBackend(settings.query_endpoint)
     if store is not None:
         return InProcessBackend(store)
     return ProcessPoolBackend(settings.store, settings.query_workers or None)

@@ -203,6 +203,12 @@ def execute(store: ox.Store, job: Job) -> Answer | Refusal:
         return Refusal("error", f"{type(exc).__name__}: {exc}")
 
 
+def consume(result: Any, job: Job) -> Answer | Refusal:
+    """Write a query result (pyoxigraph solutions, boolean or triples, from the store or parsed
+    from a remote endpoint's answer) in the job's format, within its row cap."""
+    return _consume(result, job)
+
+
 def _consume(result: Any, job: Job) -> Answer | Refusal:
     select = isinstance(result, ox.QueryBoolean | ox.QuerySolutions)
     if (select and not job.select_format) or (not select and not job.graph_format):
