@@ -85,6 +85,25 @@ class InProcessBackend:
         pass
 
 
+def _rewrite(content: bytes, content_type: str, job: Job) -> Answer | Refusal:
+    """An endpoint's answer in the job's format. Oxigraph's server reports its own timeout
+    *inside* a 200 response already started ("The SPARQL operation has been cancelled"): that
+    is a ``cancelled`` refusal. pyoxigraph objects live and die in this function (they must be
+    dropped on the thread that made them, even when parsing fails)."""
+    try:
+        result: Any
+        if content_type.split(";")[0] == "application/sparql-results+json":
+            result = ox.parse_query_results(content, format=ox.QueryResultsFormat.JSON)
+        else:
+            result = ox.parse(content, format=ox.RdfFormat.N_TRIPLES)
+        return consume(result, job)
+    except (SyntaxError, ValueError, OSError) as exc:
+        detail = str(exc)
+    if b"has been cancelled" in content[-300:]:
+        return Refusal("cancelled", "the SPARQL store stopped the query at its timeout")
+    return Refusal("error", f"the SPARQL store's answer could not be read: {detail}")
+
+
 class RemoteSparqlBackend:
     """Queries sent to a SPARQL endpoint over HTTP (SPARQL JSON / N-Triples), rewritten locally."""
 
@@ -128,13 +147,10 @@ class RemoteSparqlBackend:
         if response.status_code != 200:
             detail = response.text[:300]
             return Refusal("error", f"the SPARQL store answered {response.status_code}: {detail}")
-        media = response.headers.get("content-type", "").split(";")[0]
-        result: Any
-        if media == "application/sparql-results+json":
-            result = ox.parse_query_results(response.content, format=ox.QueryResultsFormat.JSON)
-        else:
-            result = ox.parse(response.content, format=ox.RdfFormat.N_TRIPLES)
-        return consume(result, job)
+        outcome = _rewrite(response.content, response.headers.get("content-type", ""), job)
+        if isinstance(outcome, Refusal) and outcome.kind == "cancelled":
+            raise QueryTimeout
+        return outcome
 
     async def close(self) -> None:
         client, self._client = self._client, None
