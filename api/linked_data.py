@@ -41,6 +41,7 @@ DOC_FORMATS: dict[str, tuple[str, ox.RdfFormat | None]] = {
 _BY_MEDIA = {media: ext for ext, (media, _) in DOC_FORMATS.items()}
 LABELS = (str(SKOS.prefLabel), str(RDFS.label), str(DCTERMS.title), "https://schema.org/name")
 MAX_INCOMING = 200
+VARY = {"Vary": "Accept"}
 
 
 @dataclass
@@ -179,6 +180,7 @@ def render_page(d: Description, settings: Settings, doc_path: str) -> str:
     prov_rows: list[list[h.Html | str]] = []
     for graph in d.graphs:
         props = d.catalog.get(graph, {})
+        graph_link = local_path(graph, settings.base_iri)
 
         def first(prop: str, props: dict[str, list[Term]] = props) -> h.Html | str:
             values = props.get(prop)
@@ -186,7 +188,7 @@ def render_page(d: Description, settings: Settings, doc_path: str) -> str:
 
         prov_rows.append(
             [
-                h.text(graph),
+                h.link(graph_link, graph) if graph_link else h.text(graph),
                 first(str(DCTERMS.title)),
                 first(PREFIXES["pas"] + "sourceVersion"),
                 first(str(DCTERMS.publisher)),
@@ -242,6 +244,25 @@ async def resource(path: str, request: Request, store: StoreDep, settings: Setti
     ext = _BY_MEDIA[media]
     target = f"/doc/{path}" + ("" if ext == "html" else f".{ext}")
     return RedirectResponse(target, status_code=303, headers={"Vary": "Accept"})
+
+
+@router.get("/graph/{path:path}", include_in_schema=False)
+async def named_graph(path: str, request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+    """A named graph's IRI (a document: answered directly, by conneg): its catalogue description."""
+    stem, ext = _split_ext(path)
+    if ext is None:
+        media = best(request.headers.get("accept"), [m for m, _ in DOC_FORMATS.values()])
+        if media is None:
+            return error_response(406, "not-acceptable", "offered: " + ", ".join(_BY_MEDIA), VARY)
+        ext = _BY_MEDIA[media]
+    iri = settings.graph_base + stem
+    d = await asyncio.to_thread(describe, store, iri, settings.base_iri)
+    if not d.triples:
+        return error_response(404, "not-found", f"no graph {iri} in the catalogue")
+    media, fmt = DOC_FORMATS[ext]
+    if fmt is None:
+        return HTMLResponse(render_page(d, settings, f"/graph/{stem}"), headers={"Vary": "Accept"})
+    return Response(rdf_document(d, fmt, settings), media_type=media, headers={"Vary": "Accept"})
 
 
 @router.get("/doc/{path:path}", include_in_schema=False)

@@ -82,7 +82,8 @@ def portal_quads() -> list[ox.Quad]:
         rows_loaded=1,
         triples=len(facts),
     )
-    quads += describe(TEST_BASE, "test-build", datetime.now(UTC), [report])
+    catalog = describe(TEST_BASE, "test-build", datetime.now(UTC), [report])
+    quads += catalog + [ox.Quad(q.subject, q.predicate, q.object) for q in catalog]  # as kg build does
     return quads
 
 

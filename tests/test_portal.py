@@ -269,3 +269,13 @@ def test_query_page_and_examples(client: TestClient) -> None:
         "courses-near-commune",
     } <= names
     assert client.get("/static/query.js").status_code == 200
+
+
+def test_named_graph_page(client: TestClient) -> None:
+    page = client.get("/doc/rome/I1321").text
+    assert 'href="/graph/rome-occupations/v460"' in page
+    graph = client.get("/graph/rome-occupations/v460", headers={"accept": "text/html"})
+    assert graph.status_code == 200 and "Fiches ROME" in graph.text
+    turtle = client.get("/graph/rome-occupations/v460.ttl")
+    assert turtle.headers["content-type"].startswith("text/turtle")
+    assert client.get("/graph/nothing/v1").status_code == 404
