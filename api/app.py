@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None, store: ox.Store | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.backend.start()
         yield
-        app.state.backend.close()
+        await app.state.backend.close()
 
     app = FastAPI(
         title="Passerelles",

@@ -233,6 +233,9 @@ class ProcessPoolBackend:
             await asyncio.wait_for(ready, timeout)
         finally:
             loop.remove_reader(fd)
+            # uvloop leaves a watched fd non-blocking: a message longer than the pipe buffer
+            # would then fail half-read (EAGAIN); the worker is already writing it.
+            os.set_blocking(fd, True)
         return worker.conn.recv()
 
     async def _start_one(self, queue: asyncio.Queue[_Worker]) -> None:

@@ -79,6 +79,19 @@ def test_endless_query_is_stopped_and_others_still_answered(settings: Settings) 
         assert len(backend._all) == 2
 
 
+def test_answer_larger_than_a_pipe_buffer(settings: Settings) -> None:
+    """Under uvicorn's event loop (uvloop when installed) a result of more than 64 KiB crosses
+    the worker pipe whole."""
+    big = (
+        'SELECT (GROUP_CONCAT(CONCAT(?b, ?d, "-0123456789012345678901234567890123456789")) AS ?s) '
+        "WHERE { ?a pas:code ?b . ?c pas:code ?d }"
+    )
+    with serve(create_app(settings)) as url:
+        response = httpx.get(url + "/sparql", params={"query": big}, timeout=30)
+        assert response.status_code == 200, response.text
+        assert len(response.json()["results"]["bindings"][0]["s"]["value"]) > 150_000
+
+
 def test_rate_limit(settings: Settings) -> None:
     limited = dataclasses.replace(settings, rate_limit=30, rate_burst=3)
     with TestClient(create_app(limited)) as client:
