@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import pyoxigraph as ox
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
-from api import sparql
+from api import portal, sparql
 from api.deps import SettingsDep, StoreDep
 from kg import __version__
 from kg.config import Settings
@@ -15,14 +19,27 @@ from kg.store import StoreLayout, open_store
 def create_app(settings: Settings | None = None, store: ox.Store | None = None) -> FastAPI:
     """A FastAPI app serving the graph of ``settings.store`` (or the given store)."""
     settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await app.state.backend.start()
+        yield
+        await app.state.backend.close()
+
     app = FastAPI(
         title="Passerelles",
         version=__version__,
         description="Open knowledge graph of employment and training in Normandy",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.store = store if store is not None else open_store(settings.store)
+    app.state.backend = portal.query_backend(settings, store)
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], expose_headers=["Retry-After"]
+    )
     app.include_router(sparql.router)
+    portal.mount(app)
 
     @app.get("/health")
     def health(store: StoreDep, settings: SettingsDep) -> dict[str, object]:

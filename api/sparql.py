@@ -1,132 +1,272 @@
-"""``/sparql``: read-only SPARQL queries, SPARQL JSON results, with a timeout and a row cap.
+"""``/sparql``: the SPARQL 1.1 Protocol for queries (read-only), with content negotiation and limits.
 
-Queries run in a worker thread; SPARQL Update is refused (the public endpoint never writes).
+- GET ``?query=``, POST ``application/x-www-form-urlencoded`` and POST ``application/sparql-query``;
+  ``default-graph-uri`` / ``named-graph-uri`` (repeatable) replace the query's FROM / FROM NAMED.
+- SELECT/ASK as SPARQL JSON, XML, CSV, TSV; CONSTRUCT/DESCRIBE as Turtle, N-Triples, JSON-LD,
+  RDF/XML; chosen by ``Accept`` (q-values; 406 when nothing fits) or a ``format`` parameter.
+- Limits (:mod:`api.limits`): timeout that kills the worker (503), result-row cap (413),
+  per-client rate limit (429 + Retry-After). Every error body is JSON naming the limit or fault.
+- SPARQL Update is refused (403): the public endpoint never writes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Iterable
+import re
 from typing import Any
 from urllib.parse import parse_qs
 
 import pyoxigraph as ox
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from api.deps import SettingsDep, StoreDep
+from api.conneg import best
+from api.deps import SettingsDep
+from api.executor import Busy, QueryBackend, QueryTimeout
+from api.limits import check_rate
+from api.results import GRAPH_FORMATS, SELECT_FORMATS, Answer, Job, execute
+from kg.config import Settings
 from kg.namespaces import prefixes_for
 
 router = APIRouter()
-JSON_RESULTS = "application/sparql-results+json"
+JSON_RESULTS = SELECT_FORMATS["json"]
+_BY_MEDIA = {m: k for k, m in {**SELECT_FORMATS, **GRAPH_FORMATS}.items()}
+# Aliases browsers and tools send for the same formats.
+_ALIASES = {"application/json": "json", "application/xml": "xml", "text/xml": "xml", "text/plain": "nt"}
+_UPDATE = re.compile(r"(?:INSERT|DELETE|LOAD|CLEAR|DROP|CREATE|ADD|MOVE|COPY|WITH)\b", re.IGNORECASE)
+_PROLOGUE = re.compile(r"\s*(?:#[^\n]*\n|PREFIX\s+[\w.-]*:\s*<[^>]*>|BASE\s*<[^>]*>)", re.IGNORECASE)
 
 
-def _term_json(term: Any) -> dict[str, str]:
-    if isinstance(term, ox.NamedNode):
-        return {"type": "uri", "value": term.value}
-    if isinstance(term, ox.BlankNode):
-        return {"type": "bnode", "value": term.value}
-    if isinstance(term, ox.Literal):
-        out = {"type": "literal", "value": term.value}
-        if term.language:
-            out["xml:lang"] = term.language
-        elif term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
-            out["datatype"] = term.datatype.value
-        return out
-    return {"type": "triple", "value": str(term)}
+class ProtocolError(Exception):
+    """A request the protocol refuses: HTTP status, error kind and a readable detail."""
+
+    def __init__(self, status: int, kind: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.kind, self.detail, self.headers = status, kind, detail, headers or {}
+
+    def response(self) -> JSONResponse:
+        return error_response(self.status, self.kind, self.detail, self.headers)
+
+
+def error_response(
+    status: int, kind: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The JSON error body every limit and fault uses: ``{"error": kind, "detail": text}``."""
+    return JSONResponse({"error": kind, "detail": detail}, status_code=status, headers=headers)
+
+
+def is_update(query: str) -> bool:
+    """Whether the request text is a SPARQL Update (first keyword after the prologue).
+
+    >>> is_update("PREFIX a: <http://a#>\\n# hi\\n insert data { a:a a:b a:c }")
+    True
+    >>> is_update("SELECT * { ?s ?p ?o }")
+    False
+    """
+    position = 0
+    while match := _PROLOGUE.match(query, position):
+        position = match.end()
+    return bool(_UPDATE.match(query[position:].lstrip()))
+
+
+def negotiate(accept: str | None, format_param: str | None) -> tuple[str | None, str | None]:
+    """(SELECT/ASK format, CONSTRUCT/DESCRIBE format) short names; None when nothing fits.
+
+    >>> negotiate("text/csv", None)
+    ('csv', None)
+    >>> negotiate("text/turtle;q=0.5, application/ld+json", None)
+    (None, 'jsonld')
+    >>> negotiate("text/html,*/*;q=0.8", None)
+    ('json', 'ttl')
+    >>> negotiate(None, "text/tab-separated-values")
+    ('tsv', 'ttl')
+    """
+    if format_param:
+        short = _BY_MEDIA.get(format_param, _ALIASES.get(format_param, format_param))
+        if short in SELECT_FORMATS:
+            return short, "ttl"
+        if short in GRAPH_FORMATS:
+            return "json", short
+        raise ProtocolError(
+            400,
+            "bad-format",
+            f"unknown format {format_param!r}: use one of {', '.join([*SELECT_FORMATS, *GRAPH_FORMATS])}",
+        )
+    accept = accept or ""
+    for media, short in _ALIASES.items():  # application/json means SPARQL JSON here
+        if media in accept and short in SELECT_FORMATS:
+            accept = accept.replace(media, SELECT_FORMATS[short])
+    select = best(accept, list(SELECT_FORMATS.values()))
+    graph = best(accept.replace("text/plain", GRAPH_FORMATS["nt"]), list(GRAPH_FORMATS.values()))
+    return (_BY_MEDIA[select] if select else None), (_BY_MEDIA[graph] if graph else None)
+
+
+def _one(values: list[str], name: str) -> str | None:
+    if len(values) > 1:
+        raise ProtocolError(400, "protocol", f"exactly one '{name}' parameter is allowed, got {len(values)}")
+    return values[0] if values else None
+
+
+def _charset(content_type: str) -> str:
+    match = re.search(r"charset\s*=\s*\"?([\w.:-]+)", content_type, re.IGNORECASE)
+    return match.group(1).lower() if match else "utf-8"
+
+
+async def parse_request(request: Request) -> tuple[str | None, dict[str, list[str]]]:
+    """The query text and all protocol parameters of a GET or POST request."""
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, []).append(value)
+    if request.method == "GET":
+        if "update" in params:
+            raise ProtocolError(403, "update-refused", "SPARQL Update is not allowed on the public endpoint")
+        return _one(params.get("query", []), "query"), params
+    header = request.headers.get("content-type", "")
+    media = header.split(";")[0].strip().lower()
+    body = await request.body()
+    if media == "application/sparql-query":
+        charset = _charset(header)
+        if charset not in ("utf-8", "utf8"):
+            raise ProtocolError(415, "charset", f"a direct POST query must be UTF-8, not {charset}")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(400, "charset", f"the query is not valid UTF-8: {exc}") from None
+        if "query" in params:
+            raise ProtocolError(400, "protocol", "a direct POST carries the query in the body only")
+        return text, params
+    if media == "application/sparql-update":
+        raise ProtocolError(403, "update-refused", "SPARQL Update is not allowed on the public endpoint")
+    if media == "application/x-www-form-urlencoded":
+        charset = _charset(header)
+        try:
+            form = parse_qs(body.decode(charset), keep_blank_values=True, encoding=charset, errors="strict")
+        except (LookupError, UnicodeError) as exc:
+            raise ProtocolError(400, "charset", f"form body not decodable as {charset}: {exc}") from None
+        if "update" in form:
+            raise ProtocolError(403, "update-refused", "SPARQL Update is not allowed on the public endpoint")
+        for key, values in form.items():
+            params.setdefault(key, []).extend(values)
+        return _one(params.get("query", []), "query"), params
+    if not media:
+        raise ProtocolError(
+            415, "media-type", "a POST needs a Content-Type (form or application/sparql-query)"
+        )
+    raise ProtocolError(
+        415,
+        "media-type",
+        f"unsupported media type {media!r}: "
+        "use application/x-www-form-urlencoded or application/sparql-query",
+    )
+
+
+def build_job(query: str, params: dict[str, list[str]], accept: str | None, settings: Settings) -> Job:
+    """Validate a query request into a :class:`Job` (raises :class:`ProtocolError`)."""
+    if not query.strip():
+        raise ProtocolError(400, "protocol", "the 'query' parameter is empty")
+    if is_update(query):
+        raise ProtocolError(403, "update-refused", "SPARQL Update is not allowed on the public endpoint")
+    select, graph = negotiate(accept, _one(params.get("format", []), "format"))
+    default = params.get("default-graph-uri")
+    named = params.get("named-graph-uri")
+    for iri in (default or []) + (named or []):
+        if not re.fullmatch(r"[^\s<>\"{}|\\^`]+:[^\s<>\"{}|\\^`]*", iri):
+            raise ProtocolError(400, "protocol", f"not an absolute IRI: {iri!r}")
+    return Job(
+        query=query,
+        select_format=select or "",
+        graph_format=graph or "",
+        cap=settings.result_cap,
+        prefixes=prefixes_for(settings.base_iri),
+        default_graph=tuple(default) if default else None,
+        named_graphs=tuple(named) if named else None,
+    )
+
+
+async def answer_job(backend: QueryBackend, job: Job, settings: Settings) -> Response:
+    """Run a job and turn its outcome into the HTTP response (results or a named limit)."""
+    try:
+        outcome = await backend.run(job, settings.query_timeout_s)
+    except QueryTimeout:
+        return error_response(
+            503,
+            "timeout",
+            f"the query ran longer than the {settings.query_timeout_s:g} s timeout and was stopped: "
+            "narrow it or add a LIMIT",
+            {"Retry-After": "10"},
+        )
+    except Busy:
+        return error_response(
+            503,
+            "busy",
+            "every query worker stayed busy for the whole timeout: retry later",
+            {"Retry-After": "10"},
+        )
+    vary = {"Vary": "Accept"}
+    if isinstance(outcome, Answer):
+        return Response(outcome.body, media_type=outcome.media_type, headers=vary)
+    if outcome.kind == "syntax":
+        return error_response(400, "malformed-query", f"malformed query: {outcome.detail}", vary)
+    if outcome.kind == "result-cap":
+        return error_response(413, "result-cap", outcome.detail, vary)
+    if outcome.kind == "not-acceptable":
+        return error_response(406, "not-acceptable", outcome.detail, vary)
+    return error_response(500, "query-error", outcome.detail, vary)
+
+
+def get_backend(request: Request) -> QueryBackend:
+    backend: QueryBackend = request.app.state.backend
+    return backend
+
+
+@router.api_route("/sparql", methods=["GET", "POST"], response_model=None)
+async def sparql(request: Request, settings: SettingsDep) -> Response:
+    """The SPARQL 1.1 Protocol query operation (GET, form POST, direct POST)."""
+    try:
+        query, params = await parse_request(request)
+        if query is None:
+            accept = request.headers.get("accept", "")
+            browser = "text/html" in accept and best(accept, ["text/html", JSON_RESULTS]) == "text/html"
+            if request.method == "GET" and browser:
+                return RedirectResponse("/query", status_code=303)  # a browser opening the endpoint
+            raise ProtocolError(400, "protocol", "missing 'query' parameter")
+        job = build_job(query, params, request.headers.get("accept"), settings)
+        check_rate(request, settings)
+    except ProtocolError as exc:
+        return exc.response()
+    return await answer_job(get_backend(request), job, settings)
+
+
+@router.api_route("/sparql", methods=["PUT", "DELETE", "PATCH"], include_in_schema=False)
+async def sparql_bad_method(request: Request) -> Response:
+    """Methods the protocol does not define for queries."""
+    return error_response(
+        405,
+        "method",
+        f"{request.method} is not a SPARQL Protocol query method: use GET or POST",
+        {"Allow": "GET, POST"},
+    )
 
 
 def run_query(
     store: ox.Store, query: str, cap: int, prefixes: dict[str, str] | None = None
 ) -> tuple[str, bytes]:
-    """Execute a read-only query; SELECT/ASK → SPARQL JSON, CONSTRUCT/DESCRIBE → N-Triples.
+    """Execute a read-only query in this thread; SELECT/ASK → SPARQL JSON, CONSTRUCT/DESCRIBE →
+    N-Triples (for the CLI and tests; the endpoint goes through a :class:`QueryBackend`).
 
     The default graph is the store's: the published, deduplicated union of the source graphs
     and the catalogue (quarantine stays in its own named graphs); the project's prefixes
     (``pas:``, ``id:``, ``skos:``...) are predeclared.
 
+    >>> import json
     >>> s = ox.Store(); s.add(ox.Quad(ox.NamedNode("http://a"), ox.NamedNode("http://p"), ox.Literal("x")))
     >>> json.loads(run_query(s, "SELECT ?o WHERE { ?s ?p ?o }", 10)[1])["results"]["bindings"]
     [{'o': {'type': 'literal', 'value': 'x'}}]
     """
-    result = store.query(query, prefixes=prefixes)
-    # pyoxigraph results must be dropped on the thread that made them: never raise while one
-    # is alive (a traceback would carry it to another thread).
-    over = False
-    if isinstance(result, ox.QueryBoolean):
-        answer = JSON_RESULTS, json.dumps({"head": {}, "boolean": bool(result)}).encode()
-    elif isinstance(result, ox.QuerySolutions):
-        names = [v.value for v in result.variables]
-        rows: list[dict[str, dict[str, str]]] = []
-        for solution in result:
-            if len(rows) >= cap:
-                over = True
-                break
-            rows.append({n: _term_json(solution[n]) for n in names if solution[n] is not None})
-        body = {"head": {"vars": names}, "results": {"bindings": rows}}
-        answer = JSON_RESULTS, json.dumps(body, ensure_ascii=False).encode()
-    else:
-        triples: Iterable[ox.Triple] = result
-        kept: list[ox.Triple] = []
-        for triple in triples:
-            if len(kept) >= cap:
-                over = True
-                break
-            kept.append(triple)
-        answer = "application/n-triples", ox.serialize(kept, format=ox.RdfFormat.N_TRIPLES) or b""
-    del result
-    if over:
-        raise OverflowError(f"more than {cap} results: add LIMIT or narrow the query")
-    return answer
-
-
-async def _answer(query: str | None, store: ox.Store, settings: SettingsDep) -> Response:
-    if not query:
-        raise HTTPException(400, "missing 'query' parameter")
-    if query.lstrip().upper().startswith(("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE")):
-        raise HTTPException(403, "SPARQL Update is not allowed on the public endpoint")
-    try:
-        media, body = await asyncio.wait_for(
-            asyncio.to_thread(run_query, store, query, settings.result_cap, prefixes_for(settings.base_iri)),
-            timeout=settings.query_timeout_s,
-        )
-    except SyntaxError as exc:
-        raise HTTPException(400, f"malformed query: {exc}") from None
-    except OverflowError as exc:
-        return JSONResponse({"error": "result-cap", "detail": str(exc)}, status_code=413)
-    except TimeoutError:
-        return JSONResponse(
-            {"error": "timeout", "detail": f"query exceeded {settings.query_timeout_s} s"},
-            status_code=503,
-            headers={"Retry-After": "30"},
-        )
-    return Response(body, media_type=media)
-
-
-@router.get("/sparql")
-async def sparql_get(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
-    """SPARQL query by GET (``?query=...``)."""
-    return await _answer(request.query_params.get("query"), store, settings)
-
-
-@router.post("/sparql")
-async def sparql_post(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
-    """SPARQL query by POST: URL-encoded form or ``application/sparql-query`` body."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip()
-    query: str | None
-    if content_type == "application/sparql-query":
-        query = (await request.body()).decode("utf-8")
-    elif content_type == "application/x-www-form-urlencoded":
-        charset = request.headers.get("content-type", "").partition("charset=")[2].strip() or "utf-8"
-        try:
-            form = parse_qs((await request.body()).decode(charset), keep_blank_values=True)
-        except (LookupError, UnicodeDecodeError) as exc:
-            raise HTTPException(400, f"form body not decodable as {charset}: {exc}") from None
-        values: list[str] = form.get("query", [])
-        if len(values) > 1:
-            raise HTTPException(400, "exactly one 'query' parameter is allowed")
-        query = values[0] if values else None
-    else:
-        raise HTTPException(415, f"unsupported media type {content_type!r}")
-    return await _answer(query, store, settings)
+    outcome: Any = execute(store, Job(query, "json", "nt", cap, prefixes))
+    if isinstance(outcome, Answer):
+        return outcome.media_type, outcome.body
+    if outcome.kind == "syntax":
+        raise SyntaxError(outcome.detail)
+    if outcome.kind == "result-cap":
+        raise OverflowError(outcome.detail)
+    raise RuntimeError(outcome.detail)

@@ -24,10 +24,11 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kg.config import PROJECT_ROOT, Settings
+from kg.dumps import DUMPS_DIR, write_dumps
 from kg.errors import BuildError
 from kg.manifest import Manifest, SourceSpec
 from kg.mapping import Mapping, MappingRunner, MappingStats
-from kg.namespaces import PAS, RDF, RDFS
+from kg.namespaces import PAS, RDF, RDFS, prefixes_for
 from kg.provenance import (
     SourceReport,
     describe,
@@ -359,5 +360,10 @@ def build(
         (target.path / REPORT_FILE).write_text(
             json.dumps(result.to_json(), indent=2, ensure_ascii=False), encoding="utf-8"
         )
+        # --- dumps (issue #5): the published dataset as downloadable files, served at /dumps/ ---
+        t_dumps = time.perf_counter()
+        write_dumps(store, target.path / DUMPS_DIR, prefixes_for(base))
+        result.timings["dumps"] = time.perf_counter() - t_dumps
+        # --- end dumps ---
     result.timings["total"] = time.perf_counter() - t0
     return result

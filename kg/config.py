@@ -29,6 +29,10 @@ class Settings:
     port: int = 8000
     query_timeout_s: float = 30.0
     result_cap: int = 10_000
+    query_workers: int = 0  # worker processes of /sparql (0: one per CPU, at least 2)
+    rate_limit: float = 120.0  # queries per minute per client (0: no limit)
+    rate_burst: int = 30  # queries a client may send at once before the rate applies
+    query_endpoint: str = ""  # a SPARQL endpoint URL to run /sparql queries on instead of worker processes
 
     @property
     def id_base(self) -> str:
@@ -54,4 +58,8 @@ class Settings:
             port=int(env.get("PASSERELLES_PORT", str(default.port))),
             query_timeout_s=float(env.get("PASSERELLES_QUERY_TIMEOUT", str(default.query_timeout_s))),
             result_cap=int(env.get("PASSERELLES_RESULT_CAP", str(default.result_cap))),
+            query_workers=int(env.get("PASSERELLES_QUERY_WORKERS", str(default.query_workers))),
+            rate_limit=float(env.get("PASSERELLES_RATE_LIMIT", str(default.rate_limit))),
+            rate_burst=int(env.get("PASSERELLES_RATE_BURST", str(default.rate_burst))),
+            query_endpoint=env.get("PASSERELLES_QUERY_ENDPOINT", default.query_endpoint),
         )

