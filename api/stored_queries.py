@@ -9,8 +9,8 @@ A stored query documents itself in grlc-style ``#+`` header lines::
 
 Each parameter names a variable of the query (``?code``) and has a type that validates the
 value strictly before it is bound, through pyoxigraph ``substitutions`` (never string
-formatting): ``string``, ``integer``, ``iri``, or one of the code types of :data:`CODE_TYPES`.
-A parameter without a default is required. Results by content negotiation, like ``/sparql``.
+formatting): see :mod:`kg.queries`, the one parser and binder of named queries. A parameter
+without a default is required. Results by content negotiation, like ``/sparql``.
 
 >>> q = parse_stored_query("demo", '''#+ summary: Demo
 ... #+ params:
@@ -24,17 +24,14 @@ A parameter without a default is required. Results by content negotiation, like 
 >>> q.bind({"code": "I1407' } DROP ALL #"})
 Traceback (most recent call last):
 ...
-ValueError: parameter 'code' must be a ROME 4.0 fiche code (A1234), got "I1407' } DROP ALL #"
+kg.queries.ParameterError: parameter 'code' must be a ROME 4.0 fiche code (A1234), got "I1407' } DROP ALL #"
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import pyoxigraph as ox
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -45,120 +42,15 @@ from api.limits import check_rate
 from api.results import Job
 from api.sparql import ProtocolError, answer_job, error_response, get_backend, negotiate
 from kg.config import PROJECT_ROOT
-from kg.namespaces import PREFIXES, prefixes_for
+from kg.namespaces import prefixes_for
+from kg.queries import NamedQuery, ParameterError
 
 REPORTS_DIR = PROJECT_ROOT / "queries" / "reports"
-XSD = "http://www.w3.org/2001/XMLSchema#"
-CODE_TYPES: dict[str, tuple[str, str]] = {
-    "rome": (r"[A-N]\d{4}", "a ROME 4.0 fiche code (A1234)"),
-    "rncp": (r"RNCP\d{1,6}", "an RNCP code (RNCP12345)"),
-    "skill": (r"\d{1,7}", "a ROME skill code (digits)"),
-    "commune": (r"\d[0-9AB]\d{3}", "an INSEE commune code (76540, 2A004)"),
-    "formacode": (r"\d{5}", "a Formacode (5 digits)"),
-    "domain": (r"[A-N](\d{2})?", "a ROME domain code (I or I14)"),
-}
-_PARAM = re.compile(r"-\s*(\w+)\s*\(\s*([\w-]+)\s*(?:,\s*default\s+([^)]*?))?\s*\)\s*:\s*(.*)")
+# One parser and binder for every named query (kg.queries); the portal publishes queries/reports.
+StoredQuery = NamedQuery
+parse_stored_query = NamedQuery.parse
 
 router = APIRouter()
-
-
-@dataclass(frozen=True)
-class Param:
-    """A declared parameter: variable name, type, default (None: required), description."""
-
-    name: str
-    type: str
-    default: str | None
-    description: str
-
-    def term(self, value: str) -> tuple[str, str, str]:
-        """The validated value as a picklable term (see :func:`api.results.term_from`)."""
-        value = value.strip()
-        if self.type in CODE_TYPES:
-            pattern, what = CODE_TYPES[self.type]
-            if not re.fullmatch(pattern, value):
-                raise ValueError(f"parameter {self.name!r} must be {what}, got {value!r}")
-            return ("literal", value, "")
-        if self.type == "integer":
-            if not re.fullmatch(r"[+-]?\d{1,12}", value):
-                raise ValueError(f"parameter {self.name!r} must be an integer, got {value!r}")
-            return ("literal", str(int(value)), XSD + "integer")
-        if self.type == "iri":
-            if not re.fullmatch(r"https?://[^\s<>\"{}|\\^`]+", value):
-                raise ValueError(f"parameter {self.name!r} must be an http(s) IRI, got {value!r}")
-            return ("iri", value, "")
-        if len(value) > 200 or any(ord(c) < 32 for c in value):
-            raise ValueError(f"parameter {self.name!r} must be a single-line text of at most 200 characters")
-        return ("literal", value, "")
-
-
-@dataclass(frozen=True)
-class StoredQuery:
-    """A stored query: name, documentation, parameters and SPARQL text."""
-
-    name: str
-    summary: str
-    description: list[str]
-    params: list[Param]
-    text: str
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def bind(self, values: dict[str, str]) -> dict[str, tuple[str, str, str]]:
-        """Validated substitutions for the given values (raises ValueError naming the parameter)."""
-        unknown = set(values) - {p.name for p in self.params}
-        if unknown:
-            raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))} for query {self.name!r}")
-        out = {}
-        for param in self.params:
-            value = values.get(param.name, param.default)
-            if value is None:
-                raise ValueError(f"parameter {param.name!r} is required ({param.description})")
-            out[param.name] = param.term(value)
-        return out
-
-
-def _check_bindable(name: str, text: str, variable: str) -> None:
-    """pyoxigraph substitutions (SEP-0007) bind projected variables only: check it now, on an
-    empty store, rather than on the first request."""
-    try:
-        ox.Store().query(
-            text, prefixes=PREFIXES | {"id": "urn:id:", "graph": "urn:graph:"},
-            substitutions={ox.Variable(variable): ox.Literal("x")},
-        )
-    except (SyntaxError, RuntimeError, ValueError) as exc:
-        raise ValueError(
-            f"{name}: parameter {variable!r} cannot be bound (it must be projected): {exc}"
-        ) from None
-
-
-def parse_stored_query(name: str, text: str) -> StoredQuery:
-    """Read the ``#+`` header of a stored query (see the module docstring)."""
-    summary, description, params, headers = "", [], [], {}
-    in_params = False
-    for line in text.splitlines():
-        if not line.startswith("#+"):
-            if line.strip() and not line.startswith("#"):
-                break
-            continue
-        body = line[2:].strip()
-        item = _PARAM.fullmatch(body)
-        if in_params and item:
-            pname, ptype, default, desc = item.groups()
-            if ptype not in (*CODE_TYPES, "string", "integer", "iri"):
-                raise ValueError(f"{name}: unknown parameter type {ptype!r}")
-            _check_bindable(name, text, pname)
-            params.append(Param(pname, ptype, default, desc.strip()))
-            continue
-        key, _, value = body.partition(":")
-        key, value = key.strip(), value.strip()
-        in_params = key == "params"
-        if key == "summary":
-            summary = value
-        elif key == "description":
-            description.append(value)
-        elif key != "params":
-            headers[key] = value
-    return StoredQuery(name, summary, description, params, text, headers)
 
 
 @cache
@@ -242,8 +134,8 @@ async def run_stored(name: str, request: Request, settings: SettingsDep) -> Resp
         return HTMLResponse(_doc_page(query))
     fmt = params.pop("format", None)
     try:
-        substitutions = query.bind(params)
-    except ValueError as exc:
+        substitutions = query.bind(params, settings.base_iri)
+    except ParameterError as exc:
         return error_response(400, "bad-parameter", str(exc))
     try:
         select, graph = negotiate(request.headers.get("accept"), fmt)

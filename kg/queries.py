@@ -1,136 +1,205 @@
-"""Named, parameterised SPARQL queries (``queries/**/*.rq``), parsed once and run with bound values.
+"""Named, parameterised SPARQL queries (``queries/**/*.rq``): one parser and one binder for the
+CLI reports (``kg gaps``, ``kg paths``), the API and the portal's stored queries.
 
-A query file starts with header comments::
+A query documents itself in grlc-style ``#+`` header lines::
 
     #+ summary: Skills a trade's offers ask for, with their best covering bloc.
+    #+ description: one line of explanation (repeatable)
     #+ user: certifiers
-    #+ params: trade iri — a pas:TargetTrade or a ROME 4.0 fiche
-    #+ params: threshold decimal = 0.5 — the coverage score from which a skill is covered
+    #+ params:
+    #+   - trade (iri): a pas:TargetTrade or a ROME 4.0 fiche
+    #+   - threshold (decimal, default 0.5): the coverage score from which a skill is covered
 
-Each ``params`` line is ``NAME TYPE [= DEFAULT] [— documentation]``; TYPE is one of
-:data:`PARAM_TYPES`. Values reach the query only as pyoxigraph ``substitutions`` after strict
-validation by type (never by string formatting), so a parameter must be projected by the
-query's SELECT (and by every sub-SELECT that uses it): pyoxigraph refuses the substitution
-otherwise. A parameter without a default is required.
+Each parameter names a variable of the query and has a type (:data:`PARAM_TYPES`) that validates
+the value strictly before it is bound through pyoxigraph ``substitutions`` — never string
+formatting. pyoxigraph binds only variables the SELECT projects (and every sub-SELECT using
+them must project them too): :meth:`NamedQuery.parse` checks it when the query is read. A
+parameter without a default is required; an ``iri`` default may be a prefixed name
+(``pas:AnyTerritory``).
 
 >>> q = NamedQuery.parse("demo", '''#+ summary: Labels of a thing.
-... #+ params: thing iri — the resource
-... #+ params: lang string = fr — a language tag
+... #+ params:
+... #+   - thing (iri): the resource
+... #+   - lang (string, default fr): a language tag
 ... SELECT ?thing ?lang ?label WHERE { ?thing rdfs:label ?label FILTER (LANG(?label) = ?lang) }''')
 >>> [(p.name, p.type, p.default) for p in q.params]
 [('thing', 'iri', None), ('lang', 'string', 'fr')]
->>> sorted(str(v) for v in q.bind({"thing": "https://w3id.org/passerelles/id/rome/I1321"}).values())
-['"fr"', '<https://w3id.org/passerelles/id/rome/I1321>']
->>> q.bind({"thing": "not an iri"})
+>>> q.bind({"thing": "https://w3id.org/passerelles/id/rome/I1321"})["thing"]
+('iri', 'https://w3id.org/passerelles/id/rome/I1321', '')
+>>> q.bind({"thing": "I1321' } DROP ALL #"})
 Traceback (most recent call last):
 ...
-kg.queries.ParameterError: demo: parameter thing: 'not an iri' is not an absolute http(s) IRI
+kg.queries.ParameterError: parameter 'thing' must be an absolute http(s) IRI, got "I1321' } DROP ALL #"
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from pathlib import Path
 
 import pyoxigraph as ox
 
 from kg.config import PROJECT_ROOT
-from kg.namespaces import prefixes_for, sparql_prologue
+from kg.namespaces import PREFIXES, prefixes_for, sparql_prologue
 
 QUERIES_DIR = PROJECT_ROOT / "queries"
-PARAM_TYPES = ("iri", "string", "date", "decimal", "integer", "boolean")
-_PARAM = re.compile(
-    r"^(?P<name>[A-Za-z_]\w*)\s+(?P<type>\w+)(?:\s*=\s*(?P<default>[^\s—]+))?\s*(?:—\s*(?P<doc>.*))?$"
-)
-_XSD = "http://www.w3.org/2001/XMLSchema#"
-_IRI = re.compile(r"^https?://[^\s<>\"{}|\\^`]+$")
-_PREFIXED = re.compile(r"^([a-z][\w-]*):([A-Za-z_][\w-]*)$")
+XSD = "http://www.w3.org/2001/XMLSchema#"
+CODE_TYPES: dict[str, tuple[str, str]] = {
+    "rome": (r"[A-N]\d{4}", "a ROME 4.0 fiche code (A1234)"),
+    "rncp": (r"RNCP\d{1,6}", "an RNCP code (RNCP12345)"),
+    "skill": (r"\d{1,7}", "a ROME skill code (digits)"),
+    "commune": (r"\d[0-9AB]\d{3}", "an INSEE commune code (76540, 2A004)"),
+    "formacode": (r"\d{5}", "a Formacode (5 digits)"),
+    "domain": (r"[A-N](\d{2})?", "a ROME domain code (I or I14)"),
+}
+PARAM_TYPES = (*CODE_TYPES, "string", "integer", "decimal", "date", "boolean", "iri")
+_PARAM = re.compile(r"-\s*(\w+)\s*\(\s*([\w-]+)\s*(?:,\s*default\s+([^)]*?))?\s*\)\s*:\s*(.*)")
+_IRI = re.compile(r"https?://[^\s<>\"{}|\\^`]+")
+_PREFIXED = re.compile(r"([a-z][\w-]*):([A-Za-z_][\w-]*)")
+
+Term = tuple[str, str, str]  # ("iri", iri, "") or ("literal", text, datatype): picklable
 
 
 class ParameterError(ValueError):
-    """A parameter value that its declared type refuses (the API answers 400 with this text)."""
+    """A parameter value its declared type refuses (the API answers 400 with this text)."""
 
 
 @dataclass(frozen=True)
 class Param:
-    """One declared parameter of a named query."""
+    """A declared parameter: variable name, type, default (None: required), description."""
 
     name: str
     type: str
     default: str | None
-    doc: str
+    description: str
 
-    @property
-    def required(self) -> bool:
-        return self.default is None
+    def term(self, value: str, base_iri: str = "https://w3id.org/passerelles/") -> Term:
+        """The validated value as a picklable term (see :func:`to_ox`)."""
+        value = str(value).strip()
+        fail = f"parameter {self.name!r} must be"
+        if self.type in CODE_TYPES:
+            pattern, what = CODE_TYPES[self.type]
+            if not re.fullmatch(pattern, value):
+                raise ParameterError(f"{fail} {what}, got {value!r}")
+            return ("literal", value, "")
+        if self.type == "integer":
+            if not re.fullmatch(r"[+-]?\d{1,12}", value):
+                raise ParameterError(f"{fail} an integer, got {value!r}")
+            return ("literal", str(int(value)), XSD + "integer")
+        if self.type == "decimal":
+            try:
+                number = Decimal(value)
+            except InvalidOperation:
+                raise ParameterError(f"{fail} a decimal number, got {value!r}") from None
+            if not number.is_finite() or len(value) > 40:
+                raise ParameterError(f"{fail} a finite decimal number, got {value!r}")
+            return ("literal", str(number), XSD + "decimal")
+        if self.type == "date":
+            try:
+                return ("literal", date.fromisoformat(value).isoformat(), XSD + "date")
+            except ValueError:
+                raise ParameterError(f"{fail} a date (YYYY-MM-DD), got {value!r}") from None
+        if self.type == "boolean":
+            if value not in ("true", "false"):
+                raise ParameterError(f"{fail} true or false, got {value!r}")
+            return ("literal", value, XSD + "boolean")
+        if self.type == "iri":
+            prefixed = _PREFIXED.fullmatch(value)
+            prefixes = prefixes_for(base_iri)
+            if prefixed and prefixed[1] in prefixes:
+                return ("iri", prefixes[prefixed[1]] + prefixed[2], "")
+            if not _IRI.fullmatch(value):
+                raise ParameterError(f"{fail} an absolute http(s) IRI, got {value!r}")
+            return ("iri", value, "")
+        if len(value) > 200 or any(ord(c) < 32 for c in value):
+            raise ParameterError(f"{fail} a single-line text of at most 200 characters")
+        return ("literal", value, "")
+
+
+def to_ox(term: Term) -> ox.NamedNode | ox.Literal:
+    """The pyoxigraph term of a picklable ``(kind, value, datatype)`` triple."""
+    kind, value, datatype = term
+    if kind == "iri":
+        return ox.NamedNode(value)
+    return ox.Literal(value, datatype=ox.NamedNode(datatype)) if datatype else ox.Literal(value)
 
 
 @dataclass(frozen=True)
 class NamedQuery:
-    """A query of ``queries/``: its name, header documentation, parameters and text."""
+    """A query of ``queries/``: its name, documentation, parameters and SPARQL text."""
 
     name: str
     summary: str
-    users: tuple[str, ...]
-    params: tuple[Param, ...]
+    description: list[str]
+    params: list[Param]
     text: str
+    headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, name: str, text: str) -> NamedQuery:
-        """Read the ``#+`` header of ``text`` (ValueError naming the query and line if malformed)."""
-        summary, users, params = "", [], []
-        for number, line in enumerate(text.splitlines(), 1):
+        """Read the ``#+`` header (ValueError naming the query if malformed or unbindable)."""
+        summary, description, params, headers = "", [], [], {}
+        in_params = False
+        for line in text.splitlines():
             if not line.startswith("#+"):
+                if line.strip() and not line.startswith("#"):
+                    break
                 continue
-            key, _, value = line[2:].partition(":")
+            body = line[2:].strip()
+            item = _PARAM.fullmatch(body)
+            if in_params and item:
+                pname, ptype, default, desc = item.groups()
+                if ptype not in PARAM_TYPES:
+                    raise ValueError(
+                        f"{name}: unknown parameter type {ptype!r} (known: {', '.join(PARAM_TYPES)})"
+                    )
+                _check_bindable(name, text, pname)
+                params.append(Param(pname, ptype, default, desc.strip()))
+                continue
+            key, _, value = body.partition(":")
             key, value = key.strip(), value.strip()
+            in_params = key == "params"
             if key == "summary":
                 summary = value
-            elif key == "user":
-                users += [u.strip() for u in value.split(",") if u.strip()]
-            elif key == "params":
-                match = _PARAM.match(value)
-                if not match or match["type"] not in PARAM_TYPES:
-                    raise ValueError(
-                        f"{name}, line {number}: params must read 'NAME TYPE [= DEFAULT] [— doc]' "
-                        f"with TYPE one of {', '.join(PARAM_TYPES)}"
-                    )
-                params.append(
-                    Param(match["name"], match["type"], match["default"], (match["doc"] or "").strip())
-                )
-        return cls(name, summary, tuple(users), tuple(params), text)
+            elif key == "description":
+                description.append(value)
+            elif key != "params":
+                headers[key] = value
+        return cls(name, summary, description, params, text, headers)
 
     def bind(
         self, values: Mapping[str, object], base_iri: str = "https://w3id.org/passerelles/"
-    ) -> dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]:
-        """Substitutions for ``values`` (defaults filled in); ParameterError on a bad or missing value."""
-        known = {p.name for p in self.params}
-        unknown = sorted(set(values) - known)
+    ) -> dict[str, Term]:
+        """Validated picklable terms for ``values``, defaults filled in (ParameterError naming it)."""
+        unknown = set(values) - {p.name for p in self.params}
         if unknown:
-            raise ParameterError(
-                f"{self.name}: unknown parameter(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-            )
-        out: dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple] = {}
+            raise ParameterError(f"unknown parameter(s) {', '.join(sorted(unknown))} for query {self.name!r}")
+        out = {}
         for param in self.params:
-            raw = values.get(param.name)
-            if raw is None or raw == "":
-                if param.default is None:
-                    raise ParameterError(f"{self.name}: parameter {param.name} is required ({param.doc})")
-                raw = param.default
-            out[ox.Variable(param.name)] = _term(self.name, param, raw, base_iri)
+            value = values.get(param.name)
+            if value is None or value == "":
+                value = param.default
+            if value is None:
+                raise ParameterError(f"parameter {param.name!r} is required ({param.description})")
+            out[param.name] = param.term(str(value), base_iri)
         return out
+
+    def substitutions(
+        self, values: Mapping[str, object], base_iri: str = "https://w3id.org/passerelles/"
+    ) -> dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]:
+        """pyoxigraph ``substitutions`` for ``values`` (validated as :meth:`bind` does)."""
+        return {ox.Variable(k): to_ox(t) for k, t in self.bind(values, base_iri).items()}
 
     def run(
         self, store: ox.Store, values: Mapping[str, object], base_iri: str = "https://w3id.org/passerelles/"
     ) -> Iterator[dict[str, ox.NamedNode | ox.Literal | ox.BlankNode]]:
         """Rows of the query on ``store`` (default graph) as {variable: term}, unbound ones left out."""
         solutions = store.query(
-            sparql_prologue(base_iri) + self.text, substitutions=self.bind(values, base_iri)
+            sparql_prologue(base_iri) + self.text, substitutions=self.substitutions(values, base_iri)
         )
         assert isinstance(solutions, ox.QuerySolutions), f"{self.name} is not a SELECT query"
         names = [v.value for v in solutions.variables]
@@ -138,40 +207,19 @@ class NamedQuery:
             yield {n: solution[n] for n in names if solution[n] is not None}
 
 
-def _term(query: str, param: Param, raw: object, base_iri: str) -> ox.NamedNode | ox.Literal:
-    text = str(raw).strip()
-    fail = f"{query}: parameter {param.name}: {text!r}"
-    if param.type == "iri":
-        prefixed = _PREFIXED.match(text)
-        if prefixed and prefixed[1] in prefixes_for(base_iri):
-            return ox.NamedNode(prefixes_for(base_iri)[prefixed[1]] + prefixed[2])
-        if not _IRI.match(text):
-            raise ParameterError(f"{fail} is not an absolute http(s) IRI")
-        return ox.NamedNode(text)
-    if param.type == "date":
-        try:
-            return ox.Literal(date.fromisoformat(text).isoformat(), datatype=ox.NamedNode(_XSD + "date"))
-        except ValueError:
-            raise ParameterError(f"{fail} is not a date (YYYY-MM-DD)") from None
-    if param.type == "decimal":
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise ParameterError(f"{fail} is not a decimal number") from None
-        if not number.is_finite():
-            raise ParameterError(f"{fail} is not a finite decimal number")
-        return ox.Literal(str(number), datatype=ox.NamedNode(_XSD + "decimal"))
-    if param.type == "integer":
-        if not re.fullmatch(r"[+-]?\d{1,18}", text):
-            raise ParameterError(f"{fail} is not an integer")
-        return ox.Literal(str(int(text)), datatype=ox.NamedNode(_XSD + "integer"))
-    if param.type == "boolean":
-        if text not in ("true", "false"):
-            raise ParameterError(f"{fail} is not true or false")
-        return ox.Literal(text, datatype=ox.NamedNode(_XSD + "boolean"))
-    if len(text) > 1000:
-        raise ParameterError(f"{query}: parameter {param.name} is longer than 1000 characters")
-    return ox.Literal(text)
+def _check_bindable(name: str, text: str, variable: str) -> None:
+    """pyoxigraph substitutions bind projected variables only: check it now, on an empty store,
+    rather than on the first request."""
+    try:
+        ox.Store().query(
+            text,
+            prefixes=PREFIXES | {"id": "urn:id:", "graph": "urn:graph:"},
+            substitutions={ox.Variable(variable): ox.Literal("x")},
+        )
+    except (SyntaxError, RuntimeError, ValueError) as exc:
+        raise ValueError(
+            f"{name}: parameter {variable!r} cannot be bound (it must be projected): {exc}"
+        ) from None
 
 
 @lru_cache(maxsize=256)
@@ -181,5 +229,5 @@ def named_query(relative: str) -> NamedQuery:
     >>> named_query("reports/skill-gaps").params[0].name
     'trade'
     """
-    path: Path = QUERIES_DIR / f"{relative}.rq"
-    return NamedQuery.parse(relative, path.read_text(encoding="utf-8"))
+    path = QUERIES_DIR / f"{relative}.rq"
+    return NamedQuery.parse(relative.rsplit("/", 1)[-1], path.read_text(encoding="utf-8"))

@@ -241,10 +241,31 @@ def test_stored_query_doc_and_404(client: TestClient) -> None:
     assert client.get("/queries/nothing-here").status_code == 404
 
 
+# Values for the required parameters of the reports, on the demo graph.
+REPORT_EXAMPLES = {
+    "trade": f"{TEST_BASE}id/trade/maintenance-eolien-en-mer",
+    "occupation": f"{TEST_BASE}id/rome/I1321",
+    "target": f"{TEST_BASE}id/rome/I1321",
+    "fiche": f"{TEST_BASE}id/rome/I1321",
+    "v3": f"{TEST_BASE}id/rome-v3/I1304",
+    "appellation": f"{TEST_BASE}id/appellation/509441",
+    "skill": f"{TEST_BASE}id/competence/100023",
+    "departement": f"{TEST_BASE}id/departement/76",
+    "startsAfter": "2026-01-01",
+    "south": "48",
+    "north": "51",
+    "west": "-2",
+    "east": "2",
+}
+
+
 def test_every_report_query_parses_and_runs(client: TestClient) -> None:
     for name, query in stored_queries().items():
         assert query.summary, f"{name} has no #+ summary"
-        response = client.get(f"/queries/{name}", headers={"accept": "application/sparql-results+json"})
+        params = {p.name: REPORT_EXAMPLES[p.name] for p in query.params if p.default is None}
+        response = client.get(
+            f"/queries/{name}", params=params, headers={"accept": "application/sparql-results+json"}
+        )
         assert response.status_code == 200, (name, response.text)
 
 
