@@ -31,6 +31,7 @@ import pyoxigraph as ox
 
 from kg.errors import SourceError
 from kg.namespaces import PAS, sparql_prologue
+from kg.regions import region_pattern
 from kg.sources.records import Record, variable_name
 
 _MARKER = f" <{PAS.sourceRow}> ".encode()
@@ -89,6 +90,7 @@ class Mapping:
     options: dict[str, str]
     skip: list[SkipRule]
     summary: str = ""
+    region_column: str | None = None  # ``#+ region:``: the INSEE commune column a region filter reads
 
     @classmethod
     def load(cls, path: Path) -> Mapping:
@@ -118,10 +120,31 @@ class Mapping:
             options=options,
             skip=[SkipRule.parse(t) for t in headers.get("skip", [])],
             summary=" ".join(headers.get("summary", [])),
+            region_column=variable_name(headers["region"][0]) if headers.get("region") else None,
         )
 
     def variables(self) -> set[str]:
         return set(_VAR.findall(self.query))
+
+    def skip_rules(self, options: dict[str, str] | None = None) -> list[SkipRule]:
+        """The header's skip rules, preceded by the region filter when ``options`` names a
+        region (``region=28``) and the mapping declares its commune column (``#+ region:``).
+
+        >>> m = Mapping(Path("m.rq"), "", "csv", {}, [], region_column="commune")
+        >>> [r.reason for r in m.skip_rules({"region": "28"})]
+        ['outside region 28']
+        >>> m.skip_rules({})
+        []
+        """
+        region = (options or {}).get("region", "").strip()
+        if not region or self.region_column is None:
+            return list(self.skip)
+        try:
+            pattern = region_pattern(region)
+        except ValueError as exc:
+            raise SourceError(self.path, None, "region", str(exc)) from None
+        rule = SkipRule(self.region_column, "!~", pattern, f"outside region {region}")
+        return [rule, *self.skip]
 
 
 @dataclass
@@ -153,9 +176,16 @@ def _term(value: str | None) -> str:
 class MappingRunner:
     """Runs one mapping over records, batch by batch, yielding triples."""
 
-    def __init__(self, mapping: Mapping, base_iri: str, batch_rows: int = BATCH_ROWS) -> None:
+    def __init__(
+        self,
+        mapping: Mapping,
+        base_iri: str,
+        batch_rows: int = BATCH_ROWS,
+        options: dict[str, str] | None = None,
+    ) -> None:
         self.mapping = mapping
         self.batch_rows = batch_rows
+        self._skip = mapping.skip_rules(options)
         self._store = ox.Store()
         query = sparql_prologue(base_iri) + mapping.query
         cut = _WHERE.search(query)
@@ -178,7 +208,7 @@ class MappingRunner:
         (record numbers, skips, entity markers, records that produced nothing)."""
         batch: list[Record] = []
         iterator = iter(records)
-        skip = self.mapping.skip
+        skip = self._skip
         while True:
             started = time.perf_counter()
             record = next(iterator, None)
@@ -253,4 +283,5 @@ def map_file(
     mapping = Mapping.load(mapping_path)
     merged = {**mapping.options, **(options or {})}
     records = read_records(input_path, mapping.format, merged)
-    return MappingRunner(mapping, base_iri).triples(records, stats if stats is not None else MappingStats())
+    runner = MappingRunner(mapping, base_iri, options=merged)
+    return runner.triples(records, stats if stats is not None else MappingStats())
