@@ -90,7 +90,9 @@ class Mapping:
     options: dict[str, str]
     skip: list[SkipRule]
     summary: str = ""
-    region_column: str | None = None  # ``#+ region:``: the INSEE commune column a region filter reads
+    # ``#+ region: COLUMN [commune|region]``: the column a region filter reads, holding an INSEE
+    # commune code (default) or a region code.
+    region_column: str | None = None
 
     @classmethod
     def load(cls, path: Path) -> Mapping:
@@ -120,7 +122,7 @@ class Mapping:
             options=options,
             skip=[SkipRule.parse(t) for t in headers.get("skip", [])],
             summary=" ".join(headers.get("summary", [])),
-            region_column=variable_name(headers["region"][0]) if headers.get("region") else None,
+            region_column=headers["region"][0] if headers.get("region") else None,
         )
 
     def variables(self) -> set[str]:
@@ -130,20 +132,29 @@ class Mapping:
         """The header's skip rules, preceded by the region filter when ``options`` names a
         region (``region=28``) and the mapping declares its commune column (``#+ region:``).
 
-        >>> m = Mapping(Path("m.rq"), "", "csv", {}, [], region_column="commune")
-        >>> [r.reason for r in m.skip_rules({"region": "28"})]
-        ['outside region 28']
+        >>> m = Mapping(Path("m.rq"), "", "csv", {}, [], region_column="codeCommune")
+        >>> [(r.pattern, r.reason) for r in m.skip_rules({"region": "28"})]
+        [('^(14|27|50|61|76)[0-9]{3}$', 'outside region 28')]
+        >>> m = Mapping(Path("m.rq"), "", "csv", {}, [], region_column="a.codeRegion region")
+        >>> [(r.column, r.pattern) for r in m.skip_rules({"region": "28"})]
+        [('a_codeRegion', '^28$')]
         >>> m.skip_rules({})
         []
         """
         region = (options or {}).get("region", "").strip()
         if not region or self.region_column is None:
             return list(self.skip)
+        column, _, kind = self.region_column.partition(" ")
         try:
             pattern = region_pattern(region)
         except ValueError as exc:
             raise SourceError(self.path, None, "region", str(exc)) from None
-        rule = SkipRule(self.region_column, "!~", pattern, f"outside region {region}")
+        if kind.strip() == "region":
+            pattern = f"^{re.escape(region)}$"
+        elif kind.strip() not in ("", "commune"):
+            raise SourceError(self.path, None, "region", f"'#+ region: {self.region_column}': kind must be "
+                              "commune or region")
+        rule = SkipRule(variable_name(column), "!~", pattern, f"outside region {region}")
         return [rule, *self.skip]
 
 
