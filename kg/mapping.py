@@ -152,8 +152,12 @@ class Mapping:
         if kind.strip() == "region":
             pattern = f"^{re.escape(region)}$"
         elif kind.strip() not in ("", "commune"):
-            raise SourceError(self.path, None, "region", f"'#+ region: {self.region_column}': kind must be "
-                              "commune or region")
+            raise SourceError(
+                self.path,
+                None,
+                "region",
+                f"'#+ region: {self.region_column}': kind must be commune or region",
+            )
         rule = SkipRule(variable_name(column), "!~", pattern, f"outside region {region}")
         return [rule, *self.skip]
 
