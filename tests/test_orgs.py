@@ -33,7 +33,8 @@ id:commune\\/14118 a pas:Commune ; skos:prefLabel "Caen"@fr ; pas:postalCode "14
     pas:departement id:departement\\/14 .
 id:commune\\/14762 a pas:Commune ; skos:prefLabel "Vire Normandie"@fr ; pas:postalCode "14500" ;
     pas:departement id:departement\\/14 .
-id:commune-deleguee\\/14762 a pas:DelegatedCommune ; skos:prefLabel "Vire"@fr ; pas:parentCommune id:commune\\/14762 .
+id:commune-deleguee\\/14762 a pas:DelegatedCommune ; skos:prefLabel "Vire"@fr ;
+    pas:parentCommune id:commune\\/14762 .
 id:commune\\/14047 a pas:Commune ; skos:prefLabel "Bayeux"@fr ; pas:postalCode "14400" ;
     pas:departement id:departement\\/14 .
 id:commune\\/14462 a pas:Commune ; skos:prefLabel "Nonant"@fr ; pas:postalCode "14400" ;
