@@ -10,6 +10,9 @@ A mapping file (``mappings/*.rq``) starts with header comments, then a CONSTRUCT
     CONSTRUCT { ?occ a pas:Occupation ; pas:sourceRow ?_row . }
     WHERE { BIND(IRI(CONCAT(STR(id:), "rome/", ?code_rome)) AS ?occ) }
 
+``#+ region: COLUMN`` names the INSEE commune column of a national file, so that a build keeping
+one region (``kg build --region 28``) skips the rows of other regions (see :mod:`kg.regions`).
+
 The engine declares the standard prefixes (``id:`` and ``graph:`` under the configured base
 IRI), injects the rows as ``VALUES`` right after the first ``WHERE {`` (one variable per column
 the query uses, ``?_row`` the record number, empty cells ``UNDEF``), runs the query on an empty
