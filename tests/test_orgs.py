@@ -181,3 +181,15 @@ def test_cli_unknown_region_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["build", "--store", str(tmp_path / "s"), "--region", "99"])
     assert result.exit_code == 1
     assert "unknown region code '99'" in result.output
+
+
+def test_cfa_list_in_the_wrong_encoding_is_a_clear_error() -> None:
+    """The CFA list is Latin-1: read as UTF-8, the first accented byte stops the build with the
+    file, the line and the rule."""
+    from kg.mapping import map_file
+
+    path = ROOT / "demo" / "organisation" / "cfa_sous_convention_regionale_uai_demo_latin1.csv"
+    with pytest.raises(SourceError) as caught:
+        list(map_file(ROOT / "mappings" / "cfa-regional.rq", path, TEST_BASE, {"encoding": "utf-8"}))
+    message = str(caught.value)
+    assert path.name in message and ", line " in message and "not decodable as utf-8" in message
