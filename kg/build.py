@@ -24,6 +24,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kg.config import PROJECT_ROOT, Settings
+from kg.derive import derive
 from kg.dumps import DUMPS_DIR, write_dumps
 from kg.errors import BuildError
 from kg.manifest import Manifest, SourceSpec
@@ -118,7 +119,7 @@ def map_source(
             for mapping_path in spec.mapping_paths(mappings_dir):
                 mapping = Mapping.load(mapping_path)
                 records = read_records(path, mapping.format, {**mapping.options, **spec.options})
-                for chunk in MappingRunner(mapping, base_iri).run(records, stats):
+                for chunk in MappingRunner(mapping, base_iri, options=spec.options).run(records, stats):
                     out.write(chunk)
         mapped = time.perf_counter()
     except BaseException:
@@ -284,6 +285,10 @@ def build(
                         on_source(report)
                 for load in loads:
                     load.result()
+            # Links that need other sources' data (mappings/derive/*.rq), into their source's
+            # graph and spool before the union is written: validated and published like the rest.
+            derive(store, base, {s.name: (graph_iri(base, s.name, s.version), p)
+                                 for (s, _, _), p in zip(loaded, spools, strict=True)})
             t_loaded = time.perf_counter()
             graphs = {
                 graph_iri(base, s.name, s.version).value: quarantine_iri(base, s.name, s.version)

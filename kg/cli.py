@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from rich.table import Table
 
 from kg.config import PROJECT_ROOT, Settings
 from kg.errors import BuildError, SourceError
+
+if TYPE_CHECKING:
+    from kg.manifest import SourceSpec
 
 app = typer.Typer(
     help="Passerelles: the open knowledge graph of employment and training in Normandy.",
@@ -44,6 +47,17 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _with_region(sources: list[SourceSpec], region: str) -> list[SourceSpec]:
+    """Every source with the ``region`` option (mappings with a ``#+ region:`` column use it)."""
+    from kg.regions import region_pattern
+
+    try:
+        region_pattern(region)
+    except ValueError as exc:
+        raise _fail(f"--region: {exc}") from None
+    return [dataclasses.replace(s, options={**s.options, "region": region}) for s in sources]
+
+
 @app.command()
 def build(
     data: Annotated[
@@ -54,6 +68,10 @@ def build(
     engine: Annotated[
         str, typer.Option(help="SHACL engine: fast (default) or pyshacl (reference).")
     ] = "fast",
+    region: Annotated[
+        str | None,
+        typer.Option(help="Keep one region (INSEE code, 28 = Normandy) of national files (SIRENE...)."),
+    ] = None,
 ) -> None:
     """Build the graph: with no option, from the built-in demo sources."""
     from kg.build import build as run_build
@@ -71,6 +89,8 @@ def build(
             spec = load_manifest(REAL_MANIFEST, data_dir=data)
         else:
             spec = load_manifest(DEMO_MANIFEST)
+        if region:
+            spec.sources = _with_region(spec.sources, region)
         console.print(f"Building {len(spec.sources)} source(s) from {spec.data_dir} into {settings.store}")
 
         def progress(report: object) -> None:

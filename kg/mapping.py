@@ -10,6 +10,9 @@ A mapping file (``mappings/*.rq``) starts with header comments, then a CONSTRUCT
     CONSTRUCT { ?occ a pas:Occupation ; pas:sourceRow ?_row . }
     WHERE { BIND(IRI(CONCAT(STR(id:), "rome/", ?code_rome)) AS ?occ) }
 
+``#+ region: COLUMN`` names the INSEE commune column of a national file, so that a build keeping
+one region (``kg build --region 28``) skips the rows of other regions (see :mod:`kg.regions`).
+
 The engine declares the standard prefixes (``id:`` and ``graph:`` under the configured base
 IRI), injects the rows as ``VALUES`` right after the first ``WHERE {`` (one variable per column
 the query uses, ``?_row`` the record number, empty cells ``UNDEF``), runs the query on an empty
@@ -31,6 +34,7 @@ import pyoxigraph as ox
 
 from kg.errors import SourceError
 from kg.namespaces import PAS, sparql_prologue
+from kg.regions import region_pattern
 from kg.sources.records import Record, variable_name
 
 _MARKER = f" <{PAS.sourceRow}> ".encode()
@@ -89,6 +93,9 @@ class Mapping:
     options: dict[str, str]
     skip: list[SkipRule]
     summary: str = ""
+    # ``#+ region: COLUMN [commune|region]``: the column a region filter reads, holding an INSEE
+    # commune code (default) or a region code.
+    region_column: str | None = None
 
     @classmethod
     def load(cls, path: Path) -> Mapping:
@@ -118,10 +125,44 @@ class Mapping:
             options=options,
             skip=[SkipRule.parse(t) for t in headers.get("skip", [])],
             summary=" ".join(headers.get("summary", [])),
+            region_column=headers["region"][0] if headers.get("region") else None,
         )
 
     def variables(self) -> set[str]:
         return set(_VAR.findall(self.query))
+
+    def skip_rules(self, options: dict[str, str] | None = None) -> list[SkipRule]:
+        """The header's skip rules, preceded by the region filter when ``options`` names a
+        region (``region=28``) and the mapping declares its commune column (``#+ region:``).
+
+        >>> m = Mapping(Path("m.rq"), "", "csv", {}, [], region_column="codeCommune")
+        >>> [(r.pattern, r.reason) for r in m.skip_rules({"region": "28"})]
+        [('^(14|27|50|61|76)[0-9]{3}$', 'outside region 28')]
+        >>> m = Mapping(Path("m.rq"), "", "csv", {}, [], region_column="a.codeRegion region")
+        >>> [(r.column, r.pattern) for r in m.skip_rules({"region": "28"})]
+        [('a_codeRegion', '^28$')]
+        >>> m.skip_rules({})
+        []
+        """
+        region = (options or {}).get("region", "").strip()
+        if not region or self.region_column is None:
+            return list(self.skip)
+        column, _, kind = self.region_column.partition(" ")
+        try:
+            pattern = region_pattern(region)
+        except ValueError as exc:
+            raise SourceError(self.path, None, "region", str(exc)) from None
+        if kind.strip() == "region":
+            pattern = f"^{re.escape(region)}$"
+        elif kind.strip() not in ("", "commune"):
+            raise SourceError(
+                self.path,
+                None,
+                "region",
+                f"'#+ region: {self.region_column}': kind must be commune or region",
+            )
+        rule = SkipRule(variable_name(column), "!~", pattern, f"outside region {region}")
+        return [rule, *self.skip]
 
 
 @dataclass
@@ -153,9 +194,16 @@ def _term(value: str | None) -> str:
 class MappingRunner:
     """Runs one mapping over records, batch by batch, yielding triples."""
 
-    def __init__(self, mapping: Mapping, base_iri: str, batch_rows: int = BATCH_ROWS) -> None:
+    def __init__(
+        self,
+        mapping: Mapping,
+        base_iri: str,
+        batch_rows: int = BATCH_ROWS,
+        options: dict[str, str] | None = None,
+    ) -> None:
         self.mapping = mapping
         self.batch_rows = batch_rows
+        self._skip = mapping.skip_rules(options)
         self._store = ox.Store()
         query = sparql_prologue(base_iri) + mapping.query
         cut = _WHERE.search(query)
@@ -178,7 +226,7 @@ class MappingRunner:
         (record numbers, skips, entity markers, records that produced nothing)."""
         batch: list[Record] = []
         iterator = iter(records)
-        skip = self.mapping.skip
+        skip = self._skip
         while True:
             started = time.perf_counter()
             record = next(iterator, None)
@@ -253,4 +301,5 @@ def map_file(
     mapping = Mapping.load(mapping_path)
     merged = {**mapping.options, **(options or {})}
     records = read_records(input_path, mapping.format, merged)
-    return MappingRunner(mapping, base_iri).triples(records, stats if stats is not None else MappingStats())
+    runner = MappingRunner(mapping, base_iri, options=merged)
+    return runner.triples(records, stats if stats is not None else MappingStats())
