@@ -77,15 +77,37 @@ class StoreLayout:
             removed.append(path)
         return removed
 
+    def _new_id(self) -> str:
+        """A build id not used yet in this store (two builds may start in the same second)."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
+        build_id, n = stamp, 1
+        while (self.builds / build_id).exists() or (self.builds / f".tmp-{build_id}").exists():
+            n += 1
+            build_id = f"{stamp}-{n}"
+        return build_id
+
     @contextlib.contextmanager
-    def new_build(self) -> Iterator[BuildDir]:
-        """A fresh store to write into; published atomically when the block succeeds."""
+    def new_build(self, copy_of: Path | None = None) -> Iterator[BuildDir]:
+        """A fresh store to write into; published atomically when the block succeeds.
+
+        With ``copy_of`` (a build directory), the new store starts as a copy of that build: a
+        RocksDB checkpoint (pyoxigraph ``Store.backup``) made of hard links to its immutable
+        files, so it costs milliseconds whatever the size, and the copied build is only read.
+        """
         self.builds.mkdir(parents=True, exist_ok=True)
         self.clean_stale()
-        build_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
+        build_id = self._new_id()
         tmp = self.builds / f".tmp-{build_id}"
         current = self.current()
-        build = BuildDir(build_id, tmp, ox.Store(str(tmp)))
+        try:
+            if copy_of is not None:
+                source = ox.Store.read_only(str(copy_of))
+                source.backup(str(tmp))
+                del source
+            build = BuildDir(build_id, tmp, ox.Store(str(tmp)))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         try:
             yield build
             build.store.flush()
