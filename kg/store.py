@@ -23,10 +23,12 @@ True
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import shutil
 import tempfile
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,11 +114,16 @@ class StoreLayout:
             yield build
             build.store.flush()
             build.store.optimize()
-        except BaseException:
+        except BaseException as exc:
+            # The store must be closed before its directory goes, or RocksDB writes its last
+            # files into it again when it closes later: drop the references that the failed
+            # block's finished frames (kept by the traceback) still hold.
+            traceback.clear_frames(exc.__traceback__)
+            del build.store
+            gc.collect()
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        finally:
-            del build.store  # close the store (RocksDB) before the directory moves
+        del build.store  # close the store (RocksDB) before the directory moves
         final = self.builds / build_id
         try:
             tmp.rename(final)

@@ -63,7 +63,7 @@ from kg.provenance import (
     graph_iri,
     quarantine_iri,
 )
-from kg.store import REPORT_FILE, StoreLayout
+from kg.store import REPORT_FILE, BuildDir, StoreLayout
 from kg.validate import node_term, validate_neighbourhood, validate_nodes
 from kg.validate_engine import ValidationResult
 
@@ -349,8 +349,30 @@ def _replace(
     engine: str,
     shapes_dir: Path | None,
 ) -> BuildResult:
-    started_at = datetime.now(UTC)
     t0 = time.perf_counter()
+    with layout.new_build(copy_of=current) as target:
+        # The work runs in a frame of its own: when it fails, no live frame keeps the store
+        # open, so that the failed build directory can be removed (see StoreLayout.new_build).
+        result = _apply(
+            target, manifest, settings, layout, previous, chosen, on_source, engine, shapes_dir, t0
+        )
+    result.timings["total"] = time.perf_counter() - t0
+    return result
+
+
+def _apply(
+    target: BuildDir,
+    manifest: Manifest,
+    settings: Settings,
+    layout: StoreLayout,
+    previous: dict[str, object],
+    chosen: dict[str, SourceSpec],
+    on_source: Callable[[SourceReport], None] | None,
+    engine: str,
+    shapes_dir: Path | None,
+    t0: float,
+) -> BuildResult:
+    started_at = datetime.now(UTC)
     base = settings.base_iri
     listed = previous.get("sources")
     old_reports = {
@@ -358,127 +380,121 @@ def _replace(
         for d in (listed if isinstance(listed, list) else [])
         if isinstance(d, dict)
     }
-    with layout.new_build(copy_of=current) as target:
-        store, workdir = target.store, target.path.parent
-        t_copied = time.perf_counter()
-        loaded: list[tuple[SourceSpec, SourceReport, MappingStats]] = []
-        before: dict[str, set[bytes]] = {}
-        previous_versions: dict[str, str] = {}
-        added: set[bytes] = set()
-        removed: set[bytes] = set()
-        remapped: set[bytes] = set()  # what the mappings now produce differently, quarantined or not
-        for spec in chosen.values():
-            report, stats, spool = map_source(spec, manifest.data_dir, base, manifest.mappings_dir, workdir)
-            try:
-                old = old_reports.get(spec.name)
-                lines: set[bytes] = set()
-                held: set[bytes] = set()
-                if old is not None:
-                    old_graph = graph_iri(base, old.name, old.version)
-                    lines = graph_lines(store, old_graph)
-                    held = _entity_lines(store, base, quarantine_iri(base, old.name, old.version))
-                    previous_versions[spec.name] = _current_version(store, base, old_graph)
-                    store.remove_graph(old_graph)
-                    store.remove_graph(quarantine_iri(base, old.name, old.version))
-                    _drop_description(store, base, old_graph)
-                    _drop_description(store, base, quarantine_iri(base, old.name, old.version))
-                _bulk_load(store, spool, graph_iri(base, spec.name, spec.version), report)
-                new_lines = set(spool.read_bytes().splitlines()) - {b""}
-            finally:
-                spool.unlink(missing_ok=True)
-            before[spec.name] = lines
-            removed |= lines - new_lines
-            added |= new_lines - lines
-            remapped |= new_lines ^ (lines | held)
-            loaded.append((spec, report, stats))
-            if on_source:
-                on_source(report)
-        t_loaded = time.perf_counter()
-        reports = {**old_reports, **{r.name: r for _, r, _ in loaded}}
-        state = _Update(store, base, reports)
-        state.update_default(added, removed)
-        t_published = time.perf_counter()
-        changed = added | removed
-        needed = state.quarantined_links(set(reports) - set(chosen), remapped)
+    store, workdir = target.store, target.path.parent
+    t_copied = time.perf_counter()
+    loaded: list[tuple[SourceSpec, SourceReport, MappingStats]] = []
+    before: dict[str, set[bytes]] = {}
+    previous_versions: dict[str, str] = {}
+    added: set[bytes] = set()
+    removed: set[bytes] = set()
+    remapped: set[bytes] = set()  # what the mappings now produce differently, quarantined or not
+    for spec in chosen.values():
+        report, stats, spool = map_source(spec, manifest.data_dir, base, manifest.mappings_dir, workdir)
+        try:
+            old = old_reports.get(spec.name)
+            lines: set[bytes] = set()
+            held: set[bytes] = set()
+            if old is not None:
+                old_graph = graph_iri(base, old.name, old.version)
+                lines = graph_lines(store, old_graph)
+                held = _entity_lines(store, base, quarantine_iri(base, old.name, old.version))
+                previous_versions[spec.name] = _current_version(store, base, old_graph)
+                store.remove_graph(old_graph)
+                store.remove_graph(quarantine_iri(base, old.name, old.version))
+                _drop_description(store, base, old_graph)
+                _drop_description(store, base, quarantine_iri(base, old.name, old.version))
+            _bulk_load(store, spool, graph_iri(base, spec.name, spec.version), report)
+            new_lines = set(spool.read_bytes().splitlines()) - {b""}
+        finally:
+            spool.unlink(missing_ok=True)
+        before[spec.name] = lines
+        removed |= lines - new_lines
+        added |= new_lines - lines
+        remapped |= new_lines ^ (lines | held)
+        loaded.append((spec, report, stats))
+        if on_source:
+            on_source(report)
+    t_loaded = time.perf_counter()
+    reports = {**old_reports, **{r.name: r for _, r, _ in loaded}}
+    state = _Update(store, base, reports)
+    state.update_default(added, removed)
+    t_published = time.perf_counter()
+    changed = added | removed
+    needed = state.quarantined_links(set(reports) - set(chosen), remapped)
+    if needed:
+        raise _NeedsSources(needed)
+    results: list[ValidationResult] = []
+    quarantined: set[str] = set()
+    new: set[str] = set()
+    for round_ in range(MAX_VALIDATION_ROUNDS):
+        if round_ == 0:
+            round_results = validate_nodes(
+                store, state.affected(changed), workdir, engine=engine, shapes_dir=shapes_dir
+            )
+            results += round_results
+        else:
+            round_results = validate_neighbourhood(store, new, workdir, engine=engine, shapes_dir=shapes_dir)
+            results += [r for r in round_results if r.severity == "Violation"]
+        needed = state.owners(round_results) - set(chosen)
         if needed:
             raise _NeedsSources(needed)
-        results: list[ValidationResult] = []
-        quarantined: set[str] = set()
-        new: set[str] = set()
-        for round_ in range(MAX_VALIDATION_ROUNDS):
-            if round_ == 0:
-                round_results = validate_nodes(
-                    store, state.affected(changed), workdir, engine=engine, shapes_dir=shapes_dir
-                )
-                results += round_results
-            else:
-                round_results = validate_neighbourhood(
-                    store, new, workdir, engine=engine, shapes_dir=shapes_dir
-                )
-                results += [r for r in round_results if r.severity == "Violation"]
-            needed = state.owners(round_results) - set(chosen)
-            if needed:
-                raise _NeedsSources(needed)
-            moved = quarantine_entities(store, round_results, state.targets)
-            new = moved - quarantined
-            quarantined |= moved
-            if not new:
-                break
-        t_validated = time.perf_counter()
-        changes: dict[str, VersionChange] = {}
-        replaced = [r for name, r in old_reports.items() if name in chosen]
-        stale = {graph_iri(base, r.name, r.version).value for r in replaced}
-        stale |= {quarantine_iri(base, r.name, r.version).value for r in replaced}
-        counted = previous.get("graph_triples")
-        graph_triples = {
-            str(g): int(n)
-            for g, n in (counted.items() if isinstance(counted, dict) else [])
-            if g not in stale
-        }
-        for spec, report, stats in loaded:
-            unmapped = reconcile(report, stats, quarantined)
-            q_graph = quarantine_iri(base, spec.name, spec.version)
-            if unmapped:
-                _quarantine_records(store, q_graph, base, spec.name, unmapped)
-            graph = graph_iri(base, spec.name, spec.version)
-            after = graph_lines(store, graph)
-            report.triples = len(after)
-            graph_triples[graph.value] = len(after)
-            if quarantined_triples := _count(store, q_graph):
-                graph_triples[q_graph.value] = quarantined_triples
-            changes[spec.name] = diff_entities(
-                spec.name, previous_versions.get(spec.name, ""), before[spec.name], after
-            )
-        catalog = describe(base, target.build_id, started_at, [r for _, r, _ in loaded], changes)
-        store.extend(catalog)
-        store.extend(ox.Quad(q.subject, q.predicate, q.object) for q in catalog)
-        graph_triples[catalog_iri(base).value] = _count(store, catalog_iri(base))
-        recorded = InputDigests.from_json(previous.get("inputs"))
-        digests = {s.name: source_digest(s, r.sha256, manifest.mappings_dir) for s, r, _ in loaded}
-        result = BuildResult(
-            build_id=target.build_id,
-            store_dir=layout.builds / target.build_id,
-            sources=list(reports.values()),
-            results=results,
-            timings={
-                "copy": t_copied - t0,
-                "map_and_load": t_loaded - t_copied,
-                "read": sum(r.read_s for _, r, _ in loaded),
-                "map": sum(r.map_s for _, r, _ in loaded),
-                "load": sum(r.load_s for _, r, _ in loaded),
-                "publish": t_published - t_loaded,
-                "validate": t_validated - t_published,
-                "validate_and_quarantine": t_validated - t_published,
-            },
-            graph_triples=graph_triples,
-            inputs=InputDigests(recorded.shared, {**recorded.sources, **digests}),
-            updated=list(chosen),
-            changes=changes,
-            previous_build=str(previous.get("build_id", current.name)),
+        moved = quarantine_entities(store, round_results, state.targets)
+        new = moved - quarantined
+        quarantined |= moved
+        if not new:
+            break
+    t_validated = time.perf_counter()
+    changes: dict[str, VersionChange] = {}
+    replaced = [r for name, r in old_reports.items() if name in chosen]
+    stale = {graph_iri(base, r.name, r.version).value for r in replaced}
+    stale |= {quarantine_iri(base, r.name, r.version).value for r in replaced}
+    counted = previous.get("graph_triples")
+    graph_triples = {
+        str(g): int(n) for g, n in (counted.items() if isinstance(counted, dict) else []) if g not in stale
+    }
+    for spec, report, stats in loaded:
+        unmapped = reconcile(report, stats, quarantined)
+        q_graph = quarantine_iri(base, spec.name, spec.version)
+        if unmapped:
+            _quarantine_records(store, q_graph, base, spec.name, unmapped)
+        graph = graph_iri(base, spec.name, spec.version)
+        after = graph_lines(store, graph)
+        report.triples = len(after)
+        graph_triples[graph.value] = len(after)
+        if quarantined_triples := _count(store, q_graph):
+            graph_triples[q_graph.value] = quarantined_triples
+        changes[spec.name] = diff_entities(
+            spec.name, previous_versions.get(spec.name, ""), before[spec.name], after
         )
-        (target.path / REPORT_FILE).write_text(
-            json.dumps(result.to_json(), indent=2, ensure_ascii=False), encoding="utf-8"
-        )
-        result.timings["catalog_and_report"] = time.perf_counter() - t_validated
-    result.timings["total"] = time.perf_counter() - t0
+    catalog = describe(base, target.build_id, started_at, [r for _, r, _ in loaded], changes)
+    store.extend(catalog)
+    store.extend(ox.Quad(q.subject, q.predicate, q.object) for q in catalog)
+    graph_triples[catalog_iri(base).value] = _count(store, catalog_iri(base))
+    recorded = InputDigests.from_json(previous.get("inputs"))
+    digests = {s.name: source_digest(s, r.sha256, manifest.mappings_dir) for s, r, _ in loaded}
+    result = BuildResult(
+        build_id=target.build_id,
+        store_dir=layout.builds / target.build_id,
+        sources=list(reports.values()),
+        results=results,
+        timings={
+            "copy": t_copied - t0,
+            "map_and_load": t_loaded - t_copied,
+            "read": sum(r.read_s for _, r, _ in loaded),
+            "map": sum(r.map_s for _, r, _ in loaded),
+            "load": sum(r.load_s for _, r, _ in loaded),
+            "publish": t_published - t_loaded,
+            "validate": t_validated - t_published,
+            "validate_and_quarantine": t_validated - t_published,
+        },
+        graph_triples=graph_triples,
+        inputs=InputDigests(recorded.shared, {**recorded.sources, **digests}),
+        updated=list(chosen),
+        changes=changes,
+        previous_build=str(previous.get("build_id", "")),
+    )
+    (target.path / REPORT_FILE).write_text(
+        json.dumps(result.to_json(), indent=2, ensure_ascii=False), encoding="utf-8"
+    )
+    result.timings["catalog_and_report"] = time.perf_counter() - t_validated
     return result
