@@ -103,8 +103,9 @@ def build(
     except (SourceError, BuildError, ManifestError) as exc:
         raise _fail(str(exc)) from None
     if isinstance(result, NoOp):
+        names = ", ".join(result.sources) if only else f"all {len(result.sources)} sources"
         console.print(
-            f"nothing to do: the inputs of {', '.join(result.sources)} are those of the served build "
+            f"nothing to do: the inputs of {names} are those of the served build "
             f"{result.build_id} (same file digests, mappings, manifest entries, shapes, ontology and base "
             "IRI); use --force to rebuild",
             highlight=False,

@@ -140,8 +140,9 @@ class StoreLayout:
         os.replace(tmp_link, self.link)
 
     def _prune(self, keep: set[Path]) -> None:
+        kept = {path.resolve() for path in keep}  # a relative --store must not prune the new build
         for path in self.builds.iterdir():
-            if path.is_dir() and not path.name.startswith(".") and path.resolve() not in keep:
+            if path.is_dir() and not path.name.startswith(".") and path.resolve() not in kept:
                 shutil.rmtree(path, ignore_errors=True)
 
 

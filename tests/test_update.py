@@ -293,3 +293,33 @@ def test_file_option_replaces_the_manifest_file(tmp_path: Path, folder: Path) ->
 def test_update_needs_a_served_build(tmp_path: Path, folder: Path) -> None:
     with pytest.raises(BuildError, match="run a full `kg build` first"):
         _run(tmp_path, folder, only=["mini-occupations"])
+
+
+def test_cli_reports_what_was_replaced_and_errors_in_one_line(
+    tmp_path: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from kg.cli import app
+
+    monkeypatch.setattr("kg.validate.SHAPES_DIR", SHAPES)
+    monkeypatch.setattr("kg.manifest.DEFAULT_MAPPINGS_DIR", folder / "mappings")
+    monkeypatch.setenv("PASSERELLES_BASE_IRI", TEST_BASE)
+    runner = CliRunner()
+    base = ["build", "--manifest", str(folder / "sources.toml"), "--store", str(tmp_path / "store")]
+    assert runner.invoke(app, base).exit_code == 0
+    result = runner.invoke(app, [*base, "--only", "mini-occupations"])
+    assert result.exit_code == 0 and "nothing to do" in result.output
+    (folder / "data" / "occupations.csv").write_text(CHANGED, encoding="utf-8")
+    result = runner.invoke(app, [*base, "--only", "mini-occupations"])
+    assert result.exit_code == 0, result.output
+    assert "Updating mini-occupations" in result.output
+    assert "mini-occupations: entities +1 added, -1 removed, ~1 changed" in result.output
+    assert "copy" in result.output and "total" in result.output
+    for options, message in (
+        (["--only", "nope"], "unknown source(s) nope"),
+        (["--file", str(folder / "data" / "occupations.csv")], "--file needs exactly one --only"),
+    ):
+        result = runner.invoke(app, [*base, *options])
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert "Traceback" not in result.output
