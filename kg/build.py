@@ -31,6 +31,7 @@ from kg.namespaces import PAS, RDF, RDFS
 from kg.provenance import (
     SourceReport,
     VersionChange,
+    carried_history,
     describe,
     graph_iri,
     quarantine_iri,
@@ -338,6 +339,7 @@ def build(
         for spec, report, _ in loaded:
             report.triples = counts.get(graph_iri(base, spec.name, spec.version).value, 0)
         catalog = describe(base, target.build_id, started_at, [r for _, r, _ in loaded])
+        catalog += carried_history(layout.current(), base, target.build_id, [r for _, r, _ in loaded])
         store.extend(catalog)
         store.extend(ox.Quad(q.subject, q.predicate, q.object) for q in catalog)
         result = BuildResult(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyoxigraph as ox
 
@@ -219,6 +220,44 @@ def _version(
                 (c, PAS.fromVersion, _n(change.previous)),
             ]
     return triples
+
+
+def carried_history(
+    previous: Path | None, base_iri: str, build_id: str, reports: list[SourceReport]
+) -> list[ox.Quad]:
+    """The version history of the ``previous`` build's catalogue, for a full build's catalogue.
+
+    A full build starts a new store: this carries over the descriptions of the previous source
+    versions, version changes and builds, and links each new version to the version it follows
+    (``prov:wasRevisionOf``). Nothing when there is no previous build.
+    """
+    if previous is None:
+        return []
+    try:
+        old = ox.Store.read_only(str(previous))
+    except OSError:
+        return []
+    cat = catalog_iri(base_iri)
+    kinds = {_n(PAS.SourceVersion), _n(PAS.VersionChange), _n(PAS.Build)}
+    subjects = {q.subject for q in old.quads_for_pattern(None, _n(RDF.type), None, cat) if q.object in kinds}
+    quads = [q for subject in subjects for q in old.quads_for_pattern(subject, None, None, cat)]
+    names = {
+        q.subject: q.object.value
+        for q in old.quads_for_pattern(None, _n(PAS.sourceName), None, cat)
+        if isinstance(q.object, ox.Literal)
+    }
+    followed: dict[str, ox.NamedNode] = {}
+    for q in old.quads_for_pattern(None, _n(PAS.currentVersion), None, cat):
+        if isinstance(q.object, ox.NamedNode) and q.object in names:
+            followed[names[q.object]] = q.object
+    for r in reports:
+        if r.name in followed:
+            quads.append(
+                ox.Quad(
+                    version_iri(base_iri, r.name, build_id), _n(PROV.wasRevisionOf), followed[r.name], cat
+                )
+            )
+    return quads
 
 
 def parse_term(text: str) -> ox.NamedNode | ox.BlankNode | ox.Literal:

@@ -323,3 +323,21 @@ def test_cli_reports_what_was_replaced_and_errors_in_one_line(
         result = runner.invoke(app, [*base, *options])
         assert result.exit_code == 1 and message in result.output, result.output
         assert "Traceback" not in result.output
+
+
+def test_full_build_keeps_the_version_history(tmp_path: Path, folder: Path) -> None:
+    first = _built(_run(tmp_path, folder))
+    (folder / "data" / "occupations.csv").write_text(CHANGED, encoding="utf-8")
+    update = _built(_run(tmp_path, folder, only=["mini-occupations"]))
+    full = _built(_run(tmp_path, folder, force=True))
+    store = open_store(tmp_path / "store")
+    versions = [f"{TEST_BASE}version/mini-occupations/{b.build_id}" for b in (first, update, full)]
+    assert _ask(
+        store,
+        f"""ASK {{ GRAPH <{CATALOG}> {{
+        <{OCC}> pas:currentVersion <{versions[2]}> .
+        <{versions[2]}> prov:wasRevisionOf <{versions[1]}> .
+        <{versions[1]}> prov:wasRevisionOf <{versions[0]}> ; pas:rowsRead 6 .
+        ?change pas:toVersion <{versions[1]}> ; pas:entitiesChanged 1 .
+        <{TEST_BASE}build/{first.build_id}> a pas:Build }} }}""",
+    )
