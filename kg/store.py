@@ -89,12 +89,14 @@ class StoreLayout:
         return build_id
 
     @contextlib.contextmanager
-    def new_build(self, copy_of: Path | None = None) -> Iterator[BuildDir]:
+    def new_build(self, copy_of: Path | None = None, optimize: bool = True) -> Iterator[BuildDir]:
         """A fresh store to write into; published atomically when the block succeeds.
 
         With ``copy_of`` (a build directory), the new store starts as a copy of that build: a
         RocksDB checkpoint (pyoxigraph ``Store.backup``) made of hard links to its immutable
         files, so it costs milliseconds whatever the size, and the copied build is only read.
+        Without ``optimize``, the store is not compacted before it is published (an update
+        changes little of a large store; compacting it would rewrite all of it).
         """
         self.builds.mkdir(parents=True, exist_ok=True)
         self.clean_stale()
@@ -113,7 +115,8 @@ class StoreLayout:
         try:
             yield build
             build.store.flush()
-            build.store.optimize()
+            if optimize:
+                build.store.optimize()
         except BaseException as exc:
             # The store must be closed before its directory goes, or RocksDB writes its last
             # files into it again when it closes later: drop the references that the failed
