@@ -109,6 +109,9 @@ class StoreLayout:
                 source.backup(str(tmp))
                 del source
             build = BuildDir(build_id, tmp, ox.Store(str(tmp)))
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise BuildError(f"cannot create the new build in {self.builds}: {exc}") from exc
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

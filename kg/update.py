@@ -310,21 +310,25 @@ class _Update:
                 nodes.add(quad.subject)
         return nodes
 
-    def quarantined_links(self, others: set[str], changed: set[bytes]) -> set[str]:
-        """The sources among ``others`` with a quarantined entity that links to or from what
-        changed (it may be valid now: only re-reading its source can say)."""
+    def quarantined_links(self, others: set[str], remapped: set[bytes], changed: set[bytes]) -> set[str]:
+        """The sources among ``others`` with a quarantined entity that the update may concern:
+        one that links to or from what the mappings now produce differently (``remapped``; it
+        may be valid now), or that is the subject of triples entering or leaving the default
+        graph (``changed``; a full build would judge it with all its triples together). Only
+        re-reading such a source can say."""
         touched: set[ox.NamedNode] = set()
-        for triple in _triples(changed):
+        for triple in _triples(remapped):
             for term in (triple.subject, triple.object):
                 if isinstance(term, ox.NamedNode) and triple.predicate != _RDF_TYPE:
                     touched.add(term)
+        subjects = {t.subject for t in _triples(changed) if isinstance(t.subject, ox.NamedNode)}
         found = set()
         for graph, name in self.owner.items():
             if name not in others:
                 continue
             for quad in self.store.quads_for_pattern(None, None, None, self.targets[graph]):
                 if isinstance(quad.subject, ox.NamedNode) and (
-                    quad.subject in touched or quad.object in touched
+                    quad.subject in touched or quad.subject in subjects or quad.object in touched
                 ):
                     found.add(name)
                     break
@@ -436,7 +440,7 @@ def _apply(
     state.update_default(added, removed)
     t_published = time.perf_counter()
     changed = added | removed
-    needed = state.quarantined_links(set(reports) - set(chosen), remapped)
+    needed = state.quarantined_links(set(reports) - set(chosen), remapped, changed)
     if needed:
         raise _NeedsSources(needed)
     results: list[ValidationResult] = []
