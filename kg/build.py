@@ -10,7 +10,6 @@ and only then the new store replaces the served one (see :mod:`kg.store`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 import time
@@ -27,11 +26,14 @@ from kg.config import PROJECT_ROOT, Settings
 from kg.derive import derive
 from kg.dumps import DUMPS_DIR, write_dumps
 from kg.errors import BuildError
+from kg.inputs import InputDigests, global_digest, sha256_of, source_digest
 from kg.manifest import Manifest, SourceSpec
 from kg.mapping import Mapping, MappingRunner, MappingStats
 from kg.namespaces import PAS, RDF, RDFS, prefixes_for
 from kg.provenance import (
     SourceReport,
+    VersionChange,
+    carried_history,
     describe,
     graph_iri,
     quarantine_iri,
@@ -56,6 +58,10 @@ class BuildResult:
     results: list[ValidationResult]
     timings: dict[str, float] = field(default_factory=dict)
     graph_triples: dict[str, int] = field(default_factory=dict)
+    inputs: InputDigests | None = None  # what the build read (see kg.inputs)
+    updated: list[str] = field(default_factory=list)  # the sources an update replaced
+    changes: dict[str, VersionChange] = field(default_factory=dict)  # by source, in an update
+    previous_build: str = ""  # the build an update started from
 
     @property
     def violations(self) -> int:
@@ -67,8 +73,10 @@ class BuildResult:
 
     def to_json(self) -> dict[str, object]:
         by_shape = Counter(f"{r.severity} {r.shape} {r.component}" for r in self.results)
+        update = {"previous_build": self.previous_build, "updated": self.updated} if self.updated else {}
         return {
             "build_id": self.build_id,
+            **update,
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
             "graph_triples": self.graph_triples,
             "sources": [asdict(s) for s in self.sources],
@@ -77,16 +85,9 @@ class BuildResult:
                 "warnings": self.warnings,
                 "by_shape": dict(by_shape.most_common()),
             },
+            "changes": {name: asdict(change) for name, change in self.changes.items()},
+            "inputs": self.inputs.to_json() if self.inputs else {},
         }
-
-
-def sha256_of(path: Path) -> str:
-    """The SHA-256 digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def map_source(
@@ -344,6 +345,7 @@ def build(
         for spec, report, _ in loaded:
             report.triples = counts.get(graph_iri(base, spec.name, spec.version).value, 0)
         catalog = describe(base, target.build_id, started_at, [r for _, r, _ in loaded])
+        catalog += carried_history(layout.current(), base, target.build_id, [r for _, r, _ in loaded])
         store.extend(catalog)
         store.extend(ox.Quad(q.subject, q.predicate, q.object) for q in catalog)
         result = BuildResult(
@@ -361,6 +363,10 @@ def build(
                 "validate_and_quarantine": t_validated - t_loaded,
             },
             graph_triples=counts,
+            inputs=InputDigests(
+                global_digest(base, shapes_dir),
+                {s.name: source_digest(s, r.sha256, manifest.mappings_dir) for s, r, _ in loaded},
+            ),
         )
         (target.path / REPORT_FILE).write_text(
             json.dumps(result.to_json(), indent=2, ensure_ascii=False), encoding="utf-8"

@@ -72,10 +72,24 @@ def build(
         str | None,
         typer.Option(help="Keep one region (INSEE code, 28 = Normandy) of national files (SIRENE...)."),
     ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(help="Replace only this source's graph in the served store (repeatable)."),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="With one --only: read this file instead of the manifest's.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild even when the inputs are unchanged.")] = False,
 ) -> None:
-    """Build the graph: with no option, from the built-in demo sources."""
-    from kg.build import build as run_build
+    """Build the graph: with no option, from the built-in demo sources.
+
+    With --only SOURCE, replace just that source's graph in a copy of the served store and
+    publish it atomically. When the inputs (file digests, mappings, manifest entries, shapes,
+    ontology, base IRI) are those of the served build, nothing is done unless --force.
+    """
     from kg.manifest import ManifestError, load_manifest
+    from kg.update import NoOp
+    from kg.update import run as run_build
 
     if data and manifest:
         raise _fail("give --data or --manifest, not both")
@@ -91,7 +105,8 @@ def build(
             spec = load_manifest(DEMO_MANIFEST)
         if region:
             spec.sources = _with_region(spec.sources, region)
-        console.print(f"Building {len(spec.sources)} source(s) from {spec.data_dir} into {settings.store}")
+        what = f"Updating {', '.join(only)}" if only else f"Building {len(spec.sources)} source(s)"
+        console.print(f"{what} from {file or spec.data_dir} into {settings.store}", highlight=False)
 
         def progress(report: object) -> None:
             from kg.provenance import SourceReport
@@ -104,13 +119,27 @@ def build(
                 soft_wrap=True,
             )
 
-        result = run_build(spec, settings, on_source=progress, engine=engine)
+        result = run_build(spec, settings, only, file, force, on_source=progress, engine=engine)
     except (SourceError, BuildError, ManifestError) as exc:
         raise _fail(str(exc)) from None
-    table = Table(title=f"Build {result.build_id}")
+    if isinstance(result, NoOp):
+        names = ", ".join(result.sources) if only else f"all {len(result.sources)} sources"
+        console.print(
+            f"nothing to do: the inputs of {names} are those of the served build "
+            f"{result.build_id} (same file digests, mappings, manifest entries, shapes, ontology and base "
+            "IRI); use --force to rebuild",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    table = Table(
+        title=f"Build {result.build_id}" + (f" (update of {result.previous_build})" if only else "")
+    )
     for col in ("source", "version", "read", "loaded", "quarantined", "skipped", "triples", "seconds"):
         table.add_column(col, justify="left" if col in {"source", "version"} else "right")
-    for r in result.sources:
+    for r in (
+        result.sources if not result.updated else [s for s in result.sources if s.name in result.updated]
+    ):
         table.add_row(
             r.name,
             r.version,
@@ -122,10 +151,18 @@ def build(
             f"{r.read_s + r.map_s + r.load_s:.1f}",
         )
     Console(width=max(Console().width, 140)).print(table)
+    for name, change in result.changes.items():
+        console.print(
+            f"  {name}: entities +{change.entities_added} added, -{change.entities_removed} removed, "
+            f"~{change.entities_changed} changed; triples +{change.triples_added} -{change.triples_removed}",
+            highlight=False,
+            soft_wrap=True,
+        )
     t = result.timings
+    copy = f"copy {t['copy']:.1f} s, " if "copy" in t else ""
     console.print(
         f"validation: {result.violations} violation(s), {result.warnings} warning(s); "
-        f"times: map+load {t['map_and_load']:.1f} s, validate {t['validate']:.1f} s, "
+        f"times: {copy}map+load {t['map_and_load']:.1f} s, validate {t['validate']:.1f} s, "
         f"total {t['total']:.1f} s; store {result.store_dir}",
         highlight=False,
     )

@@ -8,8 +8,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyoxigraph as ox
 
@@ -32,6 +33,20 @@ def quarantine_iri(base_iri: str, name: str, version: str) -> ox.NamedNode:
 def catalog_iri(base_iri: str) -> ox.NamedNode:
     """The graph holding the descriptions of all graphs and builds."""
     return ox.NamedNode(f"{base_iri}graph/{CATALOG}")
+
+
+def version_iri(base_iri: str, name: str, build_id: str) -> ox.NamedNode:
+    """One version of a source as one build loaded it (kept in the catalogue once replaced).
+
+    >>> version_iri("https://x.org/", "rome-skills", "20261128T120000Z-1").value
+    'https://x.org/version/rome-skills/20261128T120000Z-1'
+    """
+    return ox.NamedNode(f"{base_iri}version/{name}/{build_id}")
+
+
+def change_iri(base_iri: str, name: str, build_id: str) -> ox.NamedNode:
+    """What changed in a source's graph when ``build_id`` replaced its previous version."""
+    return ox.NamedNode(f"{base_iri}change/{name}/{build_id}")
 
 
 @dataclass
@@ -64,6 +79,29 @@ class SourceReport:
         return self.rows_read == self.rows_loaded + self.rows_quarantined + self.rows_skipped
 
 
+CHANGED_IRIS_CAP = 100
+
+
+@dataclass
+class VersionChange:
+    """What changed in one source's published graph from its previous version to the new one.
+
+    An entity is a subject (an IRI) of the source graph; it is *changed* when it is in both
+    versions with different triples. The IRI lists are capped at ``CHANGED_IRIS_CAP``.
+    """
+
+    source: str
+    previous: str  # the IRI of the previous version ("" when the source is new)
+    entities_added: int = 0
+    entities_removed: int = 0
+    entities_changed: int = 0
+    triples_added: int = 0
+    triples_removed: int = 0
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+
 def _n(p: object) -> ox.NamedNode:
     return ox.NamedNode(str(p))
 
@@ -72,8 +110,20 @@ def _lit(value: object, datatype: object = None) -> ox.Literal:
     return ox.Literal(str(value), datatype=_n(datatype)) if datatype else ox.Literal(str(value))
 
 
-def describe(base_iri: str, build_id: str, started: datetime, reports: list[SourceReport]) -> list[ox.Quad]:
-    """Quads describing the build and every source graph (and its quarantine graph)."""
+def describe(
+    base_iri: str,
+    build_id: str,
+    started: datetime,
+    reports: list[SourceReport],
+    changes: dict[str, VersionChange] | None = None,
+) -> list[ox.Quad]:
+    """Quads describing the build and every source graph (and its quarantine graph).
+
+    Each source graph points (``pas:currentVersion``) at a ``pas:SourceVersion`` recording the
+    file, digest and counts of this build's load; an update keeps the previous versions in the
+    catalogue and links the new one to them (``prov:wasRevisionOf``) with a
+    ``pas:VersionChange`` counting the entities added, removed and changed (``changes``).
+    """
     cat = catalog_iri(base_iri)
     build = ox.NamedNode(f"{base_iri}build/{build_id}")
     now = datetime.now(UTC).isoformat()
@@ -113,6 +163,7 @@ def describe(base_iri: str, build_id: str, started: datetime, reports: list[Sour
             triples.append((g, PAS.mappingFile, _lit(mapping)))
         for reason, count in (r.skip_reasons or {}).items():
             triples.append((g, PAS.skipReason, _lit(f"{count} × {reason}")))
+        triples += _version(base_iri, build_id, build, g, r, now, (changes or {}).get(r.name))
         if r.rows_quarantined or r.quarantined_entities:
             triples += [
                 (q, RDF.type, _n(PAS.QuarantineGraph)),
@@ -121,6 +172,92 @@ def describe(base_iri: str, build_id: str, started: datetime, reports: list[Sour
                 (q, PROV.wasGeneratedBy, build),
             ]
     return [ox.Quad(s, _n(p), o, cat) for s, p, o in triples]
+
+
+def _version(
+    base_iri: str,
+    build_id: str,
+    build: ox.NamedNode,
+    graph: ox.NamedNode,
+    r: SourceReport,
+    now: str,
+    change: VersionChange | None,
+) -> list[tuple[ox.NamedNode, object, ox.NamedNode | ox.Literal]]:
+    v = version_iri(base_iri, r.name, build_id)
+    dt, integer = XSD.dateTime, XSD.integer
+    triples: list[tuple[ox.NamedNode, object, ox.NamedNode | ox.Literal]] = [
+        (graph, PAS.currentVersion, v),
+        (v, RDF.type, _n(PAS.SourceVersion)),
+        (v, RDFS.label, _lit(f"{r.name} {r.version} ({build_id})")),
+        (v, PAS.sourceName, _lit(r.name)),
+        (v, PAS.versionGraph, graph),
+        (v, PAS.sourceVersion, _lit(r.version)),
+        (v, PAS.fileName, _lit(r.file)),
+        (v, PAS.sha256, _lit(r.sha256)),
+        (v, PAS.rowsRead, _lit(r.rows_read, integer)),
+        (v, PAS.rowsLoaded, _lit(r.rows_loaded, integer)),
+        (v, PAS.rowsQuarantined, _lit(r.rows_quarantined, integer)),
+        (v, PAS.rowsSkipped, _lit(r.rows_skipped, integer)),
+        (v, VOID.triples, _lit(r.triples, integer)),
+        (v, PROV.wasGeneratedBy, build),
+        (v, PROV.generatedAtTime, _lit(now, dt)),
+    ]
+    if change is not None:
+        c = change_iri(base_iri, r.name, build_id)
+        triples += [
+            (c, RDF.type, _n(PAS.VersionChange)),
+            (c, PAS.toVersion, v),
+            (c, PAS.entitiesAdded, _lit(change.entities_added, integer)),
+            (c, PAS.entitiesRemoved, _lit(change.entities_removed, integer)),
+            (c, PAS.entitiesChanged, _lit(change.entities_changed, integer)),
+            (c, PAS.triplesAdded, _lit(change.triples_added, integer)),
+            (c, PAS.triplesRemoved, _lit(change.triples_removed, integer)),
+            (c, PROV.wasGeneratedBy, build),
+        ]
+        if change.previous:
+            triples += [
+                (v, PROV.wasRevisionOf, _n(change.previous)),
+                (c, PAS.fromVersion, _n(change.previous)),
+            ]
+    return triples
+
+
+def carried_history(
+    previous: Path | None, base_iri: str, build_id: str, reports: list[SourceReport]
+) -> list[ox.Quad]:
+    """The version history of the ``previous`` build's catalogue, for a full build's catalogue.
+
+    A full build starts a new store: this carries over the descriptions of the previous source
+    versions, version changes and builds, and links each new version to the version it follows
+    (``prov:wasRevisionOf``). Nothing when there is no previous build.
+    """
+    if previous is None:
+        return []
+    try:
+        old = ox.Store.read_only(str(previous))
+    except OSError:
+        return []
+    cat = catalog_iri(base_iri)
+    kinds = {_n(PAS.SourceVersion), _n(PAS.VersionChange), _n(PAS.Build)}
+    subjects = {q.subject for q in old.quads_for_pattern(None, _n(RDF.type), None, cat) if q.object in kinds}
+    quads = [q for subject in subjects for q in old.quads_for_pattern(subject, None, None, cat)]
+    names = {
+        q.subject: q.object.value
+        for q in old.quads_for_pattern(None, _n(PAS.sourceName), None, cat)
+        if isinstance(q.object, ox.Literal)
+    }
+    followed: dict[str, ox.NamedNode] = {}
+    for q in old.quads_for_pattern(None, _n(PAS.currentVersion), None, cat):
+        if isinstance(q.object, ox.NamedNode) and q.object in names:
+            followed[names[q.object]] = q.object
+    for r in reports:
+        if r.name in followed:
+            quads.append(
+                ox.Quad(
+                    version_iri(base_iri, r.name, build_id), _n(PROV.wasRevisionOf), followed[r.name], cat
+                )
+            )
+    return quads
 
 
 def parse_term(text: str) -> ox.NamedNode | ox.BlankNode | ox.Literal:

@@ -23,10 +23,12 @@ True
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import shutil
 import tempfile
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,24 +79,57 @@ class StoreLayout:
             removed.append(path)
         return removed
 
+    def _new_id(self) -> str:
+        """A build id not used yet in this store (two builds may start in the same second)."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
+        build_id, n = stamp, 1
+        while (self.builds / build_id).exists() or (self.builds / f".tmp-{build_id}").exists():
+            n += 1
+            build_id = f"{stamp}-{n}"
+        return build_id
+
     @contextlib.contextmanager
-    def new_build(self) -> Iterator[BuildDir]:
-        """A fresh store to write into; published atomically when the block succeeds."""
+    def new_build(self, copy_of: Path | None = None, optimize: bool = True) -> Iterator[BuildDir]:
+        """A fresh store to write into; published atomically when the block succeeds.
+
+        With ``copy_of`` (a build directory), the new store starts as a copy of that build: a
+        RocksDB checkpoint (pyoxigraph ``Store.backup``) made of hard links to its immutable
+        files, so it costs milliseconds whatever the size, and the copied build is only read.
+        Without ``optimize``, the store is not compacted before it is published (an update
+        changes little of a large store; compacting it would rewrite all of it).
+        """
         self.builds.mkdir(parents=True, exist_ok=True)
         self.clean_stale()
-        build_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
+        build_id = self._new_id()
         tmp = self.builds / f".tmp-{build_id}"
         current = self.current()
-        build = BuildDir(build_id, tmp, ox.Store(str(tmp)))
         try:
-            yield build
-            build.store.flush()
-            build.store.optimize()
+            if copy_of is not None:
+                source = ox.Store.read_only(str(copy_of))
+                source.backup(str(tmp))
+                del source
+            build = BuildDir(build_id, tmp, ox.Store(str(tmp)))
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise BuildError(f"cannot create the new build in {self.builds}: {exc}") from exc
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        finally:
-            del build.store  # close the store (RocksDB) before the directory moves
+        try:
+            yield build
+            build.store.flush()
+            if optimize:
+                build.store.optimize()
+        except BaseException as exc:
+            # The store must be closed before its directory goes, or RocksDB writes its last
+            # files into it again when it closes later: drop the references that the failed
+            # block's finished frames (kept by the traceback) still hold.
+            traceback.clear_frames(exc.__traceback__)
+            del build.store
+            gc.collect()
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        del build.store  # close the store (RocksDB) before the directory moves
         final = self.builds / build_id
         try:
             tmp.rename(final)
@@ -111,8 +146,9 @@ class StoreLayout:
         os.replace(tmp_link, self.link)
 
     def _prune(self, keep: set[Path]) -> None:
+        kept = {path.resolve() for path in keep}  # a relative --store must not prune the new build
         for path in self.builds.iterdir():
-            if path.is_dir() and not path.name.startswith(".") and path.resolve() not in keep:
+            if path.is_dir() and not path.name.startswith(".") and path.resolve() not in kept:
                 shutil.rmtree(path, ignore_errors=True)
 
 

@@ -152,6 +152,23 @@ def validate_neighbourhood(
             ):
                 affected.add(q.object)
     affected = {a for a in affected if str(a) not in removed}
+    return validate_nodes(store, affected, workdir, engine=engine, shapes_dir=shapes_dir)
+
+
+def validate_nodes(
+    store: ox.Store,
+    affected: set[ox.NamedNode | ox.BlankNode],
+    workdir: Path,
+    engine: str = "fast",
+    shapes_dir: Path | None = None,
+) -> list[ValidationResult]:
+    """Validate the ``affected`` nodes as the default graph publishes them.
+
+    They are validated with their triples, the triples pointing at them (inverse paths) and
+    the triples of the nodes they link to (class checks); results on other nodes are dropped
+    (their context is incomplete). Returns [] when ``affected`` is empty.
+    """
+    default = ox.DefaultGraph()
     if not affected:
         return []
     triples: set[ox.Triple] = set()
