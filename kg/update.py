@@ -449,15 +449,17 @@ def _apply(
         loaded.append((spec, report, stats))
         if on_source:
             on_source(report)
-    # Derivation rules (mappings/derive) of the replaced sources run again on the updated store;
-    # their old output left with the old version's lines, the new output joins what is added.
-    derived = _derive_again(store, base, [spec for spec, _, _ in loaded], workdir)
-    added |= derived
-    removed -= derived
     t_loaded = time.perf_counter()
     reports = {**old_reports, **{r.name: r for _, r, _ in loaded}}
     state = _Update(store, base, reports)
     state.update_default(added, removed)
+    # Derivation rules (mappings/derive) of the replaced sources run again once the default graph
+    # agrees with the named graphs (rules see both): their old output left with the old
+    # version's lines, the new output joins what is added.
+    derived = _derive_again(store, base, [spec for spec, _, _ in loaded], workdir)
+    state.update_default(derived, set())
+    added |= derived
+    removed -= derived
     t_published = time.perf_counter()
     changed = added | removed
     needed = state.quarantined_links(set(reports) - set(chosen), remapped, changed)

@@ -15,6 +15,7 @@ from kg.build import BuildResult
 from kg.config import Settings
 from kg.errors import BuildError, SourceError
 from kg.manifest import load_manifest
+from kg.namespaces import sparql_prologue
 from kg.store import REPORT_FILE, StoreLayout, open_store
 from kg.update import NoOp, run
 from tests.conftest import ROOT, TEST_BASE
@@ -341,3 +342,27 @@ def test_full_build_keeps_the_version_history(tmp_path: Path, folder: Path) -> N
         ?change pas:toVersion <{versions[1]}> ; pas:entitiesChanged 1 .
         <{TEST_BASE}build/{first.build_id}> a pas:Build }} }}""",
     )
+
+
+def test_update_runs_the_derivation_rules_of_the_replaced_source_again(tmp_path: Path) -> None:
+    """Regression: an update of vae-relays lost the communes that rules 2–4 derive, because the
+    rules saw the old derived triples in the published default graph."""
+    from kg.cli import DEMO_MANIFEST
+
+    demo = load_manifest(DEMO_MANIFEST)
+    demo.sources = demo.select(
+        ["cog-regions", "cog-departements", "cog-communes", "laposte-codes-postaux", "vae-relays"]
+    )
+    settings = _settings(tmp_path)
+    query = "SELECT (COUNT(*) AS ?n) WHERE { ?r a pas:VaeRelay ; pas:commune ?c }"
+
+    def geocoded() -> int:
+        store = open_store(settings.store)
+        solutions = store.query(sparql_prologue(TEST_BASE) + query)
+        return int(next(iter(solutions))["n"].value)  # type: ignore[index, call-overload]
+
+    _built(run(demo, settings))
+    before = geocoded()
+    assert before >= 5
+    _built(run(demo, settings, only=["vae-relays"], force=True))
+    assert geocoded() == before
