@@ -6,6 +6,7 @@ import pyoxigraph as ox
 from fastapi import FastAPI
 
 from api import sparql
+from api.graphql import router as graphql_router
 from api.deps import SettingsDep, StoreDep
 from kg import __version__
 from kg.config import Settings
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None, store: ox.Store | None = None) 
     app.state.settings = settings
     app.state.store = store if store is not None else open_store(settings.store)
     app.include_router(sparql.router)
+    app.include_router(graphql_router)
 
     @app.get("/health")
     def health(store: StoreDep, settings: SettingsDep) -> dict[str, object]:

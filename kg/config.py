@@ -29,6 +29,14 @@ class Settings:
     port: int = 8000
     query_timeout_s: float = 30.0
     result_cap: int = 10_000
+    # GraphQL limits (api/graphql): depth, cost, aliases per request; timeout; introspection; an
+    # allow-list folder of .graphql files (when set, only those queries run: persisted queries).
+    graphql_max_depth: int = 15
+    graphql_max_cost: int = 50_000
+    graphql_max_aliases: int = 30
+    graphql_timeout_s: float = 10.0
+    graphql_introspection: bool = True
+    graphql_allowlist: Path | None = None
 
     @property
     def id_base(self) -> str:
@@ -54,4 +62,11 @@ class Settings:
             port=int(env.get("PASSERELLES_PORT", str(default.port))),
             query_timeout_s=float(env.get("PASSERELLES_QUERY_TIMEOUT", str(default.query_timeout_s))),
             result_cap=int(env.get("PASSERELLES_RESULT_CAP", str(default.result_cap))),
+            graphql_max_depth=int(env.get("PASSERELLES_GRAPHQL_MAX_DEPTH", str(default.graphql_max_depth))),
+            graphql_max_cost=int(env.get("PASSERELLES_GRAPHQL_MAX_COST", str(default.graphql_max_cost))),
+            graphql_max_aliases=int(env.get("PASSERELLES_GRAPHQL_MAX_ALIASES", str(default.graphql_max_aliases))),
+            graphql_timeout_s=float(env.get("PASSERELLES_GRAPHQL_TIMEOUT", str(default.graphql_timeout_s))),
+            graphql_introspection=env.get("PASSERELLES_GRAPHQL_INTROSPECTION", "1").lower() not in ("0", "false", "no"),
+            graphql_allowlist=Path(env["PASSERELLES_GRAPHQL_ALLOWLIST"]) if env.get("PASSERELLES_GRAPHQL_ALLOWLIST")
+            else None,
         )

@@ -1,0 +1,194 @@
+"""The named SPARQL queries of the GraphQL API (``queries/api/*.rq``) and the runner that executes them.
+
+Every store access of the API goes through :meth:`QueryRunner.select`: user input reaches SPARQL only
+as pyoxigraph ``substitutions`` (single values, bound by a triple pattern or compared in a FILTER) or
+as ``VALUES`` rows written from pyoxigraph terms (``str(NamedNode(...))`` / ``str(Literal(...))``
+escape every character that could end the term), never by formatting user strings into the text.
+
+A query file starts with header comments::
+
+    #+ summary: what the query returns
+    #+ params: ?code (substitution) ; VALUES ?s (batch of resources)
+
+Optional parts are lines ending with ``# if ?name``: they stay in the query only when the parameter
+``name`` is given (a free variable would otherwise match anything, or nothing).
+
+>>> q = NamedQuery.parse("t", '#+ summary: s\\n#+ params: ?a\\nSELECT ?s ?a WHERE {\\n'
+...                      '  VALUES ?s {}\\n  ?s ?p ?a . # if ?a\\n}')
+>>> q.summary
+'s'
+>>> print(q.text(given={"a"}, values={"s": [ox.NamedNode("http://x/1")]}))
+SELECT ?s ?a WHERE {
+  VALUES ?s { <http://x/1> }
+  ?s ?p ?a . # if ?a
+}
+>>> print(q.text(given=set(), values={"s": []}))
+SELECT ?s ?a WHERE {
+  VALUES ?s {  }
+}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from kg.config import PROJECT_ROOT
+
+QUERY_DIR = PROJECT_ROOT / "queries" / "api"
+_IF = re.compile(r"#\s*if\s+\?(\w+)\s*$")
+_VALUES = re.compile(r"VALUES\s+\?(\w+)\s*\{\s*\}")
+Term = ox.NamedNode | ox.Literal | ox.BlankNode
+Row = dict[str, Term]
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    """One ``.rq`` file: its name, header and body."""
+
+    name: str
+    summary: str
+    params: str
+    body: str
+
+    @classmethod
+    def parse(cls, name: str, source: str) -> NamedQuery:
+        """Read the ``#+`` header and keep the body."""
+        header: dict[str, str] = {}
+        for line in source.splitlines():
+            if line.startswith("#+"):
+                key, _, value = line[2:].partition(":")
+                header[key.strip()] = value.strip()
+        body = "\n".join(line for line in source.splitlines() if not line.startswith("#+"))
+        if "summary" not in header or "params" not in header:
+            raise ValueError(f"queries/api/{name}.rq needs '#+ summary:' and '#+ params:' headers")
+        return cls(name, header["summary"], header["params"], body.strip())
+
+    def text(self, given: set[str], values: Mapping[str, Sequence[Term]] | None = None) -> str:
+        """The query text with optional lines kept for the ``given`` parameters and VALUES filled."""
+        lines = []
+        for line in self.body.splitlines():
+            match = _IF.search(line)
+            if match and match.group(1) not in given:
+                continue
+            lines.append(line)
+        text = "\n".join(lines)
+        values = values or {}
+
+        def fill(match: re.Match[str]) -> str:
+            terms = values.get(match.group(1))
+            if terms is None:
+                raise KeyError(f"query {self.name}: no VALUES given for ?{match.group(1)}")
+            return f"VALUES ?{match.group(1)} {{ {' '.join(str(t) for t in terms)} }}"
+
+        return _VALUES.sub(fill, text)
+
+
+def load_queries(folder: Path = QUERY_DIR) -> dict[str, NamedQuery]:
+    """All named queries of ``folder`` by file stem.
+
+    >>> "values" in load_queries()
+    True
+    """
+    return {p.stem: NamedQuery.parse(p.stem, p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.rq"))}
+
+
+@dataclass
+class QueryRunner:
+    """Runs named queries on a store in a small thread pool, counting them (tests check N+1 with it)."""
+
+    store: ox.Store
+    prefixes: dict[str, str]
+    queries: dict[str, NamedQuery] = field(default_factory=load_queries)
+    executor: ThreadPoolExecutor | None = None
+    count: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def select_sync(
+        self,
+        name: str,
+        params: Mapping[str, Term | None] | None = None,
+        values: Mapping[str, Sequence[Term]] | None = None,
+        tail: str = "",
+    ) -> list[Row]:
+        """Run query ``name`` and return its rows as dicts (unbound variables left out).
+
+        ``params`` are substitutions (``None`` values mean "not given": their ``# if`` lines go);
+        ``tail`` is solution modifiers the caller builds from validated integers and fixed orders.
+        """
+        given = {k: v for k, v in (params or {}).items() if v is not None}
+        query = self.queries[name]
+        text = query.text(set(given), values) + tail
+        with self._lock:
+            self.count += 1
+        result = self.store.query(
+            text, prefixes=self.prefixes, substitutions={ox.Variable(k): v for k, v in given.items()}
+        )
+        assert isinstance(result, ox.QuerySolutions)
+        names = [v.value for v in result.variables]
+        rows: list[Row] = []
+        for solution in result:
+            row: Row = {}
+            for n in names:
+                term = solution[n]
+                if term is not None:
+                    row[n] = term  # type: ignore[assignment]
+            rows.append(row)
+        del result  # pyoxigraph results stay on the thread that made them
+        return rows
+
+    async def select(
+        self,
+        name: str,
+        params: Mapping[str, Term | None] | None = None,
+        values: Mapping[str, Sequence[Term]] | None = None,
+        tail: str = "",
+    ) -> list[Row]:
+        """:meth:`select_sync` in the runner's thread pool (the event loop never blocks on the store)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.select_sync, name, params, values, tail)
+
+    async def count_rows(self, name: str, params: Mapping[str, Term | None] | None = None) -> int:
+        """How many rows query ``name`` returns, counted by the store (a COUNT around the query)."""
+        given = {k: v for k, v in (params or {}).items() if v is not None}
+        inner = self.queries[name].text(set(given))
+        keys = " ".join(f"?{k}" for k in sorted(given))
+        group = f" GROUP BY {keys}" if keys else ""
+        text = f"SELECT (COUNT(*) AS ?_n) {keys} WHERE {{ {{ {inner} }} }}{group}"
+
+        def run() -> int:
+            with self._lock:
+                self.count += 1
+            result = self.store.query(
+                text, prefixes=self.prefixes, substitutions={ox.Variable(k): v for k, v in given.items()}
+            )
+            assert isinstance(result, ox.QuerySolutions)
+            total = 0
+            for solution in result:
+                term = solution["_n"]
+                total = int(term.value) if term is not None else 0
+            del result
+            return total
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, run)
+
+
+def iris(values: Iterable[str]) -> list[ox.NamedNode]:
+    """Terms for IRIs (raises ValueError on a malformed IRI: nothing unparsed reaches a query).
+
+    >>> iris(["http://a/b"])
+    [<NamedNode value=http://a/b>]
+    >>> iris(["http://a/> } DROP"])
+    Traceback (most recent call last):
+    ...
+    ValueError: ...
+    """
+    return [ox.NamedNode(v) for v in values]

@@ -1,0 +1,29 @@
+"""The ``Skill`` GraphQL type (pas:Skill): a ROME skill or knowledge item (savoir-faire, savoir, savoir-être, macro-compétence)."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from api.graphql.base import RDF_TYPE, Node, data, register
+from api.graphql.enums import SkillKind, most_specific
+
+
+@register
+@strawberry.type(description="A ROME skill or knowledge item (savoir-faire, savoir, savoir-être, macro-compétence).")
+class Skill(Node):
+    code = data("Skill", "code")
+    label = data("Skill", "label")
+    definition = data("Skill", "definition")
+    category = data("Skill", "category")
+    sub_category = data("Skill", "subCategory")
+    macro_skill = data("Skill", "macroSkill")
+    occupations = data("Skill", "occupations")
+    blocks = data("Skill", "blocks")
+    required_by = data("Skill", "requiredBy")
+
+    @strawberry.field(description="Know-how, soft skill, knowledge or macro-skill (the item's most specific class).")
+    async def kind(self, info: Info) -> SkillKind | None:
+        types = await info.context.values.load((str(self.id), RDF_TYPE))
+        found = most_specific(SkillKind, {t.value for t in types})
+        return found if isinstance(found, SkillKind) else None
