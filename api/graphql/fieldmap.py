@@ -193,7 +193,7 @@ FIELDS: dict[str, TypeMap] = {
     }),
     "SkillBlock": TypeMap("pas:SkillBlock", {
         "code": CODE,
-        "label": LABEL,
+        "label": LABEL_OPT,
         "certification": P("pas:blockOf", target="Certification", required=True),
         "coverage": P("^pas:coverageBlock", target="BlockCoverage", many=True, derived=True),
         "courses": P("^pas:coversBlock", target="TrainingCourse", many=True, derived=True),
@@ -279,7 +279,7 @@ FIELDS: dict[str, TypeMap] = {
     "DisabilityReferent": TypeMap("pas:DisabilityReferent", {
         "code": CODE,
         "roleTitle": P("pas:roleTitle", LS, required=True),
-        "trainingBodies": P("pas:referentOf", target="TrainingBody", many=True),
+        "trainingBodies": P("pas:referentOf", target="TrainingBody", many=True, required=True),
         "places": P("pas:coversPlace", target="TrainingPlace", many=True),
         **_contact(),
     }),
@@ -365,6 +365,6 @@ FIELDS: dict[str, TypeMap] = {
         "label": LABEL,
         "definition": P("skos:definition", LS),
         "ordinal": P("pas:ordinal", I, required=True),
-        "occupations": P("pas:tradeOccupation", target="Occupation", many=True),
+        "occupations": P("pas:tradeOccupation", target="Occupation", many=True, required=True),
     }),
 }

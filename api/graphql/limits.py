@@ -9,7 +9,7 @@ default page of 20), so ``occupations(first: 100) { skills(first: 100) { label }
 >>> from api.graphql.schema import schema
 >>> doc = parse("{ occupations(first: 100) { edges { node { code } } } }")
 >>> measure(schema._schema, doc, {}, None)
-Measure(depth=4, cost=202, aliases=0)
+Measure(depth=4, cost=301, aliases=0, max_page=100)
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class Measure:
     depth: int
     cost: int
     aliases: int
+    max_page: int = 0
 
 
 def _page(node: FieldNode, variables: dict[str, Any]) -> int | None:
@@ -49,10 +50,10 @@ def _page(node: FieldNode, variables: dict[str, Any]) -> int | None:
             continue
         value = arg.value
         if isinstance(value, IntValueNode):
-            return min(int(value.value), MAX_PAGE)
+            return int(value.value)
         if isinstance(value, VariableNode):
             given = variables.get(value.name.value)
-            return min(int(given), MAX_PAGE) if isinstance(given, int) else MAX_PAGE
+            return int(given) if isinstance(given, int) else MAX_PAGE
     return None
 
 
@@ -64,14 +65,15 @@ def measure(
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [op for op in operations if operation is None or (op.name and op.name.value == operation)]
     if not chosen:
-        return Measure(0, 0, 0)
+        return Measure(0, 0, 0, 0)
     op = chosen[0]
     root = schema.get_root_type(op.operation) if hasattr(schema, "get_root_type") else schema.query_type
     aliases = 0
+    max_page = 0
 
     def walk(selections: SelectionSetNode, parent: GraphQLNamedType | None, depth: int,
              seen: frozenset[str]) -> tuple[int, int]:
-        nonlocal aliases
+        nonlocal aliases, max_page
         max_depth, cost = depth, 0
         for sel in selections.selections:
             if isinstance(sel, FieldNode):
@@ -86,7 +88,9 @@ def measure(
                         has_first = "first" in definition.args
                 cost += 1
                 if sel.selection_set is not None:
-                    page = (_page(sel, variables) or DEFAULT_PAGE) if has_first else 1
+                    asked = _page(sel, variables) if has_first else None
+                    max_page = max(max_page, asked or 0)
+                    page = max(0, min(asked if asked is not None else DEFAULT_PAGE, MAX_PAGE)) if has_first else 1
                     d, c = walk(sel.selection_set, field_type, depth + 1, seen)
                     max_depth = max(max_depth, d)
                     cost += page * c
@@ -105,4 +109,4 @@ def measure(
         return max_depth, cost
 
     depth, cost = walk(op.selection_set, root, 1, frozenset())
-    return Measure(depth=depth, cost=cost, aliases=aliases)
+    return Measure(depth=depth, cost=cost, aliases=aliases, max_page=max_page)

@@ -38,6 +38,7 @@ from graphql import (
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
+from api.graphql.base import MAX_PAGE
 from api.graphql.context import Context
 from api.graphql.errors import BAD_USER_INPUT, FORBIDDEN, INTERNAL, LIMIT_EXCEEDED, PERSISTED_QUERY_NOT_FOUND, TIMEOUT
 from api.graphql.limits import measure
@@ -156,6 +157,7 @@ async def _run_one(request: Request, body: Any, method: str) -> dict[str, Any]:
         (size.depth, settings.graphql_max_depth, "depth"),
         (size.cost, settings.graphql_max_cost, "cost"),
         (size.aliases, settings.graphql_max_aliases, "aliases"),
+        (size.max_page, MAX_PAGE, "page size (`first`)"),
     ):
         if value > limit:
             raise RequestError(400, f"Query {what} {value} exceeds the limit of {limit}.", LIMIT_EXCEEDED)

@@ -105,9 +105,8 @@ class SearchIndex:
     def search(self, text: str, kinds: set[str] | None, limit: int) -> list[Hit]:
         """The best ``limit`` hits for ``text`` among ``kinds`` (all when None), best first.
 
-        An exact code (``I1402``, ``RNCP35178``, a commune's INSEE code) scores 100; labels are scored
-        by rapidfuzz's WRatio on the normalised text, with a small bonus when the label starts with
-        the query, so "boulanger" ranks the job before "ouvrier boulanger en industrie".
+        An exact code (``I1402``, ``RNCP35178``, a commune's INSEE code) scores 100. Labels are found
+        by rapidfuzz's WRatio on the normalised text, then ranked by :func:`rank_score`.
         """
         query = normalise(text)
         if not query:
@@ -115,18 +114,18 @@ class SearchIndex:
         scores: dict[int, float] = {}
         for position in self.by_code.get(text.strip().lower(), []):
             scores[position] = 100.0
-        found: list[tuple[float, int]] = []
+        found: set[int] = set()
         for kind in sorted(self.kind_keys if kinds is None else kinds & set(self.kind_keys)):
             positions = self.kind_positions[kind]
-            for _key, score, i in process.extract(
-                query, self.kind_keys[kind], scorer=fuzz.WRatio, limit=max(limit * 4, 20), score_cutoff=MIN_SCORE
+            for _key, _score, i in process.extract(
+                query, self.kind_keys[kind], scorer=fuzz.WRatio, limit=max(limit * 10, 100), score_cutoff=MIN_SCORE
             ):
-                found.append((score, positions[i]))
-        for score, position in found:
-            key = self.keys[position]
-            bonus = 5.0 if key.startswith(query) else 0.0
-            bonus += 3.0 if key == query else 0.0
-            scores[position] = max(scores.get(position, 0.0), min(float(score) * 0.92 + bonus, 99.9))
+                found.add(positions[i])
+        words = query.split()
+        for position in found:
+            score = rank_score(query, words, self.keys[position])
+            if score >= MIN_SCORE:
+                scores[position] = max(scores.get(position, 0.0), score)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], len(self.keys[item[0]]), self.iris[item[0]]))
         out = []
         for position, score in ranked:
@@ -137,6 +136,29 @@ class SearchIndex:
             if len(out) >= limit:
                 break
         return out
+
+
+def rank_score(query: str, words: list[str], key: str) -> float:
+    """How well label ``key`` answers ``query``: every query word should appear in the label (each
+    scored by its best fuzzy match among the label's words, so typos cost little), and the fewer
+    extra words the label has, the better. 100 for an exact match.
+
+    >>> rank_score("boulanger", ["boulanger"], "boulanger")
+    100.0
+    >>> rank_score("boulanjer", ["boulanjer"], "boulanger") > rank_score("boulanjer", ["boulanjer"], "ouvrier boulanger")
+    True
+    >>> a = rank_score("technicien maintenance", ["technicien", "maintenance"], "technicien de maintenance industrielle")
+    >>> a > rank_score("technicien maintenance", ["technicien", "maintenance"], "mc technicien des services a l energie")
+    True
+    """
+    if key == query:
+        return 100.0
+    label_words = key.split()
+    if not label_words or not words:
+        return 0.0
+    coverage = sum(max(fuzz.ratio(w, lw) for lw in label_words) for w in words) / len(words)
+    prefix = 4.0 if key.startswith(words[0]) else 0.0
+    return round(min(0.6 * coverage + 0.4 * fuzz.token_sort_ratio(query, key) + prefix, 99.9), 1)
 
 
 _CACHE: dict[object, SearchIndex] = {}
