@@ -124,6 +124,14 @@ async def follow(ctx: Context, iri: str, spec: P) -> list[Any]:
             values = [term for terms in found for term in terms]
         if last:
             out = values
+            if spec.target is not None and not inverse:
+                # A reference to a resource absent from the graph (a retired Formacode, a v3 code
+                # missing from the labels: warnings in the shapes) is left out, not served half-empty.
+                target_class = FIELDS[spec.target].class_iri
+                iris = [v.value for v in values if isinstance(v, ox.NamedNode)]
+                types = await asyncio.gather(*(ctx.values.load((i, RDF_TYPE)) for i in iris))
+                out = [ox.NamedNode(i) for i, ts in zip(iris, types, strict=True)
+                       if any(t.value == target_class for t in ts)]
         else:
             current = [v.value for v in values if isinstance(v, ox.NamedNode)]
     return out
