@@ -64,9 +64,15 @@ class Settings:
             result_cap=int(env.get("PASSERELLES_RESULT_CAP", str(default.result_cap))),
             graphql_max_depth=int(env.get("PASSERELLES_GRAPHQL_MAX_DEPTH", str(default.graphql_max_depth))),
             graphql_max_cost=int(env.get("PASSERELLES_GRAPHQL_MAX_COST", str(default.graphql_max_cost))),
-            graphql_max_aliases=int(env.get("PASSERELLES_GRAPHQL_MAX_ALIASES", str(default.graphql_max_aliases))),
+            graphql_max_aliases=int(
+                env.get("PASSERELLES_GRAPHQL_MAX_ALIASES", str(default.graphql_max_aliases))
+            ),
             graphql_timeout_s=float(env.get("PASSERELLES_GRAPHQL_TIMEOUT", str(default.graphql_timeout_s))),
-            graphql_introspection=env.get("PASSERELLES_GRAPHQL_INTROSPECTION", "1").lower() not in ("0", "false", "no"),
-            graphql_allowlist=Path(env["PASSERELLES_GRAPHQL_ALLOWLIST"]) if env.get("PASSERELLES_GRAPHQL_ALLOWLIST")
-            else None,
+            graphql_introspection=env.get("PASSERELLES_GRAPHQL_INTROSPECTION", "1").lower()
+            not in ("0", "false", "no"),
+            graphql_allowlist=(
+                Path(env["PASSERELLES_GRAPHQL_ALLOWLIST"])
+                if env.get("PASSERELLES_GRAPHQL_ALLOWLIST")
+                else None
+            ),
         )

@@ -24,8 +24,13 @@ from api.graphql.schema import schema
 from tests.conftest import ROOT
 
 DATATYPES = {
-    "xsd:string": "String", "rdf:langString": "String", "iri": "String", "xsd:boolean": "Boolean",
-    "xsd:integer": "Int", "xsd:decimal": "Float", "xsd:date": "Date",
+    "xsd:string": "String",
+    "rdf:langString": "String",
+    "iri": "String",
+    "xsd:boolean": "Boolean",
+    "xsd:integer": "Int",
+    "xsd:decimal": "Float",
+    "xsd:date": "Date",
 }
 
 
@@ -85,7 +90,9 @@ def facts_for(class_iri: str) -> dict[str, PropertyFacts]:
             # A maxCount, even as a warning, says the data is meant to be single.
             max_count = SHAPES.value(prop, SH.maxCount)
             if max_count is not None:
-                facts.max_count = int(max_count) if facts.max_count is None else min(facts.max_count, int(max_count))
+                facts.max_count = (
+                    int(max_count) if facts.max_count is None else min(facts.max_count, int(max_count))
+                )
             datatype = SHAPES.value(prop, SH.datatype)
             if datatype is not None:
                 facts.datatypes.add(str(datatype))
@@ -130,7 +137,9 @@ def test_field_follows_shape(type_name: str, field_name: str, spec: P) -> None:
         f"{type_name}.{field_name}: required={spec.required} but the shape's sh:minCount is {f.min_count}"
     )
     if spec.target is not None or spec.datatype == "iri":
-        assert f.iri or not f.datatypes, f"{type_name}.{field_name} links to a resource, the shape says literal"
+        assert f.iri or not f.datatypes, (
+            f"{type_name}.{field_name} links to a resource, the shape says literal"
+        )
     elif f.datatypes:
         assert expand(spec.datatype or "") in f.datatypes, (
             f"{type_name}.{field_name}: {spec.datatype} but the shape says {sorted(f.datatypes)}"

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import enum
 import binascii
 import datetime as dt
+import enum
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
@@ -77,7 +77,7 @@ def to_python(term: Any, datatype: str | None) -> Any:
     """Convert one RDF term to the Python value of a field of ``datatype``."""
     if isinstance(term, ox.NamedNode):
         value = term.value
-        return value[len(PAS):] if value.startswith(PAS) else value
+        return value[len(PAS) :] if value.startswith(PAS) else value
     text = term.value
     try:
         if datatype == "xsd:boolean":
@@ -130,8 +130,11 @@ async def follow(ctx: Context, iri: str, spec: P) -> list[Any]:
                 target_class = FIELDS[spec.target].class_iri
                 iris = [v.value for v in values if isinstance(v, ox.NamedNode)]
                 types = await asyncio.gather(*(ctx.values.load((i, RDF_TYPE)) for i in iris))
-                out = [ox.NamedNode(i) for i, ts in zip(iris, types, strict=True)
-                       if any(t.value == target_class for t in ts)]
+                out = [
+                    ox.NamedNode(i)
+                    for i, ts in zip(iris, types, strict=True)
+                    if any(t.value == target_class for t in ts)
+                ]
         else:
             current = [v.value for v in values if isinstance(v, ox.NamedNode)]
     return out
@@ -209,11 +212,12 @@ class Connection(Generic[T]):
         return [edge.node for edge in self.edges]
 
 
-def connection_from_list(items: Sequence[Any], offset: int, size: int, total: int | None = None,
-                         has_more: bool | None = None) -> Any:
+def connection_from_list(
+    items: Sequence[Any], offset: int, size: int, total: int | None = None, has_more: bool | None = None
+) -> Any:
     """A connection over ``items`` (the whole list, or one page when ``total``/``has_more`` say so)."""
     if total is None:
-        page = list(items[offset:offset + size])
+        page = list(items[offset : offset + size])
         total = len(items)
         has_next = offset + size < total
     else:
@@ -232,8 +236,13 @@ def connection_from_list(items: Sequence[Any], offset: int, size: int, total: in
 # --- Field factory -------------------------------------------------------------------------------------
 
 _SCALARS: dict[str | None, Any] = {
-    "xsd:string": str, "rdf:langString": str, "iri": str, "xsd:boolean": bool,
-    "xsd:integer": int, "xsd:decimal": float, "xsd:date": dt.date,
+    "xsd:string": str,
+    "rdf:langString": str,
+    "iri": str,
+    "xsd:boolean": bool,
+    "xsd:integer": int,
+    "xsd:decimal": float,
+    "xsd:date": dt.date,
 }
 
 
@@ -256,6 +265,7 @@ def data(type_name: str, name: str) -> Any:
     description = spec.description or None
 
     if spec.target is None:
+
         async def scalar(root: Any, info: Info) -> Any:
             values = await follow(info.context, str(root.id), spec)
             if spec.many:
@@ -263,8 +273,11 @@ def data(type_name: str, name: str) -> Any:
             if spec.datatype == "rdf:langString" and spec.path.endswith("rdf:value"):
                 texts = [t.value for t in values]
                 return " ".join(texts) if texts else None
-            term = pick_language(values) if spec.datatype == "rdf:langString" else (
-                sorted(values, key=str)[0] if values else None)
+            term = (
+                pick_language(values)
+                if spec.datatype == "rdf:langString"
+                else (sorted(values, key=str)[0] if values else None)
+            )
             return to_python(term, spec.datatype) if term is not None else None
 
         scalar.__annotations__["return"] = python_type(spec)
@@ -272,6 +285,7 @@ def data(type_name: str, name: str) -> Any:
 
     target = spec.target
     if not spec.many:
+
         async def single(root: Any, info: Info) -> Any:
             values = await follow(info.context, str(root.id), spec)
             iris = sorted(v.value for v in values if isinstance(v, ox.NamedNode))
@@ -341,5 +355,7 @@ ORDER_BY = {
 def order_clause(order: Order, query: str, info: Info) -> str:
     """The ORDER BY of ``order`` for list ``query`` (DATE only where the query has a date)."""
     if order in (Order.DATE, Order.DATE_DESC) and "?date" not in info.context.runner.queries[query].body:
-        raise ApiError.bad_input(f"This list cannot be ordered by date; use {', '.join(o.name for o in Order)[:40]}.")
+        raise ApiError.bad_input(
+            f"This list cannot be ordered by date; use {', '.join(o.name for o in Order)[:40]}."
+        )
     return ORDER_BY[order]

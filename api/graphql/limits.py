@@ -71,8 +71,9 @@ def measure(
     aliases = 0
     max_page = 0
 
-    def walk(selections: SelectionSetNode, parent: GraphQLNamedType | None, depth: int,
-             seen: frozenset[str]) -> tuple[int, int]:
+    def walk(
+        selections: SelectionSetNode, parent: GraphQLNamedType | None, depth: int, seen: frozenset[str]
+    ) -> tuple[int, int]:
         nonlocal aliases, max_page
         max_depth, cost = depth, 0
         for sel in selections.selections:
@@ -90,7 +91,11 @@ def measure(
                 if sel.selection_set is not None:
                     asked = _page(sel, variables) if has_first else None
                     max_page = max(max_page, asked or 0)
-                    page = max(0, min(asked if asked is not None else DEFAULT_PAGE, MAX_PAGE)) if has_first else 1
+                    page = (
+                        max(0, min(asked if asked is not None else DEFAULT_PAGE, MAX_PAGE))
+                        if has_first
+                        else 1
+                    )
                     d, c = walk(sel.selection_set, field_type, depth + 1, seen)
                     max_depth = max(max_depth, d)
                     cost += page * c

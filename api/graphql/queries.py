@@ -97,7 +97,9 @@ def load_queries(folder: Path = QUERY_DIR) -> dict[str, NamedQuery]:
     >>> "values" in load_queries()
     True
     """
-    return {p.stem: NamedQuery.parse(p.stem, p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.rq"))}
+    return {
+        p.stem: NamedQuery.parse(p.stem, p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.rq"))
+    }
 
 
 @dataclass
@@ -139,7 +141,7 @@ class QueryRunner:
             for n in names:
                 term = solution[n]
                 if term is not None:
-                    row[n] = term  # type: ignore[assignment]
+                    row[n] = term
             rows.append(row)
         del result  # pyoxigraph results stay on the thread that made them
         return rows

@@ -40,7 +40,14 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from api.graphql.base import MAX_PAGE
 from api.graphql.context import Context
-from api.graphql.errors import BAD_USER_INPUT, FORBIDDEN, INTERNAL, LIMIT_EXCEEDED, PERSISTED_QUERY_NOT_FOUND, TIMEOUT
+from api.graphql.errors import (
+    BAD_USER_INPUT,
+    FORBIDDEN,
+    INTERNAL,
+    LIMIT_EXCEEDED,
+    PERSISTED_QUERY_NOT_FOUND,
+    TIMEOUT,
+)
 from api.graphql.limits import measure
 from api.graphql.queries import QueryRunner
 from api.graphql.schema import schema
@@ -68,8 +75,14 @@ MAX_BATCH = 10
 class RequestError(Exception):
     """A request that produced no data: its HTTP status (with graphql-response+json) and its errors."""
 
-    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None,
-                 malformed: bool = False) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str,
+        headers: dict[str, str] | None = None,
+        malformed: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.malformed = malformed  # not a well-formed GraphQL-over-HTTP request: 4xx whatever the media
@@ -82,8 +95,11 @@ def _runner(request: Request) -> QueryRunner:
     runner = getattr(state, "graphql_runner", None)
     if runner is None:
         settings: Settings = state.settings
-        runner = QueryRunner(state.store, prefixes_for(settings.base_iri),
-                             executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="graphql"))
+        runner = QueryRunner(
+            state.store,
+            prefixes_for(settings.base_iri),
+            executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="graphql"),
+        )
         state.graphql_runner = runner
     return runner
 
@@ -109,8 +125,10 @@ def _format_error(error: GraphQLError) -> dict[str, Any]:
     original = error.original_error
     if original is not None and not isinstance(original, GraphQLError):
         log.error("GraphQL resolver failed", exc_info=original)
-        out: dict[str, Any] = {"message": "Internal error while resolving this field.",
-                               "extensions": {"code": INTERNAL}}
+        out: dict[str, Any] = {
+            "message": "Internal error while resolving this field.",
+            "extensions": {"code": INTERNAL},
+        }
     else:
         out = {"message": error.message, "extensions": {"code": BAD_USER_INPUT, **(error.extensions or {})}}
     if error.locations:
@@ -124,15 +142,17 @@ async def _run_one(request: Request, body: Any, method: str) -> dict[str, Any]:
     """Execute one GraphQL request; raise RequestError when it yields no data."""
     settings: Settings = request.app.state.settings
     if not isinstance(body, dict):
-        raise RequestError(400, "A GraphQL request is a JSON object with a 'query'.", BAD_USER_INPUT,
-                           malformed=True)
+        raise RequestError(
+            400, "A GraphQL request is a JSON object with a 'query'.", BAD_USER_INPUT, malformed=True
+        )
     query = body.get("query")
     variables = body.get("variables") or {}
     operation = body.get("operationName")
     extensions = body.get("extensions") or {}
     if not isinstance(variables, dict) or (operation is not None and not isinstance(operation, str)):
-        raise RequestError(400, "'variables' must be an object and 'operationName' a string.", BAD_USER_INPUT,
-                           malformed=True)
+        raise RequestError(
+            400, "'variables' must be an object and 'operationName' a string.", BAD_USER_INPUT, malformed=True
+        )
     allowed = _allowlist(settings)
     persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
     if isinstance(persisted, dict) and not query:
@@ -151,7 +171,9 @@ async def _run_one(request: Request, body: Any, method: str) -> dict[str, Any]:
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [op for op in operations if operation is None or (op.name and op.name.value == operation)]
     if method == "GET" and chosen and chosen[0].operation != OperationType.QUERY:
-        raise RequestError(405, "Only queries may be sent with GET; use POST.", BAD_USER_INPUT, {"Allow": "POST"})
+        raise RequestError(
+            405, "Only queries may be sent with GET; use POST.", BAD_USER_INPUT, {"Allow": "POST"}
+        )
     size = measure(schema._schema, document, variables, operation)
     for value, limit, what in (
         (size.depth, settings.graphql_max_depth, "depth"),
@@ -173,7 +195,9 @@ async def _run_one(request: Request, body: Any, method: str) -> dict[str, Any]:
             _execute(document, variables, operation, context), timeout=settings.graphql_timeout_s
         )
     except TimeoutError:
-        raise RequestError(504, f"The query took more than {settings.graphql_timeout_s} s.", TIMEOUT) from None
+        raise RequestError(
+            504, f"The query took more than {settings.graphql_timeout_s} s.", TIMEOUT
+        ) from None
     out: dict[str, Any] = {}
     if result.errors:
         out["errors"] = [_format_error(e) for e in result.errors]
@@ -185,8 +209,9 @@ async def _run_one(request: Request, body: Any, method: str) -> dict[str, Any]:
 
 
 async def _execute(document: Any, variables: dict[str, Any], operation: str | None, context: Context) -> Any:
-    result = execute(schema._schema, document, variable_values=variables, operation_name=operation,
-                     context_value=context)
+    result = execute(
+        schema._schema, document, variable_values=variables, operation_name=operation, context_value=context
+    )
     if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
         result = await result
     assert isinstance(result, ExecutionResult)
@@ -202,27 +227,45 @@ def _media(request: Request) -> str | None:
     return None
 
 
-def _respond(request: Request, payload: Any, status: int, headers: dict[str, str] | None = None,
-             well_formed: bool = False) -> Response:
+def _respond(
+    request: Request,
+    payload: Any,
+    status: int,
+    headers: dict[str, str] | None = None,
+    well_formed: bool = False,
+) -> Response:
     """The response in the negotiated media type; ``application/json`` answers 200 to any well-formed
     request (GraphQL errors included), as the specification asks for older clients."""
     media = _media(request) or JSON
     if media == JSON and well_formed:
         status = 200
-    return Response(json.dumps(payload, ensure_ascii=False), status_code=status, media_type=media,
-                    headers=headers)
+    return Response(
+        json.dumps(payload, ensure_ascii=False), status_code=status, media_type=media, headers=headers
+    )
 
 
 async def _handle(request: Request, body: Any, method: str) -> Response:
     if _media(request) is None:
-        return JSONResponse({"errors": [{"message": f"Accept {GRAPHQL_RESPONSE} or {JSON}."}]}, status_code=406)
+        return JSONResponse(
+            {"errors": [{"message": f"Accept {GRAPHQL_RESPONSE} or {JSON}."}]}, status_code=406
+        )
     batch = isinstance(body, list)
     items = body if batch else [body]
     if batch and method == "GET":
         return _respond(request, {"errors": [{"message": "Batches are POST only."}]}, 400)
     if len(items) > MAX_BATCH:
-        return _respond(request, {"errors": [{"message": f"At most {MAX_BATCH} operations per batch.",
-                                              "extensions": {"code": LIMIT_EXCEEDED}}]}, 400)
+        return _respond(
+            request,
+            {
+                "errors": [
+                    {
+                        "message": f"At most {MAX_BATCH} operations per batch.",
+                        "extensions": {"code": LIMIT_EXCEEDED},
+                    }
+                ]
+            },
+            400,
+        )
     answers: list[dict[str, Any]] = []
     status = 200
     well_formed = True
@@ -236,8 +279,9 @@ async def _handle(request: Request, body: Any, method: str) -> Response:
             well_formed = well_formed and not exc.malformed
         item_status = answer.pop("_status", 200)
         if item_status == 405:
-            return Response(json.dumps({"errors": answer["errors"]}), status_code=405, media_type=JSON,
-                            headers=headers)
+            return Response(
+                json.dumps({"errors": answer["errors"]}), status_code=405, media_type=JSON, headers=headers
+            )
         status = max(status, item_status) if not batch else 200
         answers.append(answer)
     return _respond(request, answers if batch else answers[0], status, headers, well_formed=well_formed)
@@ -250,16 +294,26 @@ async def graphql_get(request: Request) -> Response:
     if "query" not in params and "extensions" not in params:
         if "text/html" in request.headers.get("accept", ""):
             return explorer()
-        return _respond(request, {"errors": [{"message": "Missing 'query'.",
-                                              "extensions": {"code": BAD_USER_INPUT}}]}, 400)
+        return _respond(
+            request,
+            {"errors": [{"message": "Missing 'query'.", "extensions": {"code": BAD_USER_INPUT}}]},
+            400,
+        )
     body: dict[str, Any] = {"query": params.get("query"), "operationName": params.get("operationName")}
     for key in ("variables", "extensions"):
         if params.get(key):
             try:
                 body[key] = json.loads(params[key])
             except json.JSONDecodeError:
-                return _respond(request, {"errors": [{"message": f"'{key}' is not valid JSON.",
-                                                      "extensions": {"code": BAD_USER_INPUT}}]}, 400)
+                return _respond(
+                    request,
+                    {
+                        "errors": [
+                            {"message": f"'{key}' is not valid JSON.", "extensions": {"code": BAD_USER_INPUT}}
+                        ]
+                    },
+                    400,
+                )
     return await _handle(request, body, "GET")
 
 
@@ -274,11 +328,20 @@ async def graphql_post(request: Request) -> Response:
         try:
             body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return _respond(request, {"errors": [{"message": "The body is not valid JSON.",
-                                                  "extensions": {"code": BAD_USER_INPUT}}]}, 400)
+            return _respond(
+                request,
+                {
+                    "errors": [
+                        {"message": "The body is not valid JSON.", "extensions": {"code": BAD_USER_INPUT}}
+                    ]
+                },
+                400,
+            )
     else:
-        return JSONResponse({"errors": [{"message": f"Unsupported media type {content_type!r}: "
-                                         "send application/json."}]}, status_code=415)
+        return JSONResponse(
+            {"errors": [{"message": f"Unsupported media type {content_type!r}: send application/json."}]},
+            status_code=415,
+        )
     return await _handle(request, body, "POST")
 
 

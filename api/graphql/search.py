@@ -44,7 +44,9 @@ MIN_SCORE = 60.0
 def normalise(text: str) -> str:
     """Lower case, no accents, words separated by single spaces."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).replace("œ", "oe").replace("æ", "ae")
+    plain = (
+        "".join(c for c in decomposed if not unicodedata.combining(c)).replace("œ", "oe").replace("æ", "ae")
+    )
     return _NON_WORD.sub(" ", plain).strip()
 
 
@@ -118,7 +120,11 @@ class SearchIndex:
         for kind in sorted(self.kind_keys if kinds is None else kinds & set(self.kind_keys)):
             positions = self.kind_positions[kind]
             for _key, _score, i in process.extract(
-                query, self.kind_keys[kind], scorer=fuzz.WRatio, limit=max(limit * 10, 100), score_cutoff=MIN_SCORE
+                query,
+                self.kind_keys[kind],
+                scorer=fuzz.WRatio,
+                limit=max(limit * 10, 100),
+                score_cutoff=MIN_SCORE,
             ):
                 found.add(positions[i])
         words = query.split()
@@ -126,13 +132,22 @@ class SearchIndex:
             score = rank_score(query, words, self.keys[position])
             if score >= MIN_SCORE:
                 scores[position] = max(scores.get(position, 0.0), score)
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], len(self.keys[item[0]]), self.iris[item[0]]))
+        ranked = sorted(
+            scores.items(), key=lambda item: (-item[1], len(self.keys[item[0]]), self.iris[item[0]])
+        )
         out = []
         for position, score in ranked:
             if kinds is not None and self.kinds[position] not in kinds:
                 continue
-            out.append(Hit(self.kinds[position], self.iris[position], self.codes[position],
-                           self.labels[position], round(score, 1)))
+            out.append(
+                Hit(
+                    self.kinds[position],
+                    self.iris[position],
+                    self.codes[position],
+                    self.labels[position],
+                    round(score, 1),
+                )
+            )
             if len(out) >= limit:
                 break
         return out
@@ -145,10 +160,12 @@ def rank_score(query: str, words: list[str], key: str) -> float:
 
     >>> rank_score("boulanger", ["boulanger"], "boulanger")
     100.0
-    >>> rank_score("boulanjer", ["boulanjer"], "boulanger") > rank_score("boulanjer", ["boulanjer"], "ouvrier boulanger")
+    >>> typo = ["boulanjer"]
+    >>> rank_score("boulanjer", typo, "boulanger") > rank_score("boulanjer", typo, "ouvrier boulanger")
     True
-    >>> a = rank_score("technicien maintenance", ["technicien", "maintenance"], "technicien de maintenance industrielle")
-    >>> a > rank_score("technicien maintenance", ["technicien", "maintenance"], "mc technicien des services a l energie")
+    >>> q, words = "technicien maintenance", ["technicien", "maintenance"]
+    >>> rank_score(q, words, "technicien de maintenance industrielle") > rank_score(
+    ...     q, words, "mc technicien des services a l energie")
     True
     """
     if key == query:

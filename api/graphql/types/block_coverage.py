@@ -1,4 +1,7 @@
-"""The ``BlockCoverage`` GraphQL type (pas:BlockCoverage): how well an RNCP block covers a ROME skill (computed match, with its score and method)."""
+"""The ``BlockCoverage`` GraphQL type (pas:BlockCoverage).
+
+How well an RNCP block covers a ROME skill (computed match, with its score and method).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ from api.graphql.base import Node, data, register
 
 
 @register
-@strawberry.type(description="How well an RNCP block covers a ROME skill (computed match, with its score and method).")
+@strawberry.type(
+    description="How well an RNCP block covers a ROME skill (computed match, with its score and method)."
+)
 class BlockCoverage(Node):
     block = data("BlockCoverage", "block")
     skill = data("BlockCoverage", "skill")

@@ -1,4 +1,7 @@
-"""The ``Certification`` GraphQL type (pas:Certification): an RNCP or RS certification (France compétences)."""
+"""The ``Certification`` GraphQL type (pas:Certification).
+
+An RNCP or RS certification (France compétences).
+"""
 
 from __future__ import annotations
 

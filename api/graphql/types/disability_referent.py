@@ -1,4 +1,7 @@
-"""The ``DisabilityReferent`` GraphQL type (pas:DisabilityReferent): a disability referent role of training bodies (a role, never a person)."""
+"""The ``DisabilityReferent`` GraphQL type (pas:DisabilityReferent).
+
+A disability referent role of training bodies (a role, never a person).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The ``EmergingSkill`` GraphQL type (pas:EmergingSkill): a skill phrase frequent in job offers but absent from the ROME referential."""
+"""The ``EmergingSkill`` GraphQL type (pas:EmergingSkill).
+
+A skill phrase frequent in job offers but absent from the ROME referential.
+"""
 
 from __future__ import annotations
 

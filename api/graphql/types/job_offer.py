@@ -1,4 +1,7 @@
-"""The ``JobOffer`` GraphQL type (pas:JobOffer): a job offer, with its declared and predicted occupations and its extracted skills."""
+"""The ``JobOffer`` GraphQL type (pas:JobOffer).
+
+A job offer, with its declared and predicted occupations and its extracted skills.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ from api.graphql.base import Node, data, register
 
 
 @register
-@strawberry.type(description="A job offer, with its declared and predicted occupations and its extracted skills.")
+@strawberry.type(
+    description="A job offer, with its declared and predicted occupations and its extracted skills."
+)
 class JobOffer(Node):
     code = data("JobOffer", "code")
     label = data("JobOffer", "label")

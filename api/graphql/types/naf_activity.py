@@ -1,4 +1,7 @@
-"""The ``NafActivity`` GraphQL type (pas:NafActivity): an activity of the NAF rev. 2 nomenclature (any level)."""
+"""The ``NafActivity`` GraphQL type (pas:NafActivity).
+
+An activity of the NAF rev. 2 nomenclature (any level).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The ``NsfSpeciality`` GraphQL type (pas:NsfSpeciality): a speciality of the NSF nomenclature (formation specialities)."""
+"""The ``NsfSpeciality`` GraphQL type (pas:NsfSpeciality).
+
+A speciality of the NSF nomenclature (formation specialities).
+"""
 
 from __future__ import annotations
 

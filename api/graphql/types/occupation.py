@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pyoxigraph as ox
 import strawberry
 from strawberry.types import Info
 
-from api.graphql.base import Node, PageInfo, connection_from_list, data, expand, follow, make, page_window, register
+from api.graphql.base import (
+    Node,
+    PageInfo,
+    connection_from_list,
+    data,
+    expand,
+    follow,
+    make,
+    page_window,
+    register,
+)
 from api.graphql.enums import SkillKind, most_specific
 from api.graphql.fieldmap import FIELDS
+
+if TYPE_CHECKING:
+    from api.graphql.types.skill import Skill
 
 SkillRef = Annotated["Skill", strawberry.lazy("api.graphql.types.skill")]
 
@@ -19,7 +32,7 @@ SkillRef = Annotated["Skill", strawberry.lazy("api.graphql.types.skill")]
 @strawberry.type(description="A skill of an occupation, with the fiche's flags for it.")
 class OccupationSkillEdge:
     cursor: str
-    node: SkillRef  # type: ignore[valid-type]
+    node: SkillRef
     core: bool = strawberry.field(description="ROME marks it as core to the job (compétence « principale »).")
     emerging: bool = strawberry.field(description="ROME marks it as emerging (« émergente »).")
 
@@ -55,8 +68,10 @@ class Occupation(Node):
     job_offers = data("Occupation", "jobOffers")
     target_trades = data("Occupation", "targetTrades")
 
-    @strawberry.field(description="The fiche's skills (pas:hasSkill), core ones first, filterable by kind "
-                      "and by the core flag.")
+    @strawberry.field(
+        description="The fiche's skills (pas:hasSkill), core ones first, filterable by kind "
+        "and by the core flag."
+    )
     async def skills(
         self,
         info: Info,
@@ -78,16 +93,22 @@ class Occupation(Node):
         codes = sorted({t.value for t in skills if isinstance(t, ox.NamedNode)})
         if kind is not None:
             types = await asyncio.gather(*(ctx.values.load((s, expand("rdf:type"))) for s in codes))
-            codes = [s for s, ts in zip(codes, types, strict=True)
-                     if most_specific(SkillKind, {t.value for t in ts}) == kind]
+            codes = [
+                s
+                for s, ts in zip(codes, types, strict=True)
+                if most_specific(SkillKind, {t.value for t in ts}) == kind
+            ]
         if core is not None:
             codes = [s for s in codes if (s in core_set) == core]
         codes.sort(key=lambda s: (s not in core_set, s))
         page: Any = connection_from_list([make("Skill", s) for s in codes], offset, size)
         edges = [
-            OccupationSkillEdge(cursor=e.cursor, node=e.node, core=str(e.node.id) in core_set,
-                                emerging=str(e.node.id) in emerging_set)
+            OccupationSkillEdge(
+                cursor=e.cursor,
+                node=e.node,
+                core=str(e.node.id) in core_set,
+                emerging=str(e.node.id) in emerging_set,
+            )
             for e in page.edges
         ]
         return OccupationSkillConnection(edges=edges, page_info=page.page_info, total_count=len(codes))
-

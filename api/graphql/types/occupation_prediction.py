@@ -1,4 +1,7 @@
-"""The ``OccupationPrediction`` GraphQL type (pas:OccupationPrediction): a ROME occupation predicted for a job offer, with its rank and score."""
+"""The ``OccupationPrediction`` GraphQL type (pas:OccupationPrediction).
+
+A ROME occupation predicted for a job offer, with its rank and score.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The ``OccupationV3`` GraphQL type (pas:OccupationV3): a ROME v3 occupation record (RNCP and Certif Info cite these codes)."""
+"""The ``OccupationV3`` GraphQL type (pas:OccupationV3).
+
+A ROME v3 occupation record (RNCP and Certif Info cite these codes).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The ``ProfessionalDomain`` GraphQL type (pas:ProfessionalDomain): a ROME broad domain (A) or professional domain (A11)."""
+"""The ``ProfessionalDomain`` GraphQL type (pas:ProfessionalDomain).
+
+A ROME broad domain (A) or professional domain (A11).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The ``Skill`` GraphQL type (pas:Skill): a ROME skill or knowledge item (savoir-faire, savoir, savoir-être, macro-compétence)."""
+"""The ``Skill`` GraphQL type (pas:Skill).
+
+A ROME skill or knowledge item (savoir-faire, savoir, savoir-être, macro-compétence).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ from api.graphql.enums import SkillKind, most_specific
 
 
 @register
-@strawberry.type(description="A ROME skill or knowledge item (savoir-faire, savoir, savoir-être, macro-compétence).")
+@strawberry.type(
+    description="A ROME skill or knowledge item (savoir-faire, savoir, savoir-être, macro-compétence)."
+)
 class Skill(Node):
     code = data("Skill", "code")
     label = data("Skill", "label")
@@ -22,7 +27,9 @@ class Skill(Node):
     blocks = data("Skill", "blocks")
     required_by = data("Skill", "requiredBy")
 
-    @strawberry.field(description="Know-how, soft skill, knowledge or macro-skill (the item's most specific class).")
+    @strawberry.field(
+        description="Know-how, soft skill, knowledge or macro-skill (the item's most specific class)."
+    )
     async def kind(self, info: Info) -> SkillKind | None:
         types = await info.context.values.load((str(self.id), RDF_TYPE))
         found = most_specific(SkillKind, {t.value for t in types})

@@ -1,4 +1,7 @@
-"""The ``SkillBlock`` GraphQL type (pas:SkillBlock): a block of skills (bloc de compétences) of an RNCP certification."""
+"""The ``SkillBlock`` GraphQL type (pas:SkillBlock).
+
+A block of skills (bloc de compétences) of an RNCP certification.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The ``TargetTrade`` GraphQL type (pas:TargetTrade): a trade the region targets (métier en tension, priority sector), with its ROME fiches."""
+"""The ``TargetTrade`` GraphQL type (pas:TargetTrade).
+
+A trade the region targets (métier en tension, priority sector), with its ROME fiches.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ from api.graphql.base import Node, data, register
 
 
 @register
-@strawberry.type(description="A trade the region targets (métier en tension, priority sector), with its ROME fiches.")
+@strawberry.type(
+    description="A trade the region targets (métier en tension, priority sector), with its ROME fiches."
+)
 class TargetTrade(Node):
     code = data("TargetTrade", "code")
     label = data("TargetTrade", "label")

@@ -1,4 +1,7 @@
-"""The ``Territory`` GraphQL type (pas:Territory): a territory: commune, département, région, EPCI, zone d'emploi, arrondissement..."""
+"""The ``Territory`` GraphQL type (pas:Territory).
+
+A territory: commune, département, région, EPCI, zone d'emploi, arrondissement...
+"""
 
 from __future__ import annotations
 
@@ -22,14 +25,24 @@ from api.graphql.base import (
 from api.graphql.enums import TerritoryKind, class_iri, most_specific
 
 # A territory's children point to it through one of these (a commune → its département, EPCI...).
-PARENT_LINKS = [expand(p) for p in (
-    "pas:departement", "pas:region", "pas:epci", "pas:employmentZone", "pas:arrondissement", "pas:parentCommune",
-)]
+PARENT_LINKS = [
+    expand(p)
+    for p in (
+        "pas:departement",
+        "pas:region",
+        "pas:epci",
+        "pas:employmentZone",
+        "pas:arrondissement",
+        "pas:parentCommune",
+    )
+]
 TerritoryRef = Annotated["Territory", strawberry.lazy("api.graphql.types.territory")]
 
 
 @register
-@strawberry.type(description="A territory: commune, département, région, EPCI, zone d'emploi, arrondissement...")
+@strawberry.type(
+    description="A territory: commune, département, région, EPCI, zone d'emploi, arrondissement..."
+)
 class Territory(Node):
     code = data("Territory", "code")
     label = data("Territory", "label")
@@ -51,11 +64,17 @@ class Territory(Node):
         found = most_specific(TerritoryKind, {t.value for t in types})
         return found if isinstance(found, TerritoryKind) else None
 
-    @strawberry.field(description="The territories inside this one (the communes of a département, the "
-                      "départements of a région...), optionally of one kind, ordered by IRI.")
+    @strawberry.field(
+        description="The territories inside this one (the communes of a département, the "
+        "départements of a région...), optionally of one kind, ordered by IRI."
+    )
     async def children(
-        self, info: Info, kind: TerritoryKind | None = None, first: int | None = None, after: str | None = None
-    ) -> Connection[TerritoryRef]:  # type: ignore[valid-type]
+        self,
+        info: Info,
+        kind: TerritoryKind | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[TerritoryRef]:
         offset, size = page_window(first, after)
         target = class_iri(kind) if kind is not None else expand("pas:Territory")
         found = await asyncio.gather(
@@ -63,4 +82,4 @@ class Territory(Node):
         )
         iris = sorted({i for lst in found for i in lst})
         nodes: list[Any] = [make("Territory", i) for i in iris]
-        return connection_from_list(nodes, offset, size)  # type: ignore[no-any-return]
+        return connection_from_list(nodes, offset, size)

@@ -1,4 +1,7 @@
-"""The ``TrainingBody`` GraphQL type (pas:TrainingBody): a training body (organisme de formation), with its Qualiopi status and disability referent."""
+"""The ``TrainingBody`` GraphQL type (pas:TrainingBody).
+
+A training body (organisme de formation), with its Qualiopi status and disability referent.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ from api.graphql.base import Node, data, register
 
 
 @register
-@strawberry.type(description="A training body (organisme de formation), with its Qualiopi status and disability referent.")
+@strawberry.type(
+    description="A training body (organisme de formation), with its Qualiopi status and disability referent."
+)
 class TrainingBody(Node):
     code = data("TrainingBody", "code")
     label = data("TrainingBody", "label")

@@ -1,4 +1,7 @@
-"""The ``TrainingSession`` GraphQL type (pas:TrainingSession): a session of a training course, with its dates and places."""
+"""The ``TrainingSession`` GraphQL type (pas:TrainingSession).
+
+A session of a training course, with its dates and places.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The ``VaeRelay`` GraphQL type (pas:VaeRelay): a VAE relay point (point relais conseil en validation des acquis)."""
+"""The ``VaeRelay`` GraphQL type (pas:VaeRelay).
+
+A VAE relay point (point relais conseil en validation des acquis).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The ``WorkContext`` GraphQL type (pas:WorkContext): a work context of ROME fiches (schedules, places, conditions)."""
+"""The ``WorkContext`` GraphQL type (pas:WorkContext).
+
+A work context of ROME fiches (schedules, places, conditions).
+"""
 
 from __future__ import annotations
 
