@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pyoxigraph as ox
 from strawberry.dataloader import DataLoader
@@ -67,7 +66,6 @@ class Context:
     runner: QueryRunner
     settings: Settings
     build_key: object = None
-    search_index: Any = None
     values: DataLoader[ValueKey, list[Term]] = field(init=False)
     inverse: DataLoader[InverseKey, list[str]] = field(init=False)
 

@@ -35,8 +35,16 @@ class TerritoryKind(enum.Enum):
     EMPLOYMENT_ZONE = "pas:EmploymentZone"
 
 
+@strawberry.enum(description="The ecological-transition category ROME gives an occupation.")
+class TransitionCategory(enum.Enum):
+    GREEN_JOB = "pas:GreenJob"
+    ECOLOGICAL_TRANSITION_STRATEGIC_JOB = "pas:EcologicalTransitionStrategicJob"
+    WHITE_JOB = "pas:WhiteJob"
+    BROWN_JOB = "pas:BrownJob"
+
+
 def class_iri(member: enum.Enum) -> str:
-    """The class IRI an enumeration member stands for.
+    """The class (or concept) IRI an enumeration member stands for.
 
     >>> class_iri(SkillKind.KNOW_HOW)
     'https://w3id.org/passerelles/ontology#KnowHow'

@@ -51,6 +51,7 @@ from api.graphql.errors import (
 from api.graphql.limits import measure
 from api.graphql.queries import QueryRunner
 from api.graphql.schema import schema
+from api.graphql.search import index_future
 from kg.config import Settings
 from kg.namespaces import prefixes_for
 from kg.store import StoreLayout
@@ -101,6 +102,7 @@ def _runner(request: Request) -> QueryRunner:
             executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="graphql"),
         )
         state.graphql_runner = runner
+        index_future(_build_key(request), runner)  # start building the search index in the background
     return runner
 
 

@@ -25,10 +25,10 @@ from api.graphql.base import (
     page_of_query,
     snake,
 )
-from api.graphql.enums import CertificationKind, SkillKind, TerritoryKind, class_iri
-from api.graphql.errors import ApiError
-from api.graphql.fieldmap import FIELDS, expand
-from api.graphql.search import KINDS, index_for
+from api.graphql.enums import CertificationKind, SkillKind, TerritoryKind, TransitionCategory, class_iri
+from api.graphql.errors import TIMEOUT, ApiError
+from api.graphql.fieldmap import FIELDS
+from api.graphql.search import KINDS, index_future
 
 # Import every type module: each registers its type (REGISTRY) for the schema and the resolvers.
 for _name in FIELDS:
@@ -171,7 +171,7 @@ class Query:
 
     @strawberry.field(
         description="ROME 4.0 fiches, filtered by domain code (`I` or `I14`), ROME v3 code, "
-        "ecological-transition category (e.g. `GreenJob`)."
+        "ecological-transition category."
     )
     async def occupations(
         self,
@@ -180,15 +180,13 @@ class Query:
         after: str | None = None,
         domain: str | None = None,
         v3: str | None = None,
-        transition: str | None = None,
+        transition: TransitionCategory | None = None,
         order_by: Order = Order.CODE,
     ) -> _conn("Occupation"):  # type: ignore[valid-type]
         params = {
             "domain": _text(domain),
             "v3": _text(v3),
-            "transition": ox.NamedNode(expand("pas:" + transition))
-            if transition and transition.isalnum()
-            else (None if transition is None else ox.Literal(transition)),
+            "transition": ox.NamedNode(class_iri(transition)) if transition else None,
         }
         return await page_of_query(
             info,
@@ -561,10 +559,17 @@ class Query:
         if len(text) > 200:
             raise ApiError.bad_input("`text` is at most 200 characters.")
         ctx = info.context
-        index = ctx.search_index
-        if index is None:
-            loop = asyncio.get_running_loop()
-            index = await loop.run_in_executor(ctx.runner.executor, index_for, ctx.build_key, ctx.runner)
+        future = index_future(ctx.build_key, ctx.runner)
+        try:
+            index = await asyncio.wait_for(
+                asyncio.shield(asyncio.wrap_future(future)), timeout=ctx.settings.graphql_timeout_s * 0.8
+            )
+        except TimeoutError:
+            raise ApiError(
+                "The search index of this graph build is still being prepared (it takes about a minute "
+                "after a new build); retry shortly.",
+                TIMEOUT,
+            ) from None
         kinds = None if not types else {t.value for t in types}
         hits = await asyncio.get_running_loop().run_in_executor(
             ctx.runner.executor, index.search, text, kinds, first

@@ -1,8 +1,8 @@
 """Label search: accent- and case-insensitive, typo-tolerant (rapidfuzz), ranked with scores.
 
 The index holds every label of the searchable classes, normalised once (lower case, accents and
-punctuation removed). It is built lazily on the first search and cached per store build, so a new
-build gets a fresh index and a request never pays for more than one build of it.
+punctuation removed), and an inverted index of their words. It is built once per store build, in the
+background from the first GraphQL request on, and cached by build (a new build gets a fresh index).
 
 >>> normalise("Boulanger / Boulangère — Pâtissier")
 'boulanger boulangere patissier'
@@ -20,6 +20,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyoxigraph as ox
@@ -69,8 +70,8 @@ class SearchIndex:
         self.labels: list[str] = []
         self.keys: list[str] = []
         self.by_code: dict[str, list[int]] = {}
-        self.kind_positions: dict[str, list[int]] = {}
-        self.kind_keys: dict[str, list[str]] = {}
+        self.postings: dict[str, list[int]] = {}
+        self.vocabulary: list[str] = []
 
     @classmethod
     def from_entries(cls, entries: Iterable[tuple[str, str, str | None, str]]) -> SearchIndex:
@@ -84,10 +85,11 @@ class SearchIndex:
             index.labels.append(label)
             key = normalise(label)
             index.keys.append(key)
-            index.kind_positions.setdefault(kind, []).append(position)
-            index.kind_keys.setdefault(kind, []).append(key)
+            for word in set(key.split()):
+                index.postings.setdefault(word, []).append(position)
             if code:
                 index.by_code.setdefault(code.lower(), []).append(position)
+        index.vocabulary = sorted(index.postings)
         return index
 
     @classmethod
@@ -104,11 +106,25 @@ class SearchIndex:
                 entries.append((kind, row["s"].value, code.value if code is not None else None, label.value))
         return cls.from_entries(entries)
 
+    def _candidates(self, words: list[str], keep: int = 1500) -> list[int]:
+        """Labels sharing the most (fuzzily matched) words with the query: an inverted index of the
+        labels' words, so a search scores a few thousand labels instead of all of them."""
+        matched: dict[int, int] = {}
+        for word in set(words):
+            positions: set[int] = set()
+            for similar in _similar_words(word, self.vocabulary):
+                positions.update(self.postings[similar])
+            for position in positions:
+                matched[position] = matched.get(position, 0) + 1
+        best = sorted(matched.items(), key=lambda item: (-item[1], len(self.keys[item[0]])))
+        return [position for position, _ in best[:keep]]
+
     def search(self, text: str, kinds: set[str] | None, limit: int) -> list[Hit]:
         """The best ``limit`` hits for ``text`` among ``kinds`` (all when None), best first.
 
         An exact code (``I1402``, ``RNCP35178``, a commune's INSEE code) scores 100. Labels are found
-        by rapidfuzz's WRatio on the normalised text, then ranked by :func:`rank_score`.
+        through their words (each query word matches the vocabulary's words fuzzily), then ranked by
+        :func:`rank_score`.
         """
         query = normalise(text)
         if not query:
@@ -116,19 +132,10 @@ class SearchIndex:
         scores: dict[int, float] = {}
         for position in self.by_code.get(text.strip().lower(), []):
             scores[position] = 100.0
-        found: set[int] = set()
-        for kind in sorted(self.kind_keys if kinds is None else kinds & set(self.kind_keys)):
-            positions = self.kind_positions[kind]
-            for _key, _score, i in process.extract(
-                query,
-                self.kind_keys[kind],
-                scorer=fuzz.WRatio,
-                limit=max(limit * 10, 100),
-                score_cutoff=MIN_SCORE,
-            ):
-                found.add(positions[i])
         words = query.split()
-        for position in found:
+        for position in self._candidates(words):
+            if kinds is not None and self.kinds[position] not in kinds:
+                continue
             score = rank_score(query, words, self.keys[position])
             if score >= MIN_SCORE:
                 scores[position] = max(scores.get(position, 0.0), score)
@@ -151,6 +158,13 @@ class SearchIndex:
             if len(out) >= limit:
                 break
         return out
+
+
+def _similar_words(word: str, vocabulary: list[str]) -> list[str]:
+    """Words of the vocabulary close to ``word`` (typos, missing accents are already gone)."""
+    cutoff = 100 if len(word) <= 2 else (80 if len(word) <= 4 else 75)
+    found = process.extract(word, vocabulary, scorer=fuzz.ratio, score_cutoff=cutoff, limit=40)
+    return [w for w, _, _ in found]
 
 
 def rank_score(query: str, words: list[str], key: str) -> float:
@@ -178,17 +192,21 @@ def rank_score(query: str, words: list[str], key: str) -> float:
     return round(min(0.6 * coverage + 0.4 * fuzz.token_sort_ratio(query, key) + prefix, 99.9), 1)
 
 
-_CACHE: dict[object, SearchIndex] = {}
+_FUTURES: dict[object, Future[SearchIndex]] = {}
 _LOCK = threading.Lock()
+# Index builds run on their own thread: reading every label of a build takes a while on the full
+# graph and must not hold a worker the requests need.
+_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-index")
 
 
-def index_for(build_key: object, runner: QueryRunner) -> SearchIndex:
-    """The index of the store build ``build_key``, built on first use (once, even under concurrency)."""
+def index_future(build_key: object, runner: QueryRunner) -> Future[SearchIndex]:
+    """The (future) index of the store build ``build_key``: built once, in the background, on first
+    use; a failed build is forgotten so that the next search tries again."""
     with _LOCK:
-        index = _CACHE.get(build_key)
-        if index is None:
-            index = SearchIndex.build(runner)
-            while len(_CACHE) >= 4:  # drop the oldest: replaced builds are not searched again
-                _CACHE.pop(next(iter(_CACHE)))
-            _CACHE[build_key] = index
-        return index
+        future = _FUTURES.get(build_key)
+        if future is None or (future.done() and future.exception() is not None):
+            while len(_FUTURES) >= 4:  # replaced builds are not searched again
+                _FUTURES.pop(next(iter(_FUTURES)))
+            future = _BUILDER.submit(SearchIndex.build, runner)
+            _FUTURES[build_key] = future
+        return future
