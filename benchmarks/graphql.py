@@ -17,6 +17,7 @@ a new build pays it).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
@@ -110,7 +111,7 @@ def main() -> None:
     parser.add_argument("--store", type=Path, default=Path("/work/real-store"))
     parser.add_argument("--rounds", type=int, default=30)
     opts = parser.parse_args()
-    settings = Settings(store=opts.store)
+    settings = dataclasses.replace(Settings(), store=opts.store, graphql_timeout_s=300.0)
     store = open_store(opts.store)
     prefixes = prefixes_for(settings.base_iri)
     client = TestClient(create_app(settings, store=store))

@@ -178,3 +178,15 @@ def test_sdl_snapshot_is_current() -> None:
         "the GraphQL schema changed: run `strawberry export-schema api.graphql.schema:schema "
         "--output api/graphql/schema.graphql` and review the diff"
     )
+
+
+def test_documented_examples_are_valid() -> None:
+    from graphql import parse, validate
+
+    text = (ROOT / "docs" / "readme" / "graphql.md").read_text(encoding="utf-8")
+    blocks = text.split("```graphql")[1:]
+    assert len(blocks) >= 5
+    for block in blocks:
+        query = block.split("```")[0]
+        errors = validate(schema._schema, parse(query))
+        assert not errors, (query, errors)
