@@ -13,7 +13,9 @@ A query file starts with header comments::
     #+ params: ?code (substitution) ; VALUES ?s (batch of resources)
 
 Optional parts are lines ending with ``# if ?name``: they stay in the query only when the parameter
-``name`` is given (a free variable would otherwise match anything, or nothing).
+``name`` is given (a free variable would otherwise match anything, or nothing). A line ending with
+``# union over ?name`` is a group repeated for each IRI of ``name`` (``$name`` replaced by it), the
+copies joined by UNION.
 
 >>> q = NamedQuery.parse("t", '#+ summary: s\\n#+ params: ?a\\nSELECT ?s ?a WHERE {\\n'
 ...                      '  VALUES ?s {}\\n  ?s ?p ?a . # if ?a\\n}')
@@ -27,6 +29,12 @@ SELECT ?s ?a WHERE {
 >>> print(q.text(given=set(), values={"s": []}))
 SELECT ?s ?a WHERE {
   VALUES ?s {  }
+}
+>>> body = "SELECT * {\\n  { ?s $p ?o BIND ($p AS ?p) } # union over ?p\\n}"
+>>> u = NamedQuery.parse("u", "#+ summary: s\\n#+ params: p\\n" + body)
+>>> print(u.text(set(), {"p": [ox.NamedNode("http://x/a"), ox.NamedNode("http://x/b")]}))
+SELECT * {
+  { ?s <http://x/a> ?o BIND (<http://x/a> AS ?p) } UNION { ?s <http://x/b> ?o BIND (<http://x/b> AS ?p) }
 }
 """
 
@@ -47,6 +55,7 @@ from kg.config import PROJECT_ROOT
 QUERY_DIR = PROJECT_ROOT / "queries" / "api"
 _IF = re.compile(r"#\s*if\s+\?(\w+)\s*$")
 _VALUES = re.compile(r"VALUES\s+\?(\w+)\s*\{\s*\}")
+_UNION = re.compile(r"#\s*union over \?(\w+)\s*$")
 Term = ox.NamedNode | ox.Literal | ox.BlankNode
 Row = dict[str, Term]
 
@@ -105,14 +114,23 @@ class NamedQuery:
 
     def text(self, given: set[str], values: Mapping[str, Sequence[Term]] | None = None) -> str:
         """The query text with optional lines kept for the ``given`` parameters and VALUES filled."""
+        values = values or {}
         lines = []
         for line in self.body.splitlines():
             match = _IF.search(line)
             if match and match.group(1) not in given:
                 continue
+            union = _UNION.search(line)
+            if union:
+                # One branch per value, the value written in place of $name: oxigraph plans a constant
+                # predicate as an index look-up, where a VALUES of predicates made it scan (seconds).
+                name = union.group(1)
+                group = line[: union.start()].strip()
+                indent = line[: len(line) - len(line.lstrip())]
+                branches = [group.replace(f"${name}", str(term)) for term in values.get(name, [])]
+                line = indent + (" UNION ".join(branches) if branches else "FILTER (false)")
             lines.append(line)
         text = "\n".join(lines)
-        values = values or {}
 
         def fill(match: re.Match[str]) -> str:
             terms = values.get(match.group(1))
