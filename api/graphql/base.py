@@ -106,6 +106,14 @@ def _sentence_order(iri: str) -> tuple[int, str]:
     return (int(tail) if tail.isdigit() else 0, iri)
 
 
+async def _gather(awaitables: list[Awaitable[T]]) -> list[T]:
+    """Await DataLoader loads together; one alone is awaited directly (no task: most fields read one
+    resource, and a task per field is most of the execution time of a large response)."""
+    if len(awaitables) == 1:
+        return [await awaitables[0]]
+    return list(await asyncio.gather(*awaitables))
+
+
 async def follow(ctx: Context, iri: str, spec: P) -> list[Any]:
     """The values at the end of ``spec``'s path from ``iri`` (one batched load per step)."""
     current: list[str] = [iri]
@@ -115,12 +123,12 @@ async def follow(ctx: Context, iri: str, spec: P) -> list[Any]:
         last = index == len(steps) - 1
         if inverse:
             target = FIELDS[spec.target].class_iri if spec.target else expand("owl:Thing")
-            lists = await asyncio.gather(*(ctx.inverse.load((node, prop, target)) for node in current))
+            lists = await _gather([ctx.inverse.load((node, prop, target)) for node in current])
             values: list[Any] = [ox.NamedNode(v) for lst in lists for v in lst]
         else:
             if prop == expand("rdf:value"):
                 current = sorted(current, key=_sentence_order)
-            found = await asyncio.gather(*(ctx.values.load((node, prop)) for node in current))
+            found = await _gather([ctx.values.load((node, prop)) for node in current])
             values = [term for terms in found for term in terms]
         if last:
             out = values
@@ -129,7 +137,7 @@ async def follow(ctx: Context, iri: str, spec: P) -> list[Any]:
                 # missing from the labels: warnings in the shapes) is left out, not served half-empty.
                 target_class = FIELDS[spec.target].class_iri
                 iris = [v.value for v in values if isinstance(v, ox.NamedNode)]
-                types = await asyncio.gather(*(ctx.values.load((i, RDF_TYPE)) for i in iris))
+                types = await _gather([ctx.values.load((i, RDF_TYPE)) for i in iris])
                 out = [
                     ox.NamedNode(i)
                     for i, ts in zip(iris, types, strict=True)

@@ -20,6 +20,7 @@ web page); ``target`` names the GraphQL type of a linked resource instead.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from kg.namespaces import PREFIXES
@@ -33,6 +34,11 @@ def expand(curie: str) -> str:
     """
     prefix, _, local = curie.partition(":")
     return PREFIXES[prefix] + local
+
+
+@functools.cache
+def _steps(path: str) -> tuple[tuple[str, bool], ...]:
+    return tuple((expand(part.lstrip("^")), part.startswith("^")) for part in path.split("/"))
 
 
 @dataclass(frozen=True)
@@ -55,11 +61,7 @@ class P:
     @property
     def steps(self) -> tuple[tuple[str, bool], ...]:
         """The path as (property IRI, inverse) steps."""
-        out = []
-        for part in self.path.split("/"):
-            inverse = part.startswith("^")
-            out.append((expand(part.lstrip("^")), inverse))
-        return tuple(out)
+        return _steps(self.path)
 
 
 @dataclass(frozen=True)
