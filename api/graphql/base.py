@@ -25,6 +25,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import pyoxigraph as ox
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment
 
 from api.graphql.context import Context
 from api.graphql.errors import ApiError
@@ -273,9 +274,20 @@ def data(type_name: str, name: str) -> Any:
     description = spec.description or None
 
     if spec.target is None:
+        direct = len(spec.steps) == 1 and not spec.steps[0][1]
 
-        async def scalar(root: Any, info: Info) -> Any:
-            values = await follow(info.context, str(root.id), spec)
+        def scalar(root: Any, info: Info) -> Any:
+            # A value already read (prefetched with its page) resolves at once; else a load.
+            if direct:
+                known = info.context.known.get((str(root.id), spec.steps[0][0]))
+                if known is not None:
+                    return convert(known)
+            return load(root, info)
+
+        async def load(root: Any, info: Info) -> Any:
+            return convert(await follow(info.context, str(root.id), spec))
+
+        def convert(values: list[Any]) -> Any:
             if spec.many:
                 return sorted(v for v in (to_python(t, spec.datatype) for t in values) if v is not None)
             if spec.datatype == "rdf:langString" and spec.path.endswith("rdf:value"):
@@ -306,10 +318,73 @@ def data(type_name: str, name: str) -> Any:
         offset, size = page_window(first, after)
         values = await follow(info.context, str(root.id), spec)
         iris = sorted({v.value for v in values if isinstance(v, ox.NamedNode)})
-        return connection_from_list([make(target, i) for i in iris], offset, size)
+        page = connection_from_list([make(target, i) for i in iris], offset, size)
+        await prefetch(info, target, [str(e.node.id) for e in page.edges])
+        return page
 
     many.__annotations__["return"] = python_type(spec)
     return strawberry.field(resolver=many, description=description)
+
+
+def _selected(selections: Sequence[Any], path: tuple[str, ...]) -> set[str]:
+    """Names of the fields selected under ``path`` (e.g. ("edges", "node")), through fragments."""
+    out: set[str] = set()
+    for sel in selections:
+        name = getattr(sel, "name", None)
+        if isinstance(sel, InlineFragment | FragmentSpread):
+            out |= _selected(sel.selections, path)
+        elif not path:
+            if name:
+                out.add(name)
+        elif name == path[0]:
+            out |= _selected(sel.selections, path[1:])
+    return out
+
+
+PAGE_PATHS = (("edges", "node"), ("nodes",))
+
+
+def kind_of(info: Info, iri: str, kinds: type[enum.Enum]) -> Any:
+    """The most specific member of ``kinds`` among the resource's classes: at once when its types
+    were prefetched, else an awaitable (graphql-core awaits what a resolver returns)."""
+    from api.graphql.enums import most_specific
+
+    known = info.context.known.get((iri, RDF_TYPE))
+    if known is not None:
+        return most_specific(kinds, {t.value for t in known})
+
+    async def load() -> Any:
+        types = await info.context.values.load((iri, RDF_TYPE))
+        return most_specific(kinds, {t.value for t in types})
+
+    return load()
+
+
+async def prefetch(
+    info: Info, type_name: str, iris: Sequence[str], paths: Sequence[tuple[str, ...]] = PAGE_PATHS
+) -> None:
+    """Read in one batch the direct properties the query selects on the nodes of a page, so that
+    their fields resolve at once (a task per field was most of the time of large responses)."""
+    if not iris or type_name not in FIELDS:
+        return
+    names: set[str] = set()
+    for selected in info.selected_fields:
+        for path in paths:
+            names |= _selected(selected.selections, path)
+    fields = FIELDS[type_name].fields
+    props = {
+        fields[n].steps[0][0]
+        for n in names
+        if n in fields
+        and len(fields[n].steps) == 1
+        and not fields[n].steps[0][1]
+        and fields[n].target is None
+    }
+    if "kind" in names:
+        props.add(RDF_TYPE)
+    if props:
+        ctx: Context = info.context
+        await ctx.values.load_many([(iri, p) for iri in iris for p in sorted(props)])
 
 
 async def page_of_query(
@@ -333,6 +408,7 @@ async def page_of_query(
         if iri not in seen:
             seen.append(iri)
     nodes = [make(type_name, i) for i in seen[:size]]
+    await prefetch(info, type_name, seen[:size])
 
     async def total() -> int:
         return await ctx.runner.count_rows(query, params)

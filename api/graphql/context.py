@@ -22,7 +22,9 @@ ValueKey = tuple[str, str]  # (subject IRI, property IRI)
 InverseKey = tuple[str, str, str]  # (object IRI, property IRI, class IRI of the subjects)
 
 
-def _values_loader(runner: QueryRunner) -> DataLoader[ValueKey, list[Term]]:
+def _values_loader(
+    runner: QueryRunner, cache: dict[ValueKey, list[Term]]
+) -> DataLoader[ValueKey, list[Term]]:
     async def load(keys: Sequence[ValueKey]) -> list[list[Term]]:
         subjects = sorted({s for s, _ in keys})
         props = sorted({p for _, p in keys})
@@ -33,7 +35,9 @@ def _values_loader(runner: QueryRunner) -> DataLoader[ValueKey, list[Term]]:
         found: dict[ValueKey, list[Term]] = defaultdict(list)
         for row in rows:
             found[(row["s"].value, row["p"].value)].append(row["o"])
-        return [found.get(key, []) for key in keys]
+        answers = [found.get(key, []) for key in keys]
+        cache.update(zip(keys, answers, strict=True))
+        return answers
 
     return DataLoader(load_fn=load)
 
@@ -68,9 +72,11 @@ class Context:
     build_key: object = None
     values: DataLoader[ValueKey, list[Term]] = field(init=False)
     inverse: DataLoader[InverseKey, list[str]] = field(init=False)
+    # Values already read in this request: scalar fields found here resolve without a task.
+    known: dict[ValueKey, list[Term]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.values = _values_loader(self.runner)
+        self.values = _values_loader(self.runner, self.known)
         self.inverse = _inverse_loader(self.runner)
 
     @property

@@ -8,8 +8,8 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from api.graphql.base import RDF_TYPE, Node, data, register
-from api.graphql.enums import CertificationKind, most_specific
+from api.graphql.base import Node, data, kind_of, register
+from api.graphql.enums import CertificationKind
 
 
 @register
@@ -31,7 +31,5 @@ class Certification(Node):
     courses = data("Certification", "courses")
 
     @strawberry.field(description="RNCP (national register) or RS (specific register).")
-    async def kind(self, info: Info) -> CertificationKind | None:
-        types = await info.context.values.load((str(self.id), RDF_TYPE))
-        found = most_specific(CertificationKind, {t.value for t in types})
-        return found if isinstance(found, CertificationKind) else None
+    def kind(self, info: Info) -> CertificationKind | None:
+        return kind_of(info, str(self.id), CertificationKind)

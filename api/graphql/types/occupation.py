@@ -18,6 +18,7 @@ from api.graphql.base import (
     follow,
     make,
     page_window,
+    prefetch,
     register,
 )
 from api.graphql.enums import SkillKind, most_specific
@@ -102,6 +103,7 @@ class Occupation(Node):
             codes = [s for s in codes if (s in core_set) == core]
         codes.sort(key=lambda s: (s not in core_set, s))
         page: Any = connection_from_list([make("Skill", s) for s in codes], offset, size)
+        await prefetch(info, "Skill", [str(e.node.id) for e in page.edges])
         edges = [
             OccupationSkillEdge(
                 cursor=e.cursor,

@@ -8,8 +8,8 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from api.graphql.base import RDF_TYPE, Node, data, register
-from api.graphql.enums import SkillKind, most_specific
+from api.graphql.base import Node, data, kind_of, register
+from api.graphql.enums import SkillKind
 
 
 @register
@@ -30,7 +30,5 @@ class Skill(Node):
     @strawberry.field(
         description="Know-how, soft skill, knowledge or macro-skill (the item's most specific class)."
     )
-    async def kind(self, info: Info) -> SkillKind | None:
-        types = await info.context.values.load((str(self.id), RDF_TYPE))
-        found = most_specific(SkillKind, {t.value for t in types})
-        return found if isinstance(found, SkillKind) else None
+    def kind(self, info: Info) -> SkillKind | None:
+        return kind_of(info, str(self.id), SkillKind)

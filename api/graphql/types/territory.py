@@ -12,17 +12,17 @@ import strawberry
 from strawberry.types import Info
 
 from api.graphql.base import (
-    RDF_TYPE,
     Connection,
     Node,
     connection_from_list,
     data,
     expand,
+    kind_of,
     make,
     page_window,
     register,
 )
-from api.graphql.enums import TerritoryKind, class_iri, most_specific
+from api.graphql.enums import TerritoryKind, class_iri
 
 # A territory's children point to it through one of these (a commune → its département, EPCI...).
 PARENT_LINKS = [
@@ -59,10 +59,8 @@ class Territory(Node):
     parent_commune = data("Territory", "parentCommune")
 
     @strawberry.field(description="Commune, département, région, EPCI, zone d'emploi...")
-    async def kind(self, info: Info) -> TerritoryKind | None:
-        types = await info.context.values.load((str(self.id), RDF_TYPE))
-        found = most_specific(TerritoryKind, {t.value for t in types})
-        return found if isinstance(found, TerritoryKind) else None
+    def kind(self, info: Info) -> TerritoryKind | None:
+        return kind_of(info, str(self.id), TerritoryKind)
 
     @strawberry.field(
         description="The territories inside this one (the communes of a département, the "
