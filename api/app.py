@@ -6,8 +6,8 @@ import pyoxigraph as ox
 from fastapi import FastAPI
 
 from api import sparql
-from api.graphql import router as graphql_router
 from api.deps import SettingsDep, StoreDep
+from api.graphql import router as graphql_router
 from kg import __version__
 from kg.config import Settings
 from kg.store import StoreLayout, open_store
