@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import portal, sparql
 from api.deps import SettingsDep, StoreDep
+from api.graphql import router as graphql_router
 from kg import __version__
 from kg.config import Settings
 from kg.store import StoreLayout, open_store
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, store: ox.Store | None = None) 
     )
     app.include_router(sparql.router)
     portal.mount(app)
+    app.include_router(graphql_router)
 
     @app.get("/health")
     def health(store: StoreDep, settings: SettingsDep) -> dict[str, object]:

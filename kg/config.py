@@ -33,6 +33,14 @@ class Settings:
     rate_limit: float = 120.0  # queries per minute per client (0: no limit)
     rate_burst: int = 30  # queries a client may send at once before the rate applies
     query_endpoint: str = ""  # a SPARQL endpoint URL to run /sparql queries on instead of worker processes
+    # GraphQL limits (api/graphql): depth, cost, aliases per request; timeout; introspection; an
+    # allow-list folder of .graphql files (when set, only those queries run: persisted queries).
+    graphql_max_depth: int = 15
+    graphql_max_cost: int = 50_000
+    graphql_max_aliases: int = 30
+    graphql_timeout_s: float = 10.0
+    graphql_introspection: bool = True
+    graphql_allowlist: Path | None = None
 
     @property
     def id_base(self) -> str:
@@ -62,4 +70,17 @@ class Settings:
             rate_limit=float(env.get("PASSERELLES_RATE_LIMIT", str(default.rate_limit))),
             rate_burst=int(env.get("PASSERELLES_RATE_BURST", str(default.rate_burst))),
             query_endpoint=env.get("PASSERELLES_QUERY_ENDPOINT", default.query_endpoint),
+            graphql_max_depth=int(env.get("PASSERELLES_GRAPHQL_MAX_DEPTH", str(default.graphql_max_depth))),
+            graphql_max_cost=int(env.get("PASSERELLES_GRAPHQL_MAX_COST", str(default.graphql_max_cost))),
+            graphql_max_aliases=int(
+                env.get("PASSERELLES_GRAPHQL_MAX_ALIASES", str(default.graphql_max_aliases))
+            ),
+            graphql_timeout_s=float(env.get("PASSERELLES_GRAPHQL_TIMEOUT", str(default.graphql_timeout_s))),
+            graphql_introspection=env.get("PASSERELLES_GRAPHQL_INTROSPECTION", "1").lower()
+            not in ("0", "false", "no"),
+            graphql_allowlist=(
+                Path(env["PASSERELLES_GRAPHQL_ALLOWLIST"])
+                if env.get("PASSERELLES_GRAPHQL_ALLOWLIST")
+                else None
+            ),
         )

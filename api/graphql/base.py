@@ -1,0 +1,445 @@
+"""Building blocks of the GraphQL types: the Relay ``Node`` interface (global IDs are the resources'
+IRIs), connections with cursors, and resolvers generated from :mod:`api.graphql.fieldmap`.
+
+A type module declares its class with ``code: str = data("Occupation", "code")``: the resolver reads
+the field's property path through the request's DataLoaders and converts the RDF values to the
+GraphQL type the field map implies (so the map, the schema and the shapes cannot drift apart).
+
+>>> to_python(ox.Literal("true", datatype=ox.NamedNode(XSD + "boolean")), "xsd:boolean")
+True
+>>> encode_cursor(0), decode_cursor(encode_cursor(41))
+('b2Zmc2V0OjA=', 41)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import datetime as dt
+import enum
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any, Generic, TypeVar
+
+import pyoxigraph as ox
+import strawberry
+from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment
+
+from api.graphql.context import Context
+from api.graphql.errors import ApiError
+from api.graphql.fieldmap import FIELDS, P, expand
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+PAS = expand("pas:")
+RDF_TYPE = expand("rdf:type")
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+T = TypeVar("T")
+REGISTRY: dict[str, type] = {}
+
+
+def snake(name: str) -> str:
+    """``TrainingCourse`` → ``training_course`` (the module holding the type).
+
+    >>> snake("OccupationV3")
+    'occupation_v3'
+    """
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def lazy(name: str) -> Any:
+    """An annotation referring to type ``name`` in its own module, resolved when the schema is built."""
+    return Annotated[name, strawberry.lazy(f"api.graphql.types.{snake(name)}")]
+
+
+def register(cls: type[T]) -> type[T]:
+    """Record a GraphQL type so that resolvers can build it from an IRI."""
+    REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def make(type_name: str, iri: str) -> Any:
+    """An instance of the registered type ``type_name`` for ``iri``."""
+    return REGISTRY[type_name](id=strawberry.ID(iri))
+
+
+@strawberry.interface(description="A resource of the graph; its `id` is its IRI (a Relay global ID).")
+class Node:
+    id: strawberry.ID
+
+
+# --- RDF values → Python -----------------------------------------------------------------------------
+
+
+def to_python(term: Any, datatype: str | None) -> Any:
+    """Convert one RDF term to the Python value of a field of ``datatype``."""
+    if isinstance(term, ox.NamedNode):
+        value = term.value
+        return value[len(PAS) :] if value.startswith(PAS) else value
+    text = term.value
+    try:
+        if datatype == "xsd:boolean":
+            return text in ("true", "1")
+        if datatype == "xsd:integer":
+            return int(text)
+        if datatype == "xsd:decimal":
+            return float(text)
+        if datatype == "xsd:date":
+            return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+    return text
+
+
+def pick_language(terms: Sequence[Any], lang: str = "fr") -> Any:
+    """The term in ``lang`` if any, else the first (sorted, so the choice is stable)."""
+    for term in terms:
+        if isinstance(term, ox.Literal) and term.language == lang:
+            return term
+    return sorted(terms, key=str)[0] if terms else None
+
+
+def _sentence_order(iri: str) -> tuple[int, str]:
+    tail = iri.rsplit("-", 1)[-1]
+    return (int(tail) if tail.isdigit() else 0, iri)
+
+
+async def _gather(awaitables: list[Awaitable[T]]) -> list[T]:
+    """Await DataLoader loads together; one alone is awaited directly (no task: most fields read one
+    resource, and a task per field is most of the execution time of a large response)."""
+    if len(awaitables) == 1:
+        return [await awaitables[0]]
+    return list(await asyncio.gather(*awaitables))
+
+
+async def follow(ctx: Context, iri: str, spec: P) -> list[Any]:
+    """The values at the end of ``spec``'s path from ``iri`` (one batched load per step)."""
+    current: list[str] = [iri]
+    steps = spec.steps
+    out: list[Any] = []
+    for index, (prop, inverse) in enumerate(steps):
+        last = index == len(steps) - 1
+        if inverse:
+            target = FIELDS[spec.target].class_iri if spec.target else expand("owl:Thing")
+            lists = await _gather([ctx.inverse.load((node, prop, target)) for node in current])
+            values: list[Any] = [ox.NamedNode(v) for lst in lists for v in lst]
+        else:
+            if prop == expand("rdf:value"):
+                current = sorted(current, key=_sentence_order)
+            found = await _gather([ctx.values.load((node, prop)) for node in current])
+            values = [term for terms in found for term in terms]
+        if last:
+            out = values
+            if spec.target is not None and not inverse:
+                # A reference to a resource absent from the graph (a retired Formacode, a v3 code
+                # missing from the labels: warnings in the shapes) is left out, not served half-empty.
+                target_class = FIELDS[spec.target].class_iri
+                iris = [v.value for v in values if isinstance(v, ox.NamedNode)]
+                types = await _gather([ctx.values.load((i, RDF_TYPE)) for i in iris])
+                out = [
+                    ox.NamedNode(i)
+                    for i, ts in zip(iris, types, strict=True)
+                    if any(t.value == target_class for t in ts)
+                ]
+        else:
+            current = [v.value for v in values if isinstance(v, ox.NamedNode)]
+    return out
+
+
+async def load_many(info: Info, type_name: str, iris: Sequence[str], name: str) -> list[list[Any]]:
+    """The values of field ``name`` for several resources at once (one batched load)."""
+    spec = FIELDS[type_name].fields[name]
+    return list(await asyncio.gather(*(follow(info.context, iri, spec) for iri in iris)))
+
+
+# --- Connections ---------------------------------------------------------------------------------------
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.b64encode(f"offset:{offset}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    """The offset a cursor stands for; a malformed cursor is a BAD_USER_INPUT error."""
+    try:
+        kind, _, number = base64.b64decode(cursor.encode(), validate=True).decode().partition(":")
+        if kind != "offset" or not number.isdigit():
+            raise ValueError(cursor)
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ApiError.bad_input(f"Malformed cursor {cursor!r}: pass an `endCursor` you received.") from None
+
+
+def page_window(first: int | None, after: str | None) -> tuple[int, int]:
+    """(offset, size) of the requested page; checks the maximum page size.
+
+    >>> page_window(None, None)
+    (0, 20)
+    >>> page_window(100, encode_cursor(9))
+    (10, 100)
+    """
+    size = DEFAULT_PAGE if first is None else first
+    if size < 0:
+        raise ApiError.bad_input("`first` must be 0 or more.")
+    if size > MAX_PAGE:
+        raise ApiError.limit(f"`first` is at most {MAX_PAGE} (asked {size}); page with `after`.")
+    offset = decode_cursor(after) + 1 if after else 0
+    return offset, size
+
+
+@strawberry.type(description="Relay page information.")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type(description="A link to a node in a list, with its cursor.")
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type(description="A page of a list (Relay connection): `first`/`after`, `totalCount`.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    _total: strawberry.Private[int | Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="The number of items in the whole list (all pages).")
+    async def total_count(self) -> int:
+        if isinstance(self._total, int):
+            return self._total
+        return await self._total()
+
+    @strawberry.field(description="The nodes of this page (shortcut for `edges { node }`).")
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+
+def connection_from_list(
+    items: Sequence[Any], offset: int, size: int, total: int | None = None, has_more: bool | None = None
+) -> Any:
+    """A connection over ``items`` (the whole list, or one page when ``total``/``has_more`` say so)."""
+    if total is None:
+        page = list(items[offset : offset + size])
+        total = len(items)
+        has_next = offset + size < total
+    else:
+        page = list(items)
+        has_next = bool(has_more)
+    edges = [Edge(cursor=encode_cursor(offset + i), node=node) for i, node in enumerate(page)]
+    info = PageInfo(
+        has_next_page=has_next,
+        has_previous_page=offset > 0,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return Connection(edges=edges, page_info=info, _total=total)
+
+
+# --- Field factory -------------------------------------------------------------------------------------
+
+_SCALARS: dict[str | None, Any] = {
+    "xsd:string": str,
+    "rdf:langString": str,
+    "iri": str,
+    "xsd:boolean": bool,
+    "xsd:integer": int,
+    "xsd:decimal": float,
+    "xsd:date": dt.date,
+}
+
+
+def python_type(spec: P) -> Any:
+    """The Python (hence GraphQL) type of a field spec."""
+    if spec.target is None:
+        base: Any = _SCALARS[spec.datatype]
+        if spec.many:
+            return list[base]
+        return base if spec.required else base | None
+    node = lazy(spec.target)
+    if spec.many:
+        return Connection[node]  # type: ignore[valid-type]
+    return node if spec.required else node | None
+
+
+def data(type_name: str, name: str) -> Any:
+    """A strawberry field for ``FIELDS[type_name].fields[name]``, with its generated resolver."""
+    spec = FIELDS[type_name].fields[name]
+    description = spec.description or None
+
+    if spec.target is None:
+        direct = len(spec.steps) == 1 and not spec.steps[0][1]
+
+        def scalar(root: Any, info: Info) -> Any:
+            # A value already read (prefetched with its page) resolves at once; else a load.
+            if direct:
+                known = info.context.known.get((str(root.id), spec.steps[0][0]))
+                if known is not None:
+                    return convert(known)
+            return load(root, info)
+
+        async def load(root: Any, info: Info) -> Any:
+            return convert(await follow(info.context, str(root.id), spec))
+
+        def convert(values: list[Any]) -> Any:
+            if spec.many:
+                return sorted(v for v in (to_python(t, spec.datatype) for t in values) if v is not None)
+            if spec.datatype == "rdf:langString" and spec.path.endswith("rdf:value"):
+                texts = [t.value for t in values]
+                return " ".join(texts) if texts else None
+            term = (
+                pick_language(values)
+                if spec.datatype == "rdf:langString"
+                else (sorted(values, key=str)[0] if values else None)
+            )
+            return to_python(term, spec.datatype) if term is not None else None
+
+        scalar.__annotations__["return"] = python_type(spec)
+        return strawberry.field(resolver=scalar, description=description)
+
+    target = spec.target
+    if not spec.many:
+
+        async def single(root: Any, info: Info) -> Any:
+            values = await follow(info.context, str(root.id), spec)
+            iris = sorted(v.value for v in values if isinstance(v, ox.NamedNode))
+            return make(target, iris[0]) if iris else None
+
+        single.__annotations__["return"] = python_type(spec)
+        return strawberry.field(resolver=single, description=description)
+
+    async def many(root: Any, info: Info, first: int | None = None, after: str | None = None) -> Any:
+        offset, size = page_window(first, after)
+        values = await follow(info.context, str(root.id), spec)
+        iris = sorted({v.value for v in values if isinstance(v, ox.NamedNode)})
+        page = connection_from_list([make(target, i) for i in iris], offset, size)
+        await prefetch(info, target, [str(e.node.id) for e in page.edges])
+        return page
+
+    many.__annotations__["return"] = python_type(spec)
+    return strawberry.field(resolver=many, description=description)
+
+
+def _selected(selections: Sequence[Any], path: tuple[str, ...]) -> set[str]:
+    """Names of the fields selected under ``path`` (e.g. ("edges", "node")), through fragments."""
+    out: set[str] = set()
+    for sel in selections:
+        name = getattr(sel, "name", None)
+        if isinstance(sel, InlineFragment | FragmentSpread):
+            out |= _selected(sel.selections, path)
+        elif not path:
+            if name:
+                out.add(name)
+        elif name == path[0]:
+            out |= _selected(sel.selections, path[1:])
+    return out
+
+
+PAGE_PATHS = (("edges", "node"), ("nodes",))
+
+
+def kind_of(info: Info, iri: str, kinds: type[enum.Enum]) -> Any:
+    """The most specific member of ``kinds`` among the resource's classes: at once when its types
+    were prefetched, else an awaitable (graphql-core awaits what a resolver returns)."""
+    from api.graphql.enums import most_specific
+
+    known = info.context.known.get((iri, RDF_TYPE))
+    if known is not None:
+        return most_specific(kinds, {t.value for t in known})
+
+    async def load() -> Any:
+        types = await info.context.values.load((iri, RDF_TYPE))
+        return most_specific(kinds, {t.value for t in types})
+
+    return load()
+
+
+async def prefetch(
+    info: Info, type_name: str, iris: Sequence[str], paths: Sequence[tuple[str, ...]] = PAGE_PATHS
+) -> None:
+    """Read in one batch the direct properties the query selects on the nodes of a page, so that
+    their fields resolve at once (a task per field was most of the time of large responses)."""
+    if not iris or type_name not in FIELDS:
+        return
+    names: set[str] = set()
+    for selected in info.selected_fields:
+        for path in paths:
+            names |= _selected(selected.selections, path)
+    fields = FIELDS[type_name].fields
+    props = {
+        fields[n].steps[0][0]
+        for n in names
+        if n in fields
+        and len(fields[n].steps) == 1
+        and not fields[n].steps[0][1]
+        and fields[n].target is None
+    }
+    if "kind" in names:
+        props.add(RDF_TYPE)
+    if props:
+        ctx: Context = info.context
+        await ctx.values.load_many([(iri, p) for iri in iris for p in sorted(props)])
+
+
+async def page_of_query(
+    info: Info,
+    type_name: str,
+    query: str,
+    params: dict[str, Any],
+    order: str,
+    first: int | None,
+    after: str | None,
+) -> Any:
+    """A connection over a list query of ``queries/api`` (LIMIT/OFFSET in the store, COUNT on demand)."""
+    offset, size = page_window(first, after)
+    ctx: Context = info.context
+    # One row more than the page tells whether a next page exists without counting.
+    tail = f"\n{order}\nLIMIT {size + 1} OFFSET {offset}"
+    rows = await ctx.runner.select(query, params, tail=tail)
+    seen: list[str] = []
+    for row in rows:
+        iri = row["s"].value
+        if iri not in seen:
+            seen.append(iri)
+    nodes = [make(type_name, i) for i in seen[:size]]
+    await prefetch(info, type_name, seen[:size])
+
+    async def total() -> int:
+        return await ctx.runner.count_rows(query, params)
+
+    return connection_from_list(nodes, offset, size, total=total, has_more=len(seen) > size)  # type: ignore[arg-type]
+
+
+@strawberry.enum(description="Orderings of top-level lists.")
+class Order(enum.Enum):
+    CODE = "CODE"
+    CODE_DESC = "CODE_DESC"
+    LABEL = "LABEL"
+    LABEL_DESC = "LABEL_DESC"
+    DATE = "DATE"
+    DATE_DESC = "DATE_DESC"
+
+
+ORDER_BY = {
+    Order.CODE: "ORDER BY ?code ?s",
+    Order.CODE_DESC: "ORDER BY DESC(?code) ?s",
+    Order.LABEL: "ORDER BY ?label ?code ?s",
+    Order.LABEL_DESC: "ORDER BY DESC(?label) ?code ?s",
+    Order.DATE: "ORDER BY ?date ?code ?s",
+    Order.DATE_DESC: "ORDER BY DESC(?date) ?code ?s",
+}
+
+
+def order_clause(order: Order, query: str, info: Info) -> str:
+    """The ORDER BY of ``order`` for list ``query`` (DATE only where the query has a date)."""
+    if order in (Order.DATE, Order.DATE_DESC) and "?date" not in info.context.runner.queries[query].body:
+        raise ApiError.bad_input(
+            f"This list cannot be ordered by date; use {', '.join(o.name for o in Order)[:40]}."
+        )
+    return ORDER_BY[order]

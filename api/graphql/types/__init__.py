@@ -1,0 +1,1 @@
+"""One module per GraphQL object type; fields come from :mod:`api.graphql.fieldmap`."""

@@ -1,0 +1,34 @@
+"""The ``Skill`` GraphQL type (pas:Skill).
+
+A ROME skill or knowledge item (savoir-faire, savoir, savoir-être, macro-compétence).
+"""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from api.graphql.base import Node, data, kind_of, register
+from api.graphql.enums import SkillKind
+
+
+@register
+@strawberry.type(
+    description="A ROME skill or knowledge item (savoir-faire, savoir, savoir-être, macro-compétence)."
+)
+class Skill(Node):
+    code = data("Skill", "code")
+    label = data("Skill", "label")
+    definition = data("Skill", "definition")
+    category = data("Skill", "category")
+    sub_category = data("Skill", "subCategory")
+    macro_skill = data("Skill", "macroSkill")
+    occupations = data("Skill", "occupations")
+    blocks = data("Skill", "blocks")
+    required_by = data("Skill", "requiredBy")
+
+    @strawberry.field(
+        description="Know-how, soft skill, knowledge or macro-skill (the item's most specific class)."
+    )
+    def kind(self, info: Info) -> SkillKind | None:
+        return kind_of(info, str(self.id), SkillKind)

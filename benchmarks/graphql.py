@@ -1,0 +1,225 @@
+"""GraphQL against hand-written SPARQL for the same data, on the full real graph.
+
+Usage::
+
+    python benchmarks/graphql.py                          # /work/real-store, 30 rounds
+    python benchmarks/graphql.py --store var/real --rounds 50
+
+Each case runs a typical client request through the whole GraphQL stack (HTTP request in process,
+parse, validation, limits, DataLoaders, named queries, JSON) and, side by side in the same run,
+the SPARQL a developer would write by hand for the same data, executed directly on the store with
+the rows materialised. The rounds alternate the two so that load on the machine affects both.
+Reported: median and p95 (ms) of the GraphQL request over HTTP (the test client, which adds a thread
+hand-off per request), of the same request executed in process (parse, validate, execute, JSON),
+and of the SPARQL; ratios of the medians (goal: GraphQL ≤ 1.5×).
+The search index is built once per store; its build time is reported apart (the first search of
+a new build pays it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+# This file is named like the graphql-core package: take its folder off the import path first.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+from fastapi.testclient import TestClient  # noqa: E402
+from graphql import execute, parse, validate  # noqa: E402
+
+from api.app import create_app  # noqa: E402
+from api.graphql.context import Context  # noqa: E402
+from api.graphql.queries import QueryRunner  # noqa: E402
+from api.graphql.schema import schema  # noqa: E402
+from kg.config import Settings  # noqa: E402
+from kg.namespaces import prefixes_for  # noqa: E402
+from kg.store import open_store  # noqa: E402
+
+OCCUPATION_GQL = """query($code: String!) { occupation(code: $code) {
+  code label definition domain { code label }
+  skills(first: 100) { totalCount edges { core node { code label kind } } }
+  certifications(first: 20) {
+    totalCount nodes { code label level blocks(first: 20) { nodes { code label } } }
+  }
+} }"""
+
+OCCUPATION_SPARQL = [
+    """SELECT ?label ?domainCode ?domainLabel (GROUP_CONCAT(?text; separator=" ") AS ?definition) WHERE {
+  ?o pas:code "%(code)s" ; a pas:Occupation ; skos:prefLabel ?label .
+  OPTIONAL { ?o pas:professionalDomain ?d . ?d pas:code ?domainCode ; skos:prefLabel ?domainLabel }
+  OPTIONAL { ?o pas:definitionSentence ?s . ?s rdf:value ?text }
+} GROUP BY ?label ?domainCode ?domainLabel""",
+    """SELECT ?code ?label ?class ?core WHERE {
+  ?o pas:code "%(code)s" ; a pas:Occupation ; pas:hasSkill ?skill .
+  ?skill pas:code ?code ; skos:prefLabel ?label ; a ?class .
+  FILTER (?class IN (pas:KnowHow, pas:Knowledge, pas:SoftSkill, pas:MacroSkill))
+  BIND (EXISTS { ?o pas:hasCoreSkill ?skill } AS ?core)
+} ORDER BY DESC(?core) ?skill LIMIT 100""",
+    """SELECT ?cert ?code ?label ?level ?block ?blockCode ?blockLabel WHERE {
+  { SELECT DISTINCT ?cert WHERE {
+      ?o pas:code "%(code)s" ; a pas:Occupation ; pas:romeV3Parent ?v3 .
+      ?cert pas:relatedOccupationV3 ?v3 ; a pas:Certification .
+    } ORDER BY ?cert LIMIT 20 }
+  ?cert pas:code ?code .
+  OPTIONAL { ?cert skos:prefLabel ?label }
+  OPTIONAL { ?cert pas:europeanLevel ?level }
+  OPTIONAL {
+    ?cert pas:hasBlock ?block . ?block pas:code ?blockCode .
+    OPTIONAL { ?block skos:prefLabel ?blockLabel }
+  }
+}""",
+]
+
+LIST_GQL = """{ certifications(first: 100, after: "b2Zmc2V0OjQ5OQ==") {
+  pageInfo { hasNextPage endCursor } nodes { code label level kind } } }"""
+LIST_SPARQL = [
+    """SELECT ?s ?code ?label ?level ?class WHERE {
+  { SELECT ?s ?code ?label WHERE {
+      ?s a pas:Certification ; pas:code ?code .
+      OPTIONAL { ?s skos:prefLabel ?label FILTER (LANGMATCHES(LANG(?label), "fr")) }
+    } ORDER BY ?code ?s LIMIT 101 OFFSET 500 }
+  OPTIONAL { ?s pas:europeanLevel ?level }
+  OPTIONAL { ?s a ?class FILTER (?class IN (pas:RncpCertification, pas:RsCertification)) }
+}"""
+]
+
+SEARCH_GQL = """query($t: String!) { search(text: $t, first: 10) { score type label code } }"""
+SEARCH_SPARQL = [
+    """SELECT ?s ?label ?class WHERE {
+  VALUES ?class { pas:Occupation pas:Appellation pas:Skill pas:Certification pas:TrainingDomain pas:Commune }
+  ?s a ?class ; skos:prefLabel ?label .
+  FILTER (CONTAINS(LCASE(STR(?label)), "%(needle)s"))
+} LIMIT 10"""
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run_sparql(store: ox.Store, prefixes: dict[str, str], queries: list[str], args: dict[str, str]) -> int:
+    rows = 0
+    for text in queries:
+        result = store.query(text % args, prefixes=prefixes)
+        assert isinstance(result, ox.QuerySolutions)
+        names = [v.value for v in result.variables]
+        rows += len([{n: s[n] for n in names} for s in result])
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--store", type=Path, default=Path("/work/real-store"))
+    parser.add_argument("--rounds", type=int, default=30)
+    opts = parser.parse_args()
+    settings = dataclasses.replace(Settings(), store=opts.store, graphql_timeout_s=300.0)
+    store = open_store(opts.store)
+    prefixes = prefixes_for(settings.base_iri)
+    client = TestClient(create_app(settings, store=store))
+
+    def gql(query: str, variables: dict[str, Any]) -> Callable[[], Any]:
+        def call() -> Any:
+            body = client.post("/graphql", json={"query": query, "variables": variables}).json()
+            assert "errors" not in body, body["errors"]
+            return body
+
+        return call
+
+    runner = QueryRunner(store, prefixes, executor=ThreadPoolExecutor(max_workers=4))
+    loop = asyncio.new_event_loop()
+
+    def executed(query: str, variables: dict[str, Any]) -> Callable[[], Any]:
+        """The same request without HTTP: parse, validate, execute, serialise (what the app adds to the
+        store's work; the test client's per-request thread hand-off is not)."""
+
+        def call() -> Any:
+            document = parse(query)
+            assert not validate(schema._schema, document)
+            context = Context(runner=runner, settings=settings, build_key=("bench", str(opts.store)))
+            result = loop.run_until_complete(
+                execute(schema._schema, document, variable_values=variables, context_value=context)  # type: ignore[arg-type]
+            )
+            assert not result.errors, result.errors
+            return json.dumps(result.data)
+
+        return call
+
+    t0 = time.perf_counter()
+    gql(SEARCH_GQL, {"t": "boulanger"})()
+    index_s = time.perf_counter() - t0
+
+    cases: list[tuple[str, Callable[[], Any], Callable[[], Any], Callable[[], Any]]] = []
+    for code in ("D1102", "I1402", "M1607"):
+        cases.append(
+            (
+                f"occupation {code} + 100 skills + 20 certifs + blocks",
+                gql(OCCUPATION_GQL, {"code": code}),
+                executed(OCCUPATION_GQL, {"code": code}),
+                lambda c=code: run_sparql(store, prefixes, OCCUPATION_SPARQL, {"code": c}),
+            )
+        )
+    cases.append(
+        (
+            "certifications page of 100 (offset 500)",
+            gql(LIST_GQL, {}),
+            executed(LIST_GQL, {}),
+            lambda: run_sparql(store, prefixes, LIST_SPARQL, {}),
+        )
+    )
+    for text, needle in (
+        ("boulanger", "boulanger"),
+        ("boulanjer", "boulanjer"),
+        ("électricien", "électricien"),
+    ):
+        cases.append(
+            (
+                f"search {text!r} (SPARQL: CONTAINS, no typos)",
+                gql(SEARCH_GQL, {"t": text}),
+                executed(SEARCH_GQL, {"t": text}),
+                lambda n=needle: run_sparql(store, prefixes, SEARCH_SPARQL, {"needle": n}),
+            )
+        )
+
+    print(f"store {opts.store} ({len(store):,} quads); search index built in {index_s * 1000:.0f} ms (once)")
+    header = (
+        f"{'case':<52} {'HTTP med':>9} {'p95':>7} {'exec med':>9} {'p95':>7} {'SPARQL med':>10} "
+        f"{'p95':>7} {'HTTP/SPARQL':>11} {'exec/SPARQL':>11}"
+    )
+    print(header)
+    print("-" * len(header))
+    ratios = []
+    for name, http_call, exec_call, sparql_call in cases:
+        http_call(), exec_call(), sparql_call()  # warm caches
+        times: tuple[list[float], list[float], list[float]] = ([], [], [])
+        for _ in range(opts.rounds):
+            for call, bucket in zip((http_call, exec_call, sparql_call), times, strict=True):
+                t = time.perf_counter()
+                call()
+                bucket.append((time.perf_counter() - t) * 1000)
+        h_med, e_med, s_med = (statistics.median(b) for b in times)
+        if "search" not in name:
+            ratios.append(e_med / s_med)
+        print(
+            f"{name:<52} {h_med:>9.1f} {percentile(times[0], 0.95):>7.1f} {e_med:>9.1f} "
+            f"{percentile(times[1], 0.95):>7.1f} {s_med:>10.1f} {percentile(times[2], 0.95):>7.1f} "
+            f"{h_med / s_med:>10.2f}× {e_med / s_med:>10.2f}×"
+        )
+    print(f"geometric mean exec/SPARQL ratio (lookups and lists): {statistics.geometric_mean(ratios):.2f}×")
+
+
+if __name__ == "__main__":
+    main()

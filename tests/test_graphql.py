@@ -1,0 +1,573 @@
+"""The GraphQL API on the demo graph plus a small supply/NLP fixture graph (tests/fixtures/graphql).
+
+Covers every type, pagination, filters and ordering, search quality (typos, accents, case), the
+N+1 guard (store queries per request do not grow with the number of parents), limits, the HTTP
+transport (GraphQL over HTTP, the offline explorer) and SPARQL-injection strings in every string
+argument.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+import pytest
+from fastapi.testclient import TestClient
+from graphql import GraphQLNonNull, GraphQLScalarType, get_named_type
+
+from api.app import create_app
+from api.graphql.schema import schema
+from kg.build import build
+from kg.cli import DEMO_MANIFEST
+from kg.config import Settings
+from kg.manifest import load_manifest
+from kg.store import open_store
+from tests.conftest import ROOT, TEST_BASE
+
+FIXTURE = ROOT / "tests" / "fixtures" / "graphql" / "supply-nlp.ttl"
+ID = TEST_BASE + "id/"
+GQL = "application/graphql-response+json"
+
+
+class CountingStore:
+    """A store proxy that records the text of every query (to count them and to inspect them)."""
+
+    def __init__(self, store: ox.Store) -> None:
+        self.store = store
+        self.texts: list[str] = []
+        self.substitutions: list[dict[Any, Any]] = []
+
+    def query(self, text: str, **kwargs: Any) -> Any:
+        self.texts.append(text)
+        self.substitutions.append(kwargs.get("substitutions") or {})
+        return self.store.query(text, **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, ox.Store]:
+    """The demo build copied into memory, plus the fixture graph."""
+    settings = dataclasses.replace(
+        Settings(), store=tmp_path_factory.mktemp("gql") / "store", base_iri=TEST_BASE
+    )
+    build(load_manifest(DEMO_MANIFEST), settings)
+    built = open_store(settings.store)
+    store = ox.Store()
+    store.bulk_extend(built.quads_for_pattern(None, None, None, ox.DefaultGraph()))
+    store.bulk_extend(
+        ox.Quad(t.subject, t.predicate, t.object)
+        for t in ox.parse(path=str(FIXTURE), format=ox.RdfFormat.TURTLE)
+    )
+    return settings, store
+
+
+@pytest.fixture(scope="module")
+def app_store(graph: tuple[Settings, ox.Store]) -> tuple[TestClient, CountingStore]:
+    settings, store = graph
+    counting = CountingStore(store)
+    app = create_app(settings, store=store)
+    app.state.store = counting  # every GraphQL store access goes through the proxy
+    return TestClient(app), counting
+
+
+@pytest.fixture
+def gql(app_store: tuple[TestClient, CountingStore]) -> Callable[..., dict[str, Any]]:
+    client, _ = app_store
+
+    def run(
+        query: str, variables: dict[str, Any] | None = None, expect_errors: bool = False
+    ) -> dict[str, Any]:
+        response = client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers={"accept": GQL}
+        )
+        body = response.json()
+        if not expect_errors:
+            assert response.status_code == 200 and "errors" not in body, body
+        return body
+
+    return run
+
+
+# --- Every type ------------------------------------------------------------------------------------
+
+
+def test_occupation_with_everything(gql: Callable[..., dict[str, Any]]) -> None:
+    occ = gql("""{ occupation(code: "I1407") {
+        id code label ogrCode definition access ecologicalTransition digitalTransition regulatedJob
+        riasecMajor romeV3Parent { code label occupations { totalCount } }
+        domain { code label broader { code } occupations { totalCount } }
+        appellations { totalCount nodes { code label shortLabel mainAppellation occupation { code } } }
+        skills { totalCount edges { core emerging node { code label kind category macroSkill { code } } } }
+        workContexts { nodes { code label } }
+        mobilityTargets { nodes { code } }
+        certifications { nodes { code kind } }
+        jobOffers { totalCount nodes { code } }
+        targetTrades { nodes { code label ordinal } }
+    } }""")["data"]["occupation"]
+    assert occ["id"] == ID + "rome/I1407" and occ["code"] == "I1407"
+    assert occ["label"].startswith("Réparateur") and occ["definition"] and occ["access"]
+    assert occ["romeV3Parent"]["code"] and occ["domain"]["code"] == "I14"
+    assert occ["domain"]["broader"]["code"] == "I" and occ["domain"]["occupations"]["totalCount"] >= 1
+    assert occ["appellations"]["totalCount"] == 2
+    assert all(a["occupation"]["code"] == "I1407" for a in occ["appellations"]["nodes"])
+    skills = occ["skills"]
+    assert skills["totalCount"] == 6
+    cores = [e["core"] for e in skills["edges"]]
+    assert cores == sorted(cores, reverse=True) and any(cores)  # core skills first
+    kinds = {e["node"]["kind"] for e in skills["edges"]}
+    assert {"KNOW_HOW", "KNOWLEDGE", "MACRO_SKILL"} <= kinds
+    know_how = [e["node"] for e in skills["edges"] if e["node"]["kind"] == "KNOW_HOW"]
+    assert all(k["macroSkill"] for k in know_how)
+    assert occ["jobOffers"]["totalCount"] == 2
+    assert sorted(occ["targetTrades"]["nodes"], key=lambda n: n["ordinal"]) == [  # the demo's, the fixture's
+        {
+            "code": "reparation-telephonie",
+            "label": "Réparation et reconditionnement de téléphones mobiles",
+            "ordinal": 1,
+        },
+        {"code": "reparation-numerique", "label": "Réparation numérique", "ordinal": 11},
+    ]
+
+
+def test_v3_code_resolves_to_v4(gql: Callable[..., dict[str, Any]]) -> None:
+    rows = gql('{ occupations(v3: "I1402", first: 50) { nodes { code romeV3Parent { code } } } }')
+    nodes = rows["data"]["occupations"]["nodes"]
+    assert nodes and all(n["romeV3Parent"]["code"] == "I1402" for n in nodes)
+    one = gql('{ occupation(code: "I1402") { code } }', expect_errors=True)
+    assert one["data"]["occupation"] is not None or one["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_skill_certification_block_coverage(gql: Callable[..., dict[str, Any]]) -> None:
+    skill = gql("""{ skill(code: "140926") { code label kind occupations { nodes { code } }
+        blocks { nodes { score method block { code certification { code } } skill { code } } }
+        requiredBy { totalCount nodes { code } } } }""")["data"]["skill"]
+    assert skill["kind"] == "KNOW_HOW" and skill["occupations"]["nodes"] == [{"code": "I1407"}]
+    assert skill["blocks"]["nodes"] == [
+        {
+            "score": 0.72,
+            "method": "fuzzy",
+            "skill": {"code": "140926"},
+            "block": {"code": "RNCP36170BC01", "certification": {"code": "RNCP36170"}},
+        }
+    ]
+    assert skill["requiredBy"]["totalCount"] == 2
+    cert = gql("""{ certification(code: "RNCP36170") { code label kind level accessModes
+        blocks { nodes { code label certification { code } coverage { totalCount }
+                         courses { nodes { code } } } }
+        occupationsV3 { nodes { code } } occupations { nodes { code romeV3Parent { code } } }
+        trainingDomains { nodes { code } } nsfSpecialities { nodes { code label } }
+        certifiers { nodes { code label certifications { totalCount } } }
+        replacedBy { nodes { code } } replaces { nodes { code } } courses { nodes { code } } } }""")
+    c = cert["data"]["certification"]
+    assert c["kind"] == "RNCP" and c["level"] == 3 and c["blocks"]["nodes"][0]["code"] == "RNCP36170BC01"
+    assert c["blocks"]["nodes"][0]["coverage"]["totalCount"] == 1
+    assert c["courses"]["nodes"] == [{"code": "AF-001"}]
+    assert {"code": "I1402"} in c["occupationsV3"]["nodes"]
+    v3_codes = {n["code"] for n in c["occupationsV3"]["nodes"]}
+    assert c["occupations"]["nodes"] and all(
+        n["romeV3Parent"]["code"] in v3_codes for n in c["occupations"]["nodes"]
+    )
+    assert c["certifiers"]["nodes"] and c["certifiers"]["nodes"][0]["certifications"]["totalCount"] >= 1
+
+
+def test_training_supply(gql: Callable[..., dict[str, Any]]) -> None:
+    course = gql("""{ trainingCourse(code: "AF-001") {
+        code label objective totalHours hoursInCentre entryLevel
+        provider { code label qualiopi qualiopiVae natures siren emails webPages commune { code label }
+                   disabilityReferents { nodes { code roleTitle emails trainingBodies { nodes { code } }
+                                                 places { nodes { code } } } }
+                   courses { totalCount } }
+        trainingDomains { nodes { code label courses { totalCount } certifications { totalCount } } }
+        occupations { nodes { code } } certifications { nodes { code } } blocks { nodes { code } }
+        sessions { totalCount nodes { code startDate endDate recruitmentStatus course { code }
+                   places { nodes { code label postalCode commune { code } } } } } } }""")
+    c = course["data"]["trainingCourse"]
+    assert c["totalHours"] == 400 and c["hoursInCentre"] == 300 and c["entryLevel"] == "3"
+    p = c["provider"]
+    assert (
+        p["qualiopi"] is True and p["qualiopiVae"] is False and p["natures"] == ["formateur", "responsable"]
+    )
+    assert p["webPages"] == ["https://atelier-formation.example/"] and p["commune"]["code"] == "14118"
+    ref = p["disabilityReferents"]["nodes"][0]
+    assert ref["roleTitle"].startswith("Référent") and ref["trainingBodies"]["nodes"][0]["code"] == p["code"]
+    assert c["trainingDomains"]["nodes"][0]["courses"]["totalCount"] >= 2  # the fixture's two, and the demo's
+    assert c["sessions"]["totalCount"] == 2
+    assert c["sessions"]["nodes"][0]["startDate"] == "2026-09-01"
+    assert c["sessions"]["nodes"][0]["places"]["nodes"][0]["commune"]["code"] == "14118"
+
+
+def test_relays_companies_offers_emerging(gql: Callable[..., dict[str, Any]]) -> None:
+    caen = ID + "commune/14118"
+    data = gql(
+        """query($t: ID) {
+        vaeRelays(territory: $t) { nodes { code label mandatingNetwork departement { code } telephones } }
+        companies(territory: $t) { nodes { code label workforceBand hiringScore disabilityCommitted } }
+        jobOffers(territory: $t) { nodes { code label contractType creationDate employerName
+            declaredOccupation { code } predictions { nodes { rank score occupation { code } } }
+            requiredSkills { nodes { code } } desiredSkills { nodes { code } }
+            mentions { nodes { evidenceText startOffset endOffset confidence method skill { code }
+                               emergingSkill { code label normalisedPhrase offerCount exampleTexts
+                                               exampleOffers { nodes { code } }
+                                               mentions { totalCount } } } } } }
+        emergingSkills { nodes { code } }
+        targetTrades { nodes { code occupations { nodes { code } } } } }""",
+        {"t": caen},
+    )["data"]
+    assert {n["departement"]["code"] for n in data["vaeRelays"]["nodes"]} == {"14"}
+    company = next(n for n in data["companies"]["nodes"] if n["code"] == "99887766500013")  # the fixture's
+    assert company["hiringScore"] == 0.8
+    offer = next(n for n in data["jobOffers"]["nodes"] if n["code"] == "123ABCD")
+    assert offer["code"] == "123ABCD" and offer["predictions"]["nodes"][0]["occupation"]["code"] == "I1407"
+    mentions = {m["evidenceText"]: m for m in offer["mentions"]["nodes"]}
+    assert mentions["réparez des smartphones"]["skill"] == {"code": "140926"}
+    emerging = mentions["micro-soudure"]["emergingSkill"]
+    assert emerging["offerCount"] == 3 and emerging["mentions"]["totalCount"] == 1
+    assert {"code": "micro-soudure"} in data["emergingSkills"]["nodes"]
+    trade = next(n for n in data["targetTrades"]["nodes"] if n["code"] == "reparation-numerique")
+    assert trade["occupations"]["nodes"] == [{"code": "I1407"}]
+
+
+def test_territories_parents_children(gql: Callable[..., dict[str, Any]]) -> None:
+    data = gql(
+        f"""{{ territory(code: "14118") {{ code label kind population postalCodes latitude
+        departement {{ code kind region {{ code label }} }} region {{ code }} epci {{ code kind }}
+        employmentZone {{ code }} }}
+        normandie: territory(code: "28", kind: REGION) {{ kind chefLieu {{ code }}
+            children(kind: DEPARTEMENT) {{ totalCount nodes {{ code }} }} }}
+        territories(kind: DEPARTEMENT, within: "{ID}region/28") {{ totalCount }} }}"""
+    )["data"]
+    caen = data["territory"]
+    assert caen["kind"] == "COMMUNE" and caen["departement"]["code"] == "14"
+    assert caen["departement"]["region"]["label"] == "Normandie" and caen["epci"]["kind"] == "EPCI"
+    assert "14000" in caen["postalCodes"] and caen["latitude"] > 49
+    assert data["normandie"]["children"]["totalCount"] == data["territories"]["totalCount"] == 5
+
+
+def test_node_and_nodes(gql: Callable[..., dict[str, Any]]) -> None:
+    ids = [
+        ID + "rome/I1407",
+        ID + "competence/140926",
+        ID + "formacode/24136",
+        ID + "siret/12345678900015",
+        ID + "session/SE-001",
+        ID + "nothing/here",
+    ]
+    data = gql("""query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }""", {"ids": ids})["data"]
+    assert [n and n["__typename"] for n in data["nodes"]] == [
+        "Occupation",
+        "Skill",
+        "TrainingDomain",
+        "TrainingBody",
+        "TrainingSession",
+        None,
+    ]
+    assert data["nodes"][0]["id"] == ids[0]
+
+
+# --- Pagination, filters, ordering ------------------------------------------------------------------
+
+
+def test_pagination_walks_every_item_once(gql: Callable[..., dict[str, Any]]) -> None:
+    seen: list[str] = []
+    after = None
+    total = None
+    while True:
+        page = gql(
+            "query($a: String) { occupations(first: 4, after: $a) { totalCount "
+            "pageInfo { hasNextPage endCursor } nodes { code } } }",
+            {"a": after},
+        )["data"]["occupations"]
+        total = page["totalCount"]
+        seen += [n["code"] for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)) == total and seen == sorted(seen)
+    nested = gql(
+        '{ occupation(code: "I1407") { skills(first: 2) { totalCount pageInfo { hasNextPage endCursor } } } }'
+    )
+    cursor = nested["data"]["occupation"]["skills"]["pageInfo"]["endCursor"]
+    rest = gql(
+        'query($c: String) { occupation(code: "I1407") { skills(first: 10, after: $c) '
+        "{ edges { cursor } } } }",
+        {"c": cursor},
+    )["data"]["occupation"]["skills"]["edges"]
+    assert len(rest) == 4
+
+
+def test_filters_and_ordering(gql: Callable[..., dict[str, Any]]) -> None:
+    f = gql('{ occupations(domain: "F", first: 100) { nodes { code } } }')["data"]["occupations"]["nodes"]
+    assert f and all(n["code"].startswith("F") for n in f)
+    desc = gql("{ occupations(first: 100, orderBy: CODE_DESC) { nodes { code } } }")["data"]["occupations"][
+        "nodes"
+    ]
+    assert [n["code"] for n in desc] == sorted((n["code"] for n in desc), reverse=True)
+    knowledge = gql("{ skills(kind: KNOWLEDGE, first: 100) { nodes { kind } } }")["data"]["skills"]["nodes"]
+    assert knowledge and {n["kind"] for n in knowledge} == {"KNOWLEDGE"}
+    rncp = gql('{ certifications(rome: "I1407", first: 100) { nodes { code } } }')["data"]["certifications"]
+    assert {"code": "RNCP36170"} in rncp["nodes"]
+    by_formacode = gql('{ trainingCourses(formacode: "24136") { totalCount } }')["data"]["trainingCourses"]
+    assert by_formacode["totalCount"] >= 2  # the fixture's two, and the demo's
+    sessions = gql('{ trainingSessions(startFrom: "2026-09-15", startTo: "2027-12-31") { nodes { code } } }')
+    fixture_sessions = [
+        n["code"] for n in sessions["data"]["trainingSessions"]["nodes"] if n["code"].startswith("SE-")
+    ]
+    assert fixture_sessions == ["SE-003", "SE-002"]
+    offers = gql('{ jobOffers(createdFrom: "2026-11-01") { nodes { code } } }')["data"]["jobOffers"]["nodes"]
+    assert {"code": "123ABCD"} in offers
+    bodies = gql("{ trainingBodies(qualiopi: false) { nodes { code } } }")["data"]["trainingBodies"]["nodes"]
+    assert {"code": "44556677800012"} in bodies  # the fixture's (the demo has others)
+
+
+# --- Search ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "types", "expected"),
+    [
+        (
+            "Réparateur smartphone",
+            None,
+            "Réparateur / Réparatrice en smartphone, téléphonie mobile, tablette",
+        ),
+        (
+            "reparateur smartfone",
+            ["APPELLATION"],
+            "Réparateur / Réparatrice en smartphone, téléphonie mobile, tablette",
+        ),
+        ("MACON", ["OCCUPATION"], "Maçon / Maçonne"),
+        ("energie eolienne", ["TRAINING_DOMAIN"], "Énergie éolienne"),
+        ("caen", ["COMMUNE"], "Caen"),
+        ("alencon", ["COMMUNE"], "Alençon"),
+        ("RNCP36170", None, None),
+    ],
+)
+def test_search_quality(
+    gql: Callable[..., dict[str, Any]], text: str, types: list[str] | None, expected: str | None
+) -> None:
+    hits = gql(
+        "query($t: String!, $k: [SearchType!]) { search(text: $t, types: $k, first: 5) "
+        "{ score type label code node { id } } }",
+        {"t": text, "k": types},
+    )["data"]["search"]
+    assert hits, text
+    if expected is None:
+        assert hits[0]["code"] == text and hits[0]["score"] == 100
+    else:
+        assert hits[0]["label"] == expected, hits
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    if types:
+        assert {h["type"] for h in hits} <= set(types)
+
+
+# --- Store queries per request (no N+1) ----------------------------------------------------------
+
+
+def test_store_queries_do_not_grow_with_parents(
+    app_store: tuple[TestClient, CountingStore], gql: Callable[..., dict[str, Any]]
+) -> None:
+    _, store = app_store
+
+    def queries_for(query: str, n: int) -> int:
+        before = len(store.texts)
+        gql(query, {"n": n})
+        return len(store.texts) - before
+
+    # One level of parents, one of children: a fixed number of store queries, whatever the number of parents.
+    simple = (
+        "query($n: Int) { occupations(first: $n) { nodes { "
+        "skills(first: 50) { edges { node { label } } } } } }"
+    )
+    assert queries_for(simple, 8) == queries_for(simple, 21) <= 5
+    # A deep request: the count depends on the shape of the data reached, never on how many parents.
+    deep = """query($n: Int) { occupations(first: $n) { nodes { code label domain { label }
+        skills(first: 50) { edges { core node { label kind macroSkill { label } } } }
+        appellations { nodes { label } }
+        certifications { totalCount nodes { code blocks { totalCount } } } } } }"""
+    counts = [queries_for(deep, n) for n in (1, 8, 21)]
+    assert max(counts) <= 12, counts
+
+
+# --- Limits and errors ----------------------------------------------------------------------------
+
+
+def test_limits(app_store: tuple[TestClient, CountingStore]) -> None:
+    client, _ = app_store
+
+    def post(query: str, **kw: Any) -> Any:
+        return client.post("/graphql", json={"query": query, **kw}, headers={"accept": GQL})
+
+    too_big = post("{ occupations(first: 101) { totalCount } }")
+    assert (
+        too_big.status_code == 400 and too_big.json()["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"
+    )
+    deep = '{ occupation(code: "I1407") { ' + "mobilityTargets { nodes { " * 8 + "code" + " } }" * 8 + " } }"
+    r = post(deep)
+    assert r.status_code == 400 and "depth" in r.json()["errors"][0]["message"]
+    costly = (
+        "{ occupations(first: 100) { nodes { skills(first: 100) { edges { node { occupations(first: 100) "
+        "{ nodes { code } } } } } } } }"
+    )
+    r = post(costly)
+    assert r.status_code == 400 and "cost" in r.json()["errors"][0]["message"]
+    aliases = "{ " + " ".join(f'a{i}: occupation(code: "I1407") {{ code }}' for i in range(31)) + " }"
+    r = post(aliases)
+    assert r.status_code == 400 and "aliases" in r.json()["errors"][0]["message"]
+    batch = client.post("/graphql", json=[{"query": "{ __typename }"}] * 11, headers={"accept": GQL})
+    assert batch.status_code == 400 and batch.json()["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"
+    ok_batch = client.post("/graphql", json=[{"query": "{ __typename }"}] * 2, headers={"accept": GQL})
+    assert ok_batch.status_code == 200 and ok_batch.json() == [{"data": {"__typename": "Query"}}] * 2
+    missing = post('{ certification(code: "RNCP0") { code } }').json()
+    assert missing["data"] == {"certification": None}
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    bad = post('{ occupations(after: "not-a-cursor") { totalCount } }').json()
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT" and "Traceback" not in json.dumps(bad)
+
+
+def test_timeout_introspection_allowlist(graph: tuple[Settings, ox.Store], tmp_path: Path) -> None:
+    settings, store = graph
+    slow = TestClient(create_app(dataclasses.replace(settings, graphql_timeout_s=0.000001), store=store))
+    r = slow.post(
+        "/graphql",
+        json={"query": "{ occupations(first: 100) { totalCount nodes { label } } }"},
+        headers={"accept": GQL},
+    )
+    assert r.status_code == 504 and r.json()["errors"][0]["extensions"]["code"] == "TIMEOUT"
+    closed = TestClient(create_app(dataclasses.replace(settings, graphql_introspection=False), store=store))
+    r = closed.post("/graphql", json={"query": "{ __schema { types { name } } }"}, headers={"accept": GQL})
+    assert r.status_code == 400 and "introspection" in r.json()["errors"][0]["message"].lower()
+    allowed = '{ occupation(code: "I1407") { code } }'
+    (tmp_path / "occupation.graphql").write_text(allowed, encoding="utf-8")
+    locked = TestClient(create_app(dataclasses.replace(settings, graphql_allowlist=tmp_path), store=store))
+    assert locked.post("/graphql", json={"query": allowed}).json()["data"]["occupation"]["code"] == "I1407"
+    import hashlib
+
+    digest = hashlib.sha256(allowed.encode()).hexdigest()
+    by_hash = locked.post(
+        "/graphql", json={"extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}}
+    )
+    assert by_hash.json()["data"]["occupation"]["code"] == "I1407"
+    other = locked.post("/graphql", json={"query": "{ occupations { totalCount } }"}, headers={"accept": GQL})
+    assert other.status_code == 403 and other.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+# --- Transport -------------------------------------------------------------------------------------
+
+
+def test_graphql_over_http(app_store: tuple[TestClient, CountingStore]) -> None:
+    client, _ = app_store
+    r = client.get(
+        "/graphql", params={"query": '{ occupation(code: "I1407") { code } }'}, headers={"accept": GQL}
+    )
+    assert r.status_code == 200 and r.headers["content-type"].startswith(GQL)
+    assert r.json()["data"]["occupation"]["code"] == "I1407"
+    r = client.get("/graphql", params={"query": "mutation { x }"}, headers={"accept": GQL})
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    r = client.post("/graphql", json={"query": "{ occupation(code: "}, headers={"accept": GQL})
+    assert r.status_code == 400 and r.headers["content-type"].startswith(GQL)
+    r = client.post("/graphql", json={"query": "{ nosuchfield }"}, headers={"accept": GQL})
+    assert r.status_code == 400 and r.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    legacy = client.post(
+        "/graphql", json={"query": "{ nosuchfield }"}, headers={"accept": "application/json"}
+    )
+    assert legacy.status_code == 200 and legacy.headers["content-type"].startswith("application/json")
+    assert (
+        client.post(
+            "/graphql", content=b"{not json", headers={"content-type": "application/json"}
+        ).status_code
+        == 400
+    )
+    assert client.post("/graphql", content=b"x", headers={"content-type": "text/plain"}).status_code == 415
+    assert (
+        client.post("/graphql", json={"query": "{ __typename }"}, headers={"accept": "text/csv"}).status_code
+        == 406
+    )
+    text = client.post("/graphql", content=b"{ __typename }", headers={"content-type": "application/graphql"})
+    assert text.json() == {"data": {"__typename": "Query"}}
+
+
+def test_explorer_is_served_offline(app_store: tuple[TestClient, CountingStore]) -> None:
+    client, _ = app_store
+    page = client.get("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "GraphiQL" in page.text
+    assert "https://" not in page.text and "http://" not in page.text.replace("new URL", "")
+    for asset in (
+        "graphiql.min.js",
+        "graphiql.min.css",
+        "react.production.min.js",
+        "react-dom.production.min.js",
+        "LICENSE.graphiql",
+    ):
+        assert f"/graphql/static/{asset}" in page.text or asset.startswith("LICENSE")
+        r = client.get(f"/graphql/static/{asset}")
+        assert r.status_code == 200 and len(r.content) > 500
+    assert client.get("/graphql/static/../router.py").status_code == 404
+
+
+# --- Injection strings ------------------------------------------------------------------------------
+
+INJECTIONS = [
+    '" } ; DROP ALL ; #',
+    '" . ?s ?p ?o } UNION { ?s ?p ?o',
+    "> } INSERT DATA { <http://evil> <http://evil> <http://evil> } #",
+    "' OR '1'='1",
+    'I1407" ) } #',
+    '\\" } LIMIT 1 #',
+    "https://w3id.org/passerelles/id/x> } ; DELETE WHERE { ?s ?p ?o } #",
+]
+
+
+def _string_arguments() -> list[tuple[str, str, bool]]:
+    """(root field, argument, required) for every String/ID argument of the Query root."""
+    out = []
+    for name, fld in schema._schema.query_type.fields.items():
+        for arg_name, arg in fld.args.items():
+            named = get_named_type(arg.type)
+            if isinstance(named, GraphQLScalarType) and named.name in ("String", "ID"):
+                out.append((name, arg_name, isinstance(arg.type, GraphQLNonNull)))
+    return out
+
+
+def test_injection_strings_are_inert(app_store: tuple[TestClient, CountingStore]) -> None:
+    client, store = app_store
+    size = len(store)
+    arguments = _string_arguments()
+    assert len(arguments) >= 30
+    for field_name, arg, _ in arguments:
+        fld = schema._schema.query_type.fields[field_name]
+        kind = str(fld.args[arg].type)
+        named = get_named_type(fld.type)
+        selection = "{ __typename }" if hasattr(named, "fields") else ""
+        if field_name in ("node", "nodes"):
+            selection = "{ id }"
+        for text in INJECTIONS:
+            start = len(store.texts)
+            value: Any = [text] if kind.startswith("[") else text
+            query = f"query($v: {kind}) {{ {field_name}({arg}: $v) {selection} }}"
+            r = client.post(
+                "/graphql", json={"query": query, "variables": {"v": value}}, headers={"accept": GQL}
+            )
+            assert r.status_code in (200, 400), (field_name, arg, r.status_code)
+            body = r.json()
+            for error in body.get("errors", []):
+                assert error["extensions"]["code"] in ("NOT_FOUND", "BAD_USER_INPUT", "LIMIT_EXCEEDED"), (
+                    field_name,
+                    arg,
+                    error,
+                )
+            data = (body.get("data") or {}).get(field_name)
+            assert (
+                not data
+                or data == [None]
+                or data.get("__typename", "").endswith("Connection")
+                or (field_name == "search")
+            ), (field_name, arg, data)
+            for sent in store.texts[start:]:
+                assert text not in sent, f"{field_name}({arg}:) put user text into SPARQL"
+    assert len(store) == size
