@@ -1,0 +1,1 @@
+"""Natural-language processing of job offers: occupation prediction, skill extraction."""
