@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import pairwise
 
 # Function words of labels and titles; they carry no trade.
 STOPWORDS = frozenset(
@@ -48,15 +49,26 @@ _GENDER_MARK = re.compile(r"\(?\b[hf]\s*[/-]\s*[hf]\b\)?", re.I)
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
+def _fold_table() -> dict[int, str]:
+    table = {ord("œ"): "oe", ord("æ"): "ae", ord("ß"): "ss", ord("’"): "'"}
+    for code in range(0xC0, 0x250):
+        base = "".join(c for c in unicodedata.normalize("NFKD", chr(code)) if not unicodedata.combining(c))
+        if base != chr(code) and base.isascii():
+            table[code] = base
+    return table
+
+
+# One str.translate call instead of a per-character loop: offers are long, and this runs on all of them.
+_FOLD = _fold_table()
+
+
 def strip_accents(text: str) -> str:
     """Lowercase ``text`` without diacritics (œ → oe).
 
-    >>> strip_accents("Hôtesse de caisse ŒUVRE")
-    'hotesse de caisse oeuvre'
+    >>> strip_accents("Hôtesse de caisse ŒUVRE, Ça")
+    'hotesse de caisse oeuvre, ca'
     """
-    text = text.lower().replace("œ", "oe").replace("æ", "ae")
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return text.lower().translate(_FOLD)
 
 
 def normalise(text: str) -> str:
@@ -112,6 +124,15 @@ def stem(word: str) -> str:
     if word[-1] in "sx" and len(word) > 4:
         return word[:-1]
     return word
+
+
+def pairs(words: list[str]) -> list[str]:
+    """Adjacent-word bigrams, joined by "_".
+
+    >>> pairs(["agent", "entretien", "locaux"])
+    ['agent_entretien', 'entretien_locaux']
+    """
+    return [f"{a}_{b}" for a, b in pairwise(words)]
 
 
 def stems(text: str) -> list[str]:
