@@ -1,1 +1,2 @@
-"""Natural-language processing of job offers and RNCP blocs (issue #4): extraction and its evaluation."""
+"""Natural-language processing of job offers and RNCP blocs (issue #4): occupation prediction, skill
+extraction, and its evaluation."""
