@@ -33,7 +33,7 @@ from kg.nlp.text import content_form, form_key, phrase_keys
 
 QUERIES_DIR = PROJECT_ROOT / "queries" / "nlp"
 CACHE_DIR = PROJECT_ROOT / "var" / "cache" / "nlp"
-CACHE_VERSION = 7  # bump when the entry layout or the keying changes
+CACHE_VERSION = 8  # bump when the entry layout or the keying changes
 ANCHOR_COVERAGE = 0.8  # the lowest coverage a linker may ask for (see Linker.min_coverage)
 _PARENS = re.compile(r"\s*\([^)]*\)")
 
@@ -79,7 +79,7 @@ class Gazetteer:
         entries: list[Entry] = []
         seen: set[tuple[str, tuple[str, ...]]] = set()
         for code, label, kind in skills:
-            for variant in _variants(label, kind):
+            for variant in _variants(label, kind) + list(ALIASES.get(code, ())):
                 keys = tuple(dict.fromkeys(phrase_keys(variant)))
                 if not keys or (code, keys) in seen:
                     continue
@@ -153,6 +153,30 @@ class Gazetteer:
     def weight(self, key: str) -> float:
         """The inverse document frequency of a key (rare keys weigh more; unknown ones most)."""
         return self.idf.get(key, math.log(1 + len(self.entries)))
+
+
+# Everyday forms of the 16 ROME savoir-être items and of a few licences, which offers write as
+# adjectives or short nouns ("rigoureux", "organisé", "permis B"); keyed by ROME code. These are
+# forms of the language, written from the labels (not learned from annotated offers).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "300490": ("rigueur", "rigoureux", "rigoureuse", "précision", "précis", "minutieux", "minutieuse"),
+    "300460": ("autonomie", "autonome"),
+    "300465": ("esprit d'équipe", "travail en équipe", "travailler en équipe", "sens du travail en équipe"),
+    "300461": ("sens des responsabilités", "responsable"),
+    "300473": ("réactivité", "réactif", "réactive"),
+    "300483": ("organisation", "sens de l'organisation", "organisé", "organisée", "bien organisé",
+               "capacité d'organisation"),
+    "300412": ("écoute", "à l'écoute", "empathie", "empathique", "bienveillance", "bienveillant", "bienveillante"),
+    "300479": ("adaptabilité", "capacité d'adaptation", "flexible", "flexibilité", "s'adapter"),
+    "300493": ("curiosité", "curieux", "curieuse", "ouverture d'esprit"),
+    "300497": ("créativité", "créatif", "créative", "inventivité"),
+    "399999": ("sens du service", "sens du client", "sens du service client", "orientation client"),
+    "300478": ("maîtrise de soi", "gestion du stress", "sang-froid", "calme"),
+    "300467": ("force de proposition",),
+    "300485": ("persévérance", "persévérant", "persévérante", "ténacité", "tenace"),
+    "300489": ("leadership", "meneur", "meneuse"),
+    "123456": ("permis B", "permis de conduire B", "permis VL", "permis de conduire"),
+}
 
 
 def _variants(label: str, kind: str) -> list[str]:

@@ -122,7 +122,8 @@ class Linker:
             found = self._score(entry, positions, keyed)
             if found is not None:
                 scored.append((found[0], len(entry.keys), entry, found[1], found[2], found[3]))
-        scored.sort(key=lambda s: (-s[0], -s[1], s[2].code))
+        # Best score first; on a tie a savoir-être item, then the entry with more keys.
+        scored.sort(key=lambda s: (-s[0], s[2].kind != "savoir-etre", -s[1], s[2].code))
         claimed: set[int] = set()
         mentions: list[Mention] = []
         for score, _, entry, first, last, used in scored:

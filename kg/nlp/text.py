@@ -24,15 +24,17 @@ import Stemmer
 _STEMMER = Stemmer.Stemmer("french")
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*|\d+", re.UNICODE)
 
-# Function words, and the light verbs of ROME labels ("faire preuve de", "être capable de")
-# whose presence says nothing about which skill is meant.
+# Function words, and the light verbs of ROME labels ("faire preuve de", "être capable de") and
+# of offers ("vous assurez la conduite…") whose presence says nothing about which skill is meant
+# (the noun "assurance" keeps its key: only the verb forms are listed).
 STOP_WORDS = frozenset(
     """a à au aux avec ce ces cet cette d de des du dans en et ou où l la le les leur leurs un une
     par pour sur sous son sa ses se s sans y n ne pas plus moins très tres tout tous toute toutes
     qui que qu quoi dont lui elle il ils elles nous vous votre vos notre nos mon ma mes ton ta tes
     c j m t afin ainsi lors selon entre vers chez etc être etre avoir faire preuve capable capacité
     capacite savoir bonne bon bonnes bons type types cadre ensemble différents differents
-    différentes differentes divers diverses autre autres tel telle tels telles""".split()
+    différentes differentes divers diverses autre autres tel telle tels telles
+    assurer assurez assure assurerez assurant assurera""".split()
 )
 
 
