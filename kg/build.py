@@ -283,6 +283,18 @@ def build(
                         on_source(report)
                 for load in loads:
                     load.result()
+            # --- NLP stage (kg/nlp/stage.py): offers and RNCP blocks → extraction graph, ---
+            # validated, counted and catalogued below like a source.
+            from kg.nlp.stage import run_stage
+
+            stage = run_stage(manifest, store, base, target.path.parent)
+            if stage is not None:
+                spools.append(stage.spool)
+                loaded.append((stage.spec, stage.report, stage.stats))
+                _bulk_load(store, stage.spool, graph_iri(base, stage.spec.name, stage.spec.version), stage.report)
+                if on_source:
+                    on_source(stage.report)
+            # --- end of the NLP stage ---
             t_loaded = time.perf_counter()
             graphs = {
                 graph_iri(base, s.name, s.version).value: quarantine_iri(base, s.name, s.version)

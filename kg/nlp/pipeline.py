@@ -27,7 +27,7 @@ from kg.nlp.gazetteer import Gazetteer
 from kg.nlp.linker import Linker, Mention, Token
 from kg.nlp.offers import Offer, RecordError, prepare
 from kg.nlp.segment import Segment, segment
-from kg.nlp.text import normalise_phrase, phrase_keys
+from kg.nlp.text import form_key, normalise_phrase, phrase_keys
 
 MODEL = "fr_core_news_sm"
 EXCLUDED = ["tok2vec", "morphologizer", "parser", "attribute_ruler", "lemmatizer", "ner", "senter"]
@@ -36,14 +36,18 @@ for _name, _default in (("segments", None), ("skills", None), ("emerging", None)
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=_default)
 
-# Clause boundaries inside a segment: items of a list, a label and its value.
-_CLAUSE = re.compile(r"\s*(?:[,;:()\[\]|+•/]|\s-\s|\bet/ou\b)\s*")
+# Clause boundaries inside a segment: a label and its value, parentheses, list separators
+# other than the comma (ROME labels have commas: "Réparer un équipement, une machine").
+_CLAUSE = re.compile(r"\s*(?:[;:()\[\]|+•]|\s-\s|\bet/ou\b)\s*")
+# Emerging phrases are cut at commas and "et" too: one item of a list each.
+_ITEM = re.compile(r"\s*(?:,|\bet\b|\bou\b|/)\s*")
+EMERGING_SECTIONS = frozenset({"missions", "profile", "qualities"})
 # Phrases that state no skill: experience, schedule, contract, place, pay, diplomas by level.
 _NOT_SKILL = re.compile(
     r"\b(experience|ans?|annees?|mois|debutant|horaires?|heures?|semaine|week|cdi|cdd|interim|contrat|salaire"
     r"|h/f|poste|mission|entreprise|societe|client|equipe|nous|vous|votre|vos|notre|nos|recherchons"
     r"|rejoindre|bac|niveau|diplome|cap|bts|dut|licence|master|idealement|souhaite|souhaitee|apprecie|appreciee"
-    r"|exige|exigee|requis|indispensable|obligatoire|impératif|imperatif|bienvenue?|candidat|profil)\b"
+    r"|exige|exigee|requis|indispensable|obligatoire|imperatif|bienvenue?|candidat|profil|etes|reconnue?)\b"
 )
 
 
@@ -107,13 +111,28 @@ class SkillLinker:
                     m for m in self.linker.link(clause_tokens, text) if normalise_phrase(m.text) not in self._titles
                 ]
                 skills += found
-                if not found:
-                    candidate = self._emerging(text, start, end)
-                    if candidate is not None:
-                        emerging.append(candidate)
+                if seg.section in EMERGING_SECTIONS:
+                    emerging += self._emerging_items(text, start, end, found)
         doc._.skills = skills
         doc._.emerging = emerging
         return doc
+
+    def _emerging_items(self, text: str, start: int, end: int, found: list[Mention]) -> list[dict[str, object]]:
+        """The list items of a clause that no mention touches, kept as emerging phrases."""
+        out = []
+        cut = start
+        bounds = [(m.start(), m.end()) for m in _ITEM.finditer(text, start, end)] + [(end, end)]
+        for a, b in bounds:
+            item_start, item_end = cut, a
+            cut = b
+            while item_end > item_start and text[item_end - 1] in " .!?\t\xa0":
+                item_end -= 1
+            if item_end <= item_start or any(m.start < item_end and item_start < m.end for m in found):
+                continue
+            candidate = self._emerging(text, item_start, item_end)
+            if candidate is not None:
+                out.append(candidate)
+        return out
 
     def _emerging(self, text: str, start: int, end: int) -> dict[str, object] | None:
         phrase = text[start:end]
@@ -121,7 +140,7 @@ class SkillLinker:
         count = len(phrase_keys(phrase))
         if not (self.min_words <= count <= self.max_words) or normalised in self._titles:
             return None
-        if _NOT_SKILL.search(normalised) or any(c.isdigit() for c in phrase):
+        if _NOT_SKILL.search(form_key(phrase)) or any(c.isdigit() for c in phrase):
             return None
         return {"text": phrase, "normalised": normalised, "start": start, "end": end}
 
@@ -131,7 +150,7 @@ def clauses(text: str, seg: Segment) -> list[tuple[int, int]]:
 
     >>> t = "Préparer les machines : lecture de plans, réglages (acier, inox)."
     >>> [t[a:b] for a, b in clauses(t, Segment(0, len(t), "missions", True))]
-    ['Préparer les machines', 'lecture de plans', 'réglages', 'acier', 'inox']
+    ['Préparer les machines', 'lecture de plans, réglages', 'acier, inox']
     """
     out = []
     cut = seg.start
