@@ -291,7 +291,8 @@ def build(
             if stage is not None:
                 spools.append(stage.spool)
                 loaded.append((stage.spec, stage.report, stage.stats))
-                _bulk_load(store, stage.spool, graph_iri(base, stage.spec.name, stage.spec.version), stage.report)
+                stage_graph = graph_iri(base, stage.spec.name, stage.spec.version)
+                _bulk_load(store, stage.spool, stage_graph, stage.report)
                 if on_source:
                     on_source(stage.report)
             # --- end of the NLP stage ---

@@ -207,7 +207,9 @@ def extract(
         console=console, transient=True, disable=total < 200,
     ) as progress:
         task = progress.add_task("offers", total=total)
-        stats = run(extractor, offers, out, workers=max(1, workers), on_result=lambda _: progress.advance(task))
+        stats = run(
+            extractor, offers, out, workers=max(1, workers), on_result=lambda _: progress.advance(task)
+        )
     console.print(
         f"{stats.offers} record(s): {stats.offers - stats.failed} extracted ({stats.skills} skill mentions, "
         f"{stats.emerging} emerging phrases, {stats.capped} capped), {stats.failed} failed → {output}",

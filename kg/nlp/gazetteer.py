@@ -33,7 +33,7 @@ from kg.nlp.text import content_form, form_key, phrase_keys
 
 QUERIES_DIR = PROJECT_ROOT / "queries" / "nlp"
 CACHE_DIR = PROJECT_ROOT / "var" / "cache" / "nlp"
-CACHE_VERSION = 8  # bump when the entry layout or the keying changes
+CACHE_VERSION = 10  # bump when the entry layout or the keying changes
 ANCHOR_COVERAGE = 0.8  # the lowest coverage a linker may ask for (see Linker.min_coverage)
 _PARENS = re.compile(r"\s*\([^)]*\)")
 
@@ -48,6 +48,7 @@ class Entry:
     keys: tuple[str, ...]
     form: str
     content: str  # the content words' form keys: what a one-word match is compared with
+    alias: bool = False  # an everyday form (ALIASES), not the ROME label: never an "exact" match
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,17 @@ class Gazetteer:
         entries: list[Entry] = []
         seen: set[tuple[str, tuple[str, ...]]] = set()
         for code, label, kind in skills:
-            for variant in _variants(label, kind) + list(ALIASES.get(code, ())):
+            variants = [(v, False) for v in _variants(label, kind)] + [
+                (a, True) for a in ALIASES.get(code, ())
+            ]
+            for variant, alias in variants:
                 keys = tuple(dict.fromkeys(phrase_keys(variant)))
                 if not keys or (code, keys) in seen:
                     continue
                 seen.add((code, keys))
-                entries.append(Entry(code, label, kind, keys, form_key(variant), content_form(variant)))
+                entries.append(
+                    Entry(code, label, kind, keys, form_key(variant), content_form(variant), alias)
+                )
         df = Counter(k for e in entries for k in set(e.keys))
         n = max(len(entries), 1)
         idf = {k: math.log(1 + n / c) for k, c in df.items()}
@@ -100,7 +106,9 @@ class Gazetteer:
                 rest -= idf[key]
                 if rest < ANCHOR_COVERAGE * total:
                     break
-        apps = [Appellation(c, label, rome, form_key(_PARENS.sub("", label))) for c, label, rome in appellations]
+        apps = [
+            Appellation(c, label, rome, form_key(_PARENS.sub("", label))) for c, label, rome in appellations
+        ]
         title_keys = frozenset(k for a in apps for k in phrase_keys(a.label))
         weights = []
         for entry in entries:
@@ -116,7 +124,9 @@ class Gazetteer:
         return cls.from_rows(sorted(skills), sorted(apps))
 
     @classmethod
-    def cached(cls, store: ox.Store, store_dir: Path | None, base_iri: str = "https://w3id.org/passerelles/") -> Gazetteer:
+    def cached(
+        cls, store: ox.Store, store_dir: Path | None, base_iri: str = "https://w3id.org/passerelles/"
+    ) -> Gazetteer:
         """The gazetteer of a store build, from the cache when this build was seen before."""
         if store_dir is None:
             return cls.from_store(store, base_iri)
@@ -139,11 +149,11 @@ class Gazetteer:
             pass  # a read-only checkout still works, without the cache
         return gazetteer
 
-    def candidates(self, keys: set[str] | dict[str, object]) -> list[Entry]:
+    def candidates(self, keys: Iterable[str]) -> list[Entry]:
         """Entries one of whose anchor keys is in ``keys`` (in entry order, no duplicates)."""
         return [self.entries[n] for n in self.candidate_numbers(keys)]
 
-    def candidate_numbers(self, keys: set[str] | dict[str, object]) -> list[int]:
+    def candidate_numbers(self, keys: Iterable[str]) -> list[int]:
         """The numbers of the entries :meth:`candidates` returns."""
         numbers: set[int] = set()
         for key in keys:
@@ -164,9 +174,23 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "300465": ("esprit d'équipe", "travail en équipe", "travailler en équipe", "sens du travail en équipe"),
     "300461": ("sens des responsabilités", "responsable"),
     "300473": ("réactivité", "réactif", "réactive"),
-    "300483": ("organisation", "sens de l'organisation", "organisé", "organisée", "bien organisé",
-               "capacité d'organisation"),
-    "300412": ("écoute", "à l'écoute", "empathie", "empathique", "bienveillance", "bienveillant", "bienveillante"),
+    "300483": (
+        "organisation",
+        "sens de l'organisation",
+        "organisé",
+        "organisée",
+        "bien organisé",
+        "capacité d'organisation",
+    ),
+    "300412": (
+        "écoute",
+        "à l'écoute",
+        "empathie",
+        "empathique",
+        "bienveillance",
+        "bienveillant",
+        "bienveillante",
+    ),
     "300479": ("adaptabilité", "capacité d'adaptation", "flexible", "flexibilité", "s'adapter"),
     "300493": ("curiosité", "curieux", "curieuse", "ouverture d'esprit"),
     "300497": ("créativité", "créatif", "créative", "inventivité"),
@@ -175,7 +199,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "300467": ("force de proposition",),
     "300485": ("persévérance", "persévérant", "persévérante", "ténacité", "tenace"),
     "300489": ("leadership", "meneur", "meneuse"),
-    "123456": ("permis B", "permis de conduire B", "permis VL", "permis de conduire"),
+    "123456": ("permis B", "permis de conduire B", "permis VL"),
 }
 
 
@@ -198,7 +222,9 @@ def select(store: ox.Store, name: str, base_iri: str, **bindings: ox.Literal) ->
     []
     """
     query = sparql_prologue(base_iri) + "\n".join(
-        line for line in (QUERIES_DIR / name).read_text(encoding="utf-8").splitlines() if not line.startswith("#+")
+        line
+        for line in (QUERIES_DIR / name).read_text(encoding="utf-8").splitlines()
+        if not line.startswith("#+")
     )
     solutions = store.query(query, substitutions={ox.Variable(k): v for k, v in bindings.items()})
     assert isinstance(solutions, ox.QuerySolutions)

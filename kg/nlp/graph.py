@@ -74,7 +74,9 @@ class GraphWriter:
     def _id(self, kind: str, code: str) -> str:
         return _iri(f"{self.base}id/{kind}/{code}")
 
-    def run_triples(self, started: datetime, ended: datetime, software: str, model: str, model_version: str) -> list[str]:
+    def run_triples(
+        self, started: datetime, ended: datetime, software: str, model: str, model_version: str
+    ) -> list[str]:
         """The run itself (prov:Activity)."""
         run = self.run
         return [

@@ -11,10 +11,12 @@ word). Overlapping candidates compete for the words: the best keeps them.
 
 >>> from kg.nlp.gazetteer import Gazetteer
 >>> g = Gazetteer.from_rows([("1", "Lecture de plan", "savoir"), ("2", "Souder des pièces", "savoir-faire"),
-...     ("3", "Faire preuve de rigueur et de précision", "savoir-etre"), ("4", "Conduire un chariot", "savoir-faire")])
+...     ("3", "Faire preuve de rigueur et de précision", "savoir-etre"),
+...     ("4", "Conduire un chariot", "savoir-faire")])
 >>> text = "Lecture de plans, souder les pièces. Rigueur et précision."
->>> [(m.code, m.method, m.text) for m in Linker(g).link(words(text))]
-[('1', 'lemma', 'Lecture de plans'), ('2', 'lemma', 'souder les pièces'), ('3', 'lemma', 'Rigueur et précision')]
+>>> [(m.code, m.method, m.text) for m in Linker(g).link(words(text))]  # doctest: +NORMALIZE_WHITESPACE
+[('1', 'lemma', 'Lecture de plans'), ('2', 'lemma', 'souder les pièces'),
+ ('3', 'lemma', 'Rigueur et précision')]
 """
 
 from __future__ import annotations
@@ -117,7 +119,10 @@ class Linker:
             entry = entries[number]
             ws, total = weights[number]
             # Cheap upper bound first: most candidates share one common key and stop here.
-            if sum(w for k, w in zip(entry.keys, ws, strict=True) if k in positions) < self.min_coverage * total:
+            if (
+                sum(w for k, w in zip(entry.keys, ws, strict=True) if k in positions)
+                < self.min_coverage * total
+            ):
                 continue
             found = self._score(entry, positions, keyed)
             if found is not None:
@@ -135,8 +140,16 @@ class Linker:
             span = text[start:end] if text is not None else _join(tokens, keyed[first][0], keyed[last][0])
             method = self._method(entry, span, score)
             mentions.append(
-                Mention(entry.code, entry.label, entry.kind, 1.0 if method == "exact" else score, method,
-                        start, end, span)
+                Mention(
+                    entry.code,
+                    entry.label,
+                    entry.kind,
+                    1.0 if method == "exact" else score,
+                    method,
+                    start,
+                    end,
+                    span,
+                )
             )
         mentions.sort(key=lambda m: (m.start, m.end, m.code))
         return mentions
@@ -174,15 +187,13 @@ class Linker:
             if fuzz.ratio(word, entry.content) < self.single_word:
                 return None
         compactness = len(used) / width
-        # Leading tokens of the window that are not keys of the entry would widen nothing:
-        # the window starts and ends on matched keys by construction.
         score = coverage * (0.75 + 0.25 * compactness)
         if score < self.min_score:
             return None
         return score, first, last, used
 
     def _method(self, entry: Entry, span: str, score: float) -> str:
-        if form_key(span) == entry.form:
+        if form_key(span) == entry.form and not entry.alias:
             return "exact"
         return "lemma" if score >= 0.999 else "fuzzy"
 
@@ -192,7 +203,7 @@ def _join_keyed(keyed: list[tuple[int, str, float]], used: list[int], texts: lis
 
 
 def _join(tokens: Sequence[Token], first: int, last: int) -> str:
-    out = []
+    out: list[str] = []
     for number in range(first, last + 1):
         start, _, text = tokens[number]
         if out and start > tokens[number - 1][1]:

@@ -25,10 +25,12 @@ from kg.nlp.text import strip_accents
 
 MAX_CHARS = 20_000  # longer descriptions are capped (the longest real one has ~6,000)
 _FRENCH = frozenset(
-    "le la les de des du un une et en pour avec dans sur vous nous est au aux votre vos notre nos"
-    " ou par qui que ce cette poste".split()
+    """le la les de des du un une et en pour avec dans sur vous nous est au aux votre vos notre nos ou
+    par qui que ce cette poste""".split()  # noqa: SIM905
 )
-_ENGLISH = frozenset("the and of to for with in you we our your is are a an on as be will this".split())
+_ENGLISH = frozenset(
+    """the and of to for with in you we our your is are a an on as be will this""".split()  # noqa: SIM905
+)
 
 
 @dataclass
@@ -136,7 +138,9 @@ def _whole(name: str, text: str) -> Iterator[Offer | RecordError]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        yield RecordError(name, exc.lineno, f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+        yield RecordError(
+            name, exc.lineno, f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        )
         return
     if isinstance(data, dict):
         data = data.get("resultats")
@@ -161,7 +165,8 @@ def prepare(offer: Offer) -> PreparedText | RecordError:
     >>> english = "We are looking for a developer to join our team and you will work on the platform"
     >>> prepare(Offer("f", 1, {"id": "2", "intitule": "Dev", "description": english})).error
     'the text is not in French'
-    >>> t = prepare(Offer("f", 1, {"id": "3", "intitule": "Maçon", "description": "Monter les murs. " * 2000}))
+    >>> long = "Monter les murs. " * 2000
+    >>> t = prepare(Offer("f", 1, {"id": "3", "intitule": "Maçon", "description": long}))
     >>> len(t.text), t.warnings[0][:30]
     (20000, 'text capped at 20000 character')
     """

@@ -108,7 +108,9 @@ class SkillLinker:
                 last = _bisect(starts, end)
                 clause_tokens = [t for t in tokens[first:last] if t[1] <= end]
                 found = [
-                    m for m in self.linker.link(clause_tokens, text) if normalise_phrase(m.text) not in self._titles
+                    m
+                    for m in self.linker.link(clause_tokens, text)
+                    if normalise_phrase(m.text) not in self._titles
                 ]
                 skills += found
                 if seg.section in EMERGING_SECTIONS:
@@ -117,7 +119,9 @@ class SkillLinker:
         doc._.emerging = emerging
         return doc
 
-    def _emerging_items(self, text: str, start: int, end: int, found: list[Mention]) -> list[dict[str, object]]:
+    def _emerging_items(
+        self, text: str, start: int, end: int, found: list[Mention]
+    ) -> list[dict[str, object]]:
         """The list items of a clause that no mention touches, kept as emerging phrases."""
         out = []
         cut = start
@@ -202,7 +206,9 @@ class Extractor:
     occupation: OccupationPredictor
     candidates: int = 5
 
-    def extract(self, offers: Iterable[Offer | RecordError], batch_size: int = 32) -> Iterator[dict[str, Any]]:
+    def extract(
+        self, offers: Iterable[Offer | RecordError], batch_size: int = 32
+    ) -> Iterator[dict[str, Any]]:
         """One result (or error object) per offer, in order."""
         pending: list[tuple[Offer, str, list[str]]] = []
         for item in offers:

@@ -26,24 +26,45 @@ REQUIREMENT_SECTIONS = frozenset({"intro", "missions", "profile", "qualities"})
 
 # Heading phrases (accent-free, lower case) by section. Order matters: first match wins.
 _HEADINGS: list[tuple[str, str]] = [
-    ("qualities", r"(vos |les )?qualites?( personnelles| professionnelles| requises| humaines)?|savoir[- ]etre"
-     r"|soft skills?|aptitudes?( requises)?|vos atouts|qualites attendues"),
-    ("profile", r"(le |votre )?profil( recherche| souhaite| attendu| du candidat)?|competences?"
-     r"( techniques| requises| attendues| recherchees| et qualites)?|pre[- ]?requis|exigences"
-     r"|formation( requise| souhaitee)?|diplomes?( requis)?|savoir[- ]faire|experience( requise| souhaitee)?"
-     r"|ce que nous recherchons|qui etes[- ]vous|vous etes|vous avez|connaissances( requises)?"),
-    ("missions", r"(vos |les |principales |votre )?(missions?|taches|activites|responsabilites|fonctions)"
-     r"( principales| du poste| confiees)?|(descriptif|description|presentation|detail) (du|de l.) ?(poste|offre|mission)"
-     r"|le poste|poste propose|au quotidien|ce que vous ferez|votre role|role"),
-    ("company", r"qui sommes[- ]nous|(l.|notre |votre |a propos de l.)(entreprise|societe|structure|agence|client"
-     r"|etablissement|association|groupe)|presentation de (l.entreprise|la societe|notre societe)|a propos"
-     r"|nous sommes|notre client|l.employeur"),
-    ("benefits", r"nos atouts|(les |nos |vos )?avantages( de la mission| du poste| sociaux)?|nous vous offrons|nous offrons"
-     r"|ce que nous (vous )?(offrons|proposons)|remuneration|salaire|pourquoi nous rejoindre|les plus"
-     r"|informations? (complementaires|pratiques)|conditions( de travail| du poste| proposees)?|package"
-     r"|nous proposons|infos? pratiques|processus de recrutement|modalites"),
-    ("conditions", r"lieu( de travail)?|contrat|type de contrat|horaires?|duree|date de debut|demarrage"
-     r"|temps de travail|secteur|poste base a|localisation|prise de poste|statut"),
+    (
+        "qualities",
+        r"(vos |les )?qualites?( personnelles| professionnelles| requises| humaines)?|savoir[- ]etre"
+        r"|soft skills?|aptitudes?( requises)?|vos atouts|qualites attendues",
+    ),
+    (
+        "profile",
+        r"(le |votre )?profil( recherche| souhaite| attendu| du candidat)?|competences?"
+        r"( techniques| requises| attendues| recherchees| et qualites)?|pre[- ]?requis|exigences"
+        r"|formation( requise| souhaitee)?|diplomes?( requis)?|savoir[- ]faire"
+        r"|experience( requise| souhaitee)?"
+        r"|ce que nous recherchons|qui etes[- ]vous|vous etes|vous avez|connaissances( requises)?",
+    ),
+    (
+        "missions",
+        r"(vos |les |principales |votre )?(missions?|taches|activites|responsabilites|fonctions)"
+        r"( principales| du poste| confiees)?"
+        r"|(descriptif|description|presentation|detail) (du|de l.) ?(poste|offre|mission)"
+        r"|le poste|poste propose|au quotidien|ce que vous ferez|votre role|role",
+    ),
+    (
+        "company",
+        r"qui sommes[- ]nous|(l.|notre |votre |a propos de l.)(entreprise|societe|structure|agence|client"
+        r"|etablissement|association|groupe)|presentation de (l.entreprise|la societe|notre societe)|a propos"
+        r"|nous sommes|notre client|l.employeur",
+    ),
+    (
+        "benefits",
+        r"nos atouts|(les |nos |vos )?avantages( de la mission| du poste| sociaux)?"
+        r"|nous vous offrons|nous offrons"
+        r"|ce que nous (vous )?(offrons|proposons)|remuneration|salaire|pourquoi nous rejoindre|les plus"
+        r"|informations? (complementaires|pratiques)|conditions( de travail| du poste| proposees)?|package"
+        r"|nous proposons|infos? pratiques|processus de recrutement|modalites",
+    ),
+    (
+        "conditions",
+        r"lieu( de travail)?|contrat|type de contrat|horaires?|duree|date de debut|demarrage"
+        r"|temps de travail|secteur|poste base a|localisation|prise de poste|statut",
+    ),
 ]
 _FOR_THE_JOB = r"(?:\s+(?:pour|du|de ce|sur) (?:ce |le )?(?:poste|mission|emploi))?"
 _HEADING_RES = [
@@ -55,8 +76,10 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Þ•\-–✓➢])|\s+
 # Sentences about pay, benefits, contact or the hiring process, wherever they stand.
 _NOT_REQUIREMENT = re.compile(
     r"remuner|salaire|\d\s*(?:€|euros?\b|k€)|mutuelle|prime|ticket|tickets? resto|conges|rtt\b|smic"
-    r"|interesse|postuler|candidature|contactez|envoyez|rejoignez|n.hesitez|cv\b|entretien (?:d.embauche|eventuel)"
-    r"|\bh\s*/\s*f\b|\bf\s*/\s*h\b|poste (?:a pourvoir|base)|prevoyance|participation aux frais|vehicule de service"
+    r"|interesse|postuler|candidature|contactez|envoyez|rejoignez|n.hesitez|cv\b"
+    r"|entretien (?:d.embauche|eventuel)"
+    r"|\bh\s*/\s*f\b|\bf\s*/\s*h\b|poste (?:a pourvoir|base)|prevoyance|participation aux frais"
+    r"|vehicule de service"
 )
 
 

@@ -86,8 +86,15 @@ def run_stage(manifest: Manifest, store: ox.Store, base_iri: str, spool_dir: Pat
         media_type="application/n-triples",
     )
     report = SourceReport(
-        name=NAME, title=spec.title, file=spec.file, version=version, sha256="", publisher=spec.publisher,
-        licence=spec.licence, dataset_page=spec.dataset_page, download_url=spec.download_url,
+        name=NAME,
+        title=spec.title,
+        file=spec.file,
+        version=version,
+        sha256="",
+        publisher=spec.publisher,
+        licence=spec.licence,
+        dataset_page=spec.dataset_page,
+        download_url=spec.download_url,
         mappings=list(spec.mappings),
     )
     stats = MappingStats()

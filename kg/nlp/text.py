@@ -28,13 +28,13 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*|\d+", re.UNICODE)
 # of offers ("vous assurez la conduite…") whose presence says nothing about which skill is meant
 # (the noun "assurance" keeps its key: only the verb forms are listed).
 STOP_WORDS = frozenset(
-    """a à au aux avec ce ces cet cette d de des du dans en et ou où l la le les leur leurs un une
-    par pour sur sous son sa ses se s sans y n ne pas plus moins très tres tout tous toute toutes
-    qui que qu quoi dont lui elle il ils elles nous vous votre vos notre nos mon ma mes ton ta tes
-    c j m t afin ainsi lors selon entre vers chez etc être etre avoir faire preuve capable capacité
+    """a à au aux avec ce ces cet cette d de des du dans en et ou où l la le les leur leurs un une par
+    pour sur sous son sa ses se s sans y n ne pas plus moins très tres tout tous toute toutes qui
+    que qu quoi dont lui elle il ils elles nous vous votre vos notre nos mon ma mes ton ta tes c j
+    m t afin ainsi lors selon entre vers chez etc être etre avoir faire preuve capable capacité
     capacite savoir bonne bon bonnes bons type types cadre ensemble différents differents
-    différentes differentes divers diverses autre autres tel telle tels telles
-    assurer assurez assure assurerez assurant assurera""".split()
+    différentes differentes divers diverses autre autres tel telle tels telles assurer assurez
+    assure assurerez assurant assurera""".split()  # noqa: SIM905
 )
 
 
@@ -57,7 +57,14 @@ def form_key(text: str) -> str:
 
 @lru_cache(maxsize=262144)
 def word_key(word: str) -> str | None:
-    """The lemma key of one word, or None for a function word, a number or a single letter."""
+    """The lemma key of one word, or None for a function word, a number or a lower-case single
+    letter (a capital letter is kept: licence categories, "permis B").
+
+    >>> word_key("B"), word_key("l")
+    ('B', None)
+    """
+    if len(word) == 1 and word.isupper() and word not in "ÀÂÉÈÊ":
+        return word
     form = strip_accents(word.lower()).strip("'’-")
     if "'" in form or "’" in form:  # elided article glued to the word: d'autonomie
         form = re.split(r"['’]", form)[-1]
