@@ -1,2 +1,2 @@
-"""Extraction from French job offers and RNCP blocs: skills linked to ROME items, emerging
-skills, occupation predictions (see ``docs/readme/nlp.md``)."""
+"""Natural-language processing of job offers and RNCP blocs: occupation prediction, skills
+linked to ROME items, emerging skills, block coverage (see ``docs/readme/nlp.md``)."""
