@@ -211,14 +211,19 @@ def test_extract_command_writes_errors_and_counts_failures(
 ) -> None:  # type: ignore[no-untyped-def]
     from kg import cli
     from kg.nlp import extract
-    from kg.nlp.occupation_fallback import TitleModel
+    from kg.nlp.occupation import OccupationModel
     from kg.nlp.pipeline import Extractor
 
     store = tmp_path / "store"
     (store / "builds" / "b").mkdir(parents=True)
     ox.Store(str(store / "builds" / "b")).flush()
     (store / "current").symlink_to("builds/b")
-    monkeypatch.setattr(extract, "make_extractor", lambda *_: Extractor(pipeline, TitleModel(gazetteer)))
+    model = OccupationModel.from_labels(
+        {"F1703": "Maçon / Maçonne", "I1407": "Réparateur / Réparatrice en produits de télécommunication"},
+        [("F1703", "Maçon en éco-construction"), ("I1407", "Réparateur / Réparatrice en smartphone")],
+        {"F1703": ["Techniques de maçonnerie"], "I1407": ["Réparer du matériel de téléphonie mobile"]},
+    )
+    monkeypatch.setattr(extract, "make_extractor", lambda *_: Extractor(pipeline, model))
     offers = tmp_path / "offers.jsonl"
     lines = [
         json.dumps(OFFER),

@@ -25,22 +25,17 @@ CHUNK = 32
 _EXTRACTOR: Extractor | None = None  # the forked workers' copy
 
 
-def occupation_model(store: ox.Store, gazetteer: Gazetteer) -> OccupationPredictor:
-    """The occupation predictor of :mod:`kg.nlp.occupation` when present, else the title stand-in."""
-    try:
-        from kg.nlp.occupation import OccupationModel  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        from kg.nlp.occupation_fallback import TitleModel
+def occupation_model(store: ox.Store, base_iri: str) -> OccupationPredictor:
+    """The occupation predictor (:mod:`kg.nlp.occupation`) of a store's labels."""
+    from kg.nlp.occupation import OccupationModel
 
-        return TitleModel(gazetteer)
-    model: OccupationPredictor = OccupationModel.from_store(store)
-    return model
+    return OccupationModel.from_store(store, base_iri)
 
 
 def make_extractor(store: ox.Store, store_dir: Path | None, base_iri: str) -> Extractor:
     """The extractor of a store: its gazetteer (cached per build), pipeline and occupation model."""
     gazetteer = Gazetteer.cached(store, store_dir, base_iri)
-    return Extractor(load_pipeline(gazetteer), occupation_model(store, gazetteer))
+    return Extractor(load_pipeline(gazetteer), occupation_model(store, base_iri))
 
 
 def _chunks(items: Iterable[Offer | RecordError], size: int) -> Iterator[list[Offer | RecordError]]:

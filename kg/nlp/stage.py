@@ -69,7 +69,7 @@ def run_stage(manifest: Manifest, store: ox.Store, base_iri: str, spool_dir: Pat
     view = UnionView(store)
     gazetteer = Gazetteer.from_store(view, base_iri)  # type: ignore[arg-type]
     nlp = load_pipeline(gazetteer)
-    extractor = Extractor(nlp, occupation_model(view, gazetteer))  # type: ignore[arg-type]
+    extractor = Extractor(nlp, occupation_model(view, base_iri))  # type: ignore[arg-type]
     t_models = time.perf_counter()
     version = f"{__version__}-{MODEL}-{nlp.meta.get('version', '')}"
     spec = SourceSpec(
