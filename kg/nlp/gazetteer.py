@@ -33,7 +33,7 @@ from kg.nlp.text import content_form, form_key, phrase_keys
 
 QUERIES_DIR = PROJECT_ROOT / "queries" / "nlp"
 CACHE_DIR = PROJECT_ROOT / "var" / "cache" / "nlp"
-CACHE_VERSION = 10  # bump when the entry layout or the keying changes
+CACHE_VERSION = 11  # bump when the entry layout or the keying changes
 ANCHOR_COVERAGE = 0.8  # the lowest coverage a linker may ask for (see Linker.min_coverage)
 _PARENS = re.compile(r"\s*\([^)]*\)")
 
@@ -49,6 +49,7 @@ class Entry:
     form: str
     content: str  # the content words' form keys: what a one-word match is compared with
     alias: bool = False  # an everyday form (ALIASES), not the ROME label: never an "exact" match
+    keyset: frozenset[str] = frozenset()  # the keys as a set, for the linker's quick bound
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,16 @@ class Gazetteer:
                     continue
                 seen.add((code, keys))
                 entries.append(
-                    Entry(code, label, kind, keys, form_key(variant), content_form(variant), alias)
+                    Entry(
+                        code,
+                        label,
+                        kind,
+                        keys,
+                        form_key(variant),
+                        content_form(variant),
+                        alias,
+                        frozenset(keys),
+                    )
                 )
         df = Counter(k for e in entries for k in set(e.keys))
         n = max(len(entries), 1)

@@ -116,14 +116,12 @@ class Linker:
             positions.setdefault(key, []).append((order, factor))
         scored = []
         entries, weights = self.gazetteer.entries, self.gazetteer.weights
+        idf = self.gazetteer.idf
+        present_keys = positions.keys()
         for number in self.gazetteer.candidate_numbers(positions):
             entry = entries[number]
-            ws, total = weights[number]
             # Cheap upper bound first: most candidates share one common key and stop here.
-            if (
-                sum(w for k, w in zip(entry.keys, ws, strict=True) if k in positions)
-                < self.min_coverage * total
-            ):
+            if sum(idf[k] for k in present_keys & entry.keyset) < self.min_coverage * weights[number][1]:
                 continue
             found = self._score(entry, positions, keyed)
             if found is not None:

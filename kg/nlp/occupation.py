@@ -159,15 +159,17 @@ class OccupationModel:
         support = np.log1p(np.add.reduceat((cos > 0.5).astype(np.float64), self._starts)) / 3.0
         body = text[:MAX_TEXT]
         _, text_app = self._title_index.coverage(title_features(body))
-        return np.stack([
-            self._best(cos),
-            self._best(qcov),
-            self._best(dcov),
-            np.minimum(support, 1.0),
-            self._doc_index.query(stems(cleaned)),
-            self._doc_index.query(stems(body)),
-            self._best(text_app),
-        ])
+        return np.stack(
+            [
+                self._best(cos),
+                self._best(qcov),
+                self._best(dcov),
+                np.minimum(support, 1.0),
+                self._doc_index.query(stems(cleaned)),
+                self._doc_index.query(stems(body)),
+                self._best(text_app),
+            ]
+        )
 
     def scores(self, title: str, text: str) -> np.ndarray:
         """The combined score of every fiche, in [0, 1] (weights are normalised to sum to 1)."""
