@@ -80,7 +80,7 @@ class OfferSegmenter:
             dtype="uint64",
             count=len(offsets),
         )
-        doc.from_array([SENT_START], flags.reshape(-1, 1))
+        doc.from_array([SENT_START], flags.reshape(-1, 1))  # type: ignore[arg-type]
         return doc
 
 
