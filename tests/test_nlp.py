@@ -302,3 +302,26 @@ def test_demo_build_holds_valid_extraction_graph(demo_store) -> None:  # type: i
         assert value[start:end] == row["text"].value
         checked += 1
     assert checked == counts["SkillMention"]
+
+
+def test_two_workers_give_the_same_output_in_order(tmp_path: Path, gazetteer: Gazetteer, pipeline) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from kg.nlp.extract import run
+    from kg.nlp.occupation import OccupationModel
+    from kg.nlp.pipeline import Extractor
+
+    model = OccupationModel.from_labels(
+        {"F1703": "Maçon / Maçonne"}, [], {"F1703": ["Techniques de maçonnerie"]}
+    )
+    extractor = Extractor(pipeline, model)
+    offers = tmp_path / "offers.jsonl"
+    lines = [json.dumps({**OFFER, "id": f"{900 + n}NORM"}) for n in range(1, 80)] + ["{bad"]
+    offers.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    outputs = []
+    for workers in (1, 2):
+        out = io.StringIO()
+        stats = run(extractor, [offers], out, workers=workers)
+        assert (stats.offers, stats.failed) == (80, 1)
+        outputs.append(out.getvalue())
+    assert outputs[0] == outputs[1]
