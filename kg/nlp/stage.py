@@ -9,6 +9,7 @@ mentions passed validation, quarantined (with its error) when it could not be ex
 
 from __future__ import annotations
 
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from kg.nlp.gazetteer import Gazetteer, select
 from kg.nlp.graph import GraphWriter
 from kg.nlp.offers import Offer, RecordError, read_offers
 from kg.nlp.pipeline import MODEL, Extractor, load_pipeline
-from kg.provenance import SourceReport
+from kg.provenance import SourceReport, graph_iri
 
 OFFER_MAPPING = "offers-jobs.rq"
 NAME = "nlp-extraction"
@@ -35,14 +36,23 @@ NAME = "nlp-extraction"
 
 @dataclass
 class UnionView:
-    """A store whose queries see the union of its named graphs (the build publishes the
-    default graph only after validation, and the extraction runs before)."""
+    """A store whose SELECT queries see the union of the given source graphs, deduplicated
+    (the build publishes the default graph only after validation, and the extraction runs
+    before; a triple stated by two sources would otherwise give its rows twice). Only for
+    queries without aggregates, such as those of ``queries/nlp``."""
 
     store: ox.Store
+    graphs: list[ox.NamedNode] | None = None
 
     def query(self, query: str, **kwargs: Any) -> Any:
-        kwargs.setdefault("use_default_graph_as_union", True)
-        return self.store.query(query, **kwargs)
+        if self.graphs is None:
+            kwargs.setdefault("use_default_graph_as_union", True)
+        else:
+            kwargs.setdefault("default_graph", self.graphs)
+        return self.store.query(_DISTINCT.sub(r"\1SELECT DISTINCT ", query, count=1), **kwargs)
+
+
+_DISTINCT = re.compile(r"^(\s*(?:#[^\n]*\n|PREFIX[^\n]*\n|\s)*)SELECT\s+(?!DISTINCT)", re.IGNORECASE)
 
 
 @dataclass
@@ -66,7 +76,7 @@ def run_stage(manifest: Manifest, store: ox.Store, base_iri: str, spool_dir: Pat
         return None
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    view = UnionView(store)
+    view = UnionView(store, [graph_iri(base_iri, s.name, s.version) for s in manifest.sources])
     gazetteer = Gazetteer.from_store(view, base_iri)  # type: ignore[arg-type]
     nlp = load_pipeline(gazetteer)
     extractor = Extractor(nlp, occupation_model(view, base_iri))  # type: ignore[arg-type]
