@@ -9,7 +9,6 @@ mentions passed validation, quarantined (with its error) when it could not be ex
 
 from __future__ import annotations
 
-import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -34,25 +33,22 @@ OFFER_MAPPING = "offers-jobs.rq"
 NAME = "nlp-extraction"
 
 
-@dataclass
-class UnionView:
-    """A store whose SELECT queries see the union of the given source graphs, deduplicated
-    (the build publishes the default graph only after validation, and the extraction runs
-    before; a triple stated by two sources would otherwise give its rows twice). Only for
-    queries without aggregates, such as those of ``queries/nlp``."""
-
-    store: ox.Store
-    graphs: list[ox.NamedNode] | None = None
-
-    def query(self, query: str, **kwargs: Any) -> Any:
-        if self.graphs is None:
-            kwargs.setdefault("use_default_graph_as_union", True)
-        else:
-            kwargs.setdefault("default_graph", self.graphs)
-        return self.store.query(_DISTINCT.sub(r"\1SELECT DISTINCT ", query, count=1), **kwargs)
+MODEL_SOURCES = ("rome-", "rncp-blocs")  # the graphs the models read: ROME labels and texts, blocs
 
 
-_DISTINCT = re.compile(r"^(\s*(?:#[^\n]*\n|PREFIX[^\n]*\n|\s)*)SELECT\s+(?!DISTINCT)", re.IGNORECASE)
+def model_store(store: ox.Store, base_iri: str, manifest: Manifest) -> ox.Store:
+    """An in-memory copy of the ROME and RNCP-bloc source graphs as a default graph: the
+    models' queries on it are as fast as on a published store (querying the unpublished
+    union of named graphs was ~30x slower on the real graph)."""
+    memory = ox.Store()
+    for spec in manifest.sources:
+        if spec.name.startswith(MODEL_SOURCES):
+            data = store.dump(
+                format=ox.RdfFormat.N_TRIPLES, from_graph=graph_iri(base_iri, spec.name, spec.version)
+            )
+            if data:
+                memory.bulk_load(data, format=ox.RdfFormat.N_TRIPLES)
+    return memory
 
 
 @dataclass
@@ -76,10 +72,10 @@ def run_stage(manifest: Manifest, store: ox.Store, base_iri: str, spool_dir: Pat
         return None
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    view = UnionView(store, [graph_iri(base_iri, s.name, s.version) for s in manifest.sources])
-    gazetteer = Gazetteer.from_store(view, base_iri)  # type: ignore[arg-type]
+    view = model_store(store, base_iri, manifest)
+    gazetteer = Gazetteer.from_store(view, base_iri)
     nlp = load_pipeline(gazetteer)
-    extractor = Extractor(nlp, occupation_model(view, base_iri))  # type: ignore[arg-type]
+    extractor = Extractor(nlp, occupation_model(view, base_iri))
     t_models = time.perf_counter()
     version = f"{__version__}-{MODEL}-{nlp.meta.get('version', '')}"
     spec = SourceSpec(
@@ -135,7 +131,7 @@ def run_stage(manifest: Manifest, store: ox.Store, base_iri: str, spool_dir: Pat
             t_offers = time.perf_counter()
             for line in writer.emerging_triples():
                 out.write(line + "\n")
-            blocks = [(r[0], r[1]) for r in select(view, "blocks.rq", base_iri)]  # type: ignore[arg-type]
+            blocks = [(r[0], r[1]) for r in select(view, "blocks.rq", base_iri)]
             coverage = block_coverage(extractor.nlp.get_pipe("pas_skill_linker").linker, blocks)  # type: ignore[attr-defined]
             for block, code, score, method in coverage:
                 for line in writer.coverage(block, code, score, method):
