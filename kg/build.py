@@ -290,6 +290,19 @@ def build(
             # graph and spool before the union is written: validated and published like the rest.
             derive(store, base, {s.name: (graph_iri(base, s.name, s.version), p)
                                  for (s, _, _), p in zip(loaded, spools, strict=True)})
+            # --- NLP stage (kg/nlp/stage.py): offers and RNCP blocks → extraction graph, ---
+            # validated, counted and catalogued below like a source.
+            from kg.nlp.stage import run_stage
+
+            stage = run_stage(manifest, store, base, target.path.parent)
+            if stage is not None:
+                spools.append(stage.spool)
+                loaded.append((stage.spec, stage.report, stage.stats))
+                stage_graph = graph_iri(base, stage.spec.name, stage.spec.version)
+                _bulk_load(store, stage.spool, stage_graph, stage.report)
+                if on_source:
+                    on_source(stage.report)
+            # --- end of the NLP stage ---
             t_loaded = time.perf_counter()
             graphs = {
                 graph_iri(base, s.name, s.version).value: quarantine_iri(base, s.name, s.version)

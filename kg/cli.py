@@ -349,6 +349,50 @@ def serve(
     uvicorn.run(application, host=host or settings.host, port=port or settings.port)
 
 
+@app.command()
+def extract(
+    offers: Annotated[list[Path], typer.Argument(help="Offer files: JSON array, JSON Lines or API pages.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Results, one JSON object per line.")],
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    store: StoreOpt = None,
+) -> None:
+    """Extract occupations, ROME skills and emerging skills from job offers (JSON Lines out).
+
+    Bad records (invalid JSON, no description, not French) give an error object in the output;
+    the exit status is the number of failed records (capped at 100), 0 when all went through.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from kg.nlp.extract import make_extractor, run
+    from kg.store import StoreLayout, open_store
+
+    settings = _settings(store)
+    missing = [p for p in offers if not p.is_file()]
+    if missing:
+        raise _fail(f"{missing[0]}: no such file")
+    try:
+        graph_store = open_store(settings.store)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from None
+    extractor = make_extractor(graph_store, StoreLayout(settings.store).current(), settings.base_iri)
+    total = sum(1 for p in offers for line in p.open(encoding="utf-8-sig") if line.strip())
+    with output.open("w", encoding="utf-8") as out, Progress(
+        TextColumn("extract"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=console, transient=True, disable=total < 200,
+    ) as progress:
+        task = progress.add_task("offers", total=total)
+        stats = run(
+            extractor, offers, out, workers=max(1, workers), on_result=lambda _: progress.advance(task)
+        )
+    console.print(
+        f"{stats.offers} record(s): {stats.offers - stats.failed} extracted ({stats.skills} skill mentions, "
+        f"{stats.emerging} emerging phrases, {stats.capped} capped), {stats.failed} failed → {output}",
+        highlight=False,
+    )
+    if stats.failed:
+        raise typer.Exit(min(stats.failed, 100))
+
+
 @sources_app.command("list")
 def sources_list(
     manifest: Annotated[Path, typer.Option(help="Sources manifest.")] = REAL_MANIFEST,

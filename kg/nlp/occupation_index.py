@@ -74,5 +74,7 @@ class TfIdfIndex:
         ids = np.concatenate([self.postings[t][0] for t in known])
         query_share = np.concatenate([np.full(len(self.postings[t][0]), self.idf[t] / mass) for t in known])
         doc_share = np.concatenate([self.postings[t][2] for t in known])
-        return (np.bincount(ids, weights=query_share, minlength=self.size),
-                np.bincount(ids, weights=doc_share, minlength=self.size))
+        return (
+            np.bincount(ids, weights=query_share, minlength=self.size),
+            np.bincount(ids, weights=doc_share, minlength=self.size),
+        )

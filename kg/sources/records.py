@@ -59,7 +59,10 @@ def clean_cell(value: object) -> str | None:
 
 
 def read_records(path: Path, fmt: str, options: Mapping[str, str]) -> Iterator[Record]:
-    """Records of ``path`` read as ``fmt`` (``csv``, ``json``, ``jsonl``, ``lheo``) with reader options."""
+    """Records of ``path`` read as ``fmt`` (``csv``, ``json``, ``jsonl``, ``lheo``) with reader options;
+    an option ``format`` (from a manifest) overrides ``fmt``: the same mapping then reads a
+    JSON array or an API page (``records=resultats``) as well as JSON Lines."""
+    fmt = options.get("format") or fmt
     from kg.sources import csv_reader, json_reader, lheo_reader
 
     readers = {

@@ -1,0 +1,211 @@
+"""Linking requirement text to ROME items of the gazetteer.
+
+For one segment (a bullet, a sentence) the linker looks up the entries whose rarest keys occur
+in it, and scores each by *coverage* — the share of the entry's keys (weighted by their
+inverse document frequency) found in the segment — and *compactness* — how closely the
+matched words sit together. A word unknown to the gazetteer is mapped to its closest
+gazetteer key by rapidfuzz (typos, variants: ``electrotechnique``/``electrotechniqu``) at a
+reduced weight. Methods: ``exact`` (the span reads as the label, accents and case aside),
+``lemma`` (every key found, the words close), ``fuzzy`` (most keys, or a fuzzily mapped
+word). Overlapping candidates compete for the words: the best keeps them.
+
+>>> from kg.nlp.gazetteer import Gazetteer
+>>> g = Gazetteer.from_rows([("1", "Lecture de plan", "savoir"), ("2", "Souder des pièces", "savoir-faire"),
+...     ("3", "Faire preuve de rigueur et de précision", "savoir-etre"),
+...     ("4", "Conduire un chariot", "savoir-faire")])
+>>> text = "Lecture de plans, souder les pièces. Rigueur et précision."
+>>> [(m.code, m.method, m.text) for m in Linker(g).link(words(text))]  # doctest: +NORMALIZE_WHITESPACE
+[('1', 'lemma', 'Lecture de plans'), ('2', 'lemma', 'souder les pièces'),
+ ('3', 'lemma', 'Rigueur et précision')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+from kg.nlp.gazetteer import Entry, Gazetteer
+from kg.nlp.text import form_key, word_key
+from kg.nlp.text import words as text_words
+
+Token = tuple[int, int, str]  # start, end, text — offsets into the offer text
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A ROME item recognised in a span of text."""
+
+    code: str
+    label: str
+    kind: str
+    score: float
+    method: str
+    start: int
+    end: int
+    text: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "label": self.label,
+            "kind": self.kind,
+            "score": round(self.score, 3),
+            "method": self.method,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+        }
+
+
+def words(text: str) -> list[Token]:
+    """Tokens of a text without spaCy (block labels, tests)."""
+    return text_words(text)
+
+
+@dataclass
+class Linker:
+    """Links segments to gazetteer entries. The thresholds are those chosen by 5-fold
+    cross-validation on the DEV split of the hand annotation (``benchmarks/tune_linker.py``)."""
+
+    gazetteer: Gazetteer
+    min_coverage: float = 0.85
+    min_score: float = 0.6
+    fuzzy_word: float = 88.0
+    max_gap: int = 2  # extra content words allowed inside a span, per matched key
+    single_word: float = 80.0  # rapidfuzz ratio a one-key label needs with the matched word
+
+    def __post_init__(self) -> None:
+        self._texts: list[str] = []
+        self._vocabulary = sorted(self.gazetteer.idf)
+        self._fuzzy = lru_cache(maxsize=65536)(self._closest_key)
+
+    def _closest_key(self, key: str) -> str | None:
+        if len(key) < 6:
+            return None
+        found = process.extractOne(key, self._vocabulary, scorer=fuzz.ratio, score_cutoff=self.fuzzy_word)
+        return None if found is None else str(found[0])
+
+    def keyed(self, tokens: Sequence[Token]) -> list[tuple[int, str, float]]:
+        """Content tokens as (token index, gazetteer key, weight factor 1 or 0.85 when fuzzy)."""
+        out = []
+        for number, (_, _, text) in enumerate(tokens):
+            key = word_key(text)
+            if key is None:
+                continue
+            if key in self.gazetteer.idf:
+                out.append((number, key, 1.0))
+            else:
+                near = self._fuzzy(key)
+                if near is not None:
+                    out.append((number, near, 0.85))
+        return out
+
+    def link(self, tokens: Sequence[Token], text: str | None = None) -> list[Mention]:
+        """Mentions in one segment's tokens (``text``: the full text the offsets refer to;
+        by default the tokens' own texts are joined, which only suits :func:`words` output
+        of the segment itself)."""
+        keyed = self.keyed(tokens)
+        self._texts = [tokens[number][2] for number, _, _ in keyed]
+        if not keyed:
+            return []
+        positions: dict[str, list[tuple[int, float]]] = {}
+        for order, (_, key, factor) in enumerate(keyed):
+            positions.setdefault(key, []).append((order, factor))
+        scored = []
+        entries, weights = self.gazetteer.entries, self.gazetteer.weights
+        idf = self.gazetteer.idf
+        present_keys = positions.keys()
+        for number in self.gazetteer.candidate_numbers(positions):
+            entry = entries[number]
+            # Cheap upper bound first: most candidates share one common key and stop here.
+            if sum(idf[k] for k in present_keys & entry.keyset) < self.min_coverage * weights[number][1]:
+                continue
+            found = self._score(entry, positions, keyed)
+            if found is not None:
+                scored.append((found[0], len(entry.keys), entry, found[1], found[2], found[3]))
+        # Best score first; on a tie a savoir-être item, then the entry with more keys.
+        scored.sort(key=lambda s: (-s[0], s[2].kind != "savoir-etre", -s[1], s[2].code))
+        claimed: set[int] = set()
+        mentions: list[Mention] = []
+        for score, _, entry, first, last, used in scored:
+            fresh = [u for u in used if u not in claimed]
+            if len(fresh) * 2 <= len(used):
+                continue
+            claimed.update(used)
+            start, end = tokens[keyed[first][0]][0], tokens[keyed[last][0]][1]
+            span = text[start:end] if text is not None else _join(tokens, keyed[first][0], keyed[last][0])
+            method = self._method(entry, span, score)
+            mentions.append(
+                Mention(
+                    entry.code,
+                    entry.label,
+                    entry.kind,
+                    1.0 if method == "exact" else score,
+                    method,
+                    start,
+                    end,
+                    span,
+                )
+            )
+        mentions.sort(key=lambda m: (m.start, m.end, m.code))
+        return mentions
+
+    def _score(
+        self,
+        entry: Entry,
+        positions: dict[str, list[tuple[int, float]]],
+        keyed: list[tuple[int, str, float]],
+    ) -> tuple[float, int, int, list[int]] | None:
+        weights = {k: self.gazetteer.weight(k) for k in entry.keys}
+        total = sum(weights.values())
+        present = [k for k in entry.keys if k in positions]
+        coverage = sum(weights[k] * max(f for _, f in positions[k]) for k in present) / total
+        if coverage < self.min_coverage:
+            return None
+        # The tightest window holding one occurrence of each present key.
+        best: tuple[int, int, list[int]] | None = None
+        for anchor, _ in positions[present[0]]:
+            chosen = [anchor]
+            for key in present[1:]:
+                chosen.append(min((p for p, _ in positions[key]), key=lambda p: abs(p - anchor)))
+            first, last = min(chosen), max(chosen)
+            if best is None or last - first < best[1] - best[0]:
+                best = (first, last, sorted(set(chosen)))
+        assert best is not None
+        first, last, used = best
+        width = last - first + 1
+        if width > len(present) + self.max_gap * len(present):
+            return None
+        if len(entry.keys) == 1:
+            # One stem is a weak clue (opérateur/opéras, assurer/assurances): the word itself
+            # must read like the label's.
+            word = form_key(_join_keyed(keyed, used, self._texts))
+            if fuzz.ratio(word, entry.content) < self.single_word:
+                return None
+        compactness = len(used) / width
+        score = coverage * (0.75 + 0.25 * compactness)
+        if score < self.min_score:
+            return None
+        return score, first, last, used
+
+    def _method(self, entry: Entry, span: str, score: float) -> str:
+        if form_key(span) == entry.form and not entry.alias:
+            return "exact"
+        return "lemma" if score >= 0.999 else "fuzzy"
+
+
+def _join_keyed(keyed: list[tuple[int, str, float]], used: list[int], texts: list[str]) -> str:
+    return " ".join(texts[u] for u in used)
+
+
+def _join(tokens: Sequence[Token], first: int, last: int) -> str:
+    out: list[str] = []
+    for number in range(first, last + 1):
+        start, _, text = tokens[number]
+        if out and start > tokens[number - 1][1]:
+            out.append(" ")
+        out.append(text)
+    return "".join(out)

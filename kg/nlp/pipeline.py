@@ -1,0 +1,264 @@
+"""The spaCy pipeline of the extraction, and the per-offer result.
+
+``fr_core_news_sm`` is loaded with its statistical components excluded: the extraction uses
+its French tokenizer (elisions, hyphens, punctuation), then two components registered here:
+
+- ``pas_offer_segmenter`` sets sentence starts from the offer layout (:mod:`kg.nlp.segment`)
+  and stores the segments in ``doc._.segments``;
+- ``pas_skill_linker`` links the requirement-side clauses to ROME items (:mod:`kg.nlp.linker`)
+  into ``doc._.skills``, and keeps the clauses that match nothing in ``doc._.emerging``.
+
+The tagger, parser, NER and statistical lemmatizer are left out: they cost ~15× the time
+(measured in ``docs/readme/nlp.md``) and the matching works on Snowball lemma keys.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy
+import spacy
+from spacy.attrs import IDX, LENGTH, SENT_START
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from kg.nlp.gazetteer import Gazetteer
+from kg.nlp.linker import Linker, Mention, Token
+from kg.nlp.offers import Offer, RecordError, prepare
+from kg.nlp.segment import Segment, segment
+from kg.nlp.text import form_key, normalise_phrase, phrase_keys
+
+MODEL = "fr_core_news_sm"
+EXCLUDED = ["tok2vec", "morphologizer", "parser", "attribute_ruler", "lemmatizer", "ner", "senter"]
+
+for _name, _default in (("segments", None), ("skills", None), ("emerging", None)):
+    if not Doc.has_extension(_name):
+        Doc.set_extension(_name, default=_default)
+
+# Clause boundaries inside a segment: a label and its value, parentheses, list separators
+# other than the comma (ROME labels have commas: "Réparer un équipement, une machine").
+_CLAUSE = re.compile(r"\s*(?:[;:()\[\]|+•]|\s-\s|\bet/ou\b)\s*")
+# Emerging phrases are cut at commas and "et" too: one item of a list each.
+_ITEM = re.compile(r"\s*(?:,|\bet\b|\bou\b|/)\s*")
+EMERGING_SECTIONS = frozenset({"missions", "profile", "qualities"})
+# Phrases that state no skill: experience, schedule, contract, place, pay, diplomas by level.
+_NOT_SKILL = re.compile(
+    r"\b(experience|ans?|annees?|mois|debutant|horaires?|heures?|semaine|week|cdi|cdd|interim|contrat|salaire"
+    r"|h/f|poste|mission|entreprise|societe|client|equipe|nous|vous|votre|vos|notre|nos|recherchons"
+    r"|rejoindre|bac|niveau|diplome|cap|bts|dut|licence|master|idealement|souhaite|souhaitee|apprecie|appreciee"
+    r"|exige|exigee|requis|indispensable|obligatoire|imperatif|bienvenue?|candidat|profil|etes|reconnue?)\b"
+)
+
+
+@Language.factory("pas_offer_segmenter", default_config={})
+def make_segmenter(nlp: Language, name: str) -> OfferSegmenter:
+    """The layout-aware segmenter (see :mod:`kg.nlp.segment`)."""
+    return OfferSegmenter()
+
+
+@Language.factory("pas_skill_linker", default_config={"emerging_min_words": 2, "emerging_max_words": 6})
+def make_linker(nlp: Language, name: str, emerging_min_words: int, emerging_max_words: int) -> SkillLinker:
+    """The gazetteer linker; call ``.use(gazetteer)`` before processing texts."""
+    return SkillLinker(emerging_min_words, emerging_max_words)
+
+
+class OfferSegmenter:
+    """Sentence starts at segment starts; ``doc._.segments`` = the segments."""
+
+    def __call__(self, doc: Doc) -> Doc:
+        segments = segment(doc.text)
+        doc._.segments = segments
+        starts = {s.start for s in segments}
+        # Written as one array: the per-token setter re-checks the whole doc each time, and a
+        # Token object per word costs more than the linking. 1 = start, 0 = not decided.
+        offsets = doc.to_array([IDX])
+        flags = numpy.fromiter(
+            (1 if i == 0 or o in starts else 0 for i, o in enumerate(offsets.tolist())),
+            dtype="uint64",
+            count=len(offsets),
+        )
+        doc.from_array([SENT_START], flags.reshape(-1, 1))  # type: ignore[arg-type]
+        return doc
+
+
+class SkillLinker:
+    """Links each requirement clause; unmatched clauses become emerging-skill candidates."""
+
+    def __init__(self, emerging_min_words: int, emerging_max_words: int) -> None:
+        self.linker: Linker | None = None
+        self.min_words = emerging_min_words
+        self.max_words = emerging_max_words
+        self._titles: frozenset[str] = frozenset()
+
+    def use(self, gazetteer: Gazetteer) -> SkillLinker:
+        self.linker = Linker(gazetteer)
+        self._titles = frozenset(normalise_phrase(a.label) for a in gazetteer.appellations)
+        return self
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.linker is None:
+            raise RuntimeError("pas_skill_linker has no gazetteer: call .use(gazetteer) first")
+        text = doc.text
+        # Offsets from the token arrays: building 1,000 Token objects per offer costs more
+        # than the linking.
+        array = doc.to_array([IDX, LENGTH])
+        tokens: list[Token] = [(int(a), int(a + n), text[a : a + n]) for a, n in array.tolist()]
+        starts = [t[0] for t in tokens]
+        skills: list[Mention] = []
+        emerging: list[dict[str, object]] = []
+        for seg in doc._.segments or []:
+            if not seg.requirement:
+                continue
+            for start, end in clauses(text, seg):
+                first = _bisect(starts, start)
+                last = _bisect(starts, end)
+                clause_tokens = [t for t in tokens[first:last] if t[1] <= end]
+                found = [
+                    m
+                    for m in self.linker.link(clause_tokens, text)
+                    if normalise_phrase(m.text) not in self._titles
+                ]
+                skills += found
+                if seg.section in EMERGING_SECTIONS:
+                    emerging += self._emerging_items(text, start, end, found)
+        doc._.skills = skills
+        doc._.emerging = emerging
+        return doc
+
+    def _emerging_items(
+        self, text: str, start: int, end: int, found: list[Mention]
+    ) -> list[dict[str, object]]:
+        """The list items of a clause that no mention touches, kept as emerging phrases."""
+        out = []
+        cut = start
+        bounds = [(m.start(), m.end()) for m in _ITEM.finditer(text, start, end)] + [(end, end)]
+        for a, b in bounds:
+            item_start, item_end = cut, a
+            cut = b
+            while item_end > item_start and text[item_end - 1] in " .!?\t\xa0":
+                item_end -= 1
+            if item_end <= item_start or any(m.start < item_end and item_start < m.end for m in found):
+                continue
+            candidate = self._emerging(text, item_start, item_end)
+            if candidate is not None:
+                out.append(candidate)
+        return out
+
+    def _emerging(self, text: str, start: int, end: int) -> dict[str, object] | None:
+        phrase = text[start:end]
+        normalised = normalise_phrase(phrase)
+        count = len(phrase_keys(phrase))
+        if not (self.min_words <= count <= self.max_words) or normalised in self._titles:
+            return None
+        if _NOT_SKILL.search(form_key(phrase)) or any(c.isdigit() for c in phrase):
+            return None
+        return {"text": phrase, "normalised": normalised, "start": start, "end": end}
+
+
+def clauses(text: str, seg: Segment) -> list[tuple[int, int]]:
+    """The clauses of a segment (offsets into ``text``), split at list punctuation.
+
+    >>> t = "Préparer les machines : lecture de plans, réglages (acier, inox)."
+    >>> [t[a:b] for a, b in clauses(t, Segment(0, len(t), "missions", True))]
+    ['Préparer les machines', 'lecture de plans, réglages', 'acier, inox']
+    """
+    out = []
+    cut = seg.start
+    for match in _CLAUSE.finditer(text, seg.start, seg.end):
+        out.append((cut, match.start()))
+        cut = match.end()
+    out.append((cut, seg.end))
+    trimmed = []
+    for a, b in out:
+        while b > a and text[b - 1] in " .!?\t\xa0":
+            b -= 1
+        while a < b and text[a] in " \t\xa0":
+            a += 1
+        if b > a:
+            trimmed.append((a, b))
+    return trimmed
+
+
+def _bisect(starts: list[int], offset: int) -> int:
+    lo, hi = 0, len(starts)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if starts[mid] < offset:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def load_pipeline(gazetteer: Gazetteer, model: str = MODEL) -> Language:
+    """The extraction pipeline on ``model`` (its tokenizer) with the two components."""
+    nlp = spacy.load(model, exclude=EXCLUDED)
+    nlp.add_pipe("pas_offer_segmenter")
+    linker = nlp.add_pipe("pas_skill_linker")
+    assert isinstance(linker, SkillLinker)
+    linker.use(gazetteer)
+    return nlp
+
+
+class OccupationPredictor(Protocol):
+    def predict(self, title: str, text: str, k: int = 5) -> list[tuple[str, float]]: ...
+
+
+@dataclass
+class Extractor:
+    """Turns offers into the result objects of ``kg extract``."""
+
+    nlp: Language
+    occupation: OccupationPredictor
+    candidates: int = 5
+
+    def extract(
+        self, offers: Iterable[Offer | RecordError], batch_size: int = 32
+    ) -> Iterator[dict[str, Any]]:
+        """One result (or error object) per offer, in order."""
+        pending: list[tuple[Offer, str, list[str]]] = []
+        for item in offers:
+            if isinstance(item, RecordError):
+                yield from self._flush(pending)
+                pending = []
+                yield item.to_json()
+                continue
+            prepared = prepare(item)
+            if isinstance(prepared, RecordError):
+                yield from self._flush(pending)
+                pending = []
+                yield prepared.to_json()
+                continue
+            pending.append((item, prepared.text, prepared.warnings))
+            if len(pending) >= batch_size:
+                yield from self._flush(pending)
+                pending = []
+        yield from self._flush(pending)
+
+    def _flush(self, pending: list[tuple[Offer, str, list[str]]]) -> Iterator[dict[str, Any]]:
+        docs = self.nlp.pipe(text for _, text, _ in pending)
+        for (offer, text, warnings), doc in zip(pending, docs, strict=True):
+            yield self.result(offer, text, doc, warnings)
+
+    def result(self, offer: Offer, text: str, doc: Doc, warnings: list[str]) -> dict[str, Any]:
+        """The result object of one processed offer."""
+        predicted = self.occupation.predict(offer.title, text, k=self.candidates)
+        top = predicted[0] if predicted else (None, 0.0)
+        out: dict[str, Any] = {
+            "id": offer.id,
+            "occupation": {
+                "code": top[0],
+                "score": round(top[1], 3),
+                "candidates": [{"code": c, "score": round(s, 3)} for c, s in predicted],
+                "declared": offer.declared,
+            },
+            "skills": [m.to_json() for m in doc._.skills],
+            "emerging": doc._.emerging,
+            "commune": offer.commune,
+        }
+        if warnings:
+            out["warnings"] = warnings
+        return out

@@ -1,0 +1,122 @@
+"""Text normalisation shared by the gazetteer, the linker and the emerging-skill grouping.
+
+Two keys are used: the *form* key (lower case, no accents: what "exact" compares) and the
+*lemma* key of a word (the form key reduced by the Snowball French stemmer, which folds
+inflection — plural, feminine, conjugation — and the common nominalisations: ``réaliser`` and
+``réalisation`` share ``realis``). Function words carry no key.
+
+>>> form_key("Maçonnerie  Générale")
+'maconnerie generale'
+>>> word_key("Réalisation"), word_key("réalisez"), word_key("de")
+('realis', 'realis', None)
+>>> phrase_keys("Lecture de plans et interprétation des cotes")
+['lectur', 'plan', 'interpret', 'cot']
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+
+_STEMMER = Stemmer.Stemmer("french")
+_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*|\d+", re.UNICODE)
+
+# Function words, and the light verbs of ROME labels ("faire preuve de", "être capable de") and
+# of offers ("vous assurez la conduite…") whose presence says nothing about which skill is meant
+# (the noun "assurance" keeps its key: only the verb forms are listed).
+STOP_WORDS = frozenset(
+    """a à au aux avec ce ces cet cette d de des du dans en et ou où l la le les leur leurs un une par
+    pour sur sous son sa ses se s sans y n ne pas plus moins très tres tout tous toute toutes qui
+    que qu quoi dont lui elle il ils elles nous vous votre vos notre nos mon ma mes ton ta tes c j
+    m t afin ainsi lors selon entre vers chez etc être etre avoir faire preuve capable capacité
+    capacite savoir bonne bon bonnes bons type types cadre ensemble différents differents
+    différentes differentes divers diverses autre autres tel telle tels telles assurer assurez
+    assure assurerez assurant assurera""".split()  # noqa: SIM905
+)
+
+
+@lru_cache(maxsize=65536)
+def strip_accents(text: str) -> str:
+    """Text without diacritics (``œ`` and ``æ`` spelt out).
+
+    >>> strip_accents("Œuvre à côté")
+    'Oeuvre a cote'
+    """
+    text = text.replace("œ", "oe").replace("Œ", "Oe").replace("æ", "ae").replace("Æ", "Ae")
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def form_key(text: str) -> str:
+    """Lower case, no accents, apostrophes and dashes as spaces, single spaces."""
+    text = strip_accents(text.lower()).replace("’", " ").replace("'", " ").replace("-", " ")
+    return " ".join(_WORD.findall(text))
+
+
+@lru_cache(maxsize=262144)
+def word_key(word: str) -> str | None:
+    """The lemma key of one word, or None for a function word, a number or a lower-case single
+    letter (a capital letter is kept: licence categories, "permis B").
+
+    >>> word_key("B"), word_key("l")
+    ('B', None)
+    """
+    if len(word) == 1 and word.isupper() and word not in "ÀÂÉÈÊ":
+        return word
+    form = strip_accents(word.lower()).strip("'’-")
+    if "'" in form or "’" in form:  # elided article glued to the word: d'autonomie
+        form = re.split(r"['’]", form)[-1]
+    if len(form) < 2 or form.isdigit() or form in _STOP_FORMS:
+        return None
+    return str(_STEMMER.stemWord(form))
+
+
+_STOP_FORMS = frozenset(strip_accents(w) for w in STOP_WORDS)
+
+
+def words(text: str) -> list[tuple[int, int, str]]:
+    """The words of ``text`` with their offsets (apostrophes split elided articles off).
+
+    >>> words("l'équipe, 2 ans")
+    [(0, 1, 'l'), (2, 8, 'équipe'), (10, 11, '2'), (12, 15, 'ans')]
+    """
+    out = []
+    for match in re.finditer(r"[^\W_]+", text):
+        out.append((match.start(), match.end(), match.group()))
+    return out
+
+
+def phrase_keys(text: str) -> list[str]:
+    """The lemma keys of a phrase's content words, in order."""
+    return [k for _, _, w in words(text) if (k := word_key(w)) is not None]
+
+
+def content_form(text: str) -> str:
+    """The form keys of a phrase's content words.
+
+    >>> content_form("Faire preuve d'autonomie")
+    'autonomie'
+    """
+    return " ".join(form_key(w) for _, _, w in words(text) if word_key(w) is not None)
+
+
+def normalise_phrase(text: str) -> str:
+    """The grouping key of a phrase: its content words, lower case, without accents, in the
+    singular (a final ``s`` of a word of 4+ letters dropped, ``-aux`` → ``-al`` left alone), in order.
+
+    >>> normalise_phrase("Pose d'Enduits chaux-chanvre")
+    'pose enduit chaux chanvre'
+    >>> normalise_phrase("pose des enduits chaux chanvre")
+    'pose enduit chaux chanvre'
+    """
+    out = []
+    for _, _, word in words(text):
+        if word_key(word) is None:
+            continue
+        form = strip_accents(word.lower())
+        if len(form) >= 4 and form[-1] == "s" and not form.endswith(("ss", "us", "is")):
+            form = form[:-1]
+        out.append(form)
+    return " ".join(out)

@@ -1,0 +1,327 @@
+"""The extraction (kg.nlp): offer readers, segmentation, the linker on golden examples, the
+``kg extract`` command on bad input, and the extraction graph of the demo build.
+
+spaCy is loaded once per session (``pipeline`` fixture), on a small hand-written gazetteer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from typer.testing import CliRunner
+
+from kg.nlp.gazetteer import Gazetteer
+from kg.nlp.linker import Linker, words
+from kg.nlp.offers import Offer, RecordError, prepare, read_offers
+from kg.nlp.segment import segment
+
+# ROME items (codes and labels as in ROME v460) the golden sentences are linked to.
+SKILLS = [
+    ("300490", "Faire preuve de rigueur et de précision", "savoir-etre"),
+    ("300460", "Faire preuve d'autonomie", "savoir-etre"),
+    ("300465", "Avoir l'esprit d'équipe", "savoir-etre"),
+    ("100596", "Techniques de maçonnerie", "savoir"),
+    ("100854", "Techniques de mesure et traçage", "savoir"),
+    ("140926", "Réparer du matériel de téléphonie mobile, jeux vidéos, tablettes", "savoir-faire"),
+    ("300182", "Réparer un équipement, une machine, une installation", "macro-competence"),
+    ("122384", "Contrôle qualité", "savoir"),
+    ("123456", "Permis de conduire catégorie B", "savoir"),
+    ("109114", "Opéras", "savoir"),
+    ("115131", "Préparer des repas", "savoir-faire"),
+]
+APPELLATIONS = [
+    ("16250", "Maçon / Maçonne", "F1703"),
+    ("140924", "Réparateur / Réparatrice en smartphone", "I1407"),
+]
+
+
+@pytest.fixture(scope="session")
+def gazetteer() -> Gazetteer:
+    return Gazetteer.from_rows(SKILLS, APPELLATIONS)
+
+
+@pytest.fixture(scope="session")
+def pipeline(gazetteer: Gazetteer):  # type: ignore[no-untyped-def]
+    from kg.nlp.pipeline import load_pipeline
+
+    return load_pipeline(gazetteer)
+
+
+OFFER = {
+    "id": "901NORM",
+    "intitule": "Maçon en éco-construction (H/F)",
+    "description": "Entreprise de maçonnerie du Bessin.\nVos missions :\n"
+    "- Monter des murs en béton de chanvre\n- Mettre en œuvre les techniques de maçonnerie\n"
+    "Profil recherché :\n- Permis B\n- Rigoureux et autonome\n"
+    "Les avantages :\n- Mutuelle d'entreprise",
+    "romeCode": "F1703",
+    "lieuTravail": {"commune": "14047"},
+}
+
+
+# --- readers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        json.dumps([OFFER, {**OFFER, "id": "902NORM"}]),
+        json.dumps(OFFER) + "\n" + json.dumps({**OFFER, "id": "902NORM"}) + "\n",
+        json.dumps({"resultats": [OFFER, {**OFFER, "id": "902NORM"}], "filtresPossibles": []}, indent=2),
+        json.dumps({"resultats": [OFFER, {**OFFER, "id": "902NORM"}]}),
+    ],
+    ids=["array", "jsonl", "page-pretty", "page-one-line"],
+)
+def test_reader_accepts_the_three_shapes(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "offers.json"
+    path.write_text(content, encoding="utf-8")
+    offers = list(read_offers(path))
+    assert [o.id for o in offers if isinstance(o, Offer)] == ["901NORM", "902NORM"]
+    assert offers[0].commune == "14047" and offers[0].declared == "F1703"  # type: ignore[union-attr]
+
+
+def test_reader_reports_bad_lines_and_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "offers.jsonl"
+    path.write_text(
+        json.dumps(OFFER) + "\n{not json\n[1, 2]\n\n" + json.dumps({**OFFER, "id": "903NORM"}) + "\n"
+    )
+    items = list(read_offers(path))
+    assert [type(i).__name__ for i in items] == ["Offer", "RecordError", "RecordError", "Offer"]
+    bad = items[1]
+    assert isinstance(bad, RecordError) and bad.line == 2 and "invalid JSON on line 2" in bad.error
+    assert isinstance(items[2], RecordError) and "not an offer object" in items[2].error
+
+
+def test_reader_rejects_a_document_of_another_shape(tmp_path: Path) -> None:
+    path = tmp_path / "offers.json"
+    path.write_text(json.dumps({"offres": []}, indent=2))
+    [item] = list(read_offers(path))
+    assert isinstance(item, RecordError) and "resultats" in item.error
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"description": ""}, "no description"),
+        ({"description": None}, "no description"),
+        ({"id": ""}, "no id"),
+        (
+            {"description": "We are looking for a bricklayer to join our team on the new site in the city"},
+            "the text is not in French",
+        ),
+    ],
+)
+def test_unusable_offers_are_errors(changes: dict[str, object], error: str) -> None:
+    prepared = prepare(Offer("f.jsonl", 3, {**OFFER, **changes}))
+    assert isinstance(prepared, RecordError) and prepared.error == error and prepared.line == 3
+
+
+def test_huge_text_is_capped_and_says_so() -> None:
+    prepared = prepare(Offer("f", 1, {**OFFER, "description": "Monter des murs en parpaings. " * 5000}))
+    assert not isinstance(prepared, RecordError)
+    assert len(prepared.text) == 20_000 and "capped" in prepared.warnings[0]
+
+
+# --- segmentation ------------------------------------------------------------------------------
+
+
+def test_segmenter_knows_sections_bullets_and_glued_headings() -> None:
+    text = (
+        "Opérateur de pliage H/F\nLieu : Bayeux Contrat : CDI\nVos missions principales :\n"
+        "• Régler la presse plieuse. Contrôler les pièces.\n"
+        "Les avantages :\n- Mutuelle\n- Acompte hebdomadaire. Profil recherché\n"
+        "✓ Lecture de plans\nQualités personnelles\nRigueur et autonomie."
+    )
+    found = [(s.text(text), s.section, s.requirement) for s in segment(text) if not s.heading]
+    assert found == [
+        ("Opérateur de pliage H/F", "title", False),
+        ("Lieu : Bayeux Contrat : CDI", "conditions", False),
+        ("Régler la presse plieuse.", "missions", True),
+        ("Contrôler les pièces.", "missions", True),
+        ("Mutuelle", "benefits", False),
+        ("Acompte hebdomadaire.", "benefits", False),
+        ("Lecture de plans", "profile", True),
+        ("Rigueur et autonomie.", "qualities", True),
+    ]
+
+
+def test_pay_sentences_are_not_requirements_wherever_they_stand() -> None:
+    text = "Titre\nVous préparez les commandes.\nRémunération : 12,50 € brut de l'heure."
+    assert [s.requirement for s in segment(text)] == [False, True, False]
+
+
+# --- linker (golden examples) ------------------------------------------------------------------
+
+GOLDEN = [
+    ("Techniques de maçonnerie traditionnelle", [("100596", "exact", "Techniques de maçonnerie")]),
+    (
+        "Maîtrise des techniques de mesure et de traçage",
+        [("100854", "lemma", "techniques de mesure et de traçage")],
+    ),
+    ("Rigueur et précision", [("300490", "lemma", "Rigueur et précision")]),
+    ("Vous êtes rigoureux, autonome", [("300490", "lemma", "rigoureux"), ("300460", "lemma", "autonome")]),
+    (
+        "Réparer du matériel de téléphonie mobile, jeux vidéos, tablettes",
+        [("140926", "exact", "Réparer du matériel de téléphonie mobile, jeux vidéos, tablettes")],
+    ),
+    (
+        "Réparation de matériel de téléphonie mobile, de jeux vidéo et de tablettes",
+        [("140926", "fuzzy", "Réparation de matériel de téléphonie mobile, de jeux vidéo et de tablettes")],
+    ),  # vidéo ≠ vidéos for Snowball
+    ("Réparation de téléphones et de tablettes", []),  # 3 of the label's 7 words: not enough
+    ("Techniques de maconerie", [("100596", "fuzzy", "Techniques de maconerie")]),  # a typo
+    ("Permis B exigé", [("123456", "lemma", "Permis B")]),
+    ("Opérateur sur presse", []),  # one shared stem (opér-) is not enough for a one-word label
+    ("Préparation des repas", [("115131", "lemma", "Préparation des repas")]),
+    ("Contrôles qualité en fin de ligne", [("122384", "lemma", "Contrôles qualité")]),
+    ("Connaissance de l'électronique", []),
+]
+
+
+@pytest.mark.parametrize(("sentence", "expected"), GOLDEN, ids=[g[0][:30] for g in GOLDEN])
+def test_linker_golden(gazetteer: Gazetteer, sentence: str, expected: list[tuple[str, str, str]]) -> None:
+    mentions = Linker(gazetteer).link(words(sentence), sentence)
+    assert [(m.code, m.method, m.text) for m in mentions] == expected
+    for m in mentions:
+        assert sentence[m.start : m.end] == m.text and 0 < m.score <= 1
+
+
+def test_pipeline_links_requirements_only_and_collects_emerging(pipeline) -> None:  # type: ignore[no-untyped-def]
+    text = OFFER["intitule"] + "\n" + OFFER["description"]
+    doc = pipeline(text)
+    codes = [(m.code, text[m.start : m.end]) for m in doc._.skills]
+    assert codes == [
+        ("100596", "techniques de maçonnerie"),
+        ("123456", "Permis B"),
+        ("300490", "Rigoureux"),
+        ("300460", "autonome"),
+    ]
+    assert [e["normalised"] for e in doc._.emerging] == ["monter mur beton chanvre"]
+    assert all(text[e["start"] : e["end"]] == e["text"] for e in doc._.emerging)
+
+
+# --- kg extract --------------------------------------------------------------------------------
+
+
+def test_extract_command_writes_errors_and_counts_failures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gazetteer: Gazetteer, pipeline
+) -> None:  # type: ignore[no-untyped-def]
+    from kg import cli
+    from kg.nlp import extract
+    from kg.nlp.occupation import OccupationModel
+    from kg.nlp.pipeline import Extractor
+
+    store = tmp_path / "store"
+    (store / "builds" / "b").mkdir(parents=True)
+    ox.Store(str(store / "builds" / "b")).flush()
+    (store / "current").symlink_to("builds/b")
+    model = OccupationModel.from_labels(
+        {"F1703": "Maçon / Maçonne", "I1407": "Réparateur / Réparatrice en produits de télécommunication"},
+        [("F1703", "Maçon en éco-construction"), ("I1407", "Réparateur / Réparatrice en smartphone")],
+        {"F1703": ["Techniques de maçonnerie"], "I1407": ["Réparer du matériel de téléphonie mobile"]},
+    )
+    monkeypatch.setattr(extract, "make_extractor", lambda *_: Extractor(pipeline, model))
+    offers = tmp_path / "offers.jsonl"
+    lines = [
+        json.dumps(OFFER),
+        "{broken",
+        json.dumps({**OFFER, "id": "904NORM", "description": ""}),
+        json.dumps({**OFFER, "id": "905NORM", "description": "Monter des murs. " * 3000}),
+    ]
+    offers.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "results.jsonl"
+    result = CliRunner().invoke(
+        cli.app, ["extract", str(offers), "--output", str(out), "--store", str(store)]
+    )
+    assert result.exit_code == 2, result.output
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r.get("error") for r in rows] == [
+        None,
+        "invalid JSON on line 2: Expecting property name enclosed in double quotes (column 2)",
+        "no description",
+        None,
+    ]
+    first = rows[0]
+    assert first["id"] == "901NORM" and first["commune"] == "14047"
+    assert first["occupation"]["declared"] == "F1703" and first["occupation"]["code"] == "F1703"
+    text = OFFER["intitule"] + "\n" + OFFER["description"]
+    assert all(text[s["start"] : s["end"]] == s["text"] for s in first["skills"])
+    assert set(first["skills"][0]) == {"code", "label", "kind", "score", "method", "start", "end", "text"}
+    assert "capped" in rows[3]["warnings"][0]
+
+
+# --- graph output of the demo build ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from kg.build import build
+    from kg.cli import DEMO_MANIFEST
+    from kg.config import Settings
+    from kg.manifest import load_manifest
+
+    settings = dataclasses.replace(Settings(), store=tmp_path_factory.mktemp("nlp-demo") / "store")
+    result = build(load_manifest(DEMO_MANIFEST), settings)
+    return result
+
+
+def test_demo_build_holds_valid_extraction_graph(demo_store) -> None:  # type: ignore[no-untyped-def]
+    from kg.store import open_store
+
+    result = demo_store
+    assert result.violations == 0
+    report = next(r for r in result.sources if r.name == "nlp-extraction")
+    assert report.rows_read == 40 and report.rows_loaded == 40 and report.reconciles
+    store = open_store(result.store_dir.parent.parent)
+    counts = {
+        str(s["t"].value).rsplit("#", 1)[1]: int(s["n"].value)
+        for s in store.query(
+            "PREFIX pas: <https://w3id.org/passerelles/ontology#> SELECT ?t (COUNT(*) AS ?n) WHERE { ?s a ?t "
+            "FILTER(?t IN (pas:SkillMention, pas:EmergingSkill, pas:BlockCoverage, pas:OccupationPrediction,"
+            " pas:ExtractionRun, pas:JobOffer)) } GROUP BY ?t"
+        )  # type: ignore[union-attr]
+    }
+    assert counts["JobOffer"] == 40 and counts["ExtractionRun"] == 1
+    assert (
+        counts["SkillMention"] > 40 and counts["EmergingSkill"] > 10 and counts["OccupationPrediction"] >= 40
+    )
+    # Every mention's evidence is the text at its offsets in the property it names.
+    rows = store.query(
+        "PREFIX pas: <https://w3id.org/passerelles/ontology#> SELECT ?text ?value ?start ?end WHERE { "
+        "?m a pas:SkillMention ; pas:mentionIn ?o ; pas:sourceProperty ?p ; pas:evidenceText ?text ; "
+        "pas:startOffset ?start ; pas:endOffset ?end . ?o ?p ?value }"
+    )
+    checked = 0
+    for row in rows:  # type: ignore[union-attr]
+        value, start, end = row["value"].value, int(row["start"].value), int(row["end"].value)
+        assert value[start:end] == row["text"].value
+        checked += 1
+    assert checked == counts["SkillMention"]
+
+
+def test_two_workers_give_the_same_output_in_order(tmp_path: Path, gazetteer: Gazetteer, pipeline) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from kg.nlp.extract import run
+    from kg.nlp.occupation import OccupationModel
+    from kg.nlp.pipeline import Extractor
+
+    model = OccupationModel.from_labels(
+        {"F1703": "Maçon / Maçonne"}, [], {"F1703": ["Techniques de maçonnerie"]}
+    )
+    extractor = Extractor(pipeline, model)
+    offers = tmp_path / "offers.jsonl"
+    lines = [json.dumps({**OFFER, "id": f"{900 + n}NORM"}) for n in range(1, 80)] + ["{bad"]
+    offers.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    outputs = []
+    for workers in (1, 2):
+        out = io.StringIO()
+        stats = run(extractor, [offers], out, workers=workers)
+        assert (stats.offers, stats.failed) == (80, 1)
+        outputs.append(out.getvalue())
+    assert outputs[0] == outputs[1]
