@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -81,8 +82,13 @@ def test_results(junit: Path) -> dict[str, tuple[str, float]]:
     return results
 
 
-def _status(results: dict[str, tuple[str, float]], prefix: str) -> str:
-    found = [s for name, (s, _) in results.items() if name.startswith(prefix)]
+def _status(results: dict[str, tuple[str, float]], prefix: str, param: str | None = None) -> str:
+    """The status of the tests named ``prefix…`` (with ``param`` as their first parameter)."""
+    found = [
+        s
+        for name, (s, _) in results.items()
+        if name.startswith(prefix) and (param is None or f"[{param}]" in name or f"[{param}-" in name)
+    ]
     if not found:
         return "not run"
     if any(s == "FAILED" for s in found):
@@ -132,7 +138,10 @@ def rows(results: dict[str, tuple[str, float]], events: list[dict[str, object]])
         ("ENOSPC (injected)", "test_faults::test_out_of_disk_injected_into_the_spool_writer"),
     ):
         seen = [e for e in faults if e["fault"] == fault]
-        outcome = f"{seen[-1]['outcome']}: `{seen[-1]['message']}`; previous graph served" if seen else "—"
+        message = (
+            re.sub(r"/tmp/pytest-of-[^/]+/pytest-\d+/[^/]+/", "…/", str(seen[-1]["message"])) if seen else ""
+        )
+        outcome = f"{seen[-1]['outcome']}: `{message}`; previous graph served" if seen else "—"
         label = (
             "Out of disk: store on a full 48 MiB tmpfs"
             if "tmpfs" in fault
@@ -155,7 +164,8 @@ def rows(results: dict[str, tuple[str, float]], events: list[dict[str, object]])
         outcome += f"; other exceptions {unexpected}"
         test = "test_html_escaping::" if reader.startswith("html") else "test_fuzz_readers::"
         area = "Bad input (HTML)" if reader.startswith("html") else "Bad input (readers)"
-        table.append((area, f"`{reader}`", tried, outcome, _status(results, test)))
+        param = None if reader.startswith("html") else reader
+        table.append((area, f"`{reader}`", tried, outcome, _status(results, test, param)))
     table.append(
         (
             "Bad input (readers)",

@@ -8,7 +8,7 @@ temporary file (``.tmp-*``, ``.current-*``) behind.
 The stages are told apart from outside, by the files a build writes in ``builds/``: a spool per
 source (``.tmp-<source>-*.nt``) while mapping and loading, the union (``.tmp-union-*.nt``) while
 validating, neither while reconciling and publishing. A calibration build measures how long each
-stage lasts; the kill times are drawn uniformly inside that window from a seeded RNG (the seed is
+stage lasts; the kill times are drawn inside that window from a seeded RNG (the seed is
 in the test id, so a failure replays). ``PASSERELLES_FAULT_RUNS`` sets the kills per stage
 (default 1 in CI; ``scripts/reliability_report.py`` uses 5).
 """
@@ -200,7 +200,10 @@ def test_sigkill_during_build_keeps_previous_graph(
     start, end = calibration.stages[stage]
     rng = random.Random(f"{stage}-{RUNS}")
     for run in range(RUNS):
-        delay = rng.uniform(0.0, max(end - start, POLL_S) * 0.8)
+        window = max(end - start, POLL_S) * 0.8
+        # Publishing's work (reconcile, flush, rename, switch) comes first in its window, the
+        # process's exit last: kills are drawn nearer its start (u² skews a uniform u).
+        delay = window * (rng.random() ** 2 if stage == "publish" else rng.random())
         where = _kill_during(stage, delay, calibration.manifest, store)
         after = Served.read(store)
         published = after.target != before.target
