@@ -87,7 +87,7 @@ def _status(results: dict[str, tuple[str, float]], prefix: str, param: str | Non
     found = [
         s
         for name, (s, _) in results.items()
-        if name.startswith(prefix) and (param is None or f"[{param}]" in name or f"[{param}-" in name)
+        if name.startswith(prefix) and (param is None or f"[{param}]" in name or f"[{param} " in name)
     ]
     if not found:
         return "not run"

@@ -173,8 +173,11 @@ def _kill_during(stage: str, delay: float, manifest: Path, store: Path) -> str:
         process.wait(timeout=30)
         if process.returncode == 0:
             return "finished"
-        # no temporary file names the stages before mapping and after validation
-        return now if now in ("map_load", "validate") else ("publish" if validated else "setup")
+        # No temporary file names the stages before mapping and after validation; the spools
+        # alone (no union) are also seen as validation ends, just before they are removed.
+        if validated:
+            return "validate" if now in ("map_load", "validate") else "publish"
+        return now if now == "map_load" else "setup"
     finally:
         if process.poll() is None:
             process.kill()

@@ -306,7 +306,7 @@ EDGE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("fmt", "data", "rule"), EDGE_CASES, ids=[f"{c[0]}-{c[2]}" for c in EDGE_CASES])
+@pytest.mark.parametrize(("fmt", "data", "rule"), EDGE_CASES, ids=[f"{c[0]} {c[2]}" for c in EDGE_CASES])
 def test_edge_cases_end_in_a_source_error(fmt: str, data: bytes, rule: str) -> None:
     result = outcome(fmt, data, "edge cases")
     assert isinstance(result, SourceError) and rule in str(result), result
