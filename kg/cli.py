@@ -122,6 +122,12 @@ def build(
         result = run_build(spec, settings, only, file, force, on_source=progress, engine=engine)
     except (SourceError, BuildError, ManifestError) as exc:
         raise _fail(str(exc)) from None
+    except OSError as exc:  # a full disk, a read-only store...: one line, not a traceback
+        reason = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
+        raise _fail(
+            f"cannot write the new build in {settings.store}: {' '.join(reason.split())} "
+            "(the previous graph is still served)"
+        ) from None
     if isinstance(result, NoOp):
         names = ", ".join(result.sources) if only else f"all {len(result.sources)} sources"
         console.print(

@@ -161,6 +161,19 @@ td,th{border:1px solid #ccd;padding:.25rem .5rem;text-align:left}
 """
 
 
+def _link(iri: str, text: str) -> str:
+    """A link to an offer's IRI; an IRI that is not http(s) (``javascript:``...) stays plain text.
+
+    >>> _link("https://w3id.org/passerelles/id/offer/1", "1")
+    '<a href="https://w3id.org/passerelles/id/offer/1">1</a>'
+    >>> _link("javascript:alert(1)", "<b>")
+    '&lt;b&gt;'
+    """
+    if iri.startswith(("https://", "http://")):
+        return f'<a href="{escape(iri)}">{escape(text)}</a>'
+    return escape(text)
+
+
 def render_html(reports: list[TradeGaps]) -> str:
     """A self-contained HTML page: per trade, a chart, the ranked gaps linked to their evidence."""
     body: list[str] = []
@@ -187,7 +200,7 @@ def render_html(reports: list[TradeGaps]) -> str:
         body.append("</tbody></table>")
         for g in r.gaps:
             items = "".join(
-                f'<li>offre <a href="{escape(e.offer)}">{escape(e.offer_code)}</a> — {escape(e.title)} — '
+                f"<li>offre {_link(e.offer, e.offer_code)} — {escape(e.title)} — "
                 f"{escape(e.source)}{' : <mark>' + escape(e.text) + '</mark>' if e.text else ''}</li>"
                 for e in g.evidence
             )

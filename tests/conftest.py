@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property-based tests (tests/test_fuzz_*.py): few, reproducible examples in CI; a long run is a
+# benchmark: `pytest tests/test_fuzz_readers.py --hypothesis-profile=long`.
+settings.register_profile("ci", max_examples=50, deadline=timedelta(seconds=10), derandomize=True)
+settings.register_profile("long", max_examples=2000, deadline=None)
+settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"

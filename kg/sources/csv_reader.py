@@ -46,7 +46,10 @@ def _rows(
             # Some exports end the header with the delimiter: a trailing empty name, no column.
             while header and not header[-1].strip():
                 header.pop()
-            names = [variable_name(h) for h in header]
+            try:
+                names = [variable_name(h) for h in header]
+            except ValueError as exc:  # a header cell with no letter or digit names no column
+                raise SourceError(path, skip + 1, None, f"unusable header: {exc}") from None
             missing = [c for c in required if variable_name(c) not in names]
             if missing:
                 raise SourceError(

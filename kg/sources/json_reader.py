@@ -8,12 +8,34 @@ name); other lists of scalars are joined with ``|``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from kg.errors import SourceError
 from kg.sources.records import Record, clean_cell, variable_name
+
+# A UTF-16 surrogate escape: JSON allows a lone one (``"\ud800"``), which is no Unicode text and
+# cannot be written as UTF-8 further on; checked only when the raw text holds such an escape.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _check_text(raw: str, data: Any, path: Path, line: int | None) -> None:
+    r"""Raise a SourceError when ``data`` (parsed from ``raw``) holds a lone surrogate.
+
+    >>> _check_text('["\\ud83d\\ude00"]', ["\U0001F600"], Path("a.json"), 1)
+    >>> _check_text('["\\ud800"]', ["\ud800"], Path("a.json"), 1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    kg.errors.SourceError: a.json, line 1: invalid JSON: a \u escape of half a surrogate pair ...
+    """
+    if _SURROGATE_ESCAPE.search(raw) is None:
+        return
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        rule = "invalid JSON: a \\u escape of half a surrogate pair (not Unicode text)"
+        raise SourceError(path, line, None, rule) from None
 
 
 def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, str | None]:
@@ -42,6 +64,15 @@ def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, str | None]:
 def _expand(number: int, obj: Any, path: Path, options: Mapping[str, str]) -> Iterator[Record]:
     if not isinstance(obj, dict):
         raise SourceError(path, number, None, f"record is a {type(obj).__name__}, not an object")
+    try:
+        yield from _flat_records(number, obj, options)
+    except ValueError as exc:  # a key with no letter or digit names no column
+        raise SourceError(path, number, None, f"unusable key: {exc}") from None
+    except RecursionError:
+        raise SourceError(path, number, None, "objects nested too deeply to flatten") from None
+
+
+def _flat_records(number: int, obj: dict[str, Any], options: Mapping[str, str]) -> Iterator[Record]:
     column = options.get("explode")
     if not column:
         yield Record(number, flatten(obj))
@@ -59,11 +90,17 @@ def read_json(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
     """Records of a JSON document: the array itself, or the array under ``records`` (dotted)."""
     encoding = options.get("encoding", "utf-8-sig")
     try:
-        data = json.loads(path.read_text(encoding=encoding))
+        raw = path.read_text(encoding=encoding)
+        data = json.loads(raw)
     except UnicodeDecodeError as exc:
         raise SourceError(path, None, None, f"bytes not decodable as {encoding}: {exc.reason}") from None
     except json.JSONDecodeError as exc:
         raise SourceError(path, exc.lineno, None, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    except ValueError as exc:  # an integer beyond Python's 4300-digit conversion limit
+        raise SourceError(path, None, None, f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise SourceError(path, None, None, "invalid JSON: arrays or objects nested too deeply") from None
+    _check_text(raw, data, path, None)
     for key in filter(None, options.get("records", "").split(".")):
         if not isinstance(data, dict) or key not in data:
             raise SourceError(path, None, key, f"no {key!r} member holding the records")
@@ -86,6 +123,11 @@ def read_json_lines(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
                     obj = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise SourceError(path, number, None, f"invalid JSON: {exc.msg}") from None
+                except ValueError as exc:  # an integer beyond the 4300-digit conversion limit
+                    raise SourceError(path, number, None, f"invalid JSON: {exc}") from None
+                except RecursionError:
+                    raise SourceError(path, number, None, "invalid JSON: nested too deeply") from None
+                _check_text(line, obj, path, number)
                 yield from _expand(number, obj, path, options)
         except UnicodeDecodeError as exc:
             raise SourceError(path, None, None, f"bytes not decodable as {encoding}: {exc.reason}") from None
