@@ -66,7 +66,9 @@ def source_digest(spec: SourceSpec, file_sha256: str, mappings_dir: Path) -> str
     False
     """
     entry = {k: v for k, v in asdict(spec).items() if k not in {"manifest", "file"}}
-    mappings = {p.name: sha256_of(p) for p in spec.mapping_paths(mappings_dir)}
+    # A stage computed by code (the NLP extraction names "kg/nlp") has no mapping file: the kg
+    # version in the shared digest stands for it.
+    mappings = {p.name: sha256_of(p) if p.is_file() else "code" for p in spec.mapping_paths(mappings_dir)}
     return _digest({"file": file_sha256, "name": Path(spec.file).name, "entry": entry, "mappings": mappings})
 
 

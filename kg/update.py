@@ -55,6 +55,7 @@ from kg.inputs import InputDigests, global_digest, sha256_of, source_digest
 from kg.manifest import Manifest, SourceSpec
 from kg.mapping import MappingStats
 from kg.namespaces import PAS, RDF
+from kg.nlp.stage import NAME as NLP_STAGE
 from kg.provenance import (
     CHANGED_IRIS_CAP,
     SourceReport,
@@ -111,11 +112,18 @@ def run(
         if current is not None:
             previous = InputDigests.from_json(_previous_report(current).get("inputs"))
             digests = _digests(manifest, manifest.sources, settings.base_iri, shapes_dir)
-            if set(previous.sources) == set(digests.sources) and digests.unchanged(
+            # Sources the build derives itself (the NLP stage) follow from the manifest's.
+            derived = {
+                name for name in previous.sources if name not in digests.sources and name in STAGE_NAMES
+            }
+            if set(previous.sources) - derived == set(digests.sources) and digests.unchanged(
                 previous, list(digests.sources)
             ):
                 return NoOp(current.name, current, manifest.names())
     return build(manifest, settings, on_source=on_source, engine=engine, shapes_dir=shapes_dir)
+
+
+STAGE_NAMES = {NLP_STAGE}
 
 
 def _digests(

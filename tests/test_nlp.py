@@ -325,3 +325,17 @@ def test_two_workers_give_the_same_output_in_order(tmp_path: Path, gazetteer: Ga
         assert (stats.offers, stats.failed) == (80, 1)
         outputs.append(out.getvalue())
     assert outputs[0] == outputs[1]
+
+
+def test_unchanged_demo_rebuild_is_a_no_op_despite_the_nlp_stage(demo_store) -> None:  # type: ignore[no-untyped-def]
+    """Regression: the NLP stage's spec names no mapping file, which made the build's input digests
+    fail (FileNotFoundError) and, once past that, every rebuild look changed."""
+    import dataclasses
+
+    from kg.cli import DEMO_MANIFEST
+    from kg.config import Settings
+    from kg.manifest import load_manifest
+    from kg.update import NoOp, run
+
+    settings = dataclasses.replace(Settings(), store=demo_store.store_dir.parent.parent)
+    assert isinstance(run(load_manifest(DEMO_MANIFEST), settings), NoOp)
