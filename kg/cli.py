@@ -342,7 +342,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
-    """Serve the built graph: /health, /sparql."""
+    """Serve the built graph: /sparql, /graphql, Linked Data /id, /dataset, /dumps, /queries, /query."""
     import uvicorn
 
     from api.app import create_app

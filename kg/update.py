@@ -50,11 +50,12 @@ from kg.build import (
 from kg.build import quarantine as quarantine_entities
 from kg.config import Settings
 from kg.derive import derive
+from kg.dumps import DUMPS_DIR, write_dumps
 from kg.errors import BuildError
 from kg.inputs import InputDigests, global_digest, sha256_of, source_digest
 from kg.manifest import Manifest, SourceSpec
 from kg.mapping import MappingStats
-from kg.namespaces import PAS, RDF
+from kg.namespaces import PAS, RDF, prefixes_for
 from kg.nlp.stage import NAME as NLP_STAGE
 from kg.provenance import (
     CHANGED_IRIS_CAP,
@@ -547,4 +548,8 @@ def _apply(
         json.dumps(result.to_json(), indent=2, ensure_ascii=False), encoding="utf-8"
     )
     result.timings["catalog_and_report"] = time.perf_counter() - t_validated
+    # The dumps describe the whole published graph: written again, as a full build does.
+    t_dumps = time.perf_counter()
+    write_dumps(store, target.path / DUMPS_DIR, prefixes_for(base))
+    result.timings["dumps"] = time.perf_counter() - t_dumps
     return result

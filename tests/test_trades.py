@@ -48,7 +48,7 @@ def test_codes_exist_in_rome_v460(shared_data: Path) -> None:
 @pytest.mark.parametrize(
     ("trade", "appellation", "fiche"),
     [
-        ("reparation-telephonie", "140924", "I1407"),  # smartphone repair
+        ("valoriste-generaliste", "20503", "K2308"),  # the valoriste appellation of sorting operators
         ("technicien-hydrogene", "512211", "I1304"),  # hydrogen maintenance, under industrial maintenance
         ("dispositifs-medicaux-domicile", "38858", "J1303"),  # respiratory support devices
     ],

@@ -110,6 +110,7 @@ def test_update_replaces_only_that_graph_and_matches_a_full_build(tmp_path: Path
     result = _built(_run(tmp_path, folder, only=["mini-occupations"]))
     assert result.updated == ["mini-occupations"] and result.previous_build == first.build_id
     assert StoreLayout(tmp_path / "store").current() == result.store_dir.resolve()
+    assert (result.store_dir / "dumps" / "dumps.json").is_file()  # regression: an update wrote no dumps
     store = open_store(tmp_path / "store")
     assert _graph(store, APP) == appellations and _graph(store, f"{TEST_BASE}graph/ontology") == ontology
     assert _ask(

@@ -9,7 +9,7 @@ its French tokenizer (elisions, hyphens, punctuation), then two components regis
   into ``doc._.skills``, and keeps the clauses that match nothing in ``doc._.emerging``.
 
 The tagger, parser, NER and statistical lemmatizer are left out: they cost ~15× the time
-(measured in ``docs/readme/nlp.md``) and the matching works on Snowball lemma keys.
+(measured in ``docs/guides/extraction.md``) and the matching works on Snowball lemma keys.
 """
 
 from __future__ import annotations
