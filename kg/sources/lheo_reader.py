@@ -121,15 +121,15 @@ def _put(out: dict[str, str | None], key: str, value: str | None) -> None:
     out[key] = value if old is None else f"{old}|{value}"
 
 
-# What a child element becomes, by (prefix of its parent, its tag): its column key and local
+# What a child element becomes, by prefix of its parent then tag: its column key and local
 # name. Tags and prefixes are few and repeat on every record; one lookup replaces the local
 # name, key and variable-name work per node (flattening is most of the reader's time).
-_PLANS: dict[tuple[str, object], tuple[str, str]] = {}
+_PLANS: dict[str, dict[object, tuple[str, str]]] = {}
 
 
-def _plan(prefix: str, tag: object) -> tuple[str, str]:
+def _plan(plans: dict[object, tuple[str, str]], prefix: str, tag: object) -> tuple[str, str]:
     local = _local(tag)
-    plan = _PLANS[(prefix, tag)] = (_key(prefix, local) if local else "", local)
+    plan = plans[tag] = (_key(prefix, local) if local else "", local)
     return plan
 
 
@@ -142,17 +142,22 @@ def flatten_element(element: etree._Element, prefix: str, out: dict[str, str | N
     >>> out = {}; flatten_element(e, "action", out); out
     {'action_numero': 'A1', 'action_code_ROME': 'I1407|I1402', 'action_extras_extra_financement': 'CPF'}
     """
+    _flatten(element, prefix, out, _NESTED.get(_local(element.tag)))
+
+
+def _flatten(element: etree._Element, prefix: str, out: dict[str, str | None], nested: str | None) -> None:
     for name, value in element.items():
         _put(out, _key(prefix, _local(name)), clean_cell(value))
-    nested = _NESTED.get(_local(element.tag))
-    plans = _PLANS
+    plans = _PLANS.get(prefix)
+    if plans is None:
+        plans = _PLANS[prefix] = {}
     for child in element:
-        plan = plans.get((prefix, child.tag)) or _plan(prefix, child.tag)
-        key, local = plan
+        tag = child.tag
+        key, local = plans.get(tag) or _plan(plans, prefix, tag)
         if not local or local == nested:
             continue  # comments, processing instructions, child records
         if len(child):
-            flatten_element(child, key, out)
+            _flatten(child, key, out, _NESTED.get(local))
             continue
         attributes = child.items()
         if attributes:
