@@ -28,7 +28,7 @@ from kg.dumps import DUMPS_DIR, write_dumps
 from kg.errors import BuildError
 from kg.inputs import InputDigests, global_digest, sha256_of, source_digest
 from kg.manifest import Manifest, SourceSpec
-from kg.mapping import Mapping, MappingRunner, MappingStats
+from kg.mapping import Mapping, MappingStats, map_source_file
 from kg.namespaces import PAS, RDF, RDFS, prefixes_for
 from kg.provenance import (
     SourceReport,
@@ -39,7 +39,6 @@ from kg.provenance import (
     quarantine_iri,
     result_quads,
 )
-from kg.sources.records import read_records
 from kg.store import REPORT_FILE, StoreLayout, scratch_file
 from kg.validate import node_term, ontology_graph, validate_neighbourhood, validate_union, write_union
 from kg.validate_engine import ValidationResult
@@ -117,11 +116,10 @@ def map_source(
     spool = Path(tempfile.mkstemp(prefix=f".tmp-{spec.name}-", suffix=".nt", dir=spool_dir)[1])
     try:
         with spool.open("wb") as out:
-            for mapping_path in spec.mapping_paths(mappings_dir):
-                mapping = Mapping.load(mapping_path)
-                records = read_records(path, mapping.format, {**mapping.options, **spec.options})
-                for chunk in MappingRunner(mapping, base_iri, options=spec.options).run(records, stats):
-                    out.write(chunk)
+            # One read of the file for all mappings that parse it alike (LHEO: both mappings).
+            mappings = [Mapping.load(p) for p in spec.mapping_paths(mappings_dir)]
+            for chunk in map_source_file(path, mappings, spec.options, base_iri, stats):
+                out.write(chunk)
         mapped = time.perf_counter()
     except BaseException:
         spool.unlink(missing_ok=True)

@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import overload
 
 import pyoxigraph as ox
 
@@ -165,13 +167,65 @@ class Mapping:
         return [rule, *self.skip]
 
 
+class EntityMarks:
+    """Which records marked which entity (``?entity pas:sourceRow ?_row``), kept compact: while
+    a source is mapped, each distinct (entity, record) pair is two 8-byte integers — the
+    entity's hash and the record number — instead of a string key and a set per entity, so that
+    memory barely grows with the file. Read like a ``dict[str, set[int]]`` (``get``, ``in``,
+    ``len``, ``values``) once mapping is done (an index is then built on first use). Entities
+    are told apart by their 64-bit string hash (a collision among a million entities has a
+    chance of about 1e-7 and would only merge their record sets).
+
+    >>> marks = EntityMarks(); marks.add([("<a>", 1), ("<a>", 2), ("<b>", 2)])
+    >>> len(marks), marks.get("<a>"), "<b>" in marks, "<c>" in marks, marks.get("<c>", set())
+    (2, {1, 2}, True, False, set())
+    """
+
+    def __init__(self) -> None:
+        self._hashes = array("q")
+        self._numbers = array("q")
+        self._index: dict[int, set[int]] | None = None
+
+    def add(self, pairs: Iterable[tuple[str, int]]) -> None:
+        """Record (entity in N-Triples, record number) pairs."""
+        for entity, number in pairs:
+            self._hashes.append(hash(entity))
+            self._numbers.append(number)
+        self._index = None
+
+    def _indexed(self) -> dict[int, set[int]]:
+        if self._index is None:
+            index: dict[int, set[int]] = {}
+            for key, number in zip(self._hashes, self._numbers, strict=True):
+                index.setdefault(key, set()).add(number)
+            self._index = index
+        return self._index
+
+    @overload
+    def get(self, entity: str) -> set[int] | None: ...
+    @overload
+    def get(self, entity: str, default: set[int]) -> set[int]: ...
+    def get(self, entity: str, default: set[int] | None = None) -> set[int] | None:
+        return self._indexed().get(hash(entity), default)
+
+    def __contains__(self, entity: object) -> bool:
+        return hash(entity) in self._indexed()
+
+    def __len__(self) -> int:
+        return len(self._indexed())
+
+    def values(self) -> Iterable[set[int]]:
+        return self._indexed().values()
+
+
 @dataclass
 class MappingStats:
     """What a mapping run saw: records by fate, and where its time went."""
 
     records: set[int] = field(default_factory=set)
     skipped: dict[int, str] = field(default_factory=dict)
-    entities: dict[str, set[int]] = field(default_factory=dict)  # entity (N-Triples) -> records
+    # entity (N-Triples) -> records; a dict is accepted too (tests build stats by hand)
+    entities: EntityMarks | dict[str, set[int]] = field(default_factory=EntityMarks)
     unmapped: dict[int, dict[str, str | None]] = field(default_factory=dict)  # no entity marked
     triples: int = 0
     read_s: float = 0.0
@@ -189,6 +243,25 @@ def _term(value: str | None) -> str:
     ('UNDEF', '"say \\"hi\\""')
     """
     return "UNDEF" if value is None else f'"{value.translate(_ESCAPES)}"'
+
+
+_SPECIAL = re.compile(r'[\\"\n\r]')
+
+
+def _row(record: Record, cols: list[str]) -> str:
+    r"""One row of the VALUES block (as :func:`_term` per cell, without a call per cell: this
+    runs once per cell of the source).
+
+    >>> _row(Record(7, {"a": 'say "hi"', "b": None}), ["a", "b", "c"])
+    '(7 "say \\"hi\\"" UNDEF UNDEF)'
+    """
+    get = record.values.get
+    cells = [get(c) for c in cols]
+    text = " ".join(
+        "UNDEF" if v is None else f'"{v.translate(_ESCAPES)}"' if _SPECIAL.search(v) else f'"{v}"'
+        for v in cells
+    )
+    return f"({record.number} {text})"
 
 
 class MappingRunner:
@@ -217,7 +290,7 @@ class MappingRunner:
         for record in batch:
             present.update(record.values)
         cols = sorted(present & self._used)
-        rows = "\n".join(f"({r.number} {' '.join(_term(r.values.get(c)) for c in cols)})" for r in batch)
+        rows = "\n".join(_row(r, cols) for r in batch)
         names = " ".join(f"?{c}" for c in cols)
         return f"\nVALUES (?_row {names}) {{\n{rows}\n}}\n"
 
@@ -262,21 +335,103 @@ class MappingRunner:
         # Markers are split off as text: far cheaper than a Python object per triple.
         kept: list[bytes] = []
         marked: set[int] = set()
-        entities = stats.entities
+        pairs: set[tuple[str, int]] = set()  # a course is marked by each of its sessions and codes
         for line in data.splitlines(keepends=True):
             if _MARKER in line:
                 subject, _, rest = line.partition(b" ")
                 number = int(rest.split(b'"', 2)[1])
                 marked.add(number)
-                entities.setdefault(subject.decode(), set()).add(number)
+                pairs.add((subject.decode(), number))
             else:
                 kept.append(line)
+        entities = stats.entities
+        if isinstance(entities, EntityMarks):
+            entities.add(pairs)
+        else:
+            for subject_text, number in pairs:
+                entities.setdefault(subject_text, set()).add(number)
         for record in batch:
             if record.number not in marked:
                 stats.unmapped.setdefault(record.number, record.values)
         stats.triples += len(kept)
         stats.map_s += time.perf_counter() - started
         return b"".join(kept)
+
+
+# A mapping and the step its reader options apply to each record after the shared parse.
+Job = tuple[MappingRunner, Callable[[Record], list[Record]] | None]
+
+
+def run_shared(
+    jobs: Sequence[Job],
+    records: Iterable[Record],
+    stats: MappingStats,
+) -> Iterator[bytes]:
+    """Several mappings over one read of a file: each record goes, through the job's own step
+    (see :func:`kg.sources.records.split_read_options`), to every job's batch; a full batch is
+    run at once. Same output and ``stats`` as running each job over its own read, in another
+    order of the N-Triples chunks."""
+    batches: list[list[Record]] = [[] for _ in jobs]
+    iterator = iter(records)
+    clock = time.perf_counter
+    while True:
+        started = clock()
+        record = next(iterator, None)
+        if record is None:
+            stats.read_s += clock() - started
+            break
+        for index, (runner, step) in enumerate(jobs):
+            batch = batches[index]
+            skip = runner.mapping.skip
+            for item in step(record) if step is not None else (record,):
+                stats.records.add(item.number)
+                rule = next((r for r in skip if r.applies(item.values)), None) if skip else None
+                if rule is not None:
+                    stats.skipped.setdefault(item.number, rule.reason)
+                else:
+                    batch.append(item)
+        stats.read_s += clock() - started
+        for index, (runner, _) in enumerate(jobs):
+            if len(batches[index]) >= runner.batch_rows:
+                yield runner._run_batch(batches[index], stats)
+                batches[index] = []
+    for (runner, _), batch in zip(jobs, batches, strict=True):
+        if batch:
+            yield runner._run_batch(batch, stats)
+
+
+def map_source_file(
+    path: Path,
+    mappings: Sequence[Mapping],
+    options: dict[str, str],
+    base_iri: str,
+    stats: MappingStats,
+) -> Iterator[bytes]:
+    """N-Triples chunks of every mapping of a source over its file (``options``: the manifest's,
+    over each header's), reading the file once for all mappings whose parse options agree.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "in.csv").write_text("code,label\\nA1101,Conduite\\n")
+    >>> for name, p in (("a", "code"), ("b", "label")):
+    ...     _ = (d / f"{name}.rq").write_text(f'#+ format: csv\\nCONSTRUCT {{ <x:o> <x:{p}> ?{p} }} '
+    ...         'WHERE { }')
+    >>> stats, both = MappingStats(), [Mapping.load(d / "a.rq"), Mapping.load(d / "b.rq")]
+    >>> chunks = map_source_file(d / "in.csv", both, {}, "https://x.org/", stats)
+    >>> sorted(b"".join(chunks).decode().splitlines()), stats.records
+    (['<x:o> <x:code> "A1101" .', '<x:o> <x:label> "Conduite" .'], {2})
+    """
+    from kg.sources.records import read_records, split_read_options
+
+    groups: dict[str, tuple[str, dict[str, str], list[Job]]] = {}
+    for mapping in mappings:
+        parse, step = split_read_options(mapping.format, {**mapping.options, **options})
+        key = repr((mapping.format, sorted(parse.items())))
+        groups.setdefault(key, (mapping.format, parse, []))[2].append(
+            (MappingRunner(mapping, base_iri, options=options), step)
+        )
+    for fmt, parse, jobs in groups.values():
+        yield from run_shared(jobs, read_records(path, fmt, parse), stats)
 
 
 def map_file(

@@ -318,3 +318,38 @@ def test_unknown_certification_and_commune_are_quarantined(tmp_path: Path) -> No
     )
     # the session held at the unknown place follows it (its place is no longer a TrainingPlace)
     assert _ask(store, f"ASK {{ GRAPH {quarantine} {{ <{ID}session/QS3> pas:code 'QS3' }} }}")
+
+
+def test_map_source_reads_the_file_once_for_both_mappings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build's single pass (both LHEO mappings fed from one read, each with its own explode)
+    gives the triples, record numbers and entity marks of one read per mapping."""
+    from kg import build as build_module
+    from kg.sources import records as records_module
+
+    manifest = load_manifest(ROOT / "demo" / "sources.toml")
+    spec = manifest.get("lheo-offers")
+    path = spec.path(manifest.data_dir)
+    alone = MappingStats(entities={})  # a plain dict, to compare with the compact marks
+    expected: set[str] = set()
+    for mapping in spec.mappings:
+        expected |= {str(t) for t in map_file(manifest.mappings_dir / mapping, path, TEST_BASE, stats=alone)}
+    reads: list[dict[str, str]] = []
+    real_read = records_module.read_records
+
+    def counting_read(path: Path, fmt: str, options: dict[str, str]) -> object:
+        reads.append(dict(options))
+        return real_read(path, fmt, options)
+
+    monkeypatch.setattr(records_module, "read_records", counting_read)
+    report, stats, spool = build_module.map_source(
+        spec, manifest.data_dir, TEST_BASE, manifest.mappings_dir, tmp_path
+    )
+    assert len(reads) == 1 and "explode" not in reads[0]
+    shared = {str(q.triple) for q in ox.parse(path=spool, format=ox.RdfFormat.N_TRIPLES)}
+    assert shared == expected and len(expected) > 100
+    assert stats.records == alone.records and report.rows_read == len(alone.records)
+    assert len(stats.entities) == len(alone.entities)
+    for entity, numbers in alone.entities.items():
+        assert stats.entities.get(entity) == numbers, entity

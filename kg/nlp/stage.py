@@ -65,6 +65,15 @@ def offer_sources(manifest: Manifest) -> list[SourceSpec]:
     return [s for s in manifest.sources if OFFER_MAPPING in s.mappings]
 
 
+def _mark(stats: MappingStats, pairs: list[tuple[str, int]]) -> None:
+    """Record which record produced which entity (compact marks or a plain dict)."""
+    if isinstance(stats.entities, dict):
+        for entity, number in pairs:
+            stats.entities.setdefault(entity, set()).add(number)
+    else:
+        stats.entities.add(pairs)
+
+
 def run_stage(manifest: Manifest, store: ox.Store, base_iri: str, spool_dir: Path) -> StageResult | None:
     """Extract the offer sources and the blocks of ``store`` into an N-Triples spool."""
     sources = offer_sources(manifest)
@@ -173,10 +182,11 @@ def _extract(
             continue
         lines = writer.offer(titles.get(number, ""), result)
         # The offer is this record's entity even when nothing was found in its text.
-        stats.entities.setdefault(f"<{writer.base}id/offer/{result['id']}>", set()).add(number)
+        marks = [(f"<{writer.base}id/offer/{result['id']}>", number)]
         for line in lines:
             subject = line.split(" ", 1)[0]
             if "/id/offer/" in subject or "/id/mention/" in subject:
-                stats.entities.setdefault(subject, set()).add(number)
+                marks.append((subject, number))
+        _mark(stats, marks)
         stats.triples += len(lines)
         out.write("\n".join(lines) + ("\n" if lines else ""))

@@ -121,6 +121,18 @@ def _put(out: dict[str, str | None], key: str, value: str | None) -> None:
     out[key] = value if old is None else f"{old}|{value}"
 
 
+# What a child element becomes, by prefix of its parent then tag: its column key and local
+# name. Tags and prefixes are few and repeat on every record; one lookup replaces the local
+# name, key and variable-name work per node (flattening is most of the reader's time).
+_PLANS: dict[str, dict[object, tuple[str, str]]] = {}
+
+
+def _plan(plans: dict[object, tuple[str, str]], prefix: str, tag: object) -> tuple[str, str]:
+    local = _local(tag)
+    plan = plans[tag] = (_key(prefix, local) if local else "", local)
+    return plan
+
+
 def flatten_element(element: etree._Element, prefix: str, out: dict[str, str | None]) -> None:
     """Add the leaves and attributes of ``element`` to ``out`` under ``prefix`` (see the module
     docstring), leaving out the child records (``action`` of a ``formation``...).
@@ -130,27 +142,55 @@ def flatten_element(element: etree._Element, prefix: str, out: dict[str, str | N
     >>> out = {}; flatten_element(e, "action", out); out
     {'action_numero': 'A1', 'action_code_ROME': 'I1407|I1402', 'action_extras_extra_financement': 'CPF'}
     """
+    _flatten(element, prefix, out, _NESTED.get(_local(element.tag)))
+
+
+def _flatten(element: etree._Element, prefix: str, out: dict[str, str | None], nested: str | None) -> None:
     for name, value in element.items():
         _put(out, _key(prefix, _local(name)), clean_cell(value))
-    nested = _NESTED.get(_local(element.tag))
+    plans = _PLANS.get(prefix)
+    if plans is None:
+        plans = _PLANS[prefix] = {}
     for child in element:
-        local = _local(child.tag)
+        tag = child.tag
+        key, local = plans.get(tag) or _plan(plans, prefix, tag)
         if not local or local == nested:
             continue  # comments, processing instructions, child records
-        attributes = child.items()
         if len(child):
-            flatten_element(child, _key(prefix, local), out)
-        elif local == "extra" and child.get("info"):
-            _put(out, _key(_key(prefix, "extra"), child.get("info") or ""), clean_cell(child.text))
+            _flatten(child, key, out, _NESTED.get(local))
+            continue
+        attributes = child.items()
+        if attributes:
+            _leaf_with_attributes(child, prefix, key, local, attributes, out)
+            continue
+        # The common case, inlined (_put and clean_cell): a leaf without attributes.
+        text = child.text
+        if text is not None:
+            text = text.strip() or None
+        if text is None:
+            out.setdefault(key, None)
         else:
-            key = _key(prefix, local)
-            if attributes:
-                if local == "code-ROME" and (child.get("ref") or "").upper().startswith("V4"):
-                    key += "_V4"  # ROME 4.0 and v3 codes look alike but name different fiches
-                for name, value in attributes:
-                    if name not in ("ref", "tag"):  # code versions and "principal" marks
-                        _put(out, _key(key, _local(name)), clean_cell(value))
-            _put(out, key, clean_cell(child.text))
+            old = out.get(key)
+            out[key] = text if old is None else f"{old}|{text}"
+
+
+def _leaf_with_attributes(
+    child: etree._Element,
+    prefix: str,
+    key: str,
+    local: str,
+    attributes: list[tuple[str, str]],
+    out: dict[str, str | None],
+) -> None:
+    if local == "extra" and child.get("info"):
+        _put(out, _key(_key(prefix, "extra"), child.get("info") or ""), clean_cell(child.text))
+        return
+    if local == "code-ROME" and (child.get("ref") or "").upper().startswith("V4"):
+        key += "_V4"  # ROME 4.0 and v3 codes look alike but name different fiches
+    for name, value in attributes:
+        if name not in ("ref", "tag"):  # code versions and "principal" marks
+            _put(out, _key(key, _local(name)), clean_cell(value))
+    _put(out, key, clean_cell(child.text))
 
 
 class _Numbers:
@@ -175,13 +215,12 @@ def _records(formation: etree._Element, kind: str, numbers: _Numbers) -> Iterato
         number, base["source_line"] = numbers.next(formation)
         yield Record(number, base)
         return
-    for action in formation:
-        if _local(action.tag) != "action":
-            continue
+    namespace = formation.tag[: -len("formation")]  # "{uri}", the document's namespace
+    for action in formation.iterchildren(f"{namespace}action"):
         values = dict(base)
         flatten_element(action, "action", values)
         values["action_line"] = str(action.sourceline or 0)
-        sessions = [s for s in action if _local(s.tag) == "session"]
+        sessions = list(action.iterchildren(f"{namespace}session"))
         if kind == "action" or not sessions:
             number, values["source_line"] = numbers.next(action)
             yield Record(number, values)
@@ -225,9 +264,9 @@ def read_lheo(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
         raise SourceError(
             path, None, None, f"option record={kind!r}: expected one of {', '.join(RECORD_KINDS)}"
         )
-    columns = [variable_name(c) for c in re.split(r"[\s,]+", options.get("explode", "")) if c]
-    records = _stream(path, kind, options)
-    return _explode_each(records, columns) if columns else records
+    parse, exploder = split_options(options)
+    records = _stream(path, kind, parse)
+    return _explode_each(records, exploder.columns) if exploder else records
 
 
 def _namespace(path: Path) -> str:
@@ -317,29 +356,43 @@ def _schema_error(path: Path, schema: etree.XMLSchema, name: str) -> SourceError
 
 
 def _explode_each(records: Iterator[Record], columns: list[str]) -> Iterator[Record]:
-    """One record per value of each listed column (the other listed columns left empty); a
-    record of the same action as the previous one (``action_line``) with the same listed cells
-    gives one record with them empty.
+    """One record per value of each listed column (see :class:`Exploder`)."""
+    exploder = Exploder(columns)
+    for record in records:
+        yield from exploder(record)
 
-    >>> rows = iter([Record(3, {"a": "1|2", "b": "x", "c": "k", "action_line": "2"}),
-    ...              Record(4, {"a": "1|2", "b": "x", "c": "l", "action_line": "2"})])
-    >>> [(r.number, r.values) for r in _explode_each(rows, ["a", "b"])]  # doctest: +NORMALIZE_WHITESPACE
+
+class Exploder:
+    """The ``explode`` option as a step applied record by record (so that one read of a file
+    can feed several mappings, each with its own explode; see :func:`split_options`): one
+    record per value of each listed column (the other listed columns left empty); a record of
+    the same action as the previous one (``action_line``) with the same listed cells gives one
+    record with them empty.
+
+    >>> rows = [Record(3, {"a": "1|2", "b": "x", "c": "k", "action_line": "2"}),
+    ...         Record(4, {"a": "1|2", "b": "x", "c": "l", "action_line": "2"})]
+    >>> exploder = Exploder(["a", "b"])
+    >>> [(r.number, r.values) for row in rows for r in exploder(row)]  # doctest: +NORMALIZE_WHITESPACE
     [(3, {'a': '1', 'b': None, 'c': 'k', 'action_line': '2'}),
      (3, {'a': '2', 'b': None, 'c': 'k', 'action_line': '2'}),
      (3, {'a': None, 'b': 'x', 'c': 'k', 'action_line': '2'}),
      (4, {'a': None, 'b': None, 'c': 'l', 'action_line': '2'})]
     """
-    previous: tuple[str | None, ...] | None = None
-    blank: dict[str, str | None] = {c: None for c in columns}
-    for record in records:
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = columns
+        self.blank: dict[str, str | None] = {c: None for c in columns}
+        self.previous: tuple[str | None, ...] | None = None
+
+    def __call__(self, record: Record) -> list[Record]:
+        columns, blank = self.columns, self.blank
         cells = (record.values.get("action_line"), *(record.values.get(c) for c in columns))
-        if cells == previous and cells[0] is not None:
+        if cells == self.previous and cells[0] is not None:
             # The next session of the same action: its codes were just given, and would give
             # the same triples again; one record still stands for it.
-            yield Record(record.number, {**record.values, **blank})
-            continue
-        previous = cells
-        produced = False
+            return [Record(record.number, {**record.values, **blank})]
+        self.previous = cells
+        out: list[Record] = []
         for column in columns:
             cell = record.values.get(column)
             if cell is None:
@@ -347,7 +400,21 @@ def _explode_each(records: Iterator[Record], columns: list[str]) -> Iterator[Rec
             for part in cell.split("|"):
                 value = clean_cell(part)
                 if value is not None:
-                    produced = True
-                    yield Record(record.number, {**record.values, **blank, column: value})
-        if not produced:
-            yield Record(record.number, {**record.values, **blank})
+                    out.append(Record(record.number, {**record.values, **blank, column: value}))
+        return out or [Record(record.number, {**record.values, **blank})]
+
+
+def split_options(options: Mapping[str, str]) -> tuple[dict[str, str], Exploder | None]:
+    """The options that decide the parse, and the ``explode`` step applied to each record
+    after it: mappings of one file whose parse options agree can share one read.
+
+    >>> split_options({"record": "session", "explode": "a, b", "columns": "a"})[0]
+    {'record': 'session'}
+    >>> split_options({"explode": "a b"})[1].columns
+    ['a', 'b']
+    """
+    columns = [variable_name(c) for c in re.split(r"[\s,]+", options.get("explode", "")) if c]
+    # ``columns`` (the columns a mapping requires, checked by ``kg download``) does not change
+    # the parse either.
+    parse = {k: v for k, v in options.items() if k not in ("explode", "columns")}
+    return parse, Exploder(columns) if columns else None

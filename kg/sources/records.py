@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -76,6 +76,25 @@ def read_records(path: Path, fmt: str, options: Mapping[str, str]) -> Iterator[R
     if not path.is_file():
         raise SourceError(path, None, None, "file not found")
     return readers[fmt](path, options)
+
+
+def split_read_options(
+    fmt: str, options: Mapping[str, str]
+) -> tuple[dict[str, str], Callable[[Record], list[Record]] | None]:
+    """The options that decide how ``fmt`` is parsed, and the step (if any) the reader then
+    applies to each record on its own: mappings of one file whose parse options agree can share
+    one read, each applying its own step (LHEO's ``explode``). Other formats have no such step.
+
+    >>> split_read_options("lheo", {"record": "session", "explode": "a"})[0]
+    {'record': 'session'}
+    >>> split_read_options("csv", {"explode": "a", "sep": ";"})
+    ({'explode': 'a', 'sep': ';'}, None)
+    """
+    if fmt == "lheo":
+        from kg.sources.lheo_reader import split_options
+
+        return split_options(options)
+    return dict(options), None
 
 
 def explode(records: Iterator[Record], column: str | None, sep: str | None) -> Iterator[Record]:
