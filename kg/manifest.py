@@ -283,9 +283,10 @@ def _source(file: Path, entry: dict[str, Any], mappings_dir: Path) -> SourceSpec
     if not NAME_PATTERN.match(text["name"]):
         raise fail("name", f"{text['name']!r} must match {NAME_PATTERN.pattern}")
     _check_relative(text["file"], fail, "file")
-    for key in ("download_url", "dataset_page"):
-        if not re.match(r"^https?://[^/\s]+", text[key]):
-            raise fail(key, f"{text[key]!r} is not an http(s) URL")
+    for key in ("download_url", "dataset_page", "licence"):
+        # The licence becomes an IRI (dct:license) in the catalogue: a URL, nothing after it.
+        if not re.fullmatch(r"https?://[^/\s]+\S*", text[key]):
+            raise fail(key, f"{text[key]!r} is not an http(s) URL (one URL, no spaces)")
     if not _MEDIA_TYPE.match(text["media_type"]):
         raise fail("media_type", f"{text['media_type']!r} is not a media type like text/csv")
 

@@ -170,6 +170,12 @@ def test_bad_name(tmp_path: Path, bad: str) -> None:
             "http(s) URL",
         ),
         ('media_type = "text/csv"', 'media_type = "csv"', "media_type", "media type"),
+        (  # regression: a licence with words after its URL broke the real build's catalogue
+            'licence = "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"',
+            'licence = "https://francetravail.io/data/api (conditions)"',
+            "licence",
+            "no spaces",
+        ),
         ('mappings = ["test-latin.rq", "test-rome.rq"]', "mappings = []", "mappings", "non-empty"),
         ('version = "1994"', "version = 1994", "version", "must be a string"),
         ('version = "1994"', 'version = "1994"\nmapping = "x.rq"', "mapping", "unknown key"),
