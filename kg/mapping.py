@@ -382,7 +382,7 @@ def run_shared(
             break
         for index, (runner, step) in enumerate(jobs):
             batch = batches[index]
-            skip = runner.mapping.skip
+            skip = runner._skip  # the header's rules and the region filter of the options
             for item in step(record) if step is not None else (record,):
                 stats.records.add(item.number)
                 rule = next((r for r in skip if r.applies(item.values)), None) if skip else None

@@ -306,19 +306,19 @@ def test_out_of_disk_injected_into_the_spool_writer(
     CLI prints one clear line and exits 1, and the previous graph is served unchanged."""
     from typer.testing import CliRunner
 
-    from kg import build as build_module
+    from kg import mapping as mapping_module
     from kg.cli import app
 
     store = _fresh_store(calibration, tmp_path)
     before = Served.read(store)
-    real_run = build_module.MappingRunner.run
+    real_run = mapping_module.run_shared
 
-    def run_then_full(self, records, stats):
-        for chunk in real_run(self, records, stats):
+    def run_then_full(jobs, records, stats):  # type: ignore[no-untyped-def]
+        for chunk in real_run(jobs, records, stats):
             yield chunk  # written to the spool; the next write finds the disk full
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(store / "builds" / ".tmp-spool"))
 
-    monkeypatch.setattr(build_module.MappingRunner, "run", run_then_full)
+    monkeypatch.setattr(mapping_module, "run_shared", run_then_full)
     result = CliRunner().invoke(
         app, ["build", "--force", "--manifest", str(calibration.manifest), "--store", str(store)]
     )

@@ -183,7 +183,7 @@ def test_sdl_snapshot_is_current() -> None:
 def test_documented_examples_are_valid() -> None:
     from graphql import parse, validate
 
-    text = (ROOT / "docs" / "readme" / "graphql.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "guides" / "graphql.md").read_text(encoding="utf-8")
     blocks = text.split("```graphql")[1:]
     assert len(blocks) >= 5
     for block in blocks:
