@@ -36,7 +36,8 @@ from kg.store import open_store  # noqa: E402
 def raw(store: ox.Store, name: str, params: dict[str, object], base: str) -> int:
     """Run a stored query as plain pyoxigraph would (bound values, every row read)."""
     query = named_query(name)
-    solutions = store.query(sparql_prologue(base) + query.text, substitutions=query.substitutions(params, base))
+    bound = query.substitutions(params, base)
+    solutions = store.query(sparql_prologue(base) + query.text, substitutions=bound)
     return sum(1 for _ in solutions)  # type: ignore[union-attr]
 
 
