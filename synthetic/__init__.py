@@ -21,5 +21,23 @@ Each module generates one official format and follows one small protocol, which
 ``bare_parse_validated(path: Path, xsd: Path) -> int`` (optional)
     For a format with a schema the reader checks: the bare parse plus that check.
 
-Each module also runs as ``python -m synthetic.<module> --n N --out FILE [--seed S]``.
+Each module also runs as ``python -m synthetic.<module> --n N --out FILE [--seed S]`` (:func:`cli`).
 """
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+
+def cli(doc: str | None, generate: Callable[[Path, int, int], None], unit: str, what: str) -> Path:
+    """``python -m synthetic.<module> --n N --out FILE [--seed S]`` (``--<unit>`` is an alias of
+    ``--n``): parse the arguments, generate the file, return its path."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--n", f"--{unit}", dest="n", type=int, required=True, help=what)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    generate(args.out, args.n, args.seed)
+    return Path(args.out)

@@ -13,11 +13,12 @@ Writing goes formation by formation, so memory does not depend on ``n``.
 
 from __future__ import annotations
 
-import argparse
 import random
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+
+from synthetic import cli
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -310,13 +311,8 @@ def bare_parse_validated(path: Path, xsd: Path) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", "--sessions", type=int, required=True, dest="n", help="number of sessions")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    generate(args.out, args.n, args.seed)
-    print(f"{args.out}: {bare_parse(args.out)} sessions")
+    out = cli(__doc__, generate, "sessions", "number of sessions")
+    print(f"{out}: {bare_parse(out)} sessions")
 
 
 if __name__ == "__main__":

@@ -13,12 +13,12 @@ valid SIRETs. Rows are written one by one: memory does not depend on ``n``.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import random
 from pathlib import Path
 
-from synthetic._orgs_common import COMMUNES, STREET_NAMES, STREET_TYPES, company_name, siret
+from synthetic import cli
+from synthetic._orgs_common import COMMUNES, STREET_NAMES, STREET_TYPES, company_name, count_csv_rows, siret
 
 SOURCE = "sirene-establishments"
 UNIT = "establishments"
@@ -91,19 +91,11 @@ def _row(rng: random.Random) -> list[str]:
 
 def bare_parse(path: Path) -> int:
     """The comparator: the csv module alone reads every row; returns the number of rows."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        next(reader)
-        return sum(1 for _ in reader)
+    return count_csv_rows(path, ",")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", "--rows", dest="n", type=int, required=True, help="establishments to write")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    generate(args.out, args.n, args.seed)
+    cli(__doc__, generate, "rows", "establishments to write")
 
 
 if __name__ == "__main__":
