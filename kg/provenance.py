@@ -110,6 +110,21 @@ def _lit(value: object, datatype: object = None) -> ox.Literal:
     return ox.Literal(str(value), datatype=_n(datatype)) if datatype else ox.Literal(str(value))
 
 
+def _figures(node: ox.NamedNode, r: SourceReport) -> list[tuple[ox.NamedNode, object, ox.Literal]]:
+    """What a source graph and a source version both record: its version, file and counts."""
+    integer = XSD.integer
+    return [
+        (node, PAS.sourceVersion, _lit(r.version)),
+        (node, PAS.fileName, _lit(r.file)),
+        (node, PAS.sha256, _lit(r.sha256)),
+        (node, PAS.rowsRead, _lit(r.rows_read, integer)),
+        (node, PAS.rowsLoaded, _lit(r.rows_loaded, integer)),
+        (node, PAS.rowsQuarantined, _lit(r.rows_quarantined, integer)),
+        (node, PAS.rowsSkipped, _lit(r.rows_skipped, integer)),
+        (node, VOID.triples, _lit(r.triples, integer)),
+    ]
+
+
 def describe(
     base_iri: str,
     build_id: str,
@@ -140,14 +155,7 @@ def describe(
         triples += [
             (g, RDF.type, _n(PAS.SourceGraph)),
             (g, DCTERMS.title, ox.Literal(r.title, language="fr")),
-            (g, PAS.sourceVersion, _lit(r.version)),
-            (g, PAS.fileName, _lit(r.file)),
-            (g, PAS.sha256, _lit(r.sha256)),
-            (g, PAS.rowsRead, _lit(r.rows_read, integer)),
-            (g, PAS.rowsLoaded, _lit(r.rows_loaded, integer)),
-            (g, PAS.rowsQuarantined, _lit(r.rows_quarantined, integer)),
-            (g, PAS.rowsSkipped, _lit(r.rows_skipped, integer)),
-            (g, VOID.triples, _lit(r.triples, integer)),
+            *_figures(g, r),
             (g, DCTERMS.publisher, _lit(r.publisher)),
             (g, DCTERMS.license, _n(r.licence)),
             (g, DCTERMS.issued, _lit(now, dt)),
@@ -191,14 +199,7 @@ def _version(
         (v, RDFS.label, _lit(f"{r.name} {r.version} ({build_id})")),
         (v, PAS.sourceName, _lit(r.name)),
         (v, PAS.versionGraph, graph),
-        (v, PAS.sourceVersion, _lit(r.version)),
-        (v, PAS.fileName, _lit(r.file)),
-        (v, PAS.sha256, _lit(r.sha256)),
-        (v, PAS.rowsRead, _lit(r.rows_read, integer)),
-        (v, PAS.rowsLoaded, _lit(r.rows_loaded, integer)),
-        (v, PAS.rowsQuarantined, _lit(r.rows_quarantined, integer)),
-        (v, PAS.rowsSkipped, _lit(r.rows_skipped, integer)),
-        (v, VOID.triples, _lit(r.triples, integer)),
+        *_figures(v, r),
         (v, PROV.wasGeneratedBy, build),
         (v, PROV.generatedAtTime, _lit(now, dt)),
     ]
