@@ -23,6 +23,8 @@ quarantined entities back to records.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import time
 from array import array
@@ -35,11 +37,17 @@ from typing import overload
 import pyoxigraph as ox
 
 from kg.errors import SourceError
+from kg.mapping_compile import CompiledMapping, RowUnsupported, Unsupported, compile_mapping
 from kg.namespaces import PAS, sparql_prologue
 from kg.regions import region_pattern
 from kg.sources.records import Record, variable_name
 
 _MARKER = f" <{PAS.sourceRow}> ".encode()
+log = logging.getLogger(__name__)
+# "compiled" (default): mappings the compiler translates run as Python (kg.mapping_compile), the
+# others through SPARQL evaluation; "sparql": every mapping through SPARQL evaluation.
+ENGINE_VARIABLE = "PASSERELLES_MAPPING_ENGINE"
+ENGINES = ("compiled", "sparql")
 BATCH_ROWS = 2000
 _VAR = re.compile(r"[?$]([A-Za-z_][A-Za-z0-9_]*)")
 _WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
@@ -273,6 +281,7 @@ class MappingRunner:
         base_iri: str,
         batch_rows: int = BATCH_ROWS,
         options: dict[str, str] | None = None,
+        engine: str | None = None,
     ) -> None:
         self.mapping = mapping
         self.batch_rows = batch_rows
@@ -283,6 +292,15 @@ class MappingRunner:
         assert cut is not None
         self._head, self._tail = query[: cut.end()], query[cut.end() :]
         self._used = mapping.variables()
+        self.compiled: CompiledMapping | None = None
+        engine = engine or os.environ.get(ENGINE_VARIABLE) or "compiled"
+        if engine not in ENGINES:
+            raise SourceError(mapping.path, None, None, f"unknown mapping engine {engine!r} ({ENGINE_VARIABLE})")
+        if engine == "compiled":
+            try:
+                self.compiled = compile_mapping(mapping, base_iri)
+            except Unsupported as exc:
+                log.info("mapping %s: SPARQL evaluation (not compiled: %s)", mapping.path.name, exc)
 
     def _values(self, batch: list[Record]) -> str:
         # Columns present in any record of the batch: JSON records do not all share their keys.
@@ -324,6 +342,36 @@ class MappingRunner:
                 yield quad.triple
 
     def _run_batch(self, batch: list[Record], stats: MappingStats) -> bytes:
+        if self.compiled is not None:
+            try:
+                return self._run_compiled(self.compiled, batch, stats)
+            except RowUnsupported as exc:
+                log.info("mapping %s: a batch through SPARQL evaluation (%s)", self.mapping.path.name, exc)
+        return self._run_sparql(batch, stats)
+
+    def _run_compiled(self, compiled: CompiledMapping, batch: list[Record], stats: MappingStats) -> bytes:
+        started = time.perf_counter()
+        lines, marks = compiled.run(batch)
+        pairs = set(marks)
+        self._account(batch, stats, {number for _, number in pairs}, pairs)
+        stats.triples += len(lines)
+        stats.map_s += time.perf_counter() - started
+        return "".join(lines).encode()
+
+    def _account(
+        self, batch: list[Record], stats: MappingStats, marked: set[int], pairs: set[tuple[str, int]]
+    ) -> None:
+        entities = stats.entities
+        if isinstance(entities, EntityMarks):
+            entities.add(pairs)
+        else:
+            for subject_text, number in pairs:
+                entities.setdefault(subject_text, set()).add(number)
+        for record in batch:
+            if record.number not in marked:
+                stats.unmapped.setdefault(record.number, record.values)
+
+    def _run_sparql(self, batch: list[Record], stats: MappingStats) -> bytes:
         started = time.perf_counter()
         query = self._head + self._values(batch) + self._tail
         try:
@@ -344,15 +392,7 @@ class MappingRunner:
                 pairs.add((subject.decode(), number))
             else:
                 kept.append(line)
-        entities = stats.entities
-        if isinstance(entities, EntityMarks):
-            entities.add(pairs)
-        else:
-            for subject_text, number in pairs:
-                entities.setdefault(subject_text, set()).add(number)
-        for record in batch:
-            if record.number not in marked:
-                stats.unmapped.setdefault(record.number, record.values)
+        self._account(batch, stats, marked, pairs)
         stats.triples += len(kept)
         stats.map_s += time.perf_counter() - started
         return b"".join(kept)
