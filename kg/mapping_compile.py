@@ -941,10 +941,79 @@ class _Parser:
 # --------------------------------------------------------------------------- code generation
 
 
+@dataclass(frozen=True)
+class _Type:
+    """What the compiler knows of an expression's value: its kind (``str``, ``iri``, ``lang``,
+    ``bool``, ``int``, ``dec``, ``none`` — always unbound — or ``any``), whether it is never
+    unbound, and for strings whether it holds only IRI-safe characters (``safe``) or is a
+    valid IRI already (``iri_ok``)."""
+
+    kind: str
+    nonnull: bool = False
+    safe: bool = False
+    iri_ok: bool = False
+    iri_prefix: int = 0  # length of a constant prefix that is a valid IRI with a path, no ? nor #
+    text: str | None = None  # the value, for a constant simple literal
+
+
+_ANY = _Type("any")
+_NONE = _Type("none")
+_UNRESERVED = re.compile(r"[A-Za-z0-9\-._~]*")
+# What may follow a valid IRI prefix that has a path (and no query nor fragment) and keep it valid.
+_PATH_SAFE = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*")
+_IRI_TAIL = re.compile(
+    rf"(?:/|{_IPCHAR})*"
+    rf"(?:\?(?:{_IPCHAR}|[/?{_PRIVATE}])*)?"
+    rf"(?:#(?:{_IPCHAR}|[/?])*)?",
+)
+_IRI_WITH_PATH = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*://[^/?#]*/[^?#]*")
+
+
+def _efu(value: str | None) -> str | None:
+    """ENCODE_FOR_URI of a simple literal (fast path: nothing to encode)."""
+    if value is None:
+        return None
+    return value if _UNRESERVED.fullmatch(value) else quote(value, safe="")
+
+
+def _iri_str(value: str | None) -> Iri | None:
+    return None if value is None or not _IRI.fullmatch(value) else Iri(value)
+
+
+def _iri_tail(value: str | None, start: int) -> Iri | None:
+    """IRI() of a string whose first ``start`` characters are known to be a valid IRI prefix."""
+    return None if value is None or not _IRI_TAIL.fullmatch(value, start) else Iri(value)
+
+
+def _date(value: str | None, datatype: str) -> Typed | None:
+    if value is None:
+        return None
+    if _DATE.fullmatch(value):
+        return Typed(value, datatype)
+    raise RowUnsupported(f"STRDT to {datatype} of {value!r}")
+
+
+def _join(a: _Type, b: _Type) -> _Type:
+    if a.kind == "none":
+        return _Type(b.kind, False, b.safe, b.iri_ok)
+    if b.kind == "none":
+        return _Type(a.kind, False, a.safe, a.iri_ok)
+    kind = a.kind if a.kind == b.kind else "any"
+    return _Type(kind, a.nonnull and b.nonnull, a.safe and b.safe, a.iri_ok and b.iri_ok)
+
+
+_KIND_OF = {str: "str", Iri: "iri", LangLit: "lang", bool: "bool", int: "int", Decimal: "dec"}
+_PURE = set(_FUNCTIONS_1.values()) | set(_FUNCTIONS_2.values()) | set(_CASTS.values()) | {"_concat"}
+
+
 class _Codegen:
-    def __init__(self) -> None:
+    """Python source for expressions, specialised by what is known of their values' kinds."""
+
+    def __init__(self, columns: frozenset[str]) -> None:
         self.constants: dict[str, Any] = {}
         self.temps = 0
+        self.columns = columns
+        self.types: dict[str, _Type] = {}  # variables bound so far, by BIND
 
     def constant(self, value: Any) -> str:
         name = f"k{len(self.constants)}"
@@ -955,49 +1024,199 @@ class _Codegen:
         self.temps += 1
         return f"t{self.temps}"
 
-    def expr(self, node: Node) -> str:
+    def const(self, value: Any) -> tuple[str, _Type]:
+        kind = _KIND_OF.get(type(value), "any")
+        safe = type(value) is str and _PATH_SAFE.fullmatch(value) is not None
+        code = repr(value) if type(value) is str else self.constant(value)
+        return code, _Type(kind, True, safe, False, 0, value if type(value) is str else None)
+
+    def expr(self, node: Node) -> tuple[str, _Type]:
         kind = node[0]
         if kind == "var":
-            return f"v_{node[1]}"
+            name = node[1]
+            if name in self.columns and not name.startswith("_"):
+                # (a column's variable never starts with "_": see kg.sources.records.variable_name)
+                return f"v_{name}", _Type("str")
+            if name in self.types:
+                return f"v_{name}", self.types[name]
+            return "None", _NONE  # not bound (yet): unbound here, as in SPARQL
         if kind == "const":
-            return self.constant(node[1])
+            return self.const(node[1])
         if kind == "call":
-            return f"{node[1]}({', '.join(self.expr(a) for a in node[2])})"
+            return self.call(node[1], node[2])
         if kind == "op":
-            op, args = node[1], node[2]
-            if op == "!":
-                return f"_not({self.expr(args[0])})"
-            if op == "neg":
-                return f"_negate({self.expr(args[0])})"
-            return f"{_BINARY[op]}({self.expr(args[0])}, {self.expr(args[1])})"
+            return self.op(node[1], node[2])
         if kind == "if":
+            cond, then = self.expr(node[1][0]), self.expr(node[1][1])
+            other = self.expr(node[1][2])
             test = self.temp()
-            cond, then, other = node[1]
-            return (
-                f"(None if ({test} := _ebv({self.expr(cond)})) is None "
-                f"else ({self.expr(then)}) if {test} else ({self.expr(other)}))"
-            )
+            ebv = cond[0] if cond[1].kind == "bool" else f"_ebv({cond[0]})"
+            if cond[1].kind == "none":
+                return "None", _NONE
+            code = f"(None if ({test} := {ebv}) is None else ({then[0]} if {test} else {other[0]}))"
+            joined = _join(then[1], other[1])
+            return code, _Type(joined.kind, False, joined.safe, joined.iri_ok)
         if kind == "coalesce":
-            args = node[1]
-            text = "None"
-            for arg in reversed(args):
+            parts = [self.expr(a) for a in node[1]]
+            code, joined = "None", _NONE
+            for part_code, part_type in reversed(parts):
+                if part_type.kind == "none":
+                    continue
+                if part_type.nonnull:
+                    code, joined = part_code, part_type
+                    continue
                 temp = self.temp()
-                text = f"({temp} if ({temp} := {self.expr(arg)}) is not None else {text})"
-            return text
+                code = f"({temp} if ({temp} := {part_code}) is not None else {code})"
+                nonnull = joined.nonnull
+                joined = _join(part_type, joined) if joined.kind != "none" else part_type
+                joined = _Type(joined.kind, nonnull, joined.safe, joined.iri_ok)
+            return code, joined
         if kind == "bound":
-            return f"(v_{node[1]} is not None)"
+            code, _ = self.expr(("var", node[1]))
+            return ("False", _Type("bool", True)) if code == "None" else (f"({code} is not None)", _Type("bool", True))
         if kind == "substr":
-            args = node[1]
-            if len(args) == 2:
-                return f"_substr({self.expr(args[0])}, {self.expr(args[1])})"
-            return f"_substr({self.expr(args[0])}, {self.expr(args[1])}, {self.expr(args[2])}, True)"
-        if kind == "regex":
-            return f"{self.constant(_regex_fn(node[1]))}({self.expr(node[2])})"
-        if kind == "replace":
-            return f"{self.constant(_replace_fn(node[1], node[2]))}({self.expr(node[3])})"
+            args = [self.expr(a) for a in node[1]]
+            bounds = [n[1] for n in node[1][1:]]
+            if args[0][1].kind == "str" and all(type(b) is int for b in bounds) and bounds[0] >= 1:
+                temp = self.temp()
+                stop = str(bounds[0] - 1 + bounds[1]) if len(bounds) == 2 and bounds[1] >= 0 else ""
+                if len(bounds) == 2 and bounds[1] < 0:
+                    stop = str(bounds[0] - 1)
+                return f"(None if ({temp} := {args[0][0]}) is None else {temp}[{bounds[0] - 1}:{stop}])", _Type("str")
+            code = f"_substr({args[0][0]}, {args[1][0]})" if len(args) == 2 else (
+                f"_substr({args[0][0]}, {args[1][0]}, {args[2][0]}, True)"
+            )
+            return code, _Type(args[0][1].kind if args[0][1].kind in ("str", "lang") else "any")
+        if kind in ("regex", "replace"):
+            arg_code, arg_type = self.expr(node[-1])
+            if kind == "regex":
+                if arg_type.kind == "str":
+                    search = self.constant(node[1].search)
+                    temp = self.temp()
+                    return f"(None if ({temp} := {arg_code}) is None else {search}({temp}) is not None)", _Type("bool")
+                return f"{self.constant(_regex_fn(node[1]))}({arg_code})", _Type("bool")
+            function = _replace_fn(node[1], node[2])
+            if arg_type.kind == "str":
+                sub, replacement = self.constant(node[1].sub), self.constant(node[2])
+                temp = self.temp()
+                return f"(None if ({temp} := {arg_code}) is None else {sub}({replacement}, {temp}))", _Type("str")
+            return f"{self.constant(function)}({arg_code})", _Type(arg_type.kind if arg_type.kind == "lang" else "any")
         raise Unsupported(f"expression {kind}")
 
+    def call(self, name: str, nodes: list[Node]) -> tuple[str, _Type]:
+        args = [self.expr(a) for a in nodes]
+        if name in _PURE and all(n[0] == "const" for n in nodes):
+            try:
+                value = _RUNTIME_FUNCTIONS[name](*[n[1] for n in nodes])
+            except RowUnsupported:
+                value = None
+            if value is not None:
+                return self.const(value)
+        if any(t.kind == "none" for _, t in args) and name != "_concat":
+            return "None", _NONE  # every function here errs on an unbound argument
+        kinds = [t.kind for _, t in args]
+        if name == "_concat":
+            if "none" in kinds:
+                return "None", _NONE
+            if all(k == "str" for k in kinds):
+                merged: list[tuple[str, _Type]] = []
+                for code, kind_ in args:  # adjacent constants joined at compile time
+                    if merged and kind_.text is not None and merged[-1][1].text is not None:
+                        text = (merged[-1][1].text or "") + kind_.text
+                        merged[-1] = self.const(text)
+                    else:
+                        merged.append((code, kind_))
+                args = merged
+                tests, pieces = [], []
+                for code, kind_ in args:
+                    if kind_.nonnull:
+                        pieces.append(code)
+                    else:
+                        temp = self.temp()
+                        tests.append(f"({temp} := {code}) is None")
+                        pieces.append(temp)
+                joined = " + ".join(pieces) if pieces else "''"
+                code = f"(None if {' or '.join(tests)} else {joined})" if tests else f"({joined})"
+                first = args[0][1].text if args else None
+                prefix = 0
+                if (
+                    first is not None
+                    and _IRI_WITH_PATH.fullmatch(first) is not None
+                    and _IRI.fullmatch(first) is not None
+                ):
+                    prefix = len(first)
+                iri_ok = prefix > 0 and all(t.safe for _, t in args[1:])
+                return code, _Type("str", not tests, all(t.safe for _, t in args), iri_ok, prefix)
+            return f"_concat({', '.join(c for c, _ in args)})", _ANY
+        codes = ", ".join(c for c, _ in args)
+        first_code, first = args[0]
+        if name == "_str":
+            if first.kind in ("str", "iri"):
+                temp = self.temp()
+                return f"(None if ({temp} := {first_code}) is None else str.__str__({temp}))", _Type("str")
+            return f"_str({codes})", _Type("str")
+        if name == "_encode_for_uri":
+            fn = "_efu" if first.kind == "str" else "_encode_for_uri"
+            return f"{fn}({codes})", _Type("str", False, True)
+        if name == "_iri":
+            if first.kind == "iri":
+                return first_code, first
+            if first.kind == "str" and first.iri_ok:
+                temp = self.temp()
+                return f"(None if ({temp} := {first_code}) is None else Iri({temp}))", _Type("iri")
+            if first.kind == "str" and first.iri_prefix:
+                return f"_iri_tail({codes}, {first.iri_prefix})", _Type("iri")
+            if first.kind == "str":
+                return f"_iri_str({codes})", _Type("iri")
+            return f"_iri({codes})", _Type("iri")
+        if name == "_strdt" and first.kind == "str" and nodes[1][0] == "const" and nodes[1][1] == XSD + "date":
+            return f"_date({first_code}, {XSD + 'date'!r})", _Type("typed")
+        if name == "_strlang" and first.kind == "str" and nodes[1][0] == "const" and type(nodes[1][1]) is str:
+            lang = nodes[1][1]
+            if _LANG_TAG.fullmatch(lang):
+                temp = self.temp()
+                return f"(None if ({temp} := {first_code}) is None else LangLit({temp}, {lang.lower()!r}))", _Type(
+                    "lang"
+                )
+        result = {
+            "_strlen": "int",
+            "_strstarts": "bool",
+            "_strends": "bool",
+            "_contains": "bool",
+            "_sha1": "str",
+            "_strlang": "lang",
+            "_to_integer": "int",
+            "_to_decimal": "dec",
+            "_to_boolean": "bool",
+            "_to_string": "str",
+        }.get(name)
+        if result is None and name in ("_lcase", "_ucase") and first.kind in ("str", "lang"):
+            result = first.kind
+        if result is None and name in ("_strbefore", "_strafter") and first.kind == "str":
+            result = "str"
+        return f"{name}({codes})", _Type(result or "any")
 
+    def op(self, op: str, nodes: list[Node]) -> tuple[str, _Type]:
+        args = [self.expr(a) for a in nodes]
+        codes = ", ".join(c for c, _ in args)
+        if op == "!":
+            return f"_not({codes})", _Type("bool")
+        if op == "neg":
+            return f"_negate({codes})", _ANY
+        if op in ("=", "!=") and all(t.kind == "str" for _, t in args):
+            a, b = self.temp(), self.temp()
+            compare = "==" if op == "=" else "!="
+            return (
+                f"(None if ({a} := {args[0][0]}) is None or ({b} := {args[1][0]}) is None else {a} {compare} {b})",
+                _Type("bool"),
+            )
+        if op in ("+", "-", "*"):
+            kind = "int" if all(t.kind == "int" for _, t in args) else "any"
+            return f"{_BINARY[op]}({codes})", _Type(kind)
+        return f"{_BINARY[op]}({codes})", _Type("bool")
+
+
+_RUNTIME_FUNCTIONS = {name: globals()[name] for name in _PURE}
 _RUNTIME = {
     name: value
     for name, value in globals().items()
@@ -1029,7 +1248,6 @@ def compile_query(query: str, base_iri: str) -> CompiledMapping:
     """Compile a mapping query (without its header comments) under ``base_iri``."""
     parser = _Parser(_tokens(query), dict(prefixes_for(base_iri)))
     template, binds = parser.query()
-    gen = _Codegen()
     targets = {name for name, _ in binds}
     used: set[str] = set()
 
@@ -1050,54 +1268,87 @@ def compile_query(query: str, base_iri: str) -> CompiledMapping:
     for triple in template:
         for term in triple:
             collect(term)
-    columns = frozenset(used - targets - {"_row"})
+    columns = frozenset(n for n in used - targets if not n.startswith("_"))
+    gen = _Codegen(columns)
     body = ["def mapped(records, lines, mark):", "    add = lines.__setitem__", "    for record in records:"]
     body.append("     try:")
     body.append("      number = record.number")
     body.append("      get = record.values.get")
     for name in sorted(columns):
         body.append(f"      v_{name} = get({name!r})")
-    for name in sorted(targets - columns):
-        body.append(f"      v_{name} = None")
     for name, expression in binds:
         if name in columns:
             raise Unsupported(f"BIND to ?{name}, also a row variable")
-        body.append(f"      v_{name} = {gen.expr(expression)}")
-    # Template terms: N-Triples text computed once per row and per variable.
-    serialized: dict[str, str] = {}
+        if name in gen.types:
+            raise Unsupported(f"?{name} bound twice")
+        code, type_ = gen.expr(expression)
+        body.append(f"      v_{name} = {code}")
+        gen.types[name] = type_
+    # Template terms: N-Triples text computed once per row and per variable and position.
+    done: set[str] = set()
+
+    def term(name: str, position: str) -> tuple[str, str | None]:
+        """The local holding a variable's N-Triples text (None when it cannot stand there)."""
+        code, type_ = gen.expr(("var", name))
+        local = f"{position}_{name}"
+        if code == "None":
+            return "None", None
+        if local not in done:
+            done.add(local)
+            kind = type_.kind
+            if position == "s":  # subject or predicate: an IRI
+                text = f"'<' + {code} + '>'"
+                test = f"{code} is None" if kind == "iri" else f"type({code}) is not Iri"
+            else:
+                test = f"{code} is None"
+                text = {
+                    "iri": f"'<' + {code} + '>'",
+                    "str": f"_quoted({code})",
+                    "lang": f"_quoted({code}.text) + '@' + {code}.lang",
+                    "int": f"'\"' + str({code}) + '\"^^<{XSD}integer>'",
+                    "bool": f"({nt(True)!r} if {code} else {nt(False)!r})",
+                    "typed": f"_quoted({code}.lex) + '^^<' + {code}.dt + '>'",
+                }.get(kind, f"nt({code})")
+            body.append(f"      {local} = None if {test} else {text}")
+        return local, f"{local} is not None"
+
     body.append("      # template")
     for subject, predicate, obj in template:
         if predicate == ("const", Iri(_SOURCE_ROW)) and obj == ("var", "_row"):
             if subject[0] != "var":
                 raise Unsupported("a constant subject for pas:sourceRow")
-            body.append(f"      if type(v_{subject[1]}) is Iri: mark(('<' + v_{subject[1]} + '>', number))")
+            local, check = term(subject[1], "s")
+            if check is not None:
+                body.append(f"      if {check}: mark(({local}, number))")
             continue
         checks: list[str] = []
         parts: list[str] = []
-        for position, term in enumerate((subject, predicate, obj)):
-            if term[0] == "const":
-                value = term[1]
+        for position, node in enumerate((subject, predicate, obj)):
+            if node[0] == "const":
+                value = node[1]
                 if position < 2 and type(value) is not Iri:
                     raise Unsupported("a literal as subject or predicate")
                 parts.append(repr(nt(value)))
                 continue
-            name = term[1]
-            if name == "_row":
+            if node[1] == "_row":
                 raise Unsupported("?_row outside pas:sourceRow")
-            if position < 2:
-                checks.append(f"type(v_{name}) is Iri")
-                parts.append(f"'<' + v_{name} + '>'")
-            else:
-                if name not in serialized:
-                    serialized[name] = f"n_{name}"
-                    body.append(f"      n_{name} = None if v_{name} is None else nt(v_{name})")
-                checks.append(f"n_{name} is not None")
-                parts.append(f"n_{name}")
-        line = " + ' ' + ".join(parts) + " + ' .\\n'"
-        if checks:
-            body.append(f"      if {' and '.join(checks)}: add({line}, None)")
+            local, check = term(node[1], "s" if position < 2 else "o")
+            if check is None:
+                break
+            checks.append(check)
+            parts.append(local)
         else:
-            body.append(f"      add({line}, None)")
+            merged: list[str] = []  # adjacent constants joined: fewer concatenations per row
+            for index, part in enumerate([*parts[:1], *[x for p in parts[1:] for x in ("' '", p)], "' .\\n'"]):
+                if merged and part.startswith("'") and merged[-1].startswith("'") and index:
+                    merged[-1] = repr(eval(merged[-1]) + eval(part))  # noqa: S307 - our own repr()s
+                else:
+                    merged.append(part)
+            line = " + ".join(merged)
+            if checks:
+                body.append(f"      if {' and '.join(dict.fromkeys(checks))}: add({line}, None)")
+            else:
+                body.append(f"      add({line}, None)")
     body.append("     except RowUnsupported as exc:")
     body.append("      raise RowUnsupported(str(exc)) from None")
     source = "\n".join(body) + "\n"
@@ -1107,6 +1358,7 @@ def compile_query(query: str, base_iri: str) -> CompiledMapping:
         "_sub": _arith("-"),
         "_mul": _arith("*"),
         "Iri": Iri,
+        "LangLit": LangLit,
         "nt": nt,
         "RowUnsupported": RowUnsupported,
         **gen.constants,
