@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from kg.derive import DERIVE_DIR, Rule, derive
+from kg.derive import derive, load_rules
 from tests.conftest import TEST_BASE
 
 PAS = "https://w3id.org/passerelles/ontology#"
@@ -46,10 +46,11 @@ def _store(tmp_path: Path) -> tuple[ox.Store, ox.NamedNode, Path]:
 
 def test_commune_repair_rule(tmp_path: Path) -> None:
     store, graph, spool = _store(tmp_path)
-    rule = Rule.load(DERIVE_DIR / "commune-current.rq")
-    assert rule.replaces == ("pas:commune",) and rule.depends_on("cog-communes")
+    rules = [r for r in load_rules() if r.path.name.startswith("commune-current-")]
+    assert len(rules) == 3
+    assert all(r.replaces == ("pas:commune",) and r.depends_on("cog-communes") for r in rules)
     removed: set[bytes] = set()
-    derive(store, TEST_BASE, {"cfa-regional": (graph, spool)}, [rule], removed)
+    derive(store, TEST_BASE, {"cfa-regional": (graph, spool)}, rules, removed)
 
     def communes(site: str) -> set[str]:
         quads = store.quads_for_pattern(ox.NamedNode(f"{ID}site/{site}"), None, None, graph)
