@@ -49,13 +49,14 @@ from kg.build import (
 )
 from kg.build import quarantine as quarantine_entities
 from kg.config import Settings
-from kg.derive import derive
+from kg.derive import derive, load_rules
 from kg.dumps import DUMPS_DIR, write_dumps
 from kg.errors import BuildError
 from kg.inputs import InputDigests, global_digest, sha256_of, source_digest
 from kg.manifest import Manifest, SourceSpec
 from kg.mapping import MappingStats
 from kg.namespaces import PAS, RDF, prefixes_for
+from kg.nlp.stage import MODEL_SOURCES, OFFER_MAPPING
 from kg.nlp.stage import NAME as NLP_STAGE
 from kg.provenance import (
     CHANGED_IRIS_CAP,
@@ -182,6 +183,7 @@ def update(
     if not force and digests.unchanged(recorded, list(digests.sources)):
         return NoOp(current.name, current, [s.name for s in specs])
     chosen = {s.name: s for s in specs}
+    chosen.update({n: manifest.get(n) for n in dependents(manifest, set(chosen))})
     while True:
         try:
             return _replace(
@@ -195,6 +197,43 @@ def update(
                     "manifest does not name: run a full build"
                 ) from None
             chosen.update({n: manifest.get(n) for n in sorted(need.names)})
+
+
+def dependents(manifest: Manifest, names: set[str]) -> list[str]:
+    """The other sources of ``manifest`` that an update of ``names`` must re-read: those whose
+    derivation rules (``mappings/derive``) read one of them (``#+ reads:``), and so on. Their
+    graphs hold what the rules derived from the replaced sources' data, mixed with their own
+    triples: re-reading them is how the rules' output is recomputed.
+
+    >>> from kg.cli import DEMO_MANIFEST
+    >>> from kg.manifest import load_manifest
+    >>> dependents(load_manifest(DEMO_MANIFEST), {"cog-communes"})  # doctest: +NORMALIZE_WHITESPACE
+    ['apprenticeship-bodies', 'catalogue-apprentissage', 'cfa-regional', 'lheo-offers', 'vae-relays']
+    >>> dependents(load_manifest(DEMO_MANIFEST), {"rome-skills"})
+    []
+    """
+    known = set(manifest.names())
+    rules = load_rules()
+    found: set[str] = set()
+    todo = set(names)
+    while todo:
+        name = todo.pop()
+        for rule in rules:
+            if rule.depends_on(name):
+                for source in rule.sources:
+                    if source in known and source not in names and source not in found:
+                        found.add(source)
+                        todo.add(source)
+    return sorted(found)
+
+
+def _stage_needed(manifest: Manifest, names: Iterable[str], previous: dict[str, SourceReport]) -> bool:
+    """Whether replacing ``names`` calls for the NLP stage again: it reads the offer sources and
+    the ROME and RNCP-bloc graphs (its models), and the served build ran it."""
+    if NLP_STAGE not in previous:
+        return False
+    offers = {s.name for s in manifest.sources if OFFER_MAPPING in s.mappings}
+    return any(name in offers or name.startswith(MODEL_SOURCES) for name in names)
 
 
 def graph_lines(store: ox.Store, graph: ox.NamedNode) -> set[bytes]:
@@ -358,16 +397,18 @@ class _Update:
         return names
 
 
-def _derive_again(store: ox.Store, base: str, specs: list[SourceSpec], workdir: Path) -> set[bytes]:
+def _derive_again(
+    store: ox.Store, base: str, specs: list[SourceSpec], workdir: Path, repaired: set[bytes] | None = None
+) -> set[bytes]:
     """The N-Triples lines the derivation rules of ``specs`` produce now (added to their graphs).
 
-    Only the rules of the replaced sources run: a rule of another source that reads a replaced
-    source keeps its previous output until that source is rebuilt (or a full build).
+    Only the rules of the replaced sources run; :func:`update` has added to them the sources
+    whose rules read a replaced source (:func:`dependents`), so every rule concerned runs.
     """
     lines: set[bytes] = set()
     for spec in specs:
         with scratch_file(workdir, f"derive-{spec.name}") as spool:
-            derive(store, base, {spec.name: (graph_iri(base, spec.name, spec.version), spool)})
+            derive(store, base, {spec.name: (graph_iri(base, spec.name, spec.version), spool)}, None, repaired)
             lines |= set(spool.read_bytes().splitlines()) - {b""}
     return lines
 
@@ -423,8 +464,8 @@ def _apply(
     added: set[bytes] = set()
     removed: set[bytes] = set()
     remapped: set[bytes] = set()  # what the mappings now produce differently, quarantined or not
-    for spec in chosen.values():
-        report, stats, spool = map_source(spec, manifest.data_dir, base, manifest.mappings_dir, workdir)
+    def replace_graph(spec: SourceSpec, report: SourceReport, stats: MappingStats, spool: Path) -> None:
+        nonlocal added, removed, remapped
         try:
             old = old_reports.get(spec.name)
             graph = graph_iri(base, spec.name, spec.version)
@@ -458,6 +499,10 @@ def _apply(
         loaded.append((spec, report, stats))
         if on_source:
             on_source(report)
+
+    for spec in chosen.values():
+        report, stats, spool = map_source(spec, manifest.data_dir, base, manifest.mappings_dir, workdir)
+        replace_graph(spec, report, stats, spool)
     t_loaded = time.perf_counter()
     reports = {**old_reports, **{r.name: r for _, r, _ in loaded}}
     state = _Update(store, base, reports)
@@ -465,10 +510,26 @@ def _apply(
     # Derivation rules (mappings/derive) of the replaced sources run again once the default graph
     # agrees with the named graphs (rules see both): their old output left with the old
     # version's lines, the new output joins what is added.
-    derived = _derive_again(store, base, [spec for spec, _, _ in loaded], workdir)
-    state.update_default(derived, set())
+    repaired: set[bytes] = set()  # what '#+ replaces:' rules took out of the replaced graphs
+    derived = _derive_again(store, base, [spec for spec, _, _ in loaded], workdir, repaired)
+    state.update_default(derived, repaired)
     added |= derived
     removed -= derived
+    added -= repaired
+    removed |= repaired
+    if _stage_needed(manifest, chosen, old_reports):
+        # The NLP stage reads the offer sources and the ROME/RNCP-bloc graphs: it runs again on
+        # the updated graphs and its graph is replaced like a source's.
+        from kg.nlp.stage import run_stage
+
+        stage = run_stage(manifest, store, base, workdir)
+        if stage is not None:
+            stage_added, stage_removed = set(added), set(removed)
+            replace_graph(stage.spec, stage.report, stage.stats, stage.spool)
+            state = _Update(store, base, {**reports, stage.spec.name: stage.report})
+            reports[stage.spec.name] = stage.report
+            state.update_default(added - stage_added, removed - stage_removed)
+            chosen = {**chosen, stage.spec.name: stage.spec}
     t_published = time.perf_counter()
     changed = added | removed
     needed = state.quarantined_links(set(reports) - set(chosen), remapped, changed)

@@ -367,3 +367,52 @@ def test_update_runs_the_derivation_rules_of_the_replaced_source_again(tmp_path:
     assert before >= 5
     _built(run(demo, settings, only=["vae-relays"], force=True))
     assert geocoded() == before
+
+
+def test_update_re_reads_the_sources_whose_rules_read_the_replaced_one(tmp_path: Path) -> None:
+    """`--only cog-communes` re-reads vae-relays and cfa-regional (their rules in mappings/derive
+    declare `#+ reads: cog-communes`): what those rules derive follows the new communes."""
+    from kg.cli import DEMO_MANIFEST
+
+    demo = load_manifest(DEMO_MANIFEST)
+    demo.sources = demo.select(
+        ["cog-regions", "cog-departements", "cog-communes", "laposte-codes-postaux", "vae-relays", "rome-riasec"]
+    )
+    settings = _settings(tmp_path)
+    query = "SELECT (COUNT(*) AS ?n) WHERE { ?r a pas:VaeRelay ; pas:commune ?c }"
+
+    def geocoded() -> int:
+        store = open_store(settings.store)
+        solutions = store.query(sparql_prologue(TEST_BASE) + query)
+        return int(next(iter(solutions))["n"].value)  # type: ignore[index, call-overload]
+
+    _built(run(demo, settings))
+    before = geocoded()
+    assert before >= 5
+    result = _built(run(demo, settings, only=["cog-communes"], force=True))
+    assert set(result.updated) == {"cog-communes", "vae-relays"}  # not rome-riasec
+    assert geocoded() == before
+    # A revised communes file without the relays' communes: the relays lose them (a partial
+    # update that kept the old derived links would not).
+    spec = demo.get("cog-communes")
+    communes = json.loads(spec.path(demo.data_dir).read_text(encoding="utf-8"))
+    revised = tmp_path / "communes.json"
+    revised.write_text(json.dumps([c for c in communes if c.get("departement") != "14"]), encoding="utf-8")
+    store_before = geocoded()
+    _built(run(demo, settings, only=["cog-communes"], file=revised))
+    assert geocoded() < store_before
+
+
+def test_stage_needed_for_offers_and_model_sources() -> None:
+    from kg.cli import DEMO_MANIFEST
+    from kg.provenance import SourceReport
+    from kg.update import _stage_needed
+
+    demo = load_manifest(DEMO_MANIFEST)
+    fields = dict.fromkeys(["title", "file", "version", "sha256", "publisher", "licence", "dataset_page"], "")
+    report = SourceReport(name="nlp-extraction", download_url="", mappings=[], **fields)
+    served = {"nlp-extraction": report}
+    assert _stage_needed(demo, ["offers-demo"], served)
+    assert _stage_needed(demo, ["rome-skills"], served) and _stage_needed(demo, ["rncp-blocs"], served)
+    assert not _stage_needed(demo, ["cog-communes"], served)
+    assert not _stage_needed(demo, ["offers-demo"], {})  # the served build had no stage
