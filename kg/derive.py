@@ -79,7 +79,8 @@ class Rule:
 
         >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "r.rq"
-        >>> _ = p.write_text("#+ source: vae-relays cfa\\n#+ reads: cog\\nCONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
+        >>> text = "#+ source: vae-relays cfa\\n#+ reads: cog\\nCONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
+        >>> _ = p.write_text(text)
         >>> rule = Rule.load(p); rule.source, rule.sources, rule.reads
         ('vae-relays', ('vae-relays', 'cfa'), ('cog',))
         """

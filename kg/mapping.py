@@ -295,7 +295,9 @@ class MappingRunner:
         self.compiled: CompiledMapping | None = None
         engine = engine or os.environ.get(ENGINE_VARIABLE) or "compiled"
         if engine not in ENGINES:
-            raise SourceError(mapping.path, None, None, f"unknown mapping engine {engine!r} ({ENGINE_VARIABLE})")
+            raise SourceError(
+                mapping.path, None, None, f"unknown mapping engine {engine!r} ({ENGINE_VARIABLE})"
+            )
         if engine == "compiled":
             try:
                 self.compiled = compile_mapping(mapping, base_iri)

@@ -30,8 +30,10 @@ leaves a ``BIND`` unbound, as in SPARQL).
 >>> compiled = compile_mapping(Mapping.load(p), "https://x.org/")
 >>> from kg.sources.records import Record
 >>> lines, marks = compiled.run([Record(3, {"code": "A1101"}), Record(4, {"code": None})])
->>> lines, marks
-(['<https://x.org/id/rome/A1101> <https://w3id.org/passerelles/ontology#code> "A1101" .\\n'], [('<https://x.org/id/rome/A1101>', 3)])
+>>> lines
+['<https://x.org/id/rome/A1101> <https://w3id.org/passerelles/ontology#code> "A1101" .\\n']
+>>> marks
+[('<https://x.org/id/rome/A1101>', 3)]
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ class Iri(str):
 class LangLit:
     """A language-tagged string."""
 
-    __slots__ = ("text", "lang")
+    __slots__ = ("lang", "text")
 
     def __init__(self, text: str, lang: str) -> None:
         self.text, self.lang = text, lang
@@ -87,7 +89,7 @@ class LangLit:
 class Typed:
     """A typed literal of a datatype without a Python value here (``xsd:date``...)."""
 
-    __slots__ = ("lex", "dt")
+    __slots__ = ("dt", "lex")
 
     def __init__(self, lex: str, dt: str) -> None:
         self.lex, self.dt = lex, dt
@@ -396,11 +398,11 @@ def _ebv(value: Value) -> bool | None:
     """Effective boolean value (None: error)."""
     kind = type(value)
     if kind is bool:
-        return value  # type: ignore[no-any-return]
+        return value
     if kind is str:
         return len(value) > 0
     if kind is int or kind is Decimal:
-        return value != 0  # type: ignore[no-any-return]
+        return value != 0
     return None
 
 
@@ -432,13 +434,13 @@ def _equal(a: Value, b: Value) -> Value:
     if a is None or b is None:
         return None
     if _numeric(a) and _numeric(b):
-        return a == b  # type: ignore[no-any-return]
+        return a == b
     kind = type(a)
     if kind is not type(b):
         return False
     if kind is Typed and a.dt != b.dt:
         raise RowUnsupported("comparison of literals of different datatypes")
-    return a == b  # type: ignore[no-any-return]
+    return a == b
 
 
 def _not_equal(a: Value, b: Value) -> Value:
@@ -512,8 +514,9 @@ _WHITE = "\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u2
 def translate_regex(pattern: str, flags: str = "") -> re.Pattern[str]:
     r"""A SPARQL (Rust regex) pattern as a Python pattern with the same matches.
 
-    >>> translate_regex(r"^\s+|\s+$").pattern
-    '^[\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+|[\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+\\Z'
+    >>> p = translate_regex(r"^\s+|\s+$")
+    >>> bool(p.search("a\n")), bool(p.search(" a")), bool(p.search("a\x1f")), p.pattern.endswith("\\Z")
+    (True, True, False, True)
     """
     options = 0
     for flag in flags:
@@ -639,7 +642,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None:
-            raise Unsupported(f"cannot read the query at {text[position:position + 30]!r}")
+            raise Unsupported(f"cannot read the query at {text[position : position + 30]!r}")
         kind = match.lastgroup
         assert kind is not None
         if kind != "ws":
@@ -719,7 +722,7 @@ class _Parser:
         return token
 
     def expect(self, value: str) -> None:
-        kind, text = self.next()
+        _, text = self.next()
         if text.upper() != value.upper():
             raise Unsupported(f"expected {value!r}, found {text!r}")
 
@@ -1073,7 +1076,11 @@ class _Codegen:
             return code, joined
         if kind == "bound":
             code, _ = self.expr(("var", node[1]))
-            return ("False", _Type("bool", True)) if code == "None" else (f"({code} is not None)", _Type("bool", True))
+            return (
+                ("False", _Type("bool", True))
+                if code == "None"
+                else (f"({code} is not None)", _Type("bool", True))
+            )
         if kind == "substr":
             args = [self.expr(a) for a in node[1]]
             bounds = [n[1] for n in node[1][1:]]
@@ -1082,9 +1089,14 @@ class _Codegen:
                 stop = str(bounds[0] - 1 + bounds[1]) if len(bounds) == 2 and bounds[1] >= 0 else ""
                 if len(bounds) == 2 and bounds[1] < 0:
                     stop = str(bounds[0] - 1)
-                return f"(None if ({temp} := {args[0][0]}) is None else {temp}[{bounds[0] - 1}:{stop}])", _Type("str")
-            code = f"_substr({args[0][0]}, {args[1][0]})" if len(args) == 2 else (
-                f"_substr({args[0][0]}, {args[1][0]}, {args[2][0]}, True)"
+                return (
+                    f"(None if ({temp} := {args[0][0]}) is None else {temp}[{bounds[0] - 1}:{stop}])",
+                    _Type("str"),
+                )
+            code = (
+                f"_substr({args[0][0]}, {args[1][0]})"
+                if len(args) == 2
+                else (f"_substr({args[0][0]}, {args[1][0]}, {args[2][0]}, True)")
             )
             return code, _Type(args[0][1].kind if args[0][1].kind in ("str", "lang") else "any")
         if kind in ("regex", "replace"):
@@ -1093,14 +1105,21 @@ class _Codegen:
                 if arg_type.kind == "str":
                     search = self.constant(node[1].search)
                     temp = self.temp()
-                    return f"(None if ({temp} := {arg_code}) is None else {search}({temp}) is not None)", _Type("bool")
+                    return (
+                        f"(None if ({temp} := {arg_code}) is None else {search}({temp}) is not None)",
+                        _Type("bool"),
+                    )
                 return f"{self.constant(_regex_fn(node[1]))}({arg_code})", _Type("bool")
             function = _replace_fn(node[1], node[2])
             if arg_type.kind == "str":
                 sub, replacement = self.constant(node[1].sub), self.constant(node[2])
                 temp = self.temp()
-                return f"(None if ({temp} := {arg_code}) is None else {sub}({replacement}, {temp}))", _Type("str")
-            return f"{self.constant(function)}({arg_code})", _Type(arg_type.kind if arg_type.kind == "lang" else "any")
+                return f"(None if ({temp} := {arg_code}) is None else {sub}({replacement}, {temp}))", _Type(
+                    "str"
+                )
+            return f"{self.constant(function)}({arg_code})", _Type(
+                arg_type.kind if arg_type.kind == "lang" else "any"
+            )
         raise Unsupported(f"expression {kind}")
 
     def call(self, name: str, nodes: list[Node]) -> tuple[str, _Type]:
@@ -1137,14 +1156,10 @@ class _Codegen:
                         pieces.append(temp)
                 joined = " + ".join(pieces) if pieces else "''"
                 code = f"(None if {' or '.join(tests)} else {joined})" if tests else f"({joined})"
-                first = args[0][1].text if args else None
+                head = args[0][1].text if args else None
                 prefix = 0
-                if (
-                    first is not None
-                    and _IRI_WITH_PATH.fullmatch(first) is not None
-                    and _IRI.fullmatch(first) is not None
-                ):
-                    prefix = len(first)
+                if head is not None and _IRI_WITH_PATH.fullmatch(head) and _IRI.fullmatch(head):
+                    prefix = len(head)
                 iri_ok = prefix > 0 and all(t.safe for _, t in args[1:])
                 return code, _Type("str", not tests, all(t.safe for _, t in args), iri_ok, prefix)
             return f"_concat({', '.join(c for c, _ in args)})", _ANY
@@ -1169,14 +1184,20 @@ class _Codegen:
             if first.kind == "str":
                 return f"_iri_str({codes})", _Type("iri")
             return f"_iri({codes})", _Type("iri")
-        if name == "_strdt" and first.kind == "str" and nodes[1][0] == "const" and nodes[1][1] == XSD + "date":
+        if (
+            name == "_strdt"
+            and first.kind == "str"
+            and nodes[1][0] == "const"
+            and nodes[1][1] == XSD + "date"
+        ):
             return f"_date({first_code}, {XSD + 'date'!r})", _Type("typed")
         if name == "_strlang" and first.kind == "str" and nodes[1][0] == "const" and type(nodes[1][1]) is str:
             lang = nodes[1][1]
             if _LANG_TAG.fullmatch(lang):
                 temp = self.temp()
-                return f"(None if ({temp} := {first_code}) is None else LangLit({temp}, {lang.lower()!r}))", _Type(
-                    "lang"
+                return (
+                    f"(None if ({temp} := {first_code}) is None else LangLit({temp}, {lang.lower()!r}))",
+                    _Type("lang"),
                 )
         result = {
             "_strlen": "int",
@@ -1207,7 +1228,8 @@ class _Codegen:
             a, b = self.temp(), self.temp()
             compare = "==" if op == "=" else "!="
             return (
-                f"(None if ({a} := {args[0][0]}) is None or ({b} := {args[1][0]}) is None else {a} {compare} {b})",
+                f"(None if ({a} := {args[0][0]}) is None or ({b} := {args[1][0]}) is None "
+                f"else {a} {compare} {b})",
                 _Type("bool"),
             )
         if op in ("+", "-", "*"):
@@ -1266,8 +1288,8 @@ def compile_query(query: str, base_iri: str) -> CompiledMapping:
     if "_row" in used or "_row" in targets:
         raise Unsupported("?_row used in an expression")
     for triple in template:
-        for term in triple:
-            collect(term)
+        for position_term in triple:
+            collect(position_term)
     columns = frozenset(n for n in used - targets if not n.startswith("_"))
     gen = _Codegen(columns)
     body = ["def mapped(records, lines, mark):", "    add = lines.__setitem__", "    for record in records:"]
@@ -1339,9 +1361,11 @@ def compile_query(query: str, base_iri: str) -> CompiledMapping:
             parts.append(local)
         else:
             merged: list[str] = []  # adjacent constants joined: fewer concatenations per row
-            for index, part in enumerate([*parts[:1], *[x for p in parts[1:] for x in ("' '", p)], "' .\\n'"]):
+            for index, part in enumerate(
+                [*parts[:1], *[x for p in parts[1:] for x in ("' '", p)], "' .\\n'"]
+            ):
                 if merged and part.startswith("'") and merged[-1].startswith("'") and index:
-                    merged[-1] = repr(eval(merged[-1]) + eval(part))  # noqa: S307 - our own repr()s
+                    merged[-1] = repr(eval(merged[-1]) + eval(part))  # our own repr()s
                 else:
                     merged.append(part)
             line = " + ".join(merged)
@@ -1364,10 +1388,10 @@ def compile_query(query: str, base_iri: str) -> CompiledMapping:
         **gen.constants,
     }
     try:
-        code = compile(source, "<mapping>", "exec")
+        bytecode = compile(source, "<mapping>", "exec")
     except SyntaxError as exc:  # a very deep expression
         raise Unsupported(f"generated code does not compile: {exc}") from None
-    exec(code, namespace)  # noqa: S102 - source generated above from the parsed query, no input text
+    exec(bytecode, namespace)  # source generated above from the parsed query
     return CompiledMapping(source, namespace["mapped"], columns)
 
 
@@ -1379,5 +1403,3 @@ def _compile_cached(query: str, base_iri: str) -> CompiledMapping:
 def compile_mapping(mapping: Mapping, base_iri: str) -> CompiledMapping:
     """The compiled form of a mapping (cached by query text); raises :class:`Unsupported`."""
     return _compile_cached(mapping.query, base_iri)
-
-

@@ -408,7 +408,8 @@ def _derive_again(
     lines: set[bytes] = set()
     for spec in specs:
         with scratch_file(workdir, f"derive-{spec.name}") as spool:
-            derive(store, base, {spec.name: (graph_iri(base, spec.name, spec.version), spool)}, None, repaired)
+            targets = {spec.name: (graph_iri(base, spec.name, spec.version), spool)}
+            derive(store, base, targets, None, repaired)
             lines |= set(spool.read_bytes().splitlines()) - {b""}
     return lines
 

@@ -14,9 +14,11 @@ PAS = "https://w3id.org/passerelles/ontology#"
 ID = f"{TEST_BASE}id/"
 TERRITORY = f"""
 <{ID}commune/75056> a <{PAS}Commune> .
-<{ID}arrondissement-municipal/75112> a <{PAS}MunicipalArrondissement> ; <{PAS}parentCommune> <{ID}commune/75056> .
+<{ID}arrondissement-municipal/75112> a <{PAS}MunicipalArrondissement> ;
+    <{PAS}parentCommune> <{ID}commune/75056> .
 <{ID}commune/50129> a <{PAS}Commune> ; <{PAS}formerCode> "50001" .
-<{ID}commune-deleguee/14001> a <{PAS}DelegatedCommune> ; <{PAS}code> "14001" ; <{PAS}parentCommune> <{ID}commune/14027> .
+<{ID}commune-deleguee/14001> a <{PAS}DelegatedCommune> ; <{PAS}code> "14001" ;
+    <{PAS}parentCommune> <{ID}commune/14027> .
 <{ID}commune/14027> a <{PAS}Commune> .
 <{ID}commune/61001> a <{PAS}Commune> ; <{PAS}formerCode> "61999" .
 <{ID}commune/61002> a <{PAS}Commune> ; <{PAS}formerCode> "61999" .
@@ -33,12 +35,18 @@ SITES = {
 
 def _store(tmp_path: Path) -> tuple[ox.Store, ox.NamedNode, Path]:
     store = ox.Store()
-    store.load(TERRITORY.encode(), format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(f"{TEST_BASE}graph/cog/1"))
+    store.load(
+        TERRITORY.encode(), format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(f"{TEST_BASE}graph/cog/1")
+    )
     graph = ox.NamedNode(f"{TEST_BASE}graph/cfa-regional/1")
     lines = "".join(f"<{ID}site/{name}> <{PAS}commune> <{ID}{cited}> .\n" for name, cited in SITES.items())
     other = ox.NamedNode(f"{TEST_BASE}graph/other/1")  # another source's entity: not repaired
     store.load(lines.encode(), format=ox.RdfFormat.N_TRIPLES, to_graph=graph)
-    store.load(f"<{ID}x> <{PAS}commune> <{ID}commune/50001> .\n".encode(), format=ox.RdfFormat.N_TRIPLES, to_graph=other)
+    store.load(
+        f"<{ID}x> <{PAS}commune> <{ID}commune/50001> .\n".encode(),
+        format=ox.RdfFormat.N_TRIPLES,
+        to_graph=other,
+    )
     spool = tmp_path / "cfa.nt"
     spool.write_text(lines, encoding="utf-8")
     return store, graph, spool
@@ -68,4 +76,6 @@ def test_commune_repair_rule(tmp_path: Path) -> None:
     dumped = set((store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=graph) or b"").splitlines())
     assert spooled == dumped
     # another source's graph is left alone: ?source_graph binds the rule to its own source
-    assert len(list(store.quads_for_pattern(None, None, None, ox.NamedNode(f"{TEST_BASE}graph/other/1")))) == 1
+    assert (
+        len(list(store.quads_for_pattern(None, None, None, ox.NamedNode(f"{TEST_BASE}graph/other/1")))) == 1
+    )

@@ -37,10 +37,8 @@ def _both(
         if engine == "compiled":
             assert runner.compiled is not None, mapping.path.name
         stats = MappingStats()
-        if skip_rules:
-            data = b"".join(runner.run(iter(records), stats))
-        else:  # random rows: the header's skip rules would leave most of them out
-            data = runner._run_batch(records, stats)
+        # random rows (skip_rules False): the header's skip rules would leave most of them out
+        data = b"".join(runner.run(iter(records), stats)) if skip_rules else runner._run_batch(records, stats)
         triples = {str(q.triple) for q in ox.parse(data, format=ox.RdfFormat.N_TRIPLES)}
         assert data.count(b"\n") == len(triples) == stats.triples  # deduplicated, as CONSTRUCT
         marks = {(entity, frozenset(numbers)) for entity, numbers in _marks(stats)}
@@ -86,16 +84,95 @@ def test_golden_case_same_through_both_paths(case: Path) -> None:
 # Cells that exercise what the mappings test: codes, dates, numbers, booleans, HTML, separators,
 # characters that IRIs or N-Triples must escape or refuse.
 POOL = [
-    "1", "007", "12", "2", "9", "10", "75056", "14118", "69381", "13201", "2A004", "97411",
-    "20260115", "20261000", "20261341", "2026-01-15", "48.85", "-1.5", "1e3", ".5", "0049.5000",
-    "-0.0", "12345678901234", "123456789", "A1101", "M1607", "RNCP474", "474", "RS12", "RS",
-    "true", "false", "TRUE", "0", "P", "O", "A", "F", "NAFRev2", "NAFRev1", "62.01Z", "6201Z",
-    "GA1", "1 - 31795", "Soudage - 22454", "x - 1234", "<p>Objectif &amp; <b>suite</b></p>",
-    "  a  b ", "a|b", "a|b|c", "ligne\nsuite", 'say "hi"', "back\\slash", "tab\there", "é à ç",
-    "#frag", "a b", "%zz", "%41", "x/y", "{x}", "\u00a0nbsp", "\x1fctl", "http://x.org/a",
-    "Niveau 5 (BTS)", "5", "7 (Master)", "II", "N", "Oui", "Non", "oui", "21", "300",
-    "https://example.org/a b", "L'école", "CAEN", "Caen 14000", "14000", "rue de la Paix",
-    "3 bis", "B", "BIS", "AV", "123 - Libellé", "abc.def", "x" * 40, "Z" * 3, "\u2028sep",
+    "1",
+    "007",
+    "12",
+    "2",
+    "9",
+    "10",
+    "75056",
+    "14118",
+    "69381",
+    "13201",
+    "2A004",
+    "97411",
+    "20260115",
+    "20261000",
+    "20261341",
+    "2026-01-15",
+    "48.85",
+    "-1.5",
+    "1e3",
+    ".5",
+    "0049.5000",
+    "-0.0",
+    "12345678901234",
+    "123456789",
+    "A1101",
+    "M1607",
+    "RNCP474",
+    "474",
+    "RS12",
+    "RS",
+    "true",
+    "false",
+    "TRUE",
+    "0",
+    "P",
+    "O",
+    "A",
+    "F",
+    "NAFRev2",
+    "NAFRev1",
+    "62.01Z",
+    "6201Z",
+    "GA1",
+    "1 - 31795",
+    "Soudage - 22454",
+    "x - 1234",
+    "<p>Objectif &amp; <b>suite</b></p>",
+    "  a  b ",
+    "a|b",
+    "a|b|c",
+    "ligne\nsuite",
+    'say "hi"',
+    "back\\slash",
+    "tab\there",
+    "é à ç",
+    "#frag",
+    "a b",
+    "%zz",
+    "%41",
+    "x/y",
+    "{x}",
+    "\u00a0nbsp",
+    "\x1fctl",
+    "http://x.org/a",
+    "Niveau 5 (BTS)",
+    "5",
+    "7 (Master)",
+    "II",
+    "N",
+    "Oui",
+    "Non",
+    "oui",
+    "21",
+    "300",
+    "https://example.org/a b",
+    "L'école",
+    "CAEN",
+    "Caen 14000",
+    "14000",
+    "rue de la Paix",
+    "3 bis",
+    "B",
+    "BIS",
+    "AV",
+    "123 - Libellé",
+    "abc.def",
+    "x" * 40,
+    "Z" * 3,
+    "\u2028sep",
 ]
 
 
@@ -107,7 +184,7 @@ def _cell(rng: random.Random) -> str | None:
         return rng.choice(POOL)
     if roll < 0.9:
         return rng.choice(POOL) + rng.choice(["", " ", "|", "-", "/", "\n"]) + rng.choice(POOL)
-    alphabet = "aZ09 -_.|/#%?é\"\\\t<>&;:@{}\u00a0\u0085x"
+    alphabet = 'aZ09 -_.|/#%?é"\\\t<>&;:@{}\u00a0\u0085x'
     return "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))).strip() or None
 
 
@@ -137,7 +214,15 @@ def test_literal_escaping_matches_pyoxigraph(text: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [True, False, 0, -12, Decimal("48.50"), Decimal("-0.0"), Typed("2026-01-15", "http://www.w3.org/2001/XMLSchema#date")],
+    [
+        True,
+        False,
+        0,
+        -12,
+        Decimal("48.50"),
+        Decimal("-0.0"),
+        Typed("2026-01-15", "http://www.w3.org/2001/XMLSchema#date"),
+    ],
 )
 def test_typed_values_match_pyoxigraph(value: object) -> None:
     store = ox.Store()
@@ -150,7 +235,9 @@ def test_typed_values_match_pyoxigraph(value: object) -> None:
 @given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12))
 def test_iri_validity_matches_pyoxigraph(text: str) -> None:
     literal = _term(text)
-    query = f'CONSTRUCT {{ <x:s> <x:p> ?o }} WHERE {{ BIND(IRI(CONCAT("https://x.org/id/", {literal})) AS ?o) }}'
+    query = (
+        f'CONSTRUCT {{ <x:s> <x:p> ?o }} WHERE {{ BIND(IRI(CONCAT("https://x.org/id/", {literal})) AS ?o) }}'
+    )
     expected = [str(t.object) for t in ox.Store().query(query)]
     lines, _ = compile_query(query, TEST_BASE).run([Record(1, {})])
     assert [line.split(" ", 2)[2].rsplit(" .", 1)[0] for line in lines] == expected

@@ -375,9 +375,8 @@ def test_update_re_reads_the_sources_whose_rules_read_the_replaced_one(tmp_path:
     from kg.cli import DEMO_MANIFEST
 
     demo = load_manifest(DEMO_MANIFEST)
-    demo.sources = demo.select(
-        ["cog-regions", "cog-departements", "cog-communes", "laposte-codes-postaux", "vae-relays", "rome-riasec"]
-    )
+    territory = ["cog-regions", "cog-departements", "cog-communes", "laposte-codes-postaux"]
+    demo.sources = demo.select([*territory, "vae-relays", "rome-riasec"])
     settings = _settings(tmp_path)
     query = "SELECT (COUNT(*) AS ?n) WHERE { ?r a pas:VaeRelay ; pas:commune ?c }"
 
