@@ -135,9 +135,7 @@ def bind(query: str, substitutions: Mapping[ox.Variable, Term] | None) -> str:
     return f"{query[:at]} VALUES ({names}) {{ ({values}) }}{query[at:]}"
 
 
-def _dataset_form(
-    default_graph: Any = None, named_graphs: Any = None
-) -> list[tuple[str, str]]:
+def _dataset_form(default_graph: Any = None, named_graphs: Any = None) -> list[tuple[str, str]]:
     form: list[tuple[str, str]] = []
     if default_graph is not None:
         graphs = default_graph if isinstance(default_graph, list | tuple) else [default_graph]
@@ -299,8 +297,8 @@ class RemoteStore:
         return [row["g"] for row in results if isinstance(row["g"], ox.NamedNode)]
 
     def version(self, max_age_s: float = 1.0) -> str | None:
-        """The latest build in the catalogue graph (cached ``max_age_s``): changes when a build
-        is published, so that caches keyed on it follow rebuilds."""
+        """The id of the latest build in the catalogue graph (cached ``max_age_s``): changes when
+        a build is published, so that caches keyed on it follow rebuilds."""
         stamp, value = self._version
         if time.monotonic() - stamp < max_age_s:
             return value
@@ -311,7 +309,7 @@ class RemoteStore:
         )
         assert isinstance(results, ox.QuerySolutions)
         rows = list(results)
-        value = rows[0]["b"].value if rows and rows[0]["b"] is not None else None
+        value = rows[0]["b"].value.rsplit("/", 1)[-1] if rows and rows[0]["b"] is not None else None
         self._version = (time.monotonic(), value)
         return value
 

@@ -237,25 +237,31 @@ class FollowingStore:
         self.layout = StoreLayout(root)
         self._lock = threading.Lock()
         self._opened: Path | None = None
+        self._target: str | None = None  # the link's text when last checked
         self._store: ox.Store | None = None
         self.store  # noqa: B018 - fail now, clearly, when nothing was built there
 
     @property
     def store(self) -> ox.Store:
         """The read-only store of the current build (opened again after a rebuild)."""
-        current = self.layout.current()
-        if current is None:
-            if self._store is not None:
-                return self._store
-            raise FileNotFoundError(
-                f"no graph built in {self.layout.root} yet: run `kg build --store {self.layout.root}` first"
-            )
-        if current != self._opened or self._store is None:
-            with self._lock:
-                if current != self._opened or self._store is None:
-                    self._store = ox.Store.read_only(str(current))
-                    self._opened = current
-        return self._store
+        try:  # one readlink per access: the common case (no rebuild) costs one system call
+            target: str | None = os.readlink(self.layout.link)
+        except OSError:
+            target = None
+        if target is not None and target == self._target and self._store is not None:
+            return self._store
+        with self._lock:
+            current = self.layout.current()
+            if current is None:
+                if self._store is not None:
+                    return self._store
+                root = self.layout.root
+                raise FileNotFoundError(f"no graph built in {root} yet: run `kg build --store {root}` first")
+            if current != self._opened or self._store is None:
+                self._store = ox.Store.read_only(str(current))
+                self._opened = current
+            self._target = target
+            return self._store
 
     def version(self) -> str | None:
         """The build served (its directory name)."""
