@@ -394,6 +394,9 @@ def build(
 
             sent = publish_build(store, settings, target.build_id, target.path.parent)
             result.timings["remote_load"], result.timings["remote_switch"] = sent.load_s, sent.switch_s
+            (target.path / REPORT_FILE).write_text(
+                json.dumps(result.to_json(), indent=2, ensure_ascii=False), encoding="utf-8"
+            )
         # --- end remote store ---
     result.timings["total"] = time.perf_counter() - t0
     return result
