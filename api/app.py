@@ -14,11 +14,12 @@ from api.deps import SettingsDep, StoreDep
 from api.graphql import router as graphql_router
 from kg import __version__
 from kg.config import Settings
-from kg.store import StoreLayout, open_store
+from kg.store import StoreLayout, open_graph, served_version
 
 
 def create_app(settings: Settings | None = None, store: ox.Store | None = None) -> FastAPI:
-    """A FastAPI app serving the graph of ``settings.store`` (or the given store)."""
+    """A FastAPI app serving the graph of ``settings.store`` — followed across rebuilds — or of the
+    remote store ``settings.store_endpoint``, or the given store."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -34,7 +35,7 @@ def create_app(settings: Settings | None = None, store: ox.Store | None = None) 
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.store = store if store is not None else open_store(settings.store)
+    app.state.store = store if store is not None else open_graph(settings, follow=True)
     app.state.backend = portal.query_backend(settings, store)
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], expose_headers=["Retry-After"]
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None, store: ox.Store | None = None) 
         return {
             "status": "ok",
             "version": __version__,
-            "build": current.name if current else None,
+            "build": served_version(store) or (current.name if current else None),
             "quads": len(store),
         }
 

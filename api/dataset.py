@@ -20,7 +20,7 @@ from kg.config import Settings
 from kg.dumps import DUMPS_DIR, Dump, read_index
 from kg.namespaces import DCAT, DCTERMS, PAS, RDF, VOID, XSD, prefixes_for
 from kg.provenance import catalog_iri
-from kg.store import StoreLayout
+from kg.store import GraphStore, StoreLayout
 
 router = APIRouter()
 SPDX = "http://spdx.org/rdf/terms#"
@@ -52,7 +52,7 @@ def served_build(settings: Settings) -> Path | None:
     return StoreLayout(settings.store).current()
 
 
-def description(store: ox.Store, settings: Settings, site: str, dumps: list[Dump]) -> list[ox.Triple]:
+def description(store: GraphStore, settings: Settings, site: str, dumps: list[Dump]) -> list[ox.Triple]:
     """The VoID/DCAT triples; ``site`` is the public root URL of this application (ends with /)."""
     base = settings.base_iri
     dataset = _n(f"{base}dataset")
@@ -181,7 +181,7 @@ def _html(triples: list[ox.Triple], dumps: list[Dump], settings: Settings) -> st
     )
 
 
-async def _describe(request: Request, store: ox.Store, settings: Settings, html: bool) -> Response:
+async def _describe(request: Request, store: GraphStore, settings: Settings, html: bool) -> Response:
     offers = (["text/html"] if html else []) + list(RDF_OUT)
     media = best(request.headers.get("accept"), offers)
     if media is None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import pyoxigraph as ox
 from fastapi import Depends, Request
 
 from kg.config import Settings
+from kg.store import GraphStore
 
 
 def get_settings(request: Request) -> Settings:
@@ -16,11 +16,12 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_store(request: Request) -> ox.Store:
-    store = request.app.state.store
-    assert isinstance(store, ox.Store)
+def get_store(request: Request) -> GraphStore:
+    """The served graph: a store object, the embedded store following rebuilds, or a remote
+    store (:func:`kg.store.open_graph`) — every reader goes through it."""
+    store: GraphStore = request.app.state.store
     return store
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-StoreDep = Annotated[ox.Store, Depends(get_store)]
+StoreDep = Annotated[GraphStore, Depends(get_store)]

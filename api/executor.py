@@ -29,6 +29,7 @@ import httpx
 import pyoxigraph as ox
 
 from api.results import Answer, Job, Refusal, consume, execute, term_from
+from kg.remote_store import StoreUnavailable, bind
 from kg.store import StoreLayout
 
 
@@ -121,11 +122,12 @@ class RemoteSparqlBackend:
     async def run(self, job: Job, timeout: float) -> Answer | Refusal:
         await self.start()
         assert self._client is not None
-        text = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in (job.prefixes or {}).items()) + job.query
-        if job.substitutions:  # strictly validated terms, written by pyoxigraph (N-Triples escaping)
-            names = " ".join(f"?{k}" for k in job.substitutions)
-            values = " ".join(str(term_from(*v)) for v in job.substitutions.values())
-            text += f"\nVALUES ({names}) {{ ({values}) }}"
+        substitutions = {ox.Variable(k): term_from(*v) for k, v in (job.substitutions or {}).items()}
+        try:  # strictly validated terms, written by pyoxigraph (N-Triples escaping)
+            text = bind(job.query, substitutions)
+        except ValueError as exc:
+            return Refusal("syntax", str(exc))
+        text = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in (job.prefixes or {}).items()) + text
         form: list[tuple[str, str]] = [("query", text)]
         form += [("default-graph-uri", g) for g in job.default_graph or ()]
         form += [("named-graph-uri", g) for g in job.named_graphs or ()]
@@ -138,8 +140,10 @@ class RemoteSparqlBackend:
             )
         except httpx.TimeoutException:
             raise QueryTimeout from None
-        except httpx.HTTPError as exc:
-            return Refusal("error", f"the SPARQL store did not answer: {exc}")
+        except httpx.HTTPError as exc:  # down or unreachable: a 503 the client may retry
+            raise StoreUnavailable(f"the SPARQL store did not answer: {exc}") from None
+        if response.status_code in (502, 503, 504) and "timeout" not in response.text.lower():
+            raise StoreUnavailable(f"the SPARQL store answered {response.status_code}")
         if response.status_code == 400:
             return Refusal("syntax", response.text.strip())
         if response.status_code >= 500 and "timeout" in response.text.lower():

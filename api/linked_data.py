@@ -28,6 +28,7 @@ from api.sparql import error_response
 from kg.config import Settings
 from kg.namespaces import DCTERMS, PREFIXES, RDF, RDFS, SKOS, prefixes_for
 from kg.provenance import catalog_iri
+from kg.store import GraphStore
 
 router = APIRouter()
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
@@ -61,7 +62,7 @@ class Description:
         return bool(self.triples or self.graphs)
 
 
-def _best_label(store: ox.Store, node: ox.NamedNode) -> str | None:
+def _best_label(store: GraphStore, node: ox.NamedNode) -> str | None:
     found: dict[str, str] = {}
     for predicate in LABELS:
         for quad in store.quads_for_pattern(node, ox.NamedNode(predicate), None, ox.DefaultGraph()):
@@ -73,7 +74,7 @@ def _best_label(store: ox.Store, node: ox.NamedNode) -> str | None:
     return found.get("fr") or found.get("") or found.get("en") or next(iter(found.values()), None)
 
 
-def describe(store: ox.Store, iri: str, base_iri: str) -> Description:
+def describe(store: GraphStore, iri: str, base_iri: str) -> Description:
     """Outgoing statements (default graph, blank nodes followed), incoming links, provenance.
 
     >>> s = ox.Store()

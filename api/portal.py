@@ -7,14 +7,17 @@ from functools import cache
 from pathlib import Path
 
 import pyoxigraph as ox
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api import dataset, linked_data, stored_queries, vocabulary
 from api.deps import SettingsDep
 from api.executor import InProcessBackend, ProcessPoolBackend, QueryBackend, RemoteSparqlBackend
+from api.sparql import error_response
 from kg.config import PROJECT_ROOT, Settings
+from kg.remote_store import RETRY_AFTER_S, StoreUnavailable
+from kg.store import remote_endpoints
 
 STATIC = Path(__file__).resolve().parent / "static"
 EXAMPLES = PROJECT_ROOT / "queries" / "examples"
@@ -22,9 +25,12 @@ EXAMPLES = PROJECT_ROOT / "queries" / "examples"
 
 def query_backend(settings: Settings, store: ox.Store | None) -> QueryBackend:
     """Worker processes over the served store; a given store object runs in-process; a configured
-    SPARQL endpoint (``PASSERELLES_QUERY_ENDPOINT``) takes the queries instead."""
+    SPARQL endpoint (``PASSERELLES_QUERY_ENDPOINT``) or the remote store's query URL
+    (``PASSERELLES_STORE_ENDPOINT``) takes the queries instead."""
     if settings.query_endpoint:
         return RemoteSparqlBackend(settings.query_endpoint)
+    if settings.store_endpoint and store is None:
+        return RemoteSparqlBackend(remote_endpoints(settings).query)
     if store is not None:
         return InProcessBackend(store)
     return ProcessPoolBackend(settings.store, settings.query_workers or None)
@@ -54,6 +60,12 @@ def mount(app: FastAPI) -> None:
     app.include_router(dataset.router)
     app.include_router(stored_queries.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> Response:
+        """The remote store is down (Linked Data pages, dataset, SPARQL...): 503, retry soon —
+        the next request tries it again, so service resumes by itself when it is back."""
+        return error_response(503, "store-unavailable", str(exc), {"Retry-After": str(RETRY_AFTER_S)})
 
     @app.get("/query", include_in_schema=False)
     def query_page() -> HTMLResponse:

@@ -387,5 +387,16 @@ def build(
         write_dumps(store, target.path / DUMPS_DIR, prefixes_for(base))
         result.timings["dumps"] = time.perf_counter() - t_dumps
         # --- end dumps ---
+        # --- remote store (issue #5): the graphs go to the remote store, switched in atomically; a
+        # failure there fails the build before ``current`` moves, so both sides keep the old graph ---
+        if settings.store_endpoint:
+            from kg.remote_store import publish_build
+
+            sent = publish_build(store, settings, target.build_id, target.path.parent)
+            result.timings["remote_load"], result.timings["remote_switch"] = sent.load_s, sent.switch_s
+            (target.path / REPORT_FILE).write_text(
+                json.dumps(result.to_json(), indent=2, ensure_ascii=False), encoding="utf-8"
+            )
+        # --- end remote store ---
     result.timings["total"] = time.perf_counter() - t0
     return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
@@ -20,6 +20,8 @@ from kg.config import PROJECT_ROOT, Settings
 from kg.errors import BuildError, SourceError
 
 if TYPE_CHECKING:
+    import pyoxigraph as ox
+
     from kg.manifest import SourceSpec
 
 app = typer.Typer(
@@ -35,6 +37,14 @@ DEMO_MANIFEST = PROJECT_ROOT / "demo" / "sources.toml"
 REAL_MANIFEST = PROJECT_ROOT / "mappings" / "sources.toml"
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="Store directory (default: settings).")]
+
+
+def reader(settings: Settings) -> ox.Store:
+    """The served graph for a read-only command: the embedded store, or the remote store
+    (``PASSERELLES_STORE_ENDPOINT``) — it answers the same ``query`` / ``quads_for_pattern``."""
+    from kg.store import open_graph
+
+    return cast("ox.Store", open_graph(settings))
 
 
 def _settings(store: Path | None) -> Settings:
@@ -204,7 +214,6 @@ def query(
     """Run a read-only SPARQL query on the built graph; prints SPARQL JSON or N-Triples."""
     from api.sparql import run_query
     from kg.namespaces import prefixes_for
-    from kg.store import open_store
 
     settings = _settings(store)
     if (text is None) == (file is None):
@@ -212,9 +221,9 @@ def query(
     sparql = file.read_text(encoding="utf-8") if file else str(text)
     try:
         _, body = run_query(
-            open_store(settings.store), sparql, settings.result_cap, prefixes_for(settings.base_iri)
+            reader(settings), sparql, settings.result_cap, prefixes_for(settings.base_iri)
         )
-    except (FileNotFoundError, SyntaxError, OverflowError) as exc:
+    except (OSError, SyntaxError, OverflowError, RuntimeError) as exc:
         raise _fail(str(exc)) from None
     sys.stdout.write(body.decode("utf-8") + "\n")
 
@@ -249,7 +258,6 @@ def gaps(
     from kg.gaps import ScopeError, resolve_scope, resolve_territory, target_trades, trade_gaps
     from kg.gaps_report import RENDERERS
     from kg.queries import ParameterError
-    from kg.store import open_store
 
     settings = _settings(store)
     if fmt not in RENDERERS:
@@ -259,7 +267,7 @@ def gaps(
     except ValueError:
         raise _fail(f"--since {since!r}: expected a date YYYY-MM-DD") from None
     try:
-        graph = open_store(settings.store)
+        graph = reader(settings)
         base = settings.base_iri
         if all_trades:
             if trade or occupation:
@@ -274,7 +282,7 @@ def gaps(
             trade_gaps(graph, s, base, where, day, threshold, min_share=min_share, first=first)
             for s in scopes
         ]
-    except (FileNotFoundError, ScopeError, ParameterError) as exc:
+    except (OSError, ScopeError, ParameterError) as exc:  # OSError: no store, or the remote one down
         raise _fail(str(exc)) from None
     text = RENDERERS[fmt](reports)
     if output:
@@ -308,7 +316,6 @@ def paths(
     from kg.paths import GuidanceError, guidance
     from kg.paths_report import RENDERERS as PATH_RENDERERS
     from kg.queries import ParameterError
-    from kg.store import open_store
 
     settings = _settings(store)
     if fmt not in PATH_RENDERERS:
@@ -319,7 +326,7 @@ def paths(
         raise _fail(f"--starts-after {starts_after!r}: expected a date YYYY-MM-DD") from None
     try:
         answer = guidance(
-            open_store(settings.store),
+            reader(settings),
             settings.base_iri,
             to,
             near=near,
@@ -331,7 +338,7 @@ def paths(
             vae=vae,
             first=first,
         )
-    except (FileNotFoundError, GuidanceError, ParameterError) as exc:
+    except (OSError, GuidanceError, ParameterError) as exc:  # OSError: no store, or the remote one down
         raise _fail(str(exc)) from None
     sys.stdout.write(PATH_RENDERERS[fmt](answer) + "\n")
 

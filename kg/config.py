@@ -33,6 +33,13 @@ class Settings:
     rate_limit: float = 120.0  # queries per minute per client (0: no limit)
     rate_burst: int = 30  # queries a client may send at once before the rate applies
     query_endpoint: str = ""  # a SPARQL endpoint URL to run /sparql queries on instead of worker processes
+    # A remote store (kg/remote_store.py): the served graph lives in a SPARQL 1.1 Query + Update +
+    # Graph Store Protocol server at this base URL (Oxigraph server paths /query, /update, /store,
+    # each overridable) instead of the embedded pyoxigraph directory.
+    store_endpoint: str = ""
+    store_query_url: str = ""
+    store_update_url: str = ""
+    store_gsp_url: str = ""
     # GraphQL limits (api/graphql): depth, cost, aliases per request; timeout; introspection; an
     # allow-list folder of .graphql files (when set, only those queries run: persisted queries).
     graphql_max_depth: int = 15
@@ -70,6 +77,10 @@ class Settings:
             rate_limit=float(env.get("PASSERELLES_RATE_LIMIT", str(default.rate_limit))),
             rate_burst=int(env.get("PASSERELLES_RATE_BURST", str(default.rate_burst))),
             query_endpoint=env.get("PASSERELLES_QUERY_ENDPOINT", default.query_endpoint),
+            store_endpoint=env.get("PASSERELLES_STORE_ENDPOINT", default.store_endpoint),
+            store_query_url=env.get("PASSERELLES_STORE_QUERY_URL", default.store_query_url),
+            store_update_url=env.get("PASSERELLES_STORE_UPDATE_URL", default.store_update_url),
+            store_gsp_url=env.get("PASSERELLES_STORE_GSP_URL", default.store_gsp_url),
             graphql_max_depth=int(env.get("PASSERELLES_GRAPHQL_MAX_DEPTH", str(default.graphql_max_depth))),
             graphql_max_cost=int(env.get("PASSERELLES_GRAPHQL_MAX_COST", str(default.graphql_max_cost))),
             graphql_max_aliases=int(

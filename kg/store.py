@@ -27,15 +27,21 @@ import gc
 import os
 import shutil
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyoxigraph as ox
 
 from kg.errors import BuildError
+
+if TYPE_CHECKING:
+    from kg.config import Settings
+    from kg.remote_store import Endpoints
 
 REPORT_FILE = "build-report.json"
 
@@ -181,3 +187,114 @@ def open_store(root: Path) -> ox.Store:
     if current is None:
         raise FileNotFoundError(f"no graph built in {root} yet: run `kg build --store {root}` first")
     return ox.Store.read_only(str(current))
+
+
+class GraphStore(Protocol):
+    """What readers use of a store: a read-only ``pyoxigraph.Store``, a :class:`FollowingStore`
+    or a remote store (:class:`kg.remote_store.RemoteStore`) — the one query seam."""
+
+    def query(
+        self,
+        query: str,
+        *,
+        prefixes: Any = None,
+        substitutions: Any = None,
+        default_graph: Any = None,
+        named_graphs: Any = None,
+    ) -> Any: ...
+
+    def quads_for_pattern(self, subject: Any, predicate: Any, object: Any, graph_name: Any = None) -> Any: ...
+
+    def __len__(self) -> int: ...
+
+
+def served_version(store: object) -> str | None:
+    """The build a reader's store serves (None for a plain store object): the key of caches
+    that must follow rebuilds."""
+    version = getattr(store, "version", None)
+    return version() if callable(version) else None
+
+
+class FollowingStore:
+    """The served graph of ``root``, read-only, reopened when ``current`` moves (a rebuild), so
+    that a long-running server answers from the new build on its next request.
+
+    >>> import tempfile
+    >>> layout = StoreLayout(Path(tempfile.mkdtemp()))
+    >>> with layout.new_build() as build:
+    ...     build.store.add(ox.Quad(ox.NamedNode("http://a"), ox.NamedNode("http://p"), ox.Literal("1")))
+    >>> served = FollowingStore(layout.root)
+    >>> len(served)
+    1
+    >>> with layout.new_build() as build:
+    ...     build.store.extend([ox.Quad(ox.NamedNode("http://a"), ox.NamedNode("http://p"), ox.Literal(v))
+    ...                        for v in "12"])
+    >>> len(served), served.version() == layout.current().name
+    (2, True)
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.layout = StoreLayout(root)
+        self._lock = threading.Lock()
+        self._opened: Path | None = None
+        self._target: str | None = None  # the link's text when last checked
+        self._store: ox.Store | None = None
+        self.store  # noqa: B018 - fail now, clearly, when nothing was built there
+
+    @property
+    def store(self) -> ox.Store:
+        """The read-only store of the current build (opened again after a rebuild)."""
+        try:  # one readlink per access: the common case (no rebuild) costs one system call
+            target: str | None = os.readlink(self.layout.link)
+        except OSError:
+            target = None
+        if target is not None and target == self._target and self._store is not None:
+            return self._store
+        with self._lock:
+            current = self.layout.current()
+            if current is None:
+                if self._store is not None:
+                    return self._store
+                root = self.layout.root
+                raise FileNotFoundError(f"no graph built in {root} yet: run `kg build --store {root}` first")
+            if current != self._opened or self._store is None:
+                self._store = ox.Store.read_only(str(current))
+                self._opened = current
+            self._target = target
+            return self._store
+
+    def version(self) -> str | None:
+        """The build served (its directory name)."""
+        current = self.layout.current()
+        return current.name if current else None
+
+    def query(self, query: str, **options: Any) -> Any:
+        return self.store.query(query, **options)
+
+    def quads_for_pattern(self, subject: Any, predicate: Any, object: Any, graph_name: Any = None) -> Any:
+        return self.store.quads_for_pattern(subject, predicate, object, graph_name)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+
+def open_graph(settings: Settings, follow: bool = False) -> GraphStore:
+    """The served graph for readers: the remote store when ``settings.store_endpoint`` is set,
+    else the embedded store of ``settings.store`` (``follow``: reopened after each rebuild, for
+    long-running servers; otherwise opened once, for one command)."""
+    if settings.store_endpoint:
+        from kg.remote_store import RemoteStore
+
+        return RemoteStore(remote_endpoints(settings), settings.base_iri)
+    if follow:
+        return FollowingStore(settings.store)
+    return open_store(settings.store)
+
+
+def remote_endpoints(settings: Settings) -> Endpoints:
+    """The remote store's URLs from the settings (Oxigraph server paths by default)."""
+    from kg.remote_store import Endpoints
+
+    return Endpoints.from_base(
+        settings.store_endpoint, settings.store_query_url, settings.store_update_url, settings.store_gsp_url
+    )

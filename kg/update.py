@@ -614,4 +614,9 @@ def _apply(
     t_dumps = time.perf_counter()
     write_dumps(store, target.path / DUMPS_DIR, prefixes_for(base))
     result.timings["dumps"] = time.perf_counter() - t_dumps
+    if settings.store_endpoint:  # the remote store follows, switched in atomically (see kg.remote_store)
+        from kg.remote_store import publish_build
+
+        sent = publish_build(store, settings, target.build_id, target.path.parent)
+        result.timings["remote_load"], result.timings["remote_switch"] = sent.load_s, sent.switch_s
     return result

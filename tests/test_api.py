@@ -12,7 +12,7 @@ from api.app import create_app
 from kg.build import build
 from kg.config import Settings
 from kg.manifest import load_manifest
-from tests.conftest import ROOT, TEST_BASE
+from tests.conftest import ROOT, TEST_BASE, on_test_backend
 
 FIXTURE = ROOT / "tests" / "fixtures" / "build"
 
@@ -22,6 +22,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     settings = dataclasses.replace(
         Settings(), store=tmp_path_factory.mktemp("api") / "store", base_iri=TEST_BASE, result_cap=5
     )
+    settings = on_test_backend(settings)  # on the remote store, the build loads it over HTTP
     manifest = load_manifest(FIXTURE / "sources.toml", mappings_dir=FIXTURE / "mappings")
     build(manifest, settings, shapes_dir=FIXTURE / "shapes")
     with TestClient(create_app(settings)) as client:

@@ -12,6 +12,7 @@ import pytest
 
 from api.app import create_app
 from kg.config import Settings
+from tests.conftest import on_test_backend
 from tests.portal_support import make_store, serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -33,7 +34,7 @@ if not Path(CHROMIUM).exists():
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings: Settings = make_store(tmp_path_factory.mktemp("browser") / "store")
+    settings: Settings = on_test_backend(make_store(tmp_path_factory.mktemp("browser") / "store"))
     with serve(create_app(settings)) as url:
         yield url
 

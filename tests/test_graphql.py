@@ -26,7 +26,7 @@ from kg.cli import DEMO_MANIFEST
 from kg.config import Settings
 from kg.manifest import load_manifest
 from kg.store import open_store
-from tests.conftest import ROOT, TEST_BASE
+from tests.conftest import ROOT, TEST_BASE, on_test_backend, remote_twin
 
 FIXTURE = ROOT / "tests" / "fixtures" / "graphql" / "supply-nlp.ttl"
 ID = TEST_BASE + "id/"
@@ -70,7 +70,7 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, ox.Store]
 @pytest.fixture(scope="module")
 def app_store(graph: tuple[Settings, ox.Store]) -> tuple[TestClient, CountingStore]:
     settings, store = graph
-    counting = CountingStore(store)
+    counting = CountingStore(remote_twin(on_test_backend(settings, store)) or store)  # type: ignore[arg-type]
     app = create_app(settings, store=store)
     app.state.store = counting  # every GraphQL store access goes through the proxy
     return TestClient(app), counting

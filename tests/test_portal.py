@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.stored_queries import parse_stored_query, stored_queries
 from kg.config import Settings
-from tests.conftest import TEST_BASE
+from tests.conftest import TEST_BASE, on_test_backend
 from tests.portal_support import EVIL, ID, make_store
 
 VOID = "http://rdfs.org/ns/void#"
@@ -24,7 +24,7 @@ DCAT = "http://www.w3.org/ns/dcat#"
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return make_store(tmp_path_factory.mktemp("portal") / "store")
+    return on_test_backend(make_store(tmp_path_factory.mktemp("portal") / "store"))
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from tests.conftest import on_test_backend
 from tests.portal_support import KASEI, make_store
 
 D1, D2, D3 = (f"{KASEI}data{i}.rdf" for i in (1, 2, 3))
@@ -28,7 +29,7 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = make_store(tmp_path_factory.mktemp("protocol") / "store")
+    settings = on_test_backend(make_store(tmp_path_factory.mktemp("protocol") / "store"))
     with TestClient(create_app(settings)) as client:
         yield client
 

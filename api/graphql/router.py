@@ -54,7 +54,8 @@ from api.graphql.schema import schema
 from api.graphql.search import index_future
 from kg.config import Settings
 from kg.namespaces import prefixes_for
-from kg.store import StoreLayout
+from kg.remote_store import RETRY_AFTER_S, StoreUnavailable
+from kg.store import StoreLayout, served_version
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -109,7 +110,8 @@ def _runner(request: Request) -> QueryRunner:
 def _build_key(request: Request) -> object:
     settings: Settings = request.app.state.settings
     current = StoreLayout(settings.store).current()
-    return (id(request.app.state.store), current.name if current else None)
+    served = served_version(request.app.state.store)  # a remote store's build, or the followed one
+    return (id(request.app.state.store), served or (current.name if current else None))
 
 
 def _allowlist(settings: Settings) -> dict[str, str] | None:
@@ -200,6 +202,12 @@ async def _run_one(request: Request, body: Any, method: str) -> dict[str, Any]:
         raise RequestError(
             504, f"The query took more than {settings.graphql_timeout_s} s.", TIMEOUT
         ) from None
+    down = [e for e in result.errors or () if isinstance(e.original_error, StoreUnavailable)]
+    if down:  # the remote store is down: a 503 to retry, whatever the media type
+        raise RequestError(
+            503, f"The graph store is unavailable: {down[0].original_error}", "STORE_UNAVAILABLE",
+            {"Retry-After": str(RETRY_AFTER_S)}, malformed=True,
+        )
     out: dict[str, Any] = {}
     if result.errors:
         out["errors"] = [_format_error(e) for e in result.errors]
