@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kg.cli import app
+from kg.derive import load_rules, run_rule
 from kg.gaps import ScopeError, resolve_scope, resolve_territory, trade_gaps
 from kg.gaps_report import RENDERERS, render_html
 from kg.queries import ParameterError, named_query
@@ -25,11 +26,19 @@ FIXTURE = ROOT / "tests" / "fixtures" / "gaps" / "graph.ttl"
 TRADE = f"{TEST_BASE}id/trade/t"
 
 
+def load_fixture(graph: ox.Store) -> ox.Store:
+    """The fixture graph plus the links a build derives from it (mappings/derive/target-trade-*.rq):
+    the reports read a trade's offers and certifications from them."""
+    graph.load(path=FIXTURE, format=ox.RdfFormat.TURTLE)
+    for rule in load_rules():
+        if rule.source == "target-trades":
+            graph.load(run_rule(graph, rule, TEST_BASE), format=ox.RdfFormat.N_TRIPLES)
+    return graph
+
+
 @pytest.fixture(scope="module")
 def store() -> ox.Store:
-    graph = ox.Store()
-    graph.load(path=FIXTURE, format=ox.RdfFormat.TURTLE)
-    return graph
+    return load_fixture(ox.Store())
 
 
 def _demand(report: object) -> dict[str, tuple[float, bool, str | None]]:
@@ -132,7 +141,7 @@ def test_html_report_escapes_source_text(store: ox.Store) -> None:
 def test_cli_report_in_every_format(store: ox.Store, tmp_path: Path) -> None:
     layout = StoreLayout(tmp_path / "store")
     with layout.new_build() as target:
-        target.store.load(path=FIXTURE, format=ox.RdfFormat.TURTLE)
+        load_fixture(target.store)
     runner = CliRunner()
     env = {"PASSERELLES_BASE_IRI": TEST_BASE}
     base = ["gaps", "--trade", "t", "--store", str(tmp_path / "store")]
