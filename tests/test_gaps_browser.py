@@ -22,7 +22,7 @@ from tests.test_gaps import load_fixture
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 # An extracted span of offer 0000001 that is markup: it must stay inert text in the report.
-HOSTILE = "<script>window.hacked = 1</script><img src=x onerror=\"window.hacked = 2\">"
+HOSTILE = '<script>window.hacked = 1</script><img src=x onerror="window.hacked = 2">'
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +44,19 @@ def test_html_report_in_chromium(browser: object, tmp_path: Path) -> None:
         for p, o in [
             ("mentionIn", ox.NamedNode(f"{TEST_BASE}id/offer/0000001")),
             ("mentionedSkill", ox.NamedNode(f"{TEST_BASE}id/competence/2")),
-            ("confidence", ox.Literal("0.1", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#decimal"))),
+            (
+                "confidence",
+                ox.Literal("0.1", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#decimal")),
+            ),
             ("evidenceText", ox.Literal(HOSTILE)),
-            ("startOffset", ox.Literal("90", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer"))),
-            ("endOffset", ox.Literal("99", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer"))),
+            (
+                "startOffset",
+                ox.Literal("90", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")),
+            ),
+            (
+                "endOffset",
+                ox.Literal("99", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")),
+            ),
         ]:
             target.store.add(ox.Quad(mention, ox.NamedNode(pas + p), o))
     report = tmp_path / "gaps.html"
