@@ -56,8 +56,24 @@ def render_json(reports: list[TradeGaps]) -> str:
     return json.dumps({"trades": [r.to_json() for r in reports]}, ensure_ascii=False, indent=2)
 
 
+# OWASP "CSV injection": a spreadsheet runs a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one starting like a formula gets a leading ``'``.
+
+    >>> _cell("=1+2"), _cell("@SUM(A1)"), _cell("-2+3"), _cell("Lire un plan"), _cell("")
+    ("'=1+2", "'@SUM(A1)", "'-2+3", 'Lire un plan', '')
+    """
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def render_csv(reports: list[TradeGaps]) -> str:
-    """One row per demanded skill and trade (gaps and covered skills; ``gap`` says which)."""
+    """One row per demanded skill and trade (gaps and covered skills; ``gap`` says which).
+
+    Text cells (codes, labels) that a spreadsheet would read as a formula are neutralised
+    (:func:`_cell`); numbers are written as numbers."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(_CSV_HEADER)
@@ -65,16 +81,16 @@ def render_csv(reports: list[TradeGaps]) -> str:
         for d in report.demand:
             writer.writerow(
                 [
-                    report.code,
-                    d.code,
-                    d.label,
+                    _cell(report.code),
+                    _cell(d.code),
+                    _cell(d.label),
                     d.demand,
                     d.offers,
                     d.total,
                     "true" if d.gap else "false",
-                    _code(d.bloc),
-                    d.bloc_label or "",
-                    _code(d.certification),
+                    _cell(_code(d.bloc)),
+                    _cell(d.bloc_label or ""),
+                    _cell(_code(d.certification)),
                     "" if d.score is None else d.score,
                 ]
             )
@@ -130,7 +146,7 @@ def _chart(report: TradeGaps) -> str:
     row, label_w, bar_w = 26, 330, 300
     height = row * len(skills) + 30
     parts = [
-        f'<svg class="chart" role="img" width="{label_w + bar_w + 60}" height="{height}" '
+        f'<svg class="chart" role="img" width="{label_w + bar_w + 110}" height="{height}" '
         f'aria-label="Demande et couverture — {escape(report.label)}">'
     ]
     for i, d in enumerate(skills):
@@ -144,9 +160,11 @@ def _chart(report: TradeGaps) -> str:
             f"<title>part des offres {d.demand:.0%}</title></rect>"
             f'<rect class="coverage" x="{label_w}" y="{y + 11}" width="{cover_w}" height="6">'
             f"<title>couverture {0 if d.score is None else d.score:.2f}</title></rect>"
+            f'<text class="value" x="{label_w + max(demand_w, cover_w) + 6}" y="{y + 12}">'
+            f"{d.demand:.0%} · {'—' if d.score is None else f'{d.score:.2f}'}</text>"
         )
     parts.append(
-        f'<text x="{label_w}" y="12" class="legend">■ part des offres (rouge : non couverte) '
+        '<text x="6" y="12" class="legend">■ part des offres (rouge : non couverte, bleu : couverte) '
         "▬ score du meilleur bloc</text></svg>"
     )
     return "".join(parts)
@@ -157,7 +175,7 @@ body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem;color:#1d2433}
 table{border-collapse:collapse;margin:.5rem 0}
 td,th{border:1px solid #ccd;padding:.25rem .5rem;text-align:left}
 .chart text{font-size:12px}.demand.gap{fill:#c0392b}.demand.covered{fill:#2e86c1}.coverage{fill:#7d8c9a}
-.legend{fill:#555}details{margin:.25rem 0}mark{background:#fde68a}
+.legend,.value{fill:#555}details{margin:.25rem 0}mark{background:#fde68a}
 """
 
 

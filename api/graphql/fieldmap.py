@@ -485,6 +485,11 @@ FIELDS: dict[str, TypeMap] = {
             "definition": P("skos:definition", LS),
             "ordinal": P("pas:ordinal", INT, required=True),
             "occupations": P("pas:tradeOccupation", target="Occupation", many=True, required=True),
+            # Skill gaps (#7): the appellations narrowing the trade, and the links derived at build
+            # time (mappings/derive/target-trade-*.rq) that the gap reports read.
+            "appellations": P("pas:tradeAppellation", target="Appellation", many=True),
+            "offers": P("pas:tradeOffer", target="JobOffer", many=True),
+            "certifications": P("pas:tradeCertification", target="Certification", many=True),
         },
     ),
 }

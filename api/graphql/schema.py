@@ -28,7 +28,9 @@ from api.graphql.base import (
 from api.graphql.enums import CertificationKind, SkillKind, TerritoryKind, TransitionCategory, class_iri
 from api.graphql.errors import TIMEOUT, ApiError
 from api.graphql.fieldmap import FIELDS
+from api.graphql.gaps import DEFAULT_GAPS, DEFAULT_THRESHOLD, skill_gaps  # skill gaps (#7)
 from api.graphql.search import KINDS, index_future
+from api.graphql.types.skill_gap import SkillGapReport  # skill gaps (#7)
 
 # Import every type module: each registers its type (REGISTRY) for the schema and the resolvers.
 for _name in FIELDS:
@@ -544,6 +546,43 @@ class Query:
             first,
             after,
         )
+
+    # --- Skill gaps (issue #7; api/graphql/gaps.py, kg/gaps.py) ----------------------------------------
+
+    @strawberry.field(
+        description="The certifier's report for a target trade (`trade`: its code or ID) or one ROME fiche "
+        "(`occupations: [\"F1703\"]`): the skills its job offers demand that no bloc of its certifications "
+        "covers, most demanded first, with evidence. The same figures as `kg gaps` and the stored query "
+        "`/queries/skill-gaps`."
+    )
+    async def skill_gaps(
+        self,
+        info: Info,
+        trade: strawberry.ID | None = None,
+        occupations: list[str] | None = None,
+        territory: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only offers located there: a territory ID, or `28` (région), `departement:76`, "
+                "`76540`, `2805`."
+            ),
+        ] = None,
+        since: Annotated[
+            dt.date | None, strawberry.argument(description="Only offers created on or after this date.")
+        ] = None,
+        min_share: Annotated[
+            float, strawberry.argument(description="Drop skills asked by a smaller share of offers (0–1).")
+        ] = 0.0,
+        threshold: Annotated[
+            float, strawberry.argument(description="Coverage score from which a skill counts as covered.")
+        ] = DEFAULT_THRESHOLD,
+        first: Annotated[
+            int, strawberry.argument(description="The most demanded gaps (1–100).")
+        ] = DEFAULT_GAPS,
+    ) -> SkillGapReport:
+        return await skill_gaps(info, trade, occupations, territory, since, min_share, threshold, first)
+
+    # --- end of skill gaps ---------------------------------------------------------------------------
 
     # --- Search --------------------------------------------------------------------------------------
 

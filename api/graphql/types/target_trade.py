@@ -20,3 +20,6 @@ class TargetTrade(Node):
     definition = data("TargetTrade", "definition")
     ordinal = data("TargetTrade", "ordinal")
     occupations = data("TargetTrade", "occupations")
+    appellations = data("TargetTrade", "appellations")
+    offers = data("TargetTrade", "offers")
+    certifications = data("TargetTrade", "certifications")
