@@ -200,7 +200,12 @@ def _fiches(store: ox.Store, code: str, base: str) -> list[Row]:
         "v3": f"{base}id/rome-v3/{code}",
         "appellation": f"{base}id/appellation/{code}",
     }
-    return _rows("path-target-occupations", store, params, base)
+    rows = _rows("path-target-occupations", store, params, base)
+    # Most ROME v3 codes are also ROME 4.0 fiches (I1304 is both): a code that names a fiche means
+    # that fiche, not every fiche under the v3 code too (a person "from I1304" does not have the
+    # skills of I1321, whose v3 parent is I1304).
+    itself = [r for r in rows if _v(r, "occupation") == params["fiche"]]
+    return itself or rows
 
 
 def _skills(store: ox.Store, occupation: str, base: str) -> list[Skill]:
