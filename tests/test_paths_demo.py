@@ -91,7 +91,7 @@ def test_wind_technician_near_le_havre(settings: Settings) -> None:
     best = answer["paths"][0]
     assert best["explanation_en"] == (
         "covers 4 of 7 missing skills (whole certification RNCP36968); 2 km (Le Havre); "
-        "starts 5 October 2026; 3150 h; body has a disability referent"
+        "starts 6 September 2027; 3150 h; body has a disability referent"
     )
     assert best["explanation_fr"].startswith("couvre 4 des 7 compétences manquantes")
     assert best["body_label"] == "Institut des Énergies Marines du Cotentin"

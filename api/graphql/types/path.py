@@ -186,7 +186,13 @@ def _path(p: PathResult, missing: dict[str, str]) -> GuidancePath:
 
 
 def from_guidance(g: GuidanceResult) -> Guidance:
-    """The GraphQL answer for a :class:`kg.paths.Guidance`."""
+    """The GraphQL answer for a :class:`kg.paths.Guidance`.
+
+    >>> from kg.paths import Guidance as Answer
+    >>> g = from_guidance(Answer("I1321", [], None, 50.0, "2026-01-01", [], [], [], []))
+    >>> g.to, g.paths, g.starts_after, g.vae
+    ('I1321', [], datetime.date(2026, 1, 1), None)
+    """
     missing = {s.code: s.iri for s in g.missing}
     vae: Any = None
     if g.vae is not None:
