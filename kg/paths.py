@@ -187,9 +187,13 @@ def resolve_commune(store: ox.Store, commune: str, base: str) -> tuple[str, floa
         substitutions={ox.Variable("c"): ox.NamedNode(iri)},
     )
     assert isinstance(solutions, ox.QuerySolutions)
-    for row in solutions:
-        dep = row["dep"].value if row["dep"] is not None else None
-        return iri, float(row["lat"].value), float(row["lon"].value), dep
+    rows = [(r["lat"], r["lon"], r["dep"]) for r in solutions]
+    # pyoxigraph results must be dropped on the thread that made them: not kept alive by the
+    # traceback of the error below when the API raises it into its event loop.
+    del solutions
+    for lat, lon, dep in rows:
+        assert lat is not None and lon is not None
+        return iri, float(lat.value), float(lon.value), dep.value if dep is not None else None
     raise GuidanceError(f"near {commune!r}: no commune with coordinates in the graph")
 
 

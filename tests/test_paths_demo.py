@@ -29,7 +29,7 @@ from kg.build import build
 from kg.cli import DEMO_MANIFEST, app
 from kg.config import Settings
 from kg.manifest import load_manifest
-from kg.paths import DEFAULT_THRESHOLD, box, great_circle_km, guidance
+from kg.paths import DEFAULT_THRESHOLD, box, great_circle_km, guidance, resolve_commune
 from kg.store import open_store
 from tests.conftest import TEST_BASE
 
@@ -67,7 +67,7 @@ def cli_json(settings: Settings, *args: str) -> dict[str, Any]:
         app, ["paths", *args, "--format", "json", "--store", str(settings.store)], env=env
     )
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    return json.loads(result.stdout)
 
 
 def tail(iri: str) -> str:
@@ -234,3 +234,38 @@ def test_cli_text_and_html_show_the_paths(settings: Settings, tmp_path: Path) ->
             app, ["paths", *FROM_I1304, "--format", fmt, "--store", str(settings.store)], env=env
         )
         assert out.exit_code == 0 and needle in out.stdout, out.output
+
+
+@pytest.mark.parametrize("radius", [30.0, 120.0])
+@pytest.mark.parametrize("fiche", ["I1321", "F1703", "H2710", "N1303", "I1407"])
+def test_every_step_of_a_demo_path_exists_within_the_radius(
+    store: ox.Store, fiche: str, radius: float
+) -> None:
+    for commune in ("76351", "50129", "14118", "27229"):
+        answer = guidance(
+            store, TEST_BASE, fiche, near=commune, radius_km=radius, starts_after=date(2026, 1, 1)
+        )
+        _, lat, lon, _ = resolve_commune(store, commune, TEST_BASE)
+        for path in answer.paths:
+            steps = [path.certification, path.course, path.session, path.place, *(b.iri for b in path.blocs)]
+            for iri in steps + ([path.body] if path.body else []):
+                assert any(True for _ in store.quads_for_pattern(ox.NamedNode(iri), None, None)), iri
+            assert path.distance_km is not None and path.distance_km <= radius
+            assert abs(great_circle_km(lat, lon, *_coordinates(store, path.place)) - path.distance_km) < 0.1
+            assert path.start >= "2026-01-01" and set(path.covered) <= {s.code for s in answer.missing}
+
+
+def _coordinates(store: ox.Store, place: str) -> tuple[float, float]:
+    """A place's coordinates, or its commune's (read here without the stored queries)."""
+    solutions = store.query(
+        "SELECT ?p ?lat ?lon WHERE {"
+        " { ?p <https://schema.org/latitude> ?lat ; <https://schema.org/longitude> ?lon }"
+        " UNION { ?p <https://w3id.org/passerelles/ontology#commune> ?c . FILTER NOT EXISTS"
+        " { ?p <https://schema.org/latitude> ?x } ?c <https://schema.org/latitude> ?lat ;"
+        " <https://schema.org/longitude> ?lon } }",
+        substitutions={ox.Variable("p"): ox.NamedNode(place)},
+    )
+    assert isinstance(solutions, ox.QuerySolutions)
+    for row in solutions:
+        return float(row["lat"].value), float(row["lon"].value)
+    raise AssertionError(f"{place} has no coordinates")
