@@ -1,14 +1,11 @@
-"""Benchmark of the certifier's and the adviser's reports on a built graph (real data), each
-side by side with the raw SPARQL of the same steps run directly on the store.
+"""Benchmark of the certifier's gap reports on a built graph (real data), side by side with the raw
+SPARQL of the same steps run directly on the store. (The adviser's paths: benchmarks/paths.py.)
 
 Usage: python benchmarks/reports.py [--store var/store] [--repeat 3]
 
 * Gaps: ``kg.gaps.trade_gaps`` for each target trade (all 10 = ``kg gaps --all``), against the
   four stored queries it runs (queries/reports/skill-gaps, skill-gap-evidence per gap,
   trade-emerging-skills, uncovered-core-skills) executed and fully iterated with pyoxigraph.
-* Paths: ``kg.paths.guidance`` from one commune of every Normandy zone d'emploi (the first by
-  INSEE code with coordinates) to each target trade's first fiche, radius 50 km, against the
-  path-* stored queries of the same request run raw. Reports p50/p95 and the total ratio.
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ import argparse
 import statistics
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -28,7 +24,6 @@ sys.path.insert(0, str(ROOT))
 from kg.config import Settings  # noqa: E402
 from kg.gaps import target_trades, trade_gaps  # noqa: E402
 from kg.namespaces import sparql_prologue  # noqa: E402
-from kg.paths import box, guidance, resolve_commune  # noqa: E402
 from kg.queries import named_query  # noqa: E402
 from kg.store import open_store  # noqa: E402
 
@@ -75,76 +70,6 @@ def bench_gaps(store: ox.Store, base: str, repeat: int) -> None:
     )
 
 
-def normandy_zone_communes(store: ox.Store) -> list[str]:
-    solutions = store.query(
-        "PREFIX pas: <https://w3id.org/passerelles/ontology#> PREFIX schema: <https://schema.org/>"
-        " SELECT ?ze (MIN(?code) AS ?commune) WHERE { ?c a pas:Commune ; pas:code ?code ; pas:region ?r ;"
-        " pas:employmentZone ?ze ; schema:latitude ?lat . ?r pas:code '28' } GROUP BY ?ze ORDER BY ?ze"
-    )
-    return [s["commune"].value for s in solutions]  # type: ignore[union-attr]
-
-
-def trade_fiches(store: ox.Store) -> list[str]:
-    solutions = store.query(
-        "PREFIX pas: <https://w3id.org/passerelles/ontology#> SELECT ?t (MIN(?code) AS ?fiche) WHERE {"
-        " ?t a pas:TargetTrade ; pas:ordinal ?n ; pas:tradeOccupation/pas:code ?code }"
-        " GROUP BY ?t ?n ORDER BY ?n"
-    )
-    return [s["fiche"].value for s in solutions]  # type: ignore[union-attr]
-
-
-def bench_paths(store: ox.Store, base: str) -> None:
-    communes, fiches = normandy_zone_communes(store), trade_fiches(store)
-    start = date(2026, 1, 1)
-    full, bare, found = [], [], 0
-    for commune in communes:
-        for fiche in fiches:
-            t0 = time.perf_counter()
-            answer = guidance(store, base, fiche, near=commune, radius_km=50, starts_after=start)
-            full.append(time.perf_counter() - t0)
-            found += len(answer.paths)
-            t0 = time.perf_counter()
-            occupation = f"{base}id/rome/{fiche}"
-            _, lat, lon, _dep = resolve_commune(store, commune, base)
-            south, north, west, east = box(lat, lon, 50)
-            raw(
-                store,
-                "reports/path-target-occupations",
-                {
-                    "fiche": occupation,
-                    "v3": f"{base}id/rome-v3/{fiche}",
-                    "appellation": f"{base}id/appellation/{fiche}",
-                },
-                base,
-            )
-            raw(store, "reports/path-skills", {"occupation": occupation}, base)
-            raw(store, "reports/path-covering-blocs", {"occupation": occupation}, base)
-            raw(
-                store,
-                "reports/path-sessions-near",
-                {
-                    "occupation": occupation,
-                    "startsAfter": start.isoformat(),
-                    "south": south,
-                    "north": north,
-                    "west": west,
-                    "east": east,
-                },
-                base,
-            )
-            bare.append(time.perf_counter() - t0)
-    n = len(full)
-    print(
-        f"\npaths: {len(communes)} zones d'emploi × {len(fiches)} trades = {n} requests, {found} paths found"
-    )
-    print(f"{'':<12} {'p50 ms':>8} {'p95 ms':>8} {'total s':>8}")
-    for name, values in (("guidance", full), ("raw SPARQL", bare)):
-        print(
-            f"{name:<12} {pct(values, 0.5) * 1000:>8.1f} {pct(values, 0.95) * 1000:>8.1f} {sum(values):>8.2f}"
-        )
-    print(f"ratio total guidance / raw = {sum(full) / sum(bare):.2f} (goal ≤ 1.5)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, default=Settings.from_env().store)
@@ -153,7 +78,6 @@ def main() -> None:
     store = open_store(args.store)
     base = Settings.from_env().base_iri
     bench_gaps(store, base, args.repeat)
-    bench_paths(store, base)
 
 
 if __name__ == "__main__":

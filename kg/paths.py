@@ -187,9 +187,13 @@ def resolve_commune(store: ox.Store, commune: str, base: str) -> tuple[str, floa
         substitutions={ox.Variable("c"): ox.NamedNode(iri)},
     )
     assert isinstance(solutions, ox.QuerySolutions)
-    for row in solutions:
-        dep = row["dep"].value if row["dep"] is not None else None
-        return iri, float(row["lat"].value), float(row["lon"].value), dep
+    rows = [(r["lat"], r["lon"], r["dep"]) for r in solutions]
+    # pyoxigraph results must be dropped on the thread that made them: not kept alive by the
+    # traceback of the error below when the API raises it into its event loop.
+    del solutions
+    for lat, lon, dep in rows:
+        assert lat is not None and lon is not None
+        return iri, float(lat.value), float(lon.value), dep.value if dep is not None else None
     raise GuidanceError(f"near {commune!r}: no commune with coordinates in the graph")
 
 
@@ -200,7 +204,12 @@ def _fiches(store: ox.Store, code: str, base: str) -> list[Row]:
         "v3": f"{base}id/rome-v3/{code}",
         "appellation": f"{base}id/appellation/{code}",
     }
-    return _rows("path-target-occupations", store, params, base)
+    rows = _rows("path-target-occupations", store, params, base)
+    # Most ROME v3 codes are also ROME 4.0 fiches (I1304 is both): a code that names a fiche means
+    # that fiche, not every fiche under the v3 code too (a person "from I1304" does not have the
+    # skills of I1321, whose v3 parent is I1304).
+    itself = [r for r in rows if _v(r, "occupation") == params["fiche"]]
+    return itself or rows
 
 
 def _skills(store: ox.Store, occupation: str, base: str) -> list[Skill]:

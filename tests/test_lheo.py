@@ -163,7 +163,7 @@ def test_xsd_violation_names_line_element_and_rule(tmp_path: Path) -> None:
     records = list(read_records(path, "lheo", {"xsd": str(XSD)}))
     flagged = [r for r in records if "xsd_error" in r.values]
     assert len(flagged) == 1 and f"line {line}, element code-NSF" in (flagged[0].values["xsd_error"] or "")
-    assert len(records) == 29 - 3 + 1  # the valoriste formation (3 sessions) is one record
+    assert len(records) == 30 - 3 + 1  # 30 demo sessions; the valoriste formation (3 sessions) is one record
 
 
 @needs_xsd
@@ -178,7 +178,7 @@ def test_formation_rejected_by_the_xsd_reaches_the_quarantine(tmp_path: Path) ->
     marked = set().union(*stats.entities.values())
     rejected = [n for n, values in stats.unmapped.items() if n not in marked and values.get("xsd_error")]
     assert len(rejected) == 1 and not stats.skipped
-    assert len(marked) == 29 - 3
+    assert len(marked) == 30 - 3
 
 
 def test_xsd_required_but_absent(tmp_path: Path) -> None:

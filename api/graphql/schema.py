@@ -149,6 +149,39 @@ class Query:
             raise ApiError.limit(f"At most {MAX_IDS} IDs per call (asked {len(ids)}).")
         return list(await asyncio.gather(*(_node(info, str(i)) for i in ids)))
 
+    # --- Guidance paths (issue #8) ------------------------------------------------------------------
+    # One block, additive: the resolver is api/graphql/paths.py, the types api/graphql/types/path.py,
+    # both running kg.paths.guidance (the code of `kg paths` and the stored path-* queries).
+
+    @strawberry.field(
+        description="Guidance: ranked paths to an occupation (ROME 4.0 or v3 code, or appellation "
+        "code) — its missing skills, the blocs and certifications covering them, and training "
+        "sessions near a commune (`near`: commune ID or INSEE code; `radiusKm`, default 50), "
+        "starting on or after `startsAfter` (default today); `from` (a fiche) or `skills` (OGR "
+        "codes) are what the person has; `accessibility` keeps bodies with a disability referent; "
+        "`vae` adds the VAE alternative. At most 100 paths (`first`, default 10)."
+    )
+    async def paths(
+        self,
+        info: Info,
+        to: str,
+        from_: Annotated[str | None, strawberry.argument(name="from")] = None,
+        skills: list[str] | None = None,
+        near: strawberry.ID | None = None,
+        radius_km: float | None = None,
+        starts_after: dt.date | None = None,
+        accessibility: bool | None = False,
+        vae: bool | None = False,
+        first: int | None = 10,
+    ) -> Annotated["Guidance", strawberry.lazy("api.graphql.types.path")]:  # type: ignore[name-defined]  # noqa: F821
+        from api.graphql.paths import resolve_paths
+
+        return await resolve_paths(
+            info, to, from_, skills, near, radius_km, starts_after, accessibility, vae, first
+        )
+
+    # --- End of guidance paths -----------------------------------------------------------------------
+
     # --- Occupations ---------------------------------------------------------------------------------
 
     @strawberry.field(
