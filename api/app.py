@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api import portal, sparql
 from api.deps import SettingsDep, StoreDep
 from api.graphql import router as graphql_router
+from api.limits import RequestLimits
 from kg import __version__
 from kg.config import Settings
 from kg.store import StoreLayout, open_store
@@ -36,6 +37,8 @@ def create_app(settings: Settings | None = None, store: ox.Store | None = None) 
     app.state.settings = settings
     app.state.store = store if store is not None else open_store(settings.store)
     app.state.backend = portal.query_backend(settings, store)
+    # added first, so that CORS wraps it: its 503/413 answers carry the CORS headers too
+    app.add_middleware(RequestLimits, max_inflight=settings.max_inflight, max_body=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], expose_headers=["Retry-After"]
     )
