@@ -232,7 +232,7 @@ def test_update_load_and_service_refused_nothing_leaves(url: str, listener: List
                 assert response.json()["error"] == "service-refused"
         # IRIs of the listener in a dataset, a graph pattern, a DESCRIBE: names, never fetched
         for params in (
-            {"query": f"SELECT * FROM <{listener.url}/from> WHERE {{ ?s ?p ?o }}"},
+            {"query": f"SELECT * FROM <{listener.url}/from> WHERE {{ ?s ?p ?o }}"},  # noqa: S608 (hostile on purpose)
             {"query": f"SELECT * WHERE {{ GRAPH <{listener.url}/graph> {{ ?s ?p ?o }} }}"},
             {"query": f"DESCRIBE <{listener.url}/describe>"},
             {"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 1", "default-graph-uri": listener.url + "/dg"},
