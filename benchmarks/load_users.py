@@ -7,6 +7,8 @@ step. Every client loops over a weighted mix, half SPARQL, half GraphQL:
 - SPARQL: typical portal SELECTs (label search, joins, a resource's description) by form POST,
   and the stored queries of ``/queries/{name}`` with a parameter;
 - GraphQL: an occupation with its skills and certifications, a label search, a filtered list.
+  (The ``certifications(...)`` lists are left out: on the real graph they stop at the 10 s GraphQL
+  timeout even alone, and would only measure that.)
 
 Each answer is recorded as it ends (start time, operation, status, latency, Retry-After present,
 body valid): a 200 whose body is not a result (GraphQL ``errors``, a truncated JSON) counts as an
@@ -42,13 +44,11 @@ SPARQL = {
 }
 GRAPHQL = {
     "graphql:occupation": "query($code: String!) { occupation(code: $code) { code label "
-    "skills(first: 10) { totalCount nodes { code label kind } } "
+    "skills(first: 10) { totalCount edges { core node { code label kind } } } "
     "certifications(first: 5) { totalCount nodes { code label level } } } }",
     "graphql:search": "query($text: String!) { search(text: $text, first: 10) { score type label code } }",
     "graphql:occupations": "query($domain: String) { occupations(first: 20, domain: $domain) "
     "{ totalCount nodes { code label } } }",
-    "graphql:certifications": "query($rome: String) { certifications(first: 20, rome: $rome) "
-    "{ totalCount nodes { code label level } } }",
 }
 WORDS = ["soud", "boulang", "infirm", "comptab", "agent", "conduct", "mainten", "cuisin", "vente", "aide"]
 DEPARTEMENTS = ["14", "27", "50", "61", "76"]
@@ -146,8 +146,7 @@ class Client(FastHttpUser):
         variables = {
             "graphql:occupation": {"code": code},
             "graphql:search": {"text": random.choice(["soudeur", "boulangere", "infirmier", "comptable"])},
-            "graphql:occupations": {"domain": code[:1]},
-            "graphql:certifications": {"rome": code},
+            "graphql:occupations": {"domain": code[:3]},
         }[name]
         self._call(
             name,
