@@ -35,6 +35,7 @@ from api.app import create_app
 from api.graphql import router as graphql_router
 from api.graphql.schema import schema as graphql_schema
 from tests.portal_support import make_store, portal_quads
+from tests.reliability_log import log_outcome
 
 # examples per operation / per GraphQL test: a few in CI; the big run sets PASSERELLES_FUZZ_EXAMPLES
 BIG = int(os.environ.get("PASSERELLES_FUZZ_EXAMPLES", "0"))
@@ -83,8 +84,9 @@ def test_openapi_operations_never_5xx(api_schema: Any) -> None:
 
         @given(case=operation.as_strategy())
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=SLOW)
-        def fuzz(case: Any) -> None:
-            case.call_and_validate(checks=[not_a_server_error])
+        def fuzz(case: Any, label: str = operation.label) -> None:
+            response = case.call_and_validate(checks=[not_a_server_error])
+            log_outcome("fuzz-http", what="openapi", target=label, outcome=str(response.status_code))
 
         fuzz()
         tried.append(operation.path)
@@ -98,12 +100,14 @@ DATES = st.dates(dt.date(1900, 1, 1), dt.date(2100, 1, 1)).map(
 SDL = graphql.print_schema(graphql_schema._schema)
 
 
-def _check(client: TestClient, query: object) -> None:
+def _check(client: TestClient, query: object, what: str) -> None:
     response = client.post("/graphql", json={"query": query}, headers={"accept": "application/json"})
     assert response.status_code < 500, (query, response.text)
     body = response.json()
     for error in body.get("errors", []):
         assert error.get("extensions", {}).get("code"), (query, error)
+    codes = sorted({e["extensions"]["code"] for e in body.get("errors", [])})
+    log_outcome("fuzz-http", what=what, target="/graphql", outcome=" ".join(codes) or "data")
 
 
 @pytest.fixture(scope="module")
@@ -114,13 +118,13 @@ def client(app: FastAPI) -> TestClient:
 @settings(max_examples=GRAPHQL_EXAMPLES // 2, deadline=None, suppress_health_check=SLOW)
 @given(query=queries(SDL, custom_scalars={"Date": DATES}))
 def test_graphql_valid_queries_never_5xx(client: TestClient, query: str) -> None:
-    _check(client, query)
+    _check(client, query, "graphql valid")
 
 
 @settings(max_examples=GRAPHQL_EXAMPLES, deadline=None, suppress_health_check=SLOW)
 @given(query=queries(SDL, custom_scalars={"Date": DATES}, mode=Mode.NEGATIVE))
 def test_graphql_invalid_queries_never_5xx(client: TestClient, query: str) -> None:
-    _check(client, query)
+    _check(client, query, "graphql invalid")
 
 
 @settings(max_examples=GRAPHQL_EXAMPLES // 2, deadline=None, suppress_health_check=SLOW)
@@ -132,7 +136,7 @@ def test_graphql_invalid_queries_never_5xx(client: TestClient, query: str) -> No
 def test_graphql_broken_syntax_never_5xx(client: TestClient, query: str, cut: int, noise: str) -> None:
     """A valid query with a piece replaced by noise: a syntax or validation error with its code."""
     cut = cut % max(1, len(query))
-    _check(client, query[:cut] + noise + query[cut + len(noise) :])
+    _check(client, query[:cut] + noise + query[cut + len(noise) :], "graphql broken syntax")
 
 
 @settings(max_examples=GRAPHQL_EXAMPLES, deadline=None, suppress_health_check=SLOW)
@@ -146,3 +150,6 @@ def test_graphql_broken_syntax_never_5xx(client: TestClient, query: str, cut: in
 def test_graphql_any_json_body_never_5xx(client: TestClient, body: object) -> None:
     response = client.post("/graphql", json=body, headers={"accept": "application/json"})
     assert response.status_code < 500, (body, response.text)
+    log_outcome(
+        "fuzz-http", what="graphql any JSON body", target="/graphql", outcome=str(response.status_code)
+    )

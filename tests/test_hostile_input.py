@@ -28,6 +28,7 @@ import pytest
 from api.app import create_app
 from api.stored_queries import stored_queries
 from tests.portal_support import ID, make_store, portal_quads, serve
+from tests.reliability_log import log_outcome
 
 PAYLOADS = [
     'I1321" } UNION { ?s ?p ?o } #',
@@ -133,7 +134,10 @@ def test_injection_through_stored_query_parameters(
                 assert response.json()["error"] == "bad-parameter"
             else:  # taken as a plain value: no more rows than any value unknown to the graph
                 assert _rows(response) <= _rows(unknown), payload
+            outcome = "400 bad-parameter" if response.status_code == 400 else "200, no extra row"
+            log_outcome("hostile", what="stored-query injection", target=f"{name}?{param}", outcome=outcome)
     assert listener.hits == []
+    log_outcome("hostile", what="listener", hits=len(listener.hits))
 
 
 GRAPHQL_LOOKUPS = [  # (query, path to the answer): a valid code followed by injection finds nothing
@@ -164,6 +168,13 @@ def _graphql(http: httpx.Client, query: str, value: object) -> dict[str, object]
     return body
 
 
+def _graphql_outcome(body: dict[str, object]) -> str:
+    errors = body.get("errors")
+    if errors:
+        return "error " + str(errors[0]["extensions"]["code"])  # type: ignore[index]
+    return "no extra item"
+
+
 def test_injection_through_graphql_strings(url: str, listener: Listener) -> None:
     with httpx.Client(base_url=url, timeout=30, headers={"accept": "application/json"}) as http:
         found = _graphql(http, GRAPHQL_LOOKUPS[0][0], "I1321")
@@ -172,6 +183,7 @@ def test_injection_through_graphql_strings(url: str, listener: Listener) -> None
             for payload in _payloads(listener):
                 body = _graphql(http, query, payload)
                 assert (body.get("data") or {}).get(field) is None, (query, payload, body)  # type: ignore[attr-defined]
+                log_outcome("hostile", what="graphql injection", target=field, outcome=_graphql_outcome(body))
         for query in GRAPHQL_LISTS:
             field = query.split("{ ")[1].split("(")[0]
             unknown = _graphql(http, query, "Z9999")
@@ -180,7 +192,9 @@ def test_injection_through_graphql_strings(url: str, listener: Listener) -> None
                 if body.get("data"):
                     got = body["data"][field]["totalCount"]  # type: ignore[index]
                     assert got <= unknown["data"][field]["totalCount"], (query, payload)  # type: ignore[index]
+                log_outcome("hostile", what="graphql injection", target=field, outcome=_graphql_outcome(body))
     assert listener.hits == []
+    log_outcome("hostile", what="listener", hits=len(listener.hits))
 
 
 def _refused_updates(target: str) -> list[tuple[str, dict[str, object]]]:
@@ -223,6 +237,7 @@ def test_update_load_and_service_refused_nothing_leaves(url: str, listener: List
             response = http.request(method, "/sparql", **kwargs)  # type: ignore[arg-type]
             assert response.status_code == 403, (kwargs, response.text)
             assert response.json()["error"] == "update-refused"
+            log_outcome("hostile", what="update/LOAD", target=method, outcome="403 update-refused")
         for query in _refused_services(listener.url):
             for response in (
                 http.get("/sparql", params={"query": query}),
@@ -230,6 +245,7 @@ def test_update_load_and_service_refused_nothing_leaves(url: str, listener: List
             ):
                 assert response.status_code == 403, (query, response.text)
                 assert response.json()["error"] == "service-refused"
+                log_outcome("hostile", what="SERVICE", target=query[:30], outcome="403 service-refused")
         # IRIs of the listener in a dataset, a graph pattern, a DESCRIBE: names, never fetched
         for params in (
             {"query": f"SELECT * FROM <{listener.url}/from> WHERE {{ ?s ?p ?o }}"},  # noqa: S608 (hostile on purpose)
@@ -240,11 +256,15 @@ def test_update_load_and_service_refused_nothing_leaves(url: str, listener: List
             {"query": 'SELECT * WHERE { ?s ?p "SERVICE <x> { }" }'},  # the word in a string: a query
         ):
             assert http.get("/sparql", params=params).status_code == 200, params
+            log_outcome(
+                "hostile", what="listener IRI named", target=params["query"][:20], outcome="200, not fetched"
+            )
         stored = http.get("/queries/path-skills", params={"occupation": listener.url + "/iri"})
         assert stored.status_code == 200
         node = http.post("/graphql", json={"query": f'{{ node(id: "{listener.url}/node") {{ id }} }}'})
         assert node.status_code == 200 and node.json()["data"]["node"] is None
     assert listener.hits == []
+    log_outcome("hostile", what="listener", hits=len(listener.hits))
 
 
 TRAVERSALS = [
@@ -297,4 +317,5 @@ def test_path_traversal_refused(url: str, target: str) -> None:
     assert not any(leak in head + body for leak in LEAKS), (target, body[:300])
     if body.startswith(b"{"):
         json.loads(body)  # a readable error, not a stack trace
+    log_outcome("hostile", what="path traversal", target=target, outcome=str(status))
     assert _raw_get(url, "/health")[0] == 200

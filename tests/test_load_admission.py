@@ -23,6 +23,7 @@ import pytest
 
 from api.app import create_app
 from tests.portal_support import make_store, portal_quads, serve
+from tests.reliability_log import log_outcome
 
 BOUND = 4
 
@@ -113,6 +114,10 @@ def test_flood_every_answer_is_a_result_or_a_503_with_retry_after(url: str) -> N
     assert 503 in statuses and 200 in statuses
     assert all(retry == "1" for status, retry, _ in outcomes if status == 503)
     assert max(elapsed for _, _, elapsed in outcomes) < 20
+    for status, _, _ in outcomes:
+        log_outcome(
+            "overload", what="flood", outcome=f"{status} + Retry-After" if status == 503 else str(status)
+        )
     assert httpx.get(url + "/health", timeout=5).json()["status"] == "ok"
 
 
@@ -150,4 +155,5 @@ def test_oversized_requests_refused(url: str, method: str, kwargs: dict[str, obj
     assert response.status_code == status, response.text
     if status != 200:
         assert response.json()["error"] in ("uri-too-long", "headers-too-large", "body-too-large")
+    log_outcome("hostile", what="oversized", target=str(kwargs)[:40], outcome=str(response.status_code))
     assert httpx.get(url + "/health", timeout=5).status_code == 200
