@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import portal, sparql
-from api.deps import SettingsDep, StoreDep
+from api.deps import SettingsDep, served_quads
 from api.graphql import router as graphql_router
+from api.limits import RequestLimits
 from kg import __version__
 from kg.config import Settings
 from kg.store import StoreLayout, open_graph, served_version
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None, store: ox.Store | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.backend.start()
+        served_quads(app)  # counted before serving: /health must stay cheap under load
         yield
         await app.state.backend.close()
 
@@ -37,6 +39,8 @@ def create_app(settings: Settings | None = None, store: ox.Store | None = None) 
     app.state.settings = settings
     app.state.store = store if store is not None else open_graph(settings, follow=True)
     app.state.backend = portal.query_backend(settings, store)
+    # added first, so that CORS wraps it: its 503/413 answers carry the CORS headers too
+    app.add_middleware(RequestLimits, max_inflight=settings.max_inflight, max_body=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], expose_headers=["Retry-After"]
     )
@@ -45,14 +49,14 @@ def create_app(settings: Settings | None = None, store: ox.Store | None = None) 
     app.include_router(graphql_router)
 
     @app.get("/health")
-    def health(store: StoreDep, settings: SettingsDep) -> dict[str, object]:
+    def health(settings: SettingsDep) -> dict[str, object]:
         """Liveness and what is served: the build id and the number of quads."""
         current = StoreLayout(settings.store).current()
         return {
             "status": "ok",
             "version": __version__,
             "build": served_version(store) or (current.name if current else None),
-            "quads": len(store),
+            "quads": served_quads(app),
         }
 
     return app

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from api import html as h
 from api.conneg import best
-from api.deps import SettingsDep, StoreDep
+from api.deps import SettingsDep, StoreDep, served_quads
 from api.sparql import error_response
 from kg.config import Settings
 from kg.dumps import DUMPS_DIR, Dump, read_index
@@ -52,8 +52,11 @@ def served_build(settings: Settings) -> Path | None:
     return StoreLayout(settings.store).current()
 
 
-def description(store: GraphStore, settings: Settings, site: str, dumps: list[Dump]) -> list[ox.Triple]:
-    """The VoID/DCAT triples; ``site`` is the public root URL of this application (ends with /)."""
+def description(
+    store: GraphStore, settings: Settings, site: str, dumps: list[Dump], quads: int | None = None
+) -> list[ox.Triple]:
+    """The VoID/DCAT triples; ``site`` is the public root URL of this application (ends with /);
+    ``quads``: the store's size when known (counting scans the whole store)."""
     base = settings.base_iri
     dataset = _n(f"{base}dataset")
     catalog = catalog_iri(base)
@@ -73,7 +76,11 @@ def description(store: GraphStore, settings: Settings, site: str, dumps: list[Du
         ox.Triple(dataset, _n(VOID.sparqlEndpoint), _n(f"{site}sparql")),
         ox.Triple(dataset, _n(VOID.uriSpace), ox.Literal(settings.id_base)),
         ox.Triple(dataset, _n(VOID.vocabulary), _n(PAS)),
-        ox.Triple(dataset, _n(VOID.triples), ox.Literal(str(len(store)), datatype=_n(XSD.integer))),
+        ox.Triple(
+            dataset,
+            _n(VOID.triples),
+            ox.Literal(str(len(store) if quads is None else quads), datatype=_n(XSD.integer)),
+        ),
         ox.Triple(dataset, _n(FOAF + "homepage"), _n(f"{site}query")),
     ]
     service = _n(f"{site}sparql#service")
@@ -188,7 +195,9 @@ async def _describe(request: Request, store: GraphStore, settings: Settings, htm
         return error_response(406, "not-acceptable", "offered: " + ", ".join(offers), {"Vary": "Accept"})
     build = served_build(settings)
     dumps = read_index(build) if build else []
-    triples = await asyncio.to_thread(description, store, settings, _site(request), dumps)
+    triples = await asyncio.to_thread(
+        description, store, settings, _site(request), dumps, served_quads(request.app)
+    )
     if media == "text/html":
         return HTMLResponse(_html(triples, dumps, settings), headers={"Vary": "Accept"})
     return _rdf(triples, media, settings)

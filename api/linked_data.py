@@ -225,6 +225,15 @@ def rdf_document(d: Description, fmt: ox.RdfFormat, settings: Settings) -> bytes
     return ox.serialize(d.triples, format=fmt, prefixes=prefixes) or b""
 
 
+def _not_an_iri(iri: str) -> Response | None:
+    """A 404 for a path that cannot make an IRI (space, ``<``, control character...), else None."""
+    try:
+        ox.NamedNode(iri)
+    except ValueError:
+        return error_response(404, "not-found", f"not a resource IRI: {iri!r}")
+    return None
+
+
 def _split_ext(path: str) -> tuple[str, str | None]:
     stem, dot, ext = path.rpartition(".")
     if dot and ext in DOC_FORMATS:
@@ -236,6 +245,8 @@ def _split_ext(path: str) -> tuple[str, str | None]:
 async def resource(path: str, request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     """A resource IRI: 303 to the document describing it, in the negotiated format."""
     iri = settings.id_base + path
+    if refusal := _not_an_iri(iri):
+        return refusal
     d = await asyncio.to_thread(describe, store, iri, settings.base_iri)
     if not d.exists:
         return error_response(404, "not-found", f"no resource {iri} in the graph")
@@ -257,6 +268,8 @@ async def named_graph(path: str, request: Request, store: StoreDep, settings: Se
             return error_response(406, "not-acceptable", "offered: " + ", ".join(_BY_MEDIA), VARY)
         ext = _BY_MEDIA[media]
     iri = settings.graph_base + stem
+    if refusal := _not_an_iri(iri):
+        return refusal
     d = await asyncio.to_thread(describe, store, iri, settings.base_iri)
     if not d.triples:
         return error_response(404, "not-found", f"no graph {iri} in the catalogue")
@@ -283,6 +296,8 @@ async def document(path: str, request: Request, store: StoreDep, settings: Setti
             "Content-Location": f"/doc/{stem}" + ("" if ext == "html" else f".{ext}"),
         }
     iri = settings.id_base + stem
+    if refusal := _not_an_iri(iri):
+        return refusal
     d = await asyncio.to_thread(describe, store, iri, settings.base_iri)
     if not d.exists:
         return error_response(404, "not-found", f"no resource {iri} in the graph")

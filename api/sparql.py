@@ -6,7 +6,8 @@
   RDF/XML; chosen by ``Accept`` (q-values; 406 when nothing fits) or a ``format`` parameter.
 - Limits (:mod:`api.limits`): timeout that kills the worker (503), result-row cap (413),
   per-client rate limit (429 + Retry-After). Every error body is JSON naming the limit or fault.
-- SPARQL Update is refused (403): the public endpoint never writes.
+- SPARQL Update is refused (403): the public endpoint never writes; nor does it call other
+  endpoints (``SERVICE``: 403).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from api.conneg import best
 from api.deps import SettingsDep
 from api.executor import Busy, QueryBackend, QueryTimeout
-from api.limits import check_rate
+from api.limits import calls_service, check_rate
 from api.results import GRAPH_FORMATS, SELECT_FORMATS, Answer, Job, execute
 from kg.config import Settings
 from kg.namespaces import prefixes_for
@@ -165,6 +166,8 @@ def build_job(query: str, params: dict[str, list[str]], accept: str | None, sett
         raise ProtocolError(400, "protocol", "the 'query' parameter is empty")
     if is_update(query):
         raise ProtocolError(403, "update-refused", "SPARQL Update is not allowed on the public endpoint")
+    if calls_service(query):  # the engine would call the named endpoint: no request leaves the server
+        raise ProtocolError(403, "service-refused", "SERVICE (federated query) is not allowed here")
     select, graph = negotiate(accept, _one(params.get("format", []), "format"))
     default = params.get("default-graph-uri")
     named = params.get("named-graph-uri")

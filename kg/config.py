@@ -48,6 +48,10 @@ class Settings:
     graphql_timeout_s: float = 10.0
     graphql_introspection: bool = True
     graphql_allowlist: Path | None = None
+    # Admission control (api/limits.RequestLimits): requests served at once before new ones get 503 +
+    # Retry-After (0: no bound), and the largest request body accepted (413 beyond).
+    max_inflight: int = 64
+    max_body_bytes: int = 1_048_576
 
     @property
     def id_base(self) -> str:
@@ -94,4 +98,6 @@ class Settings:
                 if env.get("PASSERELLES_GRAPHQL_ALLOWLIST")
                 else None
             ),
+            max_inflight=int(env.get("PASSERELLES_MAX_INFLIGHT", str(default.max_inflight))),
+            max_body_bytes=int(env.get("PASSERELLES_MAX_BODY_BYTES", str(default.max_body_bytes))),
         )

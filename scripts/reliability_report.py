@@ -1,13 +1,15 @@
-"""Run the fault and fuzz tests and write ``docs/RELIABILITY.md`` from that run.
+"""Run the fault, fuzz and hostile-input tests and write ``docs/RELIABILITY.md`` from that run and
+from the latest load benchmark.
 
     .venv/bin/python scripts/reliability_report.py                  # CI budget, 5 kills per stage
     .venv/bin/python scripts/reliability_report.py --fault-runs 20 --hypothesis-profile long
 
 The tests log what they tried (``tests/reliability_log.py``): every hypothesis example with the
-reader and its outcome, every kill with its stage and delay. pytest's JUnit XML gives each test's
-status. The page lists, in one table, what was measured in this run and, for what is not tested
-yet (the HTTP API's load and fuzzing), a row saying so: no figure is written that was not measured.
-Exit status: pytest's.
+reader and its outcome, every kill with its stage and delay, every hostile request and fuzzed
+HTTP call with its answer. pytest's JUnit XML gives each test's status. The load rows come from
+the summary ``benchmarks/load.py`` saved (``benchmarks/results/load.json``: its date, command and
+the machine's load average are shown). The page lists, in one table, what was measured and, for
+what is not, a row saying so: no figure is written that was not measured. Exit status: pytest's.
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ TESTS = [
     "tests/test_nothing_lost.py",
     "tests/test_fuzz_readers.py",
     "tests/test_html_escaping.py",
+    "tests/test_load_admission.py",
+    "tests/test_hostile_input.py",
+    "tests/test_fuzz_http.py",
+    "tests/test_sparql_limits.py",
+    "tests/test_browser.py",
 ]
+LOAD_RESULTS = ROOT / "benchmarks" / "results" / "load.json"
 NOT_MEASURED = "not measured yet"
 NOTE = """
 Reading the table: *SIGKILL* rows count kills of a real `kg build` subprocess, at a delay drawn
@@ -37,20 +45,15 @@ from a seeded RNG inside the stage's window (timed by a calibration build); afte
 served graph is reopened read-only and queried. A kill in *publish* may land after the atomic
 switch of `current`: the new build is then served, complete (same quad count). *Bad input* rows
 count the hypothesis examples each reader was given and how each ended: records, or a one-line
-`SourceError` (file, line, field, rule); any other exception fails the test. Rows marked *not
-measured yet* belong to the HTTP API and are measured once its rewrite is merged.
+`SourceError` (file, line, field, rule); any other exception fails the test. *Load* rows: `kg
+serve` on the full real graph on loopback, locust clients over a half-SPARQL half-GraphQL mix (see
+`docs/readme/load.md`); an *answer* is a 200 with a result body, *shed* a 503/429 with Retry-After,
+an *error* anything else (here: GraphQL answers carrying a TIMEOUT error). Figures are from a
+machine of 2 cores shared with other jobs (load average shown): read them as ratios. *Hostile*
+and *HTTP fuzz* rows count the requests the tests sent in this run and the answers they got.
 """
-PENDING_API = [
-    ("Load", "GraphQL and SPARQL mixes at 1, 8, 32, 128 clients: throughput, p50/p95/p99, errors, RSS"),
-    ("Load", "10-minute soak at the saturation throughput: errors, memory growth"),
-    ("Load", "Overload answered with 429/503 and Retry-After"),
+PENDING = [
     ("Faults", "Remote store (oxigraph serve) stopped while serving: 503, recovery without restart"),
-    ("Faults", "Never-ending query and million-row result: stopped at the limits, others unaffected"),
-    ("Bad input", "HTTP API fuzzed from its OpenAPI description (schemathesis): no 5xx"),
-    ("Bad input", "GraphQL schema fuzzed with valid and invalid queries: no 5xx"),
-    ("Bad input", "SPARQL injection via GraphQL and stored-query parameters; Update, SERVICE, LOAD refused"),
-    ("Bad input", "Path traversal on /dumps and /id; oversized requests and headers"),
-    ("Bad input", "Source text in the API's HTML pages inert in a browser"),
 ]
 
 
@@ -202,8 +205,133 @@ def rows(results: dict[str, tuple[str, float]], events: list[dict[str, object]])
             _status(results, "test_nothing_lost::test_file_broken_half_way"),
         )
     )
-    for area, what in PENDING_API:
-        table.append((area, what, NOT_MEASURED, NOT_MEASURED, "API tests not written yet"))
+    table += load_rows(results)
+    table += api_rows(results, events)
+    for area, what in PENDING:
+        table.append((area, what, NOT_MEASURED, NOT_MEASURED, "no test in this run"))
+    return table
+
+
+def _count(events: list[dict[str, object]], kind: str, what: str) -> Counter[str]:
+    return Counter(str(e["outcome"]) for e in events if e["kind"] == kind and e.get("what") == what)
+
+
+def _outcomes(counts: Counter[str]) -> str:
+    return ", ".join(f"{o} ×{n}" for o, n in counts.most_common()) if counts else "—"
+
+
+def _when(run: dict[str, object]) -> str:
+    load = run.get("load_average_at_start") or ["?"]
+    return f"run {run['date']}, load average {load[0]}"  # type: ignore[index]
+
+
+def load_rows(results: dict[str, tuple[str, float]]) -> list[tuple[str, ...]]:
+    """The load benchmark's figures, from its saved summary."""
+    if not LOAD_RESULTS.is_file():
+        return [("Load", "benchmarks/load.py", NOT_MEASURED, NOT_MEASURED, "no saved run")]
+    data = json.loads(LOAD_RESULTS.read_text(encoding="utf-8"))
+    table: list[tuple[str, ...]] = []
+    if steps := data.get("steps"):
+        run = data["steps_run"]
+        seconds = run["command"].split("--seconds ")[-1].split()[0] if "--seconds" in run["command"] else "25"
+        for s in steps:
+            outcome = (
+                f"{s['throughput_rps']} answers/s, p50/p95/p99 {s['p50_ms']:.0f}/{s['p95_ms']:.0f}/"
+                f"{s['p99_ms']:.0f} ms, errors {s['errors']} ({100 * s['error_rate']:.1f} %), "
+                f"shed {s['shed']} (without Retry-After {s['shed_without_retry_after']}), "
+                f"server RSS {s['rss']['total_mib']:.0f} MiB, "
+                f"{'/health ok after' if s['healthy_after'] else '**DOWN after**'}"
+            )
+            table.append(("Load", f"GraphQL + SPARQL mix, {s['users']} client(s) on the real graph",
+                          f"{seconds} s, {s['requests']} requests", outcome, _when(run)))  # fmt: skip
+        sat = data["saturation"]
+        table.append(("Load", "Saturation point (first step at 90 % of the best throughput)",
+                      f"{len(steps)} steps", f"{sat['users']} clients, {sat['throughput_rps']} answers/s",
+                      _when(run)))  # fmt: skip
+    if soak := data.get("soak"):
+        run = soak["run"]
+        what = f"Soak: {soak['users']} clients paced to the saturation throughput ({soak['target_rps']}/s)"
+        how = f"{soak['seconds']:.0f} s, {soak['requests']} requests, {soak['rss_samples']} RSS samples"
+        outcome = (
+            f"{soak['throughput_rps']} answers/s, p95 {soak['p95_ms']:.0f} ms, errors {soak['errors']}, "
+            f"shed {soak['shed']}; RSS {soak['rss_start_mib']:.0f} → {soak['rss_end_mib']:.0f} MiB, slope "
+            f"{soak['rss_slope_mib_per_min']} MiB/min ({soak['rss_slope_second_half_mib_per_min']} in the "
+            f"second half); {'held' if soak['held'] else '**not held**'} (0 errors and < 1 MiB/min)"
+        )
+        table.append(("Load", what, how, outcome, _when(run)))
+    if over := data.get("overload"):
+        outcome = (
+            f"statuses {', '.join(f'{k} ×{v}' for k, v in over['statuses'].items())}; refusals without "
+            f"Retry-After {over['shed_without_retry_after']}; "
+            f"{'healthy after' if over['healthy_after'] else 'DOWN'}"
+        )
+        table.append(("Load", f"Overload: {over['users']} clients, {over['settings']}",
+                      f"{over['seconds']:.0f} s, {over['requests']} requests", outcome,
+                      f"run {data['steps_run']['date']}"))  # fmt: skip
+    return table
+
+
+def api_rows(results: dict[str, tuple[str, float]], events: list[dict[str, object]]) -> list[tuple[str, ...]]:
+    """Overload, hostile input and HTTP fuzzing in this run's tests."""
+    table: list[tuple[str, ...]] = []
+    flood = _count(events, "overload", "flood")
+    table.append(("Load (CI)", "Overload: 24 clients at once against a bound of 4 in flight; 4 slow clients "
+                  "holding the bound; rate limit per forwarded client",
+                  f"{sum(flood.values())} flood requests",
+                  _outcomes(flood) + "; past the bound 503 + Retry-After in < 1 s, /health exempt",
+                  _status(results, "test_load_admission::test_")))  # fmt: skip
+    table.append(("Faults", "Never-ending query and a result past the row cap",
+                  "1 endless query, 1 big answer",
+                  "endless: 503 timeout, its worker killed, others answered meanwhile; big: 413 result-cap",
+                  _status(results, "test_sparql_limits::")))  # fmt: skip
+    for what, label in (
+        ("stored-query injection", "SPARQL injection through every parameter of every stored query"),
+        (
+            "graphql injection",
+            "SPARQL injection through GraphQL lookups and list filters (strings, IDs, cursors)",
+        ),
+        ("update/LOAD", "SPARQL Update and LOAD on /sparql (GET, form, direct, update= forms)"),
+        ("SERVICE", "SERVICE (plain, SILENT, nested, escaped, variable, prefixed) on /sparql, GET and POST"),
+        ("listener IRI named", "A loopback listener's IRI in FROM, GRAPH, DESCRIBE, dataset parameters"),
+        ("path traversal", "Path traversal on /dumps, /id, /doc, /graph, /static, /queries (sent raw)"),
+        ("oversized", "Oversized URL (9 KiB), header (9 KiB), headers (10 KiB), body (declared, chunked)"),
+    ):
+        counts = _count(events, "hostile", what)
+        targets = {str(e.get("target")) for e in events if e["kind"] == "hostile" and e.get("what") == what}
+        tried = f"{sum(counts.values())} requests" + (
+            f" over {len(targets)} targets" if len(targets) > 1 else ""
+        )
+        test = {
+            "oversized": "test_load_admission::test_oversized",
+            "path traversal": "test_hostile_input::test_path",
+        }
+        table.append(("Bad input (HTTP)", label, tried if counts else NOT_MEASURED, _outcomes(counts),
+                      _status(results, test.get(what, "test_hostile_input::test_"))))  # fmt: skip
+    hits = [e for e in events if e["kind"] == "hostile" and e.get("what") == "listener"]
+    table.append(("Bad input (HTTP)", "Requests leaving the machine (the listener's hits)",
+                  f"{len(hits)} checks", f"{sum(int(str(e['hits'])) for e in hits)} hits" if hits else "—",
+                  _status(results, "test_hostile_input::test_update")))  # fmt: skip
+    for what, label in (
+        ("openapi", "HTTP API fuzzed from its OpenAPI description + the portal routes (schemathesis)"),
+        ("graphql valid", "GraphQL: valid queries generated from the schema (hypothesis-graphql)"),
+        ("graphql invalid", "GraphQL: invalid queries (wrong types, unknown fields)"),
+        ("graphql broken syntax", "GraphQL: valid queries with a piece replaced by noise"),
+        ("graphql any JSON body", "GraphQL: arbitrary JSON bodies"),
+    ):
+        counts = _count(events, "fuzz-http", what)
+        operations = {
+            str(e.get("target")) for e in events if e["kind"] == "fuzz-http" and e.get("what") == what
+        }
+        tried = f"{sum(counts.values())} requests" + (
+            f", {len(operations)} operations" if what == "openapi" else ""
+        )
+        table.append(("Bad input (HTTP fuzz)", label, tried if counts else NOT_MEASURED,
+                      _outcomes(counts) + ("; no 5xx" if counts else ""),
+                      _status(results, "test_fuzz_http::")))  # fmt: skip
+    table.append(("Bad input (HTML)", "Source text with <script> in the portal's HTML pages, in Chromium",
+                  "the tests of tests/test_browser.py",
+                  "shown as text, never run (window.hacked stays undefined)",
+                  _status(results, "test_browser::")))  # fmt: skip
     return table
 
 
@@ -215,13 +343,22 @@ def _commit() -> str:
     return git("rev-parse", "--short", "HEAD") + dirty
 
 
+def _load_commands() -> list[str]:
+    """The commands of the load runs the table quotes."""
+    if not LOAD_RESULTS.is_file():
+        return []
+    data = json.loads(LOAD_RESULTS.read_text(encoding="utf-8"))
+    runs = {r["command"] for r in (data.get("steps_run"), (data.get("soak") or {}).get("run")) if r}
+    return [f"- load (`{LOAD_RESULTS.relative_to(ROOT)}`): " + "; ".join(f"`{c}`" for c in sorted(runs))]
+
+
 def render(
     table: list[tuple[str, ...]], results: dict[str, tuple[str, float]], args: argparse.Namespace
 ) -> str:
     statuses = Counter(s.split(" ")[0] for s, _ in results.values())
     seconds = sum(t for _, t in results.values())
     lines = [
-        "# Reliability: faults survived, bad input refused, nothing lost",
+        "# Reliability: load held, faults survived, bad input refused, nothing lost",
         "",
         "Generated by `scripts/reliability_report.py` from its latest run — do not edit by hand.",
         "",
@@ -230,8 +367,9 @@ def render(
         + (f" --hypothesis-profile {args.hypothesis_profile}`" if args.hypothesis_profile else "`"),
         f"- tests: {', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))} in {seconds:.0f} s "
         f"({', '.join(f'`{t}`' for t in TESTS)})",
+        *_load_commands(),
         "",
-        "| area | tried | how much | outcome | test |",
+        "| area | tried | how much | outcome | test or run |",
         "|---|---|---|---|---|",
     ]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in table]
