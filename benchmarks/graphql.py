@@ -125,6 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--store", type=Path, default=Path("/work/real-store"))
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--only", default="", help="run only the cases whose name contains this text")
     opts = parser.parse_args()
     settings = dataclasses.replace(Settings(), store=opts.store, graphql_timeout_s=300.0)
     store = open_store(opts.store)
@@ -203,6 +204,8 @@ def main() -> None:
     print("-" * len(header))
     ratios = []
     for name, http_call, exec_call, sparql_call in cases:
+        if opts.only not in name:
+            continue
         http_call(), exec_call(), sparql_call()  # warm caches
         times: tuple[list[float], list[float], list[float]] = ([], [], [])
         for _ in range(opts.rounds):
