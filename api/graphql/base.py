@@ -294,9 +294,8 @@ def install_plain_resolvers(schema: strawberry.Schema) -> int:
         for graphql_field in graphql_type.fields.values():
             definition = (graphql_field.extensions or {}).get("strawberry-definition")
             base = getattr(definition, "base_resolver", None)
-            function = getattr(base, "wrapped_func", None)
-            plain_resolver = function is not None and getattr(function, "__plain__", False)
-            if plain_resolver and definition is not None and not definition.arguments:
+            function: Any = getattr(base, "wrapped_func", None)
+            if getattr(function, "__plain__", False) and not getattr(definition, "arguments", None):
                 graphql_field.resolve = _direct(function)
                 count += 1
     return count
