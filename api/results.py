@@ -244,8 +244,8 @@ def _consume(result: Any, job: Job) -> Answer | Refusal:
             return _over(job.cap)
         count = nt.count(b"\n")
         if job.graph_format != "nt":
-            triples = ox.parse(nt, format=ox.RdfFormat.N_TRIPLES)
-            nt = ox.serialize(triples, format=RDF_FORMAT[job.graph_format], prefixes=prefixes) or b""
+            quads = ox.parse(nt, format=ox.RdfFormat.N_TRIPLES)
+            nt = ox.serialize(quads, format=RDF_FORMAT[job.graph_format], prefixes=prefixes) or b""
         return Answer(GRAPH_FORMATS[job.graph_format], nt, count)
     triples: list[ox.Triple] = []  # triples parsed from a remote endpoint's answer
     for triple in result:
