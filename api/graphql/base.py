@@ -407,6 +407,11 @@ def selected_props(
     fields' and the first step of the links' (a nested list then starts from values at hand)."""
     if type_name not in FIELDS:
         return []
+    # The same field of every node of a list asks the same: work it out once per request.
+    memo = info.context.memo
+    key = (id(info._raw_info.field_nodes[0]), type_name, tuple(paths))
+    if key in memo:
+        return memo[key]
     names: set[str] = set()
     for selected in info.selected_fields:
         for path in paths:
@@ -421,7 +426,8 @@ def selected_props(
     }
     if "kind" in names:
         props.add(RDF_TYPE)
-    return sorted(props)
+    memo[key] = sorted(props)
+    return memo[key]
 
 
 async def prefetch(
@@ -486,7 +492,7 @@ ORDER_BY = {
 
 def order_clause(order: Order, query: str, info: Info) -> str:
     """The ORDER BY of ``order`` for list ``query`` (DATE only where the query has a date)."""
-    if order in (Order.DATE, Order.DATE_DESC) and "?date" not in info.context.runner.queries[query].body:
+    if order in (Order.DATE, Order.DATE_DESC) and "?date" not in info.context.runner.queries[query].text:
         raise ApiError.bad_input(
             f"This list cannot be ordered by date; use {', '.join(o.name for o in Order)[:40]}."
         )

@@ -152,6 +152,7 @@ class Context:
     build_key: object = None
     values: BatchLoader[ValueKey, list[Term]] = field(init=False)
     inverse: BatchLoader[InverseKey, list[str]] = field(init=False)
+    memo: dict[object, object] = field(default_factory=dict)  # per-request results of pure work
 
     def __post_init__(self) -> None:
         self.values = _values_loader(self.runner)
