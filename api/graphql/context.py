@@ -133,8 +133,7 @@ def _inverse_loader(runner: QueryRunner) -> BatchLoader[InverseKey, list[str]]:
                 "p": [ox.NamedNode(p) for p in props],
                 "class": [ox.NamedNode(c) for c in classes],
             },
-            inline=True,
-        )
+        )  # in the thread pool: the resources pointing to a batch may be many (all offers of a fiche)
         found: dict[InverseKey, set[str]] = defaultdict(set)
         for row in rows:
             found[(row["o"].value, row["p"].value, row["class"].value)].add(row["s"].value)
