@@ -204,7 +204,10 @@ class ProcessPoolBackend:
 
     def __init__(self, root: Path, size: int | None = None) -> None:
         self.root = root
-        self.size = size or max(2, os.cpu_count() or 2)
+        # Four per CPU by default: queries run at once as on a threaded server (the reference,
+        # ``oxigraph serve``, answers every connection at once), so that a short query does not
+        # queue behind long ones; a worker costs ~45 MB (the store's pages are shared).
+        self.size = size or max(4, 4 * (os.cpu_count() or 1))
         # forkserver: workers start from a clean interpreter (no inherited event loop, threads
         # or RocksDB handles of the app), cheaply.
         self._ctx = multiprocessing.get_context("forkserver")

@@ -39,6 +39,12 @@ GRAPH_FORMATS: dict[str, str] = {
     "jsonld": "application/ld+json",
     "rdfxml": "application/rdf+xml",
 }
+RESULTS_FORMAT: dict[str, ox.QueryResultsFormat] = {
+    "json": ox.QueryResultsFormat.JSON,
+    "xml": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+}
 RDF_FORMAT: dict[str, ox.RdfFormat] = {
     "ttl": ox.RdfFormat.TURTLE,
     "nt": ox.RdfFormat.N_TRIPLES,
@@ -220,22 +226,69 @@ def _consume(result: Any, job: Job) -> Answer | Refusal:
     if isinstance(result, ox.QueryBoolean):
         return Answer(SELECT_FORMATS[job.select_format], write_ask(bool(result), job.select_format), 1)
     if isinstance(result, ox.QuerySolutions):
-        variables = [v.value for v in result.variables]
-        rows: list[list[Any]] = []
-        for solution in result:
-            if len(rows) >= job.cap:
-                return _over(job.cap)
-            rows.append([solution[v] for v in variables])
-        body = write_select(variables, rows, job.select_format)
-        return Answer(SELECT_FORMATS[job.select_format], body, len(rows))
-    triples: list[ox.Triple] = []
+        # pyoxigraph writes the rows (no Python object per row or term): first as TSV, one line
+        # per row (N-Triples escaping keeps line breaks out of terms), counted as they are written
+        # so that the row cap stops the work; then, losslessly, in the format asked for.
+        tsv = _capped(result, ox.QueryResultsFormat.TSV, job.cap + 1)
+        if tsv is None:
+            return _over(job.cap)
+        rows = tsv.count(b"\n") - 1
+        if job.select_format != "tsv":
+            parsed = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
+            tsv = parsed.serialize(format=RESULTS_FORMAT[job.select_format]) or b""
+        return Answer(SELECT_FORMATS[job.select_format], tsv, rows)
+    prefixes = job.prefixes if job.graph_format in ("ttl", "rdfxml") else None
+    if isinstance(result, ox.QueryTriples):
+        nt = _capped(result, ox.RdfFormat.N_TRIPLES, job.cap)  # one triple per line
+        if nt is None:
+            return _over(job.cap)
+        count = nt.count(b"\n")
+        if job.graph_format != "nt":
+            quads = ox.parse(nt, format=ox.RdfFormat.N_TRIPLES)
+            nt = ox.serialize(quads, format=RDF_FORMAT[job.graph_format], prefixes=prefixes) or b""
+        return Answer(GRAPH_FORMATS[job.graph_format], nt, count)
+    triples: list[ox.Triple] = []  # triples parsed from a remote endpoint's answer
     for triple in result:
         if len(triples) >= job.cap:
             return _over(job.cap)
         triples.append(triple)
-    prefixes = job.prefixes if job.graph_format in ("ttl", "rdfxml") else None
     body = ox.serialize(triples, format=RDF_FORMAT[job.graph_format], prefixes=prefixes) or b""
     return Answer(GRAPH_FORMATS[job.graph_format], body, len(triples))
+
+
+class _OverCap(Exception):
+    """Raised by :class:`_LineSink` past its line budget: it stops pyoxigraph's serialiser."""
+
+
+class _LineSink:
+    """A binary write target that keeps what pyoxigraph writes and counts its lines."""
+
+    def __init__(self, max_lines: int) -> None:
+        self.parts: list[bytes] = []
+        self.lines = 0
+        self.max_lines = max_lines
+
+    def write(self, chunk: bytes) -> int:
+        self.lines += chunk.count(b"\n")
+        if self.lines > self.max_lines:
+            raise _OverCap
+        self.parts.append(bytes(chunk))
+        return len(chunk)
+
+    def flush(self) -> None:
+        pass
+
+
+def _capped(result: Any, fmt: Any, max_lines: int) -> bytes | None:
+    """``result`` serialised in a line-per-item format, or None past ``max_lines`` lines."""
+    sink = _LineSink(max_lines)
+    try:
+        result.serialize(sink, format=fmt)
+    except (_OverCap, OSError):
+        if sink.lines > sink.max_lines:
+            return None
+        raise
+    return b"".join(sink.parts)
 
 
 def _over(cap: int) -> Refusal:

@@ -230,7 +230,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0, help="load time per target and round")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=0, help="app query workers (0: one per CPU, ≥ 2)")
+    parser.add_argument("--workers", type=int, default=0, help="app query workers (0: default)")
     args = parser.parse_args()
     build = (args.store / "current").resolve()
     queries = mix(DEFAULT_BASE_IRI)

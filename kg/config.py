@@ -29,7 +29,7 @@ class Settings:
     port: int = 8000
     query_timeout_s: float = 30.0
     result_cap: int = 10_000
-    query_workers: int = 0  # worker processes of /sparql (0: one per CPU, at least 2)
+    query_workers: int = 0  # worker processes of /sparql (0: four per CPU, at least 4)
     rate_limit: float = 120.0  # queries per minute per client (0: no limit)
     rate_burst: int = 30  # queries a client may send at once before the rate applies
     query_endpoint: str = ""  # a SPARQL endpoint URL to run /sparql queries on instead of worker processes

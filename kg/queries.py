@@ -12,9 +12,21 @@ A query documents itself in grlc-style ``#+`` header lines::
 
 Each parameter names a variable of the query and has a type (:data:`PARAM_TYPES`) that validates
 the value strictly before it is bound through pyoxigraph ``substitutions`` — never string
-formatting. pyoxigraph binds only variables the SELECT projects (and every sub-SELECT using
-them must project them too): :meth:`NamedQuery.parse` checks it when the query is read. A
-parameter without a default is required; an ``iri`` default may be a prefixed name
+formatting.
+
+Two more forms serve the GraphQL API's batched look-ups (:meth:`NamedQuery.prepare`):
+
+- ``- kind (iri, optional): ...``: an optional parameter; the query lines ending with
+  ``# if ?kind`` stay only when it is given (a free variable would match anything).
+- ``- s (iris): ...``: a list of IRIs (each checked as an IRI), written as RDF terms into the
+  query's ``VALUES ?s {}`` slot, or into a line ending with ``# union over ?s``: one copy of the
+  group per IRI (``$s`` replaced by it), joined by UNION. An ``iri`` value goes into a
+  ``VALUES ?name {}`` slot too when the query has one (oxigraph's planner then sees it, e.g. a
+  class to start from, where a substituted class made it scan the wrong index first).
+
+pyoxigraph binds only variables the SELECT projects (and every sub-SELECT using them must project
+them too): :meth:`NamedQuery.parse` checks it when the query is read. A parameter without a
+default is required (unless ``optional``); an ``iri`` default may be a prefixed name
 (``pas:AnyTerritory``).
 
 >>> q = NamedQuery.parse("demo", '''#+ summary: Labels of a thing.
@@ -56,8 +68,13 @@ CODE_TYPES: dict[str, tuple[str, str]] = {
     "formacode": (r"\d{5}", "a Formacode (5 digits)"),
     "domain": (r"[A-N](\d{2})?", "a ROME domain code (I or I14)"),
 }
-PARAM_TYPES = (*CODE_TYPES, "string", "integer", "decimal", "date", "boolean", "iri")
-_PARAM = re.compile(r"-\s*(\w+)\s*\(\s*([\w-]+)\s*(?:,\s*default\s+([^)]*?))?\s*\)\s*:\s*(.*)")
+PARAM_TYPES = (*CODE_TYPES, "string", "integer", "decimal", "date", "boolean", "iri", "iris")
+_PARAM = re.compile(
+    r"-\s*(\w+)\s*\(\s*([\w-]+)\s*(?:,\s*(?:default\s+([^)]*?)|(optional)))?\s*\)\s*:\s*(.*)"
+)
+_IF = re.compile(r"#\s*if\s+\?(\w+)\s*$")
+_SLOT = re.compile(r"VALUES\s+\?(\w+)\s*\{\s*\}")
+_UNION = re.compile(r"#\s*union over \?(\w+)\s*$")
 _IRI = re.compile(r"https?://[^\s<>\"{}|\\^`]+")
 _PREFIXED = re.compile(r"([a-z][\w-]*):([A-Za-z_][\w-]*)")
 
@@ -77,9 +94,10 @@ class Param:
     default: str | None
     description: str
 
-    def term(self, value: str, base_iri: str = "https://w3id.org/passerelles/") -> Term:
-        """The validated value as a picklable term (see :func:`to_ox`)."""
-        value = str(value).strip()
+    def term(self, value: object, base_iri: str = "https://w3id.org/passerelles/") -> Term:
+        """The validated value as a picklable term (see :func:`to_ox`). A pyoxigraph term is
+        validated by its text (the API builds typed terms; the declared type decides)."""
+        value = value.value if isinstance(value, ox.NamedNode | ox.Literal) else str(value).strip()
         fail = f"parameter {self.name!r} must be"
         if self.type in CODE_TYPES:
             pattern, what = CODE_TYPES[self.type]
@@ -107,13 +125,17 @@ class Param:
             if value not in ("true", "false"):
                 raise ParameterError(f"{fail} true or false, got {value!r}")
             return ("literal", value, XSD + "boolean")
-        if self.type == "iri":
+        if self.type in ("iri", "iris"):
             prefixed = _PREFIXED.fullmatch(value)
-            prefixes = prefixes_for(base_iri)
+            prefixes = prefixes_for(base_iri) if prefixed else {}
             if prefixed and prefixed[1] in prefixes:
                 return ("iri", prefixes[prefixed[1]] + prefixed[2], "")
             if not _IRI.fullmatch(value):
                 raise ParameterError(f"{fail} an absolute http(s) IRI, got {value!r}")
+            try:
+                ox.NamedNode(value)
+            except ValueError:
+                raise ParameterError(f"{fail} an absolute http(s) IRI, got {value!r}") from None
             return ("iri", value, "")
         if len(value) > 200 or any(ord(c) < 32 for c in value):
             raise ParameterError(f"{fail} a single-line text of at most 200 characters")
@@ -138,11 +160,13 @@ class NamedQuery:
     params: list[Param]
     text: str
     headers: dict[str, str] = field(default_factory=dict)
+    optional: frozenset[str] = frozenset()  # parameters that may be left out (``# if`` lines)
 
     @classmethod
     def parse(cls, name: str, text: str) -> NamedQuery:
         """Read the ``#+`` header (ValueError naming the query if malformed or unbindable)."""
         summary, description, params, headers = "", [], [], {}
+        optionals: set[str] = set()
         in_params = False
         for line in text.splitlines():
             if not line.startswith("#+"):
@@ -152,13 +176,16 @@ class NamedQuery:
             body = line[2:].strip()
             item = _PARAM.fullmatch(body)
             if in_params and item:
-                pname, ptype, default, desc = item.groups()
+                pname, ptype, default, optional, desc = item.groups()
                 if ptype not in PARAM_TYPES:
                     raise ValueError(
                         f"{name}: unknown parameter type {ptype!r} (known: {', '.join(PARAM_TYPES)})"
                     )
-                _check_bindable(name, text, pname)
+                if ptype != "iris":  # a list is written into the text, never substituted
+                    _check_bindable(name, text, pname)
                 params.append(Param(pname, ptype, default, desc.strip()))
+                if optional:
+                    optionals.add(pname)
                 continue
             key, _, value = body.partition(":")
             key, value = key.strip(), value.strip()
@@ -169,24 +196,105 @@ class NamedQuery:
                 description.append(value)
             elif key != "params":
                 headers[key] = value
-        return cls(name, summary, description, params, text, headers)
+        return cls(name, summary, description, params, text, headers, frozenset(optionals))
 
     def bind(
         self, values: Mapping[str, object], base_iri: str = "https://w3id.org/passerelles/"
     ) -> dict[str, Term]:
-        """Validated picklable terms for ``values``, defaults filled in (ParameterError naming it)."""
+        """Validated picklable terms for ``values``, defaults filled in (ParameterError naming it).
+        An optional parameter without a value is left out; ``iris`` lists are bound by
+        :meth:`prepare`."""
         unknown = set(values) - {p.name for p in self.params}
         if unknown:
             raise ParameterError(f"unknown parameter(s) {', '.join(sorted(unknown))} for query {self.name!r}")
         out = {}
         for param in self.params:
+            if param.type == "iris":
+                continue
             value = values.get(param.name)
             if value is None or value == "":
                 value = param.default
             if value is None:
+                if param.name in self.optional:
+                    continue
                 raise ParameterError(f"parameter {param.name!r} is required ({param.description})")
-            out[param.name] = param.term(str(value), base_iri)
+            out[param.name] = param.term(value, base_iri)
         return out
+
+    def prepare(
+        self, values: Mapping[str, object], base_iri: str = "https://w3id.org/passerelles/"
+    ) -> tuple[str, dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]]:
+        """The query text and its substitutions for ``values``: ``# if`` lines kept for the given
+        parameters, ``iris`` lists (and ``iri`` values with a slot) written as RDF terms into their
+        ``VALUES`` slots or ``# union over`` lines, every other value a substitution.
+
+        >>> q = NamedQuery.parse("t", '''#+ params:
+        ... #+   - s (iris): resources
+        ... #+   - p (iris): properties
+        ... #+   - k (iri, optional): a class
+        ... SELECT ?s ?o ?k WHERE {
+        ...   VALUES ?s {}
+        ...   { ?s $p ?o } # union over ?p
+        ...   ?s a ?k . # if ?k
+        ... }''')
+        >>> text, subs = q.prepare({"s": ["http://x/1"], "p": ["http://x/a", "http://x/b"]})
+        >>> print(text)
+        SELECT ?s ?o ?k WHERE {
+          VALUES ?s { <http://x/1> }
+          { ?s <http://x/a> ?o } UNION { ?s <http://x/b> ?o }
+        }
+        >>> subs
+        {}
+        >>> q.prepare({"s": ["http://x/> } DROP ALL"], "p": []})
+        Traceback (most recent call last):
+        ...
+        kg.queries.ParameterError: parameter 's' must be an absolute http(s) IRI, got 'http://x/> } DROP ALL'
+        """
+        types = {p.name: p.type for p in self.params}
+        bound = self.bind({k: v for k, v in values.items() if types.get(k) != "iris"}, base_iri)
+        lists: dict[str, list[str]] = {}
+        for param in self.params:
+            if param.type == "iris":
+                given = values.get(param.name)
+                if given is None:
+                    raise ParameterError(f"parameter {param.name!r} is required ({param.description})")
+                items: list[object] = [given] if isinstance(given, str | ox.NamedNode) else list(given)  # type: ignore[call-overload]
+                lists[param.name] = [f"<{param.term(i, base_iri)[1]}>" for i in items]
+        slots = set(_SLOT.findall(self.text))
+        substitutions: dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple] = {}
+        for key, term in bound.items():
+            if term[0] == "iri" and key in slots:
+                lists[key] = [f"<{term[1]}>"]
+            else:
+                substitutions[ox.Variable(key)] = to_ox(term)
+        return self._render(set(bound) | set(lists), lists), substitutions
+
+    def _render(self, given: set[str], lists: Mapping[str, list[str]]) -> str:
+        lines = []
+        for line in self.text.splitlines():
+            if line.startswith("#+"):
+                continue
+            match = _IF.search(line)
+            if match and match.group(1) not in given:
+                continue
+            union = _UNION.search(line)
+            if union:
+                # One branch per IRI written in place of $name: oxigraph plans a constant predicate
+                # as an index look-up, where a VALUES of predicates made it scan (seconds).
+                name = union.group(1)
+                group = line[: union.start()].strip()
+                indent = line[: len(line) - len(line.lstrip())]
+                branches = [group.replace(f"${name}", term) for term in lists.get(name, [])]
+                line = indent + (" UNION ".join(branches) if branches else "FILTER (false)")
+            lines.append(line)
+
+        def fill(match: re.Match[str]) -> str:
+            terms = lists.get(match.group(1))
+            if terms is None:
+                raise ParameterError(f"query {self.name}: no value given for ?{match.group(1)}")
+            return f"VALUES ?{match.group(1)} {{ {' '.join(terms)} }}"
+
+        return _SLOT.sub(fill, "\n".join(lines).strip())
 
     def substitutions(
         self, values: Mapping[str, object], base_iri: str = "https://w3id.org/passerelles/"

@@ -107,16 +107,12 @@ def _sentence_order(iri: str) -> tuple[int, str]:
     return (int(tail) if tail.isdigit() else 0, iri)
 
 
-async def _gather(awaitables: list[Awaitable[T]]) -> list[T]:
-    """Await DataLoader loads together; one alone is awaited directly (no task: most fields read one
-    resource, and a task per field is most of the execution time of a large response)."""
-    if len(awaitables) == 1:
-        return [await awaitables[0]]
-    return list(await asyncio.gather(*awaitables))
+async def follow(ctx: Context, iri: str, spec: P, also: Sequence[str] = ()) -> list[Any]:
+    """The values at the end of ``spec``'s path from ``iri`` (one batched load per step).
 
-
-async def follow(ctx: Context, iri: str, spec: P) -> list[Any]:
-    """The values at the end of ``spec``'s path from ``iri`` (one batched load per step)."""
+    ``also``: properties of the target resources to read with their types (the check that they
+    are of the target class), so that a page's fields cost no store query of their own: for a
+    list of at most ``MAX_PAGE`` resources (a longer one is paged first, then prefetched)."""
     current: list[str] = [iri]
     steps = spec.steps
     out: list[Any] = []
@@ -124,12 +120,12 @@ async def follow(ctx: Context, iri: str, spec: P) -> list[Any]:
         last = index == len(steps) - 1
         if inverse:
             target = FIELDS[spec.target].class_iri if spec.target else expand("owl:Thing")
-            lists = await _gather([ctx.inverse.load((node, prop, target)) for node in current])
+            lists = await ctx.inverse.load_many([(node, prop, target) for node in current])
             values: list[Any] = [ox.NamedNode(v) for lst in lists for v in lst]
         else:
             if prop == expand("rdf:value"):
                 current = sorted(current, key=_sentence_order)
-            found = await _gather([ctx.values.load((node, prop)) for node in current])
+            found = await ctx.values.load_many([(node, prop) for node in current])
             values = [term for terms in found for term in terms]
         if last:
             out = values
@@ -138,7 +134,9 @@ async def follow(ctx: Context, iri: str, spec: P) -> list[Any]:
                 # missing from the labels: warnings in the shapes) is left out, not served half-empty.
                 target_class = FIELDS[spec.target].class_iri
                 iris = [v.value for v in values if isinstance(v, ox.NamedNode)]
-                types = await _gather([ctx.values.load((i, RDF_TYPE)) for i in iris])
+                extra = [(i, p) for i in iris for p in also if p != RDF_TYPE] if len(iris) <= MAX_PAGE else []
+                loaded = await ctx.values.load_many([(i, RDF_TYPE) for i in iris] + extra)
+                types = loaded[: len(iris)]
                 out = [
                     ox.NamedNode(i)
                     for i, ts in zip(iris, types, strict=True)
@@ -268,6 +266,48 @@ def python_type(spec: P) -> Any:
     return node if spec.required else node | None
 
 
+def plain(resolver: Callable[..., T]) -> Callable[..., T]:
+    """Mark a field resolver ``(root, info)`` that reads nothing of ``info`` but ``info.context``:
+    :func:`install_plain_resolvers` lets graphql-core call it directly.
+
+    Strawberry wraps each resolver call (an ``Info`` object, argument conversion, an extension
+    chain): for the hundreds of scalar fields of a deep answer that wrapping cost more than
+    reading the values from the store.
+    """
+    resolver.__plain__ = True  # type: ignore[attr-defined]
+    return resolver
+
+
+def install_plain_resolvers(schema: strawberry.Schema) -> int:
+    """Give graphql-core the resolvers marked :func:`plain` unwrapped; returns how many.
+
+    The request runs on graphql-core (``api.graphql.router``), so strawberry's schema extensions
+    do not apply to any field anyway; errors raised by a plain resolver become GraphQL errors
+    the same way.
+    """
+    from graphql import GraphQLObjectType
+
+    count = 0
+    for graphql_type in schema._schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType):
+            continue
+        for graphql_field in graphql_type.fields.values():
+            definition = (graphql_field.extensions or {}).get("strawberry-definition")
+            base = getattr(definition, "base_resolver", None)
+            function: Any = getattr(base, "wrapped_func", None)
+            if getattr(function, "__plain__", False) and not getattr(definition, "arguments", None):
+                graphql_field.resolve = _direct(function)
+                count += 1
+    return count
+
+
+def _direct(function: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    def resolve(root: Any, info: Any, **_: Any) -> Any:
+        return function(root, info)
+
+    return resolve
+
+
 def data(type_name: str, name: str) -> Any:
     """A strawberry field for ``FIELDS[type_name].fields[name]``, with its generated resolver."""
     spec = FIELDS[type_name].fields[name]
@@ -301,7 +341,7 @@ def data(type_name: str, name: str) -> Any:
             return to_python(term, spec.datatype) if term is not None else None
 
         scalar.__annotations__["return"] = python_type(spec)
-        return strawberry.field(resolver=scalar, description=description)
+        return strawberry.field(resolver=plain(scalar), description=description)
 
     target = spec.target
     if not spec.many:
@@ -316,7 +356,7 @@ def data(type_name: str, name: str) -> Any:
 
     async def many(root: Any, info: Info, first: int | None = None, after: str | None = None) -> Any:
         offset, size = page_window(first, after)
-        values = await follow(info.context, str(root.id), spec)
+        values = await follow(info.context, str(root.id), spec, also=selected_props(info, target))
         iris = sorted({v.value for v in values if isinstance(v, ox.NamedNode)})
         page = connection_from_list([make(target, i) for i in iris], offset, size)
         await prefetch(info, target, [str(e.node.id) for e in page.edges])
@@ -360,13 +400,18 @@ def kind_of(info: Info, iri: str, kinds: type[enum.Enum]) -> Any:
     return load()
 
 
-async def prefetch(
-    info: Info, type_name: str, iris: Sequence[str], paths: Sequence[tuple[str, ...]] = PAGE_PATHS
-) -> None:
-    """Read in one batch the direct properties the query selects on the nodes of a page, so that
-    their fields resolve at once (a task per field was most of the time of large responses)."""
-    if not iris or type_name not in FIELDS:
-        return
+def selected_props(
+    info: Info, type_name: str, paths: Sequence[tuple[str, ...]] = PAGE_PATHS
+) -> list[str]:
+    """The direct properties the query reads on the nodes of a page of ``type_name``: the scalar
+    fields' and the first step of the links' (a nested list then starts from values at hand)."""
+    if type_name not in FIELDS:
+        return []
+    # The same field of every node of a list asks the same: work it out once per request.
+    memo = info.context.memo
+    key = (id(info._raw_info.field_nodes[0]), type_name, tuple(paths))
+    if key in memo:
+        return memo[key]
     names: set[str] = set()
     for selected in info.selected_fields:
         for path in paths:
@@ -376,15 +421,24 @@ async def prefetch(
         fields[n].steps[0][0]
         for n in names
         if n in fields
-        and len(fields[n].steps) == 1
         and not fields[n].steps[0][1]
-        and fields[n].target is None
+        and (len(fields[n].steps) == 1 or fields[n].target is None)
     }
     if "kind" in names:
         props.add(RDF_TYPE)
+    memo[key] = sorted(props)
+    return memo[key]
+
+
+async def prefetch(
+    info: Info, type_name: str, iris: Sequence[str], paths: Sequence[tuple[str, ...]] = PAGE_PATHS
+) -> None:
+    """Read in one batch the direct properties the query selects on the nodes of a page, so that
+    their fields resolve at once (a task per field was most of the time of large responses)."""
+    props = selected_props(info, type_name, paths) if iris else []
     if props:
         ctx: Context = info.context
-        await ctx.values.load_many([(iri, p) for iri in iris for p in sorted(props)])
+        await ctx.values.load_many([(iri, p) for iri in iris for p in props])
 
 
 async def page_of_query(
@@ -438,7 +492,7 @@ ORDER_BY = {
 
 def order_clause(order: Order, query: str, info: Info) -> str:
     """The ORDER BY of ``order`` for list ``query`` (DATE only where the query has a date)."""
-    if order in (Order.DATE, Order.DATE_DESC) and "?date" not in info.context.runner.queries[query].body:
+    if order in (Order.DATE, Order.DATE_DESC) and "?date" not in info.context.runner.queries[query].text:
         raise ApiError.bad_input(
             f"This list cannot be ordered by date; use {', '.join(o.name for o in Order)[:40]}."
         )

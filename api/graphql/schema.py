@@ -19,6 +19,7 @@ from api.graphql.base import (
     Connection,
     Node,
     Order,
+    install_plain_resolvers,
     lazy,
     make,
     order_clause,
@@ -659,3 +660,4 @@ class Query:
 
 
 schema = strawberry.Schema(query=Query, types=[REGISTRY[name] for name in sorted(REGISTRY)])
+install_plain_resolvers(schema)

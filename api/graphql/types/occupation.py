@@ -20,6 +20,7 @@ from api.graphql.base import (
     page_window,
     prefetch,
     register,
+    selected_props,
 )
 from api.graphql.enums import SkillKind, most_specific
 from api.graphql.fieldmap import FIELDS
@@ -85,7 +86,7 @@ class Occupation(Node):
         ctx = info.context
         iri = str(self.id)
         skills, core_terms, emerging_terms = await asyncio.gather(
-            follow(ctx, iri, FIELDS["Occupation"].fields["skills"]),
+            follow(ctx, iri, FIELDS["Occupation"].fields["skills"], also=selected_props(info, "Skill")),
             ctx.values.load((iri, expand("pas:hasCoreSkill"))),
             ctx.values.load((iri, expand("pas:hasEmergingSkillItem"))),
         )
@@ -93,7 +94,7 @@ class Occupation(Node):
         emerging_set = {t.value for t in emerging_terms}
         codes = sorted({t.value for t in skills if isinstance(t, ox.NamedNode)})
         if kind is not None:
-            types = await asyncio.gather(*(ctx.values.load((s, expand("rdf:type"))) for s in codes))
+            types = await ctx.values.load_many([(s, expand("rdf:type")) for s in codes])
             codes = [
                 s
                 for s, ts in zip(codes, types, strict=True)

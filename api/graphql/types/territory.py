@@ -5,7 +5,6 @@ A territory: commune, département, région, EPCI, zone d'emploi, arrondissement
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import strawberry
@@ -20,6 +19,7 @@ from api.graphql.base import (
     kind_of,
     make,
     page_window,
+    plain,
     register,
 )
 from api.graphql.enums import TerritoryKind, class_iri
@@ -59,6 +59,7 @@ class Territory(Node):
     parent_commune = data("Territory", "parentCommune")
 
     @strawberry.field(description="Commune, département, région, EPCI, zone d'emploi...")
+    @plain
     def kind(self, info: Info) -> TerritoryKind | None:
         return kind_of(info, str(self.id), TerritoryKind)
 
@@ -75,9 +76,7 @@ class Territory(Node):
     ) -> Connection[TerritoryRef]:
         offset, size = page_window(first, after)
         target = class_iri(kind) if kind is not None else expand("pas:Territory")
-        found = await asyncio.gather(
-            *(info.context.inverse.load((str(self.id), link, target)) for link in PARENT_LINKS)
-        )
+        found = await info.context.inverse.load_many([(str(self.id), link, target) for link in PARENT_LINKS])
         iris = sorted({i for lst in found for i in lst})
         nodes: list[Any] = [make("Territory", i) for i in iris]
         return connection_from_list(nodes, offset, size)
