@@ -396,12 +396,13 @@ def publish(
     """Make the remote store serve the graphs of ``store`` (a finished local build), atomically
     for readers.
 
-    1. Every named graph and the default graph go, as N-Triples Graph Store POSTs, to staging
-       graphs (``urn:passerelles:staging:…``) no reader queries. With ``changed`` (an update),
-       only those graphs, the default graph and the catalogue are sent; the others are already
-       there.
-    2. One SPARQL Update moves them all in place (``MOVE``: one transaction on Oxigraph) — the
-       new versioned graphs, the default graph and the catalogue switch together.
+    1. Every named graph and the default graph go as N-Triples Graph Store POSTs: a graph the
+       server does not have (a new version) straight to its IRI, the others (the default graph,
+       the catalogue, a graph of the same version) to staging graphs (``urn:passerelles:staging:…``)
+       no reader queries. With ``changed``, only those graphs, the default graph and the
+       catalogue are sent; the others are already there.
+    2. One SPARQL Update moves the staged graphs in place (``MOVE``: one transaction on
+       Oxigraph) — the default graph and the catalogue naming the new versions switch together.
     3. Graphs of the remote store the build does not have (old versions) are dropped after.
 
     A failure before step 2 leaves the served graph as it was (leftover staging graphs are
@@ -409,24 +410,33 @@ def publish(
     """
     report = PublishReport()
     t0 = time.perf_counter()
-    remote.update(_drop_staging(remote))
+    served = {g.value for g in remote.named_graphs()}
+    stale = [g for g in served if g.startswith("urn:passerelles:staging:")]
+    if stale:  # left by a publish that was killed
+        remote.update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in stale))
     local = [g for g in store.named_graphs() if isinstance(g, ox.NamedNode)]
     targets: list[ox.NamedNode | ox.DefaultGraph] = [ox.DefaultGraph()]
-    targets += [g for g in local if changed is None or g.value in changed or "/graph/catalog" in g.value]
+    targets += [g for g in local if changed is None or g.value in changed or g == remote.catalog]
     moves: list[str] = []
     for n, graph in enumerate(targets):
-        staging = staging_iri(build_id, n)
+        # A graph the server does not have yet (a new version) is loaded in place: no reader
+        # asks for it before the catalogue names it. The default graph, the catalogue and a
+        # graph being replaced wait in a staging graph until the switch.
+        direct = isinstance(graph, ox.NamedNode) and graph.value not in served and graph != remote.catalog
+        into = graph if direct else staging_iri(build_id, n)
+        assert isinstance(into, ox.NamedNode)
         with tempfile.NamedTemporaryFile(prefix=".tmp-publish-", suffix=".nt", dir=workdir) as tmp:
             store.dump(tmp, format=ox.RdfFormat.N_TRIPLES, from_graph=graph)
             tmp.flush()
             path = Path(tmp.name)
             report.bytes += path.stat().st_size
-            remote.post_graph(staging, _chunks(path))
+            remote.post_graph(into, _chunks(path))
         report.graphs += 1
-        target = "DEFAULT" if isinstance(graph, ox.DefaultGraph) else f"GRAPH {graph}"
-        moves.append(f"MOVE SILENT GRAPH {staging} TO {target}")
-        # an empty graph does not exist for the store: MOVE SILENT then leaves the target; clear it
-        moves.insert(0, f"CLEAR SILENT {'DEFAULT' if target == 'DEFAULT' else target}")
+        if not direct:
+            target = "DEFAULT" if isinstance(graph, ox.DefaultGraph) else f"GRAPH {graph}"
+            # CLEAR first: MOVE SILENT from a graph left empty (nothing posted) would keep the target
+            moves.insert(0, f"CLEAR SILENT {target}")
+            moves.append(f"MOVE SILENT GRAPH {into} TO {target}")
     t1 = time.perf_counter()
     report.load_s = t1 - t0
     remote.update(" ;\n".join(moves))
@@ -440,12 +450,6 @@ def publish(
     with contextlib.suppress(OSError):
         report.triples = len(store)
     return report
-
-
-def _drop_staging(remote: RemoteStore) -> str:
-    """An update dropping the staging graphs a killed publish left (a no-op update otherwise)."""
-    stale = [g for g in remote.named_graphs() if g.value.startswith("urn:passerelles:staging:")]
-    return " ;\n".join(f"DROP SILENT GRAPH {g}" for g in stale) or "CLEAR SILENT GRAPH <urn:passerelles:none>"
 
 
 def publish_build(store: ox.Store, settings: Settings, build_id: str, workdir: Path | None) -> PublishReport:
