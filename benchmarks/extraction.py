@@ -252,7 +252,12 @@ def main() -> None:
                     help="graph built by `kg build --data ../shared/data` (labels for the baselines)")
     ap.add_argument("--predictions", type=pathlib.Path, help="a `kg extract` output file to score")
     ap.add_argument("--no-run", action="store_true", help="do not run `kg extract` even when it exists")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="only the speed table (extraction in-process beside bare spaCy), no quality")
     args = ap.parse_args()
+    if args.speed_only:
+        speed_only(args.data, args.store)
+        return
     if not (args.data / "offers").is_dir():
         sys.exit(f"real data folder {args.data} is absent: nothing to measure")
 
@@ -295,7 +300,6 @@ def main() -> None:
         with open(args.predictions, encoding="utf-8") as f:
             system = {str(r["id"]): r for r in map(json.loads, filter(str.strip, f)) if "id" in r}
     elif not args.no_run and extract_available():
-        texts = [offer_text(o) for _, o in offers.values()]
         with tempfile.TemporaryDirectory() as tmp:
             # the CSV dumps are converted: kg extract reads the API v2 JSON shape
             merged = pathlib.Path(tmp, "offers.jsonl")
@@ -306,18 +310,7 @@ def main() -> None:
             s1 = run_extract([merged], 1, out1)
             with open(out1, encoding="utf-8") as f:
                 system = {str(r["id"]): r for r in map(json.loads, filter(str.strip, f)) if "id" in r}
-            speed_rows = in_process_speed(args.store, merged, tmp)
-        n = len(texts)
-        speed_rows.insert(0, ["`kg extract` command, 1 worker (start-up and model loading included)", n, s1,
-                              "", n / s1])
-        for label, only in (("bare fr_core_news_sm, all components", False),
-                            ("bare fr_core_news_sm, tokenizer only", True)):
-            bare = bare_spacy_seconds(texts, tokenizer_only=only)
-            if bare is not None:
-                speed_rows.append([label, n, bare[0], bare[1], n / bare[1]])
-        ours = speed_rows[1][4]
-        for row in speed_rows:
-            row.append(f"{ours / row[4]:.2f}" if row[4] else "")
+            speed_rows = speed_table(args.store, offers, tmp, command_seconds=s1)
 
     # --- occupation
     rows = []
@@ -376,6 +369,40 @@ def main() -> None:
               "benchmark once `kg extract` exists, or pass --predictions FILE.")
     else:
         print("\n## Speed\n\nnot measured: the predictions were read from a file (--predictions).")
+
+
+def speed_table(store: pathlib.Path, offers: Mapping[str, tuple[str, dict[str, Any]]], tmp: str,
+                command_seconds: float | None = None) -> list[list[Any]]:
+    """Rows of the speed table: the extraction in-process (1 and 2 workers), the `kg extract` command
+    when it was timed, and the bare spaCy pipeline and its tokenizer on the same texts."""
+    texts = [offer_text(o) for _, o in offers.values()]
+    merged = pathlib.Path(tmp, "offers.jsonl")
+    with open(merged, "w", encoding="utf-8") as f:
+        for _, o in offers.values():
+            f.write(json.dumps(o, ensure_ascii=False) + "\n")
+    rows = in_process_speed(store, merged, tmp)
+    n = len(texts)
+    if command_seconds is not None:
+        rows.insert(0, ["`kg extract` command, 1 worker (start-up and model loading included)", n,
+                        command_seconds, "", n / command_seconds])
+    for label, only in (("bare fr_core_news_sm, all components", False),
+                        ("bare fr_core_news_sm, tokenizer only", True)):
+        bare = bare_spacy_seconds(texts, tokenizer_only=only)
+        if bare is not None:
+            rows.append([label, n, bare[0], bare[1], n / bare[1]])
+    ours = next(r[4] for r in rows if str(r[0]).startswith("extraction, 1 worker"))
+    for row in rows:
+        row.append(f"{ours / row[4]:.2f}" if row[4] else "")
+    return rows
+
+
+def speed_only(data: pathlib.Path, store: pathlib.Path) -> None:
+    offers = load_offers(offer_files(data))
+    print(f"# Extraction speed — {len(offers)} real offers")
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = speed_table(store, offers, tmp)
+    print_table("Speed (same texts; offers/s per CPU-second on one core, per wall-second for 2 workers)",
+                ["run", "offers", "wall s", "CPU s", "offers/s", "extraction 1 worker ÷ this"], rows)
 
 
 def _dedup(codes: Any) -> list[str]:

@@ -193,11 +193,26 @@ def test_v3_child_feature_carries_the_split_fiche_to_its_v3_code() -> None:
     k1301, k1306, n1101 = (model.codes.index(c) for c in ("K1301", "K1306", "N1101"))
     assert v3[k1301] == pytest.approx(features[:BASE_FEATURES, k1306].mean())
     assert v3[k1306] == 0.0 and v3[n1101] == 0.0  # a fiche is not its own v3 child
-    only_v3 = [0.0] * (len(FEATURES) - 1) + [1.0]
+    only_v3 = [1.0 if name == "v3_child" else 0.0 for name in FEATURES]
     weighted = OccupationModel.from_labels(**labels, parents={"K1306": "K1301"}, weights=only_v3)  # type: ignore[arg-type]
     assert weighted.predict("Accompagnant éducatif et social", "", k=1)[0][0] == "K1301"
     unlinked = OccupationModel.from_labels(**labels)  # type: ignore[arg-type]
-    assert not unlinked.features("Accompagnant éducatif et social", "")[-1].any()
+    assert not unlinked.features("Accompagnant éducatif et social", "")[BASE_FEATURES:].any()
+
+
+def test_v3_title_feature_reads_the_appellation_v3_fiche() -> None:
+    """An appellation whose ROME v3 fiche is not its ROME 4.0 fiche lends its label to the v3 code."""
+    from kg.nlp.occupation import FEATURES
+
+    model = OccupationModel.from_labels(
+        fiches={"J1301": "Agent / Agente de service hospitalier", "K1306": "Accompagnant éducatif et social"},
+        appellations=[("K1306", "Accompagnant éducatif et social (AES)")],
+        vocabulary={},
+        v3_appellations=[("J1301", "Accompagnant éducatif et social (AES)")],
+    )
+    row = model.features("ACCOMPAGNANT EDUCATIF ET SOCIAL (AES) - CDI", "")[FEATURES.index("v3_title")]
+    assert row[model.codes.index("J1301")] > 0.9
+    assert row[model.codes.index("K1306")] == 0.0
 
 
 def test_model_is_cached_per_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
