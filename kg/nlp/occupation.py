@@ -56,7 +56,7 @@ BASE_FEATURES = len(FEATURES) - 2
 # Weights of FEATURES, chosen by coordinate ascent on top-1 + top-3/2 over the 528 real offers of
 # ../shared/data/offers; benchmarks/occupation.py re-chooses them fold by fold (5-fold CV, duplicate
 # offers kept in one fold) and reports what such a choice scores on offers it never saw.
-DEFAULT_WEIGHTS = (0.033, 0.11, 0.018, 0.037, 0.055, 0.549, 0.055, 0.0, 0.037, 0.033, 0.073, 0.0)
+DEFAULT_WEIGHTS = (0.061, 0.061, 0.041, 0.082, 0.041, 0.408, 0.082, 0.034, 0.034, 0.041, 0.082, 0.034)
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "nlp"
 CACHE_VERSION = 3  # bump when the model's fields or features change
 # The first characters of a description often restate the job ("Nous recherchons un cariste...").
