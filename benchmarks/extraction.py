@@ -199,17 +199,50 @@ def run_extract(files: Sequence[pathlib.Path], workers: int, output: pathlib.Pat
     return elapsed
 
 
-def bare_spacy_seconds(texts: Sequence[str]) -> float | None:
+def bare_spacy_seconds(texts: Sequence[str], tokenizer_only: bool = False) -> tuple[float, float] | None:
+    """(wall, CPU) seconds of the bare fr_core_news_sm pipeline (all components, or its tokenizer only)
+    on ``texts``, model loaded beforehand."""
     try:
         import spacy
 
         nlp = spacy.load("fr_core_news_sm")
     except (ImportError, OSError):
         return None
+    t0, c0 = time.perf_counter(), time.process_time()
+    if tokenizer_only:
+        for text in texts:
+            nlp.make_doc(text)
+    else:
+        for _ in nlp.pipe(texts, batch_size=32):
+            pass
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def in_process_speed(store_path: pathlib.Path, merged: pathlib.Path, tmp: str) -> list[list[Any]]:
+    """The extraction of ``kg extract`` (same code: make_extractor + run) timed in this process, model
+    loading apart: CPU seconds for one worker (fair on a shared machine), wall-clock for two."""
+    from kg.config import DEFAULT_BASE_IRI
+    from kg.nlp.extract import make_extractor, run
+    from kg.store import StoreLayout, open_store
+
     t0 = time.perf_counter()
-    for _ in nlp.pipe(texts, batch_size=32):
-        pass
-    return time.perf_counter() - t0
+    extractor = make_extractor(open_store(store_path), StoreLayout(store_path).current(), DEFAULT_BASE_IRI)
+    load = time.perf_counter() - t0
+    rows = []
+    for workers in (1, 2):
+        out = pathlib.Path(tmp, f"speed{workers}.jsonl")
+        with open(out, "w", encoding="utf-8") as f:
+            w0, c0 = time.perf_counter(), time.process_time()
+            stats = run(extractor, [merged], f, workers=workers)
+            wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        n = stats.offers
+        if workers == 1:
+            rows.append([f"extraction, 1 worker (models loaded in {load:.1f} s, cached per build)",
+                         n, wall, cpu, n / cpu])
+        else:
+            rows.append(["extraction, 2 workers (wall-clock; CPU of the workers not counted)", n, wall, "",
+                         n / wall])
+    return rows
 
 
 def main() -> None:
@@ -219,7 +252,12 @@ def main() -> None:
                     help="graph built by `kg build --data ../shared/data` (labels for the baselines)")
     ap.add_argument("--predictions", type=pathlib.Path, help="a `kg extract` output file to score")
     ap.add_argument("--no-run", action="store_true", help="do not run `kg extract` even when it exists")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="only the speed table (extraction in-process beside bare spaCy), no quality")
     args = ap.parse_args()
+    if args.speed_only:
+        speed_only(args.data, args.store)
+        return
     if not (args.data / "offers").is_dir():
         sys.exit(f"real data folder {args.data} is absent: nothing to measure")
 
@@ -262,25 +300,17 @@ def main() -> None:
         with open(args.predictions, encoding="utf-8") as f:
             system = {str(r["id"]): r for r in map(json.loads, filter(str.strip, f)) if "id" in r}
     elif not args.no_run and extract_available():
-        texts = [offer_text(o) for _, o in offers.values()]
         with tempfile.TemporaryDirectory() as tmp:
             # the CSV dumps are converted: kg extract reads the API v2 JSON shape
             merged = pathlib.Path(tmp, "offers.jsonl")
             with open(merged, "w", encoding="utf-8") as f:
                 for _, o in offers.values():
                     f.write(json.dumps(o, ensure_ascii=False) + "\n")
-            out1, out2 = pathlib.Path(tmp, "w1.jsonl"), pathlib.Path(tmp, "w2.jsonl")
+            out1 = pathlib.Path(tmp, "w1.jsonl")
             s1 = run_extract([merged], 1, out1)
-            s2 = run_extract([merged], 2, out2)
             with open(out1, encoding="utf-8") as f:
                 system = {str(r["id"]): r for r in map(json.loads, filter(str.strip, f)) if "id" in r}
-        bare = bare_spacy_seconds(texts)
-        n = len(texts)
-        speed_rows = [["kg extract, 1 worker", n, s1, n / s1, ""],
-                      ["kg extract, 2 workers", n, s2, n / s2, ""]]
-        if bare is not None:
-            speed_rows.append(["bare fr_core_news_sm (all components), 1 process", n, bare, n / bare,
-                               f"{(n / s1) / (n / bare):.2f}× for kg extract 1 worker"])
+            speed_rows = speed_table(args.store, offers, tmp, command_seconds=s1)
 
     # --- occupation
     rows = []
@@ -330,13 +360,49 @@ def main() -> None:
 
     # --- speed
     if speed_rows:
-        print_table("Speed (same texts)", ["run", "offers", "seconds", "offers/s", "ratio"], speed_rows)
+        print_table("Speed (same texts; offers/s per CPU-second on one core, per wall-second for 2 workers)",
+                    ["run", "offers", "wall s", "CPU s", "offers/s", "extraction 1 worker ÷ this"],
+                    speed_rows)
     elif system is None:
         print("\n## Speed / system\n\n`kg extract` is not available in this checkout (the extractor of "
               "issue #4 is built on another branch): only the baselines were measured. Re-run this "
               "benchmark once `kg extract` exists, or pass --predictions FILE.")
     else:
         print("\n## Speed\n\nnot measured: the predictions were read from a file (--predictions).")
+
+
+def speed_table(store: pathlib.Path, offers: Mapping[str, tuple[str, dict[str, Any]]], tmp: str,
+                command_seconds: float | None = None) -> list[list[Any]]:
+    """Rows of the speed table: the extraction in-process (1 and 2 workers), the `kg extract` command
+    when it was timed, and the bare spaCy pipeline and its tokenizer on the same texts."""
+    texts = [offer_text(o) for _, o in offers.values()]
+    merged = pathlib.Path(tmp, "offers.jsonl")
+    with open(merged, "w", encoding="utf-8") as f:
+        for _, o in offers.values():
+            f.write(json.dumps(o, ensure_ascii=False) + "\n")
+    rows = in_process_speed(store, merged, tmp)
+    n = len(texts)
+    if command_seconds is not None:
+        rows.insert(0, ["`kg extract` command, 1 worker (start-up and model loading included)", n,
+                        command_seconds, "", n / command_seconds])
+    for label, only in (("bare fr_core_news_sm, all components", False),
+                        ("bare fr_core_news_sm, tokenizer only", True)):
+        bare = bare_spacy_seconds(texts, tokenizer_only=only)
+        if bare is not None:
+            rows.append([label, n, bare[0], bare[1], n / bare[1]])
+    ours = next(r[4] for r in rows if str(r[0]).startswith("extraction, 1 worker"))
+    for row in rows:
+        row.append(f"{ours / row[4]:.2f}" if row[4] else "")
+    return rows
+
+
+def speed_only(data: pathlib.Path, store: pathlib.Path) -> None:
+    offers = load_offers(offer_files(data))
+    print(f"# Extraction speed — {len(offers)} real offers")
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = speed_table(store, offers, tmp)
+    print_table("Speed (same texts; offers/s per CPU-second on one core, per wall-second for 2 workers)",
+                ["run", "offers", "wall s", "CPU s", "offers/s", "extraction 1 worker ÷ this"], rows)
 
 
 def _dedup(codes: Any) -> list[str]:

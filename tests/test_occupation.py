@@ -171,3 +171,63 @@ def test_real_offers_top3_well_above_baseline(shared_data: Path) -> None:
         o["romeCode"] in [c for c, _ in model.predict(o["intitule"], o["description"], 3)] for o in offers
     )
     assert found / len(offers) >= 0.80
+
+
+def test_v3_child_feature_carries_the_split_fiche_to_its_v3_code() -> None:
+    """An offer coded with the ROME v3 code (reused by ROME 4.0 for another fiche) is reachable:
+    the v3 fiche gets the plain score of the ROME 4.0 fiches split out of it, nothing else."""
+    from kg.nlp.occupation import BASE_FEATURES, FEATURES
+
+    labels = {
+        "fiches": {
+            "K1301": "Aide médico-psychologique",
+            "K1306": "Accompagnant / Accompagnante éducatif et social",
+            "N1101": "Cariste",
+        },
+        "appellations": [("K1306", "AES"), ("N1101", "Conducteur / Conductrice de chariot")],
+        "vocabulary": {"K1306": ["Aider une personne dans les actes de la vie quotidienne"]},
+    }
+    model = OccupationModel.from_labels(**labels, parents={"K1306": "K1301", "N1101": "N1101"})  # type: ignore[arg-type]
+    features = model.features("Accompagnant éducatif et social (H/F)", "Aide aux actes de la vie quotidienne")
+    v3 = features[FEATURES.index("v3_child")]
+    k1301, k1306, n1101 = (model.codes.index(c) for c in ("K1301", "K1306", "N1101"))
+    assert v3[k1301] == pytest.approx(features[:BASE_FEATURES, k1306].mean())
+    assert v3[k1306] == 0.0 and v3[n1101] == 0.0  # a fiche is not its own v3 child
+    only_v3 = [1.0 if name == "v3_child" else 0.0 for name in FEATURES]
+    weighted = OccupationModel.from_labels(**labels, parents={"K1306": "K1301"}, weights=only_v3)  # type: ignore[arg-type]
+    assert weighted.predict("Accompagnant éducatif et social", "", k=1)[0][0] == "K1301"
+    unlinked = OccupationModel.from_labels(**labels)  # type: ignore[arg-type]
+    assert not unlinked.features("Accompagnant éducatif et social", "")[BASE_FEATURES:].any()
+
+
+def test_v3_title_feature_reads_the_appellation_v3_fiche() -> None:
+    """An appellation whose ROME v3 fiche is not its ROME 4.0 fiche lends its label to the v3 code."""
+    from kg.nlp.occupation import FEATURES
+
+    model = OccupationModel.from_labels(
+        fiches={"J1301": "Agent / Agente de service hospitalier", "K1306": "Accompagnant éducatif et social"},
+        appellations=[("K1306", "Accompagnant éducatif et social (AES)")],
+        vocabulary={},
+        v3_appellations=[("J1301", "Accompagnant éducatif et social (AES)")],
+    )
+    row = model.features("ACCOMPAGNANT EDUCATIF ET SOCIAL (AES) - CDI", "")[FEATURES.index("v3_title")]
+    assert row[model.codes.index("J1301")] > 0.9
+    assert row[model.codes.index("K1306")] == 0.0
+
+
+def test_model_is_cached_per_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kg.nlp.occupation as occupation
+
+    monkeypatch.setattr(occupation, "CACHE_DIR", tmp_path / "cache")
+    build = tmp_path / "build-1"
+    build.mkdir()
+    first = OccupationModel.cached(tiny_store(), build, TEST_BASE)
+    assert len(list((tmp_path / "cache").glob("occupation-*.pickle"))) == 1
+    # A second call reads the pickle, not the (here empty) store.
+    again = OccupationModel.cached(ox.Store(), build, TEST_BASE)
+    assert again.codes == first.codes
+    assert again.predict("Cariste", "", k=1) == first.predict("Cariste", "", k=1)
+    # Another build is another model.
+    other = tmp_path / "build-2"
+    other.mkdir()
+    assert OccupationModel.cached(ox.Store(), other, TEST_BASE).codes == []

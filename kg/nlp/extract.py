@@ -33,9 +33,11 @@ def occupation_model(store: ox.Store, base_iri: str) -> OccupationPredictor:
 
 
 def make_extractor(store: ox.Store, store_dir: Path | None, base_iri: str) -> Extractor:
-    """The extractor of a store: its gazetteer (cached per build), pipeline and occupation model."""
+    """The extractor of a store: its gazetteer and occupation model (both cached per build), pipeline."""
+    from kg.nlp.occupation import OccupationModel
+
     gazetteer = Gazetteer.cached(store, store_dir, base_iri)
-    return Extractor(load_pipeline(gazetteer), occupation_model(store, base_iri))
+    return Extractor(load_pipeline(gazetteer), OccupationModel.cached(store, store_dir, base_iri))
 
 
 def _chunks(items: Iterable[Offer | RecordError], size: int) -> Iterator[list[Offer | RecordError]]:

@@ -80,13 +80,28 @@ class Linker:
     def __post_init__(self) -> None:
         self._texts: list[str] = []
         self._vocabulary = sorted(self.gazetteer.idf)
+        # Perf only: the vocabulary by key length, so that a lookup scans only the lengths that can
+        # reach the cutoff (same results as one scan of the whole sorted vocabulary).
+        by_length: dict[int, list[str]] = {}
+        for key in self._vocabulary:
+            by_length.setdefault(len(key), []).append(key)
+        self._by_length = by_length
         self._fuzzy = lru_cache(maxsize=65536)(self._closest_key)
 
     def _closest_key(self, key: str) -> str | None:
         if len(key) < 6:
             return None
-        found = process.extractOne(key, self._vocabulary, scorer=fuzz.ratio, score_cutoff=self.fuzzy_word)
-        return None if found is None else str(found[0])
+        # fuzz.ratio(a, b) <= 200 * min(len) / (len(a) + len(b)): other lengths cannot reach the cutoff.
+        n = len(key)
+        best: tuple[float, str] | None = None
+        for length, choices in self._by_length.items():
+            if 200 * min(n, length) / (n + length) < self.fuzzy_word:
+                continue
+            found = process.extractOne(key, choices, scorer=fuzz.ratio, score_cutoff=self.fuzzy_word)
+            # Ties go to the first key in sorted order, as one scan of the sorted vocabulary gives.
+            if found is not None and (best is None or (-found[1], found[0]) < (-best[0], best[1])):
+                best = (found[1], str(found[0]))
+        return None if best is None else best[1]
 
     def keyed(self, tokens: Sequence[Token]) -> list[tuple[int, str, float]]:
         """Content tokens as (token index, gazetteer key, weight factor 1 or 0.85 when fuzzy)."""

@@ -10,7 +10,12 @@ texts). Three TF-IDF cosines are combined per fiche:
   "agent de maintenance" stay apart;
 - ``title_doc``: the title against the fiche's whole vocabulary (catches titles no appellation
   words, e.g. "Technicien fibre optique");
-- ``text_doc``: the description against the fiche's vocabulary.
+- ``text_doc``: the description against the fiche's vocabulary;
+- ``v3_child``: for a fiche that is the ROME v3 fiche of other ROME 4.0 fiches (``code_rome_parent``),
+  the best plain (unweighted) score of those fiches: offers are still coded in ROME v3, whose codes
+  ROME 4.0 reuses for one of the fiches split out of the old one (an "AES" offer coded K1301);
+- ``v3_title``: the title against the appellations whose ROME v3 fiche is this code while their
+  ROME 4.0 fiche is another (the same, one appellation at a time).
 
 >>> model = OccupationModel.from_labels(
 ...     fiches={"N1101": "Conduite d'engins de déplacement des charges", "D1102": "Boulangerie"},
@@ -23,8 +28,10 @@ texts). Three TF-IDF cosines are combined per fiche:
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -42,12 +49,16 @@ MAX_TEXT = 4000
 
 FEATURES = (
     "title_cos", "title_qcov", "title_dcov", "title_support", "title_doc", "text_doc", "text_app",
-    "head_cos", "head_qcov", "lead_cos",
+    "head_cos", "head_qcov", "lead_cos", "v3_child", "v3_title",
 )
+# The features the v3_child feature propagates (the first ten, unweighted: nothing tuned).
+BASE_FEATURES = len(FEATURES) - 2
 # Weights of FEATURES, chosen by coordinate ascent on top-1 + top-3/2 over the 528 real offers of
-# ../shared/data/offers; benchmarks/occupation.py re-chooses them fold by fold (5-fold CV) and reports
-# what such a choice scores on offers it never saw.
-DEFAULT_WEIGHTS = (0.061, 0.061, 0.046, 0.061, 0.061, 0.459, 0.092, 0.006, 0.031, 0.122)
+# ../shared/data/offers; benchmarks/occupation.py re-chooses them fold by fold (5-fold CV, duplicate
+# offers kept in one fold) and reports what such a choice scores on offers it never saw.
+DEFAULT_WEIGHTS = (0.061, 0.061, 0.041, 0.082, 0.041, 0.408, 0.082, 0.034, 0.034, 0.041, 0.082, 0.034)
+CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "nlp"
+CACHE_VERSION = 3  # bump when the model's fields or features change
 # The first characters of a description often restate the job ("Nous recherchons un cariste...").
 LEAD = 300
 PREFIX = 6
@@ -95,9 +106,22 @@ class OccupationModel:
         title_docs: Sequence[tuple[int, list[str], float, bool]],
         fiche_docs: Sequence[list[str]],
         weights: Sequence[float] = DEFAULT_WEIGHTS,
+        parents: Mapping[str, str] | None = None,
+        v3_titles: Sequence[tuple[int, list[str]]] = (),
     ) -> None:
         self.codes = list(codes)
         self.weights = np.asarray(weights, dtype=np.float64)
+        if len(self.weights) != len(FEATURES):
+            raise ValueError(f"{len(FEATURES)} weights expected, got {len(self.weights)}")
+        position = {c: i for i, c in enumerate(self.codes)}
+        # (v3 fiche, ROME 4.0 fiche) pairs grouped by v3 fiche, for np.maximum.reduceat.
+        links = sorted(
+            (position[p], position[c]) for c, p in (parents or {}).items() if c in position and p in position
+        )
+        self._v3_parent = np.asarray([p for p, _ in links], dtype=np.int64)
+        self._v3_child = np.asarray([c for _, c in links], dtype=np.int64)
+        self._v3_starts = np.flatnonzero(np.r_[True, np.diff(self._v3_parent) != 0]) if links else None
+        self._v3_targets = self._v3_parent[self._v3_starts] if links else None
         ordered = sorted(title_docs, key=lambda d: d[0])
         fiche_of = np.asarray([d[0] for d in ordered], dtype=np.int64)
         if set(fiche_of.tolist()) != set(range(len(self.codes))):
@@ -108,6 +132,12 @@ class OccupationModel:
         # The fiche's own title (its "head" reading) among its labels.
         self._is_head = np.asarray([d[3] for d in ordered], dtype=np.float64)
         self._title_index = TfIdfIndex([d[1] for d in ordered])
+        # Appellation labels grouped by their ROME v3 fiche (when it is not their own fiche).
+        v3_sorted = sorted(v3_titles, key=lambda d: d[0])
+        self._v3_title_index = TfIdfIndex([d[1] for d in v3_sorted]) if v3_sorted else None
+        v3_of = np.asarray([d[0] for d in v3_sorted], dtype=np.int64)
+        self._v3_title_starts = np.flatnonzero(np.r_[True, np.diff(v3_of) != 0]) if v3_sorted else None
+        self._v3_title_targets = v3_of[self._v3_title_starts] if v3_sorted else None
         self._doc_index = TfIdfIndex(fiche_docs)
 
     @classmethod
@@ -117,9 +147,12 @@ class OccupationModel:
         appellations: Iterable[tuple[str, str] | tuple[str, str, bool]],
         vocabulary: dict[str, list[str]],
         weights: Sequence[float] = DEFAULT_WEIGHTS,
+        parents: Mapping[str, str] | None = None,
+        v3_appellations: Iterable[tuple[str, str]] = (),
     ) -> OccupationModel:
         """A model from plain labels: fiche titles, (fiche code, appellation label[, rarely used])
-        tuples, fiche texts.
+        tuples, fiche texts, the ROME v3 fiche (``parents``) of ROME 4.0 fiches split from it, and
+        (ROME v3 fiche, appellation label) pairs of appellations whose v3 fiche is not their fiche.
 
         An appellation label may be written "Masc / Fem ..." (both genders are indexed); one whose
         fiche is not in ``fiches`` is ignored.
@@ -155,7 +188,13 @@ class OccupationModel:
                         tokens[text] = text_words + pairs(text_words)
                     words[position[code]].extend(tokens[text])
         fiche_docs = [words[i] for i in range(len(codes))]
-        return cls(codes, list(title_docs.values()), fiche_docs, weights)
+        v3_titles = {
+            (position[v3], " ".join(f)): (position[v3], f)
+            for v3, label in v3_appellations
+            if v3 in position and label
+            for f in (title_features(variant) for variant in gender_variants(label))
+        }
+        return cls(codes, list(title_docs.values()), fiche_docs, weights, parents, list(v3_titles.values()))
 
     @classmethod
     def from_store(
@@ -164,14 +203,45 @@ class OccupationModel:
         """A model from the labels of a built graph (ROME 4.0 fiches, appellations, v3 labels, texts)."""
         fiches = dict(_select(store, "occupation-fiches.rq", base))
         appellations: list[tuple[str, str, bool]] = []
-        for code, label, short, v3label, _main, rare in _select(store, "occupation-appellations.rq", base):
+        v3_appellations: list[tuple[str, str]] = []
+        for code, label, short, v3label, _main, rare, v3code in _select(
+            store, "occupation-appellations.rq", base
+        ):
             appellations.extend((code, x, rare == "true") for x in {label, short, v3label} if x)
+            if v3code and v3code != code:
+                v3_appellations.extend((v3code, x) for x in {label, short, v3label} if x)
         vocabulary: dict[str, list[str]] = defaultdict(list)
         for code, label in _select(store, "occupation-skills.rq", base):
             vocabulary[code].append(label)
         for code, _kind, text in _select(store, "occupation-texts.rq", base):
             vocabulary[code].append(text)
-        return cls.from_labels(fiches, appellations, vocabulary, weights)
+        parents = dict(_select(store, "occupation-parents.rq", base))
+        return cls.from_labels(fiches, appellations, vocabulary, weights, parents, v3_appellations)
+
+    @classmethod
+    def cached(cls, store: ox.Store, store_dir: Path | None, base: str = DEFAULT_BASE) -> OccupationModel:
+        """The model of a store build, from ``var/cache/nlp`` when this build was seen before (building
+        it from the graph costs ~20 s of CPU, loading it well under one)."""
+        if store_dir is None:
+            return cls.from_store(store, base)
+        build = store_dir.resolve()
+        key = f"{CACHE_VERSION}|{build}|{base}|{DEFAULT_WEIGHTS}"
+        path = CACHE_DIR / f"occupation-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pickle"
+        if path.is_file() and path.stat().st_mtime >= build.stat().st_mtime:
+            with path.open("rb") as handle:
+                loaded = pickle.load(handle)
+            if isinstance(loaded, cls):
+                return loaded
+        model = cls.from_store(store, base)
+        try:
+            CACHE_DIR.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{id(model)}.tmp")
+            with tmp.open("wb") as handle:
+                pickle.dump(model, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(path)
+        except OSError:
+            pass  # a read-only checkout still works, without the cache
+        return model
 
     def _best(self, per_label: np.ndarray) -> np.ndarray:
         return np.maximum.reduceat(per_label, self._starts)
@@ -185,20 +255,30 @@ class OccupationModel:
         qcov *= self._label_factor
         support = np.log1p(np.add.reduceat((cos > 0.5).astype(np.float64), self._starts)) / 3.0
         body = stems(text[:MAX_TEXT])
+        body_query = body + pairs(body)
         title_words = stems(cleaned)
-        _, text_app = self._title_index.coverage(body + pairs(body))
-        return np.stack([
+        _, text_app = self._title_index.coverage(body_query)
+        base = np.stack([
             self._best(cos),
             self._best(qcov),
             self._best(dcov),
             np.minimum(support, 1.0),
             self._doc_index.query(title_words + pairs(title_words)),
-            self._doc_index.query(body + pairs(body)),
+            self._doc_index.query(body_query),
             self._best(text_app),
             self._best(cos * self._is_head),
             self._best(qcov * self._is_head),
             self._best(self._title_index.query(title_features(clean_title(text[:LEAD])))),
         ])
+        v3 = np.zeros(len(self.codes), dtype=np.float64)
+        if self._v3_starts is not None:
+            plain = base.mean(axis=0)
+            v3[self._v3_targets] = np.maximum.reduceat(plain[self._v3_child], self._v3_starts)
+        v3_title = np.zeros(len(self.codes), dtype=np.float64)
+        if self._v3_title_index is not None and self._v3_title_starts is not None:
+            cos = self._v3_title_index.query(query)
+            v3_title[self._v3_title_targets] = np.maximum.reduceat(cos, self._v3_title_starts)
+        return np.vstack([base, v3, v3_title])
 
     def scores(self, title: str, text: str) -> np.ndarray:
         """The combined score of every fiche, in [0, 1] (weights are normalised to sum to 1)."""

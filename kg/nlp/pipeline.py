@@ -38,6 +38,23 @@ for _name, _default in (("segments", None), ("skills", None), ("emerging", None)
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=_default)
 
+_TEXT = "pas_text"
+
+
+def doc_text(doc: Doc) -> str:
+    """The text of ``doc``, kept in ``doc.user_data``: ``Doc.text`` rebuilds it from a Token object
+    per word at each access, which cost more than the tokenizer when both components asked for it.
+
+    >>> doc = spacy.blank("fr")("Cariste H/F")
+    >>> doc_text(doc), doc.user_data[_TEXT]
+    ('Cariste H/F', 'Cariste H/F')
+    """
+    text = doc.user_data.get(_TEXT)
+    if not isinstance(text, str):
+        text = doc.text
+        doc.user_data[_TEXT] = text
+    return text
+
 # Clause boundaries inside a segment: a label and its value, parentheses, list separators
 # other than the comma (ROME labels have commas: "Réparer un équipement, une machine").
 _CLAUSE = re.compile(r"\s*(?:[;:()\[\]|+•]|\s-\s|\bet/ou\b)\s*")
@@ -69,7 +86,7 @@ class OfferSegmenter:
     """Sentence starts at segment starts; ``doc._.segments`` = the segments."""
 
     def __call__(self, doc: Doc) -> Doc:
-        segments = segment(doc.text)
+        segments = segment(doc_text(doc))
         doc._.segments = segments
         starts = {s.start for s in segments}
         # Written as one array: the per-token setter re-checks the whole doc each time, and a
@@ -101,7 +118,7 @@ class SkillLinker:
     def __call__(self, doc: Doc) -> Doc:
         if self.linker is None:
             raise RuntimeError("pas_skill_linker has no gazetteer: call .use(gazetteer) first")
-        text = doc.text
+        text = doc_text(doc)
         # Offsets from the token arrays: building 1,000 Token objects per offer costs more
         # than the linking.
         array = doc.to_array([IDX, LENGTH])
@@ -239,9 +256,15 @@ class Extractor:
         yield from self._flush(pending)
 
     def _flush(self, pending: list[tuple[Offer, str, list[str]]]) -> Iterator[dict[str, Any]]:
-        docs = self.nlp.pipe(text for _, text, _ in pending)
+        docs = self.nlp.pipe(self._make_doc(text) for _, text, _ in pending)
         for (offer, text, warnings), doc in zip(pending, docs, strict=True):
             yield self.result(offer, text, doc, warnings)
+
+    def _make_doc(self, text: str) -> Doc:
+        """The tokenised text, which keeps the string it was made from (see :func:`doc_text`)."""
+        doc = self.nlp.make_doc(text)
+        doc.user_data[_TEXT] = text
+        return doc
 
     def result(self, offer: Offer, text: str, doc: Doc, warnings: list[str]) -> dict[str, Any]:
         """The result object of one processed offer."""

@@ -38,6 +38,20 @@ STOP_WORDS = frozenset(
 )
 
 
+class _Folded(dict[int, str]):
+    """Character → its NFKD decomposition without combining marks, filled on first use: one
+    ``str.translate`` per text instead of a Python loop over its characters (perf only; NFKD
+    decomposes character by character, so the result is the same as for the whole string)."""
+
+    def __missing__(self, code: int) -> str:
+        value = "".join(c for c in unicodedata.normalize("NFKD", chr(code)) if not unicodedata.combining(c))
+        self[code] = value
+        return value
+
+
+_FOLDED = _Folded({ord("œ"): "oe", ord("Œ"): "Oe", ord("æ"): "ae", ord("Æ"): "Ae"})
+
+
 @lru_cache(maxsize=65536)
 def strip_accents(text: str) -> str:
     """Text without diacritics (``œ`` and ``æ`` spelt out).
@@ -45,8 +59,7 @@ def strip_accents(text: str) -> str:
     >>> strip_accents("Œuvre à côté")
     'Oeuvre a cote'
     """
-    text = text.replace("œ", "oe").replace("Œ", "Oe").replace("æ", "ae").replace("Æ", "Ae")
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return text if text.isascii() else text.translate(_FOLDED)
 
 
 def form_key(text: str) -> str:
