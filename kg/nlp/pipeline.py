@@ -34,7 +34,7 @@ from kg.nlp.text import form_key, normalise_phrase, phrase_keys
 MODEL = "fr_core_news_sm"
 EXCLUDED = ["tok2vec", "morphologizer", "parser", "attribute_ruler", "lemmatizer", "ner", "senter"]
 
-for _name, _default in (("segments", None), ("skills", None), ("emerging", None)):
+for _name, _default in (("segments", None), ("skills", None), ("emerging", None), ("prior", None)):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=_default)
 
@@ -43,6 +43,7 @@ for _name, _default in (("segments", None), ("skills", None), ("emerging", None)
 _CLAUSE = re.compile(r"\s*(?:[;:()\[\]|+•]|\s-\s|\bet/ou\b)\s*")
 # Emerging phrases are cut at commas and "et" too: one item of a list each.
 _ITEM = re.compile(r"\s*(?:,|\bet\b|\bou\b|/)\s*")
+PRIOR_FICHES = 1  # predicted fiches whose items are the linker's prior (benchmarks/tune_linker.py)
 EMERGING_SECTIONS = frozenset({"missions", "profile", "qualities"})
 # Phrases that state no skill: experience, schedule, contract, place, pay, diplomas by level.
 _NOT_SKILL = re.compile(
@@ -92,6 +93,13 @@ class SkillLinker:
         self.min_words = emerging_min_words
         self.max_words = emerging_max_words
         self._titles: frozenset[str] = frozenset()
+        self.prior_fiches = PRIOR_FICHES
+
+    def prior(self, predicted: list[tuple[str, float]]) -> frozenset[str] | None:
+        """The items of the predicted fiches the linker favours (see :class:`kg.nlp.linker.Linker`)."""
+        if self.linker is None or not self.prior_fiches:
+            return None
+        return self.linker.gazetteer.prior(code for code, _ in predicted[: self.prior_fiches])
 
     def use(self, gazetteer: Gazetteer) -> SkillLinker:
         self.linker = Linker(gazetteer)
@@ -118,7 +126,7 @@ class SkillLinker:
                 clause_tokens = [t for t in tokens[first:last] if t[1] <= end]
                 found = [
                     m
-                    for m in self.linker.link(clause_tokens, text)
+                    for m in self.linker.link(clause_tokens, text, doc._.prior)
                     if normalise_phrase(m.text) not in self._titles
                 ]
                 skills += found
@@ -239,13 +247,23 @@ class Extractor:
         yield from self._flush(pending)
 
     def _flush(self, pending: list[tuple[Offer, str, list[str]]]) -> Iterator[dict[str, Any]]:
-        docs = self.nlp.pipe(text for _, text, _ in pending)
-        for (offer, text, warnings), doc in zip(pending, docs, strict=True):
-            yield self.result(offer, text, doc, warnings)
+        # The occupation comes first: the items of its top fiches are the skill linker's prior.
+        predictions = [
+            self.occupation.predict(offer.title, text, k=self.candidates) for offer, text, _ in pending
+        ]
+        made = [self.nlp.make_doc(text) for _, text, _ in pending]
+        linker = self.nlp.get_pipe("pas_skill_linker")
+        assert isinstance(linker, SkillLinker)
+        for doc, predicted in zip(made, predictions, strict=True):
+            doc._.prior = linker.prior(predicted)
+        docs = self.nlp.pipe(made)
+        for (offer, text, warnings), doc, predicted in zip(pending, docs, predictions, strict=True):
+            yield self.result(offer, text, doc, warnings, predicted)
 
-    def result(self, offer: Offer, text: str, doc: Doc, warnings: list[str]) -> dict[str, Any]:
-        """The result object of one processed offer."""
-        predicted = self.occupation.predict(offer.title, text, k=self.candidates)
+    def result(
+        self, offer: Offer, text: str, doc: Doc, warnings: list[str], predicted: list[tuple[str, float]]
+    ) -> dict[str, Any]:
+        """The result object of one processed offer (``predicted``: its occupation candidates)."""
         top = predicted[0] if predicted else (None, 0.0)
         out: dict[str, Any] = {
             "id": offer.id,
