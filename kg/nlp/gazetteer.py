@@ -33,7 +33,7 @@ from kg.nlp.text import content_form, form_key, phrase_keys
 
 QUERIES_DIR = PROJECT_ROOT / "queries" / "nlp"
 CACHE_DIR = PROJECT_ROOT / "var" / "cache" / "nlp"
-CACHE_VERSION = 12  # bump when the entry layout or the keying changes
+CACHE_VERSION = 13  # bump when the entry layout or the keying changes
 ANCHOR_COVERAGE = 0.8  # the lowest coverage a linker may ask for (see Linker.min_coverage)
 _PARENS = re.compile(r"\s*\([^)]*\)")
 
@@ -85,8 +85,15 @@ class Gazetteer:
         ``(rome, item code)`` rows of the items each fiche lists."""
         entries: list[Entry] = []
         seen: set[tuple[str, tuple[str, ...]]] = set()
+        skills = list(skills)
+        # An acronym that several items write ("CACES") names none of them alone.
+        named: dict[str, set[str]] = defaultdict(set)
+        for code, label, _ in skills:
+            for acronym in _ACRONYM.findall(label):
+                named[acronym].add(code)
+        shared = {a for a, codes in named.items() if len(codes) > 1}
         for code, label, kind in skills:
-            variants = [(v, False) for v in _variants(label, kind)] + [
+            variants = [(v, False) for v in _variants(label, kind) if v not in shared] + [
                 (a, True) for a in ALIASES.get(code, ())
             ]
             for variant, alias in variants:
@@ -205,7 +212,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "300490": ("rigueur", "rigoureux", "rigoureuse", "précision", "précis", "minutieux", "minutieuse"),
     "300460": ("autonomie", "autonome"),
     "300465": ("esprit d'équipe", "travail en équipe", "travailler en équipe", "sens du travail en équipe"),
-    "300461": ("sens des responsabilités", "responsable"),
+    "300461": ("sens des responsabilités",),  # not "responsable": mostly a job title in offers
     "300473": ("réactivité", "réactif", "réactive"),
     "300483": (
         "organisation",
@@ -243,6 +250,8 @@ def _variants(label: str, kind: str) -> list[str]:
 
     >>> _variants("Formation Initiale Minimum Obligatoire (FIMO)", "savoir")
     ['Formation Initiale Minimum Obligatoire', 'FIMO']
+
+    (An acronym several items write is dropped by :meth:`Gazetteer.from_rows`.)
     """
     bare = _PARENS.sub("", label).strip() or label
     out = [bare]

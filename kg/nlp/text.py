@@ -78,10 +78,10 @@ def word_key(word: str) -> str | None:
 
 
 # Derivational endings of Snowball stems, longest first, with what they become: the noun of an
-# action and its verb (-age, -ure, -ion, -ite), the -tien/-tenir verbs, y/i spellings, the
+# action and its verb (-age, -ure, -tion, -ite), the -tien/-tenir verbs, y/i spellings, the
 # adjective and its -ité noun. Only applied when 4+ letters remain, so short stems stay apart.
 _FAMILY_ENDINGS = (
-    ("abilit", ""), ("ivit", ""), ("tien", "ten"), ("ation", ""), ("ition", ""), ("ion", ""),
+    ("abilit", ""), ("ivit", ""), ("tien", "ten"), ("ation", ""), ("ition", ""), ("tion", "t"),
     ("ag", ""), ("ur", ""), ("it", ""), ("ir", ""), ("if", ""), ("iv", ""), ("y", "i"), ("e", ""),
 )
 
