@@ -201,12 +201,15 @@ def test_linker_looser_thresholds_accept_spread_paraphrases(gazetteer: Gazetteer
 
 
 def test_linker_prior_links_partial_phrases_of_the_predicted_fiche_only(gazetteer: Gazetteer) -> None:
-    linker = Linker(gazetteer, prior_coverage=0.3, prior_min_keys=1)
+    linker = Linker(gazetteer, prior_coverage=0.3, prior_min_keys=1, prior_anchor=False)
     sentence = "Courses et repas"
     assert linker.link(words(sentence), sentence) == []
     prior = gazetteer.prior(["K1302"])
     assert prior == frozenset({"107920", "106670"})
     assert [m.code for m in linker.link(words(sentence), sentence, prior)] == ["107920"]
+    # with prior_anchor, a partial match needs the label's rarest key ("effectuer" ties "courses" here)
+    linker.prior_anchor = True
+    assert linker.link(words(sentence), sentence, prior) == []
     # an item outside the prior needs outside_score
     strict = Linker(gazetteer, outside_score=0.99)
     assert [m.code for m in strict.link(words("Rigueur et précision"), None, prior)] == ["300490"]

@@ -80,6 +80,7 @@ class Linker:
     prior_min_keys: int = 2  # keys an item of the prior must match below min_coverage
     outside_score: float = 0.95  # the score an item outside a given prior needs (0: min_score)
     prior_bonus: float = 0.1  # added to an item of the prior's score when candidates compete
+    prior_anchor: bool = True  # an item of the prior matched below min_coverage needs its rarest key
 
     def __post_init__(self) -> None:
         self._texts: list[str] = []
@@ -157,9 +158,11 @@ class Linker:
             shared = present_keys & entry.keyset
             if sum(idf[k] for k in shared) < need * weights[number][1]:
                 continue
-            few = favoured and len(shared) < min(self.prior_min_keys, len(entry.keys))
-            if few and sum(idf[k] for k in shared) < self.min_coverage * weights[number][1]:
-                continue
+            if favoured and sum(idf[k] for k in shared) < self.min_coverage * weights[number][1]:
+                if len(shared) < min(self.prior_min_keys, len(entry.keys)):
+                    continue
+                if self.prior_anchor and max(entry.keys, key=idf.__getitem__) not in shared:
+                    continue
             found = self._score(entry, positions, keyed, need)
             if found is None or (not favoured and found[0] < outside):
                 continue

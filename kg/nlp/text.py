@@ -66,9 +66,17 @@ def word_key(word: str) -> str | None:
 
     >>> word_key("B"), word_key("l")
     ('B', None)
+
+    Inclusive spellings keep their first form: ``rigoureux.se``, ``créatif(ve``, ``organisé·e``.
+
+    >>> word_key("rigoureux.se") == word_key("rigoureux"), word_key("créatif(ve") == word_key("créatif")
+    (True, True)
     """
     if len(word) == 1 and word.isupper() and word not in "ÀÂÉÈÊ":
         return word
+    inclusive = _INCLUSIVE.match(word)
+    if inclusive:
+        word = inclusive.group(1)
     form = strip_accents(word.lower()).strip("'’-")
     if "'" in form or "’" in form:  # elided article glued to the word: d'autonomie
         form = re.split(r"['’]", form)[-1]
@@ -105,6 +113,7 @@ def family(stem: str) -> str:
     return stem
 
 
+_INCLUSIVE = re.compile(r"^([^\W\d_]{3,})[.·(][^\W\d_]{1,4}\)?$")
 _STOP_FORMS = frozenset(strip_accents(w) for w in STOP_WORDS)
 
 
