@@ -91,17 +91,30 @@ class Linker:
             self._by_code.setdefault(entry.code, []).append(number)
         self._prior: frozenset[str] = frozenset()
         self._prior_index: dict[str, list[int]] = {}
+        self._prior_setting: tuple[bool, float] = (False, 0.0)
 
     def _use_prior(self, prior: frozenset[str]) -> dict[str, list[int]]:
-        """The prior's entries by each of their keys (kept while the same prior comes back:
-        one offer's clauses share it)."""
-        if prior is not self._prior:
+        """The prior's entries by the keys a partial match needs (kept while the same prior
+        comes back: one offer's clauses share it). With ``prior_anchor`` that is the rarest
+        key alone; else the heaviest keys whose complement weighs less than
+        ``prior_coverage`` (as the gazetteer's own index does for ``min_coverage``)."""
+        setting = (self.prior_anchor, self.prior_coverage)
+        if prior is not self._prior or setting != self._prior_setting:
+            idf = self.gazetteer.idf
             index: dict[str, list[int]] = {}
             for code in prior:
                 for number in self._by_code.get(code, ()):
-                    for key in self.gazetteer.entries[number].keys:
+                    keys = self.gazetteer.entries[number].keys
+                    if self.prior_anchor:
+                        index.setdefault(max(keys, key=idf.__getitem__), []).append(number)
+                        continue
+                    total = rest = self.gazetteer.weights[number][1]
+                    for key in sorted(keys, key=lambda k: -idf[k]):
                         index.setdefault(key, []).append(number)
-            self._prior, self._prior_index = prior, index
+                        rest -= idf[key]
+                        if rest < self.prior_coverage * total:
+                            break
+            self._prior, self._prior_index, self._prior_setting = prior, index, setting
         return self._prior_index
 
     def _closest_key(self, key: str) -> str | None:
@@ -142,23 +155,26 @@ class Linker:
         entries, weights = self.gazetteer.entries, self.gazetteer.weights
         idf = self.gazetteer.idf
         present_keys = positions.keys()
-        numbers = set(self.gazetteer.candidate_numbers(positions))
-        in_prior: set[int] = set()
-        if prior:
-            prior_index = self._use_prior(prior)
+        numbers: set[int] = set()
+        index = self.gazetteer.index
+        for key in present_keys:
+            numbers.update(index.get(key, ()))
+        prior_codes = prior or frozenset()
+        if prior_codes:
+            prior_index = self._use_prior(prior_codes)
             for key in present_keys:
-                in_prior.update(prior_index.get(key, ()))
-            numbers |= in_prior
-        outside = self.outside_score if prior else 0.0
+                numbers.update(prior_index.get(key, ()))
+        outside = self.outside_score if prior_codes else 0.0
         for number in numbers:
             entry = entries[number]
-            favoured = number in in_prior
+            favoured = entry.code in prior_codes
             need = min(self.prior_coverage, self.min_coverage) if favoured else self.min_coverage
             # Cheap upper bound first: most candidates share one common key and stop here.
             shared = present_keys & entry.keyset
-            if sum(idf[k] for k in shared) < need * weights[number][1]:
+            reach = sum(idf[k] for k in shared)
+            if reach < need * weights[number][1]:
                 continue
-            if favoured and sum(idf[k] for k in shared) < self.min_coverage * weights[number][1]:
+            if favoured and reach < self.min_coverage * weights[number][1]:
                 if len(shared) < min(self.prior_min_keys, len(entry.keys)):
                     continue
                 if self.prior_anchor and max(entry.keys, key=idf.__getitem__) not in shared:
