@@ -50,7 +50,11 @@ _NOT_SKILL = re.compile(
     r"\b(experience|ans?|annees?|mois|debutant|horaires?|heures?|semaine|week|cdi|cdd|interim|contrat|salaire"
     r"|h/f|poste|mission|entreprise|societe|client|equipe|nous|vous|votre|vos|notre|nos|recherchons"
     r"|rejoindre|bac|niveau|diplome|cap|bts|dut|licence|master|idealement|souhaite|souhaitee|apprecie|appreciee"
-    r"|exige|exigee|requis|indispensable|obligatoire|imperatif|bienvenue?|candidat|profil|etes|reconnue?)\b"
+    r"|exige|exigee|requis|indispensable|obligatoire|imperatif|bienvenue?|candidat|profil|etes|reconnue?"
+    # pay, benefits, career, company and diversity boilerplate (the noisy emerging phrases of the real offers)
+    r"|temps (?:plein|partiel)|titulaire|handicap|possibilite|evolution|carriere|commissions?"
+    r"|commissionnement|avantage(?:ux|s)?|prime|remuneration|formation complete|accompagnement personnalise"
+    r"|visibilite|leads?|epanouir|rejoignez|engage)\b"
 )
 
 
@@ -93,6 +97,7 @@ class SkillLinker:
         self.min_words = emerging_min_words
         self.max_words = emerging_max_words
         self._titles: frozenset[str] = frozenset()
+        self._title_keys: frozenset[frozenset[str]] = frozenset()
         self.prior_fiches = PRIOR_FICHES
 
     def prior(self, predicted: list[tuple[str, float]]) -> frozenset[str] | None:
@@ -104,6 +109,13 @@ class SkillLinker:
     def use(self, gazetteer: Gazetteer) -> SkillLinker:
         self.linker = Linker(gazetteer)
         self._titles = frozenset(normalise_phrase(a.label) for a in gazetteer.appellations)
+        # a job title in another spelling ("Auxiliaire de Vie Social"): the same lemma keys as
+        # one gendered form of an appellation
+        self._title_keys = frozenset(
+            frozenset(phrase_keys(form))
+            for a in gazetteer.appellations
+            for form in (a.label, *a.label.split(" / "))
+        )
         return self
 
     def __call__(self, doc: Doc) -> Doc:
@@ -160,6 +172,8 @@ class SkillLinker:
         normalised = normalise_phrase(phrase)
         count = len(phrase_keys(phrase))
         if not (self.min_words <= count <= self.max_words) or normalised in self._titles:
+            return None
+        if frozenset(phrase_keys(phrase)) in self._title_keys:
             return None
         if _NOT_SKILL.search(form_key(phrase)) or any(c.isdigit() for c in phrase):
             return None
