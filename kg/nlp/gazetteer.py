@@ -8,10 +8,10 @@ per store build (a pickle under ``var/cache/nlp``, named after the build directo
 >>> g = Gazetteer.from_rows(
 ...     [("100", "Lire un plan", "savoir-faire"), ("200", "Lecture de plan", "savoir")],
 ...     [("10", "Maçon / Maçonne", "F1703")])
->>> [e.code for e in g.candidates({"lir", "plan", "lectur"})]
+>>> [e.code for e in g.candidates({"lir", "plan", "lect"})]
 ['100', '200']
 >>> g.entries[1].keys
-('lectur', 'plan')
+('lect', 'plan')
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from kg.nlp.text import content_form, form_key, phrase_keys
 
 QUERIES_DIR = PROJECT_ROOT / "queries" / "nlp"
 CACHE_DIR = PROJECT_ROOT / "var" / "cache" / "nlp"
-CACHE_VERSION = 11  # bump when the entry layout or the keying changes
+CACHE_VERSION = 13  # bump when the entry layout or the keying changes
 ANCHOR_COVERAGE = 0.8  # the lowest coverage a linker may ask for (see Linker.min_coverage)
 _PARENS = re.compile(r"\s*\([^)]*\)")
 
@@ -72,16 +72,28 @@ class Gazetteer:
     index: dict[str, list[int]] = field(default_factory=dict)
     title_keys: frozenset[str] = frozenset()
     weights: list[tuple[tuple[float, ...], float]] = field(default_factory=list)  # per entry, and total
+    fiche_items: dict[str, frozenset[str]] = field(default_factory=dict)  # ROME fiche → its item codes
 
     @classmethod
     def from_rows(
-        cls, skills: Iterable[tuple[str, str, str]], appellations: Iterable[tuple[str, str, str]] = ()
+        cls,
+        skills: Iterable[tuple[str, str, str]],
+        appellations: Iterable[tuple[str, str, str]] = (),
+        fiche_items: Iterable[tuple[str, str]] = (),
     ) -> Gazetteer:
-        """Build from ``(code, label, kind)`` skill rows and ``(code, label, rome)`` appellations."""
+        """Build from ``(code, label, kind)`` skill rows, ``(code, label, rome)`` appellations and
+        ``(rome, item code)`` rows of the items each fiche lists."""
         entries: list[Entry] = []
         seen: set[tuple[str, tuple[str, ...]]] = set()
+        skills = list(skills)
+        # An acronym that several items write ("CACES") names none of them alone.
+        named: dict[str, set[str]] = defaultdict(set)
+        for code, label, _ in skills:
+            for acronym in _ACRONYM.findall(label):
+                named[acronym].add(code)
+        shared = {a for a, codes in named.items() if len(codes) > 1}
         for code, label, kind in skills:
-            variants = [(v, False) for v in _variants(label, kind)] + [
+            variants = [(v, False) for v in _variants(label, kind) if v not in shared] + [
                 (a, True) for a in ALIASES.get(code, ())
             ]
             for variant, alias in variants:
@@ -124,14 +136,20 @@ class Gazetteer:
         for entry in entries:
             ws = tuple(idf[k] for k in entry.keys)
             weights.append((ws, sum(ws)))
-        return cls(entries, apps, idf, dict(index), title_keys, weights)
+        items: dict[str, set[str]] = defaultdict(set)
+        for rome, code in fiche_items:
+            items[rome].add(code)
+        return cls(
+            entries, apps, idf, dict(index), title_keys, weights, {k: frozenset(v) for k, v in items.items()}
+        )
 
     @classmethod
     def from_store(cls, store: ox.Store, base_iri: str = "https://w3id.org/passerelles/") -> Gazetteer:
         """Read the labels from a store with ``queries/nlp/gazetteer-*.rq``."""
         skills = [(r[0], r[1], r[2]) for r in select(store, "gazetteer-skills.rq", base_iri)]
         apps = [(r[0], r[1], r[2]) for r in select(store, "gazetteer-appellations.rq", base_iri)]
-        return cls.from_rows(sorted(skills), sorted(apps))
+        items = [(r[0], r[1]) for r in select(store, "gazetteer-fiche-items.rq", base_iri)]
+        return cls.from_rows(sorted(skills), sorted(apps), items)
 
     @classmethod
     def cached(
@@ -170,6 +188,18 @@ class Gazetteer:
             numbers.update(self.index.get(key, ()))
         return sorted(numbers)
 
+    def prior(self, fiches: Iterable[str]) -> frozenset[str]:
+        """The item codes the given ROME fiches list (the linker's prior for an offer).
+
+        >>> g = Gazetteer.from_rows([("1", "Lire un plan", "savoir-faire")], (), [("F1703", "1")])
+        >>> sorted(g.prior(["F1703", "Z9999"]))
+        ['1']
+        """
+        out: set[str] = set()
+        for fiche in fiches:
+            out |= self.fiche_items.get(fiche, frozenset())
+        return frozenset(out)
+
     def weight(self, key: str) -> float:
         """The inverse document frequency of a key (rare keys weigh more; unknown ones most)."""
         return self.idf.get(key, math.log(1 + len(self.entries)))
@@ -182,7 +212,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "300490": ("rigueur", "rigoureux", "rigoureuse", "précision", "précis", "minutieux", "minutieuse"),
     "300460": ("autonomie", "autonome"),
     "300465": ("esprit d'équipe", "travail en équipe", "travailler en équipe", "sens du travail en équipe"),
-    "300461": ("sens des responsabilités", "responsable"),
+    "300461": ("sens des responsabilités",),  # not "responsable": mostly a job title in offers
     "300473": ("réactivité", "réactif", "réactive"),
     "300483": (
         "organisation",
@@ -214,14 +244,24 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 
 def _variants(label: str, kind: str) -> list[str]:
-    """The forms a label is matched by: without its parenthetical examples; a savoir-être
-    label also by each of its comma-separated halves ("Etre à l'écoute, faire preuve
-    d'empathie")."""
+    """The forms a label is matched by: without its parenthetical examples; an acronym in
+    parentheses on its own ("… (FIMO)", "… (CACES R 390)"); a savoir-être label also by each
+    of its comma-separated halves ("Etre à l'écoute, faire preuve d'empathie").
+
+    >>> _variants("Formation Initiale Minimum Obligatoire (FIMO)", "savoir")
+    ['Formation Initiale Minimum Obligatoire', 'FIMO']
+
+    (An acronym several items write is dropped by :meth:`Gazetteer.from_rows`.)
+    """
     bare = _PARENS.sub("", label).strip() or label
     out = [bare]
+    out += [a for a in _ACRONYM.findall(label) if sum(c.isupper() for c in a) >= 2]
     if kind == "savoir-etre" and "," in bare:
         out += [p.strip() for p in bare.split(",") if p.strip()]
     return out
+
+
+_ACRONYM = re.compile(r"\(([A-Z][A-Z0-9]{1,7}(?: [A-Z]?[0-9]{2,3})?)\)")
 
 
 def select(store: ox.Store, name: str, base_iri: str, **bindings: ox.Literal) -> list[list[str]]:

@@ -71,11 +71,16 @@ class Linker:
     cross-validation on the DEV split of the hand annotation (``benchmarks/tune_linker.py``)."""
 
     gazetteer: Gazetteer
-    min_coverage: float = 0.85
-    min_score: float = 0.6
+    min_coverage: float = 0.9
+    min_score: float = 0.9
     fuzzy_word: float = 88.0
     max_gap: int = 2  # extra content words allowed inside a span, per matched key
-    single_word: float = 80.0  # rapidfuzz ratio a one-key label needs with the matched word
+    single_word: float = 90.0  # rapidfuzz ratio a one-key label needs with the matched word
+    prior_coverage: float = 0.4  # the coverage an item of the prior needs
+    prior_min_keys: int = 2  # keys an item of the prior must match below min_coverage
+    outside_score: float = 0.95  # the score an item outside a given prior needs (0: min_score)
+    prior_bonus: float = 0.1  # added to an item of the prior's score when candidates compete
+    prior_anchor: bool = True  # an item of the prior matched below min_coverage needs its rarest key
 
     def __post_init__(self) -> None:
         self._texts: list[str] = []
@@ -87,6 +92,36 @@ class Linker:
             by_length.setdefault(len(key), []).append(key)
         self._by_length = by_length
         self._fuzzy = lru_cache(maxsize=65536)(self._closest_key)
+        self._by_code: dict[str, list[int]] = {}
+        for number, entry in enumerate(self.gazetteer.entries):
+            self._by_code.setdefault(entry.code, []).append(number)
+        self._prior: frozenset[str] = frozenset()
+        self._prior_index: dict[str, list[int]] = {}
+        self._prior_setting: tuple[bool, float] = (False, 0.0)
+
+    def _use_prior(self, prior: frozenset[str]) -> dict[str, list[int]]:
+        """The prior's entries by the keys a partial match needs (kept while the same prior
+        comes back: one offer's clauses share it). With ``prior_anchor`` that is the rarest
+        key alone; else the heaviest keys whose complement weighs less than
+        ``prior_coverage`` (as the gazetteer's own index does for ``min_coverage``)."""
+        setting = (self.prior_anchor, self.prior_coverage)
+        if prior is not self._prior or setting != self._prior_setting:
+            idf = self.gazetteer.idf
+            index: dict[str, list[int]] = {}
+            for code in prior:
+                for number in self._by_code.get(code, ()):
+                    keys = self.gazetteer.entries[number].keys
+                    if self.prior_anchor:
+                        index.setdefault(max(keys, key=idf.__getitem__), []).append(number)
+                        continue
+                    total = rest = self.gazetteer.weights[number][1]
+                    for key in sorted(keys, key=lambda k: -idf[k]):
+                        index.setdefault(key, []).append(number)
+                        rest -= idf[key]
+                        if rest < self.prior_coverage * total:
+                            break
+            self._prior, self._prior_index, self._prior_setting = prior, index, setting
+        return self._prior_index
 
     def _closest_key(self, key: str) -> str | None:
         if len(key) < 6:
@@ -118,10 +153,12 @@ class Linker:
                     out.append((number, near, 0.85))
         return out
 
-    def link(self, tokens: Sequence[Token], text: str | None = None) -> list[Mention]:
+    def link(
+        self, tokens: Sequence[Token], text: str | None = None, prior: frozenset[str] | None = None
+    ) -> list[Mention]:
         """Mentions in one segment's tokens (``text``: the full text the offsets refer to;
         by default the tokens' own texts are joined, which only suits :func:`words` output
-        of the segment itself)."""
+        of the segment itself; ``prior``: item codes of the offer's predicted fiches)."""
         keyed = self.keyed(tokens)
         self._texts = [tokens[number][2] for number, _, _ in keyed]
         if not keyed:
@@ -133,19 +170,44 @@ class Linker:
         entries, weights = self.gazetteer.entries, self.gazetteer.weights
         idf = self.gazetteer.idf
         present_keys = positions.keys()
-        for number in self.gazetteer.candidate_numbers(positions):
+        numbers: set[int] = set()
+        index = self.gazetteer.index
+        for key in present_keys:
+            numbers.update(index.get(key, ()))
+        prior_codes = prior or frozenset()
+        if prior_codes:
+            prior_index = self._use_prior(prior_codes)
+            for key in present_keys:
+                numbers.update(prior_index.get(key, ()))
+        outside = self.outside_score if prior_codes else 0.0
+        for number in numbers:
             entry = entries[number]
+            favoured = entry.code in prior_codes
+            need = min(self.prior_coverage, self.min_coverage) if favoured else self.min_coverage
             # Cheap upper bound first: most candidates share one common key and stop here.
-            if sum(idf[k] for k in present_keys & entry.keyset) < self.min_coverage * weights[number][1]:
+            shared = present_keys & entry.keyset
+            reach = sum(idf[k] for k in shared)
+            if reach < need * weights[number][1]:
                 continue
-            found = self._score(entry, positions, keyed)
-            if found is not None:
-                scored.append((found[0], len(entry.keys), entry, found[1], found[2], found[3]))
-        # Best score first; on a tie a savoir-être item, then the entry with more keys.
-        scored.sort(key=lambda s: (-s[0], s[2].kind != "savoir-etre", -s[1], s[2].code))
+            if favoured and reach < self.min_coverage * weights[number][1]:
+                if len(shared) < min(self.prior_min_keys, len(entry.keys)):
+                    continue
+                if self.prior_anchor and max(entry.keys, key=idf.__getitem__) not in shared:
+                    continue
+            found = self._score(entry, positions, keyed, need)
+            if found is None or (not favoured and found[0] < outside):
+                continue
+            scored.append((found[0], len(entry.keys), entry, found[1], found[2], found[3], favoured))
+        # Best score first; on a tie an item of the prior, a savoir-être item, then the entry
+        # with more keys.
+        bonus = self.prior_bonus
+        scored.sort(
+            key=lambda s: (-round(s[0] + bonus * s[6], 6), not s[6], s[2].kind != "savoir-etre", -s[1],
+                           s[2].code)
+        )
         claimed: set[int] = set()
         mentions: list[Mention] = []
-        for score, _, entry, first, last, used in scored:
+        for score, _, entry, first, last, used, _ in scored:
             fresh = [u for u in used if u not in claimed]
             if len(fresh) * 2 <= len(used):
                 continue
@@ -173,12 +235,13 @@ class Linker:
         entry: Entry,
         positions: dict[str, list[tuple[int, float]]],
         keyed: list[tuple[int, str, float]],
+        need: float,
     ) -> tuple[float, int, int, list[int]] | None:
         weights = {k: self.gazetteer.weight(k) for k in entry.keys}
         total = sum(weights.values())
         present = [k for k in entry.keys if k in positions]
         coverage = sum(weights[k] * max(f for _, f in positions[k]) for k in present) / total
-        if coverage < self.min_coverage:
+        if coverage < need:
             return None
         # The tightest window holding one occurrence of each present key.
         best: tuple[int, int, list[int]] | None = None
@@ -202,7 +265,7 @@ class Linker:
                 return None
         compactness = len(used) / width
         score = coverage * (0.75 + 0.25 * compactness)
-        if score < self.min_score:
+        if score < self.min_score * min(1.0, need / self.min_coverage):
             return None
         return score, first, last, used
 

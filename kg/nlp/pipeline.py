@@ -34,7 +34,7 @@ from kg.nlp.text import form_key, normalise_phrase, phrase_keys
 MODEL = "fr_core_news_sm"
 EXCLUDED = ["tok2vec", "morphologizer", "parser", "attribute_ruler", "lemmatizer", "ner", "senter"]
 
-for _name, _default in (("segments", None), ("skills", None), ("emerging", None)):
+for _name, _default in (("segments", None), ("skills", None), ("emerging", None), ("prior", None)):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=_default)
 
@@ -60,13 +60,18 @@ def doc_text(doc: Doc) -> str:
 _CLAUSE = re.compile(r"\s*(?:[;:()\[\]|+•]|\s-\s|\bet/ou\b)\s*")
 # Emerging phrases are cut at commas and "et" too: one item of a list each.
 _ITEM = re.compile(r"\s*(?:,|\bet\b|\bou\b|/)\s*")
+PRIOR_FICHES = 1  # predicted fiches whose items are the linker's prior (benchmarks/tune_linker.py)
 EMERGING_SECTIONS = frozenset({"missions", "profile", "qualities"})
 # Phrases that state no skill: experience, schedule, contract, place, pay, diplomas by level.
 _NOT_SKILL = re.compile(
     r"\b(experience|ans?|annees?|mois|debutant|horaires?|heures?|semaine|week|cdi|cdd|interim|contrat|salaire"
     r"|h/f|poste|mission|entreprise|societe|client|equipe|nous|vous|votre|vos|notre|nos|recherchons"
     r"|rejoindre|bac|niveau|diplome|cap|bts|dut|licence|master|idealement|souhaite|souhaitee|apprecie|appreciee"
-    r"|exige|exigee|requis|indispensable|obligatoire|imperatif|bienvenue?|candidat|profil|etes|reconnue?)\b"
+    r"|exige|exigee|requis|indispensable|obligatoire|imperatif|bienvenue?|candidat|profil|etes|reconnue?"
+    # pay, benefits, career, company and diversity boilerplate (the noisy emerging phrases of the real offers)
+    r"|temps (?:plein|partiel)|titulaire|handicap|possibilite|evolution|carriere|commissions?"
+    r"|commissionnement|avantage(?:ux|s)?|prime|remuneration|formation complete|accompagnement personnalise"
+    r"|visibilite|leads?|epanouir|rejoignez|engage)\b"
 )
 
 
@@ -109,10 +114,25 @@ class SkillLinker:
         self.min_words = emerging_min_words
         self.max_words = emerging_max_words
         self._titles: frozenset[str] = frozenset()
+        self._title_keys: frozenset[frozenset[str]] = frozenset()
+        self.prior_fiches = PRIOR_FICHES
+
+    def prior(self, predicted: list[tuple[str, float]]) -> frozenset[str] | None:
+        """The items of the predicted fiches the linker favours (see :class:`kg.nlp.linker.Linker`)."""
+        if self.linker is None or not self.prior_fiches:
+            return None
+        return self.linker.gazetteer.prior(code for code, _ in predicted[: self.prior_fiches])
 
     def use(self, gazetteer: Gazetteer) -> SkillLinker:
         self.linker = Linker(gazetteer)
         self._titles = frozenset(normalise_phrase(a.label) for a in gazetteer.appellations)
+        # a job title in another spelling ("Auxiliaire de Vie Social"): the same lemma keys as
+        # one gendered form of an appellation
+        self._title_keys = frozenset(
+            frozenset(phrase_keys(form))
+            for a in gazetteer.appellations
+            for form in (a.label, *a.label.split(" / "))
+        )
         return self
 
     def __call__(self, doc: Doc) -> Doc:
@@ -135,7 +155,7 @@ class SkillLinker:
                 clause_tokens = [t for t in tokens[first:last] if t[1] <= end]
                 found = [
                     m
-                    for m in self.linker.link(clause_tokens, text)
+                    for m in self.linker.link(clause_tokens, text, doc._.prior)
                     if normalise_phrase(m.text) not in self._titles
                 ]
                 skills += found
@@ -169,6 +189,8 @@ class SkillLinker:
         normalised = normalise_phrase(phrase)
         count = len(phrase_keys(phrase))
         if not (self.min_words <= count <= self.max_words) or normalised in self._titles:
+            return None
+        if frozenset(phrase_keys(phrase)) in self._title_keys:
             return None
         if _NOT_SKILL.search(form_key(phrase)) or any(c.isdigit() for c in phrase):
             return None
@@ -256,9 +278,18 @@ class Extractor:
         yield from self._flush(pending)
 
     def _flush(self, pending: list[tuple[Offer, str, list[str]]]) -> Iterator[dict[str, Any]]:
-        docs = self.nlp.pipe(self._make_doc(text) for _, text, _ in pending)
-        for (offer, text, warnings), doc in zip(pending, docs, strict=True):
-            yield self.result(offer, text, doc, warnings)
+        # The occupation comes first: the items of its top fiches are the skill linker's prior.
+        predictions = [
+            self.occupation.predict(offer.title, text, k=self.candidates) for offer, text, _ in pending
+        ]
+        made = [self._make_doc(text) for _, text, _ in pending]
+        linker = self.nlp.get_pipe("pas_skill_linker")
+        assert isinstance(linker, SkillLinker)
+        for doc, predicted in zip(made, predictions, strict=True):
+            doc._.prior = linker.prior(predicted)
+        docs = self.nlp.pipe(made)
+        for (offer, text, warnings), doc, predicted in zip(pending, docs, predictions, strict=True):
+            yield self.result(offer, text, doc, warnings, predicted)
 
     def _make_doc(self, text: str) -> Doc:
         """The tokenised text, which keeps the string it was made from (see :func:`doc_text`)."""
@@ -266,9 +297,10 @@ class Extractor:
         doc.user_data[_TEXT] = text
         return doc
 
-    def result(self, offer: Offer, text: str, doc: Doc, warnings: list[str]) -> dict[str, Any]:
-        """The result object of one processed offer."""
-        predicted = self.occupation.predict(offer.title, text, k=self.candidates)
+    def result(
+        self, offer: Offer, text: str, doc: Doc, warnings: list[str], predicted: list[tuple[str, float]]
+    ) -> dict[str, Any]:
+        """The result object of one processed offer (``predicted``: its occupation candidates)."""
         top = predicted[0] if predicted else (None, 0.0)
         out: dict[str, Any] = {
             "id": offer.id,

@@ -29,7 +29,8 @@ _HEADINGS: list[tuple[str, str]] = [
     (
         "qualities",
         r"(vos |les )?qualites?( personnelles| professionnelles| requises| humaines)?|savoir[- ]etre"
-        r"|soft skills?|aptitudes?( requises)?|vos atouts|qualites attendues",
+        r"|soft skills?|aptitudes?( requises)?|vos atouts|qualites attendues"
+        r"|personnalite( attendue| recherchee)?|savoir[- ]etre attendus",
     ),
     (
         "profile",

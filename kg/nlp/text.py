@@ -3,14 +3,18 @@
 Two keys are used: the *form* key (lower case, no accents: what "exact" compares) and the
 *lemma* key of a word (the form key reduced by the Snowball French stemmer, which folds
 inflection — plural, feminine, conjugation — and the common nominalisations: ``réaliser`` and
-``réalisation`` share ``realis``). Function words carry no key.
+``réalisation`` share ``realis``), then folded to its word family by a few derivational endings
+Snowball keeps apart (``nettoyage``/``nettoyer``, ``conduite``/``conduire``,
+``entretien``/``entretenir``, ``réactif``/``réactivité``). Function words carry no key.
 
 >>> form_key("Maçonnerie  Générale")
 'maconnerie generale'
 >>> word_key("Réalisation"), word_key("réalisez"), word_key("de")
 ('realis', 'realis', None)
+>>> word_key("nettoyage") == word_key("nettoyer"), word_key("conduite") == word_key("conduire")
+(True, True)
 >>> phrase_keys("Lecture de plans et interprétation des cotes")
-['lectur', 'plan', 'interpret', 'cot']
+['lect', 'plan', 'interpret', 'cot']
 """
 
 from __future__ import annotations
@@ -75,17 +79,54 @@ def word_key(word: str) -> str | None:
 
     >>> word_key("B"), word_key("l")
     ('B', None)
+
+    Inclusive spellings keep their first form: ``rigoureux.se``, ``créatif(ve``, ``organisé·e``.
+
+    >>> word_key("rigoureux.se") == word_key("rigoureux"), word_key("créatif(ve") == word_key("créatif")
+    (True, True)
     """
     if len(word) == 1 and word.isupper() and word not in "ÀÂÉÈÊ":
         return word
+    inclusive = _INCLUSIVE.match(word)
+    if inclusive:
+        word = inclusive.group(1)
     form = strip_accents(word.lower()).strip("'’-")
     if "'" in form or "’" in form:  # elided article glued to the word: d'autonomie
         form = re.split(r"['’]", form)[-1]
     if len(form) < 2 or form.isdigit() or form in _STOP_FORMS:
         return None
-    return str(_STEMMER.stemWord(form))
+    return family(str(_STEMMER.stemWord(form)))
 
 
+# Derivational endings of Snowball stems, longest first, with what they become: the noun of an
+# action and its verb (-age, -ure, -tion, -ite), the -tien/-tenir verbs, y/i spellings, the
+# adjective and its -ité noun. Only applied when 4+ letters remain, so short stems stay apart.
+_FAMILY_ENDINGS = (
+    ("abilit", ""), ("ivit", ""), ("tien", "ten"), ("ation", ""), ("ition", ""), ("tion", "t"),
+    ("ag", ""), ("ur", ""), ("it", ""), ("ir", ""), ("if", ""), ("iv", ""), ("y", "i"), ("e", ""),
+)
+
+
+@lru_cache(maxsize=262144)
+def family(stem: str) -> str:
+    """The word-family key of a Snowball stem (see the module doc).
+
+    >>> family("nettoyag"), family("nettoi"), family("entretien"), family("entreten")
+    ('nettoi', 'nettoi', 'entreten', 'entreten')
+    >>> family("reactivit"), family("reactif"), family("soudur"), family("soud"), family("pos")
+    ('react', 'react', 'soud', 'soud', 'pos')
+    """
+    for _ in range(2):  # nettoyag → nettoy → nettoi
+        for ending, replacement in _FAMILY_ENDINGS:
+            if stem.endswith(ending) and len(stem) - len(ending) >= 4:
+                stem = stem[: len(stem) - len(ending)] + replacement
+                break
+        else:
+            break
+    return stem
+
+
+_INCLUSIVE = re.compile(r"^([^\W\d_]{3,})[.·(][^\W\d_]{1,4}\)?$")
 _STOP_FORMS = frozenset(strip_accents(w) for w in STOP_WORDS)
 
 
