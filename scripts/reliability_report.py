@@ -339,7 +339,11 @@ def _commit() -> str:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
-    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    dirty = (
+        " (with uncommitted changes)"
+        if git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/RELIABILITY.md")
+        else ""
+    )
     return git("rev-parse", "--short", "HEAD") + dirty
 
 
