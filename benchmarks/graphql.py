@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/graphql.py                          # /work/real-store, 30 rounds
+    python benchmarks/graphql.py                          # var/store, 30 rounds
     python benchmarks/graphql.py --store var/real --rounds 50
 
 Each case runs a typical client request through the whole GraphQL stack (HTTP request in process,
@@ -125,7 +125,7 @@ def run_sparql(store: ox.Store, prefixes: dict[str, str], queries: list[str], ar
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--store", type=Path, default=Path("/work/real-store"))
+    parser.add_argument("--store", type=Path, default=Path("var/store"))
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--only", default="", help="run only the cases whose name contains this text")
     opts = parser.parse_args()

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/sparql.py --store /work/real-store              # 8 clients, 20 s per target
+    python benchmarks/sparql.py --store var/store              # 8 clients, 20 s per target
     python benchmarks/sparql.py --store var/real --clients 4 --seconds 10 --rounds 2
 
 Targets, each started here as its own server process on the same store (opened read-only):
@@ -225,7 +225,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--store", type=Path, default=Path("/work/real-store"), help="store root (has current/)"
+        "--store", type=Path, default=Path("var/store"), help="store root (has current/)"
     )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0, help="load time per target and round")
