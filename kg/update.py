@@ -211,6 +211,8 @@ def dependents(manifest: Manifest, names: set[str]) -> list[str]:
     ['apprenticeship-bodies', 'catalogue-apprentissage', 'cfa-regional', 'lheo-offers', 'vae-relays']
     >>> dependents(load_manifest(DEMO_MANIFEST), {"rome-skills"})
     []
+    >>> dependents(load_manifest(DEMO_MANIFEST), {"offers-demo"})
+    ['target-trades']
     """
     known = set(manifest.names())
     rules = load_rules()
