@@ -47,7 +47,7 @@ switch of `current`: the new build is then served, complete (same quad count). *
 count the hypothesis examples each reader was given and how each ended: records, or a one-line
 `SourceError` (file, line, field, rule); any other exception fails the test. *Load* rows: `kg
 serve` on the full real graph on loopback, locust clients over a half-SPARQL half-GraphQL mix (see
-`docs/readme/load.md`); an *answer* is a 200 with a result body, *shed* a 503/429 with Retry-After,
+`docs/guides/load.md`); an *answer* is a 200 with a result body, *shed* a 503/429 with Retry-After,
 an *error* anything else (here: GraphQL answers carrying a TIMEOUT error). Figures are from a
 machine of 2 cores shared with other jobs (load average shown): read them as ratios. *Hostile*
 and *HTTP fuzz* rows count the requests the tests sent in this run and the answers they got.

@@ -36,7 +36,7 @@ from tests.conftest import TEST_BASE
 ID = TEST_BASE + "id/"
 START = "2026-01-01"
 JSON = "application/sparql-results+json"
-# The README's adviser examples (docs/readme/paths.md).
+# The README's adviser examples (docs/guides/guidance-paths.md).
 NEAR_LE_HAVRE = ["--to", "I1321", "--near", "76351", "--radius", "50", "--starts-after", START]
 FROM_I1304 = [*NEAR_LE_HAVRE, "--from", "I1304", "--vae"]
 
