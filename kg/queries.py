@@ -20,9 +20,12 @@ Two more forms serve the GraphQL API's batched look-ups (:meth:`NamedQuery.prepa
   ``# if ?kind`` stay only when it is given (a free variable would match anything).
 - ``- s (iris): ...``: a list of IRIs (each checked as an IRI), written as RDF terms into the
   query's ``VALUES ?s {}`` slot, or into a line ending with ``# union over ?s``: one copy of the
-  group per IRI (``$s`` replaced by it), joined by UNION. An ``iri`` value goes into a
-  ``VALUES ?name {}`` slot too when the query has one (oxigraph's planner then sees it, e.g. a
-  class to start from, where a substituted class made it scan the wrong index first).
+  group per IRI (``$s`` replaced by it), joined by UNION. A single value of a strictly validated
+  type (``iri``, a code type, a number, a date, a boolean: not ``string``) goes into a
+  ``VALUES ?name {}`` slot too when the query has one, written as its RDF term: oxigraph's planner
+  then sees the constant (e.g. a class or a level to start from), where a substituted value is
+  bound only at evaluation and the plan may start from the wrong side. Free text (``string``)
+  is always a substitution.
 
 pyoxigraph binds only variables the SELECT projects (and every sub-SELECT using them must project
 them too): :meth:`NamedQuery.parse` checks it when the query is read. A parameter without a
@@ -225,7 +228,7 @@ class NamedQuery:
         self, values: Mapping[str, object], base_iri: str = "https://w3id.org/passerelles/"
     ) -> tuple[str, dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]]:
         """The query text and its substitutions for ``values``: ``# if`` lines kept for the given
-        parameters, ``iris`` lists (and ``iri`` values with a slot) written as RDF terms into their
+        parameters, ``iris`` lists (and validated single values with a slot) written as RDF terms into their
         ``VALUES`` slots or ``# union over`` lines, every other value a substitution.
 
         >>> q = NamedQuery.parse("t", '''#+ params:
@@ -245,6 +248,14 @@ class NamedQuery:
         }
         >>> subs
         {}
+        >>> q2 = NamedQuery.parse("t", '''#+ params:
+        ... #+   - level (integer, optional): a level
+        ... SELECT ?s ?level WHERE {
+        ...   VALUES ?level {} # if ?level
+        ...   ?s <http://x/level> ?level .
+        ... }''')
+        >>> print(q2.prepare({"level": "5"})[0].splitlines()[1])
+          VALUES ?level { "5"^^<http://www.w3.org/2001/XMLSchema#integer> } # if ?level
         >>> q.prepare({"s": ["http://x/> } DROP ALL"], "p": []})
         Traceback (most recent call last):
         ...
@@ -263,8 +274,10 @@ class NamedQuery:
         slots = set(_SLOT.findall(self.text))
         substitutions: dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple] = {}
         for key, term in bound.items():
-            if term[0] == "iri" and key in slots:
-                lists[key] = [f"<{term[1]}>"]
+            if key in slots and types[key] != "string":
+                # The N-Triples form of a strictly validated value (an IRI, a code, a number, a
+                # date): free text never enters the query's text, it stays a substitution.
+                lists[key] = [str(to_ox(term))]
             else:
                 substitutions[ox.Variable(key)] = to_ox(term)
         return self._render(set(bound) | set(lists), lists), substitutions

@@ -573,3 +573,131 @@ def test_injection_strings_are_inert(app_store: tuple[TestClient, CountingStore]
             for sent in store.texts[start:]:
                 assert text not in sent, f"{field_name}({arg}:) put user text into SPARQL"
     assert len(store) == size
+
+
+# --- Lists: the selection is paged before the keys are joined (issue #6) ---------------------------
+
+
+def _one(store: ox.Store, text: str) -> str:
+    """The first value of a one-column query on the graph (a filter value the demo holds)."""
+    rows = list(store.query(text, prefixes={"pas": "https://w3id.org/passerelles/ontology#"}))
+    assert rows, text
+    return str(rows[0][0].value)  # type: ignore[union-attr]
+
+
+def _walk(gql: Callable[..., dict[str, Any]], field: str, args: str) -> tuple[list[str], int]:
+    """Every code of a filtered list, page by page (3 at a time), and its totalCount."""
+    codes: list[str] = []
+    after = None
+    while True:
+        page = gql(
+            f"query($a: String) {{ {field}({args} first: 3, after: $a) {{ totalCount "
+            "pageInfo { hasNextPage endCursor } nodes { code } } }",
+            {"a": after},
+        )["data"][field]
+        codes += [n["code"] for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return codes, page["totalCount"]
+        after = page["pageInfo"]["endCursor"]
+
+
+def test_list_filters_match_plain_sparql(
+    graph: tuple[Settings, ox.Store], gql: Callable[..., dict[str, Any]]
+) -> None:
+    """Each filtered list holds what a plain query finds, every item once, in code order, and its
+    totalCount counts resources (a certification with two labels once)."""
+    _, store = graph
+    level = _one(store, "SELECT ?l { ?s a pas:Certification ; pas:europeanLevel ?l } LIMIT 1")
+    formacode = _one(store, "SELECT ?f { ?s a pas:Certification ; pas:trainingDomain/pas:code ?f } LIMIT 1")
+    certifier = _one(store, "SELECT ?c { ?s a pas:Certification ; pas:certifier/pas:code ?c } LIMIT 1")
+    v4 = _one(
+        store, "SELECT ?c { ?o pas:romeV3Parent ?v3 ; pas:code ?c . ?s pas:relatedOccupationV3 ?v3 } LIMIT 1"
+    )
+    category = _one(store, "SELECT ?c { ?s a pas:Skill ; pas:skillCategory ?c } LIMIT 1")
+    cases = [
+        (
+            "certifications",
+            f'rome: "{v4}",',
+            f"?s a pas:Certification ; pas:relatedOccupationV3 ?v3 . "
+            f'{{ ?v3 pas:code "{v4}" }} UNION {{ ?o pas:code "{v4}" ; pas:romeV3Parent ?v3 }}',
+        ),
+        ("certifications", f"level: {level},", f"?s a pas:Certification ; pas:europeanLevel {level}"),
+        (
+            "certifications",
+            f"level: {level}, kind: RNCP,",
+            f"?s a pas:Certification, pas:RncpCertification ; pas:europeanLevel {level}",
+        ),
+        (
+            "certifications",
+            f'formacode: "{formacode}",',
+            f'?s a pas:Certification ; pas:trainingDomain/pas:code "{formacode}"',
+        ),
+        (
+            "certifications",
+            f'certifier: "{certifier}",',
+            f'?s a pas:Certification ; pas:certifier/pas:code "{certifier}"',
+        ),
+        ("certifications", "kind: RS,", "?s a pas:Certification, pas:RsCertification"),
+        ("skills", f'category: "{category}",', f'?s a pas:Skill ; pas:skillCategory "{category}"'),
+        (
+            "occupations",
+            'domain: "F",',
+            '?s a pas:Occupation ; pas:professionalDomain/skos:broader? ?d . ?d pas:code "F"',
+        ),
+    ]
+    for field, args, pattern in cases:
+        expected = {
+            str(row[0].value)  # type: ignore[union-attr]
+            for row in store.query(
+                f"SELECT DISTINCT ?code {{ {pattern} . ?s pas:code ?code }}",
+                prefixes={
+                    "pas": "https://w3id.org/passerelles/ontology#",
+                    "skos": "http://www.w3.org/2004/02/skos/core#",
+                },
+            )
+        }
+        codes, total = _walk(gql, field, args)
+        assert expected, (field, args)
+        assert set(codes) == expected and len(codes) == len(expected) == total, (field, args)
+        assert codes == sorted(codes), (field, args)
+
+
+def test_list_queries_page_before_the_keys(app_store: tuple[TestClient, CountingStore]) -> None:
+    """The shape of the store queries of a list: a filter's look-up comes first (free text stays a
+    substitution, behind a LATERAL fence), the order key is joined to the selection and the page is
+    cut by the store; a large unfiltered selection reads its codes by one scan, and is counted on
+    its class alone; a page makes at most three store queries (page, count, fields)."""
+    client, store = app_store
+
+    def sent(query: str) -> list[str]:
+        start = len(store.texts)
+        body = client.post("/graphql", json={"query": query}, headers={"accept": GQL}).json()
+        assert "errors" not in body, body
+        return store.texts[start:]
+
+    texts = sent('{ certifications(rome: "I1407", first: 5) { totalCount nodes { code label } } }')
+    assert len(texts) <= 3
+    page = next(t for t in texts if "LIMIT 6 OFFSET 0" in t)
+    assert "I1407" not in page  # a substitution, never text
+    assert page.index("pas:code ?rome") < page.index("LATERAL") < page.index("?s pas:code ?_code .")
+    assert "SELECT ?s ?_code WHERE { ?s pas:code ?_code }" not in page  # a small selection: look-ups
+    assert store.substitutions[store.texts.index(page)] == {ox.Variable("rome"): ox.Literal("I1407")}
+
+    texts = sent("{ certifications(first: 2) { totalCount nodes { code } } }")
+    page = next(t for t in texts if "LIMIT 3 OFFSET 0" in t)
+    assert "{ SELECT ?s ?_code WHERE { ?s pas:code ?_code } }" in page  # large: one scan, hash-joined
+    assert page.rstrip().endswith("ORDER BY ASC(?_code) ?s LIMIT 3 OFFSET 0")
+    count = next(t for t in texts if "COUNT(DISTINCT ?s)" in t)
+    assert "pas:code" not in count and "prefLabel" not in count
+
+    texts = sent("{ certifications(first: 2, orderBy: LABEL) { nodes { code label } } }")
+    page = next(t for t in texts if "LIMIT 3 OFFSET 0" in t)
+    assert "GROUP BY ?s" in page and "LCASE" in page  # one row per resource, labels compared in memory
+    labelled = client.post(
+        "/graphql", json={"query": "{ certifications(first: 100, orderBy: LABEL) { nodes { label } } }"}
+    ).json()["data"]["certifications"]["nodes"]
+    labels = [n["label"] for n in labelled]
+    present = [label.lower() for label in labels if label]
+    assert present == sorted(present) and labels[: len(present)] == [
+        x for x in labels if x
+    ]  # unlabelled last

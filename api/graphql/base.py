@@ -446,25 +446,24 @@ async def page_of_query(
     type_name: str,
     query: str,
     params: dict[str, Any],
-    order: str,
+    order: tuple[str, bool],
     first: int | None,
     after: str | None,
 ) -> Any:
-    """A connection over a list query of ``queries/api`` (LIMIT/OFFSET in the store, COUNT on demand)."""
+    """A connection over a list query of ``queries/api``: the store orders and pages the selection
+    (``QueryRunner.page``: one row per resource), and counts it only when ``totalCount`` is asked."""
     offset, size = page_window(first, after)
     ctx: Context = info.context
+    key, descending = order
     # One row more than the page tells whether a next page exists without counting.
-    tail = f"\n{order}\nLIMIT {size + 1} OFFSET {offset}"
-    rows = await ctx.runner.select(query, params, tail=tail)
-    seen: list[str] = []
-    for row in rows:
-        iri = row["s"].value
-        if iri not in seen:
-            seen.append(iri)
+    rows = await ctx.runner.page(query, params, key, descending, size + 1, offset)
+    seen = list(dict.fromkeys(row["s"].value for row in rows))
     nodes = [make(type_name, i) for i in seen[:size]]
     await prefetch(info, type_name, seen[:size])
 
     async def total() -> int:
+        if len(seen) <= size and (seen or offset == 0):  # the last page: no need to count
+            return offset + len(seen)
         return await ctx.runner.count_rows(query, params)
 
     return connection_from_list(nodes, offset, size, total=total, has_more=len(seen) > size)  # type: ignore[arg-type]
@@ -480,19 +479,20 @@ class Order(enum.Enum):
     DATE_DESC = "DATE_DESC"
 
 
-ORDER_BY = {
-    Order.CODE: "ORDER BY ?code ?s",
-    Order.CODE_DESC: "ORDER BY DESC(?code) ?s",
-    Order.LABEL: "ORDER BY ?label ?code ?s",
-    Order.LABEL_DESC: "ORDER BY DESC(?label) ?code ?s",
-    Order.DATE: "ORDER BY ?date ?code ?s",
-    Order.DATE_DESC: "ORDER BY DESC(?date) ?code ?s",
+ORDER_BY: dict[Order, tuple[str, bool]] = {
+    Order.CODE: ("code", False),
+    Order.CODE_DESC: ("code", True),
+    Order.LABEL: ("label", False),
+    Order.LABEL_DESC: ("label", True),
+    Order.DATE: ("date", False),
+    Order.DATE_DESC: ("date", True),
 }
 
 
-def order_clause(order: Order, query: str, info: Info) -> str:
-    """The ORDER BY of ``order`` for list ``query`` (DATE only where the query has a date)."""
-    if order in (Order.DATE, Order.DATE_DESC) and "?date" not in info.context.runner.queries[query].text:
+def order_clause(order: Order, query: str, info: Info) -> tuple[str, bool]:
+    """The order key and direction of ``order`` for list ``query`` (DATE only where the list has a
+    date: its ``#+ date:`` header names the property)."""
+    if order in (Order.DATE, Order.DATE_DESC) and "date" not in info.context.runner.queries[query].headers:
         raise ApiError.bad_input(
             f"This list cannot be ordered by date; use {', '.join(o.name for o in Order)[:40]}."
         )
