@@ -98,6 +98,73 @@ LIST_SPARQL = [
 }"""
 ]
 
+# Filtered lists (issue #6): a page of 100 with its totalCount, certifications with their blocs; the
+# hand-written SPARQL pages the filtered selection in a sub-SELECT, then reads the fields, and counts.
+CERT_LIST_GQL = """query($rome: String, $level: Int, $formacode: String) {
+  certifications(first: 100, rome: $rome, level: $level, formacode: $formacode) {
+    totalCount nodes { code label level blocks(first: 50) { nodes { code label } } } } }"""
+CERT_PAGE_SPARQL = """SELECT ?s ?code ?label ?level ?block ?blockCode ?blockLabel WHERE {
+  { SELECT DISTINCT ?s ?code WHERE { %(where)s ?s a pas:Certification ; pas:code ?code . }
+    ORDER BY ?code LIMIT 100 }
+  OPTIONAL { ?s skos:prefLabel ?label }
+  OPTIONAL { ?s pas:europeanLevel ?level }
+  OPTIONAL { ?s pas:hasBlock ?block . ?block pas:code ?blockCode .
+             OPTIONAL { ?block skos:prefLabel ?blockLabel } }
+}"""
+COUNT_SPARQL = "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { %(where)s ?s a %(cls)s . }"
+LIST_PAGE_SPARQL = """SELECT ?s ?code ?label WHERE {
+  { SELECT DISTINCT ?s ?code WHERE { %(where)s ?s a %(cls)s ; pas:code ?code . } ORDER BY ?code LIMIT 100 }
+  OPTIONAL { ?s skos:prefLabel ?label }
+}"""
+ROME_WHERE = (
+    '{ ?v3 pas:code "%s" } UNION { ?o pas:code "%s" ; pas:romeV3Parent ?v3 } ?s pas:relatedOccupationV3 ?v3 .'
+)
+DEP = "https://w3id.org/passerelles/id/departement/"
+CERT_CASES = [  # (name, GraphQL variables, SPARQL selection)
+    ("certifications rome D1102 + blocs", {"rome": "D1102"}, ROME_WHERE % ("D1102", "D1102")),
+    ("certifications rome M1607 + blocs", {"rome": "M1607"}, ROME_WHERE % ("M1607", "M1607")),
+    ("certifications level 5 + blocs", {"level": 5}, "?s pas:europeanLevel 5 ."),
+    (
+        "certifications formacode 32062 + blocs",
+        {"formacode": "32062"},
+        '?s pas:trainingDomain/pas:code "32062" .',
+    ),
+    ("certifications (all) + blocs", {}, ""),
+]
+LIST_CASES = [  # (name, GraphQL field and arguments, class, SPARQL selection)
+    ("skills (all)", "skills", "", "pas:Skill", ""),
+    (
+        "skills category",
+        "skills",
+        'category: "Savoir-faire"',
+        "pas:Skill",
+        '?s pas:skillCategory "Savoir-faire" .',
+    ),
+    (
+        "companies naf 68",
+        "companies",
+        'naf: "68"',
+        "pas:Company",
+        '?n pas:code "68" . ?a skos:broader* ?n . ?s pas:nafActivity ?a .',
+    ),
+    (
+        "territories within 76",
+        "territories",
+        f'within: "{DEP}76"',
+        "pas:Territory",
+        "?s pas:departement|pas:region|pas:epci|pas:employmentZone|pas:arrondissement|pas:parentCommune "
+        f"<{DEP}76> .",
+    ),
+    ("territories communes", "territories", "kind: COMMUNE", "pas:Territory", "?s a pas:Commune ."),
+    (
+        "occupations domain D",
+        "occupations",
+        'domain: "D"',
+        "pas:Occupation",
+        '?s pas:professionalDomain/skos:broader? ?d . ?d pas:code "D" .',
+    ),
+]
+
 SEARCH_GQL = """query($t: String!) { search(text: $t, first: 10) { score type label code } }"""
 SEARCH_SPARQL = [
     """SELECT ?s ?label ?class WHERE {
@@ -183,6 +250,32 @@ def main() -> None:
             lambda: run_sparql(store, prefixes, LIST_SPARQL, {}),
         )
     )
+    for name, variables, where in CERT_CASES:
+        cases.append(
+            (
+                name,
+                gql(CERT_LIST_GQL, variables),
+                executed(CERT_LIST_GQL, variables),
+                lambda w=where: run_sparql(
+                    store,
+                    prefixes,
+                    [CERT_PAGE_SPARQL, COUNT_SPARQL],
+                    {"where": w, "cls": "pas:Certification"},
+                ),
+            )
+        )
+    for name, field, arguments, cls, where in LIST_CASES:
+        text = f"{{ {field}(first: 100, {arguments}) {{ totalCount nodes {{ code label }} }} }}"
+        cases.append(
+            (
+                f"{name} page of 100",
+                gql(text, {}),
+                executed(text, {}),
+                lambda w=where, c=cls: run_sparql(
+                    store, prefixes, [LIST_PAGE_SPARQL, COUNT_SPARQL], {"where": w, "cls": c}
+                ),
+            )
+        )
     for text, needle in (
         ("boulanger", "boulanger"),
         ("boulanjer", "boulanjer"),

@@ -108,6 +108,20 @@ def selection_body(query: NamedQuery, text: str) -> str:
     return text[head.end() : end]
 
 
+def with_keys(body: str, keys: Sequence[str]) -> str:
+    """``body`` with the order keys where its ``# keys`` line stands (inside a LATERAL fence: joined
+    to the few resources the filters found, never before them), else at its end.
+
+    >>> with_keys("  ?s a ?c .\\n  # keys", ["?s pas:code ?_code ."])
+    '  ?s a ?c .\\n?s pas:code ?_code .'
+    """
+    lines = body.splitlines()
+    at = next((i for i, line in enumerate(lines) if line.strip() == "# keys"), None)
+    if at is None:
+        return "\n".join([*lines, *keys])
+    return "\n".join([*lines[:at], *keys, *lines[at + 1 :]])
+
+
 def is_large(query: NamedQuery, given: set[str]) -> bool:
     """Whether the selection of ``query`` with the parameters ``given`` is large (see above).
 
@@ -141,10 +155,10 @@ def page_text(
 
     >>> q = load_queries()["list-certifications"]
     >>> text = q.prepare({"rome": "D1102"})[0]
-    >>> page_text(q, text, {"rome"}, "code", False, 101, 0).splitlines()[-3:]
-    ['?s pas:code ?_code .', '}', 'ORDER BY ASC(?_code) ?s LIMIT 101 OFFSET 0']
-    >>> page_text(q, q.prepare({})[0], set(), "code", False, 101, 0).splitlines()[-3:]
-    ['{ SELECT ?s ?_code WHERE { ?s pas:code ?_code } }', '}', 'ORDER BY ASC(?_code) ?s LIMIT 101 OFFSET 0']
+    >>> page_text(q, text, {"rome"}, "code", False, 101, 0).splitlines()[-4:]
+    ['?s pas:code ?_code .', '  }', '}', 'ORDER BY ASC(?_code) ?s LIMIT 101 OFFSET 0']
+    >>> page_text(q, q.prepare({})[0], set(), "code", False, 101, 0).splitlines()[-4:-1]
+    ['{ SELECT ?s ?_code WHERE { ?s pas:code ?_code } }', '  }', '}']
     """
     if key not in ORDER_KEYS:
         raise ValueError(f"unknown order key {key!r}")
@@ -157,7 +171,7 @@ def page_text(
     if key == "label":
         keys.append(LABEL_SCAN if large else LABEL_LOOKUP)
         head = f"{{ SELECT ?s{extra} (MIN(?_code) AS ?code) ({LABEL_KEY} AS ?label) WHERE {{"
-        inner = "\n".join([head, body, *keys, f"}} GROUP BY ?s{extra} }}"])
+        inner = "\n".join([head, with_keys(body, keys), f"}} GROUP BY ?s{extra} }}"])
         return (
             f"SELECT ?s ?code ?label{extra} WHERE {{\n{inner}\n}}\n"
             f"ORDER BY (!BOUND(?label)) {direction}(?label) ?code ?s {page}"
@@ -170,7 +184,7 @@ def page_text(
         head, sort = f"SELECT DISTINCT ?s ?_code ?_date{extra}", f"{direction}(?_date) ?_code ?s"
     else:
         head, sort = f"SELECT DISTINCT ?s ?_code{extra}", f"{direction}(?_code) ?s"
-    where = "\n".join([f"{head} WHERE {{", body, *keys, "}"])
+    where = "\n".join([f"{head} WHERE {{", with_keys(body, keys), "}"])
     return f"{where}\nORDER BY {sort} {page}"
 
 
