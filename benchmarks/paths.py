@@ -30,26 +30,13 @@ import pyoxigraph as ox
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from reports import pct, raw  # noqa: E402  (benchmarks/reports.py: the raw-query runner of both)
+
 from kg.config import Settings  # noqa: E402
-from kg.namespaces import sparql_prologue  # noqa: E402
 from kg.paths import DEFAULT_THRESHOLD, box, guidance, resolve_commune  # noqa: E402
-from kg.queries import named_query  # noqa: E402
 from kg.store import open_store  # noqa: E402
 
 START = date(2026, 1, 1)
-
-
-def raw(store: ox.Store, name: str, params: dict[str, object], base: str) -> int:
-    """Run a stored query as plain pyoxigraph would (bound values, every row read)."""
-    query = named_query(name)
-    bound = query.substitutions(params, base)
-    solutions = store.query(sparql_prologue(base) + query.text, substitutions=bound)
-    return sum(1 for _ in solutions)  # type: ignore[union-attr]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def zone_communes(store: ox.Store) -> list[tuple[str, str, str]]:
