@@ -6,36 +6,24 @@ evidence, and shows an offer's hostile text as text. The screenshot goes to the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
-import pytest
 from typer.testing import CliRunner
 
 from kg.cli import app
 from kg.store import StoreLayout
 from tests.conftest import TEST_BASE
-from tests.test_browser import CHROMIUM, FLAGS
-from tests.test_gaps import load_fixture
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+# the module-scoped Chromium fixture of the portal's browser tests (importing it also applies their skips)
+from tests.test_browser import browser  # noqa: F401
+from tests.test_gaps import load_fixture
 
 # An extracted span of offer 0000001 that is markup: it must stay inert text in the report.
 HOSTILE = '<script>window.hacked = 1</script><img src=x onerror="window.hacked = 2">'
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def test_html_report_in_chromium(browser: object, tmp_path: Path) -> None:
+def test_html_report_in_chromium(browser: object, tmp_path: Path) -> None:  # noqa: F811 (imported fixture)
     layout = StoreLayout(tmp_path / "store")
     with layout.new_build() as target:
         load_fixture(target.store)
