@@ -345,6 +345,13 @@ def test_full_build_keeps_the_version_history(tmp_path: Path, folder: Path) -> N
     )
 
 
+def _geocoded_relays(settings: Settings) -> int:
+    """How many VAE relays of the served graph have a commune (derived by the relay rules)."""
+    query = "SELECT (COUNT(*) AS ?n) WHERE { ?r a pas:VaeRelay ; pas:commune ?c }"
+    solutions = open_store(settings.store).query(sparql_prologue(TEST_BASE) + query)
+    return int(next(iter(solutions))["n"].value)  # type: ignore[index, call-overload]
+
+
 def test_update_runs_the_derivation_rules_of_the_replaced_source_again(tmp_path: Path) -> None:
     """Regression: an update of vae-relays lost the communes that rules 2–4 derive, because the
     rules saw the old derived triples in the published default graph."""
@@ -355,18 +362,12 @@ def test_update_runs_the_derivation_rules_of_the_replaced_source_again(tmp_path:
         ["cog-regions", "cog-departements", "cog-communes", "laposte-codes-postaux", "vae-relays"]
     )
     settings = _settings(tmp_path)
-    query = "SELECT (COUNT(*) AS ?n) WHERE { ?r a pas:VaeRelay ; pas:commune ?c }"
-
-    def geocoded() -> int:
-        store = open_store(settings.store)
-        solutions = store.query(sparql_prologue(TEST_BASE) + query)
-        return int(next(iter(solutions))["n"].value)  # type: ignore[index, call-overload]
 
     _built(run(demo, settings))
-    before = geocoded()
+    before = _geocoded_relays(settings)
     assert before >= 5
     _built(run(demo, settings, only=["vae-relays"], force=True))
-    assert geocoded() == before
+    assert _geocoded_relays(settings) == before
 
 
 def test_update_re_reads_the_sources_whose_rules_read_the_replaced_one(tmp_path: Path) -> None:
@@ -378,28 +379,22 @@ def test_update_re_reads_the_sources_whose_rules_read_the_replaced_one(tmp_path:
     territory = ["cog-regions", "cog-departements", "cog-communes", "laposte-codes-postaux"]
     demo.sources = demo.select([*territory, "vae-relays", "rome-riasec"])
     settings = _settings(tmp_path)
-    query = "SELECT (COUNT(*) AS ?n) WHERE { ?r a pas:VaeRelay ; pas:commune ?c }"
-
-    def geocoded() -> int:
-        store = open_store(settings.store)
-        solutions = store.query(sparql_prologue(TEST_BASE) + query)
-        return int(next(iter(solutions))["n"].value)  # type: ignore[index, call-overload]
 
     _built(run(demo, settings))
-    before = geocoded()
+    before = _geocoded_relays(settings)
     assert before >= 5
     result = _built(run(demo, settings, only=["cog-communes"], force=True))
     assert set(result.updated) == {"cog-communes", "vae-relays"}  # not rome-riasec
-    assert geocoded() == before
+    assert _geocoded_relays(settings) == before
     # A revised communes file without the relays' communes: the relays lose them (a partial
     # update that kept the old derived links would not).
     spec = demo.get("cog-communes")
     communes = json.loads(spec.path(demo.data_dir).read_text(encoding="utf-8"))
     revised = tmp_path / "communes.json"
     revised.write_text(json.dumps([c for c in communes if c.get("departement") != "14"]), encoding="utf-8")
-    store_before = geocoded()
+    store_before = _geocoded_relays(settings)
     _built(run(demo, settings, only=["cog-communes"], file=revised))
-    assert geocoded() < store_before
+    assert _geocoded_relays(settings) < store_before
 
 
 def test_stage_needed_for_offers_and_model_sources() -> None:
