@@ -16,9 +16,7 @@ per store build (a pickle under ``var/cache/nlp``, named after the build directo
 
 from __future__ import annotations
 
-import hashlib
 import math
-import pickle
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -29,6 +27,7 @@ import pyoxigraph as ox
 
 from kg.config import PROJECT_ROOT
 from kg.namespaces import sparql_prologue
+from kg.nlp.build_cache import per_build
 from kg.nlp.text import content_form, form_key, phrase_keys
 
 QUERIES_DIR = PROJECT_ROOT / "queries" / "nlp"
@@ -158,24 +157,8 @@ class Gazetteer:
         """The gazetteer of a store build, from the cache when this build was seen before."""
         if store_dir is None:
             return cls.from_store(store, base_iri)
-        build = store_dir.resolve()
-        name = hashlib.sha1(f"{CACHE_VERSION}|{build}|{base_iri}".encode()).hexdigest()[:16]
-        path = CACHE_DIR / f"gazetteer-{name}.pickle"
-        if path.is_file() and path.stat().st_mtime >= build.stat().st_mtime:
-            with path.open("rb") as handle:
-                loaded = pickle.load(handle)
-            if isinstance(loaded, cls):
-                return loaded
-        gazetteer = cls.from_store(store, base_iri)
-        try:
-            CACHE_DIR.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            with tmp.open("wb") as handle:
-                pickle.dump(gazetteer, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            tmp.replace(path)
-        except OSError:
-            pass  # a read-only checkout still works, without the cache
-        return gazetteer
+        key = f"{CACHE_VERSION}|{base_iri}"
+        return per_build(CACHE_DIR, "gazetteer", key, store_dir, lambda: cls.from_store(store, base_iri), cls)
 
     def candidates(self, keys: Iterable[str]) -> list[Entry]:
         """Entries one of whose anchor keys is in ``keys`` (in entry order, no duplicates)."""

@@ -28,8 +28,6 @@ texts). Three TF-IDF cosines are combined per fiche:
 
 from __future__ import annotations
 
-import hashlib
-import pickle
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -38,6 +36,7 @@ import numpy as np
 import pyoxigraph as ox
 
 from kg.namespaces import prefixes_for
+from kg.nlp.build_cache import per_build
 from kg.nlp.occupation_index import TfIdfIndex
 from kg.nlp.occupation_text import clean_title, gender_variants, pairs, stems
 
@@ -224,24 +223,8 @@ class OccupationModel:
         it from the graph costs ~20 s of CPU, loading it well under one)."""
         if store_dir is None:
             return cls.from_store(store, base)
-        build = store_dir.resolve()
-        key = f"{CACHE_VERSION}|{build}|{base}|{DEFAULT_WEIGHTS}"
-        path = CACHE_DIR / f"occupation-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pickle"
-        if path.is_file() and path.stat().st_mtime >= build.stat().st_mtime:
-            with path.open("rb") as handle:
-                loaded = pickle.load(handle)
-            if isinstance(loaded, cls):
-                return loaded
-        model = cls.from_store(store, base)
-        try:
-            CACHE_DIR.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{id(model)}.tmp")
-            with tmp.open("wb") as handle:
-                pickle.dump(model, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            tmp.replace(path)
-        except OSError:
-            pass  # a read-only checkout still works, without the cache
-        return model
+        key = f"{CACHE_VERSION}|{base}|{DEFAULT_WEIGHTS}"
+        return per_build(CACHE_DIR, "occupation", key, store_dir, lambda: cls.from_store(store, base), cls)
 
     def _best(self, per_label: np.ndarray) -> np.ndarray:
         return np.maximum.reduceat(per_label, self._starts)
