@@ -46,6 +46,10 @@ class Settings:
     graphql_max_cost: int = 50_000
     graphql_max_aliases: int = 30
     graphql_timeout_s: float = 10.0
+    # GraphQL executions at once in the app process, and the longest wait for a place before a
+    # request is shed with 503 + Retry-After (api/graphql/admission.py; 0: no bound).
+    graphql_concurrency: int = 8
+    graphql_queue_s: float = 2.0
     graphql_introspection: bool = True
     graphql_allowlist: Path | None = None
     # Admission control (api/limits.RequestLimits): requests served at once before new ones get 503 +
@@ -91,6 +95,10 @@ class Settings:
                 env.get("PASSERELLES_GRAPHQL_MAX_ALIASES", str(default.graphql_max_aliases))
             ),
             graphql_timeout_s=float(env.get("PASSERELLES_GRAPHQL_TIMEOUT", str(default.graphql_timeout_s))),
+            graphql_concurrency=int(
+                env.get("PASSERELLES_GRAPHQL_CONCURRENCY", str(default.graphql_concurrency))
+            ),
+            graphql_queue_s=float(env.get("PASSERELLES_GRAPHQL_QUEUE", str(default.graphql_queue_s))),
             graphql_introspection=env.get("PASSERELLES_GRAPHQL_INTROSPECTION", "1").lower()
             not in ("0", "false", "no"),
             graphql_allowlist=(

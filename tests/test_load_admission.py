@@ -8,9 +8,11 @@ start), with a small bound: 4 requests at once, bodies of 4 KiB, 30 queries a mi
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import importlib
 import socket
 import threading
 import time
@@ -157,3 +159,47 @@ def test_oversized_requests_refused(url: str, method: str, kwargs: dict[str, obj
         assert response.json()["error"] in ("uri-too-long", "headers-too-large", "body-too-large")
     log_outcome("hostile", what="oversized", target=str(kwargs)[:40], outcome=str(response.status_code))
     assert httpx.get(url + "/health", timeout=5).status_code == 200
+
+
+def test_graphql_past_its_execution_places_is_shed_not_timed_out(
+    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GraphQL runs in the app process: past ``graphql_concurrency`` executions, a request waits at
+    most ``graphql_queue_s`` for a place, then gets 503 + Retry-After (code OVERLOADED) without
+    starting — instead of sharing the core with the others until all pass the GraphQL timeout.
+    Regression: under overload the load benchmark saw 66 GraphQL TIMEOUT answers."""
+    router = importlib.import_module("api.graphql.router")  # the package exports its APIRouter as `router`
+    settings = dataclasses.replace(
+        make_store(tmp_path / "store"), graphql_concurrency=1, graphql_queue_s=0.3, rate_limit=0
+    )
+    store = ox.Store()
+    store.extend(portal_quads())
+    gate = threading.Event()
+    execute = router._execute
+
+    async def held_while_gate_closed(document, variables, operation, context):  # type: ignore[no-untyped-def]
+        while variables.get("hold") and not gate.is_set():
+            await asyncio.sleep(0.01)
+        return await execute(document, variables, operation, context)
+
+    monkeypatch.setattr(router, "_execute", held_while_gate_closed)
+    holding = {
+        "query": "query($hold: Boolean!) { __typename @include(if: $hold) }",
+        "variables": {"hold": True},
+    }
+    accept = {"Accept": "application/graphql-response+json"}
+    with serve(create_app(settings, store=store)) as root, concurrent.futures.ThreadPoolExecutor(1) as pool:
+        held = pool.submit(httpx.post, root + "/graphql", json=holding, timeout=10)
+        time.sleep(0.3)
+        started = time.monotonic()
+        shed = httpx.post(root + "/graphql", json={"query": "{ __typename }"}, headers=accept, timeout=10)
+        waited = time.monotonic() - started
+        gate.set()
+        assert shed.status_code == 503, shed.text
+        assert shed.headers["retry-after"] == "1"
+        assert shed.json()["errors"][0]["extensions"]["code"] == "OVERLOADED"
+        assert 0.3 <= waited < 2.0  # waited for a place, then refused before any work
+        assert held.result().status_code == 200  # the admitted one finished normally
+        again = httpx.post(root + "/graphql", json={"query": "{ __typename }"}, headers=accept, timeout=10)
+        assert again.status_code == 200 and again.json()["data"] == {"__typename": "Query"}
+        log_outcome("overload", what="graphql past its execution places", outcome="503 + Retry-After")

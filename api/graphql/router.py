@@ -39,6 +39,7 @@ from graphql import (
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
+from api.graphql.admission import ExecutionSlots, Overloaded
 from api.graphql.base import MAX_PAGE
 from api.graphql.context import Context
 from api.graphql.errors import (
@@ -46,6 +47,7 @@ from api.graphql.errors import (
     FORBIDDEN,
     INTERNAL,
     LIMIT_EXCEEDED,
+    OVERLOADED,
     PERSISTED_QUERY_NOT_FOUND,
     TIMEOUT,
 )
@@ -53,6 +55,7 @@ from api.graphql.limits import measure
 from api.graphql.queries import QueryRunner
 from api.graphql.schema import schema
 from api.graphql.search import index_future
+from api.limits import OVERLOAD_RETRY_AFTER_S
 from kg.config import Settings
 from kg.namespaces import prefixes_for
 from kg.remote_store import RETRY_AFTER_S, StoreUnavailable
@@ -106,6 +109,15 @@ def _runner(request: Request) -> QueryRunner:
         state.graphql_runner = runner
         index_future(_build_key(request), runner)  # start building the search index in the background
     return runner
+
+
+def _slots(request: Request) -> ExecutionSlots:
+    state = request.app.state
+    slots = getattr(state, "graphql_slots", None)
+    if slots is None:
+        settings: Settings = state.settings
+        slots = state.graphql_slots = ExecutionSlots(settings.graphql_concurrency, settings.graphql_queue_s)
+    return slots
 
 
 def _build_key(request: Request) -> object:
@@ -192,9 +204,18 @@ async def _run_one(request: Request, body: Any, method: str) -> dict[str, Any]:
         return {"errors": [_format_error(e) for e in errors], "_status": 400}
     context = Context(runner=_runner(request), settings=settings, build_key=_build_key(request))
     try:
-        result = await asyncio.wait_for(
-            _execute(document, variables, operation, context), timeout=settings.graphql_timeout_s
-        )
+        async with _slots(request).place():
+            result = await asyncio.wait_for(
+                _execute(document, variables, operation, context), timeout=settings.graphql_timeout_s
+            )
+    except Overloaded as exc:
+        raise RequestError(
+            503,
+            f"The server is overloaded ({exc}): retry in {OVERLOAD_RETRY_AFTER_S} s.",
+            OVERLOADED,
+            {"Retry-After": str(OVERLOAD_RETRY_AFTER_S)},
+            malformed=True,
+        ) from None
     except TimeoutError:
         raise RequestError(
             504, f"The query took more than {settings.graphql_timeout_s} s.", TIMEOUT
