@@ -22,6 +22,7 @@ from kg.remote_store import Endpoints, RemoteStore, StoreUnavailable, bind, publ
 from kg.store import StoreLayout, open_store
 from kg.update import run as run_build
 from tests.conftest import ROOT, TEST_BASE, OxigraphServer
+from tests.reliability_log import log_outcome
 
 FIXTURE = ROOT / "tests" / "fixtures" / "build"
 ID = TEST_BASE + "id/"
@@ -227,11 +228,20 @@ def test_store_down_gives_503_and_service_resumes_without_restart(
             assert response.status_code == 503, (url, response.status_code, response.text)
             assert int(response.headers["retry-after"]) > 0
             assert "unavailable" in response.text.lower() or "did not answer" in response.text
+            log_outcome(
+                "fault",
+                fault="remote store stopped",
+                what=f"{method} /{url.split('/')[1]}",
+                outcome=f"{response.status_code} + Retry-After",
+            )
         oxigraph_server.start()  # same port, same data: no restart of the API
         assert client.get(page).status_code == 200
         assert client.get("/sparql", params=sparql).json()["results"]["bindings"]
         body = client.post("/graphql", json=gql).json()
         assert body["data"]["occupation"]["code"] == code, body
+        log_outcome(
+            "fault", fault="remote store restarted", what="3 endpoints", outcome="answered, no API restart"
+        )
 
 
 # --- Linked Data pages follow a rebuild (embedded: reopened; remote: immediate) -------------------
