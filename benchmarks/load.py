@@ -25,8 +25,11 @@ The saturation point is the first step reaching 90 % of the best throughput.
 ``--overload`` (default on) then starts a second server with the rate limit on (its defaults) and
 sends 128 clients, each with its own ``X-Forwarded-For`` as behind a reverse proxy: every answer
 must be a result, a 429 or a 503, the refusals with ``Retry-After``. ``--soak SECONDS`` runs the
-saturation step's clients paced to the saturation throughput, sampling RSS every 2 s, and reports
-errors and the RSS slope. Results: a table on stdout, the summary in ``--out`` (JSON, read by
+saturation step's number of clients in a closed loop, as in the steps (so the soak runs at the
+saturation throughput: whatever the server gives them, compared with the step's figure of the
+same run), sampling RSS every 2 s, and reports errors and the RSS slope; ``--soak-rps`` paces
+them to a rate instead (a paced client falls behind its rate when an answer takes longer than
+its interval). Results: a table on stdout, the summary in ``--out`` (JSON, read by
 ``scripts/reliability_report.py``), the raw samples under ``var/load/``.
 """
 
@@ -283,9 +286,12 @@ def print_steps(steps: list[dict[str, Any]]) -> None:
 
 
 def print_soak(soak: dict[str, Any], seconds: int) -> None:
+    how = f"paced to {soak['target_rps']}/s" if soak["paced"] else "closed loop"
+    versus = f" ({soak['ratio_to_saturation']}× the saturation step's {soak['saturation_rps']}/s)"
+    versus = versus if soak["saturation_rps"] else ""
     print(
-        f"\nsoak {seconds} s, {soak['users']} clients paced to {soak['target_rps']}/s: "
-        f"{soak['throughput_rps']} answers/s, p95 {soak['p95_ms']} ms, errors {soak['errors']}, "
+        f"\nsoak {seconds} s, {soak['users']} clients {how}: "
+        f"{soak['throughput_rps']} answers/s{versus}, p95 {soak['p95_ms']} ms, errors {soak['errors']}, "
         f"shed {soak['shed']}; RSS {soak['rss_start_mib']} → {soak['rss_end_mib']} MiB "
         f"(max {soak['rss_max_mib']}), slope {soak['rss_slope_mib_per_min']} MiB/min "
         f"(second half {soak['rss_slope_second_half_mib_per_min']}); held: {soak['held']}"
@@ -344,14 +350,27 @@ def run_overload(args: argparse.Namespace, plan: dict[str, Any]) -> dict[str, An
 
 
 def run_soak(
-    args: argparse.Namespace, plan: dict[str, Any], server: Server, users: int, rate: float
+    args: argparse.Namespace,
+    plan: dict[str, Any],
+    server: Server,
+    users: int,
+    rate: float,
+    saturation_rps: float,
 ) -> dict[str, Any]:
+    """``users`` clients for ``args.soak`` seconds, closed loop (``rate`` 0) or paced to ``rate``."""
     server.rss.clear()
     thread = server.sample(2.0)
     started = time.time()
     raw = run_locust(server.url, users, args.soak, {**plan, "rate_per_user": rate / users}, "soak")
     server.stop_sampling(thread)
-    out = {"users": users, "target_rps": round(rate, 1), **summarise(raw, args.soak)}
+    out = {
+        "users": users,
+        "paced": rate > 0,
+        "target_rps": round(rate, 1),
+        "saturation_rps": saturation_rps,
+        **summarise(raw, args.soak),
+    }
+    out["ratio_to_saturation"] = round(out["throughput_rps"] / saturation_rps, 2) if saturation_rps else None
     points = [((t - started) / 60, total) for t, _, total in server.rss]
     half = [p for p in points if p[0] >= points[-1][0] / 2] if points else []
     minutes: list[dict[str, float]] = []
@@ -396,7 +415,9 @@ def main() -> int:
     parser.add_argument("--max-inflight", type=int, default=64, help="admission control bound of the server")
     parser.add_argument("--soak", type=int, default=0, help="soak seconds at the saturation throughput")
     parser.add_argument("--soak-users", type=int, default=0, help="with --soak-rps: skip the steps")
-    parser.add_argument("--soak-rps", type=float, default=0.0)
+    parser.add_argument(
+        "--soak-rps", type=float, default=0.0, help="pace the soak's clients to this rate (else closed loop)"
+    )
     parser.add_argument("--overload", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--overload-users", type=int, default=128)
     parser.add_argument("--overload-seconds", type=int, default=20)
@@ -432,8 +453,9 @@ def main() -> int:
         server.stop_sampling(thread)
         if args.soak:
             users = args.soak_users or result["saturation"]["users"]
-            rate = args.soak_rps or result["saturation"]["throughput_rps"]
-            soak = run_soak(args, plan, server, users, rate)
+            same_run = not (args.soak_users and args.soak_rps)
+            peak = float(result["saturation"]["throughput_rps"]) if same_run else 0.0
+            soak = run_soak(args, plan, server, users, args.soak_rps, peak)
             soak["run"] = {**meta, "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"}
             result["soak"] = soak
             print_soak(soak, args.soak)

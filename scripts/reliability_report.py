@@ -265,10 +265,19 @@ def load_rows(results: dict[str, tuple[str, float]]) -> list[tuple[str, ...]]:
                       _when(run)))  # fmt: skip
     if soak := data.get("soak"):
         run = soak["run"]
-        what = f"Soak: {soak['users']} clients paced to the saturation throughput ({soak['target_rps']}/s)"
+        if soak.get("paced", True):
+            what = f"Soak: {soak['users']} clients paced to the saturation rate ({soak['target_rps']}/s)"
+        else:
+            what = f"Soak: the saturation step's {soak['users']} clients, closed loop"
         how = f"{soak['seconds']:.0f} s, {soak['requests']} requests, {soak['rss_samples']} RSS samples"
         outcome = (
-            f"{soak['throughput_rps']} answers/s, p95 {soak['p95_ms']:.0f} ms, errors {soak['errors']}, "
+            f"{soak['throughput_rps']} answers/s"
+            + (
+                f" ({soak['ratio_to_saturation']}× the {soak['saturation_rps']}/s of the saturation step)"
+                if soak.get("ratio_to_saturation")
+                else ""
+            )
+            + f", p95 {soak['p95_ms']:.0f} ms, errors {soak['errors']}, "
             f"shed {soak['shed']}; RSS {soak['rss_start_mib']:.0f} → {soak['rss_end_mib']:.0f} MiB, slope "
             f"{soak['rss_slope_mib_per_min']} MiB/min ({soak['rss_slope_second_half_mib_per_min']} in the "
             f"second half); {'held' if soak['held'] else '**not held**'} (0 errors and < 1 MiB/min)"
