@@ -49,7 +49,7 @@ class Settings:
     # GraphQL executions at once in the app process, and the longest wait for a place before a
     # request is shed with 503 + Retry-After (api/graphql/admission.py; 0: no bound).
     graphql_concurrency: int = 8
-    graphql_queue_s: float = 2.0
+    graphql_queue_s: float = 5.0
     graphql_introspection: bool = True
     graphql_allowlist: Path | None = None
     # Admission control (api/limits.RequestLimits): requests served at once before new ones get 503 +
