@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Annotated
 
+import strawberry
 from strawberry.types import Info
 
 from api.graphql.base import MAX_PAGE
@@ -37,15 +39,28 @@ def check_share(value: float, name: str = "minShare") -> float:
 
 async def skill_gaps(
     info: Info,
-    trade: str | None,
-    occupations: list[str] | None,
-    territory: str | None,
-    since: dt.date | None,
-    min_share: float,
-    threshold: float,
-    first: int,
+    trade: strawberry.ID | None = None,
+    occupations: list[str] | None = None,
+    territory: Annotated[
+        strawberry.ID | None,
+        strawberry.argument(
+            description="Only offers located there: a territory ID, or `28` (région), `departement:76`, "
+            "`76540`, `2805`."
+        ),
+    ] = None,
+    since: Annotated[
+        dt.date | None, strawberry.argument(description="Only offers created on or after this date.")
+    ] = None,
+    min_share: Annotated[
+        float, strawberry.argument(description="Drop skills asked by a smaller share of offers (0–1).")
+    ] = 0.0,
+    threshold: Annotated[
+        float, strawberry.argument(description="Coverage score from which a skill counts as covered.")
+    ] = DEFAULT_THRESHOLD,
+    first: Annotated[int, strawberry.argument(description="The most demanded gaps (1–100).")] = DEFAULT_GAPS,
 ) -> SkillGapReport:
-    """The report of one trade (its code or ID) or one ROME fiche, through kg.gaps."""
+    """The report of one trade (its code or ID) or one ROME fiche, through kg.gaps; the resolver of
+    ``Query.skillGaps``, whose GraphQL arguments are these parameters."""
     if first < 1 or first > MAX_PAGE:
         raise ApiError.limit(f"`first` is between 1 and {MAX_PAGE}.")
     check_share(min_share)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -28,7 +28,7 @@ DEFAULT_FIRST = 10
 async def resolve_paths(
     info: Info,
     to: str,
-    from_: str | None = None,
+    from_: Annotated[str | None, strawberry.argument(name="from")] = None,
     skills: list[str] | None = None,
     near: strawberry.ID | None = None,
     radius_km: float | None = None,
@@ -37,7 +37,8 @@ async def resolve_paths(
     vae: bool | None = False,
     first: int | None = DEFAULT_FIRST,
 ) -> Guidance:
-    """Ranked guidance paths to ``to`` (see :func:`kg.paths.guidance` for the arguments)."""
+    """Ranked guidance paths to ``to`` (see :func:`kg.paths.guidance` for the arguments); the
+    resolver of ``Query.paths``, whose GraphQL arguments are these parameters."""
     count = DEFAULT_FIRST if first is None else first
     if count > MAX_PAGE:
         raise ApiError.limit(f"`first` is at most {MAX_PAGE} paths (asked {count}).")

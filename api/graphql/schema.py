@@ -29,8 +29,10 @@ from api.graphql.base import (
 from api.graphql.enums import CertificationKind, SkillKind, TerritoryKind, TransitionCategory, class_iri
 from api.graphql.errors import TIMEOUT, ApiError
 from api.graphql.fieldmap import FIELDS
-from api.graphql.gaps import DEFAULT_GAPS, DEFAULT_THRESHOLD, skill_gaps  # skill gaps (#7)
+from api.graphql.gaps import skill_gaps as resolve_skill_gaps  # skill gaps (#7)
+from api.graphql.paths import resolve_paths  # guidance paths (#8)
 from api.graphql.search import KINDS, index_future
+from api.graphql.types.path import Guidance
 from api.graphql.types.skill_gap import SkillGapReport  # skill gaps (#7)
 
 # Import every type module: each registers its type (REGISTRY) for the schema and the resolvers.
@@ -154,32 +156,15 @@ class Query:
     # One block, additive: the resolver is api/graphql/paths.py, the types api/graphql/types/path.py,
     # both running kg.paths.guidance (the code of `kg paths` and the stored path-* queries).
 
-    @strawberry.field(
+    paths: Guidance = strawberry.field(
+        resolver=resolve_paths,
         description="Guidance: ranked paths to an occupation (ROME 4.0 or v3 code, or appellation "
         "code) — its missing skills, the blocs and certifications covering them, and training "
         "sessions near a commune (`near`: commune ID or INSEE code; `radiusKm`, default 50), "
         "starting on or after `startsAfter` (default today); `from` (a fiche) or `skills` (OGR "
         "codes) are what the person has; `accessibility` keeps bodies with a disability referent; "
-        "`vae` adds the VAE alternative. At most 100 paths (`first`, default 10)."
+        "`vae` adds the VAE alternative. At most 100 paths (`first`, default 10).",
     )
-    async def paths(
-        self,
-        info: Info,
-        to: str,
-        from_: Annotated[str | None, strawberry.argument(name="from")] = None,
-        skills: list[str] | None = None,
-        near: strawberry.ID | None = None,
-        radius_km: float | None = None,
-        starts_after: dt.date | None = None,
-        accessibility: bool | None = False,
-        vae: bool | None = False,
-        first: int | None = 10,
-    ) -> Annotated["Guidance", strawberry.lazy("api.graphql.types.path")]:  # type: ignore[name-defined]  # noqa: F821
-        from api.graphql.paths import resolve_paths
-
-        return await resolve_paths(
-            info, to, from_, skills, near, radius_km, starts_after, accessibility, vae, first
-        )
 
     # --- End of guidance paths -----------------------------------------------------------------------
 
@@ -583,38 +568,13 @@ class Query:
 
     # --- Skill gaps (issue #7; api/graphql/gaps.py, kg/gaps.py) ----------------------------------------
 
-    @strawberry.field(
+    skill_gaps: SkillGapReport = strawberry.field(
+        resolver=resolve_skill_gaps,
         description="The certifier's report for a target trade (`trade`: its code or ID) or one ROME fiche "
         "(`occupations: [\"F1703\"]`): the skills its job offers demand that no bloc of its certifications "
         "covers, most demanded first, with evidence. The same figures as `kg gaps` and the stored query "
-        "`/queries/skill-gaps`."
+        "`/queries/skill-gaps`.",
     )
-    async def skill_gaps(
-        self,
-        info: Info,
-        trade: strawberry.ID | None = None,
-        occupations: list[str] | None = None,
-        territory: Annotated[
-            strawberry.ID | None,
-            strawberry.argument(
-                description="Only offers located there: a territory ID, or `28` (région), `departement:76`, "
-                "`76540`, `2805`."
-            ),
-        ] = None,
-        since: Annotated[
-            dt.date | None, strawberry.argument(description="Only offers created on or after this date.")
-        ] = None,
-        min_share: Annotated[
-            float, strawberry.argument(description="Drop skills asked by a smaller share of offers (0–1).")
-        ] = 0.0,
-        threshold: Annotated[
-            float, strawberry.argument(description="Coverage score from which a skill counts as covered.")
-        ] = DEFAULT_THRESHOLD,
-        first: Annotated[
-            int, strawberry.argument(description="The most demanded gaps (1–100).")
-        ] = DEFAULT_GAPS,
-    ) -> SkillGapReport:
-        return await skill_gaps(info, trade, occupations, territory, since, min_share, threshold, first)
 
     # --- end of skill gaps ---------------------------------------------------------------------------
 
