@@ -332,6 +332,7 @@ def run_overload(args: argparse.Namespace, plan: dict[str, Any]) -> dict[str, An
     )
     try:
         server.wait_ready()
+        warm_up(server.url)  # as for the steps: overload, not a server still building its search index
         thread = server.sample(1.0)
         raw = run_locust(server.url, args.overload_users, args.overload_seconds,
                          {**plan, "per_client_identity": True}, "overload")  # fmt: skip

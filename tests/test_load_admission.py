@@ -203,3 +203,45 @@ def test_graphql_past_its_execution_places_is_shed_not_timed_out(
         again = httpx.post(root + "/graphql", json={"query": "{ __typename }"}, headers=accept, timeout=10)
         assert again.status_code == 200 and again.json()["data"] == {"__typename": "Query"}
         log_outcome("overload", what="graphql past its execution places", outcome="503 + Retry-After")
+
+
+def test_search_while_its_index_builds_is_503_with_retry_after_not_a_timeout(
+    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh server builds the search index in the background (about 20 s on the real graph): a
+    search meanwhile waits at most INDEX_WAIT_S, then gets 503 + Retry-After, code
+    SEARCH_INDEX_NOT_READY. Regression: the overload run sent searches to a fresh server and got
+    TIMEOUT errors after 13–16 s."""
+    from api.graphql import search
+
+    gate = threading.Event()
+    build = search.SearchIndex.build.__func__  # type: ignore[attr-defined]
+
+    def slow_build(cls: type, runner: object) -> object:
+        gate.wait(30)
+        return build(cls, runner)
+
+    monkeypatch.setattr(search.SearchIndex, "build", classmethod(slow_build))
+    settings = dataclasses.replace(make_store(tmp_path / "store"), rate_limit=0)
+    store = ox.Store()
+    store.extend(portal_quads())
+    query = {"query": '{ search(text: "soudeur", first: 3) { code } }'}
+    accept = {"Accept": "application/graphql-response+json"}
+    with serve(create_app(settings, store=store)) as root:
+        started = time.monotonic()
+        warming = httpx.post(root + "/graphql", json=query, headers=accept, timeout=30)
+        assert time.monotonic() - started < 5
+        assert warming.status_code == 503, warming.text
+        assert warming.headers["retry-after"] == "10"
+        assert warming.json()["errors"][0]["extensions"]["code"] == "SEARCH_INDEX_NOT_READY"
+        old = httpx.post(root + "/graphql", json=query, timeout=30)  # application/json: still 503
+        assert old.status_code == 503 and old.headers["retry-after"] == "10"
+        gate.set()
+        deadline = time.monotonic() + 20
+        while (
+            ready := httpx.post(root + "/graphql", json=query, headers=accept, timeout=30)
+        ).status_code == 503:
+            assert time.monotonic() < deadline, ready.text
+            time.sleep(0.2)
+        assert ready.status_code == 200 and "data" in ready.json(), ready.text
+        log_outcome("overload", what="search while the index builds", outcome="503 + Retry-After")

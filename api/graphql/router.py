@@ -54,7 +54,7 @@ from api.graphql.errors import (
 from api.graphql.limits import measure
 from api.graphql.queries import QueryRunner
 from api.graphql.schema import schema
-from api.graphql.search import index_future
+from api.graphql.search import INDEX_RETRY_AFTER_S, IndexNotReady, index_future
 from api.limits import OVERLOAD_RETRY_AFTER_S
 from kg.config import Settings
 from kg.namespaces import prefixes_for
@@ -225,6 +225,15 @@ async def _run_one(request: Request, body: Any, method: str) -> dict[str, Any]:
         raise RequestError(
             503, f"The graph store is unavailable: {down[0].original_error}", "STORE_UNAVAILABLE",
             {"Retry-After": str(RETRY_AFTER_S)}, malformed=True,
+        )
+    warming = [e for e in result.errors or () if isinstance(e.original_error, IndexNotReady)]
+    if warming:  # the server is starting (or serves a new build): a 503 to retry, not a timeout
+        raise RequestError(
+            503,
+            str(warming[0].original_error),
+            "SEARCH_INDEX_NOT_READY",
+            {"Retry-After": str(INDEX_RETRY_AFTER_S)},
+            malformed=True,
         )
     out: dict[str, Any] = {}
     if result.errors:

@@ -27,11 +27,11 @@ from api.graphql.base import (
     snake,
 )
 from api.graphql.enums import CertificationKind, SkillKind, TerritoryKind, TransitionCategory, class_iri
-from api.graphql.errors import TIMEOUT, ApiError
+from api.graphql.errors import ApiError
 from api.graphql.fieldmap import FIELDS
 from api.graphql.gaps import skill_gaps as resolve_skill_gaps  # skill gaps (#7)
 from api.graphql.paths import resolve_paths  # guidance paths (#8)
-from api.graphql.search import KINDS, index_future
+from api.graphql.search import INDEX_WAIT_S, KINDS, IndexNotReady, index_future
 from api.graphql.types.path import Guidance
 from api.graphql.types.skill_gap import SkillGapReport  # skill gaps (#7)
 
@@ -594,14 +594,11 @@ class Query:
         ctx = info.context
         future = index_future(ctx.build_key, ctx.runner)
         try:
-            index = await asyncio.wait_for(
-                asyncio.shield(asyncio.wrap_future(future)), timeout=ctx.settings.graphql_timeout_s * 0.8
-            )
+            index = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout=INDEX_WAIT_S)
         except TimeoutError:
-            raise ApiError(
+            raise IndexNotReady(
                 "The search index of this graph build is still being prepared (it takes about a minute "
-                "after a new build); retry shortly.",
-                TIMEOUT,
+                "after a new build): retry shortly."
             ) from None
         kinds = None if not types else {t.value for t in types}
         hits = await asyncio.get_running_loop().run_in_executor(

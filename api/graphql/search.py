@@ -199,6 +199,15 @@ _LOCK = threading.Lock()
 _BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-index")
 
 
+class IndexNotReady(Exception):
+    """The search index of the served build is still being built: the request is answered 503 +
+    Retry-After (``api.graphql.router``) instead of holding the client until the GraphQL timeout."""
+
+
+INDEX_WAIT_S = 2.0  # how long a search waits for an index being built before answering 503
+INDEX_RETRY_AFTER_S = 10
+
+
 def index_future(build_key: object, runner: QueryRunner) -> Future[SearchIndex]:
     """The (future) index of the store build ``build_key``: built once, in the background, on first
     use; a failed build is forgotten so that the next search tries again."""
