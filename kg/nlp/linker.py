@@ -28,7 +28,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 
 from kg.nlp.gazetteer import Entry, Gazetteer
-from kg.nlp.text import form_key, word_key
+from kg.nlp.text import form_key, inclusive_base, word_key
 from kg.nlp.text import words as text_words
 
 Token = tuple[int, int, str]  # start, end, text — offsets into the offer text
@@ -260,8 +260,8 @@ class Linker:
         if len(entry.keys) == 1:
             # One stem is a weak clue (opérateur/opéras, assurer/assurances): the word itself
             # must read like the label's.
-            word = form_key(_join_keyed(keyed, used, self._texts))
-            if fuzz.ratio(word, entry.content) < self.single_word:
+            word = form_key(" ".join(inclusive_base(self._texts[u]) for u in used))
+            if max(fuzz.ratio(word, form) for form in entry.contents or (entry.content,)) < self.single_word:
                 return None
         compactness = len(used) / width
         score = coverage * (0.75 + 0.25 * compactness)
@@ -273,10 +273,6 @@ class Linker:
         if form_key(span) == entry.form and not entry.alias:
             return "exact"
         return "lemma" if score >= 0.999 else "fuzzy"
-
-
-def _join_keyed(keyed: list[tuple[int, str, float]], used: list[int], texts: list[str]) -> str:
-    return " ".join(texts[u] for u in used)
 
 
 def _join(tokens: Sequence[Token], first: int, last: int) -> str:

@@ -29,7 +29,7 @@ from kg.nlp.gazetteer import Gazetteer
 from kg.nlp.linker import Linker, Mention, Token
 from kg.nlp.offers import Offer, RecordError, prepare
 from kg.nlp.segment import Segment, segment
-from kg.nlp.text import form_key, normalise_phrase, phrase_keys
+from kg.nlp.text import form_key, normalise_phrase, phrase_keys, unglue
 
 MODEL = "fr_core_news_sm"
 EXCLUDED = ["tok2vec", "morphologizer", "parser", "attribute_ruler", "lemmatizer", "ner", "senter"]
@@ -142,7 +142,13 @@ class SkillLinker:
         # Offsets from the token arrays: building 1,000 Token objects per offer costs more
         # than the linking.
         array = doc.to_array([IDX, LENGTH])
-        tokens: list[Token] = [(int(a), int(a + n), text[a : a + n]) for a, n in array.tolist()]
+        tokens: list[Token] = []
+        for a, n in array.tolist():
+            word = text[a : a + n]
+            if word.isalnum() and (word.islower() or word[:1].isupper()):
+                tokens.append((a, a + n, word))
+            else:  # "B." → "B", "-travail" → "travail", "efficacitéRigueur" → two words
+                tokens += unglue(a, a + n, word)
         starts = [t[0] for t in tokens]
         skills: list[Mention] = []
         emerging: list[dict[str, object]] = []
