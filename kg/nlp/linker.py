@@ -21,10 +21,11 @@ word). Overlapping candidates compete for the words: the best keeps them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy
 from rapidfuzz import fuzz, process
 
 from kg.nlp.gazetteer import Entry, Gazetteer
@@ -32,6 +33,7 @@ from kg.nlp.text import form_key, inclusive_base, word_key
 from kg.nlp.text import words as text_words
 
 Token = tuple[int, int, str]  # start, end, text — offsets into the offer text
+_Prior = tuple[dict[str, "numpy.ndarray"], "numpy.ndarray"]  # a prior's entries by key, and their mask
 
 
 @dataclass(frozen=True)
@@ -95,21 +97,36 @@ class Linker:
         self._by_code: dict[str, list[int]] = {}
         for number, entry in enumerate(self.gazetteer.entries):
             self._by_code.setdefault(entry.code, []).append(number)
-        self._prior: frozenset[str] = frozenset()
-        self._prior_index: dict[str, list[int]] = {}
-        self._prior_setting: tuple[bool, float] = (False, 0.0)
+        self._priors: dict[tuple[frozenset[str], bool, float], _Prior] = {}
+        # Perf only: the entries' keys as arrays, so that the coverage bound of all the candidates of
+        # a clause is one numpy gather instead of a Python loop per candidate.
+        key_id = {key: number for number, key in enumerate(self._vocabulary)}
+        self._key_id = key_id
+        self._idf = numpy.array([self.gazetteer.idf[k] for k in self._vocabulary], dtype=numpy.float64)
+        lengths = [len(e.keys) for e in self.gazetteer.entries]
+        self._keys_flat = numpy.fromiter(
+            (key_id[k] for e in self.gazetteer.entries for k in e.keys), dtype=numpy.int64, count=sum(lengths)
+        )
+        self._keys_start = numpy.concatenate(([0], numpy.cumsum(lengths)[:-1])).astype(numpy.int64)
+        self._keys_count = numpy.array(lengths, dtype=numpy.int64)
+        self._totals = numpy.array([w[1] for w in self.gazetteer.weights], dtype=numpy.float64)
+        self._index = {k: numpy.array(v, dtype=numpy.int64) for k, v in self.gazetteer.index.items()}
+        self._present = numpy.zeros(len(self._vocabulary), dtype=bool)
 
-    def _use_prior(self, prior: frozenset[str]) -> dict[str, list[int]]:
-        """The prior's entries by the keys a partial match needs (kept while the same prior
-        comes back: one offer's clauses share it). With ``prior_anchor`` that is the rarest
-        key alone; else the heaviest keys whose complement weighs less than
-        ``prior_coverage`` (as the gazetteer's own index does for ``min_coverage``)."""
-        setting = (self.prior_anchor, self.prior_coverage)
-        if prior is not self._prior or setting != self._prior_setting:
+    def _use_prior(self, prior: frozenset[str]) -> _Prior:
+        """The prior's entries by the keys a partial match needs, and a mask of its entries (kept per
+        prior and setting: an offer's clauses, and offers of the same fiche, share it). With
+        ``prior_anchor`` that is the rarest key alone; else the heaviest keys whose complement weighs
+        less than ``prior_coverage`` (as the gazetteer's own index does for ``min_coverage``)."""
+        setting = (prior, self.prior_anchor, self.prior_coverage)
+        cached = self._priors.get(setting)
+        if cached is None:
             idf = self.gazetteer.idf
             index: dict[str, list[int]] = {}
+            mask = numpy.zeros(len(self.gazetteer.entries), dtype=bool)
             for code in prior:
                 for number in self._by_code.get(code, ()):
+                    mask[number] = True
                     keys = self.gazetteer.entries[number].keys
                     if self.prior_anchor:
                         index.setdefault(max(keys, key=idf.__getitem__), []).append(number)
@@ -120,8 +137,30 @@ class Linker:
                         rest -= idf[key]
                         if rest < self.prior_coverage * total:
                             break
-            self._prior, self._prior_index, self._prior_setting = prior, index, setting
-        return self._prior_index
+            if len(self._priors) >= 256:
+                self._priors.clear()
+            cached = self._priors[setting] = (
+                {k: numpy.array(v, dtype=numpy.int64) for k, v in index.items()},
+                mask,
+            )
+        return cached
+
+    def _reachable(
+        self, present: Iterable[str], numbers: numpy.ndarray, need: numpy.ndarray | float
+    ) -> tuple[numpy.ndarray, numpy.ndarray]:
+        """The candidates whose keys present in the clause weigh ``need`` of their total or more
+        (the cheap upper bound of coverage), with that weight."""
+        starts, counts = self._keys_start[numbers], self._keys_count[numbers]
+        ends = numpy.cumsum(counts)
+        flat = numpy.repeat(starts - ends + counts, counts) + numpy.arange(int(ends[-1]))
+        keys = self._keys_flat[flat]
+        ids = [self._key_id[k] for k in present]
+        self._present[ids] = True
+        weights = self._idf[keys] * self._present[keys]
+        self._present[ids] = False
+        reach = numpy.add.reduceat(weights, ends - counts)
+        keep = reach >= need * self._totals[numbers] - 1e-9
+        return numbers[keep], reach[keep]
 
     def _closest_key(self, key: str) -> str | None:
         if len(key) < 6:
@@ -170,26 +209,27 @@ class Linker:
         entries, weights = self.gazetteer.entries, self.gazetteer.weights
         idf = self.gazetteer.idf
         present_keys = positions.keys()
-        numbers: set[int] = set()
-        index = self.gazetteer.index
-        for key in present_keys:
-            numbers.update(index.get(key, ()))
+        index = self._index
+        arrays = [index[k] for k in present_keys if k in index]
         prior_codes = prior or frozenset()
         if prior_codes:
-            prior_index = self._use_prior(prior_codes)
-            for key in present_keys:
-                numbers.update(prior_index.get(key, ()))
+            prior_index, prior_mask = self._use_prior(prior_codes)
+            arrays += [prior_index[k] for k in present_keys if k in prior_index]
         outside = self.outside_score if prior_codes else 0.0
-        for number in numbers:
+        if not arrays:
+            return []
+        numbers = numpy.unique(numpy.concatenate(arrays)) if len(arrays) > 1 else arrays[0]
+        need_of: numpy.ndarray | float = self.min_coverage
+        if prior_codes:
+            low = min(self.prior_coverage, self.min_coverage)
+            need_of = numpy.where(prior_mask[numbers], low, self.min_coverage)
+        kept, reaches = self._reachable(present_keys, numbers, need_of)
+        for number, reach in zip(kept.tolist(), reaches.tolist(), strict=True):
             entry = entries[number]
             favoured = entry.code in prior_codes
             need = min(self.prior_coverage, self.min_coverage) if favoured else self.min_coverage
-            # Cheap upper bound first: most candidates share one common key and stop here.
-            shared = present_keys & entry.keyset
-            reach = sum(idf[k] for k in shared)
-            if reach < need * weights[number][1]:
-                continue
-            if favoured and reach < self.min_coverage * weights[number][1]:
+            if favoured and reach < self.min_coverage * weights[number][1] - 1e-9:
+                shared = present_keys & entry.keyset
                 if len(shared) < min(self.prior_min_keys, len(entry.keys)):
                     continue
                 if self.prior_anchor and max(entry.keys, key=idf.__getitem__) not in shared:

@@ -192,11 +192,11 @@ class SkillLinker:
 
     def _emerging(self, text: str, start: int, end: int) -> dict[str, object] | None:
         phrase = text[start:end]
-        normalised = normalise_phrase(phrase)
-        count = len(phrase_keys(phrase))
-        if not (self.min_words <= count <= self.max_words) or normalised in self._titles:
+        keys = phrase_keys(phrase)
+        if not (self.min_words <= len(keys) <= self.max_words):
             return None
-        if frozenset(phrase_keys(phrase)) in self._title_keys:
+        normalised = normalise_phrase(phrase)
+        if normalised in self._titles or frozenset(keys) in self._title_keys:
             return None
         if _NOT_SKILL.search(form_key(phrase)) or any(c.isdigit() for c in phrase):
             return None

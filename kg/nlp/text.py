@@ -201,6 +201,7 @@ def content_form(text: str) -> str:
     return " ".join(form_key(w) for _, _, w in words(text) if word_key(w) is not None)
 
 
+@lru_cache(maxsize=65536)
 def normalise_phrase(text: str) -> str:
     """The grouping key of a phrase: its content words, lower case, without accents, in the
     singular (a final ``s`` of a word of 4+ letters dropped, ``-aux`` → ``-al`` left alone), in order.
