@@ -34,6 +34,9 @@ SKILLS = [
     ("106670", "Entretenir un logement", "savoir-faire"),
     ("107920", "Effectuer les courses d'une personne", "savoir-faire"),
     ("120409", "Formation Initiale Minimum Obligatoire (FIMO)", "savoir"),
+    ("300473", "Faire preuve de réactivité", "savoir-etre"),
+    ("400326", "Maîtriser la conduite des engins de chantier (CACES) en étant vigilant", "savoir-faire"),
+    ("120408", "Grues auxiliaires de chargement de véhicules (CACES R 390)", "savoir"),
 ]
 APPELLATIONS = [
     ("16250", "Maçon / Maçonne", "F1703"),
@@ -183,6 +186,9 @@ GOLDEN = [
     ("Connaissance de l'électronique", []),
     ("Entretien du logement", [("106670", "lemma", "Entretien du logement")]),  # one word family
     ("FIMO à jour", [("120409", "exact", "FIMO")]),  # the acronym of a label
+    ("Réactif et polyvalent", [("300473", "lemma", "Réactif")]),  # one key, one of the item's forms
+    ("Vous êtes réactif(ve)", [("300473", "lemma", "réactif")]),
+    ("CACES à jour", []),  # an acronym whose head other items write too ("CACES R 390") names none
 ]
 
 
@@ -229,6 +235,22 @@ def test_pipeline_links_requirements_only_and_collects_emerging(pipeline) -> Non
     ]
     assert [e["normalised"] for e in doc._.emerging] == ["monter mur beton chanvre"]
     assert all(text[e["start"] : e["end"]] == e["text"] for e in doc._.emerging)
+
+
+def test_pipeline_links_words_glued_to_punctuation_or_to_the_next_item(pipeline) -> None:  # type: ignore[no-untyped-def]
+    # "B." is one spaCy token, "-Rigoureux" too; "efficacitéAutonomie" lost its line break
+    text = (
+        "Agent H/F\nProfil :\n-Rigoureux\nDoit être titulaire du permis B. "
+        "Sens du détail et efficacitéAutonomie\nVous êtes rigoureux.se et réactif(ve)"
+    )
+    doc = pipeline(text)
+    assert [(m.code, m.text) for m in doc._.skills] == [
+        ("300490", "Rigoureux"),
+        ("123456", "permis B"),
+        ("300460", "Autonomie"),
+        ("300490", "rigoureux.se"),  # inclusive spellings, one spaCy token each
+        ("300473", "réactif(ve"),  # spaCy keeps the closing parenthesis apart
+    ]
 
 
 # --- kg extract --------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from kg.nlp.text import content_form, form_key, phrase_keys
 
 QUERIES_DIR = PROJECT_ROOT / "queries" / "nlp"
 CACHE_DIR = PROJECT_ROOT / "var" / "cache" / "nlp"
-CACHE_VERSION = 14  # bump when the entry layout or the keying changes
+CACHE_VERSION = 18  # bump when the entry layout or the keying changes
 ANCHOR_COVERAGE = 0.8  # the lowest coverage a linker may ask for (see Linker.min_coverage)
 _PARENS = re.compile(r"\s*\([^)]*\)")
 
@@ -92,7 +92,8 @@ class Gazetteer:
         for code, label, _ in skills:
             for acronym in _ACRONYM.findall(label):
                 named[acronym].add(code)
-                named[acronym.split()[0]].add(code)
+            for head in _PAREN_HEAD.findall(label):
+                named[head].add(code)
         shared = {a for a, codes in named.items() if len(codes) > 1}
         # One entry per item and key set; the other forms with the same keys are kept as its contents.
         found: dict[tuple[str, tuple[str, ...]], tuple[str, str, str, str, bool, list[str]]] = {}
@@ -246,6 +247,7 @@ def _variants(label: str, kind: str) -> list[str]:
     return out
 
 
+_PAREN_HEAD = re.compile(r"\(([A-Z][A-Z0-9]{1,7})\b")  # "(CACES R 372-1)" → CACES
 _ACRONYM = re.compile(r"\(([A-Z][A-Z0-9]{1,7}(?: [A-Z]?[0-9]{2,3})?)\)")
 
 

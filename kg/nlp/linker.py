@@ -83,6 +83,9 @@ class Linker:
     outside_score: float = 0.95  # the score an item outside a given prior needs (0: min_score)
     prior_bonus: float = 0.1  # added to an item of the prior's score when candidates compete
     prior_anchor: bool = True  # an item of the prior matched below min_coverage needs its rarest key
+    # a one-word knowledge item ("Industrie", "Chimie") outside a given prior: these name the sector or
+    # the company's trade as often as a requirement, so they are linked only when the fiche lists them
+    one_word_savoir_outside: bool = True
 
     def __post_init__(self) -> None:
         self._texts: list[str] = []
@@ -227,6 +230,14 @@ class Linker:
         for number, reach in zip(kept.tolist(), reaches.tolist(), strict=True):
             entry = entries[number]
             favoured = entry.code in prior_codes
+            if (
+                prior_codes
+                and not favoured
+                and not self.one_word_savoir_outside
+                and entry.kind == "savoir"
+                and len(entry.keys) == 1
+            ):
+                continue
             need = min(self.prior_coverage, self.min_coverage) if favoured else self.min_coverage
             if favoured and reach < self.min_coverage * weights[number][1] - 1e-9:
                 shared = present_keys & entry.keyset

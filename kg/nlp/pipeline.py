@@ -158,7 +158,7 @@ class SkillLinker:
             for start, end in clauses(text, seg):
                 first = _bisect(starts, start)
                 last = _bisect(starts, end)
-                clause_tokens = [t for t in tokens[first:last] if t[1] <= end]
+                clause_tokens = tokens[first:last]  # a token across the end ("réactif(ve)") is its start's
                 found = [
                     m
                     for m in self.linker.link(clause_tokens, text, doc._.prior)
