@@ -37,6 +37,7 @@ SKILLS = [
     ("300473", "Faire preuve de réactivité", "savoir-etre"),
     ("400326", "Maîtriser la conduite des engins de chantier (CACES) en étant vigilant", "savoir-faire"),
     ("120408", "Grues auxiliaires de chargement de véhicules (CACES R 390)", "savoir"),
+    ("125903", "C", "savoir"),
 ]
 APPELLATIONS = [
     ("16250", "Maçon / Maçonne", "F1703"),
@@ -189,6 +190,7 @@ GOLDEN = [
     ("Réactif et polyvalent", [("300473", "lemma", "Réactif")]),  # one key, one of the item's forms
     ("Vous êtes réactif(ve)", [("300473", "lemma", "réactif")]),
     ("CACES à jour", []),  # an acronym whose head other items write too ("CACES R 390") names none
+    ("Permis C. Température 5°C", []),  # a lone capital letter is no item (the language C)
 ]
 
 

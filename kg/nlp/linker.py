@@ -309,6 +309,8 @@ class Linker:
         if width > len(present) + self.max_gap * len(present):
             return None
         if len(entry.keys) == 1:
+            if len(entry.keys[0]) < 2:  # a lone capital ("C", the language) is a category, an initial
+                return None
             # One stem is a weak clue (opérateur/opéras, assurer/assurances): the word itself
             # must read like the label's.
             word = form_key(" ".join(inclusive_base(self._texts[u]) for u in used))
