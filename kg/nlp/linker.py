@@ -73,7 +73,7 @@ class Linker:
     cross-validation on the DEV split of the hand annotation (``benchmarks/tune_linker.py``)."""
 
     gazetteer: Gazetteer
-    min_coverage: float = 0.9
+    min_coverage: float = 0.85
     min_score: float = 0.9
     fuzzy_word: float = 88.0
     max_gap: int = 2  # extra content words allowed inside a span, per matched key
