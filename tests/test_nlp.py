@@ -155,6 +155,20 @@ def test_segmenter_knows_sections_bullets_and_glued_headings() -> None:
     ]
 
 
+def test_segmenter_cuts_items_glued_by_a_lost_line_break() -> None:
+    text = (
+        "Cariste H/F\nProfil recherché :\n"
+        "Manutention avec soinRigueur des opérationsCe que nous offrons***Mutuelle"
+    )
+    found = [(s.text(text), s.section, s.requirement) for s in segment(text)]
+    assert found[2:] == [
+        ("Manutention avec soin", "profile", True),
+        ("Rigueur des opérations", "profile", True),
+        ("Ce que nous offrons", "benefits", False),
+        ("Mutuelle", "benefits", False),
+    ]
+
+
 def test_pay_sentences_are_not_requirements_wherever_they_stand() -> None:
     text = "Titre\nVous préparez les commandes.\nRémunération : 12,50 € brut de l'heure."
     assert [s.requirement for s in segment(text)] == [False, True, False]
