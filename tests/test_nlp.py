@@ -239,6 +239,14 @@ def test_linker_prior_links_partial_phrases_of_the_predicted_fiche_only(gazettee
     assert [m.code for m in strict.link(words("Techniques de maconerie"), None, prior)] == []
 
 
+def test_linker_one_word_knowledge_outside_the_prior_is_a_setting(gazetteer: Gazetteer) -> None:
+    sentence, prior = "Opéras", gazetteer.prior(["K1302"])  # the fiche does not list Opéras
+    assert [m.code for m in Linker(gazetteer).link(words(sentence), sentence, prior)] == ["109114"]
+    strict = Linker(gazetteer, one_word_savoir_outside=False)
+    assert strict.link(words(sentence), sentence, prior) == []
+    assert [m.code for m in strict.link(words(sentence), sentence)] == ["109114"]  # no prior: no restriction
+
+
 def test_pipeline_links_requirements_only_and_collects_emerging(pipeline) -> None:  # type: ignore[no-untyped-def]
     text = OFFER["intitule"] + "\n" + OFFER["description"]
     doc = pipeline(text)
