@@ -34,6 +34,10 @@ SKILLS = [
     ("106670", "Entretenir un logement", "savoir-faire"),
     ("107920", "Effectuer les courses d'une personne", "savoir-faire"),
     ("120409", "Formation Initiale Minimum Obligatoire (FIMO)", "savoir"),
+    ("300473", "Faire preuve de réactivité", "savoir-etre"),
+    ("400326", "Maîtriser la conduite des engins de chantier (CACES) en étant vigilant", "savoir-faire"),
+    ("120408", "Grues auxiliaires de chargement de véhicules (CACES R 390)", "savoir"),
+    ("125903", "C", "savoir"),
 ]
 APPELLATIONS = [
     ("16250", "Maçon / Maçonne", "F1703"),
@@ -151,6 +155,20 @@ def test_segmenter_knows_sections_bullets_and_glued_headings() -> None:
     ]
 
 
+def test_segmenter_cuts_items_glued_by_a_lost_line_break() -> None:
+    text = (
+        "Cariste H/F\nProfil recherché :\n"
+        "Manutention avec soinRigueur des opérationsCe que nous offrons***Mutuelle"
+    )
+    found = [(s.text(text), s.section, s.requirement) for s in segment(text)]
+    assert found[2:] == [
+        ("Manutention avec soin", "profile", True),
+        ("Rigueur des opérations", "profile", True),
+        ("Ce que nous offrons", "benefits", False),
+        ("Mutuelle", "benefits", False),
+    ]
+
+
 def test_pay_sentences_are_not_requirements_wherever_they_stand() -> None:
     text = "Titre\nVous préparez les commandes.\nRémunération : 12,50 € brut de l'heure."
     assert [s.requirement for s in segment(text)] == [False, True, False]
@@ -183,6 +201,10 @@ GOLDEN = [
     ("Connaissance de l'électronique", []),
     ("Entretien du logement", [("106670", "lemma", "Entretien du logement")]),  # one word family
     ("FIMO à jour", [("120409", "exact", "FIMO")]),  # the acronym of a label
+    ("Réactif et polyvalent", [("300473", "lemma", "Réactif")]),  # one key, one of the item's forms
+    ("Vous êtes réactif(ve)", [("300473", "lemma", "réactif")]),
+    ("CACES à jour", []),  # an acronym whose head other items write too ("CACES R 390") names none
+    ("Permis C. Température 5°C", []),  # a lone capital letter is no item (the language C)
 ]
 
 
@@ -217,6 +239,14 @@ def test_linker_prior_links_partial_phrases_of_the_predicted_fiche_only(gazettee
     assert [m.code for m in strict.link(words("Techniques de maconerie"), None, prior)] == []
 
 
+def test_linker_one_word_knowledge_outside_the_prior_is_a_setting(gazetteer: Gazetteer) -> None:
+    sentence, prior = "Opéras", gazetteer.prior(["K1302"])  # the fiche does not list Opéras
+    assert [m.code for m in Linker(gazetteer).link(words(sentence), sentence, prior)] == ["109114"]
+    strict = Linker(gazetteer, one_word_savoir_outside=False)
+    assert strict.link(words(sentence), sentence, prior) == []
+    assert [m.code for m in strict.link(words(sentence), sentence)] == ["109114"]  # no prior: no restriction
+
+
 def test_pipeline_links_requirements_only_and_collects_emerging(pipeline) -> None:  # type: ignore[no-untyped-def]
     text = OFFER["intitule"] + "\n" + OFFER["description"]
     doc = pipeline(text)
@@ -229,6 +259,22 @@ def test_pipeline_links_requirements_only_and_collects_emerging(pipeline) -> Non
     ]
     assert [e["normalised"] for e in doc._.emerging] == ["monter mur beton chanvre"]
     assert all(text[e["start"] : e["end"]] == e["text"] for e in doc._.emerging)
+
+
+def test_pipeline_links_words_glued_to_punctuation_or_to_the_next_item(pipeline) -> None:  # type: ignore[no-untyped-def]
+    # "B." is one spaCy token, "-Rigoureux" too; "efficacitéAutonomie" lost its line break
+    text = (
+        "Agent H/F\nProfil :\n-Rigoureux\nDoit être titulaire du permis B. "
+        "Sens du détail et efficacitéAutonomie\nVous êtes rigoureux.se et réactif(ve)"
+    )
+    doc = pipeline(text)
+    assert [(m.code, m.text) for m in doc._.skills] == [
+        ("300490", "Rigoureux"),
+        ("123456", "permis B"),
+        ("300460", "Autonomie"),
+        ("300490", "rigoureux.se"),  # inclusive spellings, one spaCy token each
+        ("300473", "réactif(ve"),  # spaCy keeps the closing parenthesis apart
+    ]
 
 
 # --- kg extract --------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from kg.nlp.text import content_form, form_key, phrase_keys
 
 QUERIES_DIR = PROJECT_ROOT / "queries" / "nlp"
 CACHE_DIR = PROJECT_ROOT / "var" / "cache" / "nlp"
-CACHE_VERSION = 13  # bump when the entry layout or the keying changes
+CACHE_VERSION = 18  # bump when the entry layout or the keying changes
 ANCHOR_COVERAGE = 0.8  # the lowest coverage a linker may ask for (see Linker.min_coverage)
 _PARENS = re.compile(r"\s*\([^)]*\)")
 
@@ -49,6 +49,9 @@ class Entry:
     content: str  # the content words' form keys: what a one-word match is compared with
     alias: bool = False  # an everyday form (ALIASES), not the ROME label: never an "exact" match
     keyset: frozenset[str] = frozenset()  # the keys as a set, for the linker's quick bound
+    # every form with these keys ("réactivité", "réactif", "réactive"): a one-word match is
+    # compared with the closest (one stem is a weak clue, the word must read like one of them)
+    contents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,36 +85,36 @@ class Gazetteer:
     ) -> Gazetteer:
         """Build from ``(code, label, kind)`` skill rows, ``(code, label, rome)`` appellations and
         ``(rome, item code)`` rows of the items each fiche lists."""
-        entries: list[Entry] = []
-        seen: set[tuple[str, tuple[str, ...]]] = set()
         skills = list(skills)
-        # An acronym that several items write ("CACES") names none of them alone.
+        # An acronym that several items write ("CACES", also as the head of "CACES R 390") names
+        # none of them alone.
         named: dict[str, set[str]] = defaultdict(set)
         for code, label, _ in skills:
             for acronym in _ACRONYM.findall(label):
                 named[acronym].add(code)
+            for head in _PAREN_HEAD.findall(label):
+                named[head].add(code)
         shared = {a for a, codes in named.items() if len(codes) > 1}
+        # One entry per item and key set; the other forms with the same keys are kept as its contents.
+        found: dict[tuple[str, tuple[str, ...]], tuple[str, str, str, str, bool, list[str]]] = {}
         for code, label, kind in skills:
             variants = [(v, False) for v in _variants(label, kind) if v not in shared] + [
                 (a, True) for a in ALIASES.get(code, ())
             ]
             for variant, alias in variants:
                 keys = tuple(dict.fromkeys(phrase_keys(variant)))
-                if not keys or (code, keys) in seen:
+                if not keys:
                     continue
-                seen.add((code, keys))
-                entries.append(
-                    Entry(
-                        code,
-                        label,
-                        kind,
-                        keys,
-                        form_key(variant),
-                        content_form(variant),
-                        alias,
-                        frozenset(keys),
-                    )
-                )
+                content = content_form(variant)
+                if (code, keys) in found:
+                    if content not in found[code, keys][5]:
+                        found[code, keys][5].append(content)
+                    continue
+                found[code, keys] = (label, kind, form_key(variant), content, alias, [content])
+        entries = [
+            Entry(code, label, kind, keys, form, content, alias, frozenset(keys), tuple(contents))
+            for (code, keys), (label, kind, form, content, alias, contents) in found.items()
+        ]
         df = Counter(k for e in entries for k in set(e.keys))
         n = max(len(entries), 1)
         idf = {k: math.log(1 + n / c) for k, c in df.items()}
@@ -244,6 +247,7 @@ def _variants(label: str, kind: str) -> list[str]:
     return out
 
 
+_PAREN_HEAD = re.compile(r"\(([A-Z][A-Z0-9]{1,7})\b")  # "(CACES R 372-1)" → CACES
 _ACRONYM = re.compile(r"\(([A-Z][A-Z0-9]{1,7}(?: [A-Z]?[0-9]{2,3})?)\)")
 
 

@@ -21,17 +21,19 @@ word). Overlapping candidates compete for the words: the best keeps them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy
 from rapidfuzz import fuzz, process
 
 from kg.nlp.gazetteer import Entry, Gazetteer
-from kg.nlp.text import form_key, word_key
+from kg.nlp.text import form_key, inclusive_base, word_key
 from kg.nlp.text import words as text_words
 
 Token = tuple[int, int, str]  # start, end, text — offsets into the offer text
+_Prior = tuple[dict[str, "numpy.ndarray"], "numpy.ndarray"]  # a prior's entries by key, and their mask
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class Linker:
     cross-validation on the DEV split of the hand annotation (``benchmarks/tune_linker.py``)."""
 
     gazetteer: Gazetteer
-    min_coverage: float = 0.9
+    min_coverage: float = 0.85
     min_score: float = 0.9
     fuzzy_word: float = 88.0
     max_gap: int = 2  # extra content words allowed inside a span, per matched key
@@ -81,6 +83,9 @@ class Linker:
     outside_score: float = 0.95  # the score an item outside a given prior needs (0: min_score)
     prior_bonus: float = 0.1  # added to an item of the prior's score when candidates compete
     prior_anchor: bool = True  # an item of the prior matched below min_coverage needs its rarest key
+    # a one-word knowledge item ("Industrie", "Chimie") outside a given prior: these name the sector or
+    # the company's trade as often as a requirement, so they are linked only when the fiche lists them
+    one_word_savoir_outside: bool = True
 
     def __post_init__(self) -> None:
         self._texts: list[str] = []
@@ -95,21 +100,36 @@ class Linker:
         self._by_code: dict[str, list[int]] = {}
         for number, entry in enumerate(self.gazetteer.entries):
             self._by_code.setdefault(entry.code, []).append(number)
-        self._prior: frozenset[str] = frozenset()
-        self._prior_index: dict[str, list[int]] = {}
-        self._prior_setting: tuple[bool, float] = (False, 0.0)
+        self._priors: dict[tuple[frozenset[str], bool, float], _Prior] = {}
+        # Perf only: the entries' keys as arrays, so that the coverage bound of all the candidates of
+        # a clause is one numpy gather instead of a Python loop per candidate.
+        key_id = {key: number for number, key in enumerate(self._vocabulary)}
+        self._key_id = key_id
+        self._idf = numpy.array([self.gazetteer.idf[k] for k in self._vocabulary], dtype=numpy.float64)
+        lengths = [len(e.keys) for e in self.gazetteer.entries]
+        self._keys_flat = numpy.fromiter(
+            (key_id[k] for e in self.gazetteer.entries for k in e.keys), dtype=numpy.int64, count=sum(lengths)
+        )
+        self._keys_start = numpy.concatenate(([0], numpy.cumsum(lengths)[:-1])).astype(numpy.int64)
+        self._keys_count = numpy.array(lengths, dtype=numpy.int64)
+        self._totals = numpy.array([w[1] for w in self.gazetteer.weights], dtype=numpy.float64)
+        self._index = {k: numpy.array(v, dtype=numpy.int64) for k, v in self.gazetteer.index.items()}
+        self._present = numpy.zeros(len(self._vocabulary), dtype=bool)
 
-    def _use_prior(self, prior: frozenset[str]) -> dict[str, list[int]]:
-        """The prior's entries by the keys a partial match needs (kept while the same prior
-        comes back: one offer's clauses share it). With ``prior_anchor`` that is the rarest
-        key alone; else the heaviest keys whose complement weighs less than
-        ``prior_coverage`` (as the gazetteer's own index does for ``min_coverage``)."""
-        setting = (self.prior_anchor, self.prior_coverage)
-        if prior is not self._prior or setting != self._prior_setting:
+    def _use_prior(self, prior: frozenset[str]) -> _Prior:
+        """The prior's entries by the keys a partial match needs, and a mask of its entries (kept per
+        prior and setting: an offer's clauses, and offers of the same fiche, share it). With
+        ``prior_anchor`` that is the rarest key alone; else the heaviest keys whose complement weighs
+        less than ``prior_coverage`` (as the gazetteer's own index does for ``min_coverage``)."""
+        setting = (prior, self.prior_anchor, self.prior_coverage)
+        cached = self._priors.get(setting)
+        if cached is None:
             idf = self.gazetteer.idf
             index: dict[str, list[int]] = {}
+            mask = numpy.zeros(len(self.gazetteer.entries), dtype=bool)
             for code in prior:
                 for number in self._by_code.get(code, ()):
+                    mask[number] = True
                     keys = self.gazetteer.entries[number].keys
                     if self.prior_anchor:
                         index.setdefault(max(keys, key=idf.__getitem__), []).append(number)
@@ -120,8 +140,30 @@ class Linker:
                         rest -= idf[key]
                         if rest < self.prior_coverage * total:
                             break
-            self._prior, self._prior_index, self._prior_setting = prior, index, setting
-        return self._prior_index
+            if len(self._priors) >= 256:
+                self._priors.clear()
+            cached = self._priors[setting] = (
+                {k: numpy.array(v, dtype=numpy.int64) for k, v in index.items()},
+                mask,
+            )
+        return cached
+
+    def _reachable(
+        self, present: Iterable[str], numbers: numpy.ndarray, need: numpy.ndarray | float
+    ) -> tuple[numpy.ndarray, numpy.ndarray]:
+        """The candidates whose keys present in the clause weigh ``need`` of their total or more
+        (the cheap upper bound of coverage), with that weight."""
+        starts, counts = self._keys_start[numbers], self._keys_count[numbers]
+        ends = numpy.cumsum(counts)
+        flat = numpy.repeat(starts - ends + counts, counts) + numpy.arange(int(ends[-1]))
+        keys = self._keys_flat[flat]
+        ids = [self._key_id[k] for k in present]
+        self._present[ids] = True
+        weights = self._idf[keys] * self._present[keys]
+        self._present[ids] = False
+        reach = numpy.add.reduceat(weights, ends - counts)
+        keep = reach >= need * self._totals[numbers] - 1e-9
+        return numbers[keep], reach[keep]
 
     def _closest_key(self, key: str) -> str | None:
         if len(key) < 6:
@@ -170,26 +212,35 @@ class Linker:
         entries, weights = self.gazetteer.entries, self.gazetteer.weights
         idf = self.gazetteer.idf
         present_keys = positions.keys()
-        numbers: set[int] = set()
-        index = self.gazetteer.index
-        for key in present_keys:
-            numbers.update(index.get(key, ()))
+        index = self._index
+        arrays = [index[k] for k in present_keys if k in index]
         prior_codes = prior or frozenset()
         if prior_codes:
-            prior_index = self._use_prior(prior_codes)
-            for key in present_keys:
-                numbers.update(prior_index.get(key, ()))
+            prior_index, prior_mask = self._use_prior(prior_codes)
+            arrays += [prior_index[k] for k in present_keys if k in prior_index]
         outside = self.outside_score if prior_codes else 0.0
-        for number in numbers:
+        if not arrays:
+            return []
+        numbers = numpy.unique(numpy.concatenate(arrays)) if len(arrays) > 1 else arrays[0]
+        need_of: numpy.ndarray | float = self.min_coverage
+        if prior_codes:
+            low = min(self.prior_coverage, self.min_coverage)
+            need_of = numpy.where(prior_mask[numbers], low, self.min_coverage)
+        kept, reaches = self._reachable(present_keys, numbers, need_of)
+        for number, reach in zip(kept.tolist(), reaches.tolist(), strict=True):
             entry = entries[number]
             favoured = entry.code in prior_codes
-            need = min(self.prior_coverage, self.min_coverage) if favoured else self.min_coverage
-            # Cheap upper bound first: most candidates share one common key and stop here.
-            shared = present_keys & entry.keyset
-            reach = sum(idf[k] for k in shared)
-            if reach < need * weights[number][1]:
+            if (
+                prior_codes
+                and not favoured
+                and not self.one_word_savoir_outside
+                and entry.kind == "savoir"
+                and len(entry.keys) == 1
+            ):
                 continue
-            if favoured and reach < self.min_coverage * weights[number][1]:
+            need = min(self.prior_coverage, self.min_coverage) if favoured else self.min_coverage
+            if favoured and reach < self.min_coverage * weights[number][1] - 1e-9:
+                shared = present_keys & entry.keyset
                 if len(shared) < min(self.prior_min_keys, len(entry.keys)):
                     continue
                 if self.prior_anchor and max(entry.keys, key=idf.__getitem__) not in shared:
@@ -258,10 +309,12 @@ class Linker:
         if width > len(present) + self.max_gap * len(present):
             return None
         if len(entry.keys) == 1:
+            if len(entry.keys[0]) < 2:  # a lone capital ("C", the language) is a category, an initial
+                return None
             # One stem is a weak clue (opérateur/opéras, assurer/assurances): the word itself
             # must read like the label's.
-            word = form_key(_join_keyed(keyed, used, self._texts))
-            if fuzz.ratio(word, entry.content) < self.single_word:
+            word = form_key(" ".join(inclusive_base(self._texts[u]) for u in used))
+            if max(fuzz.ratio(word, form) for form in entry.contents or (entry.content,)) < self.single_word:
                 return None
         compactness = len(used) / width
         score = coverage * (0.75 + 0.25 * compactness)
@@ -273,10 +326,6 @@ class Linker:
         if form_key(span) == entry.form and not entry.alias:
             return "exact"
         return "lemma" if score >= 0.999 else "fuzzy"
-
-
-def _join_keyed(keyed: list[tuple[int, str, float]], used: list[int], texts: list[str]) -> str:
-    return " ".join(texts[u] for u in used)
 
 
 def _join(tokens: Sequence[Token], first: int, last: int) -> str:

@@ -29,7 +29,7 @@ from kg.nlp.gazetteer import Gazetteer
 from kg.nlp.linker import Linker, Mention, Token
 from kg.nlp.offers import Offer, RecordError, prepare
 from kg.nlp.segment import Segment, segment
-from kg.nlp.text import form_key, normalise_phrase, phrase_keys
+from kg.nlp.text import form_key, normalise_phrase, phrase_keys, unglue
 
 MODEL = "fr_core_news_sm"
 EXCLUDED = ["tok2vec", "morphologizer", "parser", "attribute_ruler", "lemmatizer", "ner", "senter"]
@@ -142,7 +142,13 @@ class SkillLinker:
         # Offsets from the token arrays: building 1,000 Token objects per offer costs more
         # than the linking.
         array = doc.to_array([IDX, LENGTH])
-        tokens: list[Token] = [(int(a), int(a + n), text[a : a + n]) for a, n in array.tolist()]
+        tokens: list[Token] = []
+        for a, n in array.tolist():
+            word = text[a : a + n]
+            if word.isalnum() and (word.islower() or word[:1].isupper()):
+                tokens.append((a, a + n, word))
+            else:  # "B." → "B", "-travail" → "travail", "efficacitéRigueur" → two words
+                tokens += unglue(a, a + n, word)
         starts = [t[0] for t in tokens]
         skills: list[Mention] = []
         emerging: list[dict[str, object]] = []
@@ -152,7 +158,7 @@ class SkillLinker:
             for start, end in clauses(text, seg):
                 first = _bisect(starts, start)
                 last = _bisect(starts, end)
-                clause_tokens = [t for t in tokens[first:last] if t[1] <= end]
+                clause_tokens = tokens[first:last]  # a token across the end ("réactif(ve)") is its start's
                 found = [
                     m
                     for m in self.linker.link(clause_tokens, text, doc._.prior)
@@ -186,11 +192,11 @@ class SkillLinker:
 
     def _emerging(self, text: str, start: int, end: int) -> dict[str, object] | None:
         phrase = text[start:end]
-        normalised = normalise_phrase(phrase)
-        count = len(phrase_keys(phrase))
-        if not (self.min_words <= count <= self.max_words) or normalised in self._titles:
+        keys = phrase_keys(phrase)
+        if not (self.min_words <= len(keys) <= self.max_words):
             return None
-        if frozenset(phrase_keys(phrase)) in self._title_keys:
+        normalised = normalise_phrase(phrase)
+        if normalised in self._titles or frozenset(keys) in self._title_keys:
             return None
         if _NOT_SKILL.search(form_key(phrase)) or any(c.isdigit() for c in phrase):
             return None

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kg.nlp.text import strip_accents
+from kg.nlp.text import GLUE, strip_accents
 
 REQUIREMENT_SECTIONS = frozenset({"intro", "missions", "profile", "qualities"})
 
@@ -73,7 +73,7 @@ _HEADING_RES = [
 ]
 _LABELLED_RES = [(name, re.compile(rf"^(?:{pattern})\s*:\s*\S")) for name, pattern in _HEADINGS]
 _BULLET = re.compile(r"^[\s\-–—•·*✓✔➢➤►▶→▪■□◆◇○●☑✅🔹🔸👉✨⚡️]+")
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Þ•\-–✓➢])|\s+(?=[•✓✔➢➤►▪■])")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Þ•\-–✓➢])|\s+(?=[•✓✔➢➤►▪■])|\s*\*{2,}\s*")
 # Sentences about pay, benefits, contact or the hiring process, wherever they stand.
 _NOT_REQUIREMENT = re.compile(
     r"remuner|salaire|\d\s*(?:€|euros?\b|k€)|mutuelle|prime|ticket|tickets? resto|conges|rtt\b|smic"
@@ -128,9 +128,14 @@ def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Sentences of one line, stripped of bullets and white space (offsets into ``text``)."""
     out = []
     cut = start
-    for match in _SENTENCE_END.finditer(text, start, end):
-        out.append((cut, match.start()))
-        cut = match.end()
+    # sentence ends, and bullet items glued by a lost line break ("…efficacitéRigueur…")
+    ends = [m.span() for m in _SENTENCE_END.finditer(text, start, end)]
+    ends += [(m.end(), m.end()) for m in GLUE.finditer(text, start, end)]
+    for a, b in sorted(ends):
+        if a < cut:
+            continue
+        out.append((cut, a))
+        cut = b
     out.append((cut, end))
     trimmed = []
     for a, b in out:

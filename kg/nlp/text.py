@@ -87,9 +87,7 @@ def word_key(word: str) -> str | None:
     """
     if len(word) == 1 and word.isupper() and word not in "ÀÂÉÈÊ":
         return word
-    inclusive = _INCLUSIVE.match(word)
-    if inclusive:
-        word = inclusive.group(1)
+    word = inclusive_base(word)
     form = strip_accents(word.lower()).strip("'’-")
     if "'" in form or "’" in form:  # elided article glued to the word: d'autonomie
         form = re.split(r"['’]", form)[-1]
@@ -127,6 +125,53 @@ def family(stem: str) -> str:
 
 
 _INCLUSIVE = re.compile(r"^([^\W\d_]{3,})[.·(][^\W\d_]{1,4}\)?$")
+
+
+# Bullet items glued together by a lost line break ("…efficacitéRigueur…", "…palettesTri…"): a
+# lower-case word of 4+ letters running into a capitalised word. A word that starts with a capital
+# ("PowerPoint") is left alone.
+GLUE = re.compile(r"\b[^\W\d_A-ZÀ-Þ]{4,}(?=[A-ZÀ-Þ][^\W\d_A-ZÀ-Þ])")
+
+
+def unglue(start: int, end: int, text: str) -> list[tuple[int, int, str]]:
+    """A token's word core without its leading and trailing punctuation (a closing parenthesis
+    of an inclusive spelling kept), cut where two words are glued (see ``GLUE``).
+
+    >>> unglue(10, 13, "B."), unglue(0, 8, "-travail"), unglue(0, 11, "créatif(ve)")
+    ([(10, 11, 'B')], [(1, 8, 'travail')], [(0, 11, 'créatif(ve)')])
+    >>> unglue(0, 17, "efficacitéRigueur"), unglue(0, 3, "***")
+    ([(0, 10, 'efficacité'), (10, 17, 'Rigueur')], [(0, 3, '***')])
+    """
+    if not text.isalnum():
+        core = _CORE.search(text)
+        if core is None:
+            return [(start, end, text)]
+        a, b = core.span()
+        if b < len(text) and text[b] == ")" and "(" in text[a:b]:
+            b += 1
+        start, end, text = start + a, start + b, text[a:b]
+    if text[:1].isupper() or text.islower() or not text[:1].isalpha():
+        return [(start, end, text)]
+    out = []
+    cut = 0
+    for match in GLUE.finditer(text):
+        out.append((start + cut, start + match.end(), text[cut : match.end()]))
+        cut = match.end()
+    out.append((start + cut, end, text[cut:]))
+    return out
+
+
+_CORE = re.compile(r"[^\W_](?:.*[^\W_])?", re.DOTALL)
+
+
+def inclusive_base(word: str) -> str:
+    """The first form of an inclusive spelling (the word itself otherwise).
+
+    >>> inclusive_base("organisé.e"), inclusive_base("créatif(ve)"), inclusive_base("cariste")
+    ('organisé', 'créatif', 'cariste')
+    """
+    inclusive = _INCLUSIVE.match(word)
+    return inclusive.group(1) if inclusive else word
 _STOP_FORMS = frozenset(strip_accents(w) for w in STOP_WORDS)
 
 
@@ -156,6 +201,7 @@ def content_form(text: str) -> str:
     return " ".join(form_key(w) for _, _, w in words(text) if word_key(w) is not None)
 
 
+@lru_cache(maxsize=65536)
 def normalise_phrase(text: str) -> str:
     """The grouping key of a phrase: its content words, lower case, without accents, in the
     singular (a final ``s`` of a word of 4+ letters dropped, ``-aux`` → ``-al`` left alone), in order.
