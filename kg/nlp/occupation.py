@@ -268,16 +268,24 @@ class OccupationModel:
     def _best(self, per_label: np.ndarray) -> np.ndarray:
         return np.maximum.reduceat(per_label, self._starts)
 
-    def features(self, title: str, text: str) -> np.ndarray:
-        """The per-fiche features named in FEATURES, a (len(FEATURES), len(codes)) array."""
+    @staticmethod
+    def tokens(title: str, text: str) -> tuple[list[str], list[str]]:
+        """The title's and the description's query tokens (computed once per offer, read by
+        :meth:`features` and by the labelled offers' features)."""
+        body = stems(text[:MAX_TEXT])
+        return title_features(clean_title(title)), body + pairs(body)
+
+    def features(
+        self, title: str, text: str, tokens: tuple[list[str], list[str]] | None = None
+    ) -> np.ndarray:
+        """The per-fiche features named in FEATURES, a (len(FEATURES), len(codes)) array
+        (``tokens``: :meth:`tokens` of the same offer, when already computed)."""
         cleaned = clean_title(title)
-        query = title_features(cleaned)
+        query, body_query = tokens or self.tokens(title, text)
         cos = self._title_index.query(query) * self._label_factor
         qcov, dcov = self._title_index.coverage(query)
         qcov *= self._label_factor
         support = np.log1p(np.add.reduceat((cos > 0.5).astype(np.float64), self._starts)) / 3.0
-        body = stems(text[:MAX_TEXT])
-        body_query = body + pairs(body)
         title_words = stems(cleaned)
         _, text_app = self._title_index.coverage(body_query)
         base = np.stack([
@@ -313,10 +321,11 @@ class OccupationModel:
         """The per-fiche features named in RERANK_FEATURES (FEATURES, then the nearest-offer cosines;
         zeros without labelled offers), a (len(RERANK_FEATURES), len(codes)) array. ``exclude``: the
         examples to leave out (default: the offer's own copies)."""
-        base = self.features(title, text)
+        tokens = self.tokens(title, text)
+        base = self.features(title, text, tokens)
         if self.memory is None:
             return np.vstack([base, np.zeros((2, len(self.codes)))])
-        return np.vstack([base, *self.memory.features(title, text, exclude)])
+        return np.vstack([base, *self.memory.features(title, text, exclude, tokens)])
 
     def candidates(self, features: np.ndarray) -> np.ndarray:
         """The positions of the ``CANDIDATES`` best fiches of the plain (unweighted) score."""

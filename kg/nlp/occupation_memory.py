@@ -72,15 +72,21 @@ class OfferMemory:
                 self._by_key[key].append(i)
 
     def features(
-        self, title: str, text: str, exclude: Iterable[int] | None = None
+        self,
+        title: str,
+        text: str,
+        exclude: Iterable[int] | None = None,
+        tokens: tuple[list[str], list[str]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per fiche: the best title cosine and the best description cosine of the offer with the
-        examples declared with that fiche, its copies left out (or the examples ``exclude`` lists)."""
+        examples declared with that fiche, its copies left out (or the examples ``exclude`` lists);
+        ``tokens``: the offer's :func:`title_tokens` and :func:`text_tokens`, when already computed."""
         if exclude is None:
             exclude = [i for key in group_keys(title, text) for i in self._by_key.get(key, ())]
+        title_query, text_query = tokens or (title_tokens(title), text_tokens(text))
         out = []
-        for index, tokens in ((self._titles, title_tokens(title)), (self._texts, text_tokens(text))):
-            cos = index.query(tokens) if self.count else np.zeros(0)
+        for index, query in ((self._titles, title_query), (self._texts, text_query)):
+            cos = index.query(query) if self.count else np.zeros(0)
             cos[list(exclude)] = 0.0
             best = np.zeros(self.size, dtype=np.float64)
             np.maximum.at(best, self._code, cos)

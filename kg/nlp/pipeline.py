@@ -30,6 +30,7 @@ from kg.nlp.linker import Linker, Mention, Token
 from kg.nlp.offers import Offer, RecordError, prepare
 from kg.nlp.segment import Segment, segment
 from kg.nlp.text import form_key, normalise_phrase, phrase_keys
+from kg.nlp.tokenizer import MemoTokenizer
 
 MODEL = "fr_core_news_sm"
 EXCLUDED = ["tok2vec", "morphologizer", "parser", "attribute_ruler", "lemmatizer", "ner", "senter"]
@@ -235,6 +236,7 @@ def _bisect(starts: list[int], offset: int) -> int:
 def load_pipeline(gazetteer: Gazetteer, model: str = MODEL) -> Language:
     """The extraction pipeline on ``model`` (its tokenizer) with the two components."""
     nlp = spacy.load(model, exclude=EXCLUDED)
+    nlp.tokenizer = MemoTokenizer(nlp.tokenizer)  # same tokens, each chunk split once (kg.nlp.tokenizer)
     nlp.add_pipe("pas_offer_segmenter")
     linker = nlp.add_pipe("pas_skill_linker")
     assert isinstance(linker, SkillLinker)
