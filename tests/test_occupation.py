@@ -288,3 +288,26 @@ def test_without_labelled_offers_the_weighted_sum_ranks(model: OccupationModel) 
     ]
     with pytest.raises(ValueError):
         OccupationModel.from_store(tiny_store(), TEST_BASE).with_offers([], weights=(1.0,))
+
+
+def test_extractor_gives_the_predictor_title_and_description_apart() -> None:
+    """The occupation model reads (title, description) as the benchmark evaluates it: with the title
+    glued to the description, an offer would not recognise its own copy among the labelled offers."""
+    from kg.nlp.gazetteer import Gazetteer
+    from kg.nlp.offers import Offer
+    from kg.nlp.pipeline import Extractor, load_pipeline
+
+    seen: list[tuple[str, str]] = []
+
+    class Recorder:
+        def predict(self, title: str, text: str, k: int = 5) -> list[tuple[str, float]]:
+            seen.append((title, text))
+            return [("K2204", 1.0)]
+
+    gazetteer = Gazetteer.from_rows([("100001", "Nettoyer des surfaces", "savoir-faire")], [], [])
+    extractor = Extractor(load_pipeline(gazetteer), Recorder())
+    data = {"id": "1000001", "intitule": "Technicien  de surface", "description": SURFACE_TEXT}
+    offer = Offer("f", 1, data)
+    [result] = extractor.extract([offer])
+    assert seen == [("Technicien de surface", SURFACE_TEXT)]
+    assert result["occupation"]["code"] == "K2204"

@@ -280,9 +280,11 @@ class Extractor:
         yield from self._flush(pending)
 
     def _flush(self, pending: list[tuple[Offer, str, list[str]]]) -> Iterator[dict[str, Any]]:
-        # The occupation comes first: the items of its top fiches are the skill linker's prior.
+        # The occupation comes first: the items of its top fiches are the skill linker's prior. It reads
+        # the title and the (capped) description apart, as benchmarks/occupation.py evaluates it.
         predictions = [
-            self.occupation.predict(offer.title, text, k=self.candidates) for offer, text, _ in pending
+            self.occupation.predict(offer.title, text[len(offer.title) + 1 :], k=self.candidates)
+            for offer, text, _ in pending
         ]
         made = [self._make_doc(text) for _, text, _ in pending]
         linker = self.nlp.get_pipe("pas_skill_linker")
