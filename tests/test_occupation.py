@@ -238,3 +238,76 @@ def test_model_is_cached_per_build(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     other = tmp_path / "build-2"
     other.mkdir()
     assert OccupationModel.cached(ox.Store(), other, TEST_BASE).codes == []
+
+
+SURFACE_TEXT = "Nettoyage des bureaux et des sanitaires le soir."
+
+
+def offer_store() -> ox.Store:
+    """The tiny graph plus two labelled job offers shaped like the offers mapping's output."""
+    store = tiny_store()
+    dct = "http://purl.org/dc/terms/"
+    offers = [
+        ("1000001", "Technicien de surface (H/F)", SURFACE_TEXT, "K2204"),
+        ("1000002", "Agent polyvalent (H/F)", "Petites réparations, serrures et peinture.", "I1203"),
+    ]
+    for code, title, text, rome in offers:
+        offer = iri(f"offer/{code}")
+        store.add(ox.Quad(offer, RDF_TYPE, ox.NamedNode(PAS + "JobOffer")))
+        store.add(ox.Quad(offer, ox.NamedNode(SKOS + "prefLabel"), ox.Literal(title, language="fr")))
+        store.add(ox.Quad(offer, ox.NamedNode(dct + "description"), ox.Literal(text, language="fr")))
+        store.add(ox.Quad(offer, ox.NamedNode(PAS + "declaredOccupation"), iri(f"rome/{rome}")))
+    return store
+
+
+def test_reranker_reads_the_labelled_offers_of_the_graph() -> None:
+    """A title no label names is settled by the labelled offer with the same title; scores are the
+    re-ranker's probabilities (sorted, in [0, 1]); an offer never sees its own copy."""
+    from kg.nlp.occupation import RERANK_FEATURES
+
+    model = OccupationModel.from_store(offer_store(), TEST_BASE)
+    assert model.memory is not None and model.memory.count == 2
+    ranked = model.predict("Technicien de surface", "Entretien des locaux d'une école.", k=3)
+    assert ranked[0][0] == "K2204"
+    scores = [s for _, s in ranked]
+    assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
+    features = model.rerank_features("Technicien de surface", "Entretien des locaux d'une école.")
+    offer_title = features[RERANK_FEATURES.index("offer_title")]
+    assert offer_title[model.codes.index("K2204")] == pytest.approx(1.0)
+    assert offer_title[model.codes.index("I1203")] == 0.0
+    # the labelled offer itself (same text): its own example is left out
+    itself = model.rerank_features("Technicien de surface (H/F)", SURFACE_TEXT)
+    assert not itself[RERANK_FEATURES.index("offer_title")].any()
+
+
+def test_without_labelled_offers_the_weighted_sum_ranks(model: OccupationModel) -> None:
+    assert model.memory is None
+    scores = model.scores("Cariste", "")
+    assert model.predict("Cariste", "", k=1) == [
+        (model.codes[int(scores.argmax())], pytest.approx(scores.max(), abs=1e-4))
+    ]
+    with pytest.raises(ValueError):
+        OccupationModel.from_store(tiny_store(), TEST_BASE).with_offers([], weights=(1.0,))
+
+
+def test_extractor_gives_the_predictor_title_and_description_apart() -> None:
+    """The occupation model reads (title, description) as the benchmark evaluates it: with the title
+    glued to the description, an offer would not recognise its own copy among the labelled offers."""
+    from kg.nlp.gazetteer import Gazetteer
+    from kg.nlp.offers import Offer
+    from kg.nlp.pipeline import Extractor, load_pipeline
+
+    seen: list[tuple[str, str]] = []
+
+    class Recorder:
+        def predict(self, title: str, text: str, k: int = 5) -> list[tuple[str, float]]:
+            seen.append((title, text))
+            return [("K2204", 1.0)]
+
+    gazetteer = Gazetteer.from_rows([("100001", "Nettoyer des surfaces", "savoir-faire")], [], [])
+    extractor = Extractor(load_pipeline(gazetteer), Recorder())
+    data = {"id": "1000001", "intitule": "Technicien  de surface", "description": SURFACE_TEXT}
+    offer = Offer("f", 1, data)
+    [result] = extractor.extract([offer])
+    assert seen == [("Technicien de surface", SURFACE_TEXT)]
+    assert result["occupation"]["code"] == "K2204"

@@ -17,6 +17,14 @@ texts). Three TF-IDF cosines are combined per fiche:
 - ``v3_title``: the title against the appellations whose ROME v3 fiche is this code while their
   ROME 4.0 fiche is another (the same, one appellation at a time).
 
+When the graph holds labelled job offers (``queries/nlp/occupation-offers.rq``), a re-ranker
+orders the 30 best fiches of the plain (unweighted) score: a softmax over those candidates of the
+twelve features above plus two nearest-offer features (:mod:`kg.nlp.occupation_memory`: the best
+title and description cosines with the offers declared with each fiche, the offer itself and its
+reposts left out). Its weights (``RERANK_WEIGHTS``) are fitted on the real offers by
+``benchmarks/occupation.py --fit``, which measures the same predictor by grouped cross-validation.
+Without labelled offers, the weighted sum of the twelve features (``DEFAULT_WEIGHTS``) ranks.
+
 >>> model = OccupationModel.from_labels(
 ...     fiches={"N1101": "Conduite d'engins de déplacement des charges", "D1102": "Boulangerie"},
 ...     appellations=[("N1101", "Cariste"), ("D1102", "Boulanger / Boulangère")],
@@ -38,6 +46,7 @@ import pyoxigraph as ox
 from kg.namespaces import prefixes_for
 from kg.nlp.build_cache import per_build
 from kg.nlp.occupation_index import TfIdfIndex
+from kg.nlp.occupation_memory import OfferMemory
 from kg.nlp.occupation_text import clean_title, gender_variants, pairs, stems
 
 QUERIES = Path(__file__).resolve().parents[2] / "queries" / "nlp"
@@ -56,8 +65,15 @@ BASE_FEATURES = len(FEATURES) - 2
 # ../shared/data/offers; benchmarks/occupation.py re-chooses them fold by fold (5-fold CV, duplicate
 # offers kept in one fold) and reports what such a choice scores on offers it never saw.
 DEFAULT_WEIGHTS = (0.061, 0.061, 0.041, 0.082, 0.041, 0.408, 0.082, 0.034, 0.034, 0.041, 0.082, 0.034)
+# The re-ranker: FEATURES plus the nearest-offer features, softmax over the CANDIDATES best fiches of
+# the plain score; weights fitted on the 528 real offers (benchmarks/occupation.py --fit).
+RERANK_FEATURES = (*FEATURES, "offer_title", "offer_text")
+RERANK_WEIGHTS = (
+    2.225, 2.549, 0.741, 0.306, 2.319, 4.11, 1.882, 0.05, 0.388, 1.847, 1.004, 1.705, 2.868, 3.984
+)
+CANDIDATES = 30
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "nlp"
-CACHE_VERSION = 3  # bump when the model's fields or features change
+CACHE_VERSION = 4  # bump when the model's fields or features change
 # The first characters of a description often restate the job ("Nous recherchons un cariste...").
 LEAD = 300
 PREFIX = 6
@@ -109,6 +125,7 @@ class OccupationModel:
         v3_titles: Sequence[tuple[int, list[str]]] = (),
     ) -> None:
         self.codes = list(codes)
+        self.titles: dict[str, str] = {}
         self.weights = np.asarray(weights, dtype=np.float64)
         if len(self.weights) != len(FEATURES):
             raise ValueError(f"{len(FEATURES)} weights expected, got {len(self.weights)}")
@@ -138,6 +155,20 @@ class OccupationModel:
         self._v3_title_starts = np.flatnonzero(np.r_[True, np.diff(v3_of) != 0]) if v3_sorted else None
         self._v3_title_targets = v3_of[self._v3_title_starts] if v3_sorted else None
         self._doc_index = TfIdfIndex(fiche_docs)
+        self.memory: OfferMemory | None = None
+        self.rerank_weights = np.asarray(RERANK_WEIGHTS, dtype=np.float64)
+
+    def with_offers(
+        self, examples: Iterable[tuple[str, str, str]], weights: Sequence[float] = RERANK_WEIGHTS
+    ) -> OccupationModel:
+        """This model with labelled offers (title, description, declared code) and the re-ranker's
+        weights; no examples (or none of a known fiche) leaves the weighted sum in charge."""
+        memory = OfferMemory(examples, self.codes)
+        self.memory = memory if memory.count else None
+        self.rerank_weights = np.asarray(weights, dtype=np.float64)
+        if len(self.rerank_weights) != len(RERANK_FEATURES):
+            raise ValueError(f"{len(RERANK_FEATURES)} re-ranker weights expected")
+        return self
 
     @classmethod
     def from_labels(
@@ -193,7 +224,9 @@ class OccupationModel:
             if v3 in position and label
             for f in (title_features(variant) for variant in gender_variants(label))
         }
-        return cls(codes, list(title_docs.values()), fiche_docs, weights, parents, list(v3_titles.values()))
+        model = cls(codes, list(title_docs.values()), fiche_docs, weights, parents, list(v3_titles.values()))
+        model.titles = dict(fiches)
+        return model
 
     @classmethod
     def from_store(
@@ -215,7 +248,9 @@ class OccupationModel:
         for code, _kind, text in _select(store, "occupation-texts.rq", base):
             vocabulary[code].append(text)
         parents = dict(_select(store, "occupation-parents.rq", base))
-        return cls.from_labels(fiches, appellations, vocabulary, weights, parents, v3_appellations)
+        model = cls.from_labels(fiches, appellations, vocabulary, weights, parents, v3_appellations)
+        offers = [(title, text, code) for code, title, text in _select(store, "occupation-offers.rq", base)]
+        return model.with_offers(offers)
 
     @classmethod
     def cached(cls, store: ox.Store, store_dir: Path | None, base: str = DEFAULT_BASE) -> OccupationModel:
@@ -223,22 +258,34 @@ class OccupationModel:
         it from the graph costs ~20 s of CPU, loading it well under one)."""
         if store_dir is None:
             return cls.from_store(store, base)
-        key = f"{CACHE_VERSION}|{base}|{DEFAULT_WEIGHTS}"
+        key = f"{CACHE_VERSION}|{base}|{DEFAULT_WEIGHTS}|{RERANK_WEIGHTS}"
         return per_build(CACHE_DIR, "occupation", key, store_dir, lambda: cls.from_store(store, base), cls)
+
+    def fiche_title(self, code: str) -> str:
+        """The title of fiche ``code`` ("" when unknown)."""
+        return self.titles.get(code, "")
 
     def _best(self, per_label: np.ndarray) -> np.ndarray:
         return np.maximum.reduceat(per_label, self._starts)
 
-    def features(self, title: str, text: str) -> np.ndarray:
-        """The per-fiche features named in FEATURES, a (len(FEATURES), len(codes)) array."""
+    @staticmethod
+    def tokens(title: str, text: str) -> tuple[list[str], list[str]]:
+        """The title's and the description's query tokens (computed once per offer, read by
+        :meth:`features` and by the labelled offers' features)."""
+        body = stems(text[:MAX_TEXT])
+        return title_features(clean_title(title)), body + pairs(body)
+
+    def features(
+        self, title: str, text: str, tokens: tuple[list[str], list[str]] | None = None
+    ) -> np.ndarray:
+        """The per-fiche features named in FEATURES, a (len(FEATURES), len(codes)) array
+        (``tokens``: :meth:`tokens` of the same offer, when already computed)."""
         cleaned = clean_title(title)
-        query = title_features(cleaned)
+        query, body_query = tokens or self.tokens(title, text)
         cos = self._title_index.query(query) * self._label_factor
         qcov, dcov = self._title_index.coverage(query)
         qcov *= self._label_factor
         support = np.log1p(np.add.reduceat((cos > 0.5).astype(np.float64), self._starts)) / 3.0
-        body = stems(text[:MAX_TEXT])
-        body_query = body + pairs(body)
         title_words = stems(cleaned)
         _, text_app = self._title_index.coverage(body_query)
         base = np.stack([
@@ -268,8 +315,40 @@ class OccupationModel:
         w = self.weights / (self.weights.sum() or 1.0)
         return np.asarray(w @ self.features(title, text))
 
+    def rerank_features(
+        self, title: str, text: str, exclude: Iterable[int] | None = None
+    ) -> np.ndarray:
+        """The per-fiche features named in RERANK_FEATURES (FEATURES, then the nearest-offer cosines;
+        zeros without labelled offers), a (len(RERANK_FEATURES), len(codes)) array. ``exclude``: the
+        examples to leave out (default: the offer's own copies)."""
+        tokens = self.tokens(title, text)
+        base = self.features(title, text, tokens)
+        if self.memory is None:
+            return np.vstack([base, np.zeros((2, len(self.codes)))])
+        return np.vstack([base, *self.memory.features(title, text, exclude, tokens)])
+
+    def candidates(self, features: np.ndarray) -> np.ndarray:
+        """The positions of the ``CANDIDATES`` best fiches of the plain (unweighted) score."""
+        plain = features[:BASE_FEATURES].mean(axis=0)
+        k = min(CANDIDATES, len(self.codes))
+        top = np.argpartition(-plain, k - 1)[:k]
+        return top[np.argsort(-plain[top], kind="stable")]
+
+    def rerank(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates of :meth:`candidates` and their softmax probabilities under the re-ranker."""
+        top = self.candidates(features)
+        logits = self.rerank_weights @ features[:, top]
+        logits -= logits.max()
+        p = np.exp(logits)
+        return top, p / p.sum()
+
     def predict(self, title: str, text: str, k: int = 5) -> list[tuple[str, float]]:
-        """The ``k`` most likely ROME 4.0 codes, best first, with scores in [0, 1]."""
+        """The ``k`` most likely ROME 4.0 codes, best first, with scores in [0, 1] (the re-ranker's
+        probabilities when the model has labelled offers, else the weighted sum of the features)."""
+        if self.memory is not None:
+            top, p = self.rerank(self.rerank_features(title, text))
+            order = np.argsort(-p, kind="stable")[: min(k, len(top))]
+            return [(self.codes[top[i]], round(float(p[i]), 4)) for i in order]
         combined = self.scores(title, text)
         k = min(k, len(self.codes))
         top = np.argpartition(-combined, k - 1)[:k]

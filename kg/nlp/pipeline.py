@@ -30,6 +30,7 @@ from kg.nlp.linker import Linker, Mention, Token
 from kg.nlp.offers import Offer, RecordError, prepare
 from kg.nlp.segment import Segment, segment
 from kg.nlp.text import form_key, normalise_phrase, phrase_keys, unglue
+from kg.nlp.tokenizer import MemoTokenizer
 
 MODEL = "fr_core_news_sm"
 EXCLUDED = ["tok2vec", "morphologizer", "parser", "attribute_ruler", "lemmatizer", "ner", "senter"]
@@ -241,6 +242,7 @@ def _bisect(starts: list[int], offset: int) -> int:
 def load_pipeline(gazetteer: Gazetteer, model: str = MODEL) -> Language:
     """The extraction pipeline on ``model`` (its tokenizer) with the two components."""
     nlp = spacy.load(model, exclude=EXCLUDED)
+    nlp.tokenizer = MemoTokenizer(nlp.tokenizer)  # same tokens, each chunk split once (kg.nlp.tokenizer)
     nlp.add_pipe("pas_offer_segmenter")
     linker = nlp.add_pipe("pas_skill_linker")
     assert isinstance(linker, SkillLinker)
@@ -284,9 +286,11 @@ class Extractor:
         yield from self._flush(pending)
 
     def _flush(self, pending: list[tuple[Offer, str, list[str]]]) -> Iterator[dict[str, Any]]:
-        # The occupation comes first: the items of its top fiches are the skill linker's prior.
+        # The occupation comes first: the items of its top fiches are the skill linker's prior. It reads
+        # the title and the (capped) description apart, as benchmarks/occupation.py evaluates it.
         predictions = [
-            self.occupation.predict(offer.title, text, k=self.candidates) for offer, text, _ in pending
+            self.occupation.predict(offer.title, text[len(offer.title) + 1 :], k=self.candidates)
+            for offer, text, _ in pending
         ]
         made = [self._make_doc(text) for _, text, _ in pending]
         linker = self.nlp.get_pipe("pas_skill_linker")

@@ -37,12 +37,14 @@ MODEL_SOURCES = ("rome-", "rncp-blocs")  # the graphs the models read: ROME labe
 
 
 def model_store(store: ox.Store, base_iri: str, manifest: Manifest) -> ox.Store:
-    """An in-memory copy of the ROME and RNCP-bloc source graphs as a default graph: the
+    """An in-memory copy of the ROME, RNCP-bloc and offer source graphs as a default graph: the
     models' queries on it are as fast as on a published store (querying the unpublished
     union of named graphs was ~30x slower on the real graph)."""
     memory = ox.Store()
     for spec in manifest.sources:
-        if spec.name.startswith(MODEL_SOURCES):
+        # the offer graphs too: the labelled offers are the occupation re-ranker's examples (each
+        # offer is then predicted without its own copies, see kg.nlp.occupation_memory)
+        if spec.name.startswith(MODEL_SOURCES) or OFFER_MAPPING in spec.mappings:
             data = store.dump(
                 format=ox.RdfFormat.N_TRIPLES, from_graph=graph_iri(base_iri, spec.name, spec.version)
             )

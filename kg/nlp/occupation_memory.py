@@ -1,0 +1,94 @@
+"""Labelled job offers as examples for the occupation predictor: per ROME fiche, how close an offer's
+title and description come to the offers declared with that fiche.
+
+An offer is never compared with itself nor with its reposts: examples that share its normalised
+text, or the first 300 normalised characters of its description (one employer's reposts), are left
+out (:func:`group_keys`, the same rule as the grouped folds of ``benchmarks/occupation.py``). So
+the predictions of the offers a store was built from do not read their own declared code.
+
+>>> memory = OfferMemory(
+...     [("Cariste H/F", "Conduite de chariot en entrepôt", "N1101"),
+...      ("Boulanger", "Pétrissage et cuisson du pain", "D1102")],
+...     ["D1102", "N1101"],
+... )
+>>> title, text = memory.features("Cariste (H/F)", "Chariot élévateur, entrepôt")
+>>> [round(float(x), 2) for x in title], [round(float(x), 2) for x in text]
+([0.0, 1.0], [0.0, 0.63])
+>>> memory.features("Cariste H/F", "Conduite de chariot en entrepôt")[0].tolist()  # itself: left out
+[0.0, 0.0]
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from kg.nlp.occupation_index import TfIdfIndex
+from kg.nlp.occupation_text import clean_title, normalise, pairs, stems
+
+# Descriptions beyond this many characters add noise (company boilerplate); as the model's MAX_TEXT.
+MAX_TEXT = 4000
+LEAD = 300
+
+
+def group_keys(title: str, text: str) -> tuple[str, str]:
+    """The keys that make two offers copies of each other: the whole normalised text, and the first
+    300 normalised characters of the description.
+
+    >>> group_keys("AIDE (H/F)", "Texte  A")
+    ('text aide h f texte a', 'lead texte a')
+    """
+    return "text " + normalise(title + " " + text), "lead " + normalise(text)[:LEAD]
+
+
+def title_tokens(title: str) -> list[str]:
+    """Stems, stem bigrams and 6-letter beginnings of a cleaned offer title (as the model's title)."""
+    words = stems(clean_title(title))
+    return words + pairs(words) + [w[:6] + "~" for w in words if len(w) > 6]
+
+
+def text_tokens(text: str) -> list[str]:
+    """Stems and stem bigrams of a description's first ``MAX_TEXT`` characters."""
+    words = stems(text[:MAX_TEXT])
+    return words + pairs(words)
+
+
+class OfferMemory:
+    """Labelled offers (title, description, declared code), indexed for per-fiche nearest-offer cosines."""
+
+    def __init__(self, examples: Iterable[tuple[str, str, str]], codes: Sequence[str]) -> None:
+        position = {c: i for i, c in enumerate(codes)}
+        kept = [(t, x, position[c]) for t, x, c in examples if c in position]
+        self.size = len(codes)
+        self.count = len(kept)
+        self._code = np.asarray([c for _, _, c in kept], dtype=np.int64)
+        self._titles = TfIdfIndex([title_tokens(t) for t, _, _ in kept])
+        self._texts = TfIdfIndex([text_tokens(x) for _, x, _ in kept])
+        self._by_key: dict[str, list[int]] = defaultdict(list)
+        for i, (t, x, _) in enumerate(kept):
+            for key in group_keys(t, x):
+                self._by_key[key].append(i)
+
+    def features(
+        self,
+        title: str,
+        text: str,
+        exclude: Iterable[int] | None = None,
+        tokens: tuple[list[str], list[str]] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per fiche: the best title cosine and the best description cosine of the offer with the
+        examples declared with that fiche, its copies left out (or the examples ``exclude`` lists);
+        ``tokens``: the offer's :func:`title_tokens` and :func:`text_tokens`, when already computed."""
+        if exclude is None:
+            exclude = [i for key in group_keys(title, text) for i in self._by_key.get(key, ())]
+        title_query, text_query = tokens or (title_tokens(title), text_tokens(text))
+        out = []
+        for index, query in ((self._titles, title_query), (self._texts, text_query)):
+            cos = index.query(query) if self.count else np.zeros(0)
+            cos[list(exclude)] = 0.0
+            best = np.zeros(self.size, dtype=np.float64)
+            np.maximum.at(best, self._code, cos)
+            out.append(best)
+        return out[0], out[1]
