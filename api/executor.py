@@ -163,6 +163,13 @@ class RemoteSparqlBackend:
             await client.aclose()
 
 
+def _read_link(link: Path) -> str | None:
+    try:
+        return os.readlink(link)
+    except OSError:
+        return None
+
+
 def _worker_main(root: str, conn: Connection) -> None:
     """A worker process: open the served build read-only, answer jobs until the pipe closes.
 
@@ -172,13 +179,17 @@ def _worker_main(root: str, conn: Connection) -> None:
     layout = StoreLayout(Path(root))
     opened: Path | None = layout.current()
     store: ox.Store | None = ox.Store.read_only(str(opened)) if opened else None
+    link: str | None = _read_link(layout.link)
+    current = opened
     conn.send("ready")
     while True:
         try:
             job = conn.recv()
         except (EOFError, OSError):
             return
-        current = layout.current()
+        # one readlink per job; the link is resolved and checked only when it changed (a rebuild)
+        if (target := _read_link(layout.link)) != link:
+            link, current = target, layout.current()
         if current is None:
             conn.send(Refusal("error", f"no graph built in {root}"))
             continue

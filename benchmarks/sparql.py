@@ -267,6 +267,9 @@ def main() -> None:
         "measured too, as target `kg-serve@compare`, for a before/after in the same run",
     )
     parser.add_argument(
+        "--compare-workers", type=int, default=None, help="workers of `kg-serve@compare` (default: --workers)"
+    )
+    parser.add_argument(
         "--uvicorn",
         default="",
         help="extra uvicorn options for the app, e.g. '--http h11 --loop asyncio' (default: uvicorn's "
@@ -285,7 +288,8 @@ def main() -> None:
             procs.append(proc)
             targets["kg-serve"] = (url, [proc.pid])
         if args.compare is not None:
-            url, proc = start_app(args.store, args.workers, uvicorn_args=uvicorn_args, root=args.compare)
+            workers = args.workers if args.compare_workers is None else args.compare_workers
+            url, proc = start_app(args.store, workers, uvicorn_args=uvicorn_args, root=args.compare)
             procs.append(proc)
             targets["kg-serve@compare"] = (url, [proc.pid])
         if "kg-serve+oxigraph" in wanted:
