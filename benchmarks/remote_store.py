@@ -174,6 +174,12 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="also publish a second time (a rebuild)")
     parser.add_argument("--cap-min", type=float, default=40.0, help="stop a publish after this long")
     parser.add_argument("--no-answers", action="store_true", help="skip the answer comparison")
+    parser.add_argument(
+        "--embedded-s",
+        type=float,
+        default=None,
+        help="skip the embedded load: its time from an earlier run of the same session (for the ratio)",
+    )
     args = parser.parse_args()
     base = Settings.from_env().base_iri
     if args.workdir is not None:
@@ -181,9 +187,14 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="remote-bench-", dir=args.workdir))
     cap = args.cap_min * 60
     try:
-        embedded, _ = run_child(_embedded_load, (str(args.store), str(work)), cap)
-        assert embedded is not None, "the embedded load did not finish"
-        shutil.rmtree(work / "embedded")
+        if args.embedded_s is None:
+            embedded, _ = run_child(_embedded_load, (str(args.store), str(work)), cap)
+            assert embedded is not None, "the embedded load did not finish"
+            shutil.rmtree(work / "embedded")
+        else:  # given: not measured in this run
+            quads = len(open_store(args.store))
+            nan = float("nan")
+            embedded = {"dump_s": nan, "load_s": args.embedded_s, "quads": quads, "rss_mb": nan}
         server, url = start_server(work / "oxigraph")
         results: list[tuple[str, dict[str, float] | None, float, float]] = []
         try:

@@ -270,6 +270,12 @@ def main() -> None:
         "--compare-workers", type=int, default=None, help="workers of `kg-serve@compare` (default: --workers)"
     )
     parser.add_argument(
+        "--compare-uvicorn",
+        default=None,
+        help="uvicorn options of `kg-serve@compare` (default: --uvicorn), e.g. '--http h11 --loop asyncio' "
+        "for a checkout from before uvloop and httptools were dependencies",
+    )
+    parser.add_argument(
         "--uvicorn",
         default="",
         help="extra uvicorn options for the app, e.g. '--http h11 --loop asyncio' (default: uvicorn's "
@@ -289,7 +295,8 @@ def main() -> None:
             targets["kg-serve"] = (url, [proc.pid])
         if args.compare is not None:
             workers = args.workers if args.compare_workers is None else args.compare_workers
-            url, proc = start_app(args.store, workers, uvicorn_args=uvicorn_args, root=args.compare)
+            extra = uvicorn_args if args.compare_uvicorn is None else tuple(args.compare_uvicorn.split())
+            url, proc = start_app(args.store, workers, uvicorn_args=extra, root=args.compare)
             procs.append(proc)
             targets["kg-serve@compare"] = (url, [proc.pid])
         if "kg-serve+oxigraph" in wanted:
