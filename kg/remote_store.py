@@ -336,9 +336,9 @@ class RemoteStore:
     ) -> None:
         """Append N-Triples to ``graph`` with Graph Store Protocol POSTs, one per chunk.
 
-        ``bulk``: the graph is not read by anyone yet (staging, or a version the catalogue does
-        not name): on Oxigraph each POST skips its transaction (bulk loader), measured ~N× faster
-        on the full graph (``benchmarks/remote_store.py``)."""
+        ``bulk``: no reader relies on the graph yet (staging, a version the catalogue does not
+        name, or a first load): on Oxigraph each POST skips its transaction and goes through the
+        bulk loader (``benchmarks/remote_store.py`` measures it on the full graph)."""
         if isinstance(graph, ox.DefaultGraph):
             url = f"{self.endpoints.store}?default"
         else:
