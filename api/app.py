@@ -39,7 +39,9 @@ def create_app(settings: Settings | None = None, store: ox.Store | None = None) 
     app.state.settings = settings
     app.state.store = store if store is not None else open_graph(settings, follow=True)
     app.state.backend = portal.query_backend(settings, store)
-    # added first, so that CORS wraps it: its 503/413 answers carry the CORS headers too
+    # /sparql's fast lane first (innermost): admission control, size limits and CORS still wrap it
+    app.add_middleware(sparql.SparqlLane)
+    # before CORS, so that CORS wraps it: its 503/413 answers carry the CORS headers too
     app.add_middleware(RequestLimits, max_inflight=settings.max_inflight, max_body=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], expose_headers=["Retry-After"]

@@ -10,13 +10,15 @@ from kg.config import Settings
 from kg.store import GraphStore, served_version
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    """The app's settings (``async``: FastAPI runs a plain ``def`` dependency in its thread pool, a
+    thread hand-off per request that cost more than the rest of the routing)."""
     settings = request.app.state.settings
     assert isinstance(settings, Settings)
     return settings
 
 
-def get_store(request: Request) -> GraphStore:
+async def get_store(request: Request) -> GraphStore:
     """The served graph: a store object, the embedded store following rebuilds, or a remote
     store (:func:`kg.store.open_graph`) — every reader goes through it."""
     store: GraphStore = request.app.state.store

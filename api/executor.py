@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import pickle
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -162,6 +163,13 @@ class RemoteSparqlBackend:
             await client.aclose()
 
 
+def _read_link(link: Path) -> str | None:
+    try:
+        return os.readlink(link)
+    except OSError:
+        return None
+
+
 def _worker_main(root: str, conn: Connection) -> None:
     """A worker process: open the served build read-only, answer jobs until the pipe closes.
 
@@ -171,13 +179,17 @@ def _worker_main(root: str, conn: Connection) -> None:
     layout = StoreLayout(Path(root))
     opened: Path | None = layout.current()
     store: ox.Store | None = ox.Store.read_only(str(opened)) if opened else None
+    link: str | None = _read_link(layout.link)
+    current = opened
     conn.send("ready")
     while True:
         try:
             job = conn.recv()
         except (EOFError, OSError):
             return
-        current = layout.current()
+        # one readlink per job; the link is resolved and checked only when it changed (a rebuild)
+        if (target := _read_link(layout.link)) != link:
+            link, current = target, layout.current()
         if current is None:
             conn.send(Refusal("error", f"no graph built in {root}"))
             continue
@@ -188,7 +200,7 @@ def _worker_main(root: str, conn: Connection) -> None:
             answer: Answer | Refusal = execute(store, job)
         except Exception as exc:  # never die on a query: report it
             answer = Refusal("error", f"{type(exc).__name__}: {exc}")
-        conn.send(answer)
+        conn.send_bytes(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
 
 
 @dataclass
@@ -241,8 +253,10 @@ class ProcessPoolBackend:
         finally:
             loop.remove_reader(fd)
             # uvloop leaves a watched fd non-blocking: a message longer than the pipe buffer
-            # would then fail half-read (EAGAIN); the worker is already writing it.
-            os.set_blocking(fd, True)
+            # would then fail half-read (EAGAIN); the worker is already writing it. (Suppressed:
+            # the pool may have closed the pipe meanwhile, when the app stops.)
+            with contextlib.suppress(OSError):
+                os.set_blocking(fd, True)
         return worker.conn.recv()
 
     async def _start_one(self, queue: asyncio.Queue[_Worker]) -> None:
@@ -282,31 +296,39 @@ class ProcessPoolBackend:
         await self.start()
         assert self._idle is not None
         deadline = time.monotonic() + timeout
-        try:
-            worker = await asyncio.wait_for(self._idle.get(), timeout)
-        except TimeoutError:
-            raise Busy from None
-        if not worker.process.is_alive():  # died (e.g. out of memory): replace it, report
-            self._replace(worker)
-            return Refusal("error", "the query worker had died; it is being replaced: retry")
-        try:
-            worker.conn.send(job)
-            answer: Any = await self._receive(worker, max(0.0, deadline - time.monotonic()))
-        except TimeoutError:
-            self.restarts += 1
-            self._replace(worker)
-            raise QueryTimeout from None
-        except (EOFError, OSError) as exc:
-            self._replace(worker)
-            return Refusal("error", f"the query worker failed (out of memory?): {exc}")
-        except BaseException:  # cancelled (client gone): the worker's state is unknown, replace it
-            self._replace(worker)
-            raise
-        self._idle.put_nowait(worker)
-        assert isinstance(answer, Answer | Refusal)
-        return answer
+        # pickled here, once, with the plain pickler: ``Connection.send`` builds a ForkingPickler
+        # (and copies its dispatch table) per message, a measurable part of a short query's cost
+        payload = pickle.dumps(job, pickle.HIGHEST_PROTOCOL)
+        for _ in range(3):
+            try:
+                worker = await asyncio.wait_for(self._idle.get(), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise Busy from None
+            try:
+                worker.conn.send_bytes(payload)
+            except OSError:  # died while idle (killed, out of memory): the job never reached it
+                self._replace(worker)
+                continue
+            try:
+                answer: Any = await self._receive(worker, max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                self.restarts += 1
+                self._replace(worker)
+                raise QueryTimeout from None
+            except (EOFError, OSError) as exc:
+                self._replace(worker)
+                return Refusal("error", f"the query worker failed (out of memory?): {exc}")
+            except BaseException:  # cancelled (client gone): the worker's state is unknown, replace it
+                self._replace(worker)
+                raise
+            self._idle.put_nowait(worker)
+            assert isinstance(answer, Answer | Refusal)
+            return answer
+        return Refusal("error", "the query workers had died; they are being replaced: retry")
 
     async def close(self) -> None:
+        for task in list(self._tasks):  # replacements still starting
+            task.cancel()
         for worker in list(self._all):
             with contextlib.suppress(Exception):
                 worker.conn.close()

@@ -14,9 +14,9 @@ from fastapi.staticfiles import StaticFiles
 from api import dataset, linked_data, stored_queries, vocabulary
 from api.deps import SettingsDep
 from api.executor import InProcessBackend, ProcessPoolBackend, QueryBackend, RemoteSparqlBackend
-from api.sparql import error_response
+from api.sparql import store_unavailable as store_unavailable_response
 from kg.config import PROJECT_ROOT, Settings
-from kg.remote_store import RETRY_AFTER_S, StoreUnavailable
+from kg.remote_store import StoreUnavailable
 from kg.store import remote_endpoints
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -65,7 +65,7 @@ def mount(app: FastAPI) -> None:
     async def store_unavailable(request: Request, exc: StoreUnavailable) -> Response:
         """The remote store is down (Linked Data pages, dataset, SPARQL...): 503, retry soon —
         the next request tries it again, so service resumes by itself when it is back."""
-        return error_response(503, "store-unavailable", str(exc), {"Retry-After": str(RETRY_AFTER_S)})
+        return store_unavailable_response(exc)
 
     @app.get("/query", include_in_schema=False)
     def query_page() -> HTMLResponse:

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -56,6 +57,7 @@ PORTAL_QUERIES = {
     "ask-skill": 'ASK { ?o pas:hasSkill ?s . ?s pas:code "100038" }',
 }
 REPORT_VALUES = {"code": '"I1321"', "domain": '"H29"'}
+TARGETS = ("kg-serve", "kg-serve+oxigraph", "oxigraph")
 
 
 def mix(base: str) -> dict[str, str]:
@@ -113,7 +115,9 @@ def start_oxigraph(build: Path, timeout_s: int) -> tuple[str, subprocess.Popen[b
     return url, proc
 
 
-def start_app(store: Path, workers: int, endpoint: str = "") -> tuple[str, subprocess.Popen[bytes]]:
+def start_app(
+    store: Path, workers: int, endpoint: str = "", uvicorn_args: tuple[str, ...] = (), root: Path = ROOT
+) -> tuple[str, subprocess.Popen[bytes]]:
     port = _free_port()
     env = {
         **os.environ,
@@ -134,8 +138,9 @@ def start_app(store: Path, workers: int, endpoint: str = "") -> tuple[str, subpr
             "--log-level",
             "warning",
             "--no-access-log",
+            *uvicorn_args,
         ],
-        cwd=ROOT,
+        cwd=root,  # `python -m` puts the working directory first on sys.path: that checkout's app
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -143,6 +148,24 @@ def start_app(store: Path, workers: int, endpoint: str = "") -> tuple[str, subpr
     url = f"http://127.0.0.1:{port}/sparql"
     _wait(url, proc)
     return url, proc
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by these processes and all their descendants (the
+    app's query workers are children of its forkserver)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                try:
+                    times = proc.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
 
 
 def answer_size(url: str, query: str) -> int:
@@ -231,53 +254,100 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="load time per target and round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=0, help="app query workers (0: default)")
+    parser.add_argument(
+        "--targets",
+        default=",".join(TARGETS),
+        help=f"comma-separated, among {', '.join(TARGETS)} (the reference is always run)",
+    )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        help="another checkout of the project (e.g. `git archive` of an older commit): its app is "
+        "measured too, as target `kg-serve@compare`, for a before/after in the same run",
+    )
+    parser.add_argument(
+        "--compare-workers", type=int, default=None, help="workers of `kg-serve@compare` (default: --workers)"
+    )
+    parser.add_argument(
+        "--compare-uvicorn",
+        default=None,
+        help="uvicorn options of `kg-serve@compare` (default: --uvicorn), e.g. '--http h11 --loop asyncio' "
+        "for a checkout from before uvloop and httptools were dependencies",
+    )
+    parser.add_argument(
+        "--uvicorn",
+        default="",
+        help="extra uvicorn options for the app, e.g. '--http h11 --loop asyncio' (default: uvicorn's "
+        "choice, httptools and uvloop when installed)",
+    )
     args = parser.parse_args()
     build = (args.store / "current").resolve()
     queries = mix(DEFAULT_BASE_IRI)
+    wanted = [t for t in TARGETS if t in args.targets.split(",") or t == "oxigraph"]
+    uvicorn_args = tuple(args.uvicorn.split())
     procs: list[subprocess.Popen[bytes]] = []
+    targets: dict[str, tuple[str, list[int]]] = {}  # name → (URL, server processes)
     try:
-        ref_url, proc = start_oxigraph(build, 30)
+        if "kg-serve" in wanted:
+            url, proc = start_app(args.store, args.workers, uvicorn_args=uvicorn_args)
+            procs.append(proc)
+            targets["kg-serve"] = (url, [proc.pid])
+        if args.compare is not None:
+            workers = args.workers if args.compare_workers is None else args.compare_workers
+            extra = uvicorn_args if args.compare_uvicorn is None else tuple(args.compare_uvicorn.split())
+            url, proc = start_app(args.store, workers, uvicorn_args=extra, root=args.compare)
+            procs.append(proc)
+            targets["kg-serve@compare"] = (url, [proc.pid])
+        if "kg-serve+oxigraph" in wanted:
+            side_url, side = start_oxigraph(build, 30)  # the oxigraph behind the second app
+            url, proc = start_app(args.store, args.workers, endpoint=side_url, uvicorn_args=uvicorn_args)
+            procs += [side, proc]
+            targets["kg-serve+oxigraph"] = (url, [proc.pid, side.pid])
+        url, proc = start_oxigraph(build, 30)
         procs.append(proc)
-        side_url, proc = start_oxigraph(build, 30)  # the oxigraph behind the second app
-        procs.append(proc)
-        app_url, proc = start_app(args.store, args.workers)
-        procs.append(proc)
-        proxy_url, proc = start_app(args.store, args.workers, endpoint=side_url)
-        procs.append(proc)
-        targets = {"kg-serve": app_url, "kg-serve+oxigraph": proxy_url, "oxigraph": ref_url}
+        targets["oxigraph"] = (url, [proc.pid])
         print(
             f"store {build}; {len(queries)} queries; {args.clients} clients; "
-            f"{args.seconds:g} s × {args.rounds} rounds per target; {os.cpu_count()} CPUs"
+            f"{args.seconds:g} s × {args.rounds} rounds per target; {os.cpu_count()} CPUs; "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
         for name, query in queries.items():
-            sizes = {t: answer_size(u, query) for t, u in targets.items()}
+            sizes = {t: answer_size(u, query) for t, (u, _) in targets.items()}
             assert len(set(sizes.values())) == 1, f"{name}: answers differ {sizes}"
             print(f"  {name:34} {sizes['oxigraph']:>6} rows/triples, same on every target")
-        print("\nper-request overhead: 200 sequential `ASK {}`, median and p95 (one client)")
-        for target, url in targets.items():
+        print("\nper-request overhead: 200 sequential `ASK {}`, median and p95 (one client), server CPU")
+        for target, (url, pids) in targets.items():
+            cpu0 = cpu_seconds(pids)
             lat, _ = load_sequential(url, "ASK {}", 200)
+            cpu = (cpu_seconds(pids) - cpu0) / 200 * 1e3
             median, p95 = statistics.median(lat) * 1e3, pct(lat, 95) * 1e3
-            print(f"  {target:20} median {median:6.2f} ms   p95 {p95:6.2f} ms")
-        results: dict[str, tuple[list[float], int, float]] = {t: ([], 0, 0.0) for t in targets}
+            print(f"  {target:20} median {median:6.2f} ms   p95 {p95:6.2f} ms   CPU {cpu:5.2f} ms/query")
+        # per target: latencies, errors, seconds of load, server CPU seconds
+        results: dict[str, tuple[list[float], int, float, float]] = {t: ([], 0, 0.0, 0.0) for t in targets}
         for _ in range(args.rounds):
-            for target, url in targets.items():
+            for target, (url, pids) in targets.items():
                 load(url, list(queries.values()), args.clients, 2.0)  # warm-up
+                cpu0 = cpu_seconds(pids)
                 lat, err = load(url, list(queries.values()), args.clients, args.seconds)
+                cpu = cpu_seconds(pids) - cpu0
                 old = results[target]
-                results[target] = (old[0] + lat, old[1] + err, old[2] + args.seconds)
-        print()
+                results[target] = (old[0] + lat, old[1] + err, old[2] + args.seconds, old[3] + cpu)
+        print(f"\nload average after the runs {os.getloadavg()[0]:.1f}")
         print(
             f"{'target':20} {'queries':>8} {'errors':>6} {'q/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
-            f" {'q/s ×ref':>9} {'p95 ×ref':>9}"
+            f" {'q/s ×ref':>9} {'p95 ×ref':>9} {'CPU ms/q':>9} {'CPU ×ref':>9}"
         )
-        ref_lat, _, ref_time = results["oxigraph"]
+        ref_lat, _, ref_time, ref_cpu = results["oxigraph"]
         ref_qps, ref_p95 = len(ref_lat) / ref_time, pct(ref_lat, 95)
-        for target, (lat, err, total) in results.items():
+        ref_cpq = ref_cpu / max(1, len(ref_lat))
+        for target, (lat, err, total, cpu) in results.items():
             qps = len(lat) / total
+            cpq = cpu / max(1, len(lat))
             print(
                 f"{target:20} {len(lat):>8} {err:>6} {qps:>8.1f} {pct(lat, 50) * 1e3:>8.1f} "
                 f"{pct(lat, 95) * 1e3:>8.1f} {pct(lat, 99) * 1e3:>8.1f} {qps / ref_qps:>9.2f} "
-                f"{pct(lat, 95) / ref_p95:>9.2f}"
+                f"{pct(lat, 95) / ref_p95:>9.2f} {cpq * 1e3:>9.1f} {cpq / ref_cpq:>9.2f}"
             )
     finally:
         for proc in procs:

@@ -92,6 +92,28 @@ def test_answer_larger_than_a_pipe_buffer(settings: Settings) -> None:
         assert len(response.json()["results"]["bindings"][0]["s"]["value"]) > 150_000
 
 
+def test_worker_dead_while_idle_is_replaced_and_the_query_answered(settings: Settings) -> None:
+    """A worker killed between queries (out of memory, an operator): the job goes to another
+    worker instead of failing, and the pool is refilled."""
+    app = create_app(settings)
+    with serve(app) as url:
+        backend = app.state.backend
+        assert isinstance(backend, ProcessPoolBackend)
+        assert backend._idle is not None
+        first = backend._idle._queue[0]  # type: ignore[attr-defined]  # the next worker to be given a job
+        first.process.kill()
+        first.process.join(timeout=5)
+        for _ in range(3):
+            answer = httpx.get(url + "/sparql", params={"query": "ASK { ?s pas:code 'F001' }"}, timeout=60)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["boolean"] is True
+        assert first not in backend._all
+        deadline = time.monotonic() + 30
+        while len(backend._all) < backend.size and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(backend._all) == backend.size and all(w.process.is_alive() for w in backend._all)
+
+
 def test_rate_limit(settings: Settings) -> None:
     limited = dataclasses.replace(settings, rate_limit=30, rate_burst=3)
     with TestClient(create_app(limited)) as client:
