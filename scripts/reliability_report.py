@@ -304,6 +304,22 @@ def api_rows(results: dict[str, tuple[str, float]], events: list[dict[str, objec
                   f"{sum(flood.values())} flood requests",
                   _outcomes(flood) + "; past the bound 503 + Retry-After in < 1 s, /health exempt",
                   _status(results, "test_load_admission::test_")))  # fmt: skip
+    for what, label, name in (
+        (
+            "graphql past its execution places",
+            "GraphQL past its execution places (1 place, a request holding it): shed before any work",
+            "test_load_admission::test_graphql_past_its_execution_places",
+        ),
+        (
+            "search while the index builds",
+            "GraphQL search on a fresh server whose search index is still being built",
+            "test_load_admission::test_search_while_its_index_builds",
+        ),
+    ):
+        seen = _count(events, "overload", what)
+        outcome = _outcomes(seen) + ", not a TIMEOUT"
+        tried = f"{sum(seen.values())} request(s)"
+        table.append(("Load (CI)", label, tried, outcome, _status(results, name)))
     table.append(("Faults", "Never-ending query and a result past the row cap",
                   "1 endless query, 1 big answer",
                   "endless: 503 timeout, its worker killed, others answered meanwhile; big: 413 result-cap",
@@ -416,8 +432,20 @@ def main() -> int:
     parser.add_argument("--fault-runs", type=int, default=5, help="SIGKILLs per build stage (default 5)")
     parser.add_argument("--hypothesis-profile", default=None, help="ci (default) or long")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "RELIABILITY.md")
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="do not run the tests: render the last run's results (var/reliability) with the latest "
+        "load figures (benchmarks/results/load.json), e.g. after a new load benchmark",
+    )
     args = parser.parse_args()
-    status, junit, log = run_tests(ROOT / "var" / "reliability", args.fault_runs, args.hypothesis_profile)
+    out = ROOT / "var" / "reliability"
+    if args.render_only:
+        status, junit, log = 0, out / "junit.xml", out / "outcomes.jsonl"
+        if not junit.is_file():
+            parser.error(f"no previous run in {out}: run without --render-only first")
+    else:
+        status, junit, log = run_tests(out, args.fault_runs, args.hypothesis_profile)
     results = test_results(junit) if junit.is_file() else {}
     events = (
         [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.is_file() else []
