@@ -406,45 +406,19 @@ class PublishReport:
     drop_s: float = 0.0
 
 
-def publish(
+def _post_targets(
     store: ox.Store,
     remote: RemoteStore,
     build_id: str,
-    workdir: Path | None = None,
-    changed: set[str] | None = None,
-) -> PublishReport:
-    """Make the remote store serve the graphs of ``store`` (a finished local build), atomically
-    for readers.
-
-    1. Every named graph and the default graph go as N-Triples Graph Store POSTs: a graph the
-       server does not have (a new version) straight to its IRI, the others (the default graph,
-       the catalogue, a graph of the same version) to staging graphs (``urn:passerelles:staging:…``)
-       no reader queries. With ``changed``, only those graphs, the default graph and the
-       catalogue are sent; the others are already there.
-    2. One SPARQL Update moves the staged graphs in place (``MOVE``: one transaction on
-       Oxigraph) — the default graph and the catalogue naming the new versions switch together.
-    3. Graphs of the remote store the build does not have (old versions) are dropped after.
-
-    A failure before step 2 leaves the served graph as it was (leftover staging graphs are
-    dropped by the next publish). On a server that serves nothing yet (first load), every graph
-    goes straight in place, the catalogue last: nothing was served before, so nothing is switched.
-    """
-    report = PublishReport()
-    t0 = time.perf_counter()
-    served = {g.value for g in remote.named_graphs()}
-    stale = [g for g in served if g.startswith("urn:passerelles:staging:")]
-    if stale:  # left by a publish that was killed
-        remote.update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in stale))
-    local = [g for g in store.named_graphs() if isinstance(g, ox.NamedNode)]
-    targets: list[ox.NamedNode | ox.DefaultGraph] = [ox.DefaultGraph()]
-    targets += [g for g in local if (changed is None or g.value in changed) and g != remote.catalog]
-    if remote.catalog in local:
-        targets.append(remote.catalog)  # last: on a first load, its arrival marks the graph complete
-    # A server that serves nothing yet (no graph, empty default graph) gets every graph in
-    # place: there is no previous graph to keep serving, and moving the default graph in (millions
-    # of triples in one transaction) was most of the time of a first publish of the full graph.
-    first = not served and not remote.query("ASK { ?s ?p ?o }")
-    moves: list[str] = []
+    workdir: Path | None,
+    targets: list[ox.NamedNode | ox.DefaultGraph],
+    served: set[str],
+    first: bool,
+    moves: list[str],
+    report: PublishReport,
+) -> None:
+    """Step 1 of :func:`publish`: POST each target graph, in place or to a staging graph (then
+    add its ``MOVE`` to ``moves``)."""
     for n, graph in enumerate(targets):
         # A graph the server does not have yet (a new version) is loaded in place: no reader
         # asks for it before the catalogue names it. The default graph, the catalogue and a
@@ -466,6 +440,56 @@ def publish(
             # CLEAR first: MOVE SILENT from a graph left empty (nothing posted) would keep the target
             moves.insert(0, f"CLEAR SILENT {target}")
             moves.append(f"MOVE SILENT GRAPH {into} TO {target}")
+
+
+def publish(
+    store: ox.Store,
+    remote: RemoteStore,
+    build_id: str,
+    workdir: Path | None = None,
+    changed: set[str] | None = None,
+) -> PublishReport:
+    """Make the remote store serve the graphs of ``store`` (a finished local build), atomically
+    for readers.
+
+    1. Every named graph and the default graph go as N-Triples Graph Store POSTs: a graph the
+       server does not have (a new version) straight to its IRI, the others (the default graph,
+       the catalogue, a graph of the same version) to staging graphs (``urn:passerelles:staging:…``)
+       no reader queries. With ``changed``, only those graphs, the default graph and the
+       catalogue are sent; the others are already there.
+    2. One SPARQL Update moves the staged graphs in place (``MOVE``: one transaction on
+       Oxigraph) — the default graph and the catalogue naming the new versions switch together.
+    3. Graphs of the remote store the build does not have (old versions) are dropped after.
+
+    A failure before step 2 leaves the served graph as it was (leftover staging graphs are
+    dropped by the next publish). On a server that serves nothing yet (first load), every graph
+    goes straight in place, the catalogue last: nothing was served before, so nothing is switched;
+    a first load that fails is cleared (best effort: a server that died keeps what it had, and
+    the next publish, seeing data, stages and switches as usual).
+    """
+    report = PublishReport()
+    t0 = time.perf_counter()
+    served = {g.value for g in remote.named_graphs()}
+    stale = [g for g in served if g.startswith("urn:passerelles:staging:")]
+    if stale:  # left by a publish that was killed
+        remote.update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in stale))
+    local = [g for g in store.named_graphs() if isinstance(g, ox.NamedNode)]
+    targets: list[ox.NamedNode | ox.DefaultGraph] = [ox.DefaultGraph()]
+    targets += [g for g in local if (changed is None or g.value in changed) and g != remote.catalog]
+    if remote.catalog in local:
+        targets.append(remote.catalog)  # last: on a first load, its arrival marks the graph complete
+    # A server that serves nothing yet (no graph, empty default graph) gets every graph in
+    # place: there is no previous graph to keep serving, and moving the default graph in (millions
+    # of triples in one transaction) was most of the time of a first publish of the full graph.
+    first = not served and not remote.query("ASK { ?s ?p ?o }")
+    moves: list[str] = []
+    try:
+        _post_targets(store, remote, build_id, workdir, targets, served, first, moves, report)
+    except BaseException:
+        if first:  # the server served nothing before: leave it so, not with a partial graph
+            with contextlib.suppress(Exception):
+                remote.update("CLEAR SILENT ALL")
+        raise
     t1 = time.perf_counter()
     report.load_s = t1 - t0
     if moves:

@@ -6,6 +6,7 @@ service resumes without restart when it is back, and Linked Data pages follow a 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
 
 import httpx
@@ -190,6 +191,36 @@ def test_blank_nodes_are_followed_and_counted(oxigraph_server: OxigraphServer, t
     assert values == ["one", "two"]  # each blank node's own statement, not both
     with pytest.raises(SyntaxError):
         remote.query("SELECT WHERE")
+
+
+def test_a_failed_first_load_leaves_the_server_empty(oxigraph_server: OxigraphServer, tmp_path: Path) -> None:
+    """A first load posts every graph in place (nothing is served yet); if it fails half-way the
+    server is cleared, as it was before, instead of serving a partial graph."""
+    store = ox.Store()
+    p = ox.NamedNode("https://x/p")
+    for n in range(3):
+        graph = ox.NamedNode(f"https://x/graph/{n}")
+        store.add(ox.Quad(ox.NamedNode(f"https://x/s{n}"), p, ox.Literal(str(n)), graph))
+    store.add(ox.Quad(ox.NamedNode("https://x/s"), p, ox.Literal("default")))
+
+    class FailingThirdPost(RemoteStore):
+        posts = 0
+
+        def post_graph(
+            self, graph: ox.NamedNode | ox.DefaultGraph, chunks: Iterable[bytes], bulk: bool = False
+        ) -> None:
+            FailingThirdPost.posts += 1
+            if FailingThirdPost.posts == 3:
+                raise StoreUnavailable("the Graph Store did not answer (test)")
+            super().post_graph(graph, chunks, bulk)
+
+    remote = FailingThirdPost(Endpoints.from_base(oxigraph_server.url))
+    with pytest.raises(StoreUnavailable):
+        publish(store, remote, "first", tmp_path)
+    assert FailingThirdPost.posts == 3  # two graphs were in place before the failure
+    assert len(remote) == 0 and not _graphs(remote)
+    publish(store, RemoteStore(Endpoints.from_base(oxigraph_server.url)), "again", tmp_path)
+    assert len(remote) == 4
 
 
 def test_bind_refuses_a_query_without_where_group() -> None:
