@@ -515,8 +515,10 @@ def map_source_file(
 def _cells_path(fmt: str, parse: dict[str, str], jobs: Sequence[Job]) -> bool:
     """Whether a group reads a CSV file that its compiled mappings can take row by row as raw
     cells (no ``explode``: it makes several records of one row)."""
-    return (parse.get("format") or fmt) == "csv" and not parse.get("explode") and all(
-        runner.compiled is not None for runner, _ in jobs
+    return (
+        (parse.get("format") or fmt) == "csv"
+        and not parse.get("explode")
+        and all(runner.compiled is not None for runner, _ in jobs)
     )
 
 

@@ -1381,12 +1381,18 @@ class CompiledMapping:
         function = self._by_header.get(key)
         if function is None:
             index = {name: position for position, name in enumerate(names)}  # the last one wins
-            head = ["def mapped(rows, lines, mark):", "    add = lines.append", "    for number, cells in rows:"]
+            head = [
+                "def mapped(rows, lines, mark):",
+                "    add = lines.append",
+                "    for number, cells in rows:",
+            ]
             head.append("     try:")
             for name in sorted(self.columns):
                 cell = f"cells[{index[name]}].strip() or None" if name in index else "None"
                 head.append(f"      v_{name} = {cell}")
-            function = self._by_header[key] = _define("\n".join(head + self.body) + "\n", dict(self.namespace))
+            function = self._by_header[key] = _define(
+                "\n".join(head + self.body) + "\n", dict(self.namespace)
+            )
         lines: list[str] = []
         marks: list[tuple[str, int]] = []
         function(rows, lines, marks.append)

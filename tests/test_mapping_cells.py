@@ -125,7 +125,9 @@ def test_unmapped_row_keeps_every_cell(tmp_path: Path) -> None:
     )
     (tmp_path / "in.csv").write_text("code,label,other\nA1, x ,y\n,z, w \n")
     stats = MappingStats()
-    data = b"".join(map_source_file(tmp_path / "in.csv", [Mapping.load(tmp_path / "m.rq")], {}, TEST_BASE, stats))
+    data = b"".join(
+        map_source_file(tmp_path / "in.csv", [Mapping.load(tmp_path / "m.rq")], {}, TEST_BASE, stats)
+    )
     assert data.count(b"\n") == 2 and stats.records == {2, 3}
     assert stats.unmapped == {3: {"code": None, "label": "z", "other": "w"}}
 

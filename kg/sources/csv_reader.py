@@ -40,7 +40,9 @@ def record_of(names: list[str], number: int, cells: list[str]) -> Record:
     return Record(number, dict(zip(names, [c.strip() or None for c in cells], strict=True)))
 
 
-def read_csv_cells(path: Path, options: Mapping[str, str]) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+def read_csv_cells(
+    path: Path, options: Mapping[str, str]
+) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     """The column names (variable-safe) and the rows as (record number, raw cells), cells not yet
     stripped: a caller reading a few columns of a wide file (SIRENE has 53) cleans only those.
     The header is read (and checked) at once; the ``explode`` option is not applied.
