@@ -544,7 +544,15 @@ def run_csv_cells(
         stats.records.update([number for number, _ in batch])
         for (runner, _), rules in zip(jobs, skips, strict=True):
             kept = batch
-            if rules:
+            if len(rules) == 1:  # the common case (a state filter, a region), without the inner loop
+                (position, rule), skipped, kept = rules[0], stats.skipped, []
+                applies, reason = rule.applies_to, rule.reason
+                for row in batch:
+                    if applies(None if position is None else (row[1][position].strip() or None)):
+                        skipped.setdefault(row[0], reason)
+                    else:
+                        kept.append(row)
+            elif rules:
                 kept = []
                 for row in batch:
                     for position, rule in rules:

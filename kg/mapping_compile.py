@@ -1234,7 +1234,15 @@ class _Codegen:
                 temp = self.temp()
                 return f"(None if ({temp} := {first_code}) is None else Iri({temp}))", _Type("iri")
             if first.kind == "str" and first.iri_prefix:
-                return f"_iri_tail({codes}, {first.iri_prefix})", _Type("iri")
+                # _iri_tail's first test inlined (a code of letters and digits): no call per row
+                value, tail = self.temp(), self.temp()
+                start = first.iri_prefix
+                return (
+                    f"(None if ({value} := {first_code}) is None else (Iri({value}) if "
+                    f"({tail} := {value}[{start}:]).isalnum() and {tail}.isascii() "
+                    f"else _iri_tail({value}, {start})))",
+                    _Type("iri"),
+                )
             if first.kind == "str":
                 return f"_iri_str({codes})", _Type("iri")
             return f"_iri({codes})", _Type("iri")
