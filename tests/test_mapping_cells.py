@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kg.mapping import (
     Mapping,
@@ -23,7 +25,14 @@ from kg.mapping import (
     run_csv_cells,
     run_shared,
 )
-from kg.mapping_compile import Unsupported, compile_mapping
+from kg.mapping_compile import (
+    _UNCHANGED,
+    Unsupported,
+    _unchanged,
+    compile_mapping,
+    translate_regex,
+    translate_replacement,
+)
 from kg.sources.csv_reader import _DELIMITERS, read_csv_cells
 from kg.sources.records import read_records, split_read_options
 from tests.conftest import ROOT, TEST_BASE
@@ -142,3 +151,16 @@ def test_batch_the_compiled_code_cannot_map_goes_through_sparql(tmp_path: Path) 
     cells, records = _both(Mapping.load(tmp_path / "m.rq"), tmp_path / "in.csv", {})
     assert cells == records
     assert len(cells[0]) == 2  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list(' \t\n\u00a0\u3000\u2028\u0085ab<>|\\"é')), max_size=10))
+def test_replace_fast_paths_hold(text: str) -> None:
+    """Whenever a REPLACE fast path says the text comes out unchanged, the regex agrees."""
+    cases = [*_UNCHANGED, ("<[^>]*>", " "), ("\\|", ", "), ("a+b", "")]
+    for pattern, replacement in cases:
+        condition = _unchanged(pattern, replacement)
+        assert condition is not None, pattern
+        if eval(condition.format(t="text")):  # our own condition source
+            regex = translate_regex(pattern)
+            assert regex.sub(translate_replacement(replacement), text) == text, (pattern, text)
