@@ -31,6 +31,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import overload
 
@@ -40,6 +41,7 @@ from kg.errors import SourceError
 from kg.mapping_compile import CompiledMapping, RowUnsupported, Unsupported, compile_mapping
 from kg.namespaces import PAS, sparql_prologue
 from kg.regions import region_pattern
+from kg.sources.csv_reader import read_csv_cells, record_of
 from kg.sources.records import Record, variable_name
 
 _MARKER = f" <{PAS.sourceRow}> ".encode()
@@ -81,7 +83,10 @@ class SkipRule:
         return cls(variable_name(parts[0]), parts[1], pattern, reason.strip())
 
     def applies(self, values: dict[str, str | None]) -> bool:
-        value = values.get(self.column)
+        return self.applies_to(values.get(self.column))
+
+    def applies_to(self, value: str | None) -> bool:
+        """Whether the rule skips a row whose cell in the rule's column is ``value``."""
         if self.op == "empty":
             return value is None
         matched = value is not None and _compiled(self.pattern).search(value) is not None
@@ -363,15 +368,32 @@ class MappingRunner:
     def _account(
         self, batch: list[Record], stats: MappingStats, marked: set[int], pairs: set[tuple[str, int]]
     ) -> None:
-        entities = stats.entities
-        if isinstance(entities, EntityMarks):
-            entities.add(pairs)
-        else:
-            for subject_text, number in pairs:
-                entities.setdefault(subject_text, set()).add(number)
+        _add_marks(stats, pairs)
         for record in batch:
             if record.number not in marked:
                 stats.unmapped.setdefault(record.number, record.values)
+
+    def run_cells(self, names: list[str], rows: list[tuple[int, list[str]]], stats: MappingStats) -> bytes:
+        """The N-Triples of a batch of CSV rows, (record number, raw cells) under the header
+        ``names``, through the compiled mapping (the caller applied the skip rules): the same
+        output and ``stats`` as :meth:`_run_batch` on the records the CSV reader gives for them.
+        A batch the compiled code cannot map goes through SPARQL evaluation as records."""
+        assert self.compiled is not None
+        started = time.perf_counter()
+        try:
+            lines, marks = self.compiled.run_cells(names, rows)
+        except RowUnsupported as exc:
+            log.info("mapping %s: a batch through SPARQL evaluation (%s)", self.mapping.path.name, exc)
+            return self._run_sparql([record_of(names, n, cells) for n, cells in rows], stats)
+        pairs = set(marks)
+        _add_marks(stats, pairs)
+        marked = {number for _, number in pairs}
+        for number, cells in rows:
+            if number not in marked:  # kept whole, as the reader gives it, for the quarantine
+                stats.unmapped.setdefault(number, record_of(names, number, cells).values)
+        stats.triples += len(lines)
+        stats.map_s += time.perf_counter() - started
+        return "".join(lines).encode()
 
     def _run_sparql(self, batch: list[Record], stats: MappingStats) -> bytes:
         started = time.perf_counter()
@@ -398,6 +420,15 @@ class MappingRunner:
         stats.triples += len(kept)
         stats.map_s += time.perf_counter() - started
         return b"".join(kept)
+
+
+def _add_marks(stats: MappingStats, pairs: set[tuple[str, int]]) -> None:
+    entities = stats.entities
+    if isinstance(entities, EntityMarks):
+        entities.add(pairs)
+    else:
+        for subject_text, number in pairs:
+            entities.setdefault(subject_text, set()).add(number)
 
 
 # A mapping and the step its reader options apply to each record after the shared parse.
@@ -473,7 +504,66 @@ def map_source_file(
             (MappingRunner(mapping, base_iri, options=options), step)
         )
     for fmt, parse, jobs in groups.values():
-        yield from run_shared(jobs, read_records(path, fmt, parse), stats)
+        if _cells_path(fmt, parse, jobs):
+            if not path.is_file():
+                raise SourceError(path, None, None, "file not found")
+            yield from run_csv_cells(jobs, read_csv_cells(path, parse), stats)
+        else:
+            yield from run_shared(jobs, read_records(path, fmt, parse), stats)
+
+
+def _cells_path(fmt: str, parse: dict[str, str], jobs: Sequence[Job]) -> bool:
+    """Whether a group reads a CSV file that its compiled mappings can take row by row as raw
+    cells (no ``explode``: it makes several records of one row)."""
+    return (
+        (parse.get("format") or fmt) == "csv"
+        and not parse.get("explode")
+        and all(runner.compiled is not None for runner, _ in jobs)
+    )
+
+
+def run_csv_cells(
+    jobs: Sequence[Job],
+    table: tuple[list[str], Iterator[tuple[int, list[str]]]],
+    stats: MappingStats,
+) -> Iterator[bytes]:
+    """Compiled mappings over the rows of one read of a CSV file (:func:`read_csv_cells`), a
+    batch of rows at a time: the cells a mapping or a skip rule reads are stripped by position,
+    the others never are (SIRENE has 53 columns, its mapping reads 15), and no dict is made per
+    row. Same output and ``stats`` as :func:`run_shared` over the records of :func:`read_csv`."""
+    names, rows = table
+    index = {name: position for position, name in enumerate(names)}  # the last one wins, as in a dict
+    skips = [[(index.get(rule.column), rule) for rule in runner._skip] for runner, _ in jobs]
+    clock = time.perf_counter
+    while True:
+        started = clock()
+        batch = list(islice(rows, BATCH_ROWS))
+        stats.read_s += clock() - started
+        if not batch:
+            return
+        stats.records.update([number for number, _ in batch])
+        for (runner, _), rules in zip(jobs, skips, strict=True):
+            kept = batch
+            if len(rules) == 1:  # the common case (a state filter, a region), without the inner loop
+                (position, rule), skipped, kept = rules[0], stats.skipped, []
+                applies, reason = rule.applies_to, rule.reason
+                for row in batch:
+                    if applies(None if position is None else (row[1][position].strip() or None)):
+                        skipped.setdefault(row[0], reason)
+                    else:
+                        kept.append(row)
+            elif rules:
+                kept = []
+                for row in batch:
+                    for position, rule in rules:
+                        value = None if position is None else (row[1][position].strip() or None)
+                        if rule.applies_to(value):
+                            stats.skipped.setdefault(row[0], rule.reason)
+                            break
+                    else:
+                        kept.append(row)
+            if kept:
+                yield runner.run_cells(names, kept, stats)
 
 
 def map_file(

@@ -41,7 +41,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -130,9 +130,11 @@ _NEEDS_ESCAPE = re.compile(r'[\x00-\x1f\x7f"\\]')
 
 
 def _quoted(text: str) -> str:
-    if _NEEDS_ESCAPE.search(text):
-        text = text.translate(_NT_ESCAPES)
-    return f'"{text}"'
+    # isprintable() is False for every control character (\x00-\x1f, \x7f): a printable text
+    # without quote nor backslash needs no escape, checked without the regular expression.
+    if (text.isprintable() and '"' not in text and "\\" not in text) or not _NEEDS_ESCAPE.search(text):
+        return '"' + text + '"'
+    return '"' + text.translate(_NT_ESCAPES) + '"'
 
 
 def nt(value: Value) -> str:
@@ -347,7 +349,7 @@ _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 def _to_integer(value: Value) -> Value:
     kind = type(value)
     if kind is str:
-        if not _INTEGER.fullmatch(value):
+        if not (value.isascii() and value.isdigit()) and not _INTEGER.fullmatch(value):
             return None
         number = int(value)
         return number if -_I64 <= number < _I64 else None
@@ -379,10 +381,13 @@ def _to_decimal(value: Value) -> Value:
     return None
 
 
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}  # xsd:boolean's lexical forms
+
+
 def _to_boolean(value: Value) -> Value:
     kind = type(value)
     if kind is str:
-        return {"true": True, "1": True, "false": False, "0": False}.get(value)
+        return _BOOLEANS.get(value)
     if kind is bool:
         return value
     if kind is int or kind is Decimal:
@@ -588,6 +593,40 @@ def translate_replacement(text: str) -> str:
         raise Unsupported(f"replacement {text!r}")
     parts = _GROUP_REF.split(text)
     return "".join(f"\\g<{part}>" if index % 2 else part for index, part in enumerate(parts))
+
+
+# REPLACE patterns of the mappings whose result is the text itself under a condition cheaper than
+# the regex (str methods in C): (SPARQL pattern, replacement) -> condition on the text ``{t}``.
+# str.isprintable() is False for every character of \s but the ASCII space (controls, NBSP and
+# the other Unicode spaces and separators), so a printable text holds no white space but spaces.
+_UNCHANGED = {
+    ("\\s+", " "): "({t}.isprintable() and '  ' not in {t})",
+    ("^\\s+|\\s+$|(\\s)\\s+", "$1"): (
+        "({t}.isprintable() and '  ' not in {t} and {t}[:1] != ' ' and {t}[-1:] != ' ')"
+    ),
+    ("^\\s+|\\s+$", ""): "({t}.isprintable() and {t}[:1] != ' ' and {t}[-1:] != ' ')",
+    ("^ | $", ""): "({t}[:1] != ' ' and {t}[-1:] != ' ')",
+}
+_LITERAL_HEAD = re.compile(r"(?:\\([^A-Za-z0-9{}\\])|([^\\^$.|?*+()\[\]{}]))(?![?*{])")
+
+
+def _unchanged(pattern: str | None, replacement: str) -> str | None:
+    r"""A condition (Python source over ``{t}``) under which REPLACE(t, pattern, replacement)
+    is ``t`` itself, or None: a known pattern (``_UNCHANGED``), or a pattern whose every match
+    starts with one literal character (no alternation): the text then lacks that character.
+
+    >>> _unchanged(r"\|", ", "), _unchanged("<[^>]*>", " "), _unchanged("a|b", ""), _unchanged("x?y", "")
+    ("('|' not in {t})", "('<' not in {t})", None, None)
+    """
+    if pattern is None:
+        return None
+    known = _UNCHANGED.get((pattern, replacement))
+    if known is not None:
+        return known
+    head = _LITERAL_HEAD.match(pattern)
+    if head is None or "\\\\" in pattern or "|" in pattern.replace("\\|", ""):
+        return None
+    return f"({(head[1] or head[2])!r} not in {{t}})"
 
 
 def _regex_fn(pattern: re.Pattern[str]) -> Callable[[Value], Value]:
@@ -935,9 +974,10 @@ class _Parser:
                 raise Unsupported(f"{name} with a pattern that is not a constant string")
             flags = constant[expected] if len(constant) > expected else ""
             pattern = translate_regex(constant[0], flags)
+            source = constant[0] if not flags else None  # for the fast paths (_unchanged)
             if name == "REGEX":
-                return ("regex", pattern, args[0])
-            return ("replace", pattern, translate_replacement(constant[1]), args[0])
+                return ("regex", pattern, source, args[0])
+            return ("replace", pattern, translate_replacement(constant[1]), source, constant[1], args[0])
         raise Unsupported(f"function {name} with {len(args)} arguments")
 
 
@@ -984,8 +1024,20 @@ def _iri_str(value: str | None) -> Iri | None:
 
 
 def _iri_tail(value: str | None, start: int) -> Iri | None:
-    """IRI() of a string whose first ``start`` characters are known to be a valid IRI prefix."""
-    return None if value is None or not _IRI_TAIL.fullmatch(value, start) else Iri(value)
+    """IRI() of a string whose first ``start`` characters are known to be a valid IRI prefix.
+
+    >>> _iri_tail("http://x.org/id/12345", 16), _iri_tail("http://x.org/id/1 2", 16)
+    ('http://x.org/id/12345', None)
+    """
+    if value is None:
+        return None
+    tail = value[start:]
+    # ASCII letters and digits are valid anywhere in a path: most codes, checked without the regex.
+    if tail.isascii() and (tail.isalnum() or tail.replace("/", "").replace("-", "").isalnum()):
+        return Iri(value)
+    if _IRI_TAIL.fullmatch(value, start):
+        return Iri(value)
+    return None
 
 
 def _date(value: str | None, datatype: str) -> Typed | None:
@@ -1114,9 +1166,11 @@ class _Codegen:
             if arg_type.kind == "str":
                 sub, replacement = self.constant(node[1].sub), self.constant(node[2])
                 temp = self.temp()
-                return f"(None if ({temp} := {arg_code}) is None else {sub}({replacement}, {temp}))", _Type(
-                    "str"
-                )
+                call = f"{sub}({replacement}, {temp})"
+                unchanged = _unchanged(node[3], node[4])
+                if unchanged is not None:  # skip the regex when the text surely comes out as it is
+                    call = f"({temp} if {unchanged.format(t=temp)} else {call})"
+                return f"(None if ({temp} := {arg_code}) is None else {call})", _Type("str")
             return f"{self.constant(function)}({arg_code})", _Type(
                 arg_type.kind if arg_type.kind == "lang" else "any"
             )
@@ -1172,7 +1226,7 @@ class _Codegen:
             return f"_str({codes})", _Type("str")
         if name == "_encode_for_uri":
             fn = "_efu" if first.kind == "str" else "_encode_for_uri"
-            return f"{fn}({codes})", _Type("str", False, True)
+            return _unless_none(self, f"{fn}({{}})", first_code, first), _Type("str", False, True)
         if name == "_iri":
             if first.kind == "iri":
                 return first_code, first
@@ -1180,7 +1234,15 @@ class _Codegen:
                 temp = self.temp()
                 return f"(None if ({temp} := {first_code}) is None else Iri({temp}))", _Type("iri")
             if first.kind == "str" and first.iri_prefix:
-                return f"_iri_tail({codes}, {first.iri_prefix})", _Type("iri")
+                # _iri_tail's first test inlined (a code of letters and digits): no call per row
+                value, tail = self.temp(), self.temp()
+                start = first.iri_prefix
+                return (
+                    f"(None if ({value} := {first_code}) is None else (Iri({value}) if "
+                    f"({tail} := {value}[{start}:]).isalnum() and {tail}.isascii() "
+                    f"else _iri_tail({value}, {start})))",
+                    _Type("iri"),
+                )
             if first.kind == "str":
                 return f"_iri_str({codes})", _Type("iri")
             return f"_iri({codes})", _Type("iri")
@@ -1199,6 +1261,23 @@ class _Codegen:
                     f"(None if ({temp} := {first_code}) is None else LangLit({temp}, {lang.lower()!r}))",
                     _Type("lang"),
                 )
+        # Simple literals (kind "str") need none of the language checks of the generic functions.
+        if all(t.kind == "str" for _, t in args):
+            if name in ("_strstarts", "_strends", "_contains"):
+                a, b = self.temp(), self.temp()
+                test = {"_strstarts": f"{a}.startswith({b})", "_strends": f"{a}.endswith({b})"}.get(
+                    name, f"{b} in {a}"
+                )
+                return (
+                    f"(None if ({a} := {first_code}) is None or ({b} := {args[1][0]}) is None else {test})",
+                    _Type("bool"),
+                )
+            if name in ("_lcase", "_ucase"):
+                temp = self.temp()
+                method = "lower" if name == "_lcase" else "upper"
+                return f"(None if ({temp} := {first_code}) is None else {temp}.{method}())", _Type("str")
+            if name == "_to_boolean":  # dict.get(None) is None: unbound stays unbound
+                return f"{self.constant(_BOOLEANS)}.get({first_code})", _Type("bool")
         result = {
             "_strlen": "int",
             "_strstarts": "bool",
@@ -1215,11 +1294,19 @@ class _Codegen:
             result = first.kind
         if result is None and name in ("_strbefore", "_strafter") and first.kind == "str":
             result = "str"
+        if len(args) == 1:  # every function here gives unbound for an unbound argument
+            return _unless_none(self, f"{name}({{}})", first_code, first), _Type(result or "any")
         return f"{name}({codes})", _Type(result or "any")
 
     def op(self, op: str, nodes: list[Node]) -> tuple[str, _Type]:
         args = [self.expr(a) for a in nodes]
         codes = ", ".join(c for c, _ in args)
+        if all(t.kind == "bool" and t.nonnull for _, t in args) and op in ("!", "||", "&&"):
+            # two booleans never unbound: Python's own operators give SPARQL's answer
+            if op == "!":
+                return f"(not {args[0][0]})", _Type("bool", True)
+            python = "or" if op == "||" else "and"
+            return f"({args[0][0]} {python} {args[1][0]})", _Type("bool", True)
         if op == "!":
             return f"_not({codes})", _Type("bool")
         if op == "neg":
@@ -1236,6 +1323,18 @@ class _Codegen:
             kind = "int" if all(t.kind == "int" for _, t in args) else "any"
             return f"{_BINARY[op]}({codes})", _Type(kind)
         return f"{_BINARY[op]}({codes})", _Type("bool")
+
+
+def _unless_none(gen: _Codegen, call: str, code: str, type_: _Type) -> str:
+    """``call`` (a format with one ``{}``) of the value of ``code``, or None without a call when
+    the value is unbound (rows leave many cells empty: LHEO's exploded codes, most of them).
+    A plain variable needs no temporary."""
+    if type_.nonnull:
+        return call.format(code)
+    if code.isidentifier():
+        return f"(None if {code} is None else {call.format(code)})"
+    temp = gen.temp()
+    return f"(None if ({temp} := {code}) is None else {call.format(temp)})"
 
 
 _RUNTIME_FUNCTIONS = {name: globals()[name] for name in _PURE}
@@ -1256,14 +1355,56 @@ class CompiledMapping:
     source: str  # the generated Python, for reading and debugging
     function: Callable[..., None]
     columns: frozenset[str]  # the row variables the query reads
+    body: list[str] = field(default_factory=list)  # the code after the row's variables are read
+    namespace: dict[str, Any] = field(default_factory=dict)
+    _by_header: dict[tuple[str, ...], Callable[..., None]] = field(default_factory=dict)
 
     def run(self, records: Sequence[Record]) -> tuple[list[str], list[tuple[str, int]]]:
         """N-Triples lines (each ending with a line break) and (entity, record number) marks;
         raises :class:`RowUnsupported` when a row needs the SPARQL evaluation."""
-        lines: dict[str, None] = {}
+        lines: list[str] = []
         marks: list[tuple[str, int]] = []
         self.function(records, lines, marks.append)
-        return list(lines), marks
+        return list(dict.fromkeys(lines)), marks  # deduplicated in order, as CONSTRUCT
+
+    def run_cells(
+        self, names: Sequence[str], rows: Sequence[tuple[int, list[str]]]
+    ) -> tuple[list[str], list[tuple[str, int]]]:
+        """As :meth:`run`, for CSV rows given as (record number, raw cells) under the header
+        ``names`` (see :func:`kg.sources.csv_reader.read_csv_cells`): only the cells the query
+        reads are stripped, by position; the output is that of :meth:`run` on the records
+        :func:`kg.sources.csv_reader.read_csv` gives for the same rows.
+
+        >>> from kg.mapping import Mapping
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> p = Path(tempfile.mkdtemp()) / "m.rq"
+        >>> _ = p.write_text('CONSTRUCT { ?o pas:code ?code } '
+        ...     'WHERE { BIND(IRI(CONCAT(STR(id:), "rome/", ?code)) AS ?o) }')
+        >>> compiled = compile_mapping(Mapping.load(p), "https://x.org/")
+        >>> compiled.run_cells(["lib", "code"], [(2, ["x", " A1101 "]), (3, ["y", ""])])[0]
+        ['<https://x.org/id/rome/A1101> <https://w3id.org/passerelles/ontology#code> "A1101" .\\n']
+        """
+        key = tuple(names)
+        function = self._by_header.get(key)
+        if function is None:
+            index = {name: position for position, name in enumerate(names)}  # the last one wins
+            head = [
+                "def mapped(rows, lines, mark):",
+                "    add = lines.append",
+                "    for number, cells in rows:",
+            ]
+            head.append("     try:")
+            for name in sorted(self.columns):
+                cell = f"cells[{index[name]}].strip() or None" if name in index else "None"
+                head.append(f"      v_{name} = {cell}")
+            function = self._by_header[key] = _define(
+                "\n".join(head + self.body) + "\n", dict(self.namespace)
+            )
+        lines: list[str] = []
+        marks: list[tuple[str, int]] = []
+        function(rows, lines, marks.append)
+        return list(dict.fromkeys(lines)), marks
 
 
 def compile_query(query: str, base_iri: str) -> CompiledMapping:
@@ -1292,12 +1433,13 @@ def compile_query(query: str, base_iri: str) -> CompiledMapping:
             collect(position_term)
     columns = frozenset(n for n in used - targets if not n.startswith("_"))
     gen = _Codegen(columns)
-    body = ["def mapped(records, lines, mark):", "    add = lines.__setitem__", "    for record in records:"]
-    body.append("     try:")
-    body.append("      number = record.number")
-    body.append("      get = record.values.get")
+    head = ["def mapped(records, lines, mark):", "    add = lines.append", "    for record in records:"]
+    head.append("     try:")
+    head.append("      number = record.number")
+    head.append("      get = record.values.get")
     for name in sorted(columns):
-        body.append(f"      v_{name} = get({name!r})")
+        head.append(f"      v_{name} = get({name!r})")
+    body: list[str] = []  # after the row's variables: the same for records and for CSV cells
     for name, expression in binds:
         if name in columns:
             raise Unsupported(f"BIND to ?{name}, also a row variable")
@@ -1360,22 +1502,21 @@ def compile_query(query: str, base_iri: str) -> CompiledMapping:
             checks.append(check)
             parts.append(local)
         else:
-            merged: list[str] = []  # adjacent constants joined: fewer concatenations per row
-            for index, part in enumerate(
-                [*parts[:1], *[x for p in parts[1:] for x in ("' '", p)], "' .\\n'"]
-            ):
-                if merged and part.startswith("'") and merged[-1].startswith("'") and index:
-                    merged[-1] = repr(eval(merged[-1]) + eval(part))  # our own repr()s
-                else:
-                    merged.append(part)
-            line = " + ".join(merged)
+            # One f-string per line (one allocation, where "a + b + c" makes one per "+"):
+            # constant parts are our own repr()s, the others locals holding N-Triples text.
+            pieces = [*parts[:1], *[x for p in parts[1:] for x in ("' '", p)], "' .\\n'"]
+            text = "".join(
+                f"{{{part}}}" if part.isidentifier() else eval(part).replace("{", "{{").replace("}", "}}")
+                for part in pieces
+            )
+            line = "f" + repr(text)
             if checks:
-                body.append(f"      if {' and '.join(dict.fromkeys(checks))}: add({line}, None)")
+                body.append(f"      if {' and '.join(dict.fromkeys(checks))}: add({line})")
             else:
-                body.append(f"      add({line}, None)")
+                body.append(f"      add({line})")
     body.append("     except RowUnsupported as exc:")
     body.append("      raise RowUnsupported(str(exc)) from None")
-    source = "\n".join(body) + "\n"
+    source = "\n".join(head + body) + "\n"
     namespace: dict[str, Any] = {
         **_RUNTIME,
         "_add": _arith("+"),
@@ -1387,12 +1528,18 @@ def compile_query(query: str, base_iri: str) -> CompiledMapping:
         "RowUnsupported": RowUnsupported,
         **gen.constants,
     }
+    return CompiledMapping(source, _define(source, namespace), columns, body, namespace)
+
+
+def _define(source: str, namespace: dict[str, Any]) -> Callable[..., None]:
+    """The function ``mapped`` of generated ``source``, defined in ``namespace``."""
     try:
         bytecode = compile(source, "<mapping>", "exec")
     except SyntaxError as exc:  # a very deep expression
         raise Unsupported(f"generated code does not compile: {exc}") from None
-    exec(bytecode, namespace)  # source generated above from the parsed query
-    return CompiledMapping(source, namespace["mapped"], columns)
+    exec(bytecode, namespace)  # source generated from the parsed query (compile_query)
+    function: Callable[..., None] = namespace["mapped"]
+    return function
 
 
 @lru_cache(maxsize=256)

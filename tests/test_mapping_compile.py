@@ -173,6 +173,13 @@ POOL = [
     "x" * 40,
     "Z" * 3,
     "\u2028sep",
+    # white space the compiled REPLACE fast paths must leave to the regex
+    "a\u3000b",
+    "x  y",
+    " lead",
+    "trail ",
+    "a\x85b",
+    "mid\u202fspace",
 ]
 
 

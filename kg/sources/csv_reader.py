@@ -21,17 +21,52 @@ _DELIMITERS = {"tab": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
 
 def read_csv(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
     """Stream the records of a CSV file; the header row names the columns."""
+    return explode(_records(path, options), options.get("explode"), options.get("sep"))
+
+
+def _records(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
+    names, rows = read_csv_cells(path, options)  # here: errors are raised as the records are read
+    for number, cells in rows:
+        # clean_cell inlined (cells are str here): this runs once per cell of the file
+        yield Record(number, dict(zip(names, [c.strip() or None for c in cells], strict=True)))
+
+
+def record_of(names: list[str], number: int, cells: list[str]) -> Record:
+    """The record :func:`read_csv` gives for a row of :func:`read_csv_cells` (without explode).
+
+    >>> record_of(["a", "b"], 2, [" x ", ""])
+    Record(number=2, values={'a': 'x', 'b': None})
+    """
+    return Record(number, dict(zip(names, [c.strip() or None for c in cells], strict=True)))
+
+
+def read_csv_cells(
+    path: Path, options: Mapping[str, str]
+) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The column names (variable-safe) and the rows as (record number, raw cells), cells not yet
+    stripped: a caller reading a few columns of a wide file (SIRENE has 53) cleans only those.
+    The header is read (and checked) at once; the ``explode`` option is not applied.
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp(), "a.csv"); _ = p.write_text("code;lib\\nA1; x \\n")
+    >>> names, rows = read_csv_cells(p, {"delimiter": "semicolon"})
+    >>> names, list(rows)
+    (['code', 'lib'], [(2, ['A1', ' x '])])
+    """
     delimiter = _DELIMITERS.get(options.get("delimiter", ","), options.get("delimiter", ","))
     encoding = options.get("encoding", "utf-8-sig")
     quoting: Literal[0, 1, 2, 3] = csv.QUOTE_NONE if options.get("quoting") == "none" else csv.QUOTE_MINIMAL
     skip = int(options.get("skip_lines", "0"))
-    records = _rows(path, delimiter, encoding, quoting, skip, options.get("columns", "").split())
-    return explode(records, options.get("explode"), options.get("sep"))
+    rows = _rows(path, delimiter, encoding, quoting, skip, options.get("columns", "").split())
+    names = next(rows)
+    assert isinstance(names, list)
+    return names, rows  # type: ignore[return-value]  # after the header, rows are (number, cells)
 
 
 def _rows(
     path: Path, delimiter: str, encoding: str, quoting: Literal[0, 1, 2, 3], skip: int, required: list[str]
-) -> Iterator[Record]:
+) -> Iterator[list[str] | tuple[int, list[str]]]:
+    """The column names first, then (record number, cells) per row."""
     line = skip
     try:
         with path.open(encoding=encoding, newline="") as handle:
@@ -58,21 +93,23 @@ def _rows(
                     missing[0],
                     f"missing column(s) {', '.join(missing)}; header is {header!r}",
                 )
+            yield names
+            width = len(names)
             for cells in reader:
                 start, line = line + 1, skip + reader.line_num
                 if not cells:
                     continue
-                if len(cells) == len(names) + 1 and not cells[-1].strip():
-                    cells.pop()  # rows that end with the delimiter too
-                if len(cells) != len(names):
-                    raise SourceError(
-                        path,
-                        start,
-                        None,
-                        f"{len(cells)} fields where the header has {len(names)} (delimiter {delimiter!r})",
-                    )
-                # clean_cell inlined (cells are str here): this runs once per cell of the file
-                yield Record(start, dict(zip(names, [c.strip() or None for c in cells], strict=True)))
+                if len(cells) != width:
+                    if len(cells) == width + 1 and not cells[-1].strip():
+                        cells.pop()  # rows that end with the delimiter too
+                    else:
+                        raise SourceError(
+                            path,
+                            start,
+                            None,
+                            f"{len(cells)} fields where the header has {width} (delimiter {delimiter!r})",
+                        )
+                yield start, cells
     except UnicodeDecodeError as exc:
         raise SourceError(
             path, line + 1, None, f"bytes not decodable as {encoding}: {exc.reason} at byte {exc.start}"
