@@ -9,7 +9,7 @@ step. Every client loops over a weighted mix, half SPARQL, half GraphQL:
 - GraphQL: an occupation with its skills and certifications, a label search, filtered lists
   (occupations of a domain; certifications of a ROME code or a European level, with their blocs:
   back in the mix since the list queries page the filtered selection first, see
-  docs/readme/gqlcert.md).
+  docs/guides/graphql-lists.md).
 
 Each answer is recorded as it ends (start time, operation, status, latency, Retry-After present,
 body valid): a 200 whose body is not a result (GraphQL ``errors``, a truncated JSON) counts as an
