@@ -53,9 +53,13 @@ def test_refused_values() -> None:
 
 
 def test_union_lines_and_empty_lists() -> None:
-    text, _ = QUERIES["values"].prepare({"s": ["http://x/1"], "p": []})
+    text, _ = QUERIES["inverse"].prepare({"o": ["http://x/1"], "p": [], "class": ["http://x/C"]})
     assert "FILTER (false)" in text
     assert list(ox.Store().query(text)) == []
+    store = ox.Store()
+    store.add(ox.Quad(ox.NamedNode("http://x/1"), ox.NamedNode("http://x/p"), ox.Literal("a")))
+    text, _ = QUERIES["values"].prepare({"s": ["http://x/1"], "p": []})  # an empty VALUES slot
+    assert list(store.query(text)) == []
 
 
 def test_stored_report_headers_unchanged() -> None:

@@ -250,16 +250,42 @@ class QueryRunner:
         result = self.store.query(text, prefixes=self.prefixes, substitutions=substitutions or {})
         assert isinstance(result, ox.QuerySolutions)
         names = [v.value for v in result.variables]
-        rows: list[Row] = []
-        for solution in result:
-            row: Row = {}
-            for n in names:
-                term = solution[n]
-                if term is not None:
-                    row[n] = term
-            rows.append(row)
+        # By position (zip), not by name: a third of the time of reading long results.
+        rows: list[Row] = [
+            {n: t for n, t in zip(names, solution, strict=True) if t is not None} for solution in result
+        ]
         del result  # pyoxigraph results stay on the thread that made them
         return rows
+
+    def lookup_sync(self, subjects: Sequence[str], props: Sequence[str]) -> dict[tuple[str, str], list[Term]]:
+        """The objects of the pairs of ``subjects`` × ``props`` (the ``values`` query), by pair.
+
+        The rows are read by position, not as dicts by name: a page of 100 resources' fields
+        returns hundreds of rows, and the dicts cost more than the store's work.
+
+        >>> store = ox.Store()
+        >>> store.add(ox.Quad(ox.NamedNode("http://x/1"), ox.NamedNode("http://x/p"), ox.Literal("a")))
+        >>> found = QueryRunner(store, {}).lookup_sync(["http://x/1", "http://x/2"], ["http://x/p"])
+        >>> {k: [t.value for t in v] for k, v in found.items()}
+        {('http://x/1', 'http://x/p'): ['a']}
+        """
+        text, substitutions = self.prepare(
+            "values", None, {"s": [ox.NamedNode(s) for s in subjects], "p": [ox.NamedNode(p) for p in props]}
+        )
+        with self._lock:
+            self.count += 1
+        result = self.store.query(text, prefixes=self.prefixes, substitutions=substitutions)
+        assert isinstance(result, ox.QuerySolutions)
+        found: dict[tuple[str, str], list[Term]] = {}
+        for s, p, o in result:
+            key = (s.value, p.value)
+            objects = found.get(key)
+            if objects is None:
+                found[key] = [o]
+            else:
+                objects.append(o)
+        del result  # pyoxigraph results stay on the thread that made them
+        return found
 
     async def select(
         self,
