@@ -432,6 +432,83 @@ def test_limits(app_store: tuple[TestClient, CountingStore]) -> None:
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT" and "Traceback" not in json.dumps(bad)
 
 
+def test_batched_lookup_reads_every_pair(graph: tuple[Settings, ox.Store]) -> None:
+    """The fields of a page are read by one ``values`` query: exactly the (resource, property)
+    pairs of the default graph, as one look-up per pair would find them (no more, none lost)."""
+    from api.graphql.queries import QueryRunner
+
+    _, store = graph
+    rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    skill = ox.NamedNode("https://w3id.org/passerelles/ontology#Skill")
+    subjects = sorted({q.subject.value for q in store.quads_for_pattern(None, rdf_type, skill)})[:40]
+    props = [
+        "http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
+        "http://www.w3.org/2004/02/skos/core#prefLabel",
+        "https://w3id.org/passerelles/ontology#code",
+        "https://w3id.org/passerelles/ontology#nothing",
+    ]
+    expected = {}
+    for s in subjects:
+        for p in props:
+            objects = [
+                q.object
+                for q in store.quads_for_pattern(ox.NamedNode(s), ox.NamedNode(p), None, ox.DefaultGraph())
+            ]
+            if objects:
+                expected[(s, p)] = objects
+    assert len(subjects) > 10
+    want = {k: sorted(map(str, v)) for k, v in expected.items()}
+    kind = subjects[0].rsplit("/", 1)[0]
+    # Read by index scans (few triples per skill), by look-ups (many), and the two mixed.
+    for degree, queries in ((0, 1), (10**6, 2), (None, 2)):
+        runner = QueryRunner(store, {})
+        if degree is not None:
+            runner.degrees[kind] = degree
+        found = runner.lookup_sync([*subjects, ID + "absent"], props)
+        assert {k: sorted(map(str, v)) for k, v in found.items()} == want
+        assert runner.count <= queries
+    # Through a store that is not embedded (a proxy): the look-ups, the same pairs.
+    proxied = QueryRunner(CountingStore(store), {})  # type: ignore[arg-type]
+    found = proxied.lookup_sync(subjects, props)
+    assert {k: sorted(map(str, v)) for k, v in found.items()} == want and proxied.count == 1
+
+
+def test_document_cache_keeps_the_limits(app_store: tuple[TestClient, CountingStore]) -> None:
+    """The parsed and validated documents are kept by query text (``router._parsed``), but the limits
+    are measured on every request: a too-deep or too-costly query is refused on its second
+    submission too (its document then comes from the cache), and the cache is bounded."""
+    from api.graphql.router import _parsed
+
+    client, _ = app_store
+
+    def post(query: str, variables: dict[str, Any] | None = None) -> Any:
+        return client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers={"accept": GQL}
+        )
+
+    deep = '{ occupation(code: "I1407") { ' + "mobilityTargets { nodes { " * 9 + "code" + " } }" * 9 + " } }"
+    for _ in range(2):
+        hits = _parsed.cache_info().hits
+        r = post(deep)
+        assert r.status_code == 400 and r.json()["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"
+        assert "depth" in r.json()["errors"][0]["message"]
+    assert _parsed.cache_info().hits == hits + 1  # the second refusal came from a cached document
+    # The same cached text, different variables: the page size and the cost follow the variables.
+    paged = "query($n: Int) { occupations(first: $n) { nodes { skills(first: $n) { totalCount } } } }"
+    assert post(paged, {"n": 2}).status_code == 200
+    r = post(paged, {"n": 101})
+    assert r.status_code == 400 and r.json()["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"
+    # Invalid documents are cached with their errors, and answered with them every time.
+    for _ in range(2):
+        r = post("{ occupations { nope } }")
+        assert r.status_code == 400 and "nope" in r.json()["errors"][0]["message"]
+    maxsize = _parsed.cache_info().maxsize
+    assert maxsize is not None and maxsize <= 1024
+    for i in range(maxsize + 5):
+        _parsed(f"{{ __typename a{i}: __typename }}", True)
+    assert _parsed.cache_info().currsize == maxsize
+
+
 def test_timeout_introspection_allowlist(graph: tuple[Settings, ox.Store], tmp_path: Path) -> None:
     settings, store = graph
     slow = TestClient(create_app(dataclasses.replace(settings, graphql_timeout_s=0.000001), store=store))

@@ -279,14 +279,22 @@ def plain(resolver: Callable[..., T]) -> Callable[..., T]:
 
 
 def install_plain_resolvers(schema: strawberry.Schema) -> int:
-    """Give graphql-core the resolvers marked :func:`plain` unwrapped; returns how many.
+    """Give graphql-core the field resolvers unwrapped; returns how many.
 
-    The request runs on graphql-core (``api.graphql.router``), so strawberry's schema extensions
-    do not apply to any field anyway; errors raised by a plain resolver become GraphQL errors
+    Those marked :func:`plain` get graphql-core's ``info`` as it is. The others (``Connection``
+    fields, lists with ``first``/``after``, look-ups by code...) get strawberry's ``Info`` and their
+    arguments renamed to their Python names, without strawberry's per-call wrapper (argument
+    conversion, an extension chain, a new closure per call): graphql-core has already coerced
+    every scalar, enum (to its Python member) and list argument. A field with an input-object
+    argument, a permission class, a field extension or a ``Parent`` parameter keeps strawberry's
+    resolver. The request runs on graphql-core (``api.graphql.router``), so strawberry's schema
+    extensions do not apply to any field anyway; errors raised by a resolver become GraphQL errors
     the same way.
     """
-    from graphql import GraphQLObjectType
+    from graphql import GraphQLInputObjectType, GraphQLObjectType, get_named_type
 
+    info_class = schema.config.info_class
+    names = schema.config.name_converter
     count = 0
     for graphql_type in schema._schema.type_map.values():
         if not isinstance(graphql_type, GraphQLObjectType):
@@ -295,15 +303,53 @@ def install_plain_resolvers(schema: strawberry.Schema) -> int:
             definition = (graphql_field.extensions or {}).get("strawberry-definition")
             base = getattr(definition, "base_resolver", None)
             function: Any = getattr(base, "wrapped_func", None)
-            if getattr(function, "__plain__", False) and not getattr(definition, "arguments", None):
+            if definition is None or base is None or function is None:
+                continue
+            if getattr(function, "__plain__", False) and not definition.arguments:
                 graphql_field.resolve = _direct(function)
                 count += 1
+                continue
+            if (
+                definition.extensions
+                or definition.permission_classes
+                or base.parent_parameter is not None
+                or any(
+                    isinstance(get_named_type(arg.type), GraphQLInputObjectType)
+                    for arg in graphql_field.args.values()
+                )
+            ):
+                continue
+            renamed = {names.get_graphql_name(arg): arg.python_name for arg in definition.arguments}
+            if set(renamed) != set(graphql_field.args):
+                continue  # not the arguments this binding expects: leave it to strawberry
+            graphql_field.resolve = _bound(function, definition, base, renamed, info_class)
+            count += 1
     return count
 
 
 def _direct(function: Callable[[Any, Any], Any]) -> Callable[..., Any]:
     def resolve(root: Any, info: Any, **_: Any) -> Any:
         return function(root, info)
+
+    return resolve
+
+
+def _bound(
+    function: Callable[..., Any], definition: Any, base: Any, renamed: dict[str, str], info_class: Any
+) -> Callable[..., Any]:
+    """A graphql-core resolver calling ``function`` as strawberry would (``self``/``root``, ``info``,
+    the arguments by their Python names)."""
+    info_name = base.info_parameter.name if base.info_parameter is not None else None
+    root_name = base.root_parameter.name if base.root_parameter is not None else None
+    with_self = base.self_parameter is not None
+
+    def resolve(root: Any, info: Any, **kwargs: Any) -> Any:
+        bound = {renamed[k]: v for k, v in kwargs.items()}
+        if info_name is not None:
+            bound[info_name] = info_class(_raw_info=info, _field=definition)
+        if root_name is not None:
+            bound[root_name] = root
+        return function(root, **bound) if with_self else function(**bound)
 
     return resolve
 

@@ -108,14 +108,7 @@ def _values_loader(runner: QueryRunner) -> BatchLoader[ValueKey, list[Term]]:
     async def load(keys: Sequence[ValueKey]) -> list[list[Term]]:
         subjects = sorted({s for s, _ in keys})
         props = sorted({p for _, p in keys})
-        rows = await runner.select(
-            "values",
-            values={"s": [ox.NamedNode(s) for s in subjects], "p": [ox.NamedNode(p) for p in props]},
-            inline=True,
-        )
-        found: dict[ValueKey, list[Term]] = defaultdict(list)
-        for row in rows:
-            found[(row["s"].value, row["p"].value)].append(row["o"])
+        found = runner.lookup_sync(subjects, props)
         return [found.get(key, []) for key in keys]
 
     return BatchLoader(load)
