@@ -186,6 +186,15 @@ def groups(offers: Sequence[Offer]) -> np.ndarray:
     return np.asarray([find(i) for i in range(len(offers))])
 
 
+def grouped_folds(offers: Sequence[Offer], folds: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The group of each offer (:func:`groups`) and its fold: copies and reposts in one fold."""
+    group = groups(offers)
+    names = np.unique(group)
+    np.random.default_rng(seed).shuffle(names)
+    fold_of = {g: k % folds for k, g in enumerate(names)}
+    return group, np.asarray([fold_of[g] for g in group])
+
+
 def cross_validate(
     model: OccupationModel, offers: Sequence[Offer], folds: int = 5, seed: int = 0
 ) -> dict[str, np.ndarray]:
@@ -193,12 +202,8 @@ def cross_validate(
     kept = [o for o in offers if o.rome in model.codes]
     features = np.stack([model.features(o.title, o.text) for o in kept])
     gold = np.asarray([model.codes.index(o.rome) for o in kept])
-    group = groups(kept)
-    names = np.unique(group)
-    np.random.default_rng(seed).shuffle(names)
-    fold_of = {g: k % folds for k, g in enumerate(names)}
-    fold = np.asarray([fold_of[g] for g in group])
-    print(f"{len(kept)} offers in {len(names)} groups (copies and reposts kept in one fold)")
+    group, fold = grouped_folds(kept, folds, seed)
+    print(f"{len(kept)} offers in {len(np.unique(group))} groups (copies and reposts kept in one fold)")
     held = np.zeros(len(kept), dtype=np.int64)
     for f in range(folds):
         test = np.flatnonzero(fold == f)
@@ -292,11 +297,7 @@ def cross_validate_reranker(
     kept = [o for o in offers if o.rome in model.codes]
     base = np.stack([model.features(o.title, o.text) for o in kept])
     gold = np.asarray([model.codes.index(o.rome) for o in kept])
-    group = groups(kept)
-    names = np.unique(group)
-    np.random.default_rng(seed).shuffle(names)
-    fold_of = {g: k % folds for k, g in enumerate(names)}
-    fold = np.asarray([fold_of[g] for g in group])
+    group, fold = grouped_folds(kept, folds, seed)
     held = np.zeros(len(kept), dtype=np.int64)
     first = np.zeros(len(kept), dtype=np.int64)
     unseen = np.zeros(len(kept), dtype=bool)
