@@ -219,7 +219,7 @@ class QueryRunner:
     count: int = 0
     degrees: dict[str, int] = field(default_factory=dict)  # triples of a resource, by kind (lookup_sync)
     # Label orderings of large selections, by (build, list, filters, direction): see page().
-    orders: dict[tuple[object, ...], concurrent.futures.Future[list[Row]]] = field(default_factory=dict)
+    orders: dict[tuple[object, ...], concurrent.futures.Future[list[Term]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def prepare(
@@ -380,7 +380,7 @@ class QueryRunner:
         A label ordering of a *large* selection (all 33,671 skills, all certifications...) must read
         and lower-case every label before the first row: 1.3–3 s on the full graph, for every page.
         With ``build`` (the served store build: its data never change) the whole ordering, one row
-        per resource, is computed once by the same query without ``LIMIT`` and kept (at most
+        per resource, is computed once by the same query without ``LIMIT`` and its resources kept (at most
         :data:`LABEL_ORDERS_KEPT`, the oldest dropped): each page is then a slice of it, in exactly
         the order the paged query gives, and :meth:`known_total` is its length.
         """
@@ -398,9 +398,9 @@ class QueryRunner:
                         self.orders = {k: f for k, f in self.orders.items() if f is not future}
                     future.set_exception(exc)
                     raise
-                future.set_result(rows)
-            rows = await asyncio.wrap_future(future)
-            return rows[offset : offset + limit]
+                future.set_result([row["s"] for row in rows])  # the resources only: 33,671 skills, ~5 MB
+            kept = await asyncio.wrap_future(future)
+            return [{"s": resource} for resource in kept[offset : offset + limit]]
         full = page_text(query, text, given, key, descending, limit, offset, bound)
         return await loop.run_in_executor(self.executor, self.run_sync, full, subs)
 
@@ -420,7 +420,7 @@ class QueryRunner:
         given = tuple(sorted((k, str(v)) for k, v in (params or {}).items() if v is not None))
         return (build, name, given, descending)
 
-    def _order_future(self, key: tuple[object, ...]) -> tuple[concurrent.futures.Future[list[Row]], bool]:
+    def _order_future(self, key: tuple[object, ...]) -> tuple[concurrent.futures.Future[list[Term]], bool]:
         """The kept (or being computed) ordering of ``key``, and whether the caller must compute it."""
         with self._lock:
             future = self.orders.get(key)
