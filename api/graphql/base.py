@@ -502,7 +502,7 @@ async def page_of_query(
     ctx: Context = info.context
     key, descending = order
     # One row more than the page tells whether a next page exists without counting.
-    rows = await ctx.runner.page(query, params, key, descending, size + 1, offset)
+    rows = await ctx.runner.page(query, params, key, descending, size + 1, offset, ctx.build_key)
     seen = list(dict.fromkeys(row["s"].value for row in rows))
     nodes = [make(type_name, i) for i in seen[:size]]
     await prefetch(info, type_name, seen[:size])
@@ -510,7 +510,8 @@ async def page_of_query(
     async def total() -> int:
         if len(seen) <= size and (seen or offset == 0):  # the last page: no need to count
             return offset + len(seen)
-        return await ctx.runner.count_rows(query, params)
+        known = ctx.runner.known_total(query, params, descending, ctx.build_key) if key == "label" else None
+        return known if known is not None else await ctx.runner.count_rows(query, params)
 
     return connection_from_list(nodes, offset, size, total=total, has_more=len(seen) > size)  # type: ignore[arg-type]
 
