@@ -10,7 +10,7 @@ The load generator is locust (``benchmarks/load_users.py``, run headless, one pr
 gevent clients with a real HTTP/1.1 connection each, no think time, over a mix of half SPARQL
 (portal SELECTs and DESCRIBE by POST, stored queries of ``/queries/{name}``), half GraphQL
 (occupation, search, lists), with codes drawn from the served graph. The server is ``kg serve``
-started here, as deployed (uvicorn, its pool of query worker processes, access log on), on the
+started here, as deployed (uvicorn, its pool of query worker processes, access log off as by default), on the
 store opened read-only, with the per-client rate limit off (every locust client comes from
 127.0.0.1: the steps measure capacity, not the limiter) and admission control as configured
 (``--max-inflight``, default the setting's 64).
