@@ -199,6 +199,10 @@ SEARCH_SPARQL = [
 ]
 
 
+# A benchmark case: name, GraphQL over HTTP, GraphQL in process, the hand-written SPARQL.
+Case = tuple[str, Callable[[], Any], Callable[[], Any], Callable[[], Any]]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -254,6 +258,17 @@ def main() -> None:
 
         return call
 
+    def paged(
+        name: str, text: str, variables: dict[str, Any], sparql: list[str], args: dict[str, str]
+    ) -> Case:
+        """A page case: the GraphQL request over HTTP and in process, and its hand-written SPARQL."""
+        return (
+            name,
+            gql(text, variables),
+            executed(text, variables),
+            lambda: run_sparql(store, prefixes, sparql, args),
+        )
+
     t0 = time.perf_counter()
     while True:  # the app builds the search index in the background and answers "not ready" meanwhile
         body = client.post("/graphql", json={"query": SEARCH_GQL, "variables": {"t": "boulanger"}}).json()
@@ -263,7 +278,7 @@ def main() -> None:
         time.sleep(1)
     index_s = time.perf_counter() - t0
 
-    cases: list[tuple[str, Callable[[], Any], Callable[[], Any], Callable[[], Any]]] = []
+    cases: list[Case] = []
     for code in ("D1102", "I1402", "M1607"):
         cases.append(
             (
@@ -282,47 +297,17 @@ def main() -> None:
         )
     )
     for name, variables, where in CERT_CASES:
-        cases.append(
-            (
-                name,
-                gql(CERT_LIST_GQL, variables),
-                executed(CERT_LIST_GQL, variables),
-                lambda w=where: run_sparql(
-                    store,
-                    prefixes,
-                    [CERT_PAGE_SPARQL, COUNT_SPARQL],
-                    {"where": w, "cls": "pas:Certification"},
-                ),
-            )
-        )
+        args = {"where": where, "cls": "pas:Certification"}
+        cases.append(paged(name, CERT_LIST_GQL, variables, [CERT_PAGE_SPARQL, COUNT_SPARQL], args))
     for name, field, arguments, cls, where in LIST_CASES:
         text = f"{{ {field}(first: 100, {arguments}) {{ totalCount nodes {{ code label }} }} }}"
-        cases.append(
-            (
-                f"{name} page of 100",
-                gql(text, {}),
-                executed(text, {}),
-                lambda w=where, c=cls: run_sparql(
-                    store, prefixes, [LIST_PAGE_SPARQL, COUNT_SPARQL], {"where": w, "cls": c}
-                ),
-            )
-        )
+        sparql = [LIST_PAGE_SPARQL, COUNT_SPARQL]
+        cases.append(paged(f"{name} page of 100", text, {}, sparql, {"where": where, "cls": cls}))
     for name, field, after, cls, offset in LABEL_CASES:
         cursor = f', after: "{base64.b64encode(after.encode()).decode()}"' if after else ""
         text = f"{{ {field}(first: 100, orderBy: LABEL{cursor}) {{ totalCount nodes {{ code label }} }} }}"
-        cases.append(
-            (
-                f"{name} page of 100",
-                gql(text, {}),
-                executed(text, {}),
-                lambda c=cls, o=offset: run_sparql(
-                    store,
-                    prefixes,
-                    [LABEL_PAGE_SPARQL, COUNT_SPARQL],
-                    {"where": "", "cls": c, "offset": str(o)},
-                ),
-            )
-        )
+        args = {"where": "", "cls": cls, "offset": str(offset)}
+        cases.append(paged(f"{name} page of 100", text, {}, [LABEL_PAGE_SPARQL, COUNT_SPARQL], args))
     for text, needle in (
         ("boulanger", "boulanger"),
         ("boulanjer", "boulanjer"),
