@@ -27,12 +27,12 @@ def read_csv(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
 def _records(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
     names, rows = read_csv_cells(path, options)  # here: errors are raised as the records are read
     for number, cells in rows:
-        # clean_cell inlined (cells are str here): this runs once per cell of the file
-        yield Record(number, dict(zip(names, [c.strip() or None for c in cells], strict=True)))
+        yield record_of(names, number, cells)
 
 
 def record_of(names: list[str], number: int, cells: list[str]) -> Record:
-    """The record :func:`read_csv` gives for a row of :func:`read_csv_cells` (without explode).
+    """The record :func:`read_csv` gives for a row of :func:`read_csv_cells` (without explode);
+    ``clean_cell`` inlined (the cells are ``str`` here): this runs for every cell of a file.
 
     >>> record_of(["a", "b"], 2, [" x ", ""])
     Record(number=2, values={'a': 'x', 'b': None})
