@@ -803,7 +803,10 @@ def test_list_queries_page_before_the_keys(app_store: tuple[TestClient, Counting
     texts = sent("{ certifications(first: 2) { totalCount nodes { code } } }")
     page = next(t for t in texts if "LIMIT 3 OFFSET 0" in t)
     assert "{ SELECT ?s ?_code WHERE { ?s pas:code ?_code } }" in page  # large: one scan, hash-joined
-    assert page.rstrip().endswith("ORDER BY ASC(?_code) ?s LIMIT 3 OFFSET 0")
+    assert "ORDER BY ASC(?_code) ?s LIMIT 3 OFFSET 0\n}" in page  # the page, a sub-SELECT...
+    # ... joined to the fields the request reads on it (one query), in the page's order again.
+    assert "?_o . BIND (<https://w3id.org/passerelles/ontology#code> AS ?_p)" in page
+    assert page.rstrip().endswith("} ORDER BY ASC(?_code) ?s")
     count = next(t for t in texts if "COUNT(DISTINCT ?s)" in t)
     assert "pas:code" not in count and "prefLabel" not in count
 
@@ -951,3 +954,41 @@ def test_lookahead_answers_as_graphql_core(
         assert not ahead.errors and ahead.data is not None and levels >= 2
     if name in ONE_ROOT:  # (several root lists run their pages in threads: batches then vary with timing)
         assert ahead_queries <= core_queries, (ahead_queries, core_queries)
+
+
+def test_page_reads_its_fields_as_lookups_would(graph: tuple[Settings, ox.Store]) -> None:
+    """A page read with its fields (``QueryRunner.page`` with ``props``: one query) holds the same
+    resources in the same order as the page alone, and for each of them exactly the values a
+    look-up of each (resource, property) pair finds (every pair present, empty when none)."""
+    settings, store = graph
+    props = [
+        "https://w3id.org/passerelles/ontology#code",
+        "http://www.w3.org/2004/02/skos/core#prefLabel",
+        "http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
+        "https://w3id.org/passerelles/ontology#europeanLevel",
+        "https://w3id.org/passerelles/ontology#hasBlock",
+    ]
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        ("list-occupations", {}, "code"),
+        ("list-occupations", {}, "label"),
+        ("list-certifications", {}, "code"),
+        ("list-certifications", {"level": ox.Literal(5)}, "label"),
+        ("list-territories", {}, "code"),
+    ]
+    for name, params, key in cases:
+        for offset in (0, 2):
+            runner = QueryRunner(store, prefixes_for(settings.base_iri))
+            alone = asyncio.run(runner.page(name, params, key, False, 4, offset))
+            found: dict[tuple[str, str], list[Any]] = {}
+            joined = asyncio.run(runner.page(name, params, key, False, 4, offset, props=props, found=found))
+            order = list(dict.fromkeys(row["s"].value for row in alone))
+            assert order or offset, (name, key)  # (a small list may have no third item)
+            assert list(dict.fromkeys(row["s"].value for row in joined)) == order, (name, key)
+            if not order:
+                continue
+            looked = runner.lookup_sync(order, props)
+            assert set(found) == {(s, p) for s in order for p in props}
+            assert {k: sorted(map(str, v)) for k, v in found.items() if v} == {
+                k: sorted(map(str, v)) for k, v in looked.items()
+            }, (name, key, offset)
+            assert any(found[(s, props[1])] for s in order) and any(found[(s, props[2])] for s in order)

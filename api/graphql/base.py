@@ -560,7 +560,13 @@ async def page_of_query(
     ctx: Context = info.context
     key, descending = order
     # One row more than the page tells whether a next page exists without counting.
-    rows = await ctx.runner.page(query, params, key, descending, size + 1, offset, ctx.build_key)
+    # The fields the request reads on the page are read with it (one store query, not two).
+    found: dict[tuple[str, str], list[Any]] = {}
+    props = selected_props(info, type_name)
+    rows = await ctx.runner.page(
+        query, params, key, descending, size + 1, offset, ctx.build_key, props=props, found=found
+    )
+    ctx.values.prime(found)
     seen = list(dict.fromkeys(row["s"].value for row in rows))
     nodes = [make(type_name, i) for i in seen[:size]]
     await prefetch(info, type_name, seen[:size])
