@@ -467,7 +467,19 @@ def single_of(target: str, values: list[Any]) -> Any:
 def connection_of(target: str, values: list[Any], offset: int, size: int) -> Any:
     """The page of a link list: its distinct resources in IRI order."""
     iris = sorted({v.value for v in values if isinstance(v, ox.NamedNode)})
-    return connection_from_list([make(target, i) for i in iris], offset, size)
+    return page_of_list(target, iris, offset, size)
+
+
+def page_of_list(target: str, iris: Sequence[str], offset: int, size: int) -> Any:
+    """The connection of the page ``offset``/``size`` of the resources ``iris`` (in that order):
+    only the page's resources are built (a fiche's 60 skills, a page of 20 shown).
+
+    >>> page = page_of_list("Skill", ["http://x/1", "http://x/2", "http://x/3"], 1, 1)
+    >>> [str(e.node.id) for e in page.edges], page.page_info.has_next_page, page._total
+    (['http://x/2'], True, 3)
+    """
+    nodes = [make(target, i) for i in iris[offset : offset + size]]
+    return connection_from_list(nodes, offset, size, total=len(iris), has_more=offset + size < len(iris))
 
 
 def _selected(selections: Sequence[Any], path: tuple[str, ...]) -> set[str]:

@@ -14,11 +14,10 @@ from api.graphql.base import (
     Node,
     PageInfo,
     ahead,
-    connection_from_list,
     data,
     expand,
     follow_many,
-    make,
+    page_of_list,
     page_window,
     prefetch,
     register,
@@ -124,7 +123,7 @@ async def skill_pages(
         if core is not None:
             codes = [s for s in codes if (s in core_set) == core]
         codes.sort(key=lambda s, c=core_set: (s not in c, s))  # type: ignore[misc]
-        page: Any = connection_from_list([make("Skill", s) for s in codes], offset, size)
+        page: Any = page_of_list("Skill", codes, offset, size)
         edges = [
             OccupationSkillEdge(
                 cursor=e.cursor,
