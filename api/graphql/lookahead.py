@@ -270,8 +270,12 @@ class LookaheadExecutor(Executor):
                 columns.append(None)
                 pending.append(column)
         if pending:  # sibling links together: their loads join one batch per level
-            for slot, column in zip(slots, await asyncio.gather(*pending), strict=True):
-                columns[slot] = column
+            # Every branch is let finish before a failure is raised (none left running unheeded).
+            done = await asyncio.gather(*pending, return_exceptions=True)
+            for slot, result in zip(slots, done, strict=True):
+                if isinstance(result, BaseException):
+                    raise result
+                columns[slot] = result
         keys = [e[0] for e in entries]
         return (
             [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
@@ -335,7 +339,7 @@ class LookaheadExecutor(Executor):
             return await self._complete(type_, group, [single_of(target, values) for values in found])
         args = self._args(field, group)
         offset, size = page_window(args.get("first"), args.get("after"))
-        found = await follow_many(ctx, iris, spec, also=self._page_props(type_, group, target))
+        found = await follow_many(ctx, iris, spec, also=self._page_props(type_, group))
         return await self._complete(
             type_, group, [connection_of(target, values, offset, size) for values in found]
         )
@@ -347,13 +351,13 @@ class LookaheadExecutor(Executor):
 
         args = self._args(field, group)
         offset, size = page_window(args.get("first"), args.get("after"))
-        also = self._page_props(type_, group, "Skill")
+        also = self._page_props(type_, group)
         pages = await skill_pages(
             self.context_value, iris, offset, size, args.get("kind"), args.get("core"), also
         )
         return await self._complete(type_, group, pages)
 
-    def _page_props(self, type_: GraphQLOutputType, group: FieldDetailsList, target: str) -> list[str]:
+    def _page_props(self, type_: GraphQLOutputType, group: FieldDetailsList) -> list[str]:
         """The direct properties the selection reads on the nodes of a connection (``edges { node }``
         and ``nodes``): read with the nodes' types, in the same batch."""
         props: set[str] = set()
