@@ -546,6 +546,24 @@ def selected_props(
     return memo[key]
 
 
+@functools.cache
+def single_props(type_name: str) -> tuple[str, ...]:
+    """The properties of the single-valued scalar fields of ``type_name`` (a code, a label, a level).
+
+    >>> [p.rsplit("#", 1)[-1] for p in single_props("SkillBlock")]
+    ['prefLabel', 'code']
+    """
+    return tuple(
+        sorted(
+            {
+                spec.steps[0][0]
+                for spec in FIELDS[type_name].fields.values()
+                if spec.target is None and not spec.many and len(spec.steps) == 1 and not spec.steps[0][1]
+            }
+        )
+    )
+
+
 async def prefetch(
     info: Info, type_name: str, iris: Sequence[str], paths: Sequence[tuple[str, ...]] = PAGE_PATHS
 ) -> None:
@@ -576,7 +594,7 @@ async def page_of_query(
     found: dict[tuple[str, str], list[Any]] = {}
     props = selected_props(info, type_name)
     rows = await ctx.runner.page(
-        query, params, key, descending, size + 1, offset, ctx.build_key, props=props, found=found
+        query, params, key, descending, size + 1, offset, ctx.build_key, props, found, single_props(type_name)
     )
     ctx.values.prime(found)
     seen = list(dict.fromkeys(row["s"].value for row in rows))
