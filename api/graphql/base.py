@@ -18,6 +18,7 @@ import base64
 import binascii
 import datetime as dt
 import enum
+import functools
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
@@ -113,37 +114,60 @@ async def follow(ctx: Context, iri: str, spec: P, also: Sequence[str] = ()) -> l
     ``also``: properties of the target resources to read with their types (the check that they
     are of the target class), so that a page's fields cost no store query of their own: for a
     list of at most ``MAX_PAGE`` resources (a longer one is paged first, then prefetched)."""
-    current: list[str] = [iri]
+    return (await follow_many(ctx, [iri], spec, also))[0]
+
+
+async def follow_many(
+    ctx: Context, iris: Sequence[str], spec: P, also: Sequence[str] = ()
+) -> list[list[Any]]:
+    """:func:`follow` for several resources at once: the values of each, in the order of ``iris``,
+    with one batched load per step for all of them (the look-ahead executor reads a whole level so)."""
+    current: list[list[str]] = [[iri] for iri in iris]
     steps = spec.steps
-    out: list[Any] = []
+    out: list[list[Any]] = [[] for _ in iris]
     for index, (prop, inverse) in enumerate(steps):
         last = index == len(steps) - 1
+        found_per: list[list[Any]]
         if inverse:
             target = FIELDS[spec.target].class_iri if spec.target else expand("owl:Thing")
-            lists = await ctx.inverse.load_many([(node, prop, target) for node in current])
-            values: list[Any] = [ox.NamedNode(v) for lst in lists for v in lst]
+            lists = await ctx.inverse.load_many([(node, prop, target) for nodes in current for node in nodes])
+            found_per, at = [], 0
+            for nodes in current:
+                found_per.append([ox.NamedNode(v) for lst in lists[at : at + len(nodes)] for v in lst])
+                at += len(nodes)
         else:
             if prop == expand("rdf:value"):
-                current = sorted(current, key=_sentence_order)
-            found = await ctx.values.load_many([(node, prop) for node in current])
-            values = [term for terms in found for term in terms]
+                current = [sorted(nodes, key=_sentence_order) for nodes in current]
+            found = await ctx.values.load_many([(node, prop) for nodes in current for node in nodes])
+            found_per, at = [], 0
+            for nodes in current:
+                found_per.append([term for terms in found[at : at + len(nodes)] for term in terms])
+                at += len(nodes)
         if last:
-            out = values
+            out = found_per
             if spec.target is not None and not inverse:
                 # A reference to a resource absent from the graph (a retired Formacode, a v3 code
                 # missing from the labels: warnings in the shapes) is left out, not served half-empty.
                 target_class = FIELDS[spec.target].class_iri
-                iris = [v.value for v in values if isinstance(v, ox.NamedNode)]
-                extra = [(i, p) for i in iris for p in also if p != RDF_TYPE] if len(iris) <= MAX_PAGE else []
-                loaded = await ctx.values.load_many([(i, RDF_TYPE) for i in iris] + extra)
-                types = loaded[: len(iris)]
-                out = [
-                    ox.NamedNode(i)
-                    for i, ts in zip(iris, types, strict=True)
-                    if any(t.value == target_class for t in ts)
-                ]
+                per = [[v.value for v in values if isinstance(v, ox.NamedNode)] for values in found_per]
+                keys = [(i, RDF_TYPE) for iris_of in per for i in iris_of]
+                for iris_of in per:
+                    if len(iris_of) <= MAX_PAGE:
+                        keys += [(i, p) for i in iris_of for p in also if p != RDF_TYPE]
+                loaded = await ctx.values.load_many(keys)
+                out, at = [], 0
+                for iris_of in per:
+                    types = loaded[at : at + len(iris_of)]
+                    at += len(iris_of)
+                    out.append(
+                        [
+                            ox.NamedNode(i)
+                            for i, ts in zip(iris_of, types, strict=True)
+                            if any(t.value == target_class for t in ts)
+                        ]
+                    )
         else:
-            current = [v.value for v in values if isinstance(v, ox.NamedNode)]
+            current = [[v.value for v in values if isinstance(v, ox.NamedNode)] for values in found_per]
     return out
 
 
@@ -153,9 +177,22 @@ async def load_many(info: Info, type_name: str, iris: Sequence[str], name: str) 
     return list(await asyncio.gather(*(follow(info.context, iri, spec) for iri in iris)))
 
 
+def ahead(how: str, arg: Any = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Mark a resolver whose work the look-ahead executor (:mod:`api.graphql.lookahead`) does for a
+    whole level at once: ``how`` names that work (``kind``: the most specific member of enum ``arg``
+    among the resource's classes; ``total``, ``nodes``: a connection's; ``occupation-skills``)."""
+
+    def mark(resolver: Callable[..., T]) -> Callable[..., T]:
+        resolver.__ahead__ = (how, arg)  # type: ignore[attr-defined]
+        return resolver
+
+    return mark
+
+
 # --- Connections ---------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # the same few offsets in every answer (one per edge)
 def encode_cursor(offset: int) -> str:
     return base64.b64encode(f"offset:{offset}".encode()).decode()
 
@@ -209,12 +246,14 @@ class Connection(Generic[T]):
     _total: strawberry.Private[int | Callable[[], Awaitable[int]]]
 
     @strawberry.field(description="The number of items in the whole list (all pages).")
+    @ahead("total")
     async def total_count(self) -> int:
         if isinstance(self._total, int):
             return self._total
         return await self._total()
 
     @strawberry.field(description="The nodes of this page (shortcut for `edges { node }`).")
+    @ahead("nodes")
     def nodes(self) -> list[T]:
         return [edge.node for edge in self.edges]
 
@@ -367,49 +406,80 @@ def data(type_name: str, name: str) -> Any:
             if direct:
                 known = info.context.known.get((str(root.id), spec.steps[0][0]))
                 if known is not None:
-                    return convert(known)
+                    return convert_values(spec, known)
             return load(root, info)
 
         async def load(root: Any, info: Info) -> Any:
-            return convert(await follow(info.context, str(root.id), spec))
-
-        def convert(values: list[Any]) -> Any:
-            if spec.many:
-                return sorted(v for v in (to_python(t, spec.datatype) for t in values) if v is not None)
-            if spec.datatype == "rdf:langString" and spec.path.endswith("rdf:value"):
-                texts = [t.value for t in values]
-                return " ".join(texts) if texts else None
-            term = (
-                pick_language(values)
-                if spec.datatype == "rdf:langString"
-                else (sorted(values, key=str)[0] if values else None)
-            )
-            return to_python(term, spec.datatype) if term is not None else None
+            return convert_values(spec, await follow(info.context, str(root.id), spec))
 
         scalar.__annotations__["return"] = python_type(spec)
+        scalar.__data__ = spec  # type: ignore[attr-defined]  # read by api.graphql.lookahead
         return strawberry.field(resolver=plain(scalar), description=description)
 
     target = spec.target
     if not spec.many:
 
         async def single(root: Any, info: Info) -> Any:
-            values = await follow(info.context, str(root.id), spec)
-            iris = sorted(v.value for v in values if isinstance(v, ox.NamedNode))
-            return make(target, iris[0]) if iris else None
+            return single_of(target, await follow(info.context, str(root.id), spec))
 
         single.__annotations__["return"] = python_type(spec)
+        single.__data__ = spec  # type: ignore[attr-defined]
         return strawberry.field(resolver=single, description=description)
 
     async def many(root: Any, info: Info, first: int | None = None, after: str | None = None) -> Any:
         offset, size = page_window(first, after)
         values = await follow(info.context, str(root.id), spec, also=selected_props(info, target))
-        iris = sorted({v.value for v in values if isinstance(v, ox.NamedNode)})
-        page = connection_from_list([make(target, i) for i in iris], offset, size)
+        page = connection_of(target, values, offset, size)
         await prefetch(info, target, [str(e.node.id) for e in page.edges])
         return page
 
     many.__annotations__["return"] = python_type(spec)
+    many.__data__ = spec  # type: ignore[attr-defined]
     return strawberry.field(resolver=many, description=description)
+
+
+def convert_values(spec: P, values: list[Any]) -> Any:
+    """The value of scalar field ``spec`` from the RDF terms at the end of its path.
+
+    >>> labels = [ox.Literal("skill", language="en"), ox.Literal("compétence", language="fr")]
+    >>> convert_values(FIELDS["Skill"].fields["label"], labels)
+    'compétence'
+    """
+    if spec.many:
+        return sorted(v for v in (to_python(t, spec.datatype) for t in values) if v is not None)
+    if spec.datatype == "rdf:langString" and spec.path.endswith("rdf:value"):
+        texts = [t.value for t in values]
+        return " ".join(texts) if texts else None
+    term = (
+        pick_language(values)
+        if spec.datatype == "rdf:langString"
+        else (sorted(values, key=str)[0] if values else None)
+    )
+    return to_python(term, spec.datatype) if term is not None else None
+
+
+def single_of(target: str, values: list[Any]) -> Any:
+    """The resource a single link leads to (the first IRI in order when the graph holds several)."""
+    iris = sorted(v.value for v in values if isinstance(v, ox.NamedNode))
+    return make(target, iris[0]) if iris else None
+
+
+def connection_of(target: str, values: list[Any], offset: int, size: int) -> Any:
+    """The page of a link list: its distinct resources in IRI order."""
+    iris = sorted({v.value for v in values if isinstance(v, ox.NamedNode)})
+    return page_of_list(target, iris, offset, size)
+
+
+def page_of_list(target: str, iris: Sequence[str], offset: int, size: int) -> Any:
+    """The connection of the page ``offset``/``size`` of the resources ``iris`` (in that order):
+    only the page's resources are built (a fiche's 60 skills, a page of 20 shown).
+
+    >>> page = page_of_list("Skill", ["http://x/1", "http://x/2", "http://x/3"], 1, 1)
+    >>> [str(e.node.id) for e in page.edges], page.page_info.has_next_page, page._total
+    (['http://x/2'], True, 3)
+    """
+    nodes = [make(target, i) for i in iris[offset : offset + size]]
+    return connection_from_list(nodes, offset, size, total=len(iris), has_more=offset + size < len(iris))
 
 
 def _selected(selections: Sequence[Any], path: tuple[str, ...]) -> set[str]:
@@ -476,6 +546,24 @@ def selected_props(
     return memo[key]
 
 
+@functools.cache
+def single_props(type_name: str) -> tuple[str, ...]:
+    """The properties of the single-valued scalar fields of ``type_name`` (a code, a label, a level).
+
+    >>> [p.rsplit("#", 1)[-1] for p in single_props("SkillBlock")]
+    ['prefLabel', 'code']
+    """
+    return tuple(
+        sorted(
+            {
+                spec.steps[0][0]
+                for spec in FIELDS[type_name].fields.values()
+                if spec.target is None and not spec.many and len(spec.steps) == 1 and not spec.steps[0][1]
+            }
+        )
+    )
+
+
 async def prefetch(
     info: Info, type_name: str, iris: Sequence[str], paths: Sequence[tuple[str, ...]] = PAGE_PATHS
 ) -> None:
@@ -502,7 +590,13 @@ async def page_of_query(
     ctx: Context = info.context
     key, descending = order
     # One row more than the page tells whether a next page exists without counting.
-    rows = await ctx.runner.page(query, params, key, descending, size + 1, offset, ctx.build_key)
+    # The fields the request reads on the page are read with it (one store query, not two).
+    found: dict[tuple[str, str], list[Any]] = {}
+    props = selected_props(info, type_name)
+    rows = await ctx.runner.page(
+        query, params, key, descending, size + 1, offset, ctx.build_key, props, found, single_props(type_name)
+    )
+    ctx.values.prime(found)
     seen = list(dict.fromkeys(row["s"].value for row in rows))
     nodes = [make(type_name, i) for i in seen[:size]]
     await prefetch(info, type_name, seen[:size])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -73,6 +73,11 @@ class BatchLoader(Generic[K, V]):
         for future in waits:
             await future
         return [done[key] for key in keys]
+
+    def prime(self, known: Mapping[K, V]) -> None:
+        """Values read by another query of this request (a page's fields, read with the page)."""
+        for key, value in known.items():
+            self.done.setdefault(key, value)
 
     async def load(self, key: K) -> V:
         """The value of one key."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 
 import strawberry
 
@@ -52,13 +53,18 @@ def class_iri(member: enum.Enum) -> str:
     return expand(str(member.value))
 
 
+@functools.cache
+def _members(kinds: type[enum.Enum]) -> tuple[tuple[enum.Enum, str], ...]:
+    return tuple((member, class_iri(member)) for member in kinds)
+
+
 def most_specific(kinds: type[enum.Enum], class_iris: set[str]) -> enum.Enum | None:
     """The first member of ``kinds`` (declared most specific first) among ``class_iris``.
 
     >>> most_specific(SkillKind, {class_iri(SkillKind.KNOW_HOW), class_iri(SkillKind.SOFT_SKILL)})
     <SkillKind.SOFT_SKILL: 'pas:SoftSkill'>
     """
-    for member in kinds:
-        if class_iri(member) in class_iris:
+    for member, iri in _members(kinds):  # the IRIs worked out once: thousands of calls per answer
+        if iri in class_iris:
             return member
     return None

@@ -54,6 +54,7 @@ from api.graphql.errors import (
     TIMEOUT,
 )
 from api.graphql.limits import measure
+from api.graphql.lookahead import LookaheadExecutor
 from api.graphql.queries import QueryRunner
 from api.graphql.schema import schema
 from api.graphql.search import INDEX_RETRY_AFTER_S, IndexNotReady, index_future
@@ -277,7 +278,11 @@ def _is_awaitable(value: Any) -> bool:
     return default_is_awaitable(value)
 
 
-async def _execute(document: Any, variables: dict[str, Any], operation: str | None, context: Context) -> Any:
+async def _execute(
+    document: Any, variables: dict[str, Any], operation: str | None, context: Context, ahead: bool = True
+) -> Any:
+    """Run a parsed, validated document; ``ahead``: with the look-ahead executor
+    (:mod:`api.graphql.lookahead`; the same answer, computed a level at a time), else graphql-core's."""
     result = execute(
         schema._schema,
         document,
@@ -285,6 +290,7 @@ async def _execute(document: Any, variables: dict[str, Any], operation: str | No
         operation_name=operation,
         context_value=context,
         is_awaitable=_is_awaitable,  # type: ignore[arg-type]
+        executor_class=LookaheadExecutor if ahead else None,
     )
     if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
         result = await result

@@ -8,7 +8,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from api.graphql.base import Node, data, kind_of, plain, register
+from api.graphql.base import Node, ahead, data, kind_of, plain, register
 from api.graphql.enums import CertificationKind
 
 
@@ -31,6 +31,7 @@ class Certification(Node):
     courses = data("Certification", "courses")
 
     @strawberry.field(description="RNCP (national register) or RS (specific register).")
+    @ahead("kind", CertificationKind)
     @plain
     def kind(self, info: Info) -> CertificationKind | None:
         return kind_of(info, str(self.id), CertificationKind)

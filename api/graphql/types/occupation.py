@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import pyoxigraph as ox
@@ -12,16 +13,17 @@ from strawberry.types import Info
 from api.graphql.base import (
     Node,
     PageInfo,
-    connection_from_list,
+    ahead,
     data,
     expand,
-    follow,
-    make,
+    follow_many,
+    page_of_list,
     page_window,
     prefetch,
     register,
     selected_props,
 )
+from api.graphql.context import Context
 from api.graphql.enums import SkillKind, most_specific
 from api.graphql.fieldmap import FIELDS
 
@@ -74,6 +76,7 @@ class Occupation(Node):
         description="The fiche's skills (pas:hasSkill), core ones first, filterable by kind "
         "and by the core flag."
     )
+    @ahead("occupation-skills")
     async def skills(
         self,
         info: Info,
@@ -83,28 +86,44 @@ class Occupation(Node):
         core: bool | None = None,
     ) -> OccupationSkillConnection:
         offset, size = page_window(first, after)
-        ctx = info.context
-        iri = str(self.id)
-        skills, core_terms, emerging_terms = await asyncio.gather(
-            follow(ctx, iri, FIELDS["Occupation"].fields["skills"], also=selected_props(info, "Skill")),
-            ctx.values.load((iri, expand("pas:hasCoreSkill"))),
-            ctx.values.load((iri, expand("pas:hasEmergingSkillItem"))),
-        )
-        core_set = {t.value for t in core_terms}
-        emerging_set = {t.value for t in emerging_terms}
-        codes = sorted({t.value for t in skills if isinstance(t, ox.NamedNode)})
+        also = selected_props(info, "Skill")
+        (page,) = await skill_pages(info.context, [str(self.id)], offset, size, kind, core, also)
+        await prefetch(info, "Skill", [str(e.node.id) for e in page.edges])
+        return page
+
+
+async def skill_pages(
+    ctx: Context,
+    iris: Sequence[str],
+    offset: int,
+    size: int,
+    kind: SkillKind | None,
+    core: bool | None,
+    also: Sequence[str] = (),
+) -> list[OccupationSkillConnection]:
+    """The page of skills of each fiche of ``iris`` (``Occupation.skills``), read for all at once:
+    core skills first, then by IRI; ``also``: the skills' properties to read with them."""
+    spec = FIELDS["Occupation"].fields["skills"]
+    core_p, emerging_p = expand("pas:hasCoreSkill"), expand("pas:hasEmergingSkillItem")
+    skills, flags = await asyncio.gather(
+        follow_many(ctx, iris, spec, also=also),
+        ctx.values.load_many([(iri, p) for iri in iris for p in (core_p, emerging_p)]),
+    )
+    if kind is not None:
+        every = sorted({t.value for terms in skills for t in terms if isinstance(t, ox.NamedNode)})
+        loaded = await ctx.values.load_many([(s, expand("rdf:type")) for s in every])
+        types = dict(zip(every, loaded, strict=True))
+    pages = []
+    for index, terms in enumerate(skills):
+        core_set = {t.value for t in flags[2 * index]}
+        emerging_set = {t.value for t in flags[2 * index + 1]}
+        codes = sorted({t.value for t in terms if isinstance(t, ox.NamedNode)})
         if kind is not None:
-            types = await ctx.values.load_many([(s, expand("rdf:type")) for s in codes])
-            codes = [
-                s
-                for s, ts in zip(codes, types, strict=True)
-                if most_specific(SkillKind, {t.value for t in ts}) == kind
-            ]
+            codes = [s for s in codes if most_specific(SkillKind, {t.value for t in types[s]}) == kind]
         if core is not None:
             codes = [s for s in codes if (s in core_set) == core]
-        codes.sort(key=lambda s: (s not in core_set, s))
-        page: Any = connection_from_list([make("Skill", s) for s in codes], offset, size)
-        await prefetch(info, "Skill", [str(e.node.id) for e in page.edges])
+        codes.sort(key=lambda s, c=core_set: (s not in c, s))  # type: ignore[misc]
+        page: Any = page_of_list("Skill", codes, offset, size)
         edges = [
             OccupationSkillEdge(
                 cursor=e.cursor,
@@ -114,4 +133,5 @@ class Occupation(Node):
             )
             for e in page.edges
         ]
-        return OccupationSkillConnection(edges=edges, page_info=page.page_info, total_count=len(codes))
+        pages.append(OccupationSkillConnection(edges=edges, page_info=page.page_info, total_count=len(codes)))
+    return pages

@@ -8,7 +8,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from api.graphql.base import Node, data, kind_of, plain, register
+from api.graphql.base import Node, ahead, data, kind_of, plain, register
 from api.graphql.enums import SkillKind
 
 
@@ -30,6 +30,7 @@ class Skill(Node):
     @strawberry.field(
         description="Know-how, soft skill, knowledge or macro-skill (the item's most specific class)."
     )
+    @ahead("kind", SkillKind)
     @plain
     def kind(self, info: Info) -> SkillKind | None:
         return kind_of(info, str(self.id), SkillKind)

@@ -13,6 +13,7 @@ from strawberry.types import Info
 from api.graphql.base import (
     Connection,
     Node,
+    ahead,
     connection_from_list,
     data,
     expand,
@@ -59,6 +60,7 @@ class Territory(Node):
     parent_commune = data("Territory", "parentCommune")
 
     @strawberry.field(description="Commune, département, région, EPCI, zone d'emploi...")
+    @ahead("kind", TerritoryKind)
     @plain
     def kind(self, info: Info) -> TerritoryKind | None:
         return kind_of(info, str(self.id), TerritoryKind)

@@ -1,0 +1,406 @@
+"""The look-ahead executor: a whole subtree of a GraphQL answer read level by level, in batches.
+
+graphql-core completes an answer field by field: for each field of each object it builds a
+resolve-info record, calls the resolver, tests the value for awaitability and completes it by its
+type. For a deep answer (an occupation with 100 skills and 20 certifications with their blocs: about
+560 fields) that machinery, with our resolvers and the awaits of nested lists, cost more CPU than
+the store's work (issue #6). :class:`LookaheadExecutor` is graphql-core's executor with one change:
+when it is about to complete an object whose whole selection (fragments, aliases, ``@skip`` /
+``@include`` resolved, as graphql-core collects them) consists of fields it knows, it completes that
+object itself, for all the objects of one level at once:
+
+- the direct properties the selection reads on the level's resources are loaded in one batch
+  (the request's DataLoaders: :attr:`Context.values`), then every scalar field of every resource is
+  a plain read of the loaded values, converted by the same function as the field's resolver;
+- links (``domain``, ``certifications``, ``blocks``...) are followed for all the level's resources
+  at once (:func:`api.graphql.base.follow_many`, one batched load per step), paged like their
+  resolvers page them, and the resources found form the next level;
+- connections, edges and page information are completed from the same objects the resolvers build.
+
+The fields it knows: those generated from the field map (:func:`api.graphql.base.data`), the
+resolvers marked :func:`api.graphql.base.ahead` (``kind``, ``totalCount``, ``nodes``,
+``Occupation.skills``), plain attributes (``id``, a connection's ``pageInfo``...) and ``__typename``.
+Any other field in a selection (search hits, guidance paths, a territory's children...) leaves that
+object to graphql-core, which then tries again for each object below it. The answer is the same
+either way: when the look-ahead meets anything it would have to report as an error (a malformed
+cursor, a page too large, a null in a non-null field), it gives the object back to graphql-core,
+which runs its resolvers and reports the error where it belongs, with its path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    Undefined,
+)
+from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.executor import Executor
+from graphql.execution.values import get_argument_values
+
+from api.graphql.base import (
+    RDF_TYPE,
+    REGISTRY,
+    connection_of,
+    convert_values,
+    follow_many,
+    page_window,
+    single_of,
+)
+from api.graphql.context import Context
+from api.graphql.enums import most_specific
+from api.graphql.fieldmap import FIELDS, P, expand
+
+SKILL_LINKS = [expand(p) for p in ("pas:hasSkill", "pas:hasCoreSkill", "pas:hasEmergingSkillItem")]
+
+
+class Unsupported(Exception):
+    """The look-ahead leaves this object to graphql-core."""
+
+
+# One field of a selection, as the look-ahead completes it: (response key, how, what, GraphQL type,
+# the field's nodes, the GraphQL field). ``how``: "attr" (what = the Python attribute), "data" (what =
+# the field-map entry), "kind" (what = the enum), "total", "nodes", "occupation-skills", "typename".
+Entry = tuple[str, str, Any, GraphQLOutputType, FieldDetailsList, Any]
+
+_HANDLERS: dict[tuple[str, str], tuple[str, Any]] = {}
+
+
+def handler(type_: GraphQLObjectType, name: str) -> tuple[str, Any] | None:
+    """How the look-ahead completes field ``name`` of ``type_``, or None when it cannot.
+
+    >>> from api.graphql.schema import schema
+    >>> types = schema._schema.type_map
+    >>> handler(types["Occupation"], "label")[0], handler(types["Skill"], "kind")[0]
+    ('data', 'kind')
+    >>> handler(types["Query"], "search") is None
+    True
+    """
+    key = (type_.name, name)
+    if key in _HANDLERS:
+        return _HANDLERS[key]
+    found: tuple[str, Any] | None = None
+    if name == "__typename":
+        found = ("typename", None)
+    elif name in type_.fields:
+        definition = (type_.fields[name].extensions or {}).get("strawberry-definition")
+        base = getattr(definition, "base_resolver", None)
+        if definition is not None and base is None:
+            found = ("attr", definition.python_name)
+        elif base is not None:
+            function = getattr(base, "wrapped_func", None)
+            spec = getattr(function, "__data__", None)
+            marked = getattr(function, "__ahead__", None)
+            if spec is not None:
+                found = ("data", spec)
+            elif marked is not None:
+                found = marked
+    if found is not None:
+        _HANDLERS[key] = found
+    return found
+
+
+def _named(type_: GraphQLOutputType) -> Any:
+    while isinstance(type_, GraphQLNonNull | GraphQLList):
+        type_ = type_.of_type
+    return type_
+
+
+class LookaheadExecutor(Executor):
+    """graphql-core's executor, completing known selections ahead (see the module's text)."""
+
+    _entries: dict[tuple[str, int], tuple[FieldDetailsList, list[Entry] | None]]
+    _supported: dict[tuple[str, int], bool]
+
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        named = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
+        if (
+            isinstance(named, GraphQLObjectType)
+            and result is not None
+            and not isinstance(result, Exception)
+            and isinstance(self.context_value, Context)
+            and self._can(named, field_details_list)
+        ):
+            return self._ahead(return_type, field_details_list, info, path, result, position_context)
+        return super().complete_value(return_type, field_details_list, info, path, result, position_context)
+
+    async def _ahead(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        try:
+            return (await self._complete(return_type, field_details_list, [result]))[0]
+        except Exception:
+            done = super().complete_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+            return await done if self.is_awaitable(done) else done
+
+    # --- The selection --------------------------------------------------------------------------------
+
+    def _fields(self, type_: GraphQLObjectType, details: FieldDetailsList) -> list[Entry] | None:
+        """The fields selected on ``type_`` by ``details`` (as graphql-core collects them), or None
+        when one of them is not one the look-ahead completes."""
+        if not hasattr(self, "_entries"):
+            self._entries, self._supported = {}, {}
+        key = (type_.name, id(details))
+        kept = self._entries.get(key)
+        if kept is not None:
+            return kept[1]
+        collected = self.collect_subfields(type_, details)
+        entries: list[Entry] | None = []
+        if collected.new_defer_usages:
+            entries = None
+        for response_key, group in collected.grouped_field_set.items():
+            if entries is None:
+                break
+            name = group[0].node.name.value
+            how = handler(type_, name)
+            if how is None or any(d.fragment_variable_values is not None for d in group):
+                entries = None
+                break
+            field = type_.fields.get(name)
+            field_type = field.type if field is not None else None
+            entries.append((response_key, how[0], how[1], field_type, group, field))  # type: ignore[arg-type]
+        self._entries[key] = (details, entries)  # the details kept alive: their id is the key
+        return entries
+
+    def _can(self, type_: GraphQLObjectType, details: FieldDetailsList) -> bool:
+        """Whether the whole subtree of this selection is one the look-ahead completes."""
+        if not hasattr(self, "_entries"):
+            self._entries, self._supported = {}, {}
+        key = (type_.name, id(details))
+        known = self._supported.get(key)
+        if known is not None:
+            return known
+        entries = self._fields(type_, details)
+        ok = entries is not None
+        for _, how, _, field_type, group, _ in entries or ():
+            if not ok:
+                break
+            if how == "typename":
+                continue
+            named = _named(field_type)
+            if isinstance(named, GraphQLObjectType):
+                ok = self._can(named, group)
+            elif not isinstance(named, GraphQLScalarType | GraphQLEnumType):
+                ok = False  # interfaces and unions: graphql-core resolves their runtime type
+        self._supported[key] = ok
+        return ok
+
+    # --- Completion -----------------------------------------------------------------------------------
+
+    async def _complete(
+        self, type_: GraphQLOutputType, details: FieldDetailsList, values: list[Any]
+    ) -> list[Any]:
+        """The completed values (JSON-ready) of ``values``, all of GraphQL type ``type_``."""
+        if isinstance(type_, GraphQLNonNull):
+            if any(v is None for v in values):
+                raise Unsupported("null in a non-null field")
+            type_ = type_.of_type
+        if isinstance(type_, GraphQLList):
+            lists = [None if v is None else list(v) for v in values]
+            flat = [item for items in lists if items is not None for item in items]
+            done = await self._complete(type_.of_type, details, flat)
+            out: list[Any] = []
+            at = 0
+            for items in lists:
+                if items is None:
+                    out.append(None)
+                else:
+                    out.append(done[at : at + len(items)])
+                    at += len(items)
+            return out
+        if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
+            return [None if v is None else _leaf(type_, v) for v in values]
+        if not isinstance(type_, GraphQLObjectType):
+            raise Unsupported(f"{type_}")
+        present = [v for v in values if v is not None]
+        done = await self._objects(type_, details, present) if present else []
+        it = iter(done)
+        return [None if v is None else next(it) for v in values]
+
+    async def _objects(
+        self, type_: GraphQLObjectType, details: FieldDetailsList, objects: list[Any]
+    ) -> list[Any]:
+        """The completed objects of one level (all of ``type_``, selected by ``details``)."""
+        entries = self._fields(type_, details)
+        if entries is None:
+            raise Unsupported(type_.name)
+        ctx: Context = self.context_value
+        resource = type_.name in REGISTRY and type_.name in FIELDS
+        iris = [str(o.id) for o in objects] if resource else []
+        if resource:
+            props = {RDF_TYPE for e in entries if e[1] == "kind"}
+            props |= {e[2].steps[0][0] for e in entries if e[1] == "data" and not e[2].steps[0][1]}
+            if any(e[1] == "occupation-skills" for e in entries):
+                props |= set(SKILL_LINKS)
+            if props:
+                await ctx.values.load_many([(i, p) for i in iris for p in sorted(props)])
+        columns: list[Any] = []
+        pending: list[Awaitable[list[Any]]] = []
+        slots: list[int] = []
+        for entry in entries:
+            column = self._column(type_, entry, objects, iris)
+            if isinstance(column, list):
+                columns.append(column)
+            else:
+                slots.append(len(columns))
+                columns.append(None)
+                pending.append(column)
+        if pending:  # sibling links together: their loads join one batch per level
+            # Every branch is let finish before a failure is raised (none left running unheeded).
+            done = await asyncio.gather(*pending, return_exceptions=True)
+            for slot, result in zip(slots, done, strict=True):
+                if isinstance(result, BaseException):
+                    raise result
+                columns[slot] = result
+        keys = [e[0] for e in entries]
+        return (
+            [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
+            if keys
+            else [{} for _ in objects]
+        )
+
+    def _column(
+        self, parent: GraphQLObjectType, entry: Entry, objects: list[Any], iris: list[str]
+    ) -> list[Any] | Awaitable[list[Any]]:
+        """One field of every object of a level: its values, or an awaitable of them."""
+        _, how, what, type_, group, field = entry
+        if how == "typename":
+            return [parent.name] * len(objects)
+        if how == "attr":
+            values = [getattr(o, what) for o in objects]
+            named = _named(type_)
+            if isinstance(named, GraphQLScalarType | GraphQLEnumType):
+                return _leaves(type_, values)
+            return self._complete(type_, group, values)
+        if how == "kind":
+            known = self.context_value.known
+            found = [most_specific(what, {t.value for t in known[(i, RDF_TYPE)]}) for i in iris]
+            return _leaves(type_, found)
+        if how == "nodes":
+            return self._complete(type_, group, [[e.node for e in o.edges] for o in objects])
+        if how == "total":
+            return self._totals(type_, objects)
+        if how == "occupation-skills":
+            return self._skills(type_, group, field, iris)
+        if how == "data":
+            return self._data(what, type_, group, field, iris)
+        raise Unsupported(how)
+
+    async def _totals(self, type_: GraphQLOutputType, objects: list[Any]) -> list[Any]:
+        totals = [o._total if isinstance(o._total, int) else await o._total() for o in objects]
+        return _leaves(type_, totals)
+
+    def _args(self, field: Any, group: FieldDetailsList) -> dict[str, Any]:
+        return get_argument_values(field, group[0].node, self.variable_values)
+
+    def _data(
+        self, spec: P, type_: GraphQLOutputType, group: FieldDetailsList, field: Any, iris: list[str]
+    ) -> list[Any] | Awaitable[list[Any]]:
+        ctx: Context = self.context_value
+        if spec.target is None and len(spec.steps) == 1 and not spec.steps[0][1]:
+            known, prop = ctx.known, spec.steps[0][0]
+            return _leaves(type_, [convert_values(spec, known[(i, prop)]) for i in iris])
+        return self._link(spec, type_, group, field, iris)
+
+    async def _link(
+        self, spec: P, type_: GraphQLOutputType, group: FieldDetailsList, field: Any, iris: list[str]
+    ) -> list[Any]:
+        ctx: Context = self.context_value
+        if spec.target is None:
+            found = await follow_many(ctx, iris, spec)
+            return _leaves(type_, [convert_values(spec, values) for values in found])
+        target = spec.target
+        if not spec.many:
+            found = await follow_many(ctx, iris, spec, also=sorted(self._node_props(_named(type_), group)))
+            return await self._complete(type_, group, [single_of(target, values) for values in found])
+        args = self._args(field, group)
+        offset, size = page_window(args.get("first"), args.get("after"))
+        found = await follow_many(ctx, iris, spec, also=self._page_props(type_, group))
+        return await self._complete(
+            type_, group, [connection_of(target, values, offset, size) for values in found]
+        )
+
+    async def _skills(
+        self, type_: GraphQLOutputType, group: FieldDetailsList, field: Any, iris: list[str]
+    ) -> list[Any]:
+        from api.graphql.types.occupation import skill_pages
+
+        args = self._args(field, group)
+        offset, size = page_window(args.get("first"), args.get("after"))
+        also = self._page_props(type_, group)
+        pages = await skill_pages(
+            self.context_value, iris, offset, size, args.get("kind"), args.get("core"), also
+        )
+        return await self._complete(type_, group, pages)
+
+    def _page_props(self, type_: GraphQLOutputType, group: FieldDetailsList) -> list[str]:
+        """The direct properties the selection reads on the nodes of a connection (``edges { node }``
+        and ``nodes``): read with the nodes' types, in the same batch."""
+        props: set[str] = set()
+        connection = _named(type_)
+        for entry in self._fields(connection, group) or ():
+            if entry[1] == "nodes":
+                props |= self._node_props(_named(entry[3]), entry[4])
+            elif entry[1] == "attr" and entry[2] == "edges":
+                edge = _named(entry[3])
+                for sub in self._fields(edge, entry[4]) or ():
+                    if sub[1] == "attr" and sub[2] == "node":
+                        props |= self._node_props(_named(sub[3]), sub[4])
+        return sorted(props)
+
+    def _node_props(self, type_: GraphQLObjectType, group: FieldDetailsList) -> set[str]:
+        props: set[str] = set()
+        for entry in self._fields(type_, group) or ():
+            if entry[1] == "kind":
+                props.add(RDF_TYPE)
+            elif entry[1] == "data" and not entry[2].steps[0][1]:
+                props.add(entry[2].steps[0][0])
+        return props
+
+
+_SAME = {"String": str, "ID": str, "Boolean": bool}
+
+
+def _leaf(type_: GraphQLScalarType | GraphQLEnumType, value: Any) -> Any:
+    if _SAME.get(type_.name) is type(value):  # what coerce_output_value returns for them, unchanged
+        return value
+    coerced = type_.coerce_output_value(value)
+    if coerced is Undefined or coerced is None:
+        raise Unsupported(f"{type_.name} cannot represent {value!r}")
+    return coerced
+
+
+def _leaves(type_: GraphQLOutputType, values: Sequence[Any]) -> list[Any]:
+    """Leaf values completed as graphql-core completes them (nulls checked, lists item by item)."""
+    if isinstance(type_, GraphQLNonNull):
+        if any(v is None for v in values):
+            raise Unsupported("null in a non-null field")
+        type_ = type_.of_type
+    if isinstance(type_, GraphQLList):
+        return [None if v is None else _leaves(type_.of_type, list(v)) for v in values]
+    assert isinstance(type_, GraphQLScalarType | GraphQLEnumType)
+    return [None if v is None else _leaf(type_, v) for v in values]
