@@ -197,3 +197,29 @@ def test_cheaper_checks_still_refuse() -> None:
     prologue = "".join(f"PREFIX p{i}: <http://p/{i}#>\n# note {i}\n" for i in range(30))
     assert is_update(prologue + "BASE <http://b/>\n  DELETE WHERE { ?s ?p ?o }")
     assert not is_update(prologue + "SELECT * { ?s ?p ?o }")
+
+
+def test_query_prefixes_keeps_what_the_query_can_use() -> None:
+    """Only the predeclared prefixes a query can use are given to the engine; a prefix named in a
+    comment of the prologue is not taken for declared, a codepoint escape keeps them all; and the
+    answers are those of the query given every prefix."""
+    import pyoxigraph as ox
+
+    from api.results import execute, query_prefixes
+    from kg.namespaces import prefixes_for
+
+    every = prefixes_for("https://example.org/")
+    assert query_prefixes("ASK {}", every) == {}
+    assert query_prefixes("# PREFIX pas: <http://x#>\nASK { ?s pas:code ?c }", every) == {"pas": every["pas"]}
+    assert query_prefixes("PREFIX pas: <http://x#>\nASK { ?s pas:code ?c }", every) == {}
+    assert query_prefixes("ASK { ?s pa\\u0073:code ?c }", every) == every
+    store = ox.Store()
+    store.add(ox.Quad(ox.NamedNode(every["id"] + "a"), ox.NamedNode(every["pas"] + "code"), ox.Literal("A")))
+    for query in (
+        "SELECT ?c WHERE { id:a pas:code ?c }",
+        "# skos: rdf:\nPREFIX pas: <https://w3id.org/passerelles/ontology#>\n"
+        "SELECT ?c WHERE { id:a pas:code ?c }",
+        "SELECT ?c WHERE { id:a pas:code ?c FILTER(?c != xsd:string) }",
+    ):
+        trimmed = execute(store, Job(query, "tsv", prefixes=every))
+        assert isinstance(trimmed, Answer) and trimmed.body == b'?c\n"A"\n', query
