@@ -19,7 +19,11 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import socket
+import struct
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -203,10 +207,120 @@ def _worker_main(root: str, conn: Connection) -> None:
         conn.send_bytes(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
 
 
-@dataclass
+_HEADER = struct.Struct("!i")  # multiprocessing.Connection's frame header: the payload's length
+_LONG_HEADER = struct.Struct("!Q")  # after a -1 header, for payloads of 2 GiB and more
+
+
+class _Channel(asyncio.Protocol):
+    """The app's end of one worker's socket, read by the event loop as data arrives.
+
+    The frames are ``multiprocessing.Connection``'s (4-byte big-endian length, then the bytes), so
+    the worker keeps its plain blocking ``Connection``. The socket's reader is registered once
+    for the worker's life: a query costs one write and the reads of its answer, where the
+    earlier design added and removed the reader and switched the socket between blocking and
+    non-blocking on every query (measured, ``docs/readme/sparql.md``).
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.frames: deque[bytes] = deque()
+        self.waiter: asyncio.Future[bytes] | None = None
+        self.lost = False
+        self.on_lost: Callable[[], None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        while len(buffer) >= 4:
+            (size,) = _HEADER.unpack_from(buffer)
+            start = 4
+            if size == -1:
+                if len(buffer) < 12:
+                    return
+                (size,) = _LONG_HEADER.unpack_from(buffer, 4)
+                start = 12
+            if len(buffer) < start + size:
+                return
+            frame = bytes(buffer[start : start + size])
+            del buffer[: start + size]
+            waiter, self.waiter = self.waiter, None
+            if waiter is not None and not waiter.done():
+                waiter.set_result(frame)
+            else:
+                self.frames.append(frame)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(EOFError("the worker closed its socket"))
+        if self.on_lost is not None:
+            self.on_lost()
+
+    def send(self, payload: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(_HEADER.pack(len(payload)) + payload)
+
+    async def receive(self) -> bytes:
+        """The next frame (raises ``EOFError`` when the worker is gone)."""
+        if self.frames:
+            return self.frames.popleft()
+        if self.lost:
+            raise EOFError("the worker closed its socket")
+        waiter = self.waiter = asyncio.get_running_loop().create_future()
+        return await waiter
+
+    def close(self) -> None:
+        self.on_lost = None
+        if self.transport is not None:
+            self.transport.close()
+
+
+@dataclass(eq=False)
 class _Worker:
     process: multiprocessing.process.BaseProcess
-    conn: Connection
+    channel: _Channel
+    busy: bool = False
+
+
+class _IdleWorkers:
+    """The idle workers, the most recently used given first (LIFO): under a light load the same
+    few workers answer, with their caches warm (RocksDB blocks, memory pages, CPU caches), instead
+    of each query going to the coldest one in turn (measured, ``docs/readme/sparql.md``)."""
+
+    def __init__(self) -> None:
+        self.stack: list[_Worker] = []
+        self.waiters: deque[asyncio.Future[_Worker]] = deque()
+
+    def put(self, worker: _Worker) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(worker)
+                return
+        self.stack.append(worker)
+
+    def discard(self, worker: _Worker) -> None:
+        if worker in self.stack:
+            self.stack.remove(worker)
+
+    async def get(self, timeout: float) -> _Worker:
+        """An idle worker; raises ``TimeoutError`` when none comes free within ``timeout``."""
+        if self.stack:
+            return self.stack.pop()
+        waiter: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(waiter, timeout)
+        except BaseException:
+            # given a worker just as the wait ended (timeout, client gone): hand it on, not lose it
+            if waiter.done() and not waiter.cancelled():
+                self.put(waiter.result())
+            raise
 
 
 class ProcessPoolBackend:
@@ -223,56 +337,48 @@ class ProcessPoolBackend:
         # forkserver: workers start from a clean interpreter (no inherited event loop, threads
         # or RocksDB handles of the app), cheaply.
         self._ctx = multiprocessing.get_context("forkserver")
-        self._idle: asyncio.Queue[_Worker] | None = None
+        self._idle: _IdleWorkers | None = None
         self._all: list[_Worker] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.restarts = 0
 
-    def _spawn(self) -> _Worker:
-        parent, child = self._ctx.Pipe()
+    async def _spawn(self) -> _Worker:
+        mine, theirs = socket.socketpair()
+        child = Connection(theirs.detach())
         process = self._ctx.Process(target=_worker_main, args=(str(self.root), child), daemon=True)
-        process.start()
-        child.close()
-        worker = _Worker(process, parent)
+        try:
+            process.start()
+        finally:
+            child.close()
+        mine.setblocking(False)
+        _, channel = await asyncio.get_running_loop().create_unix_connection(_Channel, sock=mine)
+        worker = _Worker(process, channel, busy=True)  # not idle until it says it is ready
+        channel.on_lost = lambda: self._lost(worker)
         self._all.append(worker)
         return worker
 
-    async def _receive(self, worker: _Worker, timeout: float | None) -> Any:
-        """The next message of a worker, awaited without blocking the event loop."""
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-        fd = worker.conn.fileno()
+    def _lost(self, worker: _Worker) -> None:
+        """A worker's socket closed: when it died idle (killed, out of memory), replace it now,
+        so that no job is given to it."""
+        if not worker.busy and worker in self._all and self._idle is not None:
+            self._idle.discard(worker)
+            self._replace(worker)
 
-        def readable() -> None:
-            if not ready.done():
-                ready.set_result(None)
-
-        loop.add_reader(fd, readable)
-        try:
-            await asyncio.wait_for(ready, timeout)
-        finally:
-            loop.remove_reader(fd)
-            # uvloop leaves a watched fd non-blocking: a message longer than the pipe buffer
-            # would then fail half-read (EAGAIN); the worker is already writing it. (Suppressed:
-            # the pool may have closed the pipe meanwhile, when the app stops.)
-            with contextlib.suppress(OSError):
-                os.set_blocking(fd, True)
-        return worker.conn.recv()
-
-    async def _start_one(self, queue: asyncio.Queue[_Worker]) -> None:
+    async def _start_one(self, idle: _IdleWorkers) -> None:
         """Spawn a worker and make it available once it has opened the store."""
-        worker = self._spawn()
+        worker = await self._spawn()
         try:
-            await self._receive(worker, 120)
+            await asyncio.wait_for(worker.channel.receive(), 120)  # its "ready"
         except (TimeoutError, EOFError, OSError):
             self._kill(worker)
             raise
-        queue.put_nowait(worker)
+        worker.busy = False
+        idle.put(worker)
 
     async def start(self) -> None:
         """Start the pool and wait until every worker has opened the store."""
         if self._idle is None:
-            self._idle = asyncio.Queue()
+            self._idle = _IdleWorkers()
             await asyncio.gather(*(self._start_one(self._idle) for _ in range(self.size)))
 
     def _replace(self, worker: _Worker) -> None:
@@ -284,13 +390,12 @@ class ProcessPoolBackend:
         task.add_done_callback(self._tasks.discard)
 
     def _kill(self, worker: _Worker) -> None:
+        if worker in self._all:
+            self._all.remove(worker)
+        worker.channel.close()
         with contextlib.suppress(Exception):
             worker.process.kill()
             worker.process.join(timeout=5)
-        with contextlib.suppress(Exception):
-            worker.conn.close()
-        if worker in self._all:
-            self._all.remove(worker)
 
     async def run(self, job: Job, timeout: float) -> Answer | Refusal:
         await self.start()
@@ -301,16 +406,17 @@ class ProcessPoolBackend:
         payload = pickle.dumps(job, pickle.HIGHEST_PROTOCOL)
         for _ in range(3):
             try:
-                worker = await asyncio.wait_for(self._idle.get(), max(0.0, deadline - time.monotonic()))
+                worker = await self._idle.get(max(0.0, deadline - time.monotonic()))
             except TimeoutError:
                 raise Busy from None
-            try:
-                worker.conn.send_bytes(payload)
-            except OSError:  # died while idle (killed, out of memory): the job never reached it
+            if worker.channel.lost:  # died while idle, not yet replaced: the job never reached it
                 self._replace(worker)
                 continue
+            worker.busy = True
+            worker.channel.send(payload)
+            left = max(0.0, deadline - time.monotonic())
             try:
-                answer: Any = await self._receive(worker, max(0.0, deadline - time.monotonic()))
+                frame = await asyncio.wait_for(worker.channel.receive(), left)
             except TimeoutError:
                 self.restarts += 1
                 self._replace(worker)
@@ -321,7 +427,9 @@ class ProcessPoolBackend:
             except BaseException:  # cancelled (client gone): the worker's state is unknown, replace it
                 self._replace(worker)
                 raise
-            self._idle.put_nowait(worker)
+            worker.busy = False
+            self._idle.put(worker)
+            answer = pickle.loads(frame)
             assert isinstance(answer, Answer | Refusal)
             return answer
         return Refusal("error", "the query workers had died; they are being replaced: retry")
@@ -330,8 +438,7 @@ class ProcessPoolBackend:
         for task in list(self._tasks):  # replacements still starting
             task.cancel()
         for worker in list(self._all):
-            with contextlib.suppress(Exception):
-                worker.conn.close()
+            worker.channel.close()
             with contextlib.suppress(Exception):
                 worker.process.terminate()
                 worker.process.join(timeout=5)

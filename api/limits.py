@@ -120,6 +120,9 @@ def calls_service(query: str) -> bool:
     >>> calls_service('SELECT ?service { ?service ?p "SERVICE <x>" . ex:SERVICE ?p <x#SERVICE> } # SERVICE')
     False
     """
+    lowered = query.lower()
+    if "service" not in lowered and "\\u" not in lowered:
+        return False  # no keyword, written out or escaped: the common case, without lexing
     decoded = _CODEPOINT.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), query)
     return any(m.lastgroup == "service" for m in _LEX.finditer(decoded))
 

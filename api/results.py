@@ -18,6 +18,7 @@ b'?_askResult\nfalse\n'
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -184,13 +185,39 @@ def write_ask(value: bool, fmt: str) -> bytes:
     return f"?_askResult\n{text}\n".encode()
 
 
+# A query's prologue (comments, PREFIX and BASE declarations), and the prefixes it declares.
+_PROLOGUE = re.compile(r"(?:\s*(?:#[^\n]*\n|PREFIX\s+[\w.-]*:\s*<[^>]*>|BASE\s*<[^>]*>))*", re.IGNORECASE)
+_DECLARED = re.compile(r"#[^\n]*\n|PREFIX\s+([\w.-]*):", re.IGNORECASE)
+
+
+def query_prefixes(query: str, prefixes: dict[str, str] | None) -> dict[str, str] | None:
+    r"""The predeclared ``prefixes`` the query can use: those its own prologue does not declare and
+    whose ``name:`` appears after it. pyoxigraph reads and checks every prefix given on every query
+    (~45 µs for the project's 16, more than parsing ``ASK {}``); a query written out with its
+    prologue, or using two of them, needs none or two.
+
+    >>> sorted(query_prefixes("PREFIX pas: <http://x#>\nSELECT * { ?s pas:a ?o ; skos:b ?c }",
+    ...                       {"pas": "http://p#", "skos": "http://s#", "xsd": "http://x#"}))
+    ['skos']
+
+    A codepoint escape could spell a name: then all are given.
+    """
+    if not prefixes or "\\u" in query or "\\U" in query:
+        return prefixes
+    end = _PROLOGUE.match(query)
+    split = end.end() if end else 0
+    declared = {name for name in _DECLARED.findall(query, 0, split) if name}
+    rest = query[split:]
+    return {name: iri for name, iri in prefixes.items() if name not in declared and name + ":" in rest}
+
+
 def execute(store: ox.Store, job: Job) -> Answer | Refusal:
     """Run ``job`` on ``store``; never raises for a bad query (a :class:`Refusal` says why).
 
     pyoxigraph results must be dropped on the thread that made them: they are consumed here
     and only plain bytes leave.
     """
-    kwargs: dict[str, Any] = {"prefixes": job.prefixes}
+    kwargs: dict[str, Any] = {"prefixes": query_prefixes(job.query, job.prefixes)}
     if job.default_graph is not None:
         kwargs["default_graph"] = [ox.NamedNode(g) for g in job.default_graph]
     if job.named_graphs is not None:

@@ -13,9 +13,11 @@
 from __future__ import annotations
 
 import re
+from binascii import a2b_qp
 from collections.abc import MutableMapping
+from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus
 
 import pyoxigraph as ox
 from fastapi import APIRouter, Request
@@ -36,7 +38,9 @@ _BY_MEDIA = {m: k for k, m in {**SELECT_FORMATS, **GRAPH_FORMATS}.items()}
 # Aliases browsers and tools send for the same formats.
 _ALIASES = {"application/json": "json", "application/xml": "xml", "text/xml": "xml", "text/plain": "nt"}
 _UPDATE = re.compile(r"(?:INSERT|DELETE|LOAD|CLEAR|DROP|CREATE|ADD|MOVE|COPY|WITH)\b", re.IGNORECASE)
-_PROLOGUE = re.compile(r"\s*(?:#[^\n]*\n|PREFIX\s+[\w.-]*:\s*<[^>]*>|BASE\s*<[^>]*>)", re.IGNORECASE)
+# the whole prologue in one match (one call, not one per declaration: a query written out with the
+# project's prefixes has ~20 of them)
+_PROLOGUE = re.compile(r"(?:\s*(?:#[^\n]*\n|PREFIX\s+[\w.-]*:\s*<[^>]*>|BASE\s*<[^>]*>))*", re.IGNORECASE)
 
 
 class ProtocolError(Exception):
@@ -65,12 +69,11 @@ def is_update(query: str) -> bool:
     >>> is_update("SELECT * { ?s ?p ?o }")
     False
     """
-    position = 0
-    while match := _PROLOGUE.match(query, position):
-        position = match.end()
-    return bool(_UPDATE.match(query[position:].lstrip()))
+    prologue = _PROLOGUE.match(query)  # always matches, maybe nothing
+    return bool(_UPDATE.match(query[prologue.end() if prologue else 0 :].lstrip()))
 
 
+@lru_cache(maxsize=512)
 def negotiate(accept: str | None, format_param: str | None) -> tuple[str | None, str | None]:
     """(SELECT/ASK format, CONSTRUCT/DESCRIBE format) short names; None when nothing fits.
 
@@ -82,6 +85,9 @@ def negotiate(accept: str | None, format_param: str | None) -> tuple[str | None,
     ('json', 'ttl')
     >>> negotiate(None, "text/tab-separated-values")
     ('tsv', 'ttl')
+
+    Cached: clients send few distinct ``Accept`` headers, and parsing one cost more than the
+    rest of a short query's checks (a refusal is raised, not cached).
     """
     if format_param:
         short = _BY_MEDIA.get(format_param, _ALIASES.get(format_param, format_param))
@@ -107,6 +113,49 @@ def _one(values: list[str], name: str) -> str | None:
     if len(values) > 1:
         raise ProtocolError(400, "protocol", f"exactly one '{name}' parameter is allowed, got {len(values)}")
     return values[0] if values else None
+
+
+def _unquote_plus(field: bytes) -> str:
+    """A form field (ASCII, no line break) percent-decoded as UTF-8, as ``urllib.parse.unquote_plus``
+    does it, in C: ``%XX`` is quoted-printable's ``=XX``, so ``binascii.a2b_qp`` decodes it once
+    ``=`` is escaped and ``%`` turned into ``=``. Each escape shortens the field by two bytes: a
+    malformed escape (``%`` not followed by two hex digits, which ``unquote`` keeps as it is) is
+    seen in the length and falls back to ``unquote_plus``.
+
+    >>> _unquote_plus(b"ASK+%7B%3Fs+%3Fp+%22%C3%A9%3D%22%7D=")
+    'ASK {?s ?p "é="}='
+    >>> _unquote_plus(b"100%+sure%2")
+    '100% sure%2'
+    """
+    text = field.replace(b"+", b" ")
+    escapes = text.count(b"%") + text.count(b"=")
+    if not escapes:
+        return text.decode("ascii")
+    qp = text.replace(b"=", b"=3D").replace(b"%", b"=")
+    decoded = a2b_qp(qp)
+    if len(decoded) != len(qp) - 2 * escapes:
+        return unquote_plus(field.decode("ascii"), encoding="utf-8", errors="strict")
+    return decoded.decode("utf-8")
+
+
+def parse_form(body: bytes, charset: str) -> dict[str, list[str]]:
+    """The fields of an ``application/x-www-form-urlencoded`` body, as ``urllib.parse.parse_qs(...,
+    keep_blank_values=True, errors="strict")`` gives them. A query written out with its prefixes
+    is ~200 percent escapes: decoding them in Python cost more than all the other checks of a
+    request (``docs/readme/sparql.md``), so an ASCII UTF-8 body is decoded by :func:`_unquote_plus`.
+
+    >>> parse_form(b"query=SELECT+*+%7B%7D&default-graph-uri=http%3A%2F%2Fa&x", "utf-8")
+    {'query': ['SELECT * {}'], 'default-graph-uri': ['http://a'], 'x': ['']}
+    """
+    if charset not in ("utf-8", "utf8") or not body.isascii() or b"\r" in body or b"\n" in body:
+        # a2b_qp reads "=" before a line break as a soft break: such bodies take the plain path
+        return parse_qs(body.decode(charset), keep_blank_values=True, encoding=charset, errors="strict")
+    form: dict[str, list[str]] = {}
+    for pair in body.split(b"&"):
+        if pair:
+            name, _, value = pair.partition(b"=")
+            form.setdefault(_unquote_plus(name), []).append(_unquote_plus(value))
+    return form
 
 
 def _charset(content_type: str) -> str:
@@ -142,7 +191,7 @@ async def parse_request(request: Request) -> tuple[str | None, dict[str, list[st
     if media == "application/x-www-form-urlencoded":
         charset = _charset(header)
         try:
-            form = parse_qs(body.decode(charset), keep_blank_values=True, encoding=charset, errors="strict")
+            form = parse_form(body, charset)
         except (LookupError, UnicodeError) as exc:
             raise ProtocolError(400, "charset", f"form body not decodable as {charset}: {exc}") from None
         if "update" in form:

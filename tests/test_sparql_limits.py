@@ -100,7 +100,7 @@ def test_worker_dead_while_idle_is_replaced_and_the_query_answered(settings: Set
         backend = app.state.backend
         assert isinstance(backend, ProcessPoolBackend)
         assert backend._idle is not None
-        first = backend._idle._queue[0]  # type: ignore[attr-defined]  # the next worker to be given a job
+        first = backend._idle.stack[-1]  # the next worker to be given a job
         first.process.kill()
         first.process.join(timeout=5)
         for _ in range(3):
