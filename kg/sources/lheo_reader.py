@@ -272,7 +272,7 @@ def read_lheo(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
         )
     parse, exploder = split_options(options)
     records = _stream(path, kind, parse)
-    return _explode_each(records, exploder.columns) if exploder else records
+    return _explode_each(records, exploder) if exploder else records
 
 
 def _namespace(path: Path) -> str:
@@ -361,9 +361,8 @@ def _schema_error(path: Path, schema: etree.XMLSchema, name: str) -> SourceError
     )
 
 
-def _explode_each(records: Iterator[Record], columns: list[str]) -> Iterator[Record]:
-    """One record per value of each listed column (see :class:`Exploder`)."""
-    exploder = Exploder(columns)
+def _explode_each(records: Iterator[Record], exploder: Exploder) -> Iterator[Record]:
+    """The records ``exploder`` makes of each record (see :class:`Exploder`)."""
     for record in records:
         yield from exploder(record)
 
@@ -396,7 +395,8 @@ class Exploder:
 
     def __call__(self, record: Record) -> list[Record]:
         columns, blank = self.columns, self.blank
-        cells = (record.values.get("action_line"), *(record.values.get(c) for c in columns))
+        get = record.values.get
+        cells = (get("action_line"), *map(get, columns))
         # The record with the listed columns empty; each value's record is a copy of it with one
         # cell set (a dict copy is far cheaper than merging the record's sixty-odd cells again).
         base = {**record.values, **blank}
@@ -406,7 +406,7 @@ class Exploder:
             return [Record(record.number, base)]
         self.previous = cells
         if self.together:
-            return self._together(record.number, base, record.values)
+            return self._together(record.number, base, cells[1:])
         out: list[Record] = []
         for column in columns:
             cell = record.values.get(column)
@@ -421,17 +421,17 @@ class Exploder:
         return out or [Record(record.number, base)]
 
     def _together(
-        self, number: int, base: dict[str, str | None], values: Mapping[str, str | None]
+        self, number: int, base: dict[str, str | None], cells: tuple[str | None, ...]
     ) -> list[Record]:
         # The first record is the one the per-code explode gives first (the first value of the
         # first listed column that has one, the others empty): a record that no mapping turns
         # into an entity is quarantined as that one, whichever way it was exploded. The next
         # records carry the remaining values side by side, the k-th of each column.
         lists: list[tuple[str, list[str]]] = []
-        for column in self.columns:
-            cell = values.get(column)
+        for column, cell in zip(self.columns, cells, strict=True):
             if cell is not None:
-                parts = [v for v in (clean_cell(p) for p in cell.split("|")) if v is not None]
+                # clean_cell of each part, inlined: cells are strings
+                parts = [v for v in (p.strip() for p in cell.split("|")) if v]
                 if parts:
                     lists.append((column, parts))
         if not lists:
