@@ -28,6 +28,12 @@ Options:
     Columns (space or comma separated) whose ``|``-joined values give one record each (same
     record number); with several columns, each record carries one value of one column and
     leaves the other listed columns empty, so one mapping can link every code of a course.
+``explode_mode``
+    ``apart`` (default: as above) or ``together``: the first record is the one ``apart`` gives
+    first, the next ones carry the remaining values side by side (the k-th value of each listed
+    column in the k-th record), so a course with eight codes in four columns gives three or four
+    records instead of eight. For a mapping whose triples of each listed column depend on that
+    column alone (and on columns not listed), both modes give the same triples and entity marks.
 
 Each record also carries ``source_line``, the line of its element (see :class:`_Numbers`), and
 records of actions and sessions ``action_line``, the line of their action, and records of
@@ -266,7 +272,7 @@ def read_lheo(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
         )
     parse, exploder = split_options(options)
     records = _stream(path, kind, parse)
-    return _explode_each(records, exploder.columns) if exploder else records
+    return _explode_each(records, exploder) if exploder else records
 
 
 def _namespace(path: Path) -> str:
@@ -355,9 +361,8 @@ def _schema_error(path: Path, schema: etree.XMLSchema, name: str) -> SourceError
     )
 
 
-def _explode_each(records: Iterator[Record], columns: list[str]) -> Iterator[Record]:
-    """One record per value of each listed column (see :class:`Exploder`)."""
-    exploder = Exploder(columns)
+def _explode_each(records: Iterator[Record], exploder: Exploder) -> Iterator[Record]:
+    """The records ``exploder`` makes of each record (see :class:`Exploder`)."""
     for record in records:
         yield from exploder(record)
 
@@ -377,16 +382,21 @@ class Exploder:
      (3, {'a': '2', 'b': None, 'c': 'k', 'action_line': '2'}),
      (3, {'a': None, 'b': 'x', 'c': 'k', 'action_line': '2'}),
      (4, {'a': None, 'b': None, 'c': 'l', 'action_line': '2'})]
+    >>> [r.values for r in Exploder(["a", "b"], together=True)(Record(5, {"a": "1|2|3", "b": "x|y"}))]
+    ...  # doctest: +NORMALIZE_WHITESPACE
+    [{'a': '1', 'b': None}, {'a': '2', 'b': 'x'}, {'a': '3', 'b': 'y'}]
     """
 
-    def __init__(self, columns: list[str]) -> None:
+    def __init__(self, columns: list[str], together: bool = False) -> None:
         self.columns = columns
+        self.together = together
         self.blank: dict[str, str | None] = {c: None for c in columns}
         self.previous: tuple[str | None, ...] | None = None
 
     def __call__(self, record: Record) -> list[Record]:
         columns, blank = self.columns, self.blank
-        cells = (record.values.get("action_line"), *(record.values.get(c) for c in columns))
+        get = record.values.get
+        cells = (get("action_line"), *map(get, columns))
         # The record with the listed columns empty; each value's record is a copy of it with one
         # cell set (a dict copy is far cheaper than merging the record's sixty-odd cells again).
         base = {**record.values, **blank}
@@ -395,6 +405,8 @@ class Exploder:
             # the same triples again; one record still stands for it.
             return [Record(record.number, base)]
         self.previous = cells
+        if self.together:
+            return self._together(record.number, base, cells[1:])
         out: list[Record] = []
         for column in columns:
             cell = record.values.get(column)
@@ -408,6 +420,37 @@ class Exploder:
                     out.append(Record(record.number, values))
         return out or [Record(record.number, base)]
 
+    def _together(
+        self, number: int, base: dict[str, str | None], cells: tuple[str | None, ...]
+    ) -> list[Record]:
+        # The first record is the one the per-code explode gives first (the first value of the
+        # first listed column that has one, the others empty): a record that no mapping turns
+        # into an entity is quarantined as that one, whichever way it was exploded. The next
+        # records carry the remaining values side by side, the k-th of each column.
+        lists: list[tuple[str, list[str]]] = []
+        for column, cell in zip(self.columns, cells, strict=True):
+            if cell is not None:
+                # clean_cell of each part, inlined: cells are strings
+                parts = [v for v in (p.strip() for p in cell.split("|")) if v]
+                if parts:
+                    lists.append((column, parts))
+        if not lists:
+            return [Record(number, base)]
+        first_column, first_values = lists[0]
+        first = base.copy()
+        first[first_column] = first_values.pop(0)
+        out = [Record(number, first)]
+        for rank in range(max(len(parts) for _, parts in lists)):
+            row = base.copy()
+            for column, parts in lists:
+                if rank < len(parts):
+                    row[column] = parts[rank]
+            out.append(Record(number, row))
+        return out
+
+
+EXPLODE_MODES = ("apart", "together")
+
 
 def split_options(options: Mapping[str, str]) -> tuple[dict[str, str], Exploder | None]:
     """The options that decide the parse, and the ``explode`` step applied to each record
@@ -419,7 +462,10 @@ def split_options(options: Mapping[str, str]) -> tuple[dict[str, str], Exploder 
     ['a', 'b']
     """
     columns = [variable_name(c) for c in re.split(r"[\s,]+", options.get("explode", "")) if c]
+    mode = options.get("explode_mode", "apart")
+    if mode not in EXPLODE_MODES:
+        raise SourceError("(mapping options)", None, "explode_mode", f"{mode!r}: expected apart or together")
     # ``columns`` (the columns a mapping requires, checked by ``kg download``) does not change
     # the parse either.
-    parse = {k: v for k, v in options.items() if k not in ("explode", "columns")}
-    return parse, Exploder(columns) if columns else None
+    parse = {k: v for k, v in options.items() if k not in ("explode", "explode_mode", "columns")}
+    return parse, Exploder(columns, together=mode == "together") if columns else None
