@@ -31,7 +31,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import islice
+from itertools import dropwhile, islice
 from pathlib import Path
 from typing import overload
 
@@ -45,7 +45,7 @@ from kg.mapping_compile import CompiledMapping, RowUnsupported, Unsupported, com
 from kg.namespaces import PAS, sparql_prologue
 from kg.regions import region_pattern
 from kg.sources.csv_blocks import Block, Resume, read_blocks, readable
-from kg.sources.csv_reader import DELIMITERS, read_csv_cells, read_csv_rest, record_of
+from kg.sources.csv_reader import DELIMITERS, read_csv_cells, record_of
 from kg.sources.records import Record, variable_name
 
 _MARKER = f" <{PAS.sourceRow}> ".encode()
@@ -653,9 +653,10 @@ def run_csv_columnar(
         if block is None:
             return
         if isinstance(block, Resume):
-            rest = read_csv_rest(path, parse, len(names), block.offset, block.line)
-            if block.offset == 0:  # nothing read by polars: the Python reader from the header on
-                rest = table[1]
+            # The csv module reads the file again from its start (its own read of the header,
+            # not yet used) and the rows polars read are passed over: the same decoding chunks,
+            # hence the same errors and line numbers, as if it had read the whole file.
+            rest = dropwhile(lambda row, done=block.line: row[0] <= done, table[1])
             yield from run_csv_cells(jobs, (names, rest), stats)
             return
         stats.records.update(range(block.first, block.first + block.rows))

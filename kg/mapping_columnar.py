@@ -23,7 +23,7 @@ instead, whole: same lines, same deduplication, same marks and counts. Guards:
   escaped here;
 - ``LCASE``/``UCASE``: Latin text only (``U+0000-U+024F``), where Python's and Rust's case
   mappings agree;
-- ``xsd:integer``: ASCII digits (at most 18, any sign), or an ASCII text that is no integer.
+- ``xsd:integer``: at most 18 digits (any sign), or a text that is no integer.
 
 What compiles (else :class:`Unsupported`): variables, constants, ``STR CONCAT IRI STRLANG STRLEN
 LCASE UCASE STRSTARTS STRENDS CONTAINS SUBSTR`` (constant bounds) ``REGEX REPLACE`` (no flags)
@@ -82,7 +82,6 @@ _SAFE_IRI = r"^https?://[A-Za-z0-9.\-]+(?::[0-9]+)?(?:/[A-Za-z0-9._~\-]*)*$"
 _CONTROL = r"[\x00-\x1f\x7f]"
 _NOT_LATIN = r"[^\x00-\u024f]"
 _ASCII_INTEGER = r"^[+-]?[0-9]{1,18}$"
-_NON_ASCII = r"[^\x00-\x7f]"
 
 
 @dataclass(frozen=True)
@@ -204,8 +203,13 @@ class ColumnarPlan:
         # Each batch's lines are deduplicated, as the row engine does; when no subject repeats
         # within a batch, no line can (the template's predicates are distinct constants: checked
         # when compiled), and each row's lines are joined without hashing each one.
-        if self.lines and self.subjects and not any(
-            df.select(pl.col("_b"), subject).drop_nulls().is_duplicated().any() for subject in self.subjects
+        if (
+            self.lines
+            and self.subjects
+            and not any(
+                df.select(pl.col("_b"), subject).drop_nulls().is_duplicated().any()
+                for subject in self.subjects
+            )
         ):
             texts = df.select(t=self.row)["t"]
             bound = [
@@ -415,11 +419,9 @@ class _Compiler:
         if a.kind != "str":
             raise Unsupported(f"xsd:integer of {a.kind}")
         digits = a.expr.str.contains(_ASCII_INTEGER)
-        # Exact: up to 18 ASCII digits (an i64), or an ASCII text that is no integer at all
-        # (unbound; on ASCII, [+-]?\d+ is [+-]?[0-9]+ in either engine). Longer integers and
-        # non-ASCII texts (other scripts' digits) are for the row engine.
-        no_integer = ~a.expr.str.contains(_NON_ASCII) & ~a.expr.str.contains(r"^[+-]?[0-9]+$")
-        self.guards.append(a.expr.is_null() | digits | no_integer)
+        # Exact: up to 18 ASCII digits (an i64), or a text that is no integer at all (unbound:
+        # xsd:integer's lexical form is [+-]?[0-9]+). Longer integers are for the row engine.
+        self.guards.append(a.expr.is_null() | digits | ~a.expr.str.contains(r"^[+-]?[0-9]+$"))
         value = a.expr.str.strip_prefix("+").cast(pl.Int64, strict=False)
         return _Col("int", pl.when(digits).then(value))
 
@@ -442,9 +444,11 @@ class _Compiler:
             expr = value.expr.str.slice(begin)
         else:
             end = max(start + bounds[1].const, 1) - 1
-            expr = value.expr.str.slice(begin, end - begin) if end > begin else pl.when(
-                value.expr.is_not_null()
-            ).then(pl.lit(""))
+            expr = (
+                value.expr.str.slice(begin, end - begin)
+                if end > begin
+                else pl.when(value.expr.is_not_null()).then(pl.lit(""))
+            )
         return _Col(value.kind, expr, value.nonnull, value.lang)
 
     def if_(self, condition: _Col, then: _Col, otherwise: _Col) -> _Col:

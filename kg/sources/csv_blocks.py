@@ -8,8 +8,9 @@ quoting), no NUL, no blank line, no line break other than ``\\n`` or ``\\r\\n``,
 ``width - 1`` delimiters on each line (polars refuses a line with more fields; the total count
 then rules out a line with fewer). A record is then one line, so its number is its line number.
 The first block that fails a test ends the polars reading: :func:`read_blocks` yields where the
-caller must go on with the Python reader (byte offset and line number), so that a quoted field, a
-bad row or a decoding error is read, reported or refused exactly as before.
+caller must go on with the Python reader (byte offset and line number: the caller passes over the
+rows read so far), so that a quoted field, a bad row or a decoding error is read, reported or
+refused exactly as before.
 
 Blocks hold a whole number of :data:`kg.mapping.BATCH_ROWS` rows (but the last), so that the
 batches of the row engine — its unit of deduplication and of fallback — are the same whichever
@@ -74,7 +75,7 @@ def readable(options: Mapping[str, str]) -> bool:
     return (
         options.get("encoding", "utf-8-sig").lower() in _UTF8
         and len(delimiter.encode()) == 1
-        and delimiter not in "\r\n\"\x00"
+        and delimiter not in '\r\n"\x00'
     )
 
 

@@ -9,16 +9,15 @@ separated), ``explode`` and ``sep`` (split a multi-valued column).
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from kg.errors import SourceError
 from kg.sources.records import Record, explode, variable_name
 
 DELIMITERS = {"tab": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
-_DELIMITERS = DELIMITERS
+_DELIMITERS = DELIMITERS  # the name tests import
 
 
 def read_csv(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
@@ -96,76 +95,25 @@ def _rows(
                     f"missing column(s) {', '.join(missing)}; header is {header!r}",
                 )
             yield names
-            yield from _body(path, reader, skip, len(names), delimiter)
-    except _Failed as failed:
-        raise _source_error(path, encoding, *failed.args) from None
+            width = len(names)
+            for cells in reader:
+                start, line = line + 1, skip + reader.line_num
+                if not cells:
+                    continue
+                if len(cells) != width:
+                    if len(cells) == width + 1 and not cells[-1].strip():
+                        cells.pop()  # rows that end with the delimiter too
+                    else:
+                        raise SourceError(
+                            path,
+                            start,
+                            None,
+                            f"{len(cells)} fields where the header has {width} (delimiter {delimiter!r})",
+                        )
+                yield start, cells
     except UnicodeDecodeError as exc:
         raise SourceError(
             path, line + 1, None, f"bytes not decodable as {encoding}: {exc.reason} at byte {exc.start}"
         ) from None
     except csv.Error as exc:
         raise SourceError(path, line + 1, None, f"malformed CSV: {exc}") from None
-
-
-class _Failed(Exception):
-    """A decoding or CSV error while reading data rows, with the last line read before it."""
-
-
-def _body(
-    path: Path, reader: Any, before: int, width: int, delimiter: str
-) -> Iterator[tuple[int, list[str]]]:
-    """The (record number, cells) of the data rows of ``reader``, ``before`` lines into the file
-    (the record number is the line where the record starts)."""
-    line = before + reader.line_num
-    try:
-        for cells in reader:
-            start, line = line + 1, before + reader.line_num
-            if not cells:
-                continue
-            if len(cells) != width:
-                if len(cells) == width + 1 and not cells[-1].strip():
-                    cells.pop()  # rows that end with the delimiter too
-                else:
-                    raise SourceError(
-                        path,
-                        start,
-                        None,
-                        f"{len(cells)} fields where the header has {width} (delimiter {delimiter!r})",
-                    )
-            yield start, cells
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise _Failed(exc, line) from None
-
-
-def read_csv_rest(
-    path: Path, options: Mapping[str, str], width: int, offset: int, line: int
-) -> Iterator[tuple[int, list[str]]]:
-    """The rows of :func:`read_csv_cells` from byte ``offset`` of the file on, the start of
-    line ``line + 1`` (after the header): where a faster reader hands over (see
-    :mod:`kg.sources.csv_blocks`).
-
-    >>> import tempfile
-    >>> p = Path(tempfile.mkdtemp(), "a.csv"); _ = p.write_text('code,lib\\nA1,x\\nB2,"y\\nz"\\n')
-    >>> list(read_csv_rest(p, {}, 2, 14, 2))
-    [(3, ['B2', 'y\\nz'])]
-    """
-    delimiter = DELIMITERS.get(options.get("delimiter", ","), options.get("delimiter", ","))
-    encoding = options.get("encoding", "utf-8-sig")
-    quoting: Literal[0, 1, 2, 3] = csv.QUOTE_NONE if options.get("quoting") == "none" else csv.QUOTE_MINIMAL
-    try:
-        with path.open("rb") as raw:
-            raw.seek(offset)
-            handle = io.TextIOWrapper(raw, encoding=encoding, newline="")
-            reader = csv.reader(handle, delimiter=delimiter, quoting=quoting, strict=True)
-            yield from _body(path, reader, line, width, delimiter)
-    except _Failed as failed:
-        raise _source_error(path, encoding, *failed.args) from None
-
-
-def _source_error(path: Path, encoding: str, error: Exception, line: int) -> SourceError:
-    """The error of a row that cannot be read, ``line`` lines into the file."""
-    if isinstance(error, UnicodeDecodeError):
-        return SourceError(
-            path, line + 1, None, f"bytes not decodable as {encoding}: {error.reason} at byte {error.start}"
-        )
-    return SourceError(path, line + 1, None, f"malformed CSV: {error}")
