@@ -656,7 +656,12 @@ def run_csv_columnar(
             # The csv module reads the file again from its start (its own read of the header,
             # not yet used) and the rows polars read are passed over: the same decoding chunks,
             # hence the same errors and line numbers, as if it had read the whole file.
-            rest = dropwhile(lambda row, done=block.line: row[0] <= done, table[1])
+            done = block.line
+
+            def read(row: tuple[int, list[str]], done: int = done) -> bool:
+                return row[0] <= done
+
+            rest = dropwhile(read, table[1])
             yield from run_csv_cells(jobs, (names, rest), stats)
             return
         stats.records.update(range(block.first, block.first + block.rows))
