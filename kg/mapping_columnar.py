@@ -177,6 +177,7 @@ class ColumnarPlan:
     marks: list[pl.Expr]
     subjects: list[pl.Expr]  # the subject term of every line (empty: lines not known distinct)
     row: pl.Expr | None  # each row's lines as one text
+    plain_row: pl.Expr | None  # the same for plain cells (no escapes)
 
     def run(self, frame: pl.DataFrame, keep_lines: bool = True, plain: bool = False) -> ColumnarOutput:
         """Map a frame of :func:`columns`; the batches a guard refuses are left out of the
@@ -190,9 +191,6 @@ class ColumnarPlan:
         )
         for name, expr in self.binds:
             df = df.with_columns(expr.alias(f"v_{name}"))
-        terms = self.plain_terms if plain else self.terms
-        if terms:
-            df = df.with_columns([expr.alias(name) for name, expr in terms.items()])
         fallback: list[int] = []
         guards = self.guards if plain else [*self.guards, *self.text_guards]
         if guards:
@@ -211,7 +209,7 @@ class ColumnarPlan:
                 for subject in self.subjects
             )
         ):
-            texts = df.select(t=self.row)["t"]
+            texts = df.select(t=self.plain_row if plain else self.row)["t"]
             bound = [
                 pl.all_horizontal([pl.col(n).is_not_null() for n in need]) for need in self.needs if need
             ]
@@ -220,6 +218,8 @@ class ColumnarPlan:
                 int(df.select(pl.sum_horizontal(bound)).to_series().sum()) if bound else 0
             )
         elif self.lines:
+            terms = self.plain_terms if plain else self.terms
+            df = df.with_columns([expr.alias(name) for name, expr in terms.items()])
             lines = pl.concat([df.select(pl.col("_b"), line.alias("t")) for line in self.lines])
             texts = lines.drop_nulls("t").unique()["t"]  # within each batch, as the row engine does
             count = texts.len()
@@ -620,17 +620,40 @@ def _compile_cached(query: str, base_iri: str, present: frozenset[str]) -> Colum
             return pl.concat_str([pl.lit('"'), col.expr.cast(pl.String), pl.lit(f'"^^<{XSD}integer>')])
         return None
 
+    def term_pieces(node: Node, position: int, plain: bool) -> tuple[list[str | pl.Expr], str | None]:
+        """The N-Triples text of a template term as pieces (constant texts and the value's
+        column: no text is made for the term alone), and the column that must be bound."""
+        if node[0] == "const":
+            return [nt(node[1])], None
+        col = compiler.var(node[1])
+        if col.is_const:
+            return [nt(col.const)], None
+        name = f"v_{node[1]}"
+        if col.kind == "iri":
+            return ["<", col.expr, ">"], name
+        if col.kind in _TEXT_KINDS:
+            return [
+                '"',
+                col.expr if plain else _escaped(col.expr),
+                '"' + (f"@{col.lang}" if col.lang else ""),
+            ], name
+        if col.kind == "int":
+            return ['"', col.expr.cast(pl.String), f'"^^<{XSD}integer>'], name
+        assert col.kind == "bool"
+        return [_either(col.expr, nt(True), nt(False))], name
+
     lines: list[pl.Expr] = []
     marks: list[pl.Expr] = []
     subjects: dict[str, pl.Expr] = {}
     predicates: list[Node] = []
     needs: list[list[str]] = []
     pieces: list[pl.Expr] = []
+    plain_pieces: list[pl.Expr] = []
     for subject, predicate, obj in template:
         if predicate == ("const", Iri(_SOURCE_ROW)) and obj == ("var", "_row"):
             if subject[0] != "var":
                 raise Unsupported("a constant subject for pas:sourceRow")
-            mark = term(subject, 0)
+            mark = term_text(subject, 0, plain=True)
             if mark is not None:
                 marks.append(mark)
             continue
@@ -638,34 +661,33 @@ def _compile_cached(query: str, base_iri: str, present: frozenset[str]) -> Colum
         if any(p is None for p in parts):
             continue
         lines.append(pl.concat_str([*parts, pl.lit(".\n")], separator=" "))
-        need = [n for n in (p.meta.output_name() for p in parts if p is not None) if n in terms]
+        nodes = (subject, predicate, obj)
+        need = [n for n in (term_pieces(node, i, True)[1] for i, node in enumerate(nodes)) if n]
         needs.append(need)
         # The same line as pieces of the row's text: constants merged, and each piece null where
-        # the line is not written (a term unbound), so that one concat_str of every line's pieces
-        # writes each row's text at once.
-        texts: list[str | pl.Expr] = []
-        for index, node in enumerate((subject, predicate, obj)):
-            value = parts[index]
-            if index:
-                texts.append(" ")
-            if node[0] == "const":
-                texts.append(nt(node[1]))
-            else:
-                assert value is not None
-                texts.append(value)
-        texts.append(" .\n")
-        merged: list[str | pl.Expr] = []
-        for text in texts:
-            if isinstance(text, str) and merged and isinstance(merged[-1], str):
-                merged[-1] += text
-            else:
-                merged.append(text)
+        # the line is not written (a value unbound), so that one concat_str of every line's
+        # pieces writes each row's text at once, without a text per term or per line.
         bound = pl.all_horizontal([pl.col(n).is_not_null() for n in need]) if need else None
-        for text in merged:
-            piece = pl.lit(text, dtype=pl.String) if isinstance(text, str) else text
-            pieces.append(piece if bound is None else pl.when(bound).then(piece))
+        for plain, out in ((False, pieces), (True, plain_pieces)):
+            texts: list[str | pl.Expr] = []
+            for index, node in enumerate(nodes):
+                if index:
+                    texts.append(" ")
+                texts.extend(term_pieces(node, index, plain)[0])
+            texts.append(" .\n")
+            merged: list[str | pl.Expr] = []
+            for text in texts:
+                if isinstance(text, str) and merged and isinstance(merged[-1], str):
+                    merged[-1] += text
+                else:
+                    merged.append(text)
+            for text in merged:
+                piece = pl.lit(text, dtype=pl.String) if isinstance(text, str) else text
+                out.append(piece if bound is None else pl.when(bound).then(piece))
         predicates.append(predicate)
-        subjects[repr(subject)] = parts[0]  # type: ignore[assignment]
+        subjects[repr(subject)] = (
+            compiler.var(subject[1]).expr if subject[0] == "var" else pl.lit(nt(subject[1]))
+        )
     distinct = all(p[0] == "const" for p in predicates) and len(set(predicates)) == len(predicates)
     subject_terms = [e.alias(f"s{i}") for i, e in enumerate(subjects.values())] if distinct else []
     return ColumnarPlan(
@@ -680,4 +702,5 @@ def _compile_cached(query: str, base_iri: str, present: frozenset[str]) -> Colum
         marks,
         subject_terms,
         pl.concat_str(pieces, ignore_nulls=True) if pieces else None,
+        pl.concat_str(plain_pieces, ignore_nulls=True) if plain_pieces else None,
     )
