@@ -434,15 +434,16 @@ class MappingRunner:
         cells: Callable[[], list[list[str]]],
         stats: MappingStats,
         plain: bool = False,
+        ascii: bool = False,
     ) -> Iterator[bytes]:
         """N-Triples of the rows of a frame of :func:`kg.mapping_columnar.columns` (the rows no
         skip rule applies to, ``_i`` their position in ``cells()``, every row's raw cells,
         called only when needed), mapped by ``plan``: the same output and ``stats`` as
         :meth:`run_cells` batch by batch (``_b``; each batch deduplicated on its own); a batch a
-        guard refuses goes through :meth:`run_cells`. ``plain``: see
+        guard refuses goes through :meth:`run_cells`. ``plain``, ``ascii``: see
         :meth:`kg.mapping_columnar.ColumnarPlan.run`."""
         started = time.perf_counter()
-        out = plan.run(frame, keep_lines=False, plain=plain)
+        out = plan.run(frame, keep_lines=False, plain=plain, ascii=ascii)
         if isinstance(stats.entities, EntityMarks):
             for entities, numbers in out.mark_columns:
                 stats.entities.extend(entities, numbers)
@@ -674,7 +675,7 @@ def run_csv_columnar(
             }
         )
         seen += block.rows
-        plain = plain_bytes(block.data)
+        plain, ascii = plain_bytes(block.data), block.data.isascii()
         cached: list[list[list[str]]] = []
 
         def cells(block: Block = block, cached: list[list[list[str]]] = cached) -> list[list[str]]:
@@ -688,7 +689,7 @@ def run_csv_columnar(
             )
             kept = _kept_frame(columns_, raw, rules, stats) if rules else columns_
             if kept.height:
-                yield from runner.run_frame(names, plan, kept, cells, stats, plain)
+                yield from runner.run_frame(names, plan, kept, cells, stats, plain, ascii)
 
 
 def _kept_frame(

@@ -172,6 +172,7 @@ class ColumnarPlan:
     plain_terms: dict[str, pl.Expr]
     guards: list[pl.Expr]
     text_guards: list[pl.Expr]
+    case_guards: list[pl.Expr]
     lines: list[pl.Expr]
     needs: list[list[str]]
     marks: list[pl.Expr]
@@ -179,11 +180,13 @@ class ColumnarPlan:
     row: pl.Expr | None  # each row's lines as one text
     plain_row: pl.Expr | None  # the same for plain cells (no escapes)
 
-    def run(self, frame: pl.DataFrame, keep_lines: bool = True, plain: bool = False) -> ColumnarOutput:
+    def run(
+        self, frame: pl.DataFrame, keep_lines: bool = True, plain: bool = False, ascii: bool = False
+    ) -> ColumnarOutput:
         """Map a frame of :func:`columns`; the batches a guard refuses are left out of the
         output (``fallback``) for the row engine. ``plain``: the caller checked that the raw
         cells hold no control character but line ends, no \x1c-\x1f, no quote and no backslash
-        (:func:`plain_bytes`)."""
+        (:func:`plain_bytes`); ``ascii``: that they are ASCII (case mappings agree)."""
         # Eager steps, each over whole columns (polars' lazy optimiser costs more than it saves
         # on a few thousand rows).
         df = frame.with_columns(
@@ -192,7 +195,7 @@ class ColumnarPlan:
         for name, expr in self.binds:
             df = df.with_columns(expr.alias(f"v_{name}"))
         fallback: list[int] = []
-        guards = self.guards if plain else [*self.guards, *self.text_guards]
+        guards = [*self.guards, *([] if plain else self.text_guards), *([] if ascii else self.case_guards)]
         if guards:
             refused = df.select(pl.col("_b"), ok=pl.all_horizontal(guards)).filter(~pl.col("ok"))
             if refused.height:
@@ -261,6 +264,7 @@ class _Compiler:
         self.present = present
         self.bound: dict[str, _Col] = {}
         self.guards: list[pl.Expr] = []
+        self.case_guards: list[pl.Expr] = []  # needless for ASCII text
 
     def var(self, name: str) -> _Col:
         if name in self.bound:
@@ -370,7 +374,7 @@ class _Compiler:
 
     def _case(self, args: list[_Col], upper: bool) -> _Col:
         a = self.text(args[0], "LCASE/UCASE")
-        self.guards.append(a.expr.is_null() | ~a.expr.str.contains(_NOT_LATIN))
+        self.case_guards.append(a.expr.is_null() | ~a.expr.str.contains(_NOT_LATIN))
         expr = a.expr.str.to_uppercase() if upper else a.expr.str.to_lowercase()
         return _Col(a.kind, expr, a.nonnull, a.lang)
 
@@ -697,6 +701,7 @@ def _compile_cached(query: str, base_iri: str, present: frozenset[str]) -> Colum
         plain_terms,
         compiler.guards,
         text_guards,
+        compiler.case_guards,
         lines,
         needs,
         marks,
