@@ -4,9 +4,9 @@ The row engine (:mod:`kg.mapping_compile`) runs a few dozen Python bytecodes per
 this module compiles the same parsed query (the same :class:`kg.mapping_compile._Parser`) into
 polars expressions over whole columns: ``IRI(CONCAT(...))`` is one ``concat_str`` over a column,
 a ``REPLACE`` one ``str.replace_all`` (Rust's ``regex`` crate, the engine pyoxigraph itself
-evaluates SPARQL regular expressions with), each template triple one ``concat_str`` making the
-N-Triples lines of every row at once. Python then touches a row only to slice its cells into
-columns.
+evaluates SPARQL regular expressions with), and one ``concat_str`` of every template line's
+pieces makes each row's N-Triples text. The columns come from polars' CSV reader
+(:mod:`kg.sources.csv_blocks`): Python does not touch a cell.
 
 Exactness comes first: what a column expression cannot reproduce exactly is either refused when
 the mapping is compiled (:class:`kg.mapping_compile.Unsupported`: the mapping keeps the row
@@ -147,7 +147,11 @@ class ColumnarOutput:
 
 def columns(cells: dict[str, list[str]], numbers: Sequence[int], batches: Sequence[int]) -> pl.DataFrame:
     """The frame :meth:`ColumnarPlan.run` reads: one raw (unstripped) text column per row
-    variable, the record numbers and each row's batch."""
+    variable, the record numbers and each row's batch (``_i``: the row's position).
+
+    >>> columns({"code": ["A1"]}, [2], [0]).columns
+    ['c_code', '_n', '_b', '_i']
+    """
     data: dict[str, pl.Series] = {
         f"c_{name}": pl.Series(f"c_{name}", values, dtype=pl.String) for name, values in cells.items()
     }
@@ -253,8 +257,15 @@ def plain_bytes(data: bytes) -> bool:
 
 
 def clean_cell(expr: pl.Expr, plain: bool = False) -> pl.Expr:
-    """A raw cell as the CSV reader gives it: stripped as by ``str.strip()``, empty → unbound
-    (``plain``: a cell without \x1c-\x1f, where Rust's white space is Python's)."""
+    r"""A raw cell as the CSV reader gives it: stripped as by ``str.strip()``, empty → unbound
+    (``plain``: a cell without \x1c-\x1f, where Rust's white space is Python's).
+
+    >>> cells = pl.Series([" a\x1c", "\u3000", "b c"])
+    >>> pl.select(clean_cell(pl.lit(cells))).to_series().to_list()
+    ['a', None, 'b c']
+    >>> PY_SPACE == "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+    True
+    """
     stripped = expr.str.strip_chars() if plain else expr.str.strip_chars(PY_SPACE)
     return pl.when(stripped.str.len_bytes() > 0).then(stripped)
 
@@ -555,7 +566,13 @@ def _escaped(expr: pl.Expr) -> pl.Expr:
 
 def compile_columnar(query: str, base_iri: str, present: frozenset[str]) -> ColumnarPlan:
     """Compile a mapping query for a CSV header holding the row variables ``present``;
-    raises :class:`Unsupported` for what columns cannot reproduce exactly."""
+    raises :class:`Unsupported` for what columns cannot reproduce exactly.
+
+    >>> compile_columnar('CONSTRUCT { <x:s> <x:p> ?h } WHERE { BIND(SHA1(?c) AS ?h) }', "https://x.org/",
+    ...     frozenset({"c"}))
+    Traceback (most recent call last):
+    kg.mapping_compile.Unsupported: function _sha1 in a columnar mapping
+    """
     return _compile_cached(query, base_iri, present)
 
 
