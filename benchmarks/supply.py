@@ -13,7 +13,8 @@ reporting its own CPU time and peak RSS (so figures are per run, not cumulated):
   is found): the bare parse plus the schema check the reader does;
 - ``read``: the project's reader alone, as the build reads it (once for the mappings that parse the
   file alike, each mapping's own step such as LHEO's ``explode`` applied; a CSV file whose
-  mappings are all compiled is read as raw cells, as the build does);
+  mappings are all compiled is read as raw cells, as the build does, or in polars blocks of the
+  columns used when they compile to columns: kg.sources.csv_blocks);
 - ``build``: ``kg.build.map_source`` — reader + every mapping of the manifest source the module
   names (``SOURCE``), writing the N-Triples spool, i.e. what ``kg build`` does before loading
   ("map"); then, in the same process and measured apart: the spool bulk-loaded into the
@@ -96,6 +97,10 @@ def child(kind: str, module_name: str, path: Path) -> dict[str, float | int]:
             if _reads_cells(fmt, parse, mappings, spec.options):
                 from kg.sources.csv_reader import read_csv_cells
 
+                blocks = _read_blocks(path, parse, mappings, spec.options)
+                if blocks is not None:  # the columnar engine's read: polars blocks of the used columns
+                    rows += blocks * len(steps)
+                    continue
                 rows += sum(1 for _ in read_csv_cells(path, parse)[1]) * len(steps)
                 continue
             for record in read_records(path, fmt, parse):
@@ -141,6 +146,39 @@ def child(kind: str, module_name: str, path: Path) -> dict[str, float | int]:
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def _read_blocks(
+    path: Path, parse: dict[str, str], mappings: list[object], options: dict[str, str]
+) -> int | None:
+    """The rows of a CSV file as the columnar engine reads them (kg.sources.csv_blocks, the columns
+    its mappings and skip rules use; the csv module past a hand-over), or None when the build
+    does not read it so (or on code without that engine)."""
+    try:
+        from kg.mapping import MappingRunner
+        from kg.sources.csv_blocks import Block, read_blocks, readable
+    except ImportError:
+        return None
+    from itertools import dropwhile
+
+    from kg.config import DEFAULT_BASE_IRI
+    from kg.sources.csv_reader import read_csv_cells
+
+    names, rest = read_csv_cells(path, parse)
+    runners = [MappingRunner(m, DEFAULT_BASE_IRI, options=options) for m in mappings]  # type: ignore[arg-type]
+    plans = [r.columnar_plan(names) for r in runners]
+    if not readable(parse) or not all(plans):
+        return None
+    index = {name: position for position, name in enumerate(names)}
+    wanted = {index[n] for plan in plans if plan for n in plan.present}
+    wanted |= {index[r.column] for runner in runners for r in runner._skip if r.column in index}
+    rows = 0
+    for block in read_blocks(path, parse, len(names), sorted(wanted), 2000):
+        if isinstance(block, Block):
+            rows += block.rows
+        else:
+            rows += sum(1 for _ in dropwhile(lambda row, done=block.line: row[0] <= done, rest))
+    return rows
 
 
 def _reads_cells(fmt: str, parse: dict[str, str], mappings: list[object], options: dict[str, str]) -> bool:

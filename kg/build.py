@@ -115,7 +115,7 @@ def map_source(
     started = time.perf_counter()
     spool = Path(tempfile.mkstemp(prefix=f".tmp-{spec.name}-", suffix=".nt", dir=spool_dir)[1])
     try:
-        with spool.open("wb") as out:
+        with spool.open("wb", buffering=1 << 20) as out:  # columnar chunks are a row each
             # One read of the file for all mappings that parse it alike (LHEO: both mappings).
             mappings = [Mapping.load(p) for p in spec.mapping_paths(mappings_dir)]
             for chunk in map_source_file(path, mappings, spec.options, base_iri, stats):

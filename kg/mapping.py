@@ -31,25 +31,32 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import islice
+from itertools import dropwhile, islice
 from pathlib import Path
 from typing import overload
 
+import polars as pl
 import pyoxigraph as ox
 
 from kg.errors import SourceError
+from kg.mapping_columnar import ColumnarPlan, compile_columnar, plain_bytes
+from kg.mapping_columnar import clean_cell as _clean_cell
 from kg.mapping_compile import CompiledMapping, RowUnsupported, Unsupported, compile_mapping
 from kg.namespaces import PAS, sparql_prologue
 from kg.regions import region_pattern
-from kg.sources.csv_reader import read_csv_cells, record_of
+from kg.sources.csv_blocks import Block, Resume, read_blocks, readable
+from kg.sources.csv_reader import DELIMITERS, read_csv_cells, record_of
 from kg.sources.records import Record, variable_name
 
 _MARKER = f" <{PAS.sourceRow}> ".encode()
 log = logging.getLogger(__name__)
-# "compiled" (default): mappings the compiler translates run as Python (kg.mapping_compile), the
-# others through SPARQL evaluation; "sparql": every mapping through SPARQL evaluation.
+# "columnar" (default): as "compiled", and a CSV source's mappings that compile to column
+# expressions run a few batches at a time through polars (kg.mapping_columnar), a batch a guard
+# refuses through the compiled Python; "compiled": mappings the compiler translates run as Python
+# (kg.mapping_compile), the others through SPARQL evaluation; "sparql": every mapping through
+# SPARQL evaluation.
 ENGINE_VARIABLE = "PASSERELLES_MAPPING_ENGINE"
-ENGINES = ("compiled", "sparql")
+ENGINES = ("columnar", "compiled", "sparql")
 BATCH_ROWS = 2000
 _VAR = re.compile(r"[?$]([A-Za-z_][A-Za-z0-9_]*)")
 _WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
@@ -206,6 +213,16 @@ class EntityMarks:
             self._numbers.append(number)
         self._index = None
 
+    def extend(self, entities: list[str], numbers: list[int]) -> None:
+        """Record the pairs ``zip(entities, numbers)`` (C loops: no tuple per pair).
+
+        >>> marks = EntityMarks(); marks.extend(["<a>", "<b>"], [1, 2]); marks.get("<b>")
+        {2}
+        """
+        self._hashes.extend(map(hash, entities))
+        self._numbers.extend(numbers)
+        self._index = None
+
     def _indexed(self) -> dict[int, set[int]]:
         if self._index is None:
             index: dict[int, set[int]] = {}
@@ -297,13 +314,15 @@ class MappingRunner:
         assert cut is not None
         self._head, self._tail = query[: cut.end()], query[cut.end() :]
         self._used = mapping.variables()
+        self._base_iri = base_iri
         self.compiled: CompiledMapping | None = None
-        engine = engine or os.environ.get(ENGINE_VARIABLE) or "compiled"
+        engine = engine or os.environ.get(ENGINE_VARIABLE) or "columnar"
+        self.columnar = engine == "columnar"
         if engine not in ENGINES:
             raise SourceError(
                 mapping.path, None, None, f"unknown mapping engine {engine!r} ({ENGINE_VARIABLE})"
             )
-        if engine == "compiled":
+        if engine in ("compiled", "columnar"):
             try:
                 self.compiled = compile_mapping(mapping, base_iri)
             except Unsupported as exc:
@@ -395,6 +414,59 @@ class MappingRunner:
         stats.map_s += time.perf_counter() - started
         return "".join(lines).encode()
 
+    def columnar_plan(self, names: list[str]) -> ColumnarPlan | None:
+        """The mapping compiled to column expressions for a CSV header, or None (not the
+        columnar engine, or a construct the columnar compiler does not translate)."""
+        if not self.columnar or self.compiled is None:
+            return None
+        present = frozenset(self.compiled.columns & set(names))
+        try:
+            return compile_columnar(self.mapping.query, self._base_iri, present)
+        except Unsupported as exc:
+            log.info("mapping %s: compiled Python (not columnar: %s)", self.mapping.path.name, exc)
+            return None
+
+    def run_frame(
+        self,
+        names: list[str],
+        plan: ColumnarPlan,
+        frame: pl.DataFrame,
+        cells: Callable[[], list[list[str]]],
+        stats: MappingStats,
+        plain: bool = False,
+        ascii: bool = False,
+    ) -> Iterator[bytes]:
+        """N-Triples of the rows of a frame of :func:`kg.mapping_columnar.columns` (the rows no
+        skip rule applies to, ``_i`` their position in ``cells()``, every row's raw cells,
+        called only when needed), mapped by ``plan``: the same output and ``stats`` as
+        :meth:`run_cells` batch by batch (``_b``; each batch deduplicated on its own); a batch a
+        guard refuses goes through :meth:`run_cells`. ``plain``, ``ascii``: see
+        :meth:`kg.mapping_columnar.ColumnarPlan.run`."""
+        started = time.perf_counter()
+        out = plan.run(frame, keep_lines=False, plain=plain, ascii=ascii)
+        if isinstance(stats.entities, EntityMarks):
+            for entities, numbers in out.mark_columns:
+                stats.entities.extend(entities, numbers)
+        else:
+            _add_marks(stats, out.marks)
+        every: list[list[str]] | None = None
+        if out.unmarked:
+            every = cells()
+            numbers = frame["_n"].to_list()
+            positions = frame["_i"].to_list()
+            number_of = dict(zip(positions, numbers, strict=True))
+            for position in out.unmarked:  # kept whole, as the reader gives it, for the quarantine
+                number = number_of[position]
+                stats.unmapped.setdefault(number, record_of(names, number, every[position]).values)
+        stats.triples += out.counts
+        stats.map_s += time.perf_counter() - started
+        yield from out.chunks  # a row's text each: no copy of them all into one
+        for batch in out.fallback:
+            log.info("mapping %s: a batch through compiled Python (a guard)", self.mapping.path.name)
+            every = every if every is not None else cells()
+            rows = frame.filter(pl.col("_b") == batch).select("_n", "_i").rows()
+            yield self.run_cells(names, [(number, every[position]) for number, position in rows], stats)
+
     def _run_sparql(self, batch: list[Record], stats: MappingStats) -> bytes:
         started = time.perf_counter()
         query = self._head + self._values(batch) + self._tail
@@ -422,7 +494,7 @@ class MappingRunner:
         return b"".join(kept)
 
 
-def _add_marks(stats: MappingStats, pairs: set[tuple[str, int]]) -> None:
+def _add_marks(stats: MappingStats, pairs: Iterable[tuple[str, int]]) -> None:
     entities = stats.entities
     if isinstance(entities, EntityMarks):
         entities.add(pairs)
@@ -507,7 +579,12 @@ def map_source_file(
         if _cells_path(fmt, parse, jobs):
             if not path.is_file():
                 raise SourceError(path, None, None, "file not found")
-            yield from run_csv_cells(jobs, read_csv_cells(path, parse), stats)
+            table = read_csv_cells(path, parse)
+            plans = [runner.columnar_plan(table[0]) for runner, _ in jobs] if readable(parse) else []
+            if plans and all(plan is not None for plan in plans):
+                yield from run_csv_columnar(path, parse, jobs, [p for p in plans if p], table, stats)
+            else:
+                yield from run_csv_cells(jobs, table, stats)
         else:
             yield from run_shared(jobs, read_records(path, fmt, parse), stats)
 
@@ -543,27 +620,147 @@ def run_csv_cells(
             return
         stats.records.update([number for number, _ in batch])
         for (runner, _), rules in zip(jobs, skips, strict=True):
-            kept = batch
-            if len(rules) == 1:  # the common case (a state filter, a region), without the inner loop
-                (position, rule), skipped, kept = rules[0], stats.skipped, []
-                applies, reason = rule.applies_to, rule.reason
-                for row in batch:
-                    if applies(None if position is None else (row[1][position].strip() or None)):
-                        skipped.setdefault(row[0], reason)
-                    else:
-                        kept.append(row)
-            elif rules:
-                kept = []
-                for row in batch:
-                    for position, rule in rules:
-                        value = None if position is None else (row[1][position].strip() or None)
-                        if rule.applies_to(value):
-                            stats.skipped.setdefault(row[0], rule.reason)
-                            break
-                    else:
-                        kept.append(row)
+            kept = _kept(batch, rules, stats) if rules else batch
             if kept:
                 yield runner.run_cells(names, kept, stats)
+
+
+def run_csv_columnar(
+    path: Path,
+    parse: dict[str, str],
+    jobs: Sequence[Job],
+    plans: Sequence[ColumnarPlan],
+    table: tuple[list[str], Iterator[tuple[int, list[str]]]],
+    stats: MappingStats,
+) -> Iterator[bytes]:
+    """Mappings compiled to column expressions (``plans``, one per job) over a CSV file read in
+    blocks by polars (:func:`kg.sources.csv_blocks.read_blocks`): skip rules and mappings over
+    whole columns. Where the blocks reader hands over, the rest of the file goes through
+    :func:`run_csv_cells` (Python's ``csv`` and the compiled Python). Same output and ``stats``
+    as :func:`run_csv_cells` over the whole file."""
+    names, _ = table  # the header, read and checked by the csv module
+    index = {name: position for position, name in enumerate(names)}  # the last one wins, as in a dict
+    skips = [[(index.get(rule.column), rule) for rule in runner._skip] for runner, _ in jobs]
+    wanted = {index[name] for plan in plans for name in plan.present}
+    wanted |= {position for rules in skips for position, _ in rules if position is not None}
+    delimiter = DELIMITERS.get(parse.get("delimiter", ","), parse.get("delimiter", ","))
+    clock = time.perf_counter
+    seen = 0  # rows read so far: batch numbers as the row engine's (BATCH_ROWS rows each)
+    blocks = read_blocks(path, parse, len(names), sorted(wanted), BATCH_ROWS)
+    while True:
+        started = clock()
+        block = next(blocks, None)
+        stats.read_s += clock() - started
+        if block is None:
+            return
+        if isinstance(block, Resume):
+            # The csv module reads the file again from its start (its own read of the header,
+            # not yet used) and the rows polars read are passed over: the same decoding chunks,
+            # hence the same errors and line numbers, as if it had read the whole file.
+            done = block.line
+
+            def read(row: tuple[int, list[str]], done: int = done) -> bool:
+                return row[0] <= done
+
+            rest = dropwhile(read, table[1])
+            yield from run_csv_cells(jobs, (names, rest), stats)
+            return
+        stats.records.update(range(block.first, block.first + block.rows))
+        raw = block.frame
+        frame = pl.DataFrame(
+            {
+                "_n": pl.int_range(block.first, block.first + block.rows, dtype=pl.Int64, eager=True),
+                "_b": pl.int_range(seen, seen + block.rows, dtype=pl.Int64, eager=True) // BATCH_ROWS,
+                "_i": pl.int_range(0, block.rows, dtype=pl.Int64, eager=True),
+            }
+        )
+        seen += block.rows
+        plain, ascii = plain_bytes(block.data), block.data.isascii()
+        cached: list[list[list[str]]] = []
+
+        def cells(block: Block = block, cached: list[list[list[str]]] = cached) -> list[list[str]]:
+            if not cached:
+                cached.append(block.cells(delimiter))
+            return cached[0]
+
+        for (runner, _), rules, plan in zip(jobs, skips, plans, strict=True):
+            columns_ = frame.with_columns(
+                [raw[f"p{index[name]}"].alias(f"c_{name}") for name in sorted(plan.present)]
+            )
+            kept = _kept_frame(columns_, raw, rules, stats) if rules else columns_
+            if kept.height:
+                yield from runner.run_frame(names, plan, kept, cells, stats, plain, ascii)
+
+
+def _kept_frame(
+    frame: pl.DataFrame,
+    raw: pl.DataFrame,
+    rules: list[tuple[int | None, SkipRule]],
+    stats: MappingStats,
+) -> pl.DataFrame:
+    """The rows of a block no skip rule applies to (as :func:`_kept`); each rule is run once per
+    distinct value of its column, by the rule itself (Python's regex)."""
+    skipping: pl.Series | None = None  # the first rule that applies, per row (null: none)
+    for order, (position, rule) in enumerate(rules):
+        if position is None:
+            applies = pl.Series([rule.applies_to(None)] * frame.height, dtype=pl.Boolean)
+        elif rule.op == "empty":
+            applies = raw.select(_clean_cell(pl.col(f"p{position}")).is_null())[:, 0]
+        else:
+            column = pl.col(f"p{position}")
+            values = raw.select(_clean_cell(column).alias("v"))["v"]
+            verdicts = {value: rule.applies_to(value) for value in values.unique().to_list()}
+            applies = values.replace_strict(verdicts, default=False, return_dtype=pl.Boolean)
+            if verdicts.get(None):
+                applies = applies | values.is_null()
+        ruled = applies.cast(pl.Int32) * 0 + order
+        ruled = ruled.zip_with(applies, pl.Series([None] * frame.height, dtype=pl.Int32))
+        skipping = ruled if skipping is None else skipping.fill_null(ruled)
+    if skipping is None:
+        return frame
+    found = frame.select(pl.col("_n"), skipping.alias("rule")).drop_nulls("rule")
+    skipped = stats.skipped
+    reasons = [rule.reason for _, rule in rules]
+    if len(reasons) == 1:
+        reason = reasons[0]
+        for number in found["_n"].to_list():
+            skipped.setdefault(number, reason)
+    else:
+        for number, order in zip(found["_n"].to_list(), found["rule"].to_list(), strict=True):
+            skipped.setdefault(number, reasons[order])
+    return frame.filter(skipping.is_null())
+
+
+def _kept(
+    batch: list[tuple[int, list[str]]], rules: list[tuple[int | None, SkipRule]], stats: MappingStats
+) -> list[tuple[int, list[str]]]:
+    """The rows of a batch no skip rule applies to; the others are recorded as skipped. A rule's
+    verdict is remembered per raw cell (a state or region column holds few distinct values)."""
+    kept: list[tuple[int, list[str]]] = []
+    skipped = stats.skipped
+    if len(rules) == 1:  # the common case (a state filter, a region), without the inner loop
+        (position, rule) = rules[0]
+        seen: dict[str | None, bool] = {}
+        applies, reason = rule.applies_to, rule.reason
+        for row in batch:
+            cell = None if position is None else row[1][position]
+            verdict = seen.get(cell)
+            if verdict is None:
+                verdict = seen[cell] = applies(None if cell is None else (cell.strip() or None))
+            if verdict:
+                skipped.setdefault(row[0], reason)
+            else:
+                kept.append(row)
+        return kept
+    for row in batch:
+        for position, rule in rules:
+            value = None if position is None else (row[1][position].strip() or None)
+            if rule.applies_to(value):
+                skipped.setdefault(row[0], rule.reason)
+                break
+        else:
+            kept.append(row)
+    return kept
 
 
 def map_file(

@@ -342,8 +342,10 @@ class RowUnsupported(Exception):
     """A value the compiled functions cannot reproduce exactly: the batch is evaluated by SPARQL."""
 
 
-_INTEGER = re.compile(r"[+-]?\d+")
-_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# ASCII digits only, as pyoxigraph's xsd:integer/xsd:decimal lexical forms (Python's \d would also
+# take other scripts' digits, and int() reads them).
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 
 
 def _to_integer(value: Value) -> Value:

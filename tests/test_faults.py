@@ -312,16 +312,18 @@ def test_out_of_disk_injected_into_the_spool_writer(
     store = _fresh_store(calibration, tmp_path)
     before = Served.read(store)
     def then_full(real_run):  # type: ignore[no-untyped-def]
-        def run_then_full(jobs, records, stats):  # type: ignore[no-untyped-def]
-            for chunk in real_run(jobs, records, stats):
+        def run_then_full(*args):  # type: ignore[no-untyped-def]
+            for chunk in real_run(*args):
                 yield chunk  # written to the spool; the next write finds the disk full
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(store / "builds" / ".tmp-spool"))
 
         return run_then_full
 
-    # both ways a source is mapped: records (run_shared) and CSV rows as raw cells (run_csv_cells)
+    # every way a source is mapped: records (run_shared), CSV rows as raw cells (run_csv_cells)
+    # and CSV blocks as columns (run_csv_columnar)
     monkeypatch.setattr(mapping_module, "run_shared", then_full(mapping_module.run_shared))
     monkeypatch.setattr(mapping_module, "run_csv_cells", then_full(mapping_module.run_csv_cells))
+    monkeypatch.setattr(mapping_module, "run_csv_columnar", then_full(mapping_module.run_csv_columnar))
     result = CliRunner().invoke(
         app, ["build", "--force", "--manifest", str(calibration.manifest), "--store", str(store)]
     )

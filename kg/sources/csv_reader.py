@@ -16,7 +16,8 @@ from typing import Literal
 from kg.errors import SourceError
 from kg.sources.records import Record, explode, variable_name
 
-_DELIMITERS = {"tab": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
+DELIMITERS = {"tab": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
+_DELIMITERS = DELIMITERS  # the name tests import
 
 
 def read_csv(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
@@ -53,7 +54,7 @@ def read_csv_cells(
     >>> names, list(rows)
     (['code', 'lib'], [(2, ['A1', ' x '])])
     """
-    delimiter = _DELIMITERS.get(options.get("delimiter", ","), options.get("delimiter", ","))
+    delimiter = DELIMITERS.get(options.get("delimiter", ","), options.get("delimiter", ","))
     encoding = options.get("encoding", "utf-8-sig")
     quoting: Literal[0, 1, 2, 3] = csv.QUOTE_NONE if options.get("quoting") == "none" else csv.QUOTE_MINIMAL
     skip = int(options.get("skip_lines", "0"))

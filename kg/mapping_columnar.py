@@ -1,0 +1,728 @@
+"""Columnar execution of a compiled CSV mapping: a batch of rows at a time, as polars expressions.
+
+The row engine (:mod:`kg.mapping_compile`) runs a few dozen Python bytecodes per triple and row;
+this module compiles the same parsed query (the same :class:`kg.mapping_compile._Parser`) into
+polars expressions over whole columns: ``IRI(CONCAT(...))`` is one ``concat_str`` over a column,
+a ``REPLACE`` one ``str.replace_all`` (Rust's ``regex`` crate, the engine pyoxigraph itself
+evaluates SPARQL regular expressions with), and one ``concat_str`` of every template line's
+pieces makes each row's N-Triples text. The columns come from polars' CSV reader
+(:mod:`kg.sources.csv_blocks`): Python does not touch a cell.
+
+Exactness comes first: what a column expression cannot reproduce exactly is either refused when
+the mapping is compiled (:class:`kg.mapping_compile.Unsupported`: the mapping keeps the row
+engine), or checked per row by a *guard* — a boolean expression true when the columnar result of
+that row is certainly the row engine's. A batch (the row engine's unit of
+:data:`kg.mapping.BATCH_ROWS` rows) with one row failing a guard is mapped by the row engine
+instead, whole: same lines, same deduplication, same marks and counts. Guards:
+
+- an ``IRI(...)`` of a text: the text is an ``http(s)`` IRI whose path has only unreserved
+  characters (``A-Z a-z 0-9 - . _ ~`` and ``/``), which RFC 3987 accepts whatever follows;
+  anything else (spaces, ``<``, ``%``, non-ASCII letters) is for the row engine's IRI check;
+- a literal written to the output: no control character (``\\x00-\\x1f``, ``\\x7f``), whose
+  N-Triples escapes (``\\t``, ``\\u0001``...) are left to the row engine; ``"`` and ``\\`` are
+  escaped here;
+- ``LCASE``/``UCASE``: Latin text only (``U+0000-U+024F``), where Python's and Rust's case
+  mappings agree;
+- ``xsd:integer``: at most 18 digits (any sign), or a text that is no integer.
+
+What compiles (else :class:`Unsupported`): variables, constants, ``STR CONCAT IRI STRLANG STRLEN
+LCASE UCASE STRSTARTS STRENDS CONTAINS SUBSTR`` (constant bounds) ``REGEX REPLACE`` (no flags)
+``IF COALESCE BOUND``, the casts ``xsd:boolean xsd:integer xsd:string``, ``|| && !`` and
+comparisons of like values — the subset the CSV mappings use. Values have a kind known when the
+query is compiled (simple literal, language-tagged with a constant tag, IRI, boolean, integer,
+or never bound); an expression whose kind depends on the row is refused.
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> p = Path(tempfile.mkdtemp()) / "m.rq"
+>>> _ = p.write_text('CONSTRUCT { ?o pas:code ?code ; pas:sourceRow ?_row } '
+...     'WHERE { BIND(IRI(CONCAT(STR(id:), "rome/", ?code)) AS ?o) }')
+>>> from kg.mapping import Mapping
+>>> plan = compile_columnar(Mapping.load(p).query, "https://x.org/", frozenset({"code"}))
+>>> out = plan.run(columns({"code": [" A1101 ", "", "B 2"]}, [3, 4, 5], [0, 0, 1]))
+>>> out.lines
+['<https://x.org/id/rome/A1101> <https://w3id.org/passerelles/ontology#code> "A1101" .\\n']
+>>> out.marks, out.unmarked, out.fallback
+([('<https://x.org/id/rome/A1101>', 3)], [1], [1])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import polars as pl
+
+from kg.mapping_compile import (
+    _LANG_TAG,
+    _RUNTIME_FUNCTIONS,
+    _SOURCE_ROW,
+    XSD,
+    Iri,
+    LangLit,
+    Node,
+    RowUnsupported,
+    Unsupported,
+    _Parser,
+    _tokens,
+    nt,
+)
+from kg.namespaces import prefixes_for
+
+# Python's str.strip() removes exactly the characters for which str.isspace() is true (Rust's
+# White_Space lacks \x1c-\x1f): the CSV cells are stripped with this very set.
+PY_SPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+# An IRI certainly valid (RFC 3987) whatever the row: http(s), a host, unreserved path segments.
+_SAFE_IRI = r"^https?://[A-Za-z0-9.\-]+(?::[0-9]+)?(?:/[A-Za-z0-9._~\-]*)*$"
+_CONTROL = r"[\x00-\x1f\x7f]"
+_NOT_LATIN = r"[^\x00-\u024f]"
+_ASCII_INTEGER = r"^[+-]?[0-9]{1,18}$"
+
+
+@dataclass(frozen=True)
+class _Col:
+    """A compiled expression: its kind (``str``, ``lang``, ``iri``, ``bool``, ``int``, or
+    ``none``: never bound), its polars expression (text for ``str``/``lang``/``iri``), whether
+    it is never null, its language (``lang``) and its value when constant."""
+
+    kind: str
+    expr: pl.Expr
+    nonnull: bool = False
+    lang: str | None = None
+    const: Any = None
+    is_const: bool = False
+
+
+_NONE = _Col("none", pl.lit(None, dtype=pl.String))
+_TEXT_KINDS = ("str", "lang")
+_POLARS_TYPES = {"str": pl.String, "lang": pl.String, "iri": pl.String, "bool": pl.Boolean, "int": pl.Int64}
+
+
+def _constant(value: Any) -> _Col:
+    kind = type(value)
+    if value is None:
+        return _NONE
+    if kind is str:
+        return _Col("str", pl.lit(value, dtype=pl.String), True, const=value, is_const=True)
+    if kind is Iri:
+        return _Col("iri", pl.lit(str.__str__(value), dtype=pl.String), True, const=value, is_const=True)
+    if kind is LangLit:
+        return _Col("lang", pl.lit(value.text, dtype=pl.String), True, value.lang, value, True)
+    if kind is bool:
+        return _Col("bool", pl.lit(value, dtype=pl.Boolean), True, const=value, is_const=True)
+    if kind is int:
+        return _Col("int", pl.lit(value, dtype=pl.Int64), True, const=value, is_const=True)
+    raise Unsupported(f"constant {value!r} ({kind.__name__}) in a columnar mapping")
+
+
+def _null_of(col: _Col) -> pl.Expr:
+    return pl.lit(None, dtype=_POLARS_TYPES.get(col.kind, pl.String))
+
+
+@dataclass
+class ColumnarOutput:
+    """What :meth:`ColumnarPlan.run` gives: the N-Triples ``lines`` of the batches it mapped
+    (deduplicated within each batch, as the row engine does), their count per batch in
+    ``counts``, the (entity, record number) ``marks``, the row positions that marked no entity
+    (``unmarked``), and the ``fallback`` batches a guard sent back to the row engine."""
+
+    lines: list[str]
+    mark_columns: list[tuple[list[str], list[int]]]  # per pas:sourceRow triple: entities, numbers
+    unmarked: list[int]
+    fallback: list[int]
+    chunks: list[bytes] = field(default_factory=list)  # the N-Triples text, row by row
+    counts: int = 0
+
+    @property
+    def marks(self) -> list[tuple[str, int]]:
+        """The (entity, record number) pairs."""
+        columns = self.mark_columns
+        return [pair for entities, numbers in columns for pair in zip(entities, numbers, strict=True)]
+
+
+def columns(cells: dict[str, list[str]], numbers: Sequence[int], batches: Sequence[int]) -> pl.DataFrame:
+    """The frame :meth:`ColumnarPlan.run` reads: one raw (unstripped) text column per row
+    variable, the record numbers and each row's batch (``_i``: the row's position).
+
+    >>> columns({"code": ["A1"]}, [2], [0]).columns
+    ['c_code', '_n', '_b', '_i']
+    """
+    data: dict[str, pl.Series] = {
+        f"c_{name}": pl.Series(f"c_{name}", values, dtype=pl.String) for name, values in cells.items()
+    }
+    data["_n"] = pl.Series("_n", numbers, dtype=pl.Int64)
+    data["_b"] = pl.Series("_b", batches, dtype=pl.Int32)
+    data["_i"] = pl.Series("_i", range(len(numbers)), dtype=pl.Int64)
+    return pl.DataFrame(data)
+
+
+@dataclass
+class ColumnarPlan:
+    """A mapping compiled to column expressions for one CSV header (the row variables present
+    in the file: the others are never bound): the BINDs in order, the template's N-Triples terms
+    (each computed once, then shared by the lines that use it; ``plain_terms`` for texts known
+    to hold no control character, quote nor backslash), the guards (``text_guards``: the
+    control-character checks of written literals, needless for plain texts), the lines, the
+    columns a line needs bound (``needs``), and the entity marks (``pas:sourceRow``)."""
+
+    present: frozenset[str]
+    binds: list[tuple[str, pl.Expr]]
+    terms: dict[str, pl.Expr]
+    plain_terms: dict[str, pl.Expr]
+    guards: list[pl.Expr]
+    text_guards: list[pl.Expr]
+    case_guards: list[pl.Expr]
+    lines: list[pl.Expr]
+    needs: list[list[str]]
+    marks: list[pl.Expr]
+    subjects: list[pl.Expr]  # the subject term of every line (empty: lines not known distinct)
+    row: pl.Expr | None  # each row's lines as one text
+    plain_row: pl.Expr | None  # the same for plain cells (no escapes)
+
+    def run(
+        self, frame: pl.DataFrame, keep_lines: bool = True, plain: bool = False, ascii: bool = False
+    ) -> ColumnarOutput:
+        """Map a frame of :func:`columns`; the batches a guard refuses are left out of the
+        output (``fallback``) for the row engine. ``plain``: the caller checked that the raw
+        cells hold no control character but line ends, no \x1c-\x1f, no quote and no backslash
+        (:func:`plain_bytes`); ``ascii``: that they are ASCII (case mappings agree)."""
+        # Eager steps, each over whole columns (polars' lazy optimiser costs more than it saves
+        # on a few thousand rows).
+        df = frame.with_columns(
+            [clean_cell(pl.col(f"c_{name}"), plain).alias(f"v_{name}") for name in sorted(self.present)]
+        )
+        for name, expr in self.binds:
+            df = df.with_columns(expr.alias(f"v_{name}"))
+        fallback: list[int] = []
+        guards = [*self.guards, *([] if plain else self.text_guards), *([] if ascii else self.case_guards)]
+        if guards:
+            refused = df.select(pl.col("_b"), ok=pl.all_horizontal(guards)).filter(~pl.col("ok"))
+            if refused.height:
+                fallback = sorted(refused["_b"].unique().to_list())
+                df = df.filter(~pl.col("_b").is_in(fallback))
+        # Each batch's lines are deduplicated, as the row engine does; when no subject repeats
+        # within a batch, no line can (the template's predicates are distinct constants: checked
+        # when compiled), and each row's lines are joined without hashing each one.
+        if (
+            self.lines
+            and self.subjects
+            and not any(
+                df.select(pl.col("_b"), subject).drop_nulls().is_duplicated().any()
+                for subject in self.subjects
+            )
+        ):
+            texts = df.select(t=self.plain_row if plain else self.row)["t"]
+            bound = [
+                pl.all_horizontal([pl.col(n).is_not_null() for n in need]) for need in self.needs if need
+            ]
+            count = len(self.lines) - len(bound)
+            count = count * df.height + (
+                int(df.select(pl.sum_horizontal(bound)).to_series().sum()) if bound else 0
+            )
+        elif self.lines:
+            terms = self.plain_terms if plain else self.terms
+            df = df.with_columns([expr.alias(name) for name, expr in terms.items()])
+            lines = pl.concat([df.select(pl.col("_b"), line.alias("t")) for line in self.lines])
+            texts = lines.drop_nulls("t").unique()["t"]  # within each batch, as the row engine does
+            count = texts.len()
+        else:
+            texts, count = pl.Series("t", [], dtype=pl.String), 0
+        chunks = texts.cast(pl.Binary).to_list()
+        listed = b"".join(chunks).decode().splitlines(keepends=True) if keep_lines else []
+        mark_columns: list[tuple[list[str], list[int]]] = []
+        for mark in self.marks:
+            found = df.select(e=mark, n=pl.col("_n")).drop_nulls("e")
+            mark_columns.append((found["e"].to_list(), found["n"].to_list()))
+        unmarked = df.filter(pl.all_horizontal([m.is_null() for m in self.marks])) if self.marks else df
+        return ColumnarOutput(listed, mark_columns, unmarked["_i"].to_list(), fallback, chunks, count)
+
+
+_CONTROLS = bytes([*range(0x20), 0x7F]).replace(b"\r", b"").replace(b"\n", b"")
+
+
+def plain_bytes(data: bytes) -> bool:
+    r"""Whether CSV bytes hold no control character but line ends, no quote and no backslash
+    (C-speed byte operations): their cells need neither N-Triples escapes nor a strip other than
+    Rust's white space (the same as Python's but for \\x1c-\\x1f).
+
+    >>> plain_bytes(b"a;b\r\nc;d\n"), plain_bytes(b"a\tb"), plain_bytes(b'a"b'), plain_bytes(b"a\\b")
+    (True, False, False, False)
+    """
+    return b'"' not in data and b"\\" not in data and len(data.translate(None, _CONTROLS)) == len(data)
+
+
+def clean_cell(expr: pl.Expr, plain: bool = False) -> pl.Expr:
+    r"""A raw cell as the CSV reader gives it: stripped as by ``str.strip()``, empty → unbound
+    (``plain``: a cell without \x1c-\x1f, where Rust's white space is Python's).
+
+    >>> cells = pl.Series([" a\x1c", "\u3000", "b c"])
+    >>> pl.select(clean_cell(pl.lit(cells))).to_series().to_list()
+    ['a', None, 'b c']
+    >>> PY_SPACE == "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+    True
+    """
+    stripped = expr.str.strip_chars() if plain else expr.str.strip_chars(PY_SPACE)
+    return pl.when(stripped.str.len_bytes() > 0).then(stripped)
+
+
+class _Compiler:
+    def __init__(self, present: frozenset[str]) -> None:
+        self.present = present
+        self.bound: dict[str, _Col] = {}
+        self.guards: list[pl.Expr] = []
+        self.case_guards: list[pl.Expr] = []  # needless for ASCII text
+
+    def var(self, name: str) -> _Col:
+        if name in self.bound:
+            return self.bound[name]
+        if name in self.present:
+            return _Col("str", pl.col(f"v_{name}"))
+        return _NONE
+
+    def expr(self, node: Node) -> _Col:
+        tag = node[0]
+        if tag == "var":
+            return self.var(node[1])
+        if tag == "const":
+            return _constant(node[1])
+        if tag == "call":
+            return self.call(node[1], [self.expr(a) for a in node[2]])
+        if tag == "if":
+            return self.if_(*[self.expr(a) for a in node[1]])
+        if tag == "coalesce":
+            return self.coalesce([self.expr(a) for a in node[1]])
+        if tag == "bound":
+            col = self.var(node[1])
+            if col.kind == "none":
+                return _constant(False)
+            return _Col("bool", col.expr.is_not_null(), True)
+        if tag == "substr":
+            return self.substr([self.expr(a) for a in node[1]])
+        if tag == "regex":
+            _, _, source, arg = node
+            col = self.text(self.expr(arg), "REGEX")
+            if source is None:
+                raise Unsupported("REGEX with flags")
+            _check_pattern(source)
+            if col.kind == "none":
+                return _NONE
+            return _Col("bool", col.expr.str.contains(source), col.nonnull)
+        if tag == "replace":
+            _, _, _, source, replacement, arg = node
+            col = self.text(self.expr(arg), "REPLACE")
+            if source is None:
+                raise Unsupported("REPLACE with flags")
+            _check_pattern(source)
+            if col.kind == "none":
+                return _NONE
+            return _Col(col.kind, col.expr.str.replace_all(source, replacement), col.nonnull, col.lang)
+        if tag == "op":
+            return self.op(node[1], [self.expr(a) for a in node[2]])
+        raise Unsupported(f"expression {tag}")
+
+    @staticmethod
+    def text(col: _Col, what: str) -> _Col:
+        if col.kind not in (*_TEXT_KINDS, "none"):
+            raise Unsupported(f"{what} of a {col.kind} value")
+        return col
+
+    def call(self, name: str, args: list[_Col]) -> _Col:
+        if args and all(a.is_const for a in args) and name in _RUNTIME_FUNCTIONS:
+            try:
+                return _constant(_RUNTIME_FUNCTIONS[name](*[a.const for a in args]))
+            except RowUnsupported as exc:
+                raise Unsupported(str(exc)) from None
+        if any(a.kind == "none" for a in args):
+            return _NONE  # every function below is unbound when an argument is
+        handler: Callable[[list[_Col]], _Col] | None = getattr(self, f"f{name}", None)
+        if handler is None:
+            raise Unsupported(f"function {name} in a columnar mapping")
+        return handler(args)
+
+    def f_str(self, args: list[_Col]) -> _Col:
+        (a,) = args
+        if a.kind in ("str", "lang", "iri"):
+            return _Col("str", a.expr, a.nonnull)
+        if a.kind == "bool":
+            return _Col("str", _either(a.expr, "true", "false"), a.nonnull)
+        if a.kind == "int":
+            return _Col("str", a.expr.cast(pl.String), a.nonnull)
+        raise Unsupported(f"STR of {a.kind}")
+
+    def f_concat(self, args: list[_Col]) -> _Col:
+        for a in args:
+            self.text(a, "CONCAT")
+        langs = {a.lang for a in args}
+        lang = langs.pop() if len(langs) == 1 else None
+        nonnull = all(a.nonnull for a in args)
+        return _Col("lang" if lang else "str", pl.concat_str([a.expr for a in args]), nonnull, lang)
+
+    def f_iri(self, args: list[_Col]) -> _Col:
+        (a,) = args
+        if a.kind == "iri":
+            return a
+        if a.kind != "str":
+            return _NONE
+        self.guards.append(a.expr.is_null() | a.expr.str.contains(_SAFE_IRI))
+        return _Col("iri", a.expr, a.nonnull)
+
+    def f_strlang(self, args: list[_Col]) -> _Col:
+        value, lang = args
+        if not lang.is_const or type(lang.const) is not str:
+            raise Unsupported("STRLANG with a language that is not a constant string")
+        if value.kind != "str" or not _LANG_TAG.fullmatch(lang.const):
+            return _NONE
+        return _Col("lang", value.expr, value.nonnull, lang.const.lower())
+
+    def f_strlen(self, args: list[_Col]) -> _Col:
+        a = self.text(args[0], "STRLEN")
+        return _Col("int", a.expr.str.len_chars().cast(pl.Int64), a.nonnull)
+
+    def _case(self, args: list[_Col], upper: bool) -> _Col:
+        a = self.text(args[0], "LCASE/UCASE")
+        self.case_guards.append(a.expr.is_null() | ~a.expr.str.contains(_NOT_LATIN))
+        expr = a.expr.str.to_uppercase() if upper else a.expr.str.to_lowercase()
+        return _Col(a.kind, expr, a.nonnull, a.lang)
+
+    def f_lcase(self, args: list[_Col]) -> _Col:
+        return self._case(args, upper=False)
+
+    def f_ucase(self, args: list[_Col]) -> _Col:
+        return self._case(args, upper=True)
+
+    def _compare_text(self, args: list[_Col], what: str) -> tuple[_Col, _Col]:
+        a, b = (self.text(x, what) for x in args)
+        if b.kind == "lang" and b.lang != a.lang:  # SPARQL's argument compatibility
+            raise Unsupported(f"{what} of a language-tagged second argument")
+        return a, b
+
+    def f_strstarts(self, args: list[_Col]) -> _Col:
+        a, b = self._compare_text(args, "STRSTARTS")
+        return _Col("bool", a.expr.str.starts_with(b.expr), a.nonnull and b.nonnull)
+
+    def f_strends(self, args: list[_Col]) -> _Col:
+        a, b = self._compare_text(args, "STRENDS")
+        return _Col("bool", a.expr.str.ends_with(b.expr), a.nonnull and b.nonnull)
+
+    def f_contains(self, args: list[_Col]) -> _Col:
+        a, b = self._compare_text(args, "CONTAINS")
+        return _Col("bool", a.expr.str.contains(b.expr, literal=True), a.nonnull and b.nonnull)
+
+    def f_to_boolean(self, args: list[_Col]) -> _Col:
+        (a,) = args
+        if a.kind == "bool":
+            return a
+        if a.kind != "str":
+            raise Unsupported(f"xsd:boolean of {a.kind}")
+        expr = (
+            pl.when(a.expr.is_in(["true", "1"]))
+            .then(pl.lit(True))
+            .when(a.expr.is_in(["false", "0"]))
+            .then(pl.lit(False))
+        )
+        return _Col("bool", expr)
+
+    def f_to_integer(self, args: list[_Col]) -> _Col:
+        (a,) = args
+        if a.kind == "int":
+            return a
+        if a.kind != "str":
+            raise Unsupported(f"xsd:integer of {a.kind}")
+        digits = a.expr.str.contains(_ASCII_INTEGER)
+        # Exact: up to 18 ASCII digits (an i64), or a text that is no integer at all (unbound:
+        # xsd:integer's lexical form is [+-]?[0-9]+). Longer integers are for the row engine.
+        self.guards.append(a.expr.is_null() | digits | ~a.expr.str.contains(r"^[+-]?[0-9]+$"))
+        value = a.expr.str.strip_prefix("+").cast(pl.Int64, strict=False)
+        return _Col("int", pl.when(digits).then(value))
+
+    def f_to_string(self, args: list[_Col]) -> _Col:
+        (a,) = args
+        if a.kind == "iri":
+            return _NONE
+        return self.f_str(args)
+
+    def substr(self, args: list[_Col]) -> _Col:
+        value = self.text(args[0], "SUBSTR")
+        bounds = args[1:]
+        if not all(b.is_const and type(b.const) is int for b in bounds):
+            raise Unsupported("SUBSTR with bounds that are not integer constants")
+        if value.kind == "none":
+            return _NONE
+        start = bounds[0].const
+        begin = max(start, 1) - 1
+        if len(bounds) == 1:
+            expr = value.expr.str.slice(begin)
+        else:
+            end = max(start + bounds[1].const, 1) - 1
+            expr = (
+                value.expr.str.slice(begin, end - begin)
+                if end > begin
+                else pl.when(value.expr.is_not_null()).then(pl.lit(""))
+            )
+        return _Col(value.kind, expr, value.nonnull, value.lang)
+
+    def if_(self, condition: _Col, then: _Col, otherwise: _Col) -> _Col:
+        test = self.ebv(condition)
+        kind, lang = _common([then, otherwise], "IF")
+        if kind == "none":
+            return _NONE
+        a = then.expr if then.kind != "none" else pl.lit(None, dtype=_POLARS_TYPES[kind])
+        b = otherwise.expr if otherwise.kind != "none" else pl.lit(None, dtype=_POLARS_TYPES[kind])
+        if test.is_const:
+            return then if test.const else otherwise
+        if test.nonnull:
+            expr = pl.when(test.expr).then(a).otherwise(b)
+        else:  # an error in the condition leaves the IF unbound
+            expr = pl.when(test.expr.is_null()).then(pl.lit(None, dtype=_POLARS_TYPES[kind]))
+            expr = expr.when(test.expr).then(a).otherwise(b)
+        nonnull = test.nonnull and then.nonnull and otherwise.nonnull
+        return _Col(kind, expr, nonnull, lang)
+
+    def coalesce(self, args: list[_Col]) -> _Col:
+        args = [a for a in args if a.kind != "none"]
+        if not args:
+            return _NONE
+        kind, lang = _common(args, "COALESCE")
+        if args[0].nonnull:
+            return args[0]
+        return _Col(kind, pl.coalesce([a.expr for a in args]), any(a.nonnull for a in args), lang)
+
+    def ebv(self, col: _Col) -> _Col:
+        """The effective boolean value (null: an error)."""
+        if col.is_const:
+            kind = type(col.const)
+            if kind is bool:
+                return col
+            if kind is str:
+                return _constant(len(col.const) > 0)
+        if col.kind == "bool":
+            return col
+        if col.kind == "str":
+            return _Col("bool", col.expr.str.len_bytes() > 0, col.nonnull)
+        if col.kind == "int":
+            return _Col("bool", col.expr != 0, col.nonnull)
+        return _Col("bool", pl.lit(None, dtype=pl.Boolean))
+
+    def op(self, op: str, args: list[_Col]) -> _Col:
+        if op in ("||", "&&"):
+            a, b = (self.ebv(x) for x in args)
+            # polars' Kleene logic is SPARQL's: true || error = true, false && error = false
+            expr = a.expr | b.expr if op == "||" else a.expr & b.expr
+            return _Col("bool", expr, a.nonnull and b.nonnull)
+        if op == "!":
+            a = self.ebv(args[0])
+            return _Col("bool", ~a.expr, a.nonnull)
+        if op in ("=", "!=", "<", ">", "<=", ">="):
+            a, b = args
+            if a.kind == "none" or b.kind == "none":
+                return _Col("bool", pl.lit(None, dtype=pl.Boolean))
+            if a.kind != b.kind or a.lang != b.lang or (a.kind == "iri" and op not in ("=", "!=")):
+                raise Unsupported(f"{op} between {a.kind} and {b.kind} values")
+            if a.kind == "bool" and op not in ("=", "!="):
+                raise Unsupported(f"{op} between booleans")
+            compare = {
+                "=": pl.Expr.eq,
+                "!=": pl.Expr.ne,
+                "<": pl.Expr.lt,
+                ">": pl.Expr.gt,
+                "<=": pl.Expr.le,
+                ">=": pl.Expr.ge,
+            }[op]
+            return _Col("bool", compare(a.expr, b.expr), a.nonnull and b.nonnull)
+        raise Unsupported(f"operator {op} in a columnar mapping")
+
+
+def _common(cols: list[_Col], what: str) -> tuple[str, str | None]:
+    kinds = {(c.kind, c.lang) for c in cols if c.kind != "none"}
+    if not kinds:
+        return "none", None
+    if len(kinds) > 1:
+        raise Unsupported(f"{what} of values of different kinds ({sorted(k for k, _ in kinds)})")
+    return kinds.pop()
+
+
+@lru_cache(maxsize=256)
+def _check_pattern(source: str) -> None:
+    """A pattern polars (Rust's regex crate, as pyoxigraph) compiles, else Unsupported."""
+    try:
+        pl.Series(["x"], dtype=pl.String).str.contains(source)
+    except Exception as exc:  # polars raises its own ComputeError for a bad pattern
+        raise Unsupported(f"regex {source!r} for polars: {exc}") from None
+
+
+def _either(test: pl.Expr, yes: str, no: str) -> pl.Expr:
+    """``yes`` where ``test`` is true, ``no`` where false, null where null."""
+    return pl.when(test).then(pl.lit(yes)).when(~test).then(pl.lit(no))
+
+
+def _escaped(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
+
+
+def compile_columnar(query: str, base_iri: str, present: frozenset[str]) -> ColumnarPlan:
+    """Compile a mapping query for a CSV header holding the row variables ``present``;
+    raises :class:`Unsupported` for what columns cannot reproduce exactly.
+
+    >>> compile_columnar('CONSTRUCT { <x:s> <x:p> ?h } WHERE { BIND(SHA1(?c) AS ?h) }', "https://x.org/",
+    ...     frozenset({"c"}))
+    Traceback (most recent call last):
+    kg.mapping_compile.Unsupported: function _sha1 in a columnar mapping
+    """
+    return _compile_cached(query, base_iri, present)
+
+
+@lru_cache(maxsize=64)
+def _compile_cached(query: str, base_iri: str, present: frozenset[str]) -> ColumnarPlan:
+    parser = _Parser(_tokens(query), dict(prefixes_for(base_iri)))
+    template, binds = parser.query()
+    compiler = _Compiler(present)
+    plan_binds: list[tuple[str, pl.Expr]] = []
+    for name, expression in binds:
+        if name in compiler.bound or name in present:
+            raise Unsupported(f"?{name} bound twice or also a row variable")
+        col = compiler.expr(expression)
+        if col.kind != "none" and not col.is_const:
+            plan_binds.append((name, col.expr))
+            col = _Col(col.kind, pl.col(f"v_{name}"), col.nonnull, col.lang)
+        compiler.bound[name] = col
+    guarded: set[str] = set()
+    text_guards: list[pl.Expr] = []
+    terms: dict[str, pl.Expr] = {}
+    plain_terms: dict[str, pl.Expr] = {}
+
+    def term(node: Node, position: int) -> pl.Expr | None:
+        """The N-Triples text of a template term, computed once per variable and position
+        (None: the triple is never written)."""
+        if node[0] == "var" and node[1] != "_row":
+            local = f"t{min(position, 1)}_{node[1]}"
+            if local in terms:
+                return pl.col(local)
+            text = term_text(node, position, plain=False)
+            if text is None or (node[1] not in compiler.bound and node[1] not in present):
+                return text
+            terms[local] = text
+            plain_terms[local] = term_text(node, position, plain=True)  # type: ignore[assignment]
+            return pl.col(local)
+        return term_text(node, position, plain=False)
+
+    def term_text(node: Node, position: int, plain: bool) -> pl.Expr | None:
+        if node[0] == "const":
+            value = node[1]
+            if position < 2 and type(value) is not Iri:
+                raise Unsupported("a literal as subject or predicate")
+            return pl.lit(nt(value), dtype=pl.String)
+        if node[1] == "_row":
+            raise Unsupported("?_row outside pas:sourceRow")
+        col = compiler.var(node[1])
+        if col.is_const:
+            if col.const is None or (position < 2 and type(col.const) is not Iri):
+                return None
+            return pl.lit(nt(col.const), dtype=pl.String)
+        if position < 2 and col.kind != "iri":
+            return None
+        if col.kind == "iri":
+            return pl.concat_str([pl.lit("<"), col.expr, pl.lit(">")])
+        if col.kind in _TEXT_KINDS:
+            if node[1] not in guarded:
+                guarded.add(node[1])
+                text_guards.append(col.expr.is_null() | ~col.expr.str.contains(_CONTROL))
+            parts = [pl.lit('"'), col.expr if plain else _escaped(col.expr), pl.lit('"')]
+            if col.kind == "lang":
+                parts.append(pl.lit(f"@{col.lang}"))
+            return pl.concat_str(parts)
+        if col.kind == "bool":
+            return _either(col.expr, nt(True), nt(False))
+        if col.kind == "int":
+            return pl.concat_str([pl.lit('"'), col.expr.cast(pl.String), pl.lit(f'"^^<{XSD}integer>')])
+        return None
+
+    def term_pieces(node: Node, position: int, plain: bool) -> tuple[list[str | pl.Expr], str | None]:
+        """The N-Triples text of a template term as pieces (constant texts and the value's
+        column: no text is made for the term alone), and the column that must be bound."""
+        if node[0] == "const":
+            return [nt(node[1])], None
+        col = compiler.var(node[1])
+        if col.is_const:
+            return [nt(col.const)], None
+        name = f"v_{node[1]}"
+        if col.kind == "iri":
+            return ["<", col.expr, ">"], name
+        if col.kind in _TEXT_KINDS:
+            return [
+                '"',
+                col.expr if plain else _escaped(col.expr),
+                '"' + (f"@{col.lang}" if col.lang else ""),
+            ], name
+        if col.kind == "int":
+            return ['"', col.expr.cast(pl.String), f'"^^<{XSD}integer>'], name
+        assert col.kind == "bool"
+        return [_either(col.expr, nt(True), nt(False))], name
+
+    lines: list[pl.Expr] = []
+    marks: list[pl.Expr] = []
+    subjects: dict[str, pl.Expr] = {}
+    predicates: list[Node] = []
+    needs: list[list[str]] = []
+    pieces: list[pl.Expr] = []
+    plain_pieces: list[pl.Expr] = []
+    for subject, predicate, obj in template:
+        if predicate == ("const", Iri(_SOURCE_ROW)) and obj == ("var", "_row"):
+            if subject[0] != "var":
+                raise Unsupported("a constant subject for pas:sourceRow")
+            mark = term_text(subject, 0, plain=True)
+            if mark is not None:
+                marks.append(mark)
+            continue
+        parts = [term(node, position) for position, node in enumerate((subject, predicate, obj))]
+        if any(p is None for p in parts):
+            continue
+        lines.append(pl.concat_str([*parts, pl.lit(".\n")], separator=" "))
+        nodes = (subject, predicate, obj)
+        need = [n for n in (term_pieces(node, i, True)[1] for i, node in enumerate(nodes)) if n]
+        needs.append(need)
+        # The same line as pieces of the row's text: constants merged, and each piece null where
+        # the line is not written (a value unbound), so that one concat_str of every line's
+        # pieces writes each row's text at once, without a text per term or per line.
+        bound = pl.all_horizontal([pl.col(n).is_not_null() for n in need]) if need else None
+        for plain, out in ((False, pieces), (True, plain_pieces)):
+            texts: list[str | pl.Expr] = []
+            for index, node in enumerate(nodes):
+                if index:
+                    texts.append(" ")
+                texts.extend(term_pieces(node, index, plain)[0])
+            texts.append(" .\n")
+            merged: list[str | pl.Expr] = []
+            for text in texts:
+                if isinstance(text, str) and merged and isinstance(merged[-1], str):
+                    merged[-1] += text
+                else:
+                    merged.append(text)
+            for text in merged:
+                piece = pl.lit(text, dtype=pl.String) if isinstance(text, str) else text
+                out.append(piece if bound is None else pl.when(bound).then(piece))
+        predicates.append(predicate)
+        subjects[repr(subject)] = (
+            compiler.var(subject[1]).expr if subject[0] == "var" else pl.lit(nt(subject[1]))
+        )
+    distinct = all(p[0] == "const" for p in predicates) and len(set(predicates)) == len(predicates)
+    subject_terms = [e.alias(f"s{i}") for i, e in enumerate(subjects.values())] if distinct else []
+    return ColumnarPlan(
+        present,
+        plan_binds,
+        terms,
+        plain_terms,
+        compiler.guards,
+        text_guards,
+        compiler.case_guards,
+        lines,
+        needs,
+        marks,
+        subject_terms,
+        pl.concat_str(pieces, ignore_nulls=True) if pieces else None,
+        pl.concat_str(plain_pieces, ignore_nulls=True) if plain_pieces else None,
+    )
