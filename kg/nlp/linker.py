@@ -96,6 +96,16 @@ class Linker:
         for key in self._vocabulary:
             by_length.setdefault(len(key), []).append(key)
         self._by_length = by_length
+        # Perf only: each length's keys as character histograms. The Indel distance of two strings is
+        # at least the L1 distance of their histograms, so a key whose histogram is too far cannot
+        # reach the cutoff: rapidfuzz then scores a few keys instead of every key of the length
+        # (a first pass over 610 offers spent ~1.3 ms per offer in these lookups).
+        alphabet = sorted({c for key in self._vocabulary for c in key})
+        self._column = {c: number for number, c in enumerate(alphabet)}
+        self._other = len(alphabet)  # the column of characters no key has
+        self._histograms = {
+            length: self._histogram_rows(choices) for length, choices in by_length.items()
+        }
         self._fuzzy = lru_cache(maxsize=65536)(self._closest_key)
         self._by_code: dict[str, list[int]] = {}
         for number, entry in enumerate(self.gazetteer.entries):
@@ -165,16 +175,30 @@ class Linker:
         keep = reach >= need * self._totals[numbers] - 1e-9
         return numbers[keep], reach[keep]
 
+    def _histogram_rows(self, keys: Sequence[str]) -> numpy.ndarray:
+        rows = numpy.zeros((len(keys), self._other + 1), dtype=numpy.int16)
+        for row, key in enumerate(keys):
+            for c in key:
+                rows[row, self._column.get(c, self._other)] += 1
+        return rows
+
     def _closest_key(self, key: str) -> str | None:
         if len(key) < 6:
             return None
         # fuzz.ratio(a, b) <= 200 * min(len) / (len(a) + len(b)): other lengths cannot reach the cutoff.
         n = len(key)
+        histogram = self._histogram_rows([key])[0]
+        slack = 1.0 - self.fuzzy_word / 100.0
         best: tuple[float, str] | None = None
         for length, choices in self._by_length.items():
             if 200 * min(n, length) / (n + length) < self.fuzzy_word:
                 continue
-            found = process.extractOne(key, choices, scorer=fuzz.ratio, score_cutoff=self.fuzzy_word)
+            # ratio = 100 * (1 - indel / (n + length)) and indel >= the histograms' L1 distance
+            near = numpy.abs(self._histograms[length] - histogram).sum(axis=1) <= slack * (n + length) + 1e-9
+            if not near.any():
+                continue
+            kept = [choices[i] for i in numpy.flatnonzero(near).tolist()]  # still in sorted order
+            found = process.extractOne(key, kept, scorer=fuzz.ratio, score_cutoff=self.fuzzy_word)
             # Ties go to the first key in sorted order, as one scan of the sorted vocabulary gives.
             if found is not None and (best is None or (-found[1], found[0]) < (-best[0], best[1])):
                 best = (found[1], str(found[0]))
