@@ -17,6 +17,7 @@ The tagger, parser, NER and statistical lemmatizer are left out: they cost ~15×
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -144,23 +145,22 @@ class SkillLinker:
         text = doc_text(doc)
         # Offsets from the token arrays: building 1,000 Token objects per offer costs more
         # than the linking.
-        array = doc.to_array([IDX, LENGTH])
-        tokens: list[Token] = []
-        for a, n in array.tolist():
-            word = text[a : a + n]
-            if word.isalnum() and (word.islower() or word[:1].isupper()):
-                tokens.append((a, a + n, word))
-            else:  # "B." → "B", "-travail" → "travail", "efficacitéRigueur" → two words
-                tokens += unglue(a, a + n, word)
-        starts = [t[0] for t in tokens]
+        array = doc.to_array([IDX, LENGTH]).T
+        raw_starts: list[int] = array[0].tolist()
+        raw_ends: list[int] = (array[0] + array[1]).tolist()
         skills: list[Mention] = []
         emerging: list[dict[str, object]] = []
         for seg in doc._.segments or []:
             if not seg.requirement:
                 continue
+            # Only the words of requirement segments are read: the doc's tokens that overlap this one
+            # (a clause's tokens are those that start in it, so the others cannot be among them).
+            first, last = bisect_right(raw_ends, seg.start), bisect_left(raw_starts, seg.end)
+            tokens = self._words(text, raw_starts, raw_ends, first, last)
+            starts = [t[0] for t in tokens]
             for start, end in clauses(text, seg):
-                first = _bisect(starts, start)
-                last = _bisect(starts, end)
+                first = bisect_left(starts, start)
+                last = bisect_left(starts, end)
                 clause_tokens = tokens[first:last]  # a token across the end ("réactif(ve)") is its start's
                 found = [
                     m
@@ -173,6 +173,18 @@ class SkillLinker:
         doc._.skills = skills
         doc._.emerging = emerging
         return doc
+
+    @staticmethod
+    def _words(text: str, starts: list[int], ends: list[int], first: int, last: int) -> list[Token]:
+        """The words of the doc's tokens ``first`` to ``last`` (excluded)."""
+        tokens: list[Token] = []
+        for a, b in zip(starts[first:last], ends[first:last], strict=True):
+            word = text[a:b]
+            if word.isalnum() and (word.islower() or word[:1].isupper()):
+                tokens.append((a, b, word))
+            else:  # "B." → "B", "-travail" → "travail", "efficacitéRigueur" → two words
+                tokens += unglue(a, b, word)
+        return tokens
 
     def _emerging_items(
         self, text: str, start: int, end: int, found: list[Mention]
@@ -228,17 +240,6 @@ def clauses(text: str, seg: Segment) -> list[tuple[int, int]]:
         if b > a:
             trimmed.append((a, b))
     return trimmed
-
-
-def _bisect(starts: list[int], offset: int) -> int:
-    lo, hi = 0, len(starts)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if starts[mid] < offset:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 def load_pipeline(gazetteer: Gazetteer, model: str = MODEL) -> Language:
