@@ -33,7 +33,7 @@ from kg.nlp.text import form_key, inclusive_base, word_key
 from kg.nlp.text import words as text_words
 
 Token = tuple[int, int, str]  # start, end, text — offsets into the offer text
-_Prior = tuple[dict[str, "numpy.ndarray"], "numpy.ndarray"]  # a prior's entries by key, and their mask
+_Prior = tuple[dict[str, tuple[int, ...]], "numpy.ndarray"]  # a prior's entries by key, and their mask
 
 
 @dataclass(frozen=True)
@@ -117,14 +117,19 @@ class Linker:
         self._key_id = key_id
         self._idf = numpy.array([self.gazetteer.idf[k] for k in self._vocabulary], dtype=numpy.float64)
         lengths = [len(e.keys) for e in self.gazetteer.entries]
-        self._keys_flat = numpy.fromiter(
-            (key_id[k] for e in self.gazetteer.entries for k in e.keys), dtype=numpy.int64, count=sum(lengths)
-        )
-        self._keys_start = numpy.concatenate(([0], numpy.cumsum(lengths)[:-1])).astype(numpy.int64)
-        self._keys_count = numpy.array(lengths, dtype=numpy.int64)
+        # Each entry's key ids in one row, padded with a key of weight 0 (the last id): a clause has
+        # ~66 candidates of ≤ 19 keys, so one gather and one row sum cost less than a reduceat over
+        # the flat runs, numpy's per-call overhead being most of the cost at that size.
+        padding = len(self._vocabulary)
+        self._keys_padded = numpy.full((len(lengths), max(lengths, default=0)), padding, dtype=numpy.int64)
+        for number, entry in enumerate(self.gazetteer.entries):
+            self._keys_padded[number, : len(entry.keys)] = [key_id[k] for k in entry.keys]
+        self._idf_padded = numpy.append(self._idf, 0.0)
         self._totals = numpy.array([w[1] for w in self.gazetteer.weights], dtype=numpy.float64)
-        self._index = {k: numpy.array(v, dtype=numpy.int64) for k, v in self.gazetteer.index.items()}
-        self._present = numpy.zeros(len(self._vocabulary), dtype=bool)
+        # The candidates of a key as a tuple: a clause's few small sets are united faster in Python
+        # than by numpy.unique.
+        self._index = {k: tuple(v) for k, v in self.gazetteer.index.items()}
+        self._present = numpy.zeros(padding + 1, dtype=bool)
 
     def _use_prior(self, prior: frozenset[str]) -> _Prior:
         """The prior's entries by the keys a partial match needs, and a mask of its entries (kept per
@@ -152,10 +157,7 @@ class Linker:
                             break
             if len(self._priors) >= 256:
                 self._priors.clear()
-            cached = self._priors[setting] = (
-                {k: numpy.array(v, dtype=numpy.int64) for k, v in index.items()},
-                mask,
-            )
+            cached = self._priors[setting] = ({k: tuple(v) for k, v in index.items()}, mask)
         return cached
 
     def _reachable(
@@ -163,15 +165,11 @@ class Linker:
     ) -> tuple[numpy.ndarray, numpy.ndarray]:
         """The candidates whose keys present in the clause weigh ``need`` of their total or more
         (the cheap upper bound of coverage), with that weight."""
-        starts, counts = self._keys_start[numbers], self._keys_count[numbers]
-        ends = numpy.cumsum(counts)
-        flat = numpy.repeat(starts - ends + counts, counts) + numpy.arange(int(ends[-1]))
-        keys = self._keys_flat[flat]
+        keys = self._keys_padded[numbers]
         ids = [self._key_id[k] for k in present]
         self._present[ids] = True
-        weights = self._idf[keys] * self._present[keys]
+        reach = (self._idf_padded[keys] * self._present[keys]).sum(axis=1)
         self._present[ids] = False
-        reach = numpy.add.reduceat(weights, ends - counts)
         keep = reach >= need * self._totals[numbers] - 1e-9
         return numbers[keep], reach[keep]
 
@@ -237,15 +235,18 @@ class Linker:
         idf = self.gazetteer.idf
         present_keys = positions.keys()
         index = self._index
-        arrays = [index[k] for k in present_keys if k in index]
+        candidates: set[int] = set()
+        for k in present_keys:
+            candidates.update(index.get(k, ()))
         prior_codes = prior or frozenset()
         if prior_codes:
             prior_index, prior_mask = self._use_prior(prior_codes)
-            arrays += [prior_index[k] for k in present_keys if k in prior_index]
+            for k in present_keys:
+                candidates.update(prior_index.get(k, ()))
         outside = self.outside_score if prior_codes else 0.0
-        if not arrays:
+        if not candidates:
             return []
-        numbers = numpy.unique(numpy.concatenate(arrays)) if len(arrays) > 1 else arrays[0]
+        numbers = numpy.fromiter(sorted(candidates), dtype=numpy.int64, count=len(candidates))
         need_of: numpy.ndarray | float = self.min_coverage
         if prior_codes:
             low = min(self.prior_coverage, self.min_coverage)

@@ -39,8 +39,12 @@ def group_keys(title: str, text: str) -> tuple[str, str]:
 
     >>> group_keys("AIDE (H/F)", "Texte  A")
     ('text aide h f texte a', 'lead texte a')
+    >>> group_keys("", "Texte"), group_keys("(H/F)", "")
+    (('text texte', 'lead texte'), ('text h f', 'lead '))
     """
-    return "text " + normalise(title + " " + text), "lead " + normalise(text)[:LEAD]
+    # normalise(title + " " + text), from the description's own normal form (normalised once per offer)
+    words, body = normalise(title), normalise(text)
+    return "text " + (f"{words} {body}" if words and body else words or body), "lead " + body[:LEAD]
 
 
 def title_tokens(title: str) -> list[str]:
