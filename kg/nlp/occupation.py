@@ -167,6 +167,7 @@ class OccupationModel:
         if self.memory is not None:
             indexes += self.memory.indexes
         self._shared = SharedVocabulary(indexes)
+        self._shared_memory = self.memory
 
     def with_offers(
         self, examples: Iterable[tuple[str, str, str]], weights: Sequence[float] = RERANK_WEIGHTS
@@ -340,6 +341,8 @@ class OccupationModel:
         """The per-fiche features named in RERANK_FEATURES (FEATURES, then the nearest-offer cosines;
         zeros without labelled offers), a (len(RERANK_FEATURES), len(codes)) array. ``exclude``: the
         examples to leave out (default: the offer's own copies)."""
+        if self._shared_memory is not self.memory:  # examples set without with_offers
+            self._share()
         query, body_query = self._known(self.tokens(title, text))
         base = self._features(title, text, query, body_query)
         if self.memory is None:
