@@ -73,7 +73,7 @@ RERANK_WEIGHTS = (
 )
 CANDIDATES = 30
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "nlp"
-CACHE_VERSION = 5  # bump when the model's fields or features change
+CACHE_VERSION = 6  # bump when the model's fields or features change
 # The first characters of a description often restate the job ("Nous recherchons un cariste...").
 LEAD = 300
 PREFIX = 6
