@@ -218,6 +218,22 @@ def bare_spacy_seconds(texts: Sequence[str], tokenizer_only: bool = False) -> tu
     return time.perf_counter() - t0, time.process_time() - c0
 
 
+def offer_tokenizer_seconds(texts: Sequence[str]) -> tuple[float, float] | None:
+    """(wall, CPU) seconds of the extraction's own tokenizer on ``texts`` (a fresh vocabulary), when the
+    checkout has it."""
+    try:
+        import spacy
+
+        from kg.nlp.offer_tokenizer import OfferTokenizer
+    except ImportError:
+        return None
+    tokenizer = OfferTokenizer(spacy.blank("fr").vocab)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for text in texts:
+        tokenizer(text)
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
 def in_process_speed(store_path: pathlib.Path, merged: pathlib.Path, tmp: str) -> list[list[Any]]:
     """The extraction of ``kg extract`` (same code: make_extractor + run) timed in this process, model
     loading apart: CPU seconds for one worker (fair on a shared machine; a cold then a warm pass),
@@ -393,6 +409,10 @@ def speed_table(store: pathlib.Path, offers: Mapping[str, tuple[str, dict[str, A
         bare = bare_spacy_seconds(texts, tokenizer_only=only)
         if bare is not None:
             rows.append([label, n, bare[0], bare[1], n / bare[1]])
+    seconds = offer_tokenizer_seconds(texts)
+    if seconds is not None:
+        rows.append(["the extraction's tokenizer alone (pas_offer_tokenizer, first pass)", n, seconds[0],
+                     seconds[1], n / seconds[1]])
     ours = next(r[4] for r in rows if str(r[0]).startswith("extraction, 1 worker, cold"))
     for row in rows:
         row.append(f"{ours / row[4]:.2f}" if row[4] else "")
