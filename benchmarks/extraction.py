@@ -273,7 +273,13 @@ def main() -> None:
     ap.add_argument("--no-run", action="store_true", help="do not run `kg extract` even when it exists")
     ap.add_argument("--speed-only", action="store_true",
                     help="only the speed table (extraction in-process beside bare spaCy), no quality")
+    ap.add_argument("--profile", type=int, metavar="N", default=0,
+                    help="only profile one cold pass of the extraction (cProfile) and print its N costliest "
+                         "functions by own time, then by cumulative time")
     args = ap.parse_args()
+    if args.profile:
+        profile(args.data, args.store, args.profile)
+        return
     if args.speed_only:
         speed_only(args.data, args.store)
         return
@@ -417,6 +423,33 @@ def speed_table(store: pathlib.Path, offers: Mapping[str, tuple[str, dict[str, A
     for row in rows:
         row.append(f"{ours / row[4]:.2f}" if row[4] else "")
     return rows
+
+
+def profile(data: pathlib.Path, store: pathlib.Path, top: int) -> None:
+    """cProfile of one cold pass of the extraction (models loaded beforehand) over the real offers."""
+    import cProfile
+    import pstats
+
+    from kg.config import DEFAULT_BASE_IRI
+    from kg.nlp.extract import make_extractor
+    from kg.nlp.offers import read_offers as read_api_offers
+    from kg.store import StoreLayout, open_store
+
+    offers = load_offers(offer_files(data))
+    extractor = make_extractor(open_store(store), StoreLayout(store).current(), DEFAULT_BASE_IRI)
+    with tempfile.TemporaryDirectory() as tmp:
+        merged = pathlib.Path(tmp, "offers.jsonl")
+        merged.write_text("".join(json.dumps(o, ensure_ascii=False) + "\n" for _, o in offers.values()),
+                          encoding="utf-8")
+        items = list(read_api_offers(merged))
+    profiler = cProfile.Profile()
+    profiler.enable()
+    results = list(extractor.extract(items))
+    profiler.disable()
+    print(f"# cProfile of one cold pass over {len(results)} real offers")
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
 
 
 def speed_only(data: pathlib.Path, store: pathlib.Path) -> None:
