@@ -124,12 +124,11 @@ class Linker:
         self._keys_padded = numpy.full((len(lengths), max(lengths, default=0)), padding, dtype=numpy.int64)
         for number, entry in enumerate(self.gazetteer.entries):
             self._keys_padded[number, : len(entry.keys)] = [key_id[k] for k in entry.keys]
-        self._idf_padded = numpy.append(self._idf, 0.0)
         self._totals = numpy.array([w[1] for w in self.gazetteer.weights], dtype=numpy.float64)
         # The candidates of a key as a tuple: a clause's few small sets are united faster in Python
         # than by numpy.unique.
         self._index = {k: tuple(v) for k, v in self.gazetteer.index.items()}
-        self._present = numpy.zeros(padding + 1, dtype=bool)
+        self._weight = numpy.zeros(padding + 1, dtype=numpy.float64)
 
     def _use_prior(self, prior: frozenset[str]) -> _Prior:
         """The prior's entries by the keys a partial match needs, and a mask of its entries (kept per
@@ -165,11 +164,11 @@ class Linker:
     ) -> tuple[numpy.ndarray, numpy.ndarray]:
         """The candidates whose keys present in the clause weigh ``need`` of their total or more
         (the cheap upper bound of coverage), with that weight."""
-        keys = self._keys_padded[numbers]
         ids = [self._key_id[k] for k in present]
-        self._present[ids] = True
-        reach = (self._idf_padded[keys] * self._present[keys]).sum(axis=1)
-        self._present[ids] = False
+        weight = self._weight  # the idf of the clause's keys, 0 elsewhere (reset below)
+        weight[ids] = self._idf[ids]
+        reach = weight[self._keys_padded[numbers]].sum(axis=1)
+        weight[ids] = 0.0
         keep = reach >= need * self._totals[numbers] - 1e-9
         return numbers[keep], reach[keep]
 
