@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 import numpy
@@ -66,6 +66,9 @@ _CLAUSE = re.compile(r"\s*(?:[;:()\[\]|+•]|\s-\s|\bet/ou\b)\s*")
 _ITEM = re.compile(r"\s*(?:,|\bet\b|\bou\b|/)\s*")
 PRIOR_FICHES = 1  # predicted fiches whose items are the linker's prior (benchmarks/tune_linker.py)
 EMERGING_SECTIONS = frozenset({"missions", "profile", "qualities"})
+MEMO_SIZE = 100_000  # clauses whose results the linker component keeps (then it starts afresh)
+# The Linker fields a clause's mentions depend on (all but the gazetteer, which a new Linker brings).
+_SETTINGS = tuple(f.name for f in fields(Linker) if f.name != "gazetteer")
 # Phrases that state no skill: experience, schedule, contract, place, pay, diplomas by level.
 _NOT_SKILL = re.compile(
     r"\b(experience|ans?|annees?|mois|debutant|horaires?|heures?|semaine|week|cdi|cdd|interim|contrat|salaire"
@@ -120,6 +123,17 @@ class SkillLinker:
         self._titles: frozenset[str] = frozenset()
         self._title_keys: frozenset[frozenset[str]] = frozenset()
         self.prior_fiches = PRIOR_FICHES
+        self._memo: dict[tuple[object, ...], tuple[list[Mention], list[dict[str, object]]]] = {}
+
+    def forget(self) -> None:
+        """Drop the results kept per clause (benchmarks: a second pass over the same offers would
+        otherwise replay them all)."""
+        self._memo.clear()
+
+    def _settings(self) -> tuple[object, ...]:
+        """What a clause's result depends on besides its text and prior (settings change in tuning)."""
+        linker = self.linker
+        return (id(linker), self.min_words, self.max_words, *(getattr(linker, name) for name in _SETTINGS))
 
     def prior(self, predicted: list[tuple[str, float]]) -> frozenset[str] | None:
         """The items of the predicted fiches the linker favours (see :class:`kg.nlp.linker.Linker`)."""
@@ -129,6 +143,7 @@ class SkillLinker:
 
     def use(self, gazetteer: Gazetteer) -> SkillLinker:
         self.linker = Linker(gazetteer)
+        self._memo.clear()
         self._titles = frozenset(normalise_phrase(a.label) for a in gazetteer.appellations)
         # a job title in another spelling ("Auxiliaire de Vie Social"): the same lemma keys as
         # one gendered form of an appellation
@@ -158,18 +173,34 @@ class SkillLinker:
             first, last = bisect_right(raw_ends, seg.start), bisect_left(raw_starts, seg.end)
             tokens = self._words(text, raw_starts, raw_ends, first, last)
             starts = [t[0] for t in tokens]
+            collect = seg.section in EMERGING_SECTIONS
             for start, end in clauses(text, seg):
                 first = bisect_left(starts, start)
                 last = bisect_left(starts, end)
                 clause_tokens = tokens[first:last]  # a token across the end ("réactif(ve)") is its start's
-                found = [
-                    m
-                    for m in self.linker.link(clause_tokens, text, doc._.prior)
-                    if normalise_phrase(m.text) not in self._titles
-                ]
+                # Perf only: a clause met before (reposts, an employer's boilerplate: 18% of the clauses
+                # of the 610 real offers) with the same words at the same places, prior and settings has
+                # the same mentions and emerging phrases, at other offsets.
+                stop = max(end, clause_tokens[-1][1]) if clause_tokens else end
+                key = (
+                    text[start:stop], tuple((a - start, b - start) for a, b, _ in clause_tokens),
+                    doc._.prior, collect, self._settings(),
+                )
+                known = self._memo.get(key)
+                if known is None:
+                    found = [
+                        m
+                        for m in self.linker.link(clause_tokens, text, doc._.prior)
+                        if normalise_phrase(m.text) not in self._titles
+                    ]
+                    items = self._emerging_items(text, start, end, found) if collect else []
+                    if len(self._memo) >= MEMO_SIZE:
+                        self._memo.clear()
+                    self._memo[key] = (_moved(found, -start), _moved_items(items, -start))
+                else:
+                    found, items = _moved(known[0], start), _moved_items(known[1], start)
                 skills += found
-                if seg.section in EMERGING_SECTIONS:
-                    emerging += self._emerging_items(text, start, end, found)
+                emerging += items
         doc._.skills = skills
         doc._.emerging = emerging
         return doc
@@ -216,6 +247,18 @@ class SkillLinker:
         if _NOT_SKILL.search(form_key(phrase)) or any(c.isdigit() for c in phrase):
             return None
         return {"text": phrase, "normalised": normalised, "start": start, "end": end}
+
+
+def _moved(mentions: list[Mention], delta: int) -> list[Mention]:
+    return [
+        Mention(m.code, m.label, m.kind, m.score, m.method, m.start + delta, m.end + delta, m.text)
+        for m in mentions
+    ]
+
+
+def _moved_items(items: list[dict[str, object]], delta: int) -> list[dict[str, object]]:
+    return [{**item, "start": int(item["start"]) + delta, "end": int(item["end"]) + delta}  # type: ignore[call-overload]
+            for item in items]
 
 
 def clauses(text: str, seg: Segment) -> list[tuple[int, int]]:
