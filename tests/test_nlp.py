@@ -413,3 +413,21 @@ def test_unchanged_demo_rebuild_is_a_no_op_despite_the_nlp_stage(demo_store) -> 
 
     settings = dataclasses.replace(Settings(), store=demo_store.store_dir.parent.parent)
     assert isinstance(run(load_manifest(DEMO_MANIFEST), settings), NoOp)
+
+
+def test_a_repeated_clause_gives_the_same_results_at_its_own_offsets(pipeline) -> None:  # type: ignore[no-untyped-def]
+    linker = pipeline.get_pipe("pas_skill_linker")
+    linker.forget()
+    text = "Maçon H/F\nProfil recherché :\n- Techniques de maçonnerie ; sens du rangement, rigoureux"
+    moved = "Maçon H/F\nVotre profil :\n- Techniques de maçonnerie ; sens du rangement, rigoureux"
+    first = pipeline(text)
+    assert linker._memo and first._.skills and first._.emerging  # the clauses were kept
+    again = pipeline(moved)
+    linker.forget()
+    fresh = pipeline(moved)
+    assert [m.to_json() for m in again._.skills] == [m.to_json() for m in fresh._.skills]
+    assert again._.emerging == fresh._.emerging
+    shift = moved.index("- Techniques") - text.index("- Techniques")
+    assert [m.start + shift for m in first._.skills] == [m.start for m in again._.skills]
+    for doc in (again, fresh):
+        assert all(moved[m.start : m.end] == m.text for m in doc._.skills)

@@ -311,3 +311,23 @@ def test_extractor_gives_the_predictor_title_and_description_apart() -> None:
     [result] = extractor.extract([offer])
     assert seen == [("Technicien de surface", SURFACE_TEXT)]
     assert result["occupation"]["code"] == "K2204"
+
+
+def test_examples_assigned_directly_are_read_with_their_own_vocabulary() -> None:
+    from kg.nlp.occupation import OccupationModel
+    from kg.nlp.occupation_memory import OfferMemory
+
+    model = OccupationModel.from_labels(
+        fiches={"N1101": "Conduite d'engins de déplacement des charges", "D1102": "Boulangerie"},
+        appellations=[("N1101", "Cariste"), ("D1102", "Boulanger / Boulangère")],
+        vocabulary={"N1101": ["Conduire un chariot"], "D1102": ["Pétrir la pâte"]},
+    ).with_offers([("Agent polyvalent", "Pâtisserie fine", "D1102")])
+    direct = OccupationModel.from_labels(
+        fiches={"N1101": "Conduite d'engins de déplacement des charges", "D1102": "Boulangerie"},
+        appellations=[("N1101", "Cariste"), ("D1102", "Boulanger / Boulangère")],
+        vocabulary={"N1101": ["Conduire un chariot"], "D1102": ["Pétrir la pâte"]},
+    ).with_offers([("Magasinier", "Gestion de stock", "N1101")])
+    direct.memory = OfferMemory([("Agent polyvalent", "Pâtisserie fine", "D1102")], direct.codes)
+    offer = ("Agent polyvalent (H/F)", "Pâtisserie fine et viennoiserie")
+    assert direct.rerank_features(*offer).tolist() == model.rerank_features(*offer).tolist()
+    assert model.predict(*offer)[0][0] == "D1102"

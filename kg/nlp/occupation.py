@@ -45,7 +45,7 @@ import pyoxigraph as ox
 
 from kg.namespaces import prefixes_for
 from kg.nlp.build_cache import per_build
-from kg.nlp.occupation_index import TfIdfIndex
+from kg.nlp.occupation_index import SharedVocabulary, TfIdfIndex
 from kg.nlp.occupation_memory import OfferMemory
 from kg.nlp.occupation_text import clean_title, gender_variants, pairs, stems
 
@@ -73,13 +73,14 @@ RERANK_WEIGHTS = (
 )
 CANDIDATES = 30
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "nlp"
-CACHE_VERSION = 4  # bump when the model's fields or features change
+CACHE_VERSION = 6  # bump when the model's fields or features change
 # The first characters of a description often restate the job ("Nous recherchons un cariste...").
 LEAD = 300
 PREFIX = 6
 # A rarely used appellation ("Infirmier général", on the fiche of health managers) should not beat
 # the common reading of the same words.
 RARE_FACTOR = 0.9
+_Known = tuple[np.ndarray, np.ndarray]  # distinct token ids (ascending) and their counts
 
 
 def title_features(text: str) -> list[str]:
@@ -157,6 +158,16 @@ class OccupationModel:
         self._doc_index = TfIdfIndex(fiche_docs)
         self.memory: OfferMemory | None = None
         self.rerank_weights = np.asarray(RERANK_WEIGHTS, dtype=np.float64)
+        self._share()
+
+    def _share(self) -> None:
+        """One token lookup per offer for all the indexes (:class:`SharedVocabulary`), in this order:
+        appellations, fiche vocabularies, v3 appellations, then the labelled offers' titles and texts."""
+        indexes = [self._title_index, self._doc_index, self._v3_title_index or TfIdfIndex([])]
+        if self.memory is not None:
+            indexes += self.memory.indexes
+        self._shared = SharedVocabulary(indexes)
+        self._shared_memory = self.memory
 
     def with_offers(
         self, examples: Iterable[tuple[str, str, str]], weights: Sequence[float] = RERANK_WEIGHTS
@@ -165,6 +176,7 @@ class OccupationModel:
         weights; no examples (or none of a known fiche) leaves the weighted sum in charge."""
         memory = OfferMemory(examples, self.codes)
         self.memory = memory if memory.count else None
+        self._share()
         self.rerank_weights = np.asarray(weights, dtype=np.float64)
         if len(self.rerank_weights) != len(RERANK_FEATURES):
             raise ValueError(f"{len(RERANK_FEATURES)} re-ranker weights expected")
@@ -280,21 +292,29 @@ class OccupationModel:
     ) -> np.ndarray:
         """The per-fiche features named in FEATURES, a (len(FEATURES), len(codes)) array
         (``tokens``: :meth:`tokens` of the same offer, when already computed)."""
+        return self._features(title, text, *self._known(tokens or self.tokens(title, text)))
+
+    def _known(self, tokens: tuple[list[str], list[str]]) -> tuple[_Known, _Known]:
+        """The title's and the description's query tokens as shared ids and counts (one lookup each)."""
+        return self._shared.known(tokens[0]), self._shared.known(tokens[1])
+
+    def _features(self, title: str, text: str, query: _Known, body_query: _Known) -> np.ndarray:
         cleaned = clean_title(title)
-        query, body_query = tokens or self.tokens(title, text)
-        cos = self._title_index.query(query) * self._label_factor
-        qcov, dcov = self._title_index.coverage(query)
+        shared = self._shared
+        title_query = shared.restrict(query, 0)
+        cos = self._title_index.query_known(*title_query) * self._label_factor
+        qcov, dcov = self._title_index.coverage_known(title_query[0])
         qcov *= self._label_factor
         support = np.log1p(np.add.reduceat((cos > 0.5).astype(np.float64), self._starts)) / 3.0
         title_words = stems(cleaned)
-        _, text_app = self._title_index.coverage(body_query)
+        _, text_app = self._title_index.coverage_known(shared.restrict(body_query, 0)[0])
         base = np.stack([
             self._best(cos),
             self._best(qcov),
             self._best(dcov),
             np.minimum(support, 1.0),
             self._doc_index.query(title_words + pairs(title_words)),
-            self._doc_index.query(body_query),
+            self._doc_index.query_known(*shared.restrict(body_query, 1)),
             self._best(text_app),
             self._best(cos * self._is_head),
             self._best(qcov * self._is_head),
@@ -306,7 +326,7 @@ class OccupationModel:
             v3[self._v3_targets] = np.maximum.reduceat(plain[self._v3_child], self._v3_starts)
         v3_title = np.zeros(len(self.codes), dtype=np.float64)
         if self._v3_title_index is not None and self._v3_title_starts is not None:
-            cos = self._v3_title_index.query(query)
+            cos = self._v3_title_index.query_known(*shared.restrict(query, 2))
             v3_title[self._v3_title_targets] = np.maximum.reduceat(cos, self._v3_title_starts)
         return np.vstack([base, v3, v3_title])
 
@@ -321,11 +341,14 @@ class OccupationModel:
         """The per-fiche features named in RERANK_FEATURES (FEATURES, then the nearest-offer cosines;
         zeros without labelled offers), a (len(RERANK_FEATURES), len(codes)) array. ``exclude``: the
         examples to leave out (default: the offer's own copies)."""
-        tokens = self.tokens(title, text)
-        base = self.features(title, text, tokens)
+        if self._shared_memory is not self.memory:  # examples set without with_offers
+            self._share()
+        query, body_query = self._known(self.tokens(title, text))
+        base = self._features(title, text, query, body_query)
         if self.memory is None:
             return np.vstack([base, np.zeros((2, len(self.codes)))])
-        return np.vstack([base, *self.memory.features(title, text, exclude, tokens)])
+        known = (self._shared.restrict(query, 3), self._shared.restrict(body_query, 4))
+        return np.vstack([base, *self.memory.features(title, text, exclude, known=known)])
 
     def candidates(self, features: np.ndarray) -> np.ndarray:
         """The positions of the ``CANDIDATES`` best fiches of the plain (unweighted) score."""

@@ -39,8 +39,12 @@ def group_keys(title: str, text: str) -> tuple[str, str]:
 
     >>> group_keys("AIDE (H/F)", "Texte  A")
     ('text aide h f texte a', 'lead texte a')
+    >>> group_keys("", "Texte"), group_keys("(H/F)", "")
+    (('text texte', 'lead texte'), ('text h f', 'lead '))
     """
-    return "text " + normalise(title + " " + text), "lead " + normalise(text)[:LEAD]
+    # normalise(title + " " + text), from the description's own normal form (normalised once per offer)
+    words, body = normalise(title), normalise(text)
+    return "text " + (f"{words} {body}" if words and body else words or body), "lead " + body[:LEAD]
 
 
 def title_tokens(title: str) -> list[str]:
@@ -66,6 +70,7 @@ class OfferMemory:
         self._code = np.asarray([c for _, _, c in kept], dtype=np.int64)
         self._titles = TfIdfIndex([title_tokens(t) for t, _, _ in kept])
         self._texts = TfIdfIndex([text_tokens(x) for _, x, _ in kept])
+        self.indexes = (self._titles, self._texts)
         self._by_key: dict[str, list[int]] = defaultdict(list)
         for i, (t, x, _) in enumerate(kept):
             for key in group_keys(t, x):
@@ -77,16 +82,20 @@ class OfferMemory:
         text: str,
         exclude: Iterable[int] | None = None,
         tokens: tuple[list[str], list[str]] | None = None,
+        known: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per fiche: the best title cosine and the best description cosine of the offer with the
         examples declared with that fiche, its copies left out (or the examples ``exclude`` lists);
-        ``tokens``: the offer's :func:`title_tokens` and :func:`text_tokens`, when already computed."""
+        ``tokens``: the offer's :func:`title_tokens` and :func:`text_tokens`, when already computed;
+        ``known``: the same as each index's token ids and counts (``TfIdfIndex._known``)."""
         if exclude is None:
             exclude = [i for key in group_keys(title, text) for i in self._by_key.get(key, ())]
-        title_query, text_query = tokens or (title_tokens(title), text_tokens(text))
+        if known is None:
+            title_query, text_query = tokens or (title_tokens(title), text_tokens(text))
+            known = (self._titles._known(title_query), self._texts._known(text_query))
         out = []
-        for index, query in ((self._titles, title_query), (self._texts, text_query)):
-            cos = index.query(query) if self.count else np.zeros(0)
+        for index, ids in zip(self.indexes, known, strict=True):
+            cos = index.query_known(*ids) if self.count else np.zeros(0)
             cos[list(exclude)] = 0.0
             best = np.zeros(self.size, dtype=np.float64)
             np.maximum.at(best, self._code, cos)

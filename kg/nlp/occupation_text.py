@@ -192,6 +192,9 @@ def strip_accents(text: str) -> str:
     return text.lower().translate(_FOLD)
 
 
+# Perf only: an offer's description is normalised for its query tokens and for its copies' keys, its
+# title for the title features and the nearest offers (a few entries suffice: one offer at a time).
+@lru_cache(maxsize=16)
 def normalise(text: str) -> str:
     """Lowercase, no accents, only letters and digits separated by single spaces.
 
@@ -201,6 +204,7 @@ def normalise(text: str) -> str:
     return " ".join(_NON_WORD.sub(" ", strip_accents(text)).split())
 
 
+@lru_cache(maxsize=16)
 def clean_title(title: str) -> str:
     """A job offer title without gender marks, inclusive suffixes, contract words and counts.
 

@@ -68,10 +68,12 @@ _HEADINGS: list[tuple[str, str]] = [
     ),
 ]
 _FOR_THE_JOB = r"(?:\s+(?:pour|du|de ce|sur) (?:ce |le )?(?:poste|mission|emploi))?"
-_HEADING_RES = [
-    (name, re.compile(rf"^(?:{pattern}){_FOR_THE_JOB}\s*[:!?.]*$")) for name, pattern in _HEADINGS
-]
-_LABELLED_RES = [(name, re.compile(rf"^(?:{pattern})\s*:\s*\S")) for name, pattern in _HEADINGS]
+# One pattern per kind of line, each section a named alternative: the regex engine tries them in
+# order, so the first section whose pattern matches the line is the one matched.
+_HEADING_RE = re.compile(
+    "|".join(rf"^(?P<{name}>{pattern}){_FOR_THE_JOB}\s*[:!?.]*$" for name, pattern in _HEADINGS)
+)
+_LABELLED_RE = re.compile("|".join(rf"^(?P<{name}>{pattern})\s*:\s*\S" for name, pattern in _HEADINGS))
 _BULLET = re.compile(r"^[\s\-–—•·*✓✔➢➤►▶→▪■□◆◇○●☑✅🔹🔸👉✨⚡️]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Þ•\-–✓➢])|\s+(?=[•✓✔➢➤►▪■])|\s*\*{2,}\s*")
 # Sentences about pay, benefits, contact or the hiring process, wherever they stand.
@@ -107,21 +109,28 @@ def heading_section(line: str) -> str | None:
     >>> heading_section("Préparer et régler les machines") is None
     True
     """
-    key = strip_accents(_BULLET.sub("", line).strip().lower()).replace("’", "'")
+    return _heading(_line_key(line))
+
+
+def _line_key(line: str) -> str:
+    return strip_accents(_BULLET.sub("", line).strip().lower()).replace("’", "'")
+
+
+def _heading(key: str) -> str | None:
     if not key or len(key) > 60:
         return None
-    for name, pattern in _HEADING_RES:
-        if pattern.match(key):
-            return name
-    return None
+    match = _HEADING_RE.match(key)
+    return None if match is None else _section(match)
 
 
-def _labelled_section(line: str) -> str | None:
-    key = strip_accents(_BULLET.sub("", line).strip().lower()).replace("’", "'")
-    for name, pattern in _LABELLED_RES:
-        if pattern.match(key):
-            return name
-    return None
+def _labelled(key: str) -> str | None:
+    match = _LABELLED_RE.match(key)
+    return None if match is None else _section(match)
+
+
+def _section(match: re.Match[str]) -> str:
+    """The name of the alternative that matched (the inner groups of a section are unnamed)."""
+    return next(name for name, value in match.groupdict().items() if value is not None)
 
 
 def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -166,13 +175,14 @@ def segment(text: str) -> list[Segment]:
             continue
         for a, b in _pieces(text, start, end):
             piece = text[a:b]
-            opened = heading_section(piece)
+            key = _line_key(piece)
+            opened = _heading(key)
             if opened is not None:
                 if opened != "conditions":
                     section = opened
                 segments.append(Segment(a, b, opened, False, heading=True))
                 continue
-            labelled = _labelled_section(piece)
+            labelled = _labelled(key)
             if labelled is not None and labelled in {"conditions", "benefits", "company"}:
                 segments.append(Segment(a, b, labelled, False))
                 continue

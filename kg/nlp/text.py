@@ -173,6 +173,7 @@ def inclusive_base(word: str) -> str:
     inclusive = _INCLUSIVE.match(word)
     return inclusive.group(1) if inclusive else word
 _STOP_FORMS = frozenset(strip_accents(w) for w in STOP_WORDS)
+_ALNUM_RUN = re.compile(r"[^\W_]+")
 
 
 def words(text: str) -> list[tuple[int, int, str]]:
@@ -181,10 +182,7 @@ def words(text: str) -> list[tuple[int, int, str]]:
     >>> words("l'équipe, 2 ans")
     [(0, 1, 'l'), (2, 8, 'équipe'), (10, 11, '2'), (12, 15, 'ans')]
     """
-    out = []
-    for match in re.finditer(r"[^\W_]+", text):
-        out.append((match.start(), match.end(), match.group()))
-    return out
+    return [(match.start(), match.end(), match.group()) for match in _ALNUM_RUN.finditer(text)]
 
 
 def phrase_keys(text: str) -> list[str]:
