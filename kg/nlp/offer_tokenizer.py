@@ -1,7 +1,7 @@
 """The extraction's tokenizer: one compiled regular expression for French offer text.
 
 spaCy's French tokenizer runs its prefix, suffix, infix and exception rules chunk by chunk in
-Python-visible steps, and creates a ``Doc`` per chunk when memoised (:mod:`kg.nlp.tokenizer`): on the
+Python-visible steps (the memo tokenizer this module replaced also made a ``Doc`` per chunk): on the
 first pass over 610 real offers it cost ~4 ms per offer, the largest cold cost of ``kg extract``.
 The skill linker reads only the tokens' offsets and text, and reduces each token to a word core
 and lemma key (:func:`kg.nlp.text.unglue`, :func:`kg.nlp.text.word_key`) — the gazetteer's labels are
