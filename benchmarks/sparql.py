@@ -150,6 +150,17 @@ def start_app(
     return url, proc
 
 
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Terminate the servers a benchmark started, then kill those still running after 10 s."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time used so far by these processes and all their descendants (the
     app's query workers are children of its forkserver)."""
@@ -350,13 +361,7 @@ def main() -> None:
                 f"{pct(lat, 95) / ref_p95:>9.2f} {cpq * 1e3:>9.1f} {cpq / ref_cpq:>9.2f}"
             )
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)
 
 
 if __name__ == "__main__":

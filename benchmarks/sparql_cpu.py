@@ -23,7 +23,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.sparql import mix, start_app, start_oxigraph  # noqa: E402
+from benchmarks.sparql import mix, start_app, start_oxigraph, stop  # noqa: E402
 from kg.config import DEFAULT_BASE_IRI  # noqa: E402
 
 ACCEPT = {"accept": "application/sparql-results+json, application/n-triples;q=0.9"}
@@ -93,13 +93,7 @@ def main() -> None:
             + ", ".join(f"{t} {v:.1f} ms (×{v / totals['oxigraph']:.2f})" for t, v in totals.items())
         )
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)
 
 
 if __name__ == "__main__":
