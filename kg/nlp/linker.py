@@ -33,6 +33,7 @@ from kg.nlp.text import form_key, inclusive_base, word_key
 from kg.nlp.text import words as text_words
 
 Token = tuple[int, int, str]  # start, end, text — offsets into the offer text
+KEYED_WORDS = 262_144  # words whose key the linker keeps (then it starts afresh)
 _Prior = tuple[dict[str, tuple[int, ...]], "numpy.ndarray"]  # a prior's entries by key, and their mask
 
 
@@ -107,6 +108,9 @@ class Linker:
             length: self._histogram_rows(choices) for length, choices in by_length.items()
         }
         self._fuzzy = lru_cache(maxsize=65536)(self._closest_key)
+        # Perf only: a word's key and weight factor (or ()), one dict lookup per word of a clause.
+        self._keyed_words: dict[str, tuple[str, float] | tuple[()]] = {}
+        self._keyed_for = self.fuzzy_word
         self._by_code: dict[str, list[int]] = {}
         for number, entry in enumerate(self.gazetteer.entries):
             self._by_code.setdefault(entry.code, []).append(number)
@@ -209,17 +213,30 @@ class Linker:
     def keyed(self, tokens: Sequence[Token]) -> list[tuple[int, str, float]]:
         """Content tokens as (token index, gazetteer key, weight factor 1 or 0.85 when fuzzy)."""
         out = []
+        known = self._keyed_words
+        if self._keyed_for != self.fuzzy_word:  # the setting changed since the words were keyed
+            known.clear()
+            self._fuzzy.cache_clear()
+            self._keyed_for = self.fuzzy_word
         for number, (_, _, text) in enumerate(tokens):
-            key = word_key(text)
-            if key is None:
-                continue
-            if key in self.gazetteer.idf:
-                out.append((number, key, 1.0))
-            else:
-                near = self._fuzzy(key)
-                if near is not None:
-                    out.append((number, near, 0.85))
+            found = known.get(text)
+            if found is None:
+                if len(known) >= KEYED_WORDS:
+                    known.clear()
+                found = known[text] = self._keyed_word(text)
+            if found:
+                out.append((number, found[0], found[1]))
         return out
+
+    def _keyed_word(self, text: str) -> tuple[str, float] | tuple[()]:
+        """A word's gazetteer key and weight factor, or () when it has none."""
+        key = word_key(text)
+        if key is None:
+            return ()
+        if key in self.gazetteer.idf:
+            return key, 1.0
+        near = self._fuzzy(key)
+        return () if near is None else (near, 0.85)
 
     def link(
         self, tokens: Sequence[Token], text: str | None = None, prior: frozenset[str] | None = None
