@@ -21,7 +21,7 @@ word). Overlapping candidates compete for the words: the best keeps them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -33,6 +33,7 @@ from kg.nlp.text import form_key, inclusive_base, word_key
 from kg.nlp.text import words as text_words
 
 Token = tuple[int, int, str]  # start, end, text — offsets into the offer text
+KEYED_WORDS = 262_144  # words whose key the linker keeps (then it starts afresh)
 _Prior = tuple[dict[str, tuple[int, ...]], "numpy.ndarray"]  # a prior's entries by key, and their mask
 
 
@@ -107,6 +108,9 @@ class Linker:
             length: self._histogram_rows(choices) for length, choices in by_length.items()
         }
         self._fuzzy = lru_cache(maxsize=65536)(self._closest_key)
+        # Perf only: a word's key and weight factor (or ()), one dict lookup per word of a clause.
+        self._keyed_words: dict[str, tuple[str, float] | tuple[()]] = {}
+        self._keyed_for = self.fuzzy_word
         self._by_code: dict[str, list[int]] = {}
         for number, entry in enumerate(self.gazetteer.entries):
             self._by_code.setdefault(entry.code, []).append(number)
@@ -128,7 +132,7 @@ class Linker:
         # The candidates of a key as a tuple: a clause's few small sets are united faster in Python
         # than by numpy.unique.
         self._index = {k: tuple(v) for k, v in self.gazetteer.index.items()}
-        self._weight = numpy.zeros(padding + 1, dtype=numpy.float64)
+        self._weight = numpy.zeros((1, padding + 1), dtype=numpy.float64)
 
     def _use_prior(self, prior: frozenset[str]) -> _Prior:
         """The prior's entries by the keys a partial match needs, and a mask of its entries (kept per
@@ -160,17 +164,22 @@ class Linker:
         return cached
 
     def _reachable(
-        self, present: Iterable[str], numbers: numpy.ndarray, need: numpy.ndarray | float
-    ) -> tuple[numpy.ndarray, numpy.ndarray]:
-        """The candidates whose keys present in the clause weigh ``need`` of their total or more
-        (the cheap upper bound of coverage), with that weight."""
-        ids = [self._key_id[k] for k in present]
-        weight = self._weight  # the idf of the clause's keys, 0 elsewhere (reset below)
-        weight[ids] = self._idf[ids]
-        reach = weight[self._keys_padded[numbers]].sum(axis=1)
-        weight[ids] = 0.0
-        keep = reach >= need * self._totals[numbers] - 1e-9
-        return numbers[keep], reach[keep]
+        self, present: Sequence[Collection[str]], numbers: numpy.ndarray, rows: numpy.ndarray,
+        need: numpy.ndarray | float,
+    ) -> numpy.ndarray:
+        """The coverage bound of candidates ``numbers``, candidate ``i`` being one of clause
+        ``rows[i]`` whose keys are ``present[rows[i]]``: the weight of its keys present in its clause,
+        or -1 when that is under ``need`` of its total (the cheap upper bound of coverage)."""
+        if len(present) > len(self._weight):  # one row per clause of the offer
+            self._weight = numpy.zeros((len(present), len(self._idf) + 1), dtype=numpy.float64)
+        weight = self._weight  # the idf of each clause's keys in its row, 0 elsewhere (reset below)
+        ids = [self._key_id[k] for keys in present for k in keys]
+        owner = [row for row, keys in enumerate(present) for _ in range(len(keys))]
+        weight[owner, ids] = self._idf[ids]
+        reach = weight[rows[:, None], self._keys_padded[numbers]].sum(axis=1)
+        weight[owner, ids] = 0.0
+        reach[reach < need * self._totals[numbers] - 1e-9] = -1.0
+        return reach
 
     def _histogram_rows(self, keys: Sequence[str]) -> numpy.ndarray:
         rows = numpy.zeros((len(keys), self._other + 1), dtype=numpy.int16)
@@ -204,17 +213,30 @@ class Linker:
     def keyed(self, tokens: Sequence[Token]) -> list[tuple[int, str, float]]:
         """Content tokens as (token index, gazetteer key, weight factor 1 or 0.85 when fuzzy)."""
         out = []
+        known = self._keyed_words
+        if self._keyed_for != self.fuzzy_word:  # the setting changed since the words were keyed
+            known.clear()
+            self._fuzzy.cache_clear()
+            self._keyed_for = self.fuzzy_word
         for number, (_, _, text) in enumerate(tokens):
-            key = word_key(text)
-            if key is None:
-                continue
-            if key in self.gazetteer.idf:
-                out.append((number, key, 1.0))
-            else:
-                near = self._fuzzy(key)
-                if near is not None:
-                    out.append((number, near, 0.85))
+            found = known.get(text)
+            if found is None:
+                if len(known) >= KEYED_WORDS:
+                    known.clear()
+                found = known[text] = self._keyed_word(text)
+            if found:
+                out.append((number, found[0], found[1]))
         return out
+
+    def _keyed_word(self, text: str) -> tuple[str, float] | tuple[()]:
+        """A word's gazetteer key and weight factor, or () when it has none."""
+        key = word_key(text)
+        if key is None:
+            return ()
+        if key in self.gazetteer.idf:
+            return key, 1.0
+        near = self._fuzzy(key)
+        return () if near is None else (near, 0.85)
 
     def link(
         self, tokens: Sequence[Token], text: str | None = None, prior: frozenset[str] | None = None
@@ -222,36 +244,86 @@ class Linker:
         """Mentions in one segment's tokens (``text``: the full text the offsets refer to;
         by default the tokens' own texts are joined, which only suits :func:`words` output
         of the segment itself; ``prior``: item codes of the offer's predicted fiches)."""
-        keyed = self.keyed(tokens)
-        self._texts = [tokens[number][2] for number, _, _ in keyed]
-        if not keyed:
+        return self.link_many([tokens], text, prior)[0]
+
+    def link_many(
+        self, clauses: Sequence[Sequence[Token]], text: str | None = None, prior: frozenset[str] | None = None
+    ) -> list[list[Mention]]:
+        """The mentions of each clause, as :meth:`link` gives them one clause at a time (perf only:
+        the coverage bound of the candidates of all the clauses of an offer is one numpy pass, numpy's
+        per-call overhead being most of its cost for one clause).
+
+        >>> from kg.nlp.gazetteer import Gazetteer
+        >>> linker = Linker(Gazetteer.from_rows([("1", "Lecture de plan", "savoir")]))
+        >>> clauses = [words("lecture de plans"), words("plans")]
+        >>> [[m.text for m in found] for found in linker.link_many(clauses)]
+        [['lecture de plans'], []]
+        """
+        prior_codes = prior or frozenset()
+        if prior_codes:
+            prior_index, prior_mask = self._use_prior(prior_codes)
+        index = self._index
+        found: list[tuple[list[tuple[int, str, float]], dict[str, list[tuple[int, float]]]]] = []
+        present: list[Collection[str]] = []
+        numbers: list[int] = []
+        rows: list[int] = []
+        starts: list[int] = []
+        for tokens in clauses:
+            keyed = self.keyed(tokens)
+            positions: dict[str, list[tuple[int, float]]] = {}
+            for order, (_, key, factor) in enumerate(keyed):
+                positions.setdefault(key, []).append((order, factor))
+            candidates: set[int] = set()
+            for k in positions:
+                candidates.update(index.get(k, ()))
+            if prior_codes:
+                for k in positions:
+                    candidates.update(prior_index.get(k, ()))
+            starts.append(len(numbers))
+            if candidates:
+                numbers += sorted(candidates)
+                rows += [len(present)] * len(candidates)
+                present.append(positions.keys())
+            else:
+                present.append(())
+            found.append((keyed, positions))
+        starts.append(len(numbers))
+        if not numbers:
+            return [[] for _ in clauses]
+        candidates_all = numpy.array(numbers, dtype=numpy.int64)
+        need_of: numpy.ndarray | float = self.min_coverage
+        if prior_codes:
+            low = min(self.prior_coverage, self.min_coverage)
+            need_of = numpy.where(prior_mask[candidates_all], low, self.min_coverage)
+        reaches = self._reachable(present, candidates_all, numpy.array(rows, dtype=numpy.int64), need_of)
+        reach_list: list[float] = reaches.tolist()
+        out = []
+        for number, (tokens, (keyed, positions)) in enumerate(zip(clauses, found, strict=True)):
+            first, last = starts[number], starts[number + 1]
+            pairs = zip(numbers[first:last], reach_list[first:last], strict=True)
+            kept = [(n, r) for n, r in pairs if r >= 0]
+            out.append(self._mentions(tokens, text, prior_codes, keyed, positions, kept))
+        return out
+
+    def _mentions(
+        self,
+        tokens: Sequence[Token],
+        text: str | None,
+        prior_codes: frozenset[str],
+        keyed: list[tuple[int, str, float]],
+        positions: dict[str, list[tuple[int, float]]],
+        kept: list[tuple[int, float]],
+    ) -> list[Mention]:
+        """A clause's mentions among its candidates ``kept`` (entry number, coverage bound)."""
+        if not kept:
             return []
-        positions: dict[str, list[tuple[int, float]]] = {}
-        for order, (_, key, factor) in enumerate(keyed):
-            positions.setdefault(key, []).append((order, factor))
+        self._texts = [tokens[number][2] for number, _, _ in keyed]
         scored = []
         entries, weights = self.gazetteer.entries, self.gazetteer.weights
         idf = self.gazetteer.idf
         present_keys = positions.keys()
-        index = self._index
-        candidates: set[int] = set()
-        for k in present_keys:
-            candidates.update(index.get(k, ()))
-        prior_codes = prior or frozenset()
-        if prior_codes:
-            prior_index, prior_mask = self._use_prior(prior_codes)
-            for k in present_keys:
-                candidates.update(prior_index.get(k, ()))
         outside = self.outside_score if prior_codes else 0.0
-        if not candidates:
-            return []
-        numbers = numpy.fromiter(sorted(candidates), dtype=numpy.int64, count=len(candidates))
-        need_of: numpy.ndarray | float = self.min_coverage
-        if prior_codes:
-            low = min(self.prior_coverage, self.min_coverage)
-            need_of = numpy.where(prior_mask[numbers], low, self.min_coverage)
-        kept, reaches = self._reachable(present_keys, numbers, need_of)
-        for number, reach in zip(kept.tolist(), reaches.tolist(), strict=True):
+        for number, reach in kept:
             entry = entries[number]
             favoured = entry.code in prior_codes
             if (

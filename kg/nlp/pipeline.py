@@ -163,8 +163,8 @@ class SkillLinker:
         array = doc.to_array([IDX, LENGTH]).T
         raw_starts: list[int] = array[0].tolist()
         raw_ends: list[int] = (array[0] + array[1]).tolist()
-        skills: list[Mention] = []
-        emerging: list[dict[str, object]] = []
+        # The clauses of the requirement segments: (start, end, its tokens, collect emerging, memo key)
+        found_clauses: list[tuple[int, int, list[Token], bool, tuple[object, ...]]] = []
         for seg in doc._.segments or []:
             if not seg.requirement:
                 continue
@@ -182,25 +182,36 @@ class SkillLinker:
                 # of the 610 real offers) with the same words at the same places, prior and settings has
                 # the same mentions and emerging phrases, at other offsets.
                 stop = max(end, clause_tokens[-1][1]) if clause_tokens else end
-                key = (
+                key: tuple[object, ...] = (
                     text[start:stop], tuple((a - start, b - start) for a, b, _ in clause_tokens),
                     doc._.prior, collect, self._settings(),
                 )
-                known = self._memo.get(key)
-                if known is None:
-                    found = [
-                        m
-                        for m in self.linker.link(clause_tokens, text, doc._.prior)
-                        if normalise_phrase(m.text) not in self._titles
-                    ]
-                    items = self._emerging_items(text, start, end, found) if collect else []
-                    if len(self._memo) >= MEMO_SIZE:
-                        self._memo.clear()
-                    self._memo[key] = (_moved(found, -start), _moved_items(items, -start))
-                else:
-                    found, items = _moved(known[0], start), _moved_items(known[1], start)
-                skills += found
-                emerging += items
+                found_clauses.append((start, end, clause_tokens, collect, key))
+        # Each clause's mentions and emerging phrases, offsets relative to its start. Perf only: the
+        # clauses not met before are linked together (one numpy pass for the offer).
+        results: dict[tuple[object, ...], tuple[list[Mention], list[dict[str, object]]]] = {}
+        new: dict[tuple[object, ...], tuple[int, int, list[Token], bool]] = {}
+        for start, end, clause_tokens, collect, key in found_clauses:
+            if key in results or key in new:
+                continue
+            known = self._memo.get(key)
+            if known is None:
+                new[key] = (start, end, clause_tokens, collect)
+            else:
+                results[key] = known
+        linked = self.linker.link_many([c[2] for c in new.values()], text, doc._.prior) if new else []
+        for (key, (start, end, _, collect)), mentions in zip(new.items(), linked, strict=True):
+            found = [m for m in mentions if normalise_phrase(m.text) not in self._titles]
+            items = self._emerging_items(text, start, end, found) if collect else []
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = results[key] = (_moved(found, -start), _moved_items(items, -start))
+        skills: list[Mention] = []
+        emerging: list[dict[str, object]] = []
+        for start, _, _, _, key in found_clauses:
+            mentions, items = results[key]
+            skills += _moved(mentions, start)
+            emerging += _moved_items(items, start)
         doc._.skills = skills
         doc._.emerging = emerging
         return doc
