@@ -99,7 +99,20 @@ class Param:
 
     def term(self, value: object, base_iri: str = "https://w3id.org/passerelles/") -> Term:
         """The validated value as a picklable term (see :func:`to_ox`). A pyoxigraph term is
-        validated by its text (the API builds typed terms; the declared type decides)."""
+        validated by its text (the API builds typed terms; the declared type decides).
+
+        >>> Param("s", "iris", None, "").term(ox.NamedNode("https://x/1"))
+        ('iri', 'https://x/1', '')
+        >>> Param("s", "iris", None, "").term(ox.NamedNode("urn:x:1"))
+        Traceback (most recent call last):
+        ...
+        kg.queries.ParameterError: parameter 's' must be an absolute http(s) IRI, got 'urn:x:1'
+        """
+        # A NamedNode's syntax is checked by pyoxigraph already: only the http(s) form is left to
+        # check (the DataLoaders pass hundreds per request; the general path below re-parses each
+        # twice). Such a text never matches _PREFIXED ("http:" is followed by "/"): nothing else differs.
+        if isinstance(value, ox.NamedNode) and self.type in ("iri", "iris") and _IRI.fullmatch(value.value):
+            return ("iri", value.value, "")
         value = value.value if isinstance(value, ox.NamedNode | ox.Literal) else str(value).strip()
         fail = f"parameter {self.name!r} must be"
         if self.type in CODE_TYPES:

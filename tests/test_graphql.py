@@ -908,8 +908,9 @@ ONE_ROOT = {name for name, _, _ in LOOKAHEAD_DOCUMENTS[:3]}
 def _execute_both(
     graph: tuple[Settings, ox.Store], query: str, variables: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Any, Any, int, int, int]:
-    """The document run by the look-ahead executor and by graphql-core's: both results, the store
-    queries of each, and how many levels the look-ahead completed."""
+    """The document run by the look-ahead executor and by graphql-core's (both with siblings settled:
+    ``SettledExecutor``): both results, the store queries of each, and how many levels the look-ahead
+    completed."""
     from api.graphql.context import Context
     from api.graphql.lookahead import LookaheadExecutor
     from api.graphql.router import _execute, _parsed
@@ -933,6 +934,43 @@ def _execute_both(
         results.append(asyncio.run(_execute(document, variables, None, context, ahead=ahead)))
         counts.append(runner.count)
     return results[0], results[1], counts[0], counts[1], levels
+
+
+@pytest.mark.parametrize("executor", ["SettledExecutor", "LookaheadExecutor"])
+def test_sibling_errors_do_not_depend_on_timing(executor: str) -> None:
+    """Sibling fields are all let finish before the first failure propagates: the error of a slow
+    sibling at a nullable position is listed even when a fast sibling's non-null error nulls the
+    whole answer first (graphql-core cancels the slow one and drops its error: the answer to
+    ``test_lookahead_answers_as_graphql_core``'s "errors" case then depended on which store thread
+    returned first)."""
+    from graphql import GraphQLField, GraphQLObjectType, GraphQLSchema, GraphQLString, execute, parse
+
+    from api.graphql import lookahead
+
+    async def slow_error(*_: Any) -> str:
+        await asyncio.sleep(0.05)
+        raise ValueError("slow")
+
+    async def fast_error(*_: Any) -> str:
+        await asyncio.sleep(0)
+        raise ValueError("fast")
+
+    inner = GraphQLObjectType("Inner", {"bad": GraphQLField(GraphQLString, resolve=slow_error)})
+    query = GraphQLObjectType(
+        "Query",
+        {
+            "slow": GraphQLField(inner, resolve=lambda *_: {}),
+            "fast": GraphQLField(GraphQLNonNull(GraphQLString), resolve=fast_error),
+        },
+    )
+    document = parse("{ slow { bad } fast }")
+    result = execute(GraphQLSchema(query), document, executor_class=getattr(lookahead, executor))
+    answer = asyncio.run(result)  # type: ignore[arg-type]
+    assert answer.data is None
+    assert [(e.message, e.path) for e in answer.errors or ()] == [
+        ("slow", ["slow", "bad"]),
+        ("fast", ["fast"]),
+    ]
 
 
 @pytest.mark.parametrize("case", range(len(LOOKAHEAD_DOCUMENTS)), ids=[d[0] for d in LOOKAHEAD_DOCUMENTS])

@@ -42,9 +42,10 @@ from graphql import (
     GraphQLScalarType,
     Undefined,
 )
-from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import Executor
 from graphql.execution.values import get_argument_values
+from graphql.pyutils import Path
 
 from api.graphql.base import (
     RDF_TYPE,
@@ -114,8 +115,63 @@ def _named(type_: GraphQLOutputType) -> Any:
     return type_
 
 
-class LookaheadExecutor(Executor):
-    """graphql-core's executor, completing known selections ahead (see the module's text)."""
+class SettledExecutor(Executor):
+    """graphql-core's executor, except that the sibling fields of an object are all let finish before
+    the first failure among them (in field order) propagates.
+
+    graphql-core awaits sibling fields with ``gather_with_cancel``: the first to raise (a non-null
+    field's error propagating up) cancels the others, and once a position is nulled the errors of the
+    positions below it are dropped. Which errors an answer lists then depends on which store query
+    (run in a thread) returns first: ``{ occupation { skills(after: "bad") } certifications { nodes {
+    blocks(first: 101) } } }`` listed both errors, or only the one of ``certifications``, at random
+    under load. Settled, the answer is the same however the threads are scheduled: every error a
+    sibling reports at a nullable position is listed, then the first failure propagates.
+    """
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> Any:
+        results: dict[str, Any] = {}
+        awaitable: list[str] = []
+        try:
+            for response_name, details in grouped_field_set.items():
+                result = self.execute_field(
+                    parent_type,
+                    source_value,
+                    details,
+                    Path(path, response_name, parent_type.name),
+                    position_context,
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if self.is_awaitable(result):
+                        awaitable.append(response_name)
+        except Exception:
+            if awaitable:  # (as graphql-core: the ones started are settled, not left unheeded)
+                self.settle_in_background([results[name] for name in awaitable])
+            raise
+        if not awaitable:
+            return results
+
+        async def settled() -> dict[str, Any]:
+            done = await asyncio.gather(*(results[name] for name in awaitable), return_exceptions=True)
+            for name, value in zip(awaitable, done, strict=True):
+                if isinstance(value, BaseException):
+                    raise value
+                results[name] = value
+            return results
+
+        return settled()
+
+
+class LookaheadExecutor(SettledExecutor):
+    """graphql-core's executor (siblings settled: :class:`SettledExecutor`), completing known
+    selections ahead (see the module's text)."""
 
     _entries: dict[tuple[str, int], tuple[FieldDetailsList, list[Entry] | None]]
     _supported: dict[tuple[str, int], bool]

@@ -54,7 +54,7 @@ from api.graphql.errors import (
     TIMEOUT,
 )
 from api.graphql.limits import measure
-from api.graphql.lookahead import LookaheadExecutor
+from api.graphql.lookahead import LookaheadExecutor, SettledExecutor
 from api.graphql.queries import QueryRunner
 from api.graphql.schema import schema
 from api.graphql.search import INDEX_RETRY_AFTER_S, IndexNotReady, index_future
@@ -282,7 +282,9 @@ async def _execute(
     document: Any, variables: dict[str, Any], operation: str | None, context: Context, ahead: bool = True
 ) -> Any:
     """Run a parsed, validated document; ``ahead``: with the look-ahead executor
-    (:mod:`api.graphql.lookahead`; the same answer, computed a level at a time), else graphql-core's."""
+    (:mod:`api.graphql.lookahead`; the same answer, computed a level at a time), else graphql-core's;
+    both settle sibling fields before an error propagates (:class:`~api.graphql.lookahead.SettledExecutor`:
+    the errors listed do not depend on which thread finishes first)."""
     result = execute(
         schema._schema,
         document,
@@ -290,7 +292,7 @@ async def _execute(
         operation_name=operation,
         context_value=context,
         is_awaitable=_is_awaitable,  # type: ignore[arg-type]
-        executor_class=LookaheadExecutor if ahead else None,
+        executor_class=LookaheadExecutor if ahead else SettledExecutor,
     )
     if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
         result = await result
