@@ -19,6 +19,20 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 
+def distinct_ids(ids: dict[str, int], tokens: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ids (ascending) of the ``tokens`` that ``ids`` knows, and how often each occurs.
+
+    >>> found, counts = distinct_ids({"soudure": 3, "tig": 1}, ["tig", "soudure", "inconnu", "tig"])
+    >>> found.tolist(), counts.tolist()
+    ([1, 3], [2, 1])
+    """
+    found = [i for t in tokens if (i := ids.get(t)) is not None]
+    if not found:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    return np.unique(np.asarray(found, dtype=np.int64), return_counts=True)
+
+
 class TfIdfIndex:
     """Cosine similarity between a query and each document, with sublinear tf and smooth idf."""
 
@@ -52,12 +66,7 @@ class TfIdfIndex:
 
     def _known(self, tokens: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Distinct known token ids of ``tokens`` and their counts."""
-        vocabulary = self.vocabulary
-        ids = [i for t in tokens if (i := vocabulary.get(t)) is not None]
-        if not ids:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty
-        return np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
+        return distinct_ids(self.vocabulary, tokens)
 
     def _gather(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions of the postings of ``ids`` in the flat arrays, and each one's query token rank."""
@@ -135,12 +144,7 @@ class SharedVocabulary:
 
     def known(self, tokens: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Distinct shared ids of the known ``tokens`` (ascending) and their counts."""
-        ids = self.ids
-        found = [i for t in tokens if (i := ids.get(t)) is not None]
-        if not found:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty
-        return np.unique(np.asarray(found, dtype=np.int64), return_counts=True)
+        return distinct_ids(self.ids, tokens)
 
     def restrict(self, known: tuple[np.ndarray, np.ndarray], index: int) -> tuple[np.ndarray, np.ndarray]:
         """The ids and counts of :meth:`known` in the ``index``-th index's own ids."""
