@@ -995,6 +995,41 @@ def test_lookahead_answers_as_graphql_core(
         assert ahead_queries <= core_queries, (ahead_queries, core_queries)
 
 
+class ValuesBoundStore:
+    """The embedded store seen as another back-end does: parameters bound by a ``VALUES`` block
+    (:func:`kg.remote_store.bind`), not by pyoxigraph's ``substitutions``."""
+
+    def __init__(self, store: ox.Store) -> None:
+        self.store = store
+
+    def query(self, text: str, substitutions: Any = None, **kwargs: Any) -> Any:
+        from kg.remote_store import bind
+
+        return self.store.query(bind(text, substitutions), **kwargs)
+
+
+def test_filtered_page_with_fields_on_a_values_bound_back_end(graph: tuple[Settings, ox.Store]) -> None:
+    """Regression (CI, remote back-end): a filtered page read with its fields on a back-end that
+    binds parameters by a ``VALUES`` block holds the page of the filtered selection — the VALUES
+    block, first in the outer group, used to join after the page's LIMIT and cut the page from the
+    unfiltered selection (3 of 9 certifications of a certifier were lost)."""
+    settings, store = graph
+    props = ["https://w3id.org/passerelles/ontology#code", "http://www.w3.org/2004/02/skos/core#prefLabel"]
+    certifier = _one(store, "SELECT ?c { ?s a pas:Certification ; pas:certifier/pas:code ?c } LIMIT 1")
+    params = {"certifier": ox.Literal(certifier)}  # a text filter: a substitution
+    embedded = QueryRunner(store, prefixes_for(settings.base_iri))
+    remote = QueryRunner(ValuesBoundStore(store), prefixes_for(settings.base_iri))  # type: ignore[arg-type]
+    for offset in (0, 2):
+        alone = asyncio.run(embedded.page("list-certifications", params, "code", False, 3, offset))
+        expected = [r["s"].value for r in alone]
+        assert expected or offset
+        found: dict[tuple[str, str], list[Any]] = {}
+        rows = asyncio.run(
+            remote.page("list-certifications", params, "code", False, 3, offset, props=props, found=found)
+        )
+        assert list(dict.fromkeys(r["s"].value for r in rows)) == expected
+
+
 def test_page_reads_its_fields_as_lookups_would(graph: tuple[Settings, ox.Store]) -> None:
     """A page read with its fields (``QueryRunner.page`` with ``props``: one query) holds the same
     resources in the same order as the page alone, and for each of them exactly the values a

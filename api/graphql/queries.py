@@ -449,7 +449,11 @@ class QueryRunner:
             kept = await asyncio.wrap_future(future)
             return [{"s": resource} for resource in kept[offset : offset + limit]]
         full = page_text(query, text, given, key, descending, limit, offset, bound)
-        if not props or found is None:
+        # A back-end other than the embedded store binds the parameters by a VALUES block first in
+        # the outer WHERE group (kg.remote_store.bind): around the page's sub-SELECT it would join
+        # after the page's LIMIT, so the page would be cut from the unfiltered selection. Such a
+        # filtered page is read alone, and its fields by look-ups, as before.
+        if not props or found is None or (bound and self.local_store() is None):
             return await loop.run_in_executor(self.executor, self.run_sync, full, subs)
         single = [p for p in alone if p in props]
         text = with_values(full, props, bound, single)
