@@ -599,6 +599,15 @@ def _cells_path(fmt: str, parse: dict[str, str], jobs: Sequence[Job]) -> bool:
     )
 
 
+def _skip_positions(
+    names: list[str], jobs: Sequence[Job]
+) -> tuple[dict[str, int], list[list[tuple[int | None, SkipRule]]]]:
+    """The position of each column of a CSV header (the last one wins, as in a dict) and, per job,
+    its skip rules with the position of the column each reads (None: not in the header)."""
+    index = {name: position for position, name in enumerate(names)}
+    return index, [[(index.get(rule.column), rule) for rule in runner._skip] for runner, _ in jobs]
+
+
 def run_csv_cells(
     jobs: Sequence[Job],
     table: tuple[list[str], Iterator[tuple[int, list[str]]]],
@@ -609,8 +618,7 @@ def run_csv_cells(
     the others never are (SIRENE has 53 columns, its mapping reads 15), and no dict is made per
     row. Same output and ``stats`` as :func:`run_shared` over the records of :func:`read_csv`."""
     names, rows = table
-    index = {name: position for position, name in enumerate(names)}  # the last one wins, as in a dict
-    skips = [[(index.get(rule.column), rule) for rule in runner._skip] for runner, _ in jobs]
+    _, skips = _skip_positions(names, jobs)
     clock = time.perf_counter
     while True:
         started = clock()
@@ -639,8 +647,7 @@ def run_csv_columnar(
     :func:`run_csv_cells` (Python's ``csv`` and the compiled Python). Same output and ``stats``
     as :func:`run_csv_cells` over the whole file."""
     names, _ = table  # the header, read and checked by the csv module
-    index = {name: position for position, name in enumerate(names)}  # the last one wins, as in a dict
-    skips = [[(index.get(rule.column), rule) for rule in runner._skip] for runner, _ in jobs]
+    index, skips = _skip_positions(names, jobs)
     wanted = {index[name] for plan in plans for name in plan.present}
     wanted |= {position for rules in skips for position, _ in rules if position is not None}
     delimiter = DELIMITERS.get(parse.get("delimiter", ","), parse.get("delimiter", ","))
