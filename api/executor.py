@@ -218,7 +218,7 @@ class _Channel(asyncio.Protocol):
     the worker keeps its plain blocking ``Connection``. The socket's reader is registered once
     for the worker's life: a query costs one write and the reads of its answer, where the
     earlier design added and removed the reader and switched the socket between blocking and
-    non-blocking on every query (measured, ``docs/readme/sparql.md``).
+    non-blocking on every query (measured, ``docs/guides/sparql-pool.md``).
     """
 
     def __init__(self) -> None:
@@ -290,7 +290,7 @@ class _Worker:
 class _IdleWorkers:
     """The idle workers, the most recently used given first (LIFO): under a light load the same
     few workers answer, with their caches warm (RocksDB blocks, memory pages, CPU caches), instead
-    of each query going to the coldest one in turn (measured, ``docs/readme/sparql.md``)."""
+    of each query going to the coldest one in turn (measured, ``docs/guides/sparql-pool.md``)."""
 
     def __init__(self) -> None:
         self.stack: list[_Worker] = []

@@ -142,7 +142,7 @@ def parse_form(body: bytes, charset: str) -> dict[str, list[str]]:
     """The fields of an ``application/x-www-form-urlencoded`` body, as ``urllib.parse.parse_qs(...,
     keep_blank_values=True, errors="strict")`` gives them. A query written out with its prefixes
     is ~200 percent escapes: decoding them in Python cost more than all the other checks of a
-    request (``docs/readme/sparql.md``), so an ASCII UTF-8 body is decoded by :func:`_unquote_plus`.
+    request (``docs/guides/sparql-pool.md``), so an ASCII UTF-8 body is decoded by :func:`_unquote_plus`.
 
     >>> parse_form(b"query=SELECT+*+%7B%7D&default-graph-uri=http%3A%2F%2Fa&x", "utf-8")
     {'query': ['SELECT * {}'], 'default-graph-uri': ['http://a'], 'x': ['']}
