@@ -131,18 +131,12 @@ async def follow_many(
         if inverse:
             target = FIELDS[spec.target].class_iri if spec.target else expand("owl:Thing")
             lists = await ctx.inverse.load_many([(node, prop, target) for nodes in current for node in nodes])
-            found_per, at = [], 0
-            for nodes in current:
-                found_per.append([ox.NamedNode(v) for lst in lists[at : at + len(nodes)] for v in lst])
-                at += len(nodes)
+            found_per = [[ox.NamedNode(v) for lst in part for v in lst] for part in _split(lists, current)]
         else:
             if prop == expand("rdf:value"):
                 current = [sorted(nodes, key=_sentence_order) for nodes in current]
             found = await ctx.values.load_many([(node, prop) for nodes in current for node in nodes])
-            found_per, at = [], 0
-            for nodes in current:
-                found_per.append([term for terms in found[at : at + len(nodes)] for term in terms])
-                at += len(nodes)
+            found_per = [[term for terms in part for term in terms] for part in _split(found, current)]
         if last:
             out = found_per
             if spec.target is not None and not inverse:
@@ -154,18 +148,12 @@ async def follow_many(
                 for iris_of in per:
                     if len(iris_of) <= MAX_PAGE:
                         keys += [(i, p) for i in iris_of for p in also if p != RDF_TYPE]
-                loaded = await ctx.values.load_many(keys)
-                out, at = [], 0
-                for iris_of in per:
-                    types = loaded[at : at + len(iris_of)]
-                    at += len(iris_of)
-                    out.append(
-                        [
-                            ox.NamedNode(i)
-                            for i, ts in zip(iris_of, types, strict=True)
-                            if any(t.value == target_class for t in ts)
-                        ]
-                    )
+                loaded = await ctx.values.load_many(keys)  # the types first, in the order of ``per``
+                out = [
+                    [ox.NamedNode(i) for i, ts in zip(iris_of, types, strict=True)
+                     if any(t.value == target_class for t in ts)]
+                    for iris_of, types in zip(per, _split(loaded, per), strict=True)
+                ]
         else:
             current = [[v.value for v in values if isinstance(v, ox.NamedNode)] for values in found_per]
     return out
@@ -175,6 +163,20 @@ async def load_many(info: Info, type_name: str, iris: Sequence[str], name: str) 
     """The values of field ``name`` for several resources at once (one batched load)."""
     spec = FIELDS[type_name].fields[name]
     return list(await asyncio.gather(*(follow(info.context, iri, spec) for iri in iris)))
+
+
+def _split(flat: Sequence[T], groups: Sequence[Sequence[Any]]) -> list[list[T]]:
+    """``flat`` cut into consecutive parts as long as each of ``groups`` (what is left over is
+    not returned): the answers of one batched load, given back to the groups that asked them.
+
+    >>> _split([1, 2, 3, 4, 5], [["a"], [], ["b", "c"]])
+    [[1], [], [2, 3]]
+    """
+    parts, at = [], 0
+    for group in groups:
+        parts.append(list(flat[at : at + len(group)]))
+        at += len(group)
+    return parts
 
 
 def ahead(how: str, arg: Any = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
