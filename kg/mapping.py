@@ -45,7 +45,7 @@ from kg.mapping_compile import CompiledMapping, RowUnsupported, Unsupported, com
 from kg.namespaces import PAS, sparql_prologue
 from kg.regions import region_pattern
 from kg.sources.csv_blocks import Block, Resume, read_blocks, readable
-from kg.sources.csv_reader import DELIMITERS, read_csv_cells, record_of
+from kg.sources.csv_reader import delimiter_of, read_csv_cells, record_of
 from kg.sources.records import Record, variable_name
 
 _MARKER = f" <{PAS.sourceRow}> ".encode()
@@ -650,7 +650,7 @@ def run_csv_columnar(
     index, skips = _skip_positions(names, jobs)
     wanted = {index[name] for plan in plans for name in plan.present}
     wanted |= {position for rules in skips for position, _ in rules if position is not None}
-    delimiter = DELIMITERS.get(parse.get("delimiter", ","), parse.get("delimiter", ","))
+    delimiter = delimiter_of(parse)
     clock = time.perf_counter
     seen = 0  # rows read so far: batch numbers as the row engine's (BATCH_ROWS rows each)
     blocks = read_blocks(path, parse, len(names), sorted(wanted), BATCH_ROWS)

@@ -33,7 +33,7 @@ from kg.mapping_compile import (
     translate_regex,
     translate_replacement,
 )
-from kg.sources.csv_reader import _DELIMITERS, read_csv_cells
+from kg.sources.csv_reader import delimiter_of, read_csv_cells
 from kg.sources.records import read_records, split_read_options
 from tests.conftest import ROOT, TEST_BASE
 from tests.test_mapping_compile import POOL
@@ -102,7 +102,7 @@ def test_random_rows_same_through_cells_and_records(path: Path, tmp_path: Path) 
     columns += [c for c in mapping.options.get("columns", "").split() if c not in columns]
     header = ["unused_before", *columns, "unused_after"]
     rng = random.Random(path.stem)
-    delimiter = _DELIMITERS.get(mapping.options.get("delimiter", ","), mapping.options.get("delimiter", ","))
+    delimiter = delimiter_of(mapping.options)
     encoding = mapping.options.get("encoding", "utf-8-sig")
     if encoding.lower() in ("latin-1", "latin1", "iso-8859-1", "cp1252", "windows-1252"):
         pool_ok = lambda text: text.encode(encoding, errors="ignore").decode(encoding) == text  # noqa: E731

@@ -22,7 +22,7 @@ from kg.mapping import ENGINE_VARIABLE, Mapping, MappingRunner, MappingStats, ma
 from kg.mapping_columnar import ColumnarPlan, compile_columnar
 from kg.mapping_compile import Unsupported, compile_mapping
 from kg.sources.csv_blocks import Block, Resume, read_blocks
-from kg.sources.csv_reader import DELIMITERS, read_csv_cells
+from kg.sources.csv_reader import delimiter_of, read_csv_cells
 from tests.conftest import ROOT, TEST_BASE
 from tests.test_mapping_cells import CSV_CASES, CSV_MAPPINGS, _outcome, _padded
 
@@ -143,7 +143,7 @@ def test_random_rows_same_through_columns_and_rows(
     columns += [c for c in mapping.options.get("columns", "").split() if c not in columns]
     header = ["unused_before", *columns, "unused_after"]
     rng = random.Random(f"{path.stem}-{plain}")
-    delimiter = DELIMITERS.get(mapping.options.get("delimiter", ","), mapping.options.get("delimiter", ","))
+    delimiter = delimiter_of(mapping.options)
     rows = [[_padded(rng) for _ in header] for _ in range(160)]
     if plain or mapping.options.get("quoting") == "none":
         rows = [[_plain(c, delimiter) for c in row] for row in rows]

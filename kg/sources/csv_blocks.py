@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import polars as pl
 
-from kg.sources.csv_reader import DELIMITERS
+from kg.sources.csv_reader import delimiter_of
 
 BLOCK_BYTES = 1 << 22
 _UTF8 = ("utf-8", "utf-8-sig", "utf8", "utf_8")
@@ -71,7 +71,7 @@ def readable(options: Mapping[str, str]) -> bool:
     >>> readable({"delimiter": "semicolon"}), readable({"encoding": "latin-1"})
     (True, False)
     """
-    delimiter = DELIMITERS.get(options.get("delimiter", ","), options.get("delimiter", ","))
+    delimiter = delimiter_of(options)
     return (
         options.get("encoding", "utf-8-sig").lower() in _UTF8
         and len(delimiter.encode()) == 1
@@ -87,7 +87,7 @@ def read_blocks(
     ``wanted`` columns (by position: ``p{position}``), then possibly one :class:`Resume` for the
     Python reader."""
     wanted = sorted(set(wanted))
-    delimiter = DELIMITERS.get(options.get("delimiter", ","), options.get("delimiter", ","))
+    delimiter = delimiter_of(options)
     sep = delimiter.encode()
     quoted = options.get("quoting") != "none"
     skip = int(options.get("skip_lines", "0"))

@@ -17,7 +17,17 @@ from kg.errors import SourceError
 from kg.sources.records import Record, explode, variable_name
 
 DELIMITERS = {"tab": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
-_DELIMITERS = DELIMITERS  # the name tests import
+
+
+def delimiter_of(options: Mapping[str, str]) -> str:
+    """The delimiter a source's ``delimiter`` option names (a name of :data:`DELIMITERS` or the
+    character itself; a comma by default).
+
+    >>> delimiter_of({"delimiter": "semicolon"}), delimiter_of({"delimiter": "#"}), delimiter_of({})
+    (';', '#', ',')
+    """
+    given = options.get("delimiter", ",")
+    return DELIMITERS.get(given, given)
 
 
 def read_csv(path: Path, options: Mapping[str, str]) -> Iterator[Record]:
@@ -54,7 +64,7 @@ def read_csv_cells(
     >>> names, list(rows)
     (['code', 'lib'], [(2, ['A1', ' x '])])
     """
-    delimiter = DELIMITERS.get(options.get("delimiter", ","), options.get("delimiter", ","))
+    delimiter = delimiter_of(options)
     encoding = options.get("encoding", "utf-8-sig")
     quoting: Literal[0, 1, 2, 3] = csv.QUOTE_NONE if options.get("quoting") == "none" else csv.QUOTE_MINIMAL
     skip = int(options.get("skip_lines", "0"))
