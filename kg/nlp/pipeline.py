@@ -165,6 +165,7 @@ class SkillLinker:
         raw_ends: list[int] = (array[0] + array[1]).tolist()
         # The clauses of the requirement segments: (start, end, its tokens, collect emerging, memo key)
         found_clauses: list[tuple[int, int, list[Token], bool, tuple[object, ...]]] = []
+        settings = self._settings()  # the same for every clause of the offer
         for seg in doc._.segments or []:
             if not seg.requirement:
                 continue
@@ -184,7 +185,7 @@ class SkillLinker:
                 stop = max(end, clause_tokens[-1][1]) if clause_tokens else end
                 key: tuple[object, ...] = (
                     text[start:stop], tuple((a - start, b - start) for a, b, _ in clause_tokens),
-                    doc._.prior, collect, self._settings(),
+                    doc._.prior, collect, settings,
                 )
                 found_clauses.append((start, end, clause_tokens, collect, key))
         # Each clause's mentions and emerging phrases, offsets relative to its start. Perf only: the
