@@ -51,7 +51,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -101,6 +101,18 @@ class _Col:
 _NONE = _Col("none", pl.lit(None, dtype=pl.String))
 _TEXT_KINDS = ("str", "lang")
 _POLARS_TYPES = {"str": pl.String, "lang": pl.String, "iri": pl.String, "bool": pl.Boolean, "int": pl.Int64}
+
+
+class _Either(NamedTuple):
+    """A piece of a row's text that is one of two constant texts (a boolean's N-Triples term):
+    constant texts next to it can be merged into both."""
+
+    test: pl.Expr
+    yes: str
+    no: str
+
+
+Piece = str | pl.Expr | _Either
 
 
 def _constant(value: Any) -> _Col:
@@ -181,8 +193,22 @@ class ColumnarPlan:
     needs: list[list[str]]
     marks: list[pl.Expr]
     subjects: list[pl.Expr]  # the subject term of every line (empty: lines not known distinct)
-    row: pl.Expr | None  # each row's lines as one text
-    plain_row: pl.Expr | None  # the same for plain cells (no escapes)
+    # Per line: the columns it needs bound, and its text as pieces (escaped, and for plain cells)
+    line_pieces: list[tuple[list[str], list[Piece], list[Piece]]]
+    _rows: dict[tuple[bool, tuple[bool, ...]], pl.Expr | None] = field(default_factory=dict, repr=False)
+
+    def row(self, plain: bool, always: tuple[bool, ...]) -> pl.Expr | None:
+        """Each row's lines as one text: one ``concat_str`` of every line's pieces. The lines
+        ``always`` written in a frame (every column they need is bound on every row) are pieces
+        without condition, their constant texts merged across lines (and into a boolean's two
+        texts); the others are each piece null where the line is not written. Fewer pieces, less
+        work: polars' ``concat_str`` costs about the same per piece whatever its length."""
+        key = (plain, always)
+        if key not in self._rows:
+            self._rows[key] = _row_text(
+                [(need, texts if plain else escaped) for need, escaped, texts in self.line_pieces], always
+            )
+        return self._rows[key]
 
     def run(
         self, frame: pl.DataFrame, keep_lines: bool = True, plain: bool = False, ascii: bool = False
@@ -216,7 +242,10 @@ class ColumnarPlan:
                 for subject in self.subjects
             )
         ):
-            texts = df.select(t=self.plain_row if plain else self.row)["t"]
+            always = tuple(
+                all(df[name].null_count() == 0 for name in need) for need, _, _ in self.line_pieces
+            )
+            texts = df.select(t=self.row(plain, always))["t"]
             bound = [
                 pl.all_horizontal([pl.col(n).is_not_null() for n in need]) for need in self.needs if need
             ]
@@ -560,6 +589,57 @@ def _either(test: pl.Expr, yes: str, no: str) -> pl.Expr:
     return pl.when(test).then(pl.lit(yes)).when(~test).then(pl.lit(no))
 
 
+def _merged(pieces: list[Piece], more: Sequence[Piece]) -> list[Piece]:
+    """``pieces`` followed by ``more``, adjacent constant texts merged (into an :class:`_Either`
+    's two texts too): the pieces must be written under the same condition.
+
+    >>> out = _merged(["<"], [">", _Either(pl.col("b"), "T", "F"), " .", "x", pl.col("v"), "!"])
+    >>> [p[1:] if isinstance(p, _Either) else p if isinstance(p, str) else "column" for p in out]
+    [('<>T .x', '<>F .x'), 'column', '!']
+    """
+    out = list(pieces)
+    for piece in more:
+        last = out[-1] if out else None
+        if isinstance(piece, str):
+            if isinstance(last, str):
+                out[-1] = last + piece
+            elif isinstance(last, _Either):
+                out[-1] = _Either(last.test, last.yes + piece, last.no + piece)
+            else:
+                out.append(piece)
+        elif isinstance(piece, _Either) and isinstance(last, str):
+            out[-1] = _Either(piece.test, last + piece.yes, last + piece.no)
+        else:
+            out.append(piece)
+    return out
+
+
+def _piece_expr(piece: Piece) -> pl.Expr:
+    if isinstance(piece, str):
+        return pl.lit(piece, dtype=pl.String)
+    if isinstance(piece, _Either):
+        return _either(piece.test, piece.yes, piece.no)
+    return piece
+
+
+def _row_text(lines: list[tuple[list[str], list[Piece]]], always: tuple[bool, ...]) -> pl.Expr | None:
+    """The row text of :meth:`ColumnarPlan.row`: ``lines`` are each line's needed columns and
+    pieces, ``always`` whether each is written on every row."""
+    exprs: list[pl.Expr] = []
+    run: list[Piece] = []  # pieces of consecutive lines written on every row
+    for (need, pieces), every in zip(lines, always, strict=True):
+        if every or not need:
+            run = _merged(run, pieces)
+            continue
+        exprs.extend(_piece_expr(p) for p in run)
+        run = []
+        # Each piece null where the line is not written (a value unbound).
+        bound = pl.all_horizontal([pl.col(n).is_not_null() for n in need])
+        exprs.extend(pl.when(bound).then(_piece_expr(p)) for p in _merged([], pieces))
+    exprs.extend(_piece_expr(p) for p in run)
+    return pl.concat_str(exprs, ignore_nulls=True) if exprs else None
+
+
 def _escaped(expr: pl.Expr) -> pl.Expr:
     return expr.str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
 
@@ -641,7 +721,7 @@ def _compile_cached(query: str, base_iri: str, present: frozenset[str]) -> Colum
             return pl.concat_str([pl.lit('"'), col.expr.cast(pl.String), pl.lit(f'"^^<{XSD}integer>')])
         return None
 
-    def term_pieces(node: Node, position: int, plain: bool) -> tuple[list[str | pl.Expr], str | None]:
+    def term_pieces(node: Node, position: int, plain: bool) -> tuple[list[Piece], str | None]:
         """The N-Triples text of a template term as pieces (constant texts and the value's
         column: no text is made for the term alone), and the column that must be bound."""
         if node[0] == "const":
@@ -661,15 +741,14 @@ def _compile_cached(query: str, base_iri: str, present: frozenset[str]) -> Colum
         if col.kind == "int":
             return ['"', col.expr.cast(pl.String), f'"^^<{XSD}integer>'], name
         assert col.kind == "bool"
-        return [_either(col.expr, nt(True), nt(False))], name
+        return [_Either(col.expr, nt(True), nt(False))], name
 
     lines: list[pl.Expr] = []
     marks: list[pl.Expr] = []
     subjects: dict[str, pl.Expr] = {}
     predicates: list[Node] = []
     needs: list[list[str]] = []
-    pieces: list[pl.Expr] = []
-    plain_pieces: list[pl.Expr] = []
+    line_pieces: list[tuple[list[str], list[Piece], list[Piece]]] = []
     for subject, predicate, obj in template:
         if predicate == ("const", Iri(_SOURCE_ROW)) and obj == ("var", "_row"):
             if subject[0] != "var":
@@ -685,26 +764,18 @@ def _compile_cached(query: str, base_iri: str, present: frozenset[str]) -> Colum
         nodes = (subject, predicate, obj)
         need = [n for n in (term_pieces(node, i, True)[1] for i, node in enumerate(nodes)) if n]
         needs.append(need)
-        # The same line as pieces of the row's text: constants merged, and each piece null where
-        # the line is not written (a value unbound), so that one concat_str of every line's
-        # pieces writes each row's text at once, without a text per term or per line.
-        bound = pl.all_horizontal([pl.col(n).is_not_null() for n in need]) if need else None
-        for plain, out in ((False, pieces), (True, plain_pieces)):
-            texts: list[str | pl.Expr] = []
+        # The same line as pieces of the row's text (constant texts and value columns), so that
+        # one concat_str of every line's pieces writes each row's text at once, without a text
+        # per term or per line (ColumnarPlan.row).
+        escaped_texts: list[Piece] = []
+        plain_texts: list[Piece] = []
+        for plain, texts in ((False, escaped_texts), (True, plain_texts)):
             for index, node in enumerate(nodes):
                 if index:
                     texts.append(" ")
                 texts.extend(term_pieces(node, index, plain)[0])
             texts.append(" .\n")
-            merged: list[str | pl.Expr] = []
-            for text in texts:
-                if isinstance(text, str) and merged and isinstance(merged[-1], str):
-                    merged[-1] += text
-                else:
-                    merged.append(text)
-            for text in merged:
-                piece = pl.lit(text, dtype=pl.String) if isinstance(text, str) else text
-                out.append(piece if bound is None else pl.when(bound).then(piece))
+        line_pieces.append((need, escaped_texts, plain_texts))
         predicates.append(predicate)
         subjects[repr(subject)] = (
             compiler.var(subject[1]).expr if subject[0] == "var" else pl.lit(nt(subject[1]))
@@ -723,6 +794,5 @@ def _compile_cached(query: str, base_iri: str, present: frozenset[str]) -> Colum
         needs,
         marks,
         subject_terms,
-        pl.concat_str(pieces, ignore_nulls=True) if pieces else None,
-        pl.concat_str(plain_pieces, ignore_nulls=True) if plain_pieces else None,
+        line_pieces,
     )
