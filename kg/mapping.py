@@ -460,7 +460,7 @@ class MappingRunner:
                 stats.unmapped.setdefault(number, record_of(names, number, every[position]).values)
         stats.triples += out.counts
         stats.map_s += time.perf_counter() - started
-        yield from out.chunks  # a row's text each: no copy of them all into one
+        yield from out.chunks()
         for batch in out.fallback:
             log.info("mapping %s: a batch through compiled Python (a guard)", self.mapping.path.name)
             every = every if every is not None else cells()

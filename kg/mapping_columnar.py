@@ -48,7 +48,8 @@ or never bound); an expression whose kind depends on the row is refused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -79,6 +80,9 @@ PY_SPACE = (
 )
 # An IRI certainly valid (RFC 3987) whatever the row: http(s), a host, unreserved path segments.
 _SAFE_IRI = r"^https?://[A-Za-z0-9.\-]+(?::[0-9]+)?(?:/[A-Za-z0-9._~\-]*)*$"
+# What may follow a prefix that is already http(s)://host/ for the whole to match _SAFE_IRI.
+_SAFE_PREFIX = r"https?://[A-Za-z0-9.\-]+(?::[0-9]+)?/[A-Za-z0-9._~/\-]*"
+_SAFE_PATH = r"[A-Za-z0-9._~/\-]*"
 _CONTROL = r"[\x00-\x1f\x7f]"
 _NOT_LATIN = r"[^\x00-\u024f]"
 _ASCII_INTEGER = r"^[+-]?[0-9]{1,18}$"
@@ -88,7 +92,8 @@ _ASCII_INTEGER = r"^[+-]?[0-9]{1,18}$"
 class _Col:
     """A compiled expression: its kind (``str``, ``lang``, ``iri``, ``bool``, ``int``, or
     ``none``: never bound), its polars expression (text for ``str``/``lang``/``iri``), whether
-    it is never null, its language (``lang``) and its value when constant."""
+    it is never null, its language (``lang``), its value when constant, and a ``CONCAT``'s
+    arguments."""
 
     kind: str
     expr: pl.Expr
@@ -96,6 +101,7 @@ class _Col:
     lang: str | None = None
     const: Any = None
     is_const: bool = False
+    parts: tuple[_Col, ...] = ()  # a CONCAT's arguments
 
 
 _NONE = _Col("none", pl.lit(None, dtype=pl.String))
@@ -147,8 +153,16 @@ class ColumnarOutput:
     mark_columns: list[tuple[list[str], list[int]]]  # per pas:sourceRow triple: entities, numbers
     unmarked: list[int]
     fallback: list[int]
-    chunks: list[bytes] = field(default_factory=list)  # the N-Triples text, row by row
+    texts: pl.Series = field(default_factory=lambda: pl.Series("t", [], dtype=pl.String))  # by row
     counts: int = 0
+
+    def chunks(self, rows: int = 2_000) -> Iterator[bytes]:
+        """The N-Triples text, ``rows`` rows at a time: Python bytes are made for one slice of
+        the rows at a time (a DGEFP block's text is 35 MB), which costs less than one bytes
+        object per row of the whole block (memory, page faults, one write per row)."""
+        texts = self.texts
+        for offset in range(0, texts.len(), rows):
+            yield from texts.slice(offset, rows).cast(pl.Binary).to_list()
 
     @property
     def marks(self) -> list[tuple[str, int]]:
@@ -261,14 +275,13 @@ class ColumnarPlan:
             count = texts.len()
         else:
             texts, count = pl.Series("t", [], dtype=pl.String), 0
-        chunks = texts.cast(pl.Binary).to_list()
-        listed = b"".join(chunks).decode().splitlines(keepends=True) if keep_lines else []
+        listed = "".join(texts.to_list()).splitlines(keepends=True) if keep_lines else []
         mark_columns: list[tuple[list[str], list[int]]] = []
         for mark in self.marks:
             found = df.select(e=mark, n=pl.col("_n")).drop_nulls("e")
             mark_columns.append((found["e"].to_list(), found["n"].to_list()))
         unmarked = df.filter(pl.all_horizontal([m.is_null() for m in self.marks])) if self.marks else df
-        return ColumnarOutput(listed, mark_columns, unmarked["_i"].to_list(), fallback, chunks, count)
+        return ColumnarOutput(listed, mark_columns, unmarked["_i"].to_list(), fallback, texts, count)
 
 
 _CONTROLS = bytes([*range(0x20), 0x7F]).replace(b"\r", b"").replace(b"\n", b"")
@@ -389,7 +402,8 @@ class _Compiler:
         langs = {a.lang for a in args}
         lang = langs.pop() if len(langs) == 1 else None
         nonnull = all(a.nonnull for a in args)
-        return _Col("lang" if lang else "str", pl.concat_str([a.expr for a in args]), nonnull, lang)
+        expr = pl.concat_str([a.expr for a in args])
+        return _Col("lang" if lang else "str", expr, nonnull, lang, parts=tuple(args))
 
     def f_iri(self, args: list[_Col]) -> _Col:
         (a,) = args
@@ -397,7 +411,7 @@ class _Compiler:
             return a
         if a.kind != "str":
             return _NONE
-        self.guards.append(a.expr.is_null() | a.expr.str.contains(_SAFE_IRI))
+        self.guards.append(_iri_guard(a))
         return _Col("iri", a.expr, a.nonnull)
 
     def f_strlang(self, args: list[_Col]) -> _Col:
@@ -564,6 +578,33 @@ class _Compiler:
             }[op]
             return _Col("bool", compare(a.expr, b.expr), a.nonnull and b.nonnull)
         raise Unsupported(f"operator {op} in a columnar mapping")
+
+
+def _iri_guard(col: _Col) -> pl.Expr:
+    """True where the text ``col`` is certainly a valid IRI (:data:`_SAFE_IRI`) or unbound. For
+    ``CONCAT(prefix, ...)`` whose constant prefix is already ``http(s)://host/``: only the other
+    arguments are checked, each on its own against the path's characters, which gives the same
+    verdict without making the IRI's text again (SIRENE's ``id:siret/…``, ``id:commune/…``).
+
+    >>> import re
+    >>> all(bool(re.fullmatch(_SAFE_PREFIX, p)) == ok for p, ok in [("https://w3id.org/id/", True),
+    ...     ("https://w3id.org", False), ("http://h:80/a_b/", True), ("https://h_x/", False)])
+    True
+    """
+    whole = col.expr.is_null() | col.expr.str.contains(_SAFE_IRI)
+    prefix, rest = "", list(col.parts)
+    while rest and rest[0].is_const and type(rest[0].const) is str:
+        prefix += rest.pop(0).const
+    if not col.parts or not re.fullmatch(_SAFE_PREFIX, prefix):
+        return whole
+    if not all(p.kind == "str" and (not p.is_const or re.fullmatch(_SAFE_PATH, p.const)) for p in rest):
+        return whole  # a constant that is no path text, or a language-tagged argument
+    values = [p.expr for p in rest if not p.is_const]
+    if not values:
+        return pl.lit(True)
+    # null where an argument is unbound: the CONCAT is then unbound, which the guard accepts
+    checks = [v.str.contains(f"^{_SAFE_PATH}$") for v in values]
+    return pl.any_horizontal([v.is_null() for v in values]) | pl.all_horizontal(checks)
 
 
 def _common(cols: list[_Col], what: str) -> tuple[str, str | None]:
