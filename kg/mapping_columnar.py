@@ -155,11 +155,18 @@ class ColumnarOutput:
     fallback: list[int]
     texts: pl.Series = field(default_factory=lambda: pl.Series("t", [], dtype=pl.String))  # by row
     counts: int = 0
+    rows: tuple[pl.DataFrame, pl.Expr] | None = None  # the texts not yet made: a frame, its row text
 
     def chunks(self, rows: int = 2_000) -> Iterator[bytes]:
-        """The N-Triples text, ``rows`` rows at a time: Python bytes are made for one slice of
-        the rows at a time (a DGEFP block's text is 35 MB), which costs less than one bytes
-        object per row of the whole block (memory, page faults, one write per row)."""
+        """The N-Triples text, a row's each, made ``rows`` rows at a time: a DGEFP block's text
+        is 35 MB, and making it a slice at a time (polars' text, then Python bytes) keeps the
+        buffers small and reused, which costs less than the whole block's at once (memory,
+        page faults)."""
+        if self.rows is not None:
+            frame, row = self.rows
+            for offset in range(0, frame.height, rows):
+                yield from frame.slice(offset, rows).select(t=row)["t"].cast(pl.Binary).to_list()
+            return
         texts = self.texts
         for offset in range(0, texts.len(), rows):
             yield from texts.slice(offset, rows).cast(pl.Binary).to_list()
@@ -239,6 +246,7 @@ class ColumnarPlan:
         for name, expr in self.binds:
             df = df.with_columns(expr.alias(f"v_{name}"))
         fallback: list[int] = []
+        texts, row = pl.Series("t", [], dtype=pl.String), None
         guards = [*self.guards, *([] if plain else self.text_guards), *([] if ascii else self.case_guards)]
         if guards:
             refused = df.select(pl.col("_b"), ok=pl.all_horizontal(guards)).filter(~pl.col("ok"))
@@ -259,7 +267,8 @@ class ColumnarPlan:
             always = tuple(
                 all(df[name].null_count() == 0 for name in need) for need, _, _ in self.line_pieces
             )
-            texts = df.select(t=self.row(plain, always))["t"]
+            row = self.row(plain, always)
+            texts = df.select(t=row)["t"] if keep_lines else texts
             bound = [
                 pl.all_horizontal([pl.col(n).is_not_null() for n in need]) for need in self.needs if need
             ]
@@ -274,14 +283,16 @@ class ColumnarPlan:
             texts = lines.drop_nulls("t").unique()["t"]  # within each batch, as the row engine does
             count = texts.len()
         else:
-            texts, count = pl.Series("t", [], dtype=pl.String), 0
+            count = 0
         listed = "".join(texts.to_list()).splitlines(keepends=True) if keep_lines else []
         mark_columns: list[tuple[list[str], list[int]]] = []
         for mark in self.marks:
             found = df.select(e=mark, n=pl.col("_n")).drop_nulls("e")
             mark_columns.append((found["e"].to_list(), found["n"].to_list()))
         unmarked = df.filter(pl.all_horizontal([m.is_null() for m in self.marks])) if self.marks else df
-        return ColumnarOutput(listed, mark_columns, unmarked["_i"].to_list(), fallback, texts, count)
+        rows = None if row is None else (df, row)
+        positions = unmarked["_i"].to_list()
+        return ColumnarOutput(listed, mark_columns, positions, fallback, texts, count, rows)
 
 
 _CONTROLS = bytes([*range(0x20), 0x7F]).replace(b"\r", b"").replace(b"\n", b"")
