@@ -320,7 +320,7 @@ def clean_cell(expr: pl.Expr, plain: bool = False) -> pl.Expr:
     True
     """
     stripped = expr.str.strip_chars() if plain else expr.str.strip_chars(PY_SPACE)
-    return pl.when(stripped.str.len_bytes() > 0).then(stripped)
+    return stripped.replace("", None)  # half the cost of a when/then on the text's length
 
 
 class _Compiler:
@@ -473,13 +473,8 @@ class _Compiler:
             return a
         if a.kind != "str":
             raise Unsupported(f"xsd:boolean of {a.kind}")
-        expr = (
-            pl.when(a.expr.is_in(["true", "1"]))
-            .then(pl.lit(True))
-            .when(a.expr.is_in(["false", "0"]))
-            .then(pl.lit(False))
-        )
-        return _Col("bool", expr)
+        lexical = {"true": True, "1": True, "false": False, "0": False}
+        return _Col("bool", a.expr.replace_strict(lexical, default=None, return_dtype=pl.Boolean))
 
     def f_to_integer(self, args: list[_Col]) -> _Col:
         (a,) = args
