@@ -147,7 +147,8 @@ def _frame(
         # any other \r — one polars read of the lines costs less than the byte searches for
         # "\n\n", "\n\r\n" and the counts of "\r" and "\r\n" (two-byte patterns: ~1 ns a byte).
         lines = pl.read_csv(
-            block, has_header=False, separator="\x00", quote_char=None, infer_schema=False, raise_if_empty=False
+            block, has_header=False, separator="\x00", quote_char=None, infer_schema=False,
+            raise_if_empty=False,
         ).to_series()
         if lines.len() != rows or lines.null_count() or lines.str.contains("\r", literal=True).any():
             return None
