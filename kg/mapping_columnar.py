@@ -146,7 +146,8 @@ class ColumnarOutput:
     """What :meth:`ColumnarPlan.run` gives: the N-Triples ``lines`` of the batches it mapped
     (deduplicated within each batch, as the row engine does), their count per batch in
     ``counts``, the (entity, record number) ``marks``, the row positions that marked no entity
-    (``unmarked``), and the ``fallback`` batches a guard sent back to the row engine."""
+    (``unmarked``), the ``fallback`` batches a guard sent back to the row engine, and the row
+    texts: made (``texts``), or ``pending`` (a frame and its row expression) for :meth:`chunks`."""
 
     lines: list[str]
     mark_columns: list[tuple[list[str], list[int]]]  # per pas:sourceRow triple: entities, numbers
@@ -154,15 +155,15 @@ class ColumnarOutput:
     fallback: list[int]
     texts: pl.Series = field(default_factory=lambda: pl.Series("t", [], dtype=pl.String))  # by row
     counts: int = 0
-    rows: tuple[pl.DataFrame, pl.Expr] | None = None  # the texts not yet made: a frame, its row text
+    pending: tuple[pl.DataFrame, pl.Expr] | None = None  # the texts not yet made: a frame, its row text
 
     def chunks(self, rows: int = 2_000) -> Iterator[bytes]:
         """The N-Triples text, a row's each, made ``rows`` rows at a time: a DGEFP block's text
         is 35 MB, and making it a slice at a time (polars' text, then Python bytes) keeps the
         buffers small and reused, which costs less than the whole block's at once (memory,
         page faults)."""
-        if self.rows is not None:
-            frame, row = self.rows
+        if self.pending is not None:
+            frame, row = self.pending
             for offset in range(0, frame.height, rows):
                 yield from frame.slice(offset, rows).select(t=row)["t"].cast(pl.Binary).to_list()
             return
@@ -289,9 +290,9 @@ class ColumnarPlan:
             found = df.select(e=mark, n=pl.col("_n")).drop_nulls("e")
             mark_columns.append((found["e"].to_list(), found["n"].to_list()))
         unmarked = df.filter(pl.all_horizontal([m.is_null() for m in self.marks])) if self.marks else df
-        rows = None if row is None else (df, row)
+        pending = None if row is None else (df, row)
         positions = unmarked["_i"].to_list()
-        return ColumnarOutput(listed, mark_columns, positions, fallback, texts, count, rows)
+        return ColumnarOutput(listed, mark_columns, positions, fallback, texts, count, pending)
 
 
 _CONTROLS = bytes([*range(0x20), 0x7F]).replace(b"\r", b"").replace(b"\n", b"")
