@@ -224,16 +224,16 @@ def _worker_main(root: str, conn: Connection, threads: int = 1) -> None:
 
     def answer_jobs() -> None:
         while (frame := jobs.get()) is not None:
-            job = pickle.loads(memoryview(frame)[_JOB_ID.size :])
-            store = served.get()
             answer: Answer | Refusal
-            if store is None:
-                answer = Refusal("error", f"no graph built in {served.root}")
-            else:
-                try:
+            try:  # never lose a job: whatever fails is reported, and the thread goes on
+                job = pickle.loads(memoryview(frame)[_JOB_ID.size :])
+                store = served.get()  # may open a new build
+                if store is None:
+                    answer = Refusal("error", f"no graph built in {served.root}")
+                else:
                     answer = execute(store, job)
-                except Exception as exc:  # never die on a query: report it
-                    answer = Refusal("error", f"{type(exc).__name__}: {exc}")
+            except Exception as exc:
+                answer = Refusal("error", f"{type(exc).__name__}: {exc}")
             payload = frame[: _JOB_ID.size] + pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
             with send:
                 conn.send_bytes(payload)
