@@ -442,17 +442,17 @@ class ProcessPoolBackend:
         fail (one of them may be the cause: sending them again could kill another worker), its
         free slots are forgotten and a new worker is started."""
         if worker in self._all and not worker.starting and self._idle is not None:
-            self._fail(worker, _WorkerDied("the worker closed its socket"))
+            self._fail(worker, lambda: _WorkerDied("the worker closed its socket"))
             self._idle.discard(worker)
             self._replace(worker)
 
-    def _fail(self, worker: _Worker, error: Exception) -> None:
-        """End every query in flight on ``worker`` with ``error``."""
+    def _fail(self, worker: _Worker, error: Callable[[], Exception]) -> None:
+        """End every query in flight on ``worker`` with an exception (one each) made by ``error``."""
         jobs, worker.jobs = worker.jobs, {}
         for pending in jobs.values():
             pending.timer.cancel()
             if not pending.future.done():
-                pending.future.set_exception(error)
+                pending.future.set_exception(error())
 
     def _answered(self, worker: _Worker, frame: bytes) -> None:
         """A worker's answer: to the query waiting for it (if still waiting), and the slot freed."""
@@ -475,7 +475,7 @@ class ProcessPoolBackend:
         if not pending.future.done():
             pending.future.set_exception(QueryTimeout())
         self.restarts += 1
-        self._fail(worker, _Retry())
+        self._fail(worker, _Retry)
         if self._idle is not None:
             self._idle.discard(worker)
         self._replace(worker)
@@ -565,7 +565,7 @@ class ProcessPoolBackend:
         for task in list(self._tasks):  # replacements still starting
             task.cancel()
         for worker in list(self._all):
-            self._fail(worker, _WorkerDied("the pool is closing"))
+            self._fail(worker, lambda: _WorkerDied("the pool is closing"))
             worker.channel.close()
             with contextlib.suppress(Exception):
                 worker.process.terminate()
