@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import multiprocessing
 import os
 import pickle
+import queue
 import socket
 import struct
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
@@ -174,37 +177,76 @@ def _read_link(link: Path) -> str | None:
         return None
 
 
-def _worker_main(root: str, conn: Connection) -> None:
-    """A worker process: open the served build read-only, answer jobs until the pipe closes.
+class _Served:
+    """The build a worker process serves, shared by its query threads: opened read-only once, and
+    opened again before the next job when ``current`` moved (a rebuild), so that workers follow
+    rebuilds without a restart. A thread keeps the store it was given for its whole query."""
 
-    A new build (``current`` moved) is opened before the next job, so that workers follow
-    rebuilds without a restart.
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.layout = StoreLayout(Path(root))
+        self.lock = threading.Lock()
+        self.opened: Path | None = self.layout.current()
+        self.current = self.opened
+        self.store: ox.Store | None = ox.Store.read_only(str(self.opened)) if self.opened else None
+        self.link: str | None = _read_link(self.layout.link)
+
+    def get(self) -> ox.Store | None:
+        """The store to query now (None when nothing is built)."""
+        with self.lock:
+            # one readlink per job; the link is resolved and checked only when it changed
+            if (target := _read_link(self.layout.link)) != self.link:
+                self.link, self.current = target, self.layout.current()
+            if self.current is None:
+                return None
+            if self.current != self.opened or self.store is None:
+                self.store = ox.Store.read_only(str(self.current))
+                self.opened = self.current
+            return self.store
+
+
+_JOB_ID = struct.Struct("!Q")  # each frame between the app and a worker starts with its job's number
+
+
+def _worker_main(root: str, conn: Connection, threads: int = 1) -> None:
+    """A worker process: ``threads`` query threads over one read-only store, answering jobs until
+    the socket closes.
+
+    pyoxigraph releases the GIL while it evaluates a query and writes its results
+    (``docs/readme/sparqlthr.md``), so the threads of one process run queries in parallel on one
+    ``Store``, sharing its RocksDB caches as the reference server's threads do. Each frame in is
+    a job number and a pickled :class:`Job`; each frame out the same number and the pickled answer,
+    in the order the queries finish.
     """
-    layout = StoreLayout(Path(root))
-    opened: Path | None = layout.current()
-    store: ox.Store | None = ox.Store.read_only(str(opened)) if opened else None
-    link: str | None = _read_link(layout.link)
-    current = opened
+    served = _Served(root)
+    jobs: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+    send = threading.Lock()
+
+    def answer_jobs() -> None:
+        while (frame := jobs.get()) is not None:
+            answer: Answer | Refusal
+            try:  # never lose a job: whatever fails is reported, and the thread goes on
+                job = pickle.loads(memoryview(frame)[_JOB_ID.size :])
+                store = served.get()  # may open a new build
+                if store is None:
+                    answer = Refusal("error", f"no graph built in {served.root}")
+                else:
+                    answer = execute(store, job)
+            except Exception as exc:
+                answer = Refusal("error", f"{type(exc).__name__}: {exc}")
+            payload = frame[: _JOB_ID.size] + pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
+            with send:
+                conn.send_bytes(payload)
+
+    workers = [threading.Thread(target=answer_jobs, daemon=True) for _ in range(max(1, threads))]
+    for thread in workers:
+        thread.start()
     conn.send("ready")
     while True:
         try:
-            job = conn.recv()
+            jobs.put(conn.recv_bytes())
         except (EOFError, OSError):
             return
-        # one readlink per job; the link is resolved and checked only when it changed (a rebuild)
-        if (target := _read_link(layout.link)) != link:
-            link, current = target, layout.current()
-        if current is None:
-            conn.send(Refusal("error", f"no graph built in {root}"))
-            continue
-        if current != opened or store is None:
-            store = ox.Store.read_only(str(current))
-            opened = current
-        try:
-            answer: Answer | Refusal = execute(store, job)
-        except Exception as exc:  # never die on a query: report it
-            answer = Refusal("error", f"{type(exc).__name__}: {exc}")
-        conn.send_bytes(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
 
 
 _HEADER = struct.Struct("!i")  # multiprocessing.Connection's frame header: the payload's length
@@ -228,6 +270,7 @@ class _Channel(asyncio.Protocol):
         self.waiter: asyncio.Future[bytes] | None = None
         self.lost = False
         self.on_lost: Callable[[], None] | None = None
+        self.on_frame: Callable[[bytes], None] | None = None  # once set, every frame goes there
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
@@ -247,6 +290,9 @@ class _Channel(asyncio.Protocol):
                 return
             frame = bytes(buffer[start : start + size])
             del buffer[: start + size]
+            if self.on_frame is not None:
+                self.on_frame(frame)
+                continue
             waiter, self.waiter = self.waiter, None
             if waiter is not None and not waiter.done():
                 waiter.set_result(frame)
@@ -275,22 +321,42 @@ class _Channel(asyncio.Protocol):
         return await waiter
 
     def close(self) -> None:
-        self.on_lost = None
+        self.on_lost = self.on_frame = None
         if self.transport is not None:
             self.transport.close()
+
+
+class _Retry(Exception):
+    """The job's worker was killed for another job's timeout: run it again elsewhere."""
+
+
+class _WorkerDied(Exception):
+    """The job's worker process ended on its own (out of memory, killed from outside)."""
+
+
+@dataclass(eq=False)
+class _Pending:
+    future: asyncio.Future[bytes]
+    timer: asyncio.TimerHandle
 
 
 @dataclass(eq=False)
 class _Worker:
     process: multiprocessing.process.BaseProcess
     channel: _Channel
-    busy: bool = False
+    jobs: dict[int, _Pending] = field(default_factory=dict)  # in flight, by job number
+    starting: bool = False  # spawned, not yet ready
+
+    @property
+    def busy(self) -> bool:
+        return self.starting or bool(self.jobs)
 
 
 class _IdleWorkers:
-    """The idle workers, the most recently used given first (LIFO): under a light load the same
-    few workers answer, with their caches warm (RocksDB blocks, memory pages, CPU caches), instead
-    of each query going to the coldest one in turn (measured, ``docs/guides/sparql-pool.md``)."""
+    """Free query slots, one entry per free thread of a worker, the most recently freed given
+    first (LIFO): under a light load the same process answers, with its caches warm (RocksDB
+    blocks, memory pages, CPU caches), instead of each query going to the coldest one in turn
+    (measured, ``docs/guides/sparql-pool.md``)."""
 
     def __init__(self) -> None:
         self.stack: list[_Worker] = []
@@ -305,11 +371,12 @@ class _IdleWorkers:
         self.stack.append(worker)
 
     def discard(self, worker: _Worker) -> None:
+        """Forget every free slot of ``worker`` (it is gone)."""
         if worker in self.stack:
-            self.stack.remove(worker)
+            self.stack = [w for w in self.stack if w is not worker]
 
     async def get(self, timeout: float) -> _Worker:
-        """An idle worker; raises ``TimeoutError`` when none comes free within ``timeout``."""
+        """A worker with a free slot; raises ``TimeoutError`` when none comes free within ``timeout``."""
         if self.stack:
             return self.stack.pop()
         waiter: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
@@ -324,56 +391,110 @@ class _IdleWorkers:
 
 
 class ProcessPoolBackend:
-    """``size`` worker processes over the store at ``root``; killed and replaced on timeout."""
+    """``size`` worker processes of ``threads`` query threads each over the store at ``root``.
+
+    A query past its timeout has its process killed (the only way to stop a pyoxigraph
+    evaluation) and replaced; the other queries that process was running are innocent and
+    read-only, so they are sent again, transparently, to another worker within their own
+    deadline. A process that dies on its own (out of memory) fails the queries it was running.
+    """
 
     name = "process-pool"
+    worker_main = staticmethod(_worker_main)  # a worker process's code (tests wrap it)
 
-    def __init__(self, root: Path, size: int | None = None) -> None:
+    def __init__(self, root: Path, size: int | None = None, threads: int | None = None) -> None:
         self.root = root
-        # Four per CPU by default: queries run at once as on a threaded server (the reference,
-        # ``oxigraph serve``, answers every connection at once), so that a short query does not
-        # queue behind long ones; a worker costs ~45 MB (the store's pages are shared).
-        self.size = size or max(4, 4 * (os.cpu_count() or 1))
+        # Defaults measured on the benchmark's mix (docs/readme/sparqlthr.md): one process per CPU,
+        # four query threads each. Queries run at once as on the reference server (one thread per
+        # connection), so a short query does not queue behind long ones; the threads of a process
+        # share one store and its caches, where one process per query slot each had its own.
+        self.size = size or max(2, os.cpu_count() or 1)
+        self.threads = threads or 4
         # forkserver: workers start from a clean interpreter (no inherited event loop, threads
         # or RocksDB handles of the app), cheaply.
         self._ctx = multiprocessing.get_context("forkserver")
         self._idle: _IdleWorkers | None = None
         self._all: list[_Worker] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self.restarts = 0
+        self._numbers = itertools.count()
+        self.restarts = 0  # processes killed at a query's timeout
+        self.retried = 0  # queries sent again after their process was killed for another's timeout
 
     async def _spawn(self) -> _Worker:
         mine, theirs = socket.socketpair()
         child = Connection(theirs.detach())
-        process = self._ctx.Process(target=_worker_main, args=(str(self.root), child), daemon=True)
+        process = self._ctx.Process(
+            target=self.worker_main, args=(str(self.root), child, self.threads), daemon=True
+        )
         try:
             process.start()
         finally:
             child.close()
         mine.setblocking(False)
         _, channel = await asyncio.get_running_loop().create_unix_connection(_Channel, sock=mine)
-        worker = _Worker(process, channel, busy=True)  # not idle until it says it is ready
+        worker = _Worker(process, channel, starting=True)  # no job until it says it is ready
         channel.on_lost = lambda: self._lost(worker)
         self._all.append(worker)
         return worker
 
     def _lost(self, worker: _Worker) -> None:
-        """A worker's socket closed: when it died idle (killed, out of memory), replace it now,
-        so that no job is given to it."""
-        if not worker.busy and worker in self._all and self._idle is not None:
+        """A worker's socket closed: it died (killed from outside, out of memory). Its queries
+        fail (one of them may be the cause: sending them again could kill another worker), its
+        free slots are forgotten and a new worker is started."""
+        if worker in self._all and not worker.starting and self._idle is not None:
+            self._fail(worker, lambda: _WorkerDied("the worker closed its socket"))
             self._idle.discard(worker)
             self._replace(worker)
 
+    def _fail(self, worker: _Worker, error: Callable[[], Exception]) -> None:
+        """End every query in flight on ``worker`` with an exception (one each) made by ``error``."""
+        jobs, worker.jobs = worker.jobs, {}
+        for pending in jobs.values():
+            pending.timer.cancel()
+            if not pending.future.done():
+                pending.future.set_exception(error())
+
+    def _answered(self, worker: _Worker, frame: bytes) -> None:
+        """A worker's answer: to the query waiting for it (if still waiting), and the slot freed."""
+        (number,) = _JOB_ID.unpack_from(frame)
+        pending = worker.jobs.pop(number, None)
+        if pending is None:
+            return
+        pending.timer.cancel()
+        if not pending.future.done():  # done: its client left; the answer is dropped
+            pending.future.set_result(frame)
+        if self._idle is not None and worker in self._all:
+            self._idle.put(worker)
+
+    def _expire(self, worker: _Worker, number: int) -> None:
+        """A query reached its deadline: kill its process (stopping the work), send the other
+        queries of that process again, start a new worker."""
+        pending = worker.jobs.pop(number, None)
+        if pending is None or worker not in self._all:
+            return
+        if not pending.future.done():
+            pending.future.set_exception(QueryTimeout())
+        self.restarts += 1
+        self._fail(worker, _Retry)
+        if self._idle is not None:
+            self._idle.discard(worker)
+        self._replace(worker)
+
     async def _start_one(self, idle: _IdleWorkers) -> None:
-        """Spawn a worker and make it available once it has opened the store."""
+        """Spawn a worker and make its slots available once it has opened the store."""
         worker = await self._spawn()
         try:
             await asyncio.wait_for(worker.channel.receive(), 120)  # its "ready"
         except (TimeoutError, EOFError, OSError):
             self._kill(worker)
             raise
-        worker.busy = False
-        idle.put(worker)
+        worker.channel.on_frame = lambda frame: self._answered(worker, frame)
+        worker.starting = False
+        if worker.channel.lost:  # died just after saying it was ready
+            self._lost(worker)
+            return
+        for _ in range(self.threads):
+            idle.put(worker)
 
     async def start(self) -> None:
         """Start the pool and wait until every worker has opened the store."""
@@ -400,44 +521,51 @@ class ProcessPoolBackend:
     async def run(self, job: Job, timeout: float) -> Answer | Refusal:
         await self.start()
         assert self._idle is not None
+        loop = asyncio.get_running_loop()
         deadline = time.monotonic() + timeout
         # pickled here, once, with the plain pickler: ``Connection.send`` builds a ForkingPickler
         # (and copies its dispatch table) per message, a measurable part of a short query's cost
         payload = pickle.dumps(job, pickle.HIGHEST_PROTOCOL)
-        for _ in range(3):
+        dead = 0
+        while True:
             try:
                 worker = await self._idle.get(max(0.0, deadline - time.monotonic()))
             except TimeoutError:
                 raise Busy from None
-            if worker.channel.lost:  # died while idle, not yet replaced: the job never reached it
-                self._replace(worker)
+            if worker.channel.lost or worker not in self._all:
+                # died while idle, not yet replaced: the job never reached it
+                if worker in self._all:
+                    self._lost(worker)
+                dead += 1
+                if dead > 2 * self.size:
+                    return Refusal("error", "the query workers had died; they are being replaced: retry")
                 continue
-            worker.busy = True
-            worker.channel.send(payload)
+            number = next(self._numbers)
+            future: asyncio.Future[bytes] = loop.create_future()
             left = max(0.0, deadline - time.monotonic())
+            # the deadline is the worker's, not this coroutine's: it holds even when the client
+            # leaves (the query goes on in its thread until it ends or its process is killed)
+            timer = loop.call_later(left, self._expire, worker, number)
+            worker.jobs[number] = _Pending(future, timer)
+            worker.channel.send(_JOB_ID.pack(number) + payload)
             try:
-                frame = await asyncio.wait_for(worker.channel.receive(), left)
-            except TimeoutError:
-                self.restarts += 1
-                self._replace(worker)
-                raise QueryTimeout from None
-            except (EOFError, OSError) as exc:
-                self._replace(worker)
+                frame = await future
+            except _Retry:
+                self.retried += 1
+                if time.monotonic() >= deadline:
+                    raise QueryTimeout from None
+                continue
+            except _WorkerDied as exc:
                 return Refusal("error", f"the query worker failed (out of memory?): {exc}")
-            except BaseException:  # cancelled (client gone): the worker's state is unknown, replace it
-                self._replace(worker)
-                raise
-            worker.busy = False
-            self._idle.put(worker)
-            answer = pickle.loads(frame)
+            answer = pickle.loads(memoryview(frame)[_JOB_ID.size :])
             assert isinstance(answer, Answer | Refusal)
             return answer
-        return Refusal("error", "the query workers had died; they are being replaced: retry")
 
     async def close(self) -> None:
         for task in list(self._tasks):  # replacements still starting
             task.cancel()
         for worker in list(self._all):
+            self._fail(worker, lambda: _WorkerDied("the pool is closing"))
             worker.channel.close()
             with contextlib.suppress(Exception):
                 worker.process.terminate()

@@ -33,7 +33,7 @@ def query_backend(settings: Settings, store: ox.Store | None) -> QueryBackend:
         return RemoteSparqlBackend(remote_endpoints(settings).query)
     if store is not None:
         return InProcessBackend(store)
-    return ProcessPoolBackend(settings.store, settings.query_workers or None)
+    return ProcessPoolBackend(settings.store, settings.query_workers or None, settings.query_threads or None)
 
 
 @cache

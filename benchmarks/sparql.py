@@ -116,7 +116,12 @@ def start_oxigraph(build: Path, timeout_s: int) -> tuple[str, subprocess.Popen[b
 
 
 def start_app(
-    store: Path, workers: int, endpoint: str = "", uvicorn_args: tuple[str, ...] = (), root: Path = ROOT
+    store: Path,
+    workers: int,
+    endpoint: str = "",
+    uvicorn_args: tuple[str, ...] = (),
+    root: Path = ROOT,
+    threads: int = 0,
 ) -> tuple[str, subprocess.Popen[bytes]]:
     port = _free_port()
     env = {
@@ -124,6 +129,7 @@ def start_app(
         "PASSERELLES_STORE": str(store),
         "PASSERELLES_RATE_LIMIT": "0",
         "PASSERELLES_QUERY_WORKERS": str(workers),
+        "PASSERELLES_QUERY_THREADS": str(threads),
         "PASSERELLES_QUERY_ENDPOINT": endpoint,
     }
     proc = subprocess.Popen(
@@ -258,13 +264,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--store", type=Path, default=Path("var/store"), help="store root (has current/)"
-    )
+    parser.add_argument("--store", type=Path, default=Path("var/store"), help="store root (has current/)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0, help="load time per target and round")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=0, help="app query workers (0: default)")
+    parser.add_argument("--workers", type=int, default=0, help="app query worker processes (0: default)")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="query threads per worker process (0: default)"
+    )
     parser.add_argument(
         "--targets",
         default=",".join(TARGETS),
@@ -279,6 +286,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--compare-workers", type=int, default=None, help="workers of `kg-serve@compare` (default: --workers)"
+    )
+    parser.add_argument(
+        "--compare-threads",
+        type=int,
+        default=None,
+        help="threads per worker of `kg-serve@compare` (default: --threads)",
     )
     parser.add_argument(
         "--compare-uvicorn",
@@ -301,18 +314,21 @@ def main() -> None:
     targets: dict[str, tuple[str, list[int]]] = {}  # name → (URL, server processes)
     try:
         if "kg-serve" in wanted:
-            url, proc = start_app(args.store, args.workers, uvicorn_args=uvicorn_args)
+            url, proc = start_app(args.store, args.workers, uvicorn_args=uvicorn_args, threads=args.threads)
             procs.append(proc)
             targets["kg-serve"] = (url, [proc.pid])
         if args.compare is not None:
             workers = args.workers if args.compare_workers is None else args.compare_workers
             extra = uvicorn_args if args.compare_uvicorn is None else tuple(args.compare_uvicorn.split())
-            url, proc = start_app(args.store, workers, uvicorn_args=extra, root=args.compare)
+            threads = args.threads if args.compare_threads is None else args.compare_threads
+            url, proc = start_app(args.store, workers, uvicorn_args=extra, root=args.compare, threads=threads)
             procs.append(proc)
             targets["kg-serve@compare"] = (url, [proc.pid])
         if "kg-serve+oxigraph" in wanted:
             side_url, side = start_oxigraph(build, 30)  # the oxigraph behind the second app
-            url, proc = start_app(args.store, args.workers, endpoint=side_url, uvicorn_args=uvicorn_args)
+            url, proc = start_app(
+                args.store, args.workers, endpoint=side_url, uvicorn_args=uvicorn_args, threads=args.threads
+            )
             procs += [side, proc]
             targets["kg-serve+oxigraph"] = (url, [proc.pid, side.pid])
         url, proc = start_oxigraph(build, 30)

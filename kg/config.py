@@ -29,7 +29,8 @@ class Settings:
     port: int = 8000
     query_timeout_s: float = 30.0
     result_cap: int = 10_000
-    query_workers: int = 0  # worker processes of /sparql (0: four per CPU, at least 4)
+    query_workers: int = 0  # worker processes of /sparql (0: one per CPU, at least 2)
+    query_threads: int = 0  # query threads per worker process, sharing its store (0: 4)
     rate_limit: float = 120.0  # queries per minute per client (0: no limit)
     rate_burst: int = 30  # queries a client may send at once before the rate applies
     query_endpoint: str = ""  # a SPARQL endpoint URL to run /sparql queries on instead of worker processes
@@ -82,6 +83,7 @@ class Settings:
             query_timeout_s=float(env.get("PASSERELLES_QUERY_TIMEOUT", str(default.query_timeout_s))),
             result_cap=int(env.get("PASSERELLES_RESULT_CAP", str(default.result_cap))),
             query_workers=int(env.get("PASSERELLES_QUERY_WORKERS", str(default.query_workers))),
+            query_threads=int(env.get("PASSERELLES_QUERY_THREADS", str(default.query_threads))),
             rate_limit=float(env.get("PASSERELLES_RATE_LIMIT", str(default.rate_limit))),
             rate_burst=int(env.get("PASSERELLES_RATE_BURST", str(default.rate_burst))),
             query_endpoint=env.get("PASSERELLES_QUERY_ENDPOINT", default.query_endpoint),

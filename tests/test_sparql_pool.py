@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 
-from api.executor import ProcessPoolBackend, _Channel, _IdleWorkers, _Worker
+from api.executor import ProcessPoolBackend, QueryTimeout, _Channel, _IdleWorkers, _Worker
 from api.limits import calls_service
 from api.results import Answer, Job, Refusal
 from api.sparql import is_update, parse_form
@@ -223,3 +223,110 @@ def test_query_prefixes_keeps_what_the_query_can_use() -> None:
     ):
         trimmed = execute(store, Job(query, "tsv", prefixes=every))
         assert isinstance(trimmed, Answer) and trimmed.body == b'?c\n"A"\n', query
+
+
+HOLD = "# hold until the flag file exists\n"
+
+
+def _holding_worker(root: str, conn: Connection, threads: int = 1) -> None:
+    """A worker whose jobs marked ``HOLD`` wait until ``<root>/flag`` exists before they run: the
+    first process's held queries are still running when their sibling times out."""
+    import time
+
+    import api.executor
+
+    flag = Path(root) / "flag"
+    run = api.executor.execute
+
+    def holding(store: object, job: Job) -> Answer | Refusal:
+        while job.query.startswith(HOLD) and not flag.exists():
+            time.sleep(0.02)
+        return run(store, job)  # type: ignore[arg-type]
+
+    api.executor.execute = holding  # type: ignore[assignment]
+    api.executor._worker_main(root, conn, threads)
+
+
+class _HoldingPool(ProcessPoolBackend):
+    worker_main = staticmethod(_holding_worker)
+
+
+def test_timeout_kills_the_process_and_its_other_queries_are_answered_elsewhere(settings: Settings) -> None:
+    """One process, three query threads: a query past its timeout has the process killed (the work
+    really stops), the two queries it was running beside it are sent again to the new process and
+    answered, each with its own answer, and the pool is whole again."""
+    flag = Path(settings.store) / "flag"
+    endless = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?o ?p }"
+
+    async def scenario() -> tuple[object, list[Answer | Refusal], int, int, int, bool, bool]:
+        pool = _HoldingPool(Path(settings.store), size=1, threads=3)
+        try:
+            await pool.start()
+            (first,) = pool._all
+            held = [
+                asyncio.ensure_future(
+                    pool.run(Job(f'{HOLD}SELECT ?n WHERE {{ BIND("{i}" AS ?n) }}', select_format="tsv"), 30)
+                )
+                for i in range(2)
+            ]
+            await asyncio.sleep(0.3)
+            assert len(first.jobs) == 2  # both running in the one process, held
+            try:
+                await pool.run(Job(endless), 1.0)
+                stopped: object = None
+            except QueryTimeout as exc:
+                stopped = exc
+            flag.touch()  # the replacement's held queries may run
+            answers = await asyncio.wait_for(asyncio.gather(*held), 30)
+            (second,) = pool._all
+            return (
+                stopped,
+                answers,
+                pool.restarts,
+                pool.retried,
+                first.process.exitcode or 0,
+                second is not first and second.process.is_alive(),
+                first.process.is_alive(),
+            )
+        finally:
+            flag.unlink(missing_ok=True)
+            await pool.close()
+
+    stopped, answers, restarts, retried, exitcode, replaced, first_alive = asyncio.run(scenario())
+    assert isinstance(stopped, QueryTimeout)
+    assert [a.body for a in answers if isinstance(a, Answer)] == [f'?n\n"{i}"\n'.encode() for i in range(2)]
+    assert (restarts, retried) == (1, 2)
+    assert exitcode < 0 and not first_alive and replaced  # killed by a signal, and a new one serves
+
+
+def test_a_client_that_leaves_does_not_stop_the_deadline(settings: Settings) -> None:
+    """A query whose client left keeps its deadline: past it the process is still killed (the work
+    stops), and a query that ended in time after its client left frees its slot."""
+    endless = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?o ?p }"
+
+    async def scenario() -> tuple[int, int, bool]:
+        pool = ProcessPoolBackend(Path(settings.store), size=1, threads=2)
+        try:
+            await pool.start()
+            (first,) = pool._all
+            left = asyncio.ensure_future(pool.run(Job(endless), 1.0))
+            short = asyncio.ensure_future(pool.run(Job("ASK {}"), 5))
+            await asyncio.sleep(0.2)
+            left.cancel()  # the client went away
+            await asyncio.sleep(0)
+            assert await short is not None
+            assert len(pool._idle.stack if pool._idle else []) == 1  # the short one's slot is free
+            for _ in range(100):
+                if pool.restarts:
+                    break
+                await asyncio.sleep(0.05)
+            for _ in range(100):  # the replacement has opened the store
+                if pool._all and pool._all[0] is not first and not pool._all[0].busy:
+                    break
+                await asyncio.sleep(0.1)
+            return pool.restarts, len(pool._all), first.process.is_alive()
+        finally:
+            await pool.close()
+
+    restarts, size, alive = asyncio.run(scenario())
+    assert (restarts, size, alive) == (1, 1, False)
