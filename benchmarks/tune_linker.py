@@ -48,6 +48,8 @@ GRID: dict[str, list[Any]] = {
     "prior_bonus": [0.0, 0.05, 0.1, 0.2],
     "prior_anchor": [True, False],
     "one_word_savoir_outside": [True, False],
+    "one_word_savoir_away": [(), ("intro",), ("intro", "missions")],
+    "prior_lone_word": [None, 6.0, 6.5, 7.0, 8.0],
 }
 
 
@@ -91,13 +93,19 @@ def pooled(counts: Sequence[PR], offers: Sequence[int]) -> PR:
     return total
 
 
-def ascend(runner: Runner, start: dict[str, Any], offers: Sequence[int], rounds: int = 3) -> dict[str, Any]:
-    """Coordinate ascent on F1 over ``offers``: each setting in turn takes its best grid value."""
+def ascend(
+    runner: Runner, start: dict[str, Any], offers: Sequence[int], rounds: int = 3,
+    frozen: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Coordinate ascent on F1 over ``offers``: each setting in turn takes its best grid value
+    (the ``frozen`` ones keep their start value)."""
     point = dict(start)
     best = pooled(runner.counts(point), offers).f1
     for _ in range(rounds):
         moved = False
         for name, values in GRID.items():
+            if name in frozen:
+                continue
             for value in values:
                 trial = {**point, name: value}
                 score = pooled(runner.counts(trial), offers).f1
@@ -134,6 +142,14 @@ def main() -> None:
     parser.add_argument(
         "--test", action="store_true", help="also score the DEV choice on the TEST split, once"
     )
+    parser.add_argument(
+        "--freeze", action="append", default=[], metavar="SETTING",
+        help="keep a setting at its shipped default (not tuned); repeatable, to measure one change apart",
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="SETTING=JSON",
+        help="start from (and, with --freeze, keep) another value than the shipped default",
+    )
     args = parser.parse_args()
     rows = [
         annotated_offer(json.loads(line)) for line in args.annotation.read_text().splitlines() if line.strip()
@@ -151,6 +167,13 @@ def main() -> None:
     print(f"loaded in {time.perf_counter() - t0:.0f} s")
     linker = runner.linker
     defaults = {k: getattr(linker, k) for k in GRID if k != "prior_fiches"} | {"prior_fiches": PRIOR_FICHES}
+    for assignment in args.set:
+        name, _, value = assignment.partition("=")
+        parsed = json.loads(value)
+        defaults[name] = tuple(parsed) if isinstance(parsed, list) else parsed
+    unknown = [name for name in [*args.freeze, *defaults] if name not in GRID]
+    if unknown:
+        parser.error(f"unknown settings: {unknown}")
     without_prior = {**defaults, "prior_fiches": 0}
 
     order = list(range(len(dev)))
@@ -159,10 +182,10 @@ def main() -> None:
     held = PR(0, 0, 0, 0)
     for fold in folds:
         train = [o for o in order if o not in fold]
-        chosen = ascend(runner, defaults, train)
+        chosen = ascend(runner, defaults, train, frozen=args.freeze)
         held = held + pooled(runner.counts(chosen), fold)
         print(f"fold of {len(fold)} offers: chosen {chosen}")
-    overall = ascend(runner, defaults, order)
+    overall = ascend(runner, defaults, order, frozen=args.freeze)
 
     base = baseline(args.store, dev + test, texts)
     print(f"\n| DEV split, {len(dev)} offers | P | R | F1 | units found |\n|---|---|---|---|---|")
