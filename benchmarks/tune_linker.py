@@ -130,6 +130,20 @@ def baseline(
     }
 
 
+def settings(assignments: Sequence[str]) -> dict[str, Any]:
+    """``NAME=JSON`` assignments as settings (a JSON list is a tuple).
+
+    >>> settings(['one_word_savoir_away=["intro"]', "prior_lone_word=null"])
+    {'one_word_savoir_away': ('intro',), 'prior_lone_word': None}
+    """
+    out: dict[str, Any] = {}
+    for assignment in assignments:
+        name, _, value = assignment.partition("=")
+        parsed = json.loads(value)
+        out[name] = tuple(parsed) if isinstance(parsed, list) else parsed
+    return out
+
+
 def row(name: str, pr: PR) -> str:
     return f"| {name} | {pr.precision:.3f} | {pr.recall:.3f} | {pr.f1:.3f} | {pr.found}/{pr.gold} |"
 
@@ -150,6 +164,10 @@ def main() -> None:
         "--set", action="append", default=[], metavar="SETTING=JSON",
         help="start from (and, with --freeze, keep) another value than the shipped default",
     )
+    parser.add_argument(
+        "--compare", action="append", default=[], metavar="SETTING=JSON",
+        help="also print the shipped defaults with these values (e.g. a previous default), on DEV and TEST",
+    )
     args = parser.parse_args()
     rows = [
         annotated_offer(json.loads(line)) for line in args.annotation.read_text().splitlines() if line.strip()
@@ -167,11 +185,9 @@ def main() -> None:
     print(f"loaded in {time.perf_counter() - t0:.0f} s")
     linker = runner.linker
     defaults = {k: getattr(linker, k) for k in GRID if k != "prior_fiches"} | {"prior_fiches": PRIOR_FICHES}
-    for assignment in args.set:
-        name, _, value = assignment.partition("=")
-        parsed = json.loads(value)
-        defaults[name] = tuple(parsed) if isinstance(parsed, list) else parsed
-    unknown = [name for name in [*args.freeze, *defaults] if name not in GRID]
+    defaults |= settings(args.set)
+    compared = {**defaults, **settings(args.compare)}
+    unknown = [name for name in [*args.freeze, *compared] if name not in GRID]
     if unknown:
         parser.error(f"unknown settings: {unknown}")
     without_prior = {**defaults, "prior_fiches": 0}
@@ -196,6 +212,9 @@ def main() -> None:
         )
     )
     print(row("linker, shipped defaults (in-sample)", pooled(runner.counts(defaults), order)))
+    if args.compare:
+        print(row(f"linker, shipped defaults with {' '.join(args.compare)} (in-sample)",
+                  pooled(runner.counts(compared), order)))
     print(
         row(
             "linker, shipped defaults without the prior (in-sample)",
@@ -220,6 +239,9 @@ def main() -> None:
         )
         print(row("linker, settings chosen on DEV", pooled(test_runner.counts(overall), everything)))
         print(row("linker, shipped defaults", pooled(test_runner.counts(defaults), everything)))
+        if args.compare:
+            print(row(f"linker, shipped defaults with {' '.join(args.compare)}",
+                      pooled(test_runner.counts(compared), everything)))
 
 
 if __name__ == "__main__":

@@ -91,14 +91,14 @@ class Linker:
     # a one-word knowledge item ("Industrie", "Chimie") outside a given prior: these name the sector or
     # the company's trade as often as a requirement, so they are linked only when the fiche lists them
     one_word_savoir_outside: bool = True
-    # sections (kg.nlp.segment) where a one-word knowledge item outside a given prior is not linked:
-    # the untitled opening describes the company and its trade as often as the job
-    one_word_savoir_away: tuple[str, ...] = ()
+    # sections (kg.nlp.segment) where a one-word knowledge item not in the prior (or with no prior) is not
+    # linked: the untitled opening describes the company and its trade as often as the job
+    one_word_savoir_away: tuple[str, ...] = ("intro",)
     # a list item of one content word ("Réception, contrôle, prélèvement") links a task (savoir-faire)
     # of the prior that has its key, whatever its coverage — the fiche says which task the word names;
     # the best covered wins — when the word weighs at least this much (its idf: "poste", "travail" name
     # no task); None: off
-    prior_lone_word: float | None = None
+    prior_lone_word: float | None = 6.5
     # near-synonymous keys ("method" → "techniqu": word vectors of the labels' words, see
     # kg.nlp.synonyms) and the weight factor a word standing for its synonym's key gets (0: unused)
     synonyms: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
