@@ -48,6 +48,8 @@ GRID: dict[str, list[Any]] = {
     "prior_bonus": [0.0, 0.05, 0.1, 0.2],
     "prior_anchor": [True, False],
     "one_word_savoir_outside": [True, False],
+    "one_word_savoir_away": [(), ("intro",), ("intro", "missions")],
+    "prior_lone_word": [None, 6.0, 6.5, 7.0, 8.0],
 }
 
 
@@ -91,13 +93,19 @@ def pooled(counts: Sequence[PR], offers: Sequence[int]) -> PR:
     return total
 
 
-def ascend(runner: Runner, start: dict[str, Any], offers: Sequence[int], rounds: int = 3) -> dict[str, Any]:
-    """Coordinate ascent on F1 over ``offers``: each setting in turn takes its best grid value."""
+def ascend(
+    runner: Runner, start: dict[str, Any], offers: Sequence[int], rounds: int = 3,
+    frozen: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Coordinate ascent on F1 over ``offers``: each setting in turn takes its best grid value
+    (the ``frozen`` ones keep their start value)."""
     point = dict(start)
     best = pooled(runner.counts(point), offers).f1
     for _ in range(rounds):
         moved = False
         for name, values in GRID.items():
+            if name in frozen:
+                continue
             for value in values:
                 trial = {**point, name: value}
                 score = pooled(runner.counts(trial), offers).f1
@@ -122,6 +130,20 @@ def baseline(
     }
 
 
+def settings(assignments: Sequence[str]) -> dict[str, Any]:
+    """``NAME=JSON`` assignments as settings (a JSON list is a tuple).
+
+    >>> settings(['one_word_savoir_away=["intro"]', "prior_lone_word=null"])
+    {'one_word_savoir_away': ('intro',), 'prior_lone_word': None}
+    """
+    out: dict[str, Any] = {}
+    for assignment in assignments:
+        name, _, value = assignment.partition("=")
+        parsed = json.loads(value)
+        out[name] = tuple(parsed) if isinstance(parsed, list) else parsed
+    return out
+
+
 def row(name: str, pr: PR) -> str:
     return f"| {name} | {pr.precision:.3f} | {pr.recall:.3f} | {pr.f1:.3f} | {pr.found}/{pr.gold} |"
 
@@ -133,6 +155,18 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument(
         "--test", action="store_true", help="also score the DEV choice on the TEST split, once"
+    )
+    parser.add_argument(
+        "--freeze", action="append", default=[], metavar="SETTING",
+        help="keep a setting at its shipped default (not tuned); repeatable, to measure one change apart",
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="SETTING=JSON",
+        help="start from (and, with --freeze, keep) another value than the shipped default",
+    )
+    parser.add_argument(
+        "--compare", action="append", default=[], metavar="SETTING=JSON",
+        help="also print the shipped defaults with these values (e.g. a previous default), on DEV and TEST",
     )
     args = parser.parse_args()
     rows = [
@@ -151,6 +185,11 @@ def main() -> None:
     print(f"loaded in {time.perf_counter() - t0:.0f} s")
     linker = runner.linker
     defaults = {k: getattr(linker, k) for k in GRID if k != "prior_fiches"} | {"prior_fiches": PRIOR_FICHES}
+    defaults |= settings(args.set)
+    compared = {**defaults, **settings(args.compare)}
+    unknown = [name for name in [*args.freeze, *compared] if name not in GRID]
+    if unknown:
+        parser.error(f"unknown settings: {unknown}")
     without_prior = {**defaults, "prior_fiches": 0}
 
     order = list(range(len(dev)))
@@ -159,10 +198,10 @@ def main() -> None:
     held = PR(0, 0, 0, 0)
     for fold in folds:
         train = [o for o in order if o not in fold]
-        chosen = ascend(runner, defaults, train)
+        chosen = ascend(runner, defaults, train, frozen=args.freeze)
         held = held + pooled(runner.counts(chosen), fold)
         print(f"fold of {len(fold)} offers: chosen {chosen}")
-    overall = ascend(runner, defaults, order)
+    overall = ascend(runner, defaults, order, frozen=args.freeze)
 
     base = baseline(args.store, dev + test, texts)
     print(f"\n| DEV split, {len(dev)} offers | P | R | F1 | units found |\n|---|---|---|---|---|")
@@ -173,6 +212,9 @@ def main() -> None:
         )
     )
     print(row("linker, shipped defaults (in-sample)", pooled(runner.counts(defaults), order)))
+    if args.compare:
+        print(row(f"linker, shipped defaults with {' '.join(args.compare)} (in-sample)",
+                  pooled(runner.counts(compared), order)))
     print(
         row(
             "linker, shipped defaults without the prior (in-sample)",
@@ -197,6 +239,9 @@ def main() -> None:
         )
         print(row("linker, settings chosen on DEV", pooled(test_runner.counts(overall), everything)))
         print(row("linker, shipped defaults", pooled(test_runner.counts(defaults), everything)))
+        if args.compare:
+            print(row(f"linker, shipped defaults with {' '.join(args.compare)}",
+                      pooled(test_runner.counts(compared), everything)))
 
 
 if __name__ == "__main__":

@@ -247,6 +247,53 @@ def test_linker_one_word_knowledge_outside_the_prior_is_a_setting(gazetteer: Gaz
     assert [m.code for m in strict.link(words(sentence), sentence)] == ["109114"]  # no prior: no restriction
 
 
+def test_linker_one_word_knowledge_away_from_requirement_sections_is_a_setting(gazetteer: Gazetteer) -> None:
+    # "Opéras" in the untitled opening (a company's trade) vs in the profile
+    clause = words("Opéras")
+    linker = Linker(gazetteer, one_word_savoir_away=("intro",))
+    assert [[m.code for m in found] for found in linker.link_many([clause, clause], "Opéras", None,
+                                                                  ["intro", "profile"])] == [[], ["109114"]]
+    # a label of more words is not affected, nor an item of the prior
+    sentence = "Techniques de maçonnerie"
+    assert [m.code for m in linker.link_many([words(sentence)], sentence, None, ["intro"])[0]] == ["100596"]
+    anywhere = Linker(gazetteer, one_word_savoir_away=()).link_many([clause], "Opéras", None, ["intro"])
+    assert [[m.code for m in found] for found in anywhere] == [["109114"]]
+
+
+def test_linker_one_word_list_items_name_tasks_of_the_prior(gazetteer: Gazetteer) -> None:
+    text = "Courses, ménage et repas"
+    prior = gazetteer.prior(["K1302"])
+    off = Linker(gazetteer, prior_lone_word=None)
+    assert off.link(words(text), text, prior) == []  # one key of three: too little coverage
+    linker = Linker(gazetteer, prior_lone_word=0.0)
+    [mention] = linker.link(words(text), text, prior)
+    assert (mention.code, mention.text, text[mention.start : mention.end]) == ("107920", "Courses", "Courses")
+    assert linker.link(words(text), text) == []  # only the predicted fiche says which task the word names
+    # a word in a longer list item is not a list item of its own
+    longer = "Courses du week-end, repas"
+    assert linker.link(words(longer), longer, prior) == []
+    # a word lighter than the setting names no task
+    linker.prior_lone_word = 99.0
+    assert linker.link(words(text), text, prior) == []
+
+
+def test_linker_reads_a_word_as_its_synonyms_key_at_a_reduced_weight() -> None:
+    from kg.nlp.text import word_key
+
+    small = Gazetteer.from_rows(
+        [("1", "Techniques pédagogiques", "savoir"), ("2", "Méthodes de travail", "savoir")]
+    )
+    sentence = "méthodes pédagogiques"
+    assert Linker(small).link(words(sentence), sentence) == []
+    method, technique = word_key("méthodes"), word_key("techniques")
+    assert method is not None and technique is not None
+    linker = Linker(small, synonyms={method: ((technique, 0.81),)}, synonym_weight=0.85)
+    [mention] = linker.link(words(sentence), sentence)
+    assert (mention.code, mention.text, mention.method) == ("1", sentence, "fuzzy")
+    linker.synonym_weight = 0.0  # the table unused
+    assert linker.link(words(sentence), sentence) == []
+
+
 def test_pipeline_links_requirements_only_and_collects_emerging(pipeline) -> None:  # type: ignore[no-untyped-def]
     text = OFFER["intitule"] + "\n" + OFFER["description"]
     doc = pipeline(text)

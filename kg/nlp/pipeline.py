@@ -67,8 +67,9 @@ _ITEM = re.compile(r"\s*(?:,|\bet\b|\bou\b|/)\s*")
 PRIOR_FICHES = 1  # predicted fiches whose items are the linker's prior (benchmarks/tune_linker.py)
 EMERGING_SECTIONS = frozenset({"missions", "profile", "qualities"})
 MEMO_SIZE = 100_000  # clauses whose results the linker component keeps (then it starts afresh)
-# The Linker fields a clause's mentions depend on (all but the gazetteer, which a new Linker brings).
-_SETTINGS = tuple(f.name for f in fields(Linker) if f.name != "gazetteer")
+# The Linker fields a clause's mentions depend on (all but the gazetteer and the synonym table, which a
+# new Linker brings).
+_SETTINGS = tuple(f.name for f in fields(Linker) if f.name not in {"gazetteer", "synonyms"})
 # Phrases that state no skill: experience, schedule, contract, place, pay, diplomas by level.
 _NOT_SKILL = re.compile(
     r"\b(experience|ans?|annees?|mois|debutant|horaires?|heures?|semaine|week|cdi|cdd|interim|contrat|salaire"
@@ -163,8 +164,8 @@ class SkillLinker:
         array = doc.to_array([IDX, LENGTH]).T
         raw_starts: list[int] = array[0].tolist()
         raw_ends: list[int] = (array[0] + array[1]).tolist()
-        # The clauses of the requirement segments: (start, end, its tokens, collect emerging, memo key)
-        found_clauses: list[tuple[int, int, list[Token], bool, tuple[object, ...]]] = []
+        # The clauses of the requirement segments: (start, end, its tokens, section, memo key)
+        found_clauses: list[tuple[int, int, list[Token], str, tuple[object, ...]]] = []
         settings = self._settings()  # the same for every clause of the offer
         for seg in doc._.segments or []:
             if not seg.requirement:
@@ -174,7 +175,6 @@ class SkillLinker:
             first, last = bisect_right(raw_ends, seg.start), bisect_left(raw_starts, seg.end)
             tokens = self._words(text, raw_starts, raw_ends, first, last)
             starts = [t[0] for t in tokens]
-            collect = seg.section in EMERGING_SECTIONS
             for start, end in clauses(text, seg):
                 first = bisect_left(starts, start)
                 last = bisect_left(starts, end)
@@ -185,25 +185,31 @@ class SkillLinker:
                 stop = max(end, clause_tokens[-1][1]) if clause_tokens else end
                 key: tuple[object, ...] = (
                     text[start:stop], tuple((a - start, b - start) for a, b, _ in clause_tokens),
-                    doc._.prior, collect, settings,
+                    doc._.prior, seg.section, settings,
                 )
-                found_clauses.append((start, end, clause_tokens, collect, key))
+                found_clauses.append((start, end, clause_tokens, seg.section, key))
         # Each clause's mentions and emerging phrases, offsets relative to its start. Perf only: the
         # clauses not met before are linked together (one numpy pass for the offer).
         results: dict[tuple[object, ...], tuple[list[Mention], list[dict[str, object]]]] = {}
-        new: dict[tuple[object, ...], tuple[int, int, list[Token], bool]] = {}
-        for start, end, clause_tokens, collect, key in found_clauses:
+        new: dict[tuple[object, ...], tuple[int, int, list[Token], str]] = {}
+        for start, end, clause_tokens, section, key in found_clauses:
             if key in results or key in new:
                 continue
             known = self._memo.get(key)
             if known is None:
-                new[key] = (start, end, clause_tokens, collect)
+                new[key] = (start, end, clause_tokens, section)
             else:
                 results[key] = known
-        linked = self.linker.link_many([c[2] for c in new.values()], text, doc._.prior) if new else []
-        for (key, (start, end, _, collect)), mentions in zip(new.items(), linked, strict=True):
+        linked = (
+            self.linker.link_many(
+                [c[2] for c in new.values()], text, doc._.prior, [c[3] for c in new.values()]
+            )
+            if new
+            else []
+        )
+        for (key, (start, end, _, section)), mentions in zip(new.items(), linked, strict=True):
             found = [m for m in mentions if normalise_phrase(m.text) not in self._titles]
-            items = self._emerging_items(text, start, end, found) if collect else []
+            items = self._emerging_items(text, start, end, found) if section in EMERGING_SECTIONS else []
             if len(self._memo) >= MEMO_SIZE:
                 self._memo.clear()
             self._memo[key] = results[key] = (_moved(found, -start), _moved_items(items, -start))
