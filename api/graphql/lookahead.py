@@ -33,6 +33,7 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
+import pyoxigraph as ox
 from graphql import (
     GraphQLEnumType,
     GraphQLList,
@@ -59,7 +60,9 @@ from api.graphql.base import (
 from api.graphql.context import Context
 from api.graphql.enums import most_specific
 from api.graphql.fieldmap import FIELDS, P, expand
+from api.graphql.queries import Hop
 
+OWL_THING = expand("owl:Thing")
 SKILL_LINKS = [expand(p) for p in ("pas:hasSkill", "pas:hasCoreSkill", "pas:hasEmergingSkillItem")]
 
 
@@ -312,7 +315,10 @@ class LookaheadExecutor(SettledExecutor):
             props |= {e[2].steps[0][0] for e in entries if e[1] == "data" and not e[2].steps[0][1]}
             if any(e[1] == "occupation-skills" for e in entries):
                 props |= set(SKILL_LINKS)
-            if props:
+            hops = self._hops(type_, details, entries)
+            if hops:
+                await self._read_level(iris, sorted(props), hops)
+            elif props:
                 await ctx.values.load_many([(i, p) for i in iris for p in sorted(props)])
         columns: list[Any] = []
         pending: list[Awaitable[list[Any]]] = []
@@ -338,6 +344,92 @@ class LookaheadExecutor(SettledExecutor):
             if keys
             else [{} for _ in objects]
         )
+
+    def _hops(self, type_: GraphQLObjectType, details: FieldDetailsList, entries: list[Entry]) -> list[Hop]:
+        """The next hop of the level's links, read with the level (:meth:`QueryRunner.joined`): for a
+        link to resources, their types and the direct properties the selection reads on them (what
+        :func:`~api.graphql.base.follow_many` and the next level would load); for a two-step path,
+        the second step's values (a definition's sentences' texts) or, when it is inverse, the
+        resources pointing back (a fiche's certifications through its v3 code). Other paths are
+        followed by the loaders, as before."""
+        if not hasattr(self, "_plans"):
+            self._plans: dict[tuple[str, int], list[Hop]] = {}
+        key = (type_.name, id(details))
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        forward: dict[str, set[str]] = {}
+        inverse: dict[tuple[str | None, str, str], None] = {}
+        for _, how, what, field_type, group, _ in entries:
+            if how == "occupation-skills":
+                forward.setdefault(SKILL_LINKS[0], set()).update(
+                    [RDF_TYPE, *self._page_props(field_type, group)]
+                )
+                continue
+            if how != "data":
+                continue
+            spec: P = what
+            (first, back), rest = spec.steps[0], spec.steps[1:]
+            of = FIELDS[spec.target].class_iri if spec.target else OWL_THING  # as follow_many checks
+            if not rest and back:
+                inverse[(None, first, of)] = None
+            elif not rest and spec.target is not None:
+                also = (
+                    self._page_props(field_type, group)
+                    if spec.many
+                    else self._node_props(_named(field_type), group)
+                )
+                forward.setdefault(first, set()).update([RDF_TYPE, *also])
+            elif len(rest) == 1 and not back:
+                ((second, second_back),) = rest
+                if second_back:
+                    inverse[(first, second, of)] = None
+                else:
+                    forward.setdefault(first, set()).add(second)
+        plan = [Hop(True, link, tuple(sorted(props))) for link, props in sorted(forward.items())]
+        plan += [Hop(False, link, first=first, of=of) for first, link, of in inverse]
+        self._plans[key] = plan
+        return plan
+
+    async def _read_level(self, iris: list[str], props: list[str], hops: list[Hop]) -> None:
+        """The level's properties and the next hop of its links, by one store query, primed into the
+        request's loaders (every pair a load would ask present, empty when the store has no value),
+        so that following the links and completing the next level asks the store nothing more."""
+        ctx: Context = self.context_value
+        known, behind = ctx.values.done, ctx.inverse.done
+        subjects = list(dict.fromkeys(iris))
+        keys = [(i, p) for i in subjects for p in props]
+        missing = [p for p in props if any((i, p) not in known for i in subjects)]
+        if not missing:
+            hops = [
+                hop
+                for hop in hops
+                if not all(k in known or k in behind for k in self._hop_keys(hop, subjects))
+            ]
+            if not hops:
+                return
+        level, found = await ctx.runner.joined(subjects, missing, hops)
+        ctx.values.prime({k: level.get(k, []) for k in keys if k not in known})
+        for hop, got in zip(hops, found, strict=True):
+            hop_keys = self._hop_keys(hop, subjects)
+            if hop.forward:
+                ctx.values.prime({k: got.get(k, []) for k in hop_keys})
+            else:
+                ctx.inverse.prime({k: got.get(k[0], []) for k in hop_keys})
+
+    def _hop_keys(self, hop: Hop, subjects: list[str]) -> list[Any]:
+        """The loader keys a hop answers: (target, property) pairs of a forward hop, (node, link,
+        class) of an inverse one; the targets and nodes from the level's values, already known."""
+        known = self.context_value.values.done
+        if not hop.forward and hop.first is None:
+            return [(s, hop.link, hop.of) for s in subjects]
+        via = hop.link if hop.forward else hop.first
+        nodes = dict.fromkeys(
+            v.value for s in subjects for v in known.get((s, via), ()) if isinstance(v, ox.NamedNode)
+        )
+        if hop.forward:
+            return [(n, p) for n in nodes for p in hop.props]
+        return [(n, hop.link, hop.of) for n in nodes]
 
     def _column(
         self, parent: GraphQLObjectType, entry: Entry, objects: list[Any], iris: list[str]

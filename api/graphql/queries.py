@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import itertools
 import re
 import threading
@@ -32,7 +33,7 @@ import pyoxigraph as ox
 
 from api.graphql.errors import ApiError
 from kg.config import PROJECT_ROOT
-from kg.queries import NamedQuery, ParameterError
+from kg.queries import NamedQuery, Param, ParameterError
 from kg.store import FollowingStore
 
 QUERY_DIR = PROJECT_ROOT / "queries" / "api"
@@ -194,9 +195,7 @@ def page_text(
     return f"{where}\nORDER BY {sort}{page}"
 
 
-def with_values(
-    page: str, props: Sequence[str], bound: Sequence[str] = (), alone: Sequence[str] = ()
-) -> str:
+def with_values(page: str, props: Sequence[str], bound: Sequence[str] = (), alone: Sequence[str] = ()) -> str:
     """The page query ``page`` (from :func:`page_text`) with the values of ``props`` of each of its
     resources, in the page's order (its ``ORDER BY`` again: the page's keys are the sub-SELECT's
     variables). The properties of ``alone`` (those of single-valued fields: a code, a label) are
@@ -243,6 +242,110 @@ def count_text(query: NamedQuery, text: str, given: set[str], bound: Sequence[st
     return f"SELECT (COUNT(DISTINCT ?s) AS ?_n){extra} WHERE {{{body}}}{group}"
 
 
+@dataclass(frozen=True)
+class Hop:
+    """One link followed from a level's resources inside the level's own query (:meth:`QueryRunner.joined`).
+
+    ``forward``: the targets of ``link`` (``?_r <link> ?s``) and their properties ``props``, read by a
+    scan of each target (``scan``) or a look-up per property. Not ``forward``: the resources of
+    class ``of`` pointing to the nodes (``?s <link> ?_m . ?s a <of>``), the nodes being the level's
+    resources (``first`` None) or the values of ``first`` on them (``?_r <first> ?_m``): their IRIs
+    only, as ``inverse.rq`` reads them (they may be many: their fields are read with their page).
+    """
+
+    forward: bool
+    link: str
+    props: tuple[str, ...] = ()
+    scan: bool = True
+    first: str | None = None
+    of: str = ""
+
+
+_CHECK = Param("s", "iris", None, "a resource")
+
+
+def iri_term(iri: str) -> str:
+    """``<iri>`` for a query text, checked as ``iris`` parameters are (an absolute http(s) IRI,
+    pyoxigraph's syntax): resource IDs may come from a client (``node(id:)``).
+
+    >>> iri_term("https://x/1")
+    '<https://x/1>'
+    >>> iri_term("https://x/> } DROP ALL #")
+    Traceback (most recent call last):
+    ...
+    api.graphql.errors.ApiError: parameter 's' must be an absolute http(s) IRI, got 'https://x/> } DROP ALL #'
+    """
+    try:
+        node = ox.NamedNode(iri)
+    except ValueError:
+        node = None
+    try:
+        _CHECK.term(node if node is not None else iri)
+    except ParameterError as exc:
+        raise ApiError.bad_input(str(exc)) from None
+    assert node is not None
+    return str(node)
+
+
+def _lookups(props: Sequence[str]) -> str:
+    return " UNION ".join(f"{{ ?s {t} ?o . BIND ({t} AS ?p) }}" for t in map(iri_term, props))
+
+
+def joined_text(
+    scan: Sequence[str],
+    seek: Sequence[str],
+    props: Sequence[str],
+    parents: Sequence[str],
+    hops: Sequence[Hop],
+) -> str:
+    """One query for a level's properties and the next hop of its links (:meth:`QueryRunner.joined`):
+    one ``UNION`` branch each, numbered by ``?_b`` (0: the level's own properties). The level's
+    resources are read by a scan (``scan``) or by look-ups (``seek``) as :meth:`QueryRunner.lookup_sync`
+    chooses; a hop's resources are reached by a join from ``parents``, never listed (no IRIs of
+    theirs in the text). Every IRI is checked (:func:`iri_term`); no client value is written here.
+
+    >>> hop = Hop(True, "http://x/link", ("http://x/p",))
+    >>> text = joined_text([], ["http://x/1"], ["http://x/q"], ["http://x/1"], [hop])
+    >>> for line in text.splitlines():
+    ...     print(line.replace("http://x/", ""))
+    SELECT ?_b ?_r ?_m ?s ?p ?o WHERE {
+      { VALUES ?s { <1> } { ?s <q> ?o . BIND (<q> AS ?p) } BIND (0 AS ?_b) }
+      UNION { VALUES ?_r { <1> } ?_r <link> ?s . ?s ?p ?o FILTER (?p IN (<p>)) BIND (1 AS ?_b) }
+    }
+    """
+    branches = []
+    keep = ", ".join(map(iri_term, props))
+    if scan:
+        branches.append(
+            f"{{ VALUES ?s {{ {' '.join(map(iri_term, scan))} }} ?s ?p ?o FILTER (?p IN ({keep}))"
+            " BIND (0 AS ?_b) }"
+        )
+    if seek:
+        branches.append(
+            f"{{ VALUES ?s {{ {' '.join(map(iri_term, seek))} }} {_lookups(props)} BIND (0 AS ?_b) }}"
+        )
+    roots = " ".join(map(iri_term, parents))
+    for number, hop in enumerate(hops, 1):
+        if hop.forward:
+            reach = f"VALUES ?_r {{ {roots} }} ?_r {iri_term(hop.link)} ?s ."
+            if hop.scan:
+                read = f"?s ?p ?o FILTER (?p IN ({', '.join(map(iri_term, hop.props))}))"
+            else:
+                read = _lookups(hop.props)
+            branches.append(f"{{ {reach} {read} BIND ({number} AS ?_b) }}")
+        else:
+            nodes = (
+                f"VALUES ?_m {{ {roots} }}"
+                if hop.first is None
+                else f"VALUES ?_r {{ {roots} }} ?_r {iri_term(hop.first)} ?_m ."
+            )
+            branches.append(
+                f"{{ {nodes} ?s {iri_term(hop.link)} ?_m . ?s a {iri_term(hop.of)} BIND ({number} AS ?_b) }}"
+            )
+    body = "\n  UNION ".join(branches)
+    return f"SELECT ?_b ?_r ?_m ?s ?p ?o WHERE {{\n  {body}\n}}"
+
+
 @dataclass
 class QueryRunner:
     """Runs named queries on a store in a small thread pool, counting them (tests check N+1 with it)."""
@@ -253,6 +356,7 @@ class QueryRunner:
     executor: ThreadPoolExecutor | None = None
     count: int = 0
     degrees: dict[str, int] = field(default_factory=dict)  # triples of a resource, by kind (lookup_sync)
+    hop_degrees: dict[str, int] = field(default_factory=dict)  # of a link's first target met (joined_sync)
     # Label orderings of large selections, by (build, list, filters, direction): see page().
     orders: dict[tuple[object, ...], concurrent.futures.Future[list[Term]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -355,6 +459,85 @@ class QueryRunner:
                     objects.append(o)
             del result  # pyoxigraph results stay on the thread that made them
         return found
+
+    def joined_sync(
+        self, subjects: Sequence[str], props: Sequence[str], hops: Sequence[Hop]
+    ) -> tuple[dict[tuple[str, str], list[Term]], list[dict[Any, Any]]]:
+        """The objects of ``subjects`` × ``props`` (as :meth:`lookup_sync` finds them) and, in the same
+        store query (:func:`joined_text`), the next hop of some of their links: for a forward hop, the
+        objects of its targets' properties by (target, property); for an inverse one, the sorted IRIs
+        of the resources pointing to each node, by node. One query where a level and each of its
+        links made one each (the look-ahead executor's levels: ``api.graphql.lookahead``).
+
+        A target reached from several subjects is read once (its rows kept from the first subject
+        met: the same triples). A hop reads its targets by a scan or by look-ups as
+        :meth:`lookup_sync` chooses, from the triples of the first target met through that link.
+
+        >>> store = ox.Store()
+        >>> x = lambda n: ox.NamedNode(f"http://x/{n}")
+        >>> for s, p, o in [(1, "link", 2), (3, "link", 2), (2, "p", "a"), (4, "link", 1)]:
+        ...     store.add(ox.Quad(x(s), x(p), x(o) if isinstance(o, int) else ox.Literal(o)))
+        >>> hop = Hop(True, "http://x/link", ("http://x/p",))
+        >>> back = Hop(False, "http://x/link", of="http://x/C")
+        >>> store.add(ox.Quad(x(4), ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), x("C")))
+        >>> runner = QueryRunner(store, {})
+        >>> level, (ahead, behind) = runner.joined_sync(["http://x/1", "http://x/3"], [], [hop, back])
+        >>> level, {k: [t.value for t in v] for k, v in ahead.items()}, behind
+        ({}, {('http://x/2', 'http://x/p'): ['a']}, {'http://x/1': ['http://x/4']})
+        """
+        local = self.local_store()
+        scan: list[str] = []
+        seek: list[str] = list(subjects) if props else []
+        if local is not None and len(props) > 1:
+            limit = SCAN_TRIPLES_PER_PROPERTY * (len(props) - 1)
+            scan = [s for s in subjects if self._degree(local, s) < limit]
+            cheap = set(scan)
+            seek = [s for s in subjects if s not in cheap]
+        hops = [
+            dataclasses.replace(
+                hop,
+                scan=local is not None
+                and len(hop.props) > 1
+                and self.hop_degrees.get(hop.link, 0) < SCAN_TRIPLES_PER_PROPERTY * (len(hop.props) - 1),
+            )
+            if hop.forward
+            else hop
+            for hop in hops
+        ]
+        text = joined_text(scan, seek, props, subjects, hops)
+        result = self._solutions(text, {})
+        level: dict[tuple[str, str], list[Term]] = {}
+        found: list[dict[Any, Any]] = [{} for _ in hops]
+        owners: list[dict[str, str]] = [{} for _ in hops]
+        for branch, parent, node, s, p, o in result:
+            number = int(branch.value)
+            if number == 0:
+                level.setdefault((s.value, p.value), []).append(o)
+                continue
+            at = number - 1
+            if hops[at].forward:
+                if owners[at].setdefault(s.value, parent.value) == parent.value:
+                    found[at].setdefault((s.value, p.value), []).append(o)
+            else:
+                found[at].setdefault(node.value, set()).add(s.value)
+        del result  # pyoxigraph results stay on the thread that made them
+        for at, hop in enumerate(hops):
+            if hop.forward:
+                if local is not None and hop.link not in self.hop_degrees and owners[at]:
+                    self.hop_degrees[hop.link] = self._degree(local, next(iter(owners[at])))
+            else:
+                found[at] = {node: sorted(iris) for node, iris in found[at].items()}
+        return level, found
+
+    async def joined(
+        self, subjects: Sequence[str], props: Sequence[str], hops: Sequence[Hop]
+    ) -> tuple[dict[tuple[str, str], list[Term]], list[dict[Any, Any]]]:
+        """:meth:`joined_sync` in the calling thread, or in the thread pool when it follows an inverse
+        link (the resources pointing to a node may be many, as for ``inverse.rq``)."""
+        if all(hop.forward for hop in hops):
+            return self.joined_sync(subjects, props, hops)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.joined_sync, subjects, props, hops)
 
     def local_store(self) -> ox.Store | None:
         """The embedded store under :attr:`store`, or None for any other back-end."""
