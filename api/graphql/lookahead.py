@@ -53,6 +53,7 @@ from api.graphql.base import (
     REGISTRY,
     connection_of,
     convert_values,
+    converter,
     follow_many,
     page_window,
     single_of,
@@ -408,14 +409,16 @@ class LookaheadExecutor(SettledExecutor):
             ]
             if not hops:
                 return
-        level, found = await ctx.runner.joined(subjects, missing, hops)
-        ctx.values.prime({k: level.get(k, []) for k in keys if k not in known})
-        for hop, got in zip(hops, found, strict=True):
+        found, behind_found = await ctx.runner.joined(subjects, missing, hops)
+        ctx.values.prime({k: found.get(k, []) for k in keys if k not in known})
+        for hop in hops:
             hop_keys = self._hop_keys(hop, subjects)
             if hop.forward:
-                ctx.values.prime({k: got.get(k, []) for k in hop_keys})
+                ctx.values.prime({k: found.get(k, []) for k in hop_keys})
+                if hop_keys:
+                    ctx.runner.note_hop(hop.link, hop_keys[0][0])
             else:
-                ctx.inverse.prime({k: got.get(k[0], []) for k in hop_keys})
+                ctx.inverse.prime({k: behind_found.get(k, []) for k in hop_keys})
 
     def _hop_keys(self, hop: Hop, subjects: list[str]) -> list[Any]:
         """The loader keys a hop answers: (target, property) pairs of a forward hop, (node, link,
@@ -470,8 +473,8 @@ class LookaheadExecutor(SettledExecutor):
     ) -> list[Any] | Awaitable[list[Any]]:
         ctx: Context = self.context_value
         if spec.target is None and len(spec.steps) == 1 and not spec.steps[0][1]:
-            known, prop = ctx.known, spec.steps[0][0]
-            return _leaves(type_, [convert_values(spec, known[(i, prop)]) for i in iris])
+            known, prop, convert = ctx.known, spec.steps[0][0], converter(spec)
+            return _leaves(type_, [convert(known[(i, prop)]) for i in iris])
         return self._link(spec, type_, group, field, iris)
 
     async def _link(
@@ -551,4 +554,7 @@ def _leaves(type_: GraphQLOutputType, values: Sequence[Any]) -> list[Any]:
     if isinstance(type_, GraphQLList):
         return [None if v is None else _leaves(type_.of_type, list(v)) for v in values]
     assert isinstance(type_, GraphQLScalarType | GraphQLEnumType)
+    same = _SAME.get(type_.name)
+    if same is not None:  # (_leaf's first test, inline: most leaves are strings)
+        return [v if v is None or type(v) is same else _leaf(type_, v) for v in values]
     return [None if v is None else _leaf(type_, v) for v in values]
