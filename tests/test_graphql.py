@@ -1038,6 +1038,70 @@ def test_lookahead_answers_as_graphql_core(
         assert ahead_queries <= core_queries, (ahead_queries, core_queries)
 
 
+@pytest.mark.parametrize("executor", ["SettledExecutor", "LookaheadExecutor"])
+def test_list_item_errors_do_not_depend_on_timing(executor: str) -> None:
+    """The items of a list are all let finish before the first failure propagates, as sibling fields
+    are: the error of a slow item at a nullable position is listed even when a fast item's non-null
+    error nulls the whole list first (graphql-core cancels the slow item and drops its error)."""
+    from graphql import (
+        GraphQLField,
+        GraphQLList,
+        GraphQLObjectType,
+        GraphQLSchema,
+        GraphQLString,
+        execute,
+        parse,
+    )
+
+    from api.graphql import lookahead
+
+    async def slow_error(*_: Any) -> str:
+        await asyncio.sleep(0.05)
+        raise ValueError("slow")
+
+    async def fast_error(*_: Any) -> str:
+        await asyncio.sleep(0)
+        raise ValueError("fast")
+
+    async def item(*_: Any) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        return {}
+
+    slow = GraphQLObjectType("Slow", {"bad": GraphQLField(GraphQLString, resolve=slow_error)})
+    entry = GraphQLObjectType(
+        "Entry",
+        {
+            "slow": GraphQLField(slow, resolve=lambda *_: {}),
+            "fast": GraphQLField(GraphQLString, resolve=fast_error),
+            "must": GraphQLField(GraphQLNonNull(GraphQLString), resolve=fast_error),
+        },
+    )
+    query = GraphQLObjectType(
+        "Query",
+        {"entries": GraphQLField(GraphQLList(GraphQLNonNull(entry)), resolve=lambda *_: [item(), item()])},
+    )
+    schema_ = GraphQLSchema(query)
+    # Item 1 fails slowly at a nullable position; item 0 fails fast at a non-null one, nulling the list.
+    document = parse("{ entries { slow { bad } } }")
+    plain = asyncio.run(execute(schema_, document))  # type: ignore[arg-type]
+    assert [(e.message, e.path) for e in plain.errors or ()] == [
+        ("slow", ["entries", 0, "slow", "bad"]),
+        ("slow", ["entries", 1, "slow", "bad"]),
+    ]
+    document = parse("{ entries { ... on Entry { slow { bad } } must } }")
+    result = execute(schema_, document, executor_class=getattr(lookahead, executor))
+    answer = asyncio.run(result)  # type: ignore[arg-type]
+    assert answer.data == {"entries": None}
+    assert sorted((e.message, tuple(e.path)) for e in answer.errors or ()) == [
+        ("fast", ("entries", 0, "must")),
+        ("slow", ("entries", 0, "slow", "bad")),
+        ("slow", ("entries", 1, "slow", "bad")),
+    ]
+    # graphql-core's own executor cancels the slow items: their errors are lost.
+    core = asyncio.run(execute(schema_, document))  # type: ignore[arg-type]
+    assert [e.message for e in core.errors or ()] == ["fast"]
+
+
 class ValuesBoundStore:
     """The embedded store seen as another back-end does: parameters bound by a ``VALUES`` block
     (:func:`kg.remote_store.bind`), not by pyoxigraph's ``substitutions``."""

@@ -30,7 +30,7 @@ which runs its resolvers and reports the error where it belongs, with its path.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
 import pyoxigraph as ox
@@ -44,7 +44,7 @@ from graphql import (
     Undefined,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
-from graphql.execution.executor import Executor
+from graphql.execution.executor import Executor, collect_iterator_awaitables
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
 
@@ -120,8 +120,8 @@ def _named(type_: GraphQLOutputType) -> Any:
 
 
 class SettledExecutor(Executor):
-    """graphql-core's executor, except that the sibling fields of an object are all let finish before
-    the first failure among them (in field order) propagates.
+    """graphql-core's executor, except that the sibling fields of an object, and the items of a list,
+    are all let finish before the first failure among them (in field or item order) propagates.
 
     graphql-core awaits sibling fields with ``gather_with_cancel``: the first to raise (a non-null
     field's error propagating up) cancels the others, and once a position is nulled the errors of the
@@ -169,6 +169,59 @@ class SettledExecutor(Executor):
                     raise value
                 results[name] = value
             return results
+
+        return settled()
+
+    def complete_iterable_value(
+        self,
+        item_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: Any,
+        path: Path,
+        items: Iterable[Any],
+        position_context: Any,
+    ) -> Any:
+        """A list's items, settled like sibling fields: graphql-core awaits the items of a list with
+        ``gather_with_cancel`` (the first item to fail cancels the others, whose errors at nullable
+        positions are then lost, depending on timing); here every item is let finish, then the first
+        failure in item order propagates. A ``@stream`` list is left to graphql-core."""
+        if self.get_stream_usage(field_details_list, path):
+            return super().complete_iterable_value(
+                item_type, field_details_list, info, path, items, position_context
+            )
+        completed: list[Any] = []
+        awaitable: list[int] = []
+        iterator = iter(items)
+        try:
+            for index, item in enumerate(iterator):
+                item_path = path.add_key(index, None)
+                if self.is_awaitable(item):
+                    completed.append(
+                        self.complete_awaitable_list_item_value(
+                            item, item_type, field_details_list, info, item_path, position_context
+                        )
+                    )
+                    awaitable.append(index)
+                elif self.complete_list_item_value(
+                    item, completed, item_type, field_details_list, info, item_path, position_context
+                ):
+                    awaitable.append(index)
+        except Exception:  # (as graphql-core: what was started is settled in the background)
+            started = [completed[index] for index in awaitable]
+            started.extend(collect_iterator_awaitables(iterator, self.is_awaitable))
+            if started:
+                self.settle_in_background(started)
+            raise
+        if not awaitable:
+            return completed
+
+        async def settled() -> list[Any]:
+            done = await asyncio.gather(*(completed[index] for index in awaitable), return_exceptions=True)
+            for index, value in zip(awaitable, done, strict=True):
+                if isinstance(value, BaseException):
+                    raise value
+                completed[index] = value
+            return completed
 
         return settled()
 
