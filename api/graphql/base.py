@@ -142,7 +142,7 @@ async def follow_many(
             if spec.target is not None and not inverse:
                 # A reference to a resource absent from the graph (a retired Formacode, a v3 code
                 # missing from the labels: warnings in the shapes) is left out, not served half-empty.
-                target_class = FIELDS[spec.target].class_iri
+                target_class = ox.NamedNode(FIELDS[spec.target].class_iri)
                 per = [[v.value for v in values if isinstance(v, ox.NamedNode)] for values in found_per]
                 keys = [(i, RDF_TYPE) for iris_of in per for i in iris_of]
                 for iris_of in per:
@@ -150,8 +150,7 @@ async def follow_many(
                         keys += [(i, p) for i in iris_of for p in also if p != RDF_TYPE]
                 loaded = await ctx.values.load_many(keys)  # the types first, in the order of ``per``
                 out = [
-                    [ox.NamedNode(i) for i, ts in zip(iris_of, types, strict=True)
-                     if any(t.value == target_class for t in ts)]
+                    [ox.NamedNode(i) for i, ts in zip(iris_of, types, strict=True) if target_class in ts]
                     for iris_of, types in zip(per, _split(loaded, per), strict=True)
                 ]
         else:
@@ -475,10 +474,12 @@ def converter(spec: P) -> Callable[[list[Any]], Any]:
     if spec.many or (spec.datatype == "rdf:langString" and spec.path.endswith("rdf:value")):
         return functools.partial(convert_values, spec)
     datatype = spec.datatype
+    text = datatype in ("xsd:string", "rdf:langString")
 
     def convert(values: list[Any]) -> Any:
         if len(values) == 1:
-            return to_python(values[0], datatype)
+            term = values[0]
+            return term.value if text and type(term) is ox.Literal else to_python(term, datatype)
         return convert_values(spec, values)
 
     return convert

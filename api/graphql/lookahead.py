@@ -329,7 +329,7 @@ class LookaheadExecutor(SettledExecutor):
     ) -> list[Any]:
         """The completed values (JSON-ready) of ``values``, all of GraphQL type ``type_``."""
         if isinstance(type_, GraphQLNonNull):
-            if any(v is None for v in values):
+            if None in values:  # (C-level; no value of a leaf or object equals None)
                 raise Unsupported("null in a non-null field")
             type_ = type_.of_type
         if isinstance(type_, GraphQLList):
@@ -601,7 +601,7 @@ def _leaf(type_: GraphQLScalarType | GraphQLEnumType, value: Any) -> Any:
 def _leaves(type_: GraphQLOutputType, values: Sequence[Any]) -> list[Any]:
     """Leaf values completed as graphql-core completes them (nulls checked, lists item by item)."""
     if isinstance(type_, GraphQLNonNull):
-        if any(v is None for v in values):
+        if None in values:  # (C-level; no value of a leaf or object equals None)
             raise Unsupported("null in a non-null field")
         type_ = type_.of_type
     if isinstance(type_, GraphQLList):
