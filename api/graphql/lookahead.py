@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterable, Sequence
+from enum import Enum
 from typing import Any
 
 import pyoxigraph as ox
@@ -589,12 +590,24 @@ class LookaheadExecutor(SettledExecutor):
 _SAME = {"String": str, "ID": str, "Boolean": bool}
 
 
+# An enum's name for each of its members, as the enum type gives it (a pure mapping: strawberry's
+# look-up ran once per skill of a deep answer).
+_ENUM_NAMES: dict[tuple[int, Any], Any] = {}
+
+
 def _leaf(type_: GraphQLScalarType | GraphQLEnumType, value: Any) -> Any:
     if _SAME.get(type_.name) is type(value):  # what coerce_output_value returns for them, unchanged
         return value
+    enum = isinstance(type_, GraphQLEnumType) and isinstance(value, Enum)
+    if enum:
+        known = _ENUM_NAMES.get((id(type_), value))
+        if known is not None:
+            return known
     coerced = type_.coerce_output_value(value)
     if coerced is Undefined or coerced is None:
         raise Unsupported(f"{type_.name} cannot represent {value!r}")
+    if enum:
+        _ENUM_NAMES[(id(type_), value)] = coerced  # (the schema's types live as long as the process)
     return coerced
 
 
