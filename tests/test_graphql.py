@@ -1102,6 +1102,39 @@ def test_list_item_errors_do_not_depend_on_timing(executor: str) -> None:
     assert [e.message for e in core.errors or ()] == ["fast"]
 
 
+def test_lookahead_selections_shared_across_requests_follow_the_variables(
+    graph: tuple[Settings, ox.Store],
+) -> None:
+    """The look-ahead's analysis of a selection is kept across requests of one cached document
+    (``lookahead._SHARED``), keyed by the request's variables too: the same document run again with
+    ``@include``/``@skip`` turned the other way answers with the other fields, as graphql-core does."""
+    from api.graphql import lookahead
+    from api.graphql.context import Context
+    from api.graphql.router import _execute, _parsed
+
+    settings, store = graph
+    query = """query($with: Boolean!, $n: Int) { occupations(first: $n, domain: "I") { nodes { code
+        label @include(if: $with) skills(first: 2) { edges { node { code label @skip(if: $with) } } }
+        domain @include(if: $with) { code } } } }"""
+    document, errors = _parsed(query, True)
+    assert not errors
+    answers = []
+    for ahead, flag in itertools.product((True, False), (True, False, True)):
+        runner = QueryRunner(store, prefixes_for(settings.base_iri))
+        context = Context(runner=runner, settings=settings, build_key=("shared-test", ahead, flag))
+        result = asyncio.run(_execute(document, {"with": flag, "n": 3}, None, context, ahead=ahead))
+        assert not result.errors, result.errors
+        answers.append(json.dumps(result.data))
+    assert answers[:3] == answers[3:] and answers[0] == answers[2] != answers[1]
+    first = json.loads(answers[0])["occupations"]["nodes"]
+    other = json.loads(answers[1])["occupations"]["nodes"]
+    assert all("label" in n and "domain" in n for n in first) and all("label" not in n for n in other)
+    skills = [e["node"] for n in first for e in n["skills"]["edges"]]
+    assert skills and not any("label" in s for s in skills)
+    assert all("label" in e["node"] for n in other for e in n["skills"]["edges"])
+    assert any(key[0] == "fields" for key in lookahead._SHARED)
+
+
 class ValuesBoundStore:
     """The embedded store seen as another back-end does: parameters bound by a ``VALUES`` block
     (:func:`kg.remote_store.bind`), not by pyoxigraph's ``substitutions``."""

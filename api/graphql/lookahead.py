@@ -30,6 +30,7 @@ which runs its resolvers and reports the error where it belongs, with its path.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Iterable, Sequence
 from enum import Enum
 from typing import Any
@@ -118,6 +119,39 @@ def _named(type_: GraphQLOutputType) -> Any:
     while isinstance(type_, GraphQLNonNull | GraphQLList):
         type_ = type_.of_type
     return type_
+
+
+# The look-ahead's analysis of a selection (its fields, whether it completes the subtree, the hops
+# it joins), kept across requests: a cached document is executed again and again, and collecting
+# its selections cost ~0.5 ms per deep request. The key is the selection's AST nodes (by identity:
+# the app keeps parsed documents, ``router._parsed``) with the request's variables (``@skip`` /
+# ``@include`` depend on them; arguments are read per request); each entry holds the nodes, so that
+# their ids are not reused while it is kept. A selection under ``@defer`` or with fragment
+# variables is not shared.
+_SHARED: OrderedDict[tuple[Any, ...], tuple[FieldDetailsList, Any]] = OrderedDict()
+SHARED_KEPT = 4096
+
+
+def _shared_key(what: str, type_: GraphQLObjectType, details: FieldDetailsList, variables: str) -> Any:
+    if any(d.defer_usage is not None or d.fragment_variable_values is not None for d in details):
+        return None
+    return (what, type_.name, tuple(id(d.node) for d in details), variables)
+
+
+def _share(key: Any, details: FieldDetailsList, value: Any) -> None:
+    if key is None:
+        return
+    _SHARED[key] = (details, value)
+    if len(_SHARED) > SHARED_KEPT:
+        _SHARED.popitem(last=False)
+
+
+def _shared(key: Any) -> tuple[bool, Any]:
+    hit = _SHARED.get(key) if key is not None else None
+    if hit is None:
+        return False, None
+    _SHARED.move_to_end(key)
+    return True, hit[1]
 
 
 class SettledExecutor(Executor):
@@ -282,6 +316,11 @@ class LookaheadExecutor(SettledExecutor):
         kept = self._entries.get(key)
         if kept is not None:
             return kept[1]
+        shared_key = _shared_key("fields", type_, details, self._variables())
+        found, value = _shared(shared_key)
+        if found:
+            self._entries[key] = (details, value)
+            return value
         collected = self.collect_subfields(type_, details)
         entries: list[Entry] | None = []
         if collected.new_defer_usages:
@@ -298,7 +337,14 @@ class LookaheadExecutor(SettledExecutor):
             field_type = field.type if field is not None else None
             entries.append((response_key, how[0], how[1], field_type, group, field))  # type: ignore[arg-type]
         self._entries[key] = (details, entries)  # the details kept alive: their id is the key
+        _share(shared_key, details, entries)
         return entries
+
+    def _variables(self) -> str:
+        """The request's variables as a key (sorted by name; their values' reprs)."""
+        if not hasattr(self, "_variables_key"):
+            self._variables_key = repr(sorted(self.variable_values.coerced.items()))
+        return self._variables_key
 
     def _can(self, type_: GraphQLObjectType, details: FieldDetailsList) -> bool:
         """Whether the whole subtree of this selection is one the look-ahead completes."""
@@ -308,6 +354,11 @@ class LookaheadExecutor(SettledExecutor):
         known = self._supported.get(key)
         if known is not None:
             return known
+        shared_key = _shared_key("can", type_, details, self._variables())
+        found, value = _shared(shared_key)
+        if found:
+            self._supported[key] = value
+            return bool(value)
         entries = self._fields(type_, details)
         ok = entries is not None
         for _, how, _, field_type, group, _ in entries or ():
@@ -321,6 +372,7 @@ class LookaheadExecutor(SettledExecutor):
             elif not isinstance(named, GraphQLScalarType | GraphQLEnumType):
                 ok = False  # interfaces and unions: graphql-core resolves their runtime type
         self._supported[key] = ok
+        _share(shared_key, details, ok)
         return ok
 
     # --- Completion -----------------------------------------------------------------------------------
@@ -413,6 +465,11 @@ class LookaheadExecutor(SettledExecutor):
         plan = self._plans.get(key)
         if plan is not None:
             return plan
+        shared_key = _shared_key("hops", type_, details, self._variables())
+        found, value = _shared(shared_key)
+        if found:
+            self._plans[key] = value
+            return value
         forward: dict[str, set[str]] = {}
         inverse: dict[tuple[str | None, str, str], None] = {}
         for _, how, what, field_type, group, _ in entries:
@@ -444,6 +501,7 @@ class LookaheadExecutor(SettledExecutor):
         plan = [Hop(True, link, tuple(sorted(props))) for link, props in sorted(forward.items())]
         plan += [Hop(False, link, first=first, of=of) for first, link, of in inverse]
         self._plans[key] = plan
+        _share(shared_key, details, plan)
         return plan
 
     async def _read_level(self, iris: list[str], props: list[str], hops: list[Hop]) -> None:
