@@ -30,9 +30,12 @@ which runs its resolvers and reports the error where it belongs, with its path.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Iterable, Sequence
+from enum import Enum
 from typing import Any
 
+import pyoxigraph as ox
 from graphql import (
     GraphQLEnumType,
     GraphQLList,
@@ -43,7 +46,7 @@ from graphql import (
     Undefined,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
-from graphql.execution.executor import Executor
+from graphql.execution.executor import Executor, collect_iterator_awaitables
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
 
@@ -52,6 +55,7 @@ from api.graphql.base import (
     REGISTRY,
     connection_of,
     convert_values,
+    converter,
     follow_many,
     page_window,
     single_of,
@@ -59,7 +63,9 @@ from api.graphql.base import (
 from api.graphql.context import Context
 from api.graphql.enums import most_specific
 from api.graphql.fieldmap import FIELDS, P, expand
+from api.graphql.queries import Hop
 
+OWL_THING = expand("owl:Thing")
 SKILL_LINKS = [expand(p) for p in ("pas:hasSkill", "pas:hasCoreSkill", "pas:hasEmergingSkillItem")]
 
 
@@ -115,9 +121,42 @@ def _named(type_: GraphQLOutputType) -> Any:
     return type_
 
 
+# The look-ahead's analysis of a selection (its fields, whether it completes the subtree, the hops
+# it joins), kept across requests: a cached document is executed again and again, and collecting
+# its selections cost ~0.5 ms per deep request. The key is the selection's AST nodes (by identity:
+# the app keeps parsed documents, ``router._parsed``) with the request's variables (``@skip`` /
+# ``@include`` depend on them; arguments are read per request); each entry holds the nodes, so that
+# their ids are not reused while it is kept. A selection under ``@defer`` or with fragment
+# variables is not shared.
+_SHARED: OrderedDict[tuple[Any, ...], tuple[FieldDetailsList, Any]] = OrderedDict()
+SHARED_KEPT = 4096
+
+
+def _shared_key(what: str, type_: GraphQLObjectType, details: FieldDetailsList, variables: str) -> Any:
+    if any(d.defer_usage is not None or d.fragment_variable_values is not None for d in details):
+        return None
+    return (what, type_.name, tuple(id(d.node) for d in details), variables)
+
+
+def _share(key: Any, details: FieldDetailsList, value: Any) -> None:
+    if key is None:
+        return
+    _SHARED[key] = (details, value)
+    if len(_SHARED) > SHARED_KEPT:
+        _SHARED.popitem(last=False)
+
+
+def _shared(key: Any) -> tuple[bool, Any]:
+    hit = _SHARED.get(key) if key is not None else None
+    if hit is None:
+        return False, None
+    _SHARED.move_to_end(key)
+    return True, hit[1]
+
+
 class SettledExecutor(Executor):
-    """graphql-core's executor, except that the sibling fields of an object are all let finish before
-    the first failure among them (in field order) propagates.
+    """graphql-core's executor, except that the sibling fields of an object, and the items of a list,
+    are all let finish before the first failure among them (in field or item order) propagates.
 
     graphql-core awaits sibling fields with ``gather_with_cancel``: the first to raise (a non-null
     field's error propagating up) cancels the others, and once a position is nulled the errors of the
@@ -165,6 +204,59 @@ class SettledExecutor(Executor):
                     raise value
                 results[name] = value
             return results
+
+        return settled()
+
+    def complete_iterable_value(
+        self,
+        item_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: Any,
+        path: Path,
+        items: Iterable[Any],
+        position_context: Any,
+    ) -> Any:
+        """A list's items, settled like sibling fields: graphql-core awaits the items of a list with
+        ``gather_with_cancel`` (the first item to fail cancels the others, whose errors at nullable
+        positions are then lost, depending on timing); here every item is let finish, then the first
+        failure in item order propagates. A ``@stream`` list is left to graphql-core."""
+        if self.get_stream_usage(field_details_list, path):
+            return super().complete_iterable_value(
+                item_type, field_details_list, info, path, items, position_context
+            )
+        completed: list[Any] = []
+        awaitable: list[int] = []
+        iterator = iter(items)
+        try:
+            for index, item in enumerate(iterator):
+                item_path = path.add_key(index, None)
+                if self.is_awaitable(item):
+                    completed.append(
+                        self.complete_awaitable_list_item_value(
+                            item, item_type, field_details_list, info, item_path, position_context
+                        )
+                    )
+                    awaitable.append(index)
+                elif self.complete_list_item_value(
+                    item, completed, item_type, field_details_list, info, item_path, position_context
+                ):
+                    awaitable.append(index)
+        except Exception:  # (as graphql-core: what was started is settled in the background)
+            started = [completed[index] for index in awaitable]
+            started.extend(collect_iterator_awaitables(iterator, self.is_awaitable))
+            if started:
+                self.settle_in_background(started)
+            raise
+        if not awaitable:
+            return completed
+
+        async def settled() -> list[Any]:
+            done = await asyncio.gather(*(completed[index] for index in awaitable), return_exceptions=True)
+            for index, value in zip(awaitable, done, strict=True):
+                if isinstance(value, BaseException):
+                    raise value
+                completed[index] = value
+            return completed
 
         return settled()
 
@@ -224,6 +316,11 @@ class LookaheadExecutor(SettledExecutor):
         kept = self._entries.get(key)
         if kept is not None:
             return kept[1]
+        shared_key = _shared_key("fields", type_, details, self._variables())
+        found, value = _shared(shared_key)
+        if found:
+            self._entries[key] = (details, value)
+            return value
         collected = self.collect_subfields(type_, details)
         entries: list[Entry] | None = []
         if collected.new_defer_usages:
@@ -240,7 +337,14 @@ class LookaheadExecutor(SettledExecutor):
             field_type = field.type if field is not None else None
             entries.append((response_key, how[0], how[1], field_type, group, field))  # type: ignore[arg-type]
         self._entries[key] = (details, entries)  # the details kept alive: their id is the key
+        _share(shared_key, details, entries)
         return entries
+
+    def _variables(self) -> str:
+        """The request's variables as a key (sorted by name; their values' reprs)."""
+        if not hasattr(self, "_variables_key"):
+            self._variables_key = repr(sorted(self.variable_values.coerced.items()))
+        return self._variables_key
 
     def _can(self, type_: GraphQLObjectType, details: FieldDetailsList) -> bool:
         """Whether the whole subtree of this selection is one the look-ahead completes."""
@@ -250,6 +354,11 @@ class LookaheadExecutor(SettledExecutor):
         known = self._supported.get(key)
         if known is not None:
             return known
+        shared_key = _shared_key("can", type_, details, self._variables())
+        found, value = _shared(shared_key)
+        if found:
+            self._supported[key] = value
+            return bool(value)
         entries = self._fields(type_, details)
         ok = entries is not None
         for _, how, _, field_type, group, _ in entries or ():
@@ -263,6 +372,7 @@ class LookaheadExecutor(SettledExecutor):
             elif not isinstance(named, GraphQLScalarType | GraphQLEnumType):
                 ok = False  # interfaces and unions: graphql-core resolves their runtime type
         self._supported[key] = ok
+        _share(shared_key, details, ok)
         return ok
 
     # --- Completion -----------------------------------------------------------------------------------
@@ -272,7 +382,7 @@ class LookaheadExecutor(SettledExecutor):
     ) -> list[Any]:
         """The completed values (JSON-ready) of ``values``, all of GraphQL type ``type_``."""
         if isinstance(type_, GraphQLNonNull):
-            if any(v is None for v in values):
+            if None in values:  # (C-level; no value of a leaf or object equals None)
                 raise Unsupported("null in a non-null field")
             type_ = type_.of_type
         if isinstance(type_, GraphQLList):
@@ -312,7 +422,10 @@ class LookaheadExecutor(SettledExecutor):
             props |= {e[2].steps[0][0] for e in entries if e[1] == "data" and not e[2].steps[0][1]}
             if any(e[1] == "occupation-skills" for e in entries):
                 props |= set(SKILL_LINKS)
-            if props:
+            hops = self._hops(type_, details, entries)
+            if hops:
+                await self._read_level(iris, sorted(props), hops)
+            elif props:
                 await ctx.values.load_many([(i, p) for i in iris for p in sorted(props)])
         columns: list[Any] = []
         pending: list[Awaitable[list[Any]]] = []
@@ -338,6 +451,100 @@ class LookaheadExecutor(SettledExecutor):
             if keys
             else [{} for _ in objects]
         )
+
+    def _hops(self, type_: GraphQLObjectType, details: FieldDetailsList, entries: list[Entry]) -> list[Hop]:
+        """The next hop of the level's links, read with the level (:meth:`QueryRunner.joined`): for a
+        link to resources, their types and the direct properties the selection reads on them (what
+        :func:`~api.graphql.base.follow_many` and the next level would load); for a two-step path,
+        the second step's values (a definition's sentences' texts) or, when it is inverse, the
+        resources pointing back (a fiche's certifications through its v3 code). Other paths are
+        followed by the loaders, as before."""
+        if not hasattr(self, "_plans"):
+            self._plans: dict[tuple[str, int], list[Hop]] = {}
+        key = (type_.name, id(details))
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        shared_key = _shared_key("hops", type_, details, self._variables())
+        found, value = _shared(shared_key)
+        if found:
+            self._plans[key] = value
+            return value
+        forward: dict[str, set[str]] = {}
+        inverse: dict[tuple[str | None, str, str], None] = {}
+        for _, how, what, field_type, group, _ in entries:
+            if how == "occupation-skills":
+                forward.setdefault(SKILL_LINKS[0], set()).update(
+                    [RDF_TYPE, *self._page_props(field_type, group)]
+                )
+                continue
+            if how != "data":
+                continue
+            spec: P = what
+            (first, back), rest = spec.steps[0], spec.steps[1:]
+            of = FIELDS[spec.target].class_iri if spec.target else OWL_THING  # as follow_many checks
+            if not rest and back:
+                inverse[(None, first, of)] = None
+            elif not rest and spec.target is not None:
+                also = (
+                    self._page_props(field_type, group)
+                    if spec.many
+                    else self._node_props(_named(field_type), group)
+                )
+                forward.setdefault(first, set()).update([RDF_TYPE, *also])
+            elif len(rest) == 1 and not back:
+                ((second, second_back),) = rest
+                if second_back:
+                    inverse[(first, second, of)] = None
+                else:
+                    forward.setdefault(first, set()).add(second)
+        plan = [Hop(True, link, tuple(sorted(props))) for link, props in sorted(forward.items())]
+        plan += [Hop(False, link, first=first, of=of) for first, link, of in inverse]
+        self._plans[key] = plan
+        _share(shared_key, details, plan)
+        return plan
+
+    async def _read_level(self, iris: list[str], props: list[str], hops: list[Hop]) -> None:
+        """The level's properties and the next hop of its links, by one store query, primed into the
+        request's loaders (every pair a load would ask present, empty when the store has no value),
+        so that following the links and completing the next level asks the store nothing more."""
+        ctx: Context = self.context_value
+        known, behind = ctx.values.done, ctx.inverse.done
+        subjects = list(dict.fromkeys(iris))
+        keys = [(i, p) for i in subjects for p in props]
+        missing = [p for p in props if any((i, p) not in known for i in subjects)]
+        if not missing:
+            hops = [
+                hop
+                for hop in hops
+                if not all(k in known or k in behind for k in self._hop_keys(hop, subjects))
+            ]
+            if not hops:
+                return
+        found, behind_found = await ctx.runner.joined(subjects, missing, hops)
+        ctx.values.prime({k: found.get(k, []) for k in keys if k not in known})
+        for hop in hops:
+            hop_keys = self._hop_keys(hop, subjects)
+            if hop.forward:
+                ctx.values.prime({k: found.get(k, []) for k in hop_keys})
+                if hop_keys:
+                    ctx.runner.note_hop(hop.link, hop_keys[0][0])
+            else:
+                ctx.inverse.prime({k: behind_found.get(k, []) for k in hop_keys})
+
+    def _hop_keys(self, hop: Hop, subjects: list[str]) -> list[Any]:
+        """The loader keys a hop answers: (target, property) pairs of a forward hop, (node, link,
+        class) of an inverse one; the targets and nodes from the level's values, already known."""
+        known = self.context_value.values.done
+        if not hop.forward and hop.first is None:
+            return [(s, hop.link, hop.of) for s in subjects]
+        via = hop.link if hop.forward else hop.first
+        nodes = dict.fromkeys(
+            v.value for s in subjects for v in known.get((s, via), ()) if isinstance(v, ox.NamedNode)
+        )
+        if hop.forward:
+            return [(n, p) for n in nodes for p in hop.props]
+        return [(n, hop.link, hop.of) for n in nodes]
 
     def _column(
         self, parent: GraphQLObjectType, entry: Entry, objects: list[Any], iris: list[str]
@@ -378,8 +585,8 @@ class LookaheadExecutor(SettledExecutor):
     ) -> list[Any] | Awaitable[list[Any]]:
         ctx: Context = self.context_value
         if spec.target is None and len(spec.steps) == 1 and not spec.steps[0][1]:
-            known, prop = ctx.known, spec.steps[0][0]
-            return _leaves(type_, [convert_values(spec, known[(i, prop)]) for i in iris])
+            known, prop, convert = ctx.known, spec.steps[0][0], converter(spec)
+            return _leaves(type_, [convert(known[(i, prop)]) for i in iris])
         return self._link(spec, type_, group, field, iris)
 
     async def _link(
@@ -441,22 +648,37 @@ class LookaheadExecutor(SettledExecutor):
 _SAME = {"String": str, "ID": str, "Boolean": bool}
 
 
+# An enum's name for each of its members, as the enum type gives it (a pure mapping: strawberry's
+# look-up ran once per skill of a deep answer).
+_ENUM_NAMES: dict[tuple[int, Any], Any] = {}
+
+
 def _leaf(type_: GraphQLScalarType | GraphQLEnumType, value: Any) -> Any:
     if _SAME.get(type_.name) is type(value):  # what coerce_output_value returns for them, unchanged
         return value
+    enum = isinstance(type_, GraphQLEnumType) and isinstance(value, Enum)
+    if enum:
+        known = _ENUM_NAMES.get((id(type_), value))
+        if known is not None:
+            return known
     coerced = type_.coerce_output_value(value)
     if coerced is Undefined or coerced is None:
         raise Unsupported(f"{type_.name} cannot represent {value!r}")
+    if enum:
+        _ENUM_NAMES[(id(type_), value)] = coerced  # (the schema's types live as long as the process)
     return coerced
 
 
 def _leaves(type_: GraphQLOutputType, values: Sequence[Any]) -> list[Any]:
     """Leaf values completed as graphql-core completes them (nulls checked, lists item by item)."""
     if isinstance(type_, GraphQLNonNull):
-        if any(v is None for v in values):
+        if None in values:  # (C-level; no value of a leaf or object equals None)
             raise Unsupported("null in a non-null field")
         type_ = type_.of_type
     if isinstance(type_, GraphQLList):
         return [None if v is None else _leaves(type_.of_type, list(v)) for v in values]
     assert isinstance(type_, GraphQLScalarType | GraphQLEnumType)
+    same = _SAME.get(type_.name)
+    if same is not None:  # (_leaf's first test, inline: most leaves are strings)
+        return [v if v is None or type(v) is same else _leaf(type_, v) for v in values]
     return [None if v is None else _leaf(type_, v) for v in values]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import itertools
 import re
 import threading
@@ -32,7 +33,7 @@ import pyoxigraph as ox
 
 from api.graphql.errors import ApiError
 from kg.config import PROJECT_ROOT
-from kg.queries import NamedQuery, ParameterError
+from kg.queries import NamedQuery, Param, ParameterError
 from kg.store import FollowingStore
 
 QUERY_DIR = PROJECT_ROOT / "queries" / "api"
@@ -195,7 +196,11 @@ def page_text(
 
 
 def with_values(
-    page: str, props: Sequence[str], bound: Sequence[str] = (), alone: Sequence[str] = ()
+    page: str,
+    props: Sequence[str],
+    bound: Sequence[str] = (),
+    alone: Sequence[str] = (),
+    count: str | None = None,
 ) -> str:
     """The page query ``page`` (from :func:`page_text`) with the values of ``props`` of each of its
     resources, in the page's order (its ``ORDER BY`` again: the page's keys are the sub-SELECT's
@@ -215,6 +220,13 @@ def with_values(
     True
     >>> "OPTIONAL { ?s <http://x/q> ?_a0 }" in text
     True
+
+    ``count``: a :func:`count_text` joined to every row (``?_n``): the selection's size read by the
+    same query (it is computed once: a sub-SELECT with no variable shared but the bound ones).
+
+    >>> count = count_text(q, q.prepare({"class": "http://x/C"})[0], {"class"})
+    >>> with_values(page, ["http://x/p"], count=count).splitlines()[0]
+    'SELECT ?s ?_p ?_o ?_n WHERE { {'
     """
     at = page.rindex("\nORDER BY ")
     sort = page[at + len("\nORDER BY ") :].split(" LIMIT ")[0]
@@ -225,6 +237,9 @@ def with_values(
         branches = " UNION ".join(f"{{ ?s {t} ?_o . BIND ({t} AS ?_p) }}" for t in terms)
         lines.append(f"OPTIONAL {{ {branches} }}")
     head = "".join(f" ?_a{i}" for i in range(len(single))) + "".join(f" ?{name}" for name in bound)
+    if count is not None:
+        lines.append(f"{{ {count} }}")
+        head += " ?_n"
     body = "\n".join(lines)
     return f"SELECT ?s ?_p ?_o{head} WHERE {{ {{\n{page}\n}}\n{body}\n}} ORDER BY {sort}"
 
@@ -243,6 +258,108 @@ def count_text(query: NamedQuery, text: str, given: set[str], bound: Sequence[st
     return f"SELECT (COUNT(DISTINCT ?s) AS ?_n){extra} WHERE {{{body}}}{group}"
 
 
+@dataclass(frozen=True)
+class Hop:
+    """One link followed from a level's resources inside the level's own query (:meth:`QueryRunner.joined`).
+
+    ``forward``: the targets of ``link`` (``?_r <link> ?s``) and their properties ``props``, read by a
+    scan of each target (``scan``) or a look-up per property. Not ``forward``: the resources of
+    class ``of`` pointing to the nodes (``?s <link> ?_m . ?s a <of>``), the nodes being the level's
+    resources (``first`` None) or the values of ``first`` on them (``?_r <first> ?_m``): their IRIs
+    only, as ``inverse.rq`` reads them (they may be many: their fields are read with their page).
+    """
+
+    forward: bool
+    link: str
+    props: tuple[str, ...] = ()
+    scan: bool = True
+    first: str | None = None
+    of: str = ""
+
+
+_CHECK = Param("s", "iris", None, "a resource")
+
+
+def iri_term(iri: str) -> str:
+    """``<iri>`` for a query text, checked as ``iris`` parameters are (an absolute http(s) IRI,
+    pyoxigraph's syntax): resource IDs may come from a client (``node(id:)``).
+
+    >>> iri_term("https://x/1")
+    '<https://x/1>'
+    >>> iri_term("https://x/> } DROP ALL #")
+    Traceback (most recent call last):
+    ...
+    api.graphql.errors.ApiError: parameter 's' must be an absolute http(s) IRI, got 'https://x/> } DROP ALL #'
+    """
+    try:
+        node = ox.NamedNode(iri)
+    except ValueError:
+        node = None
+    try:
+        _CHECK.term(node if node is not None else iri)
+    except ParameterError as exc:
+        raise ApiError.bad_input(str(exc)) from None
+    assert node is not None
+    return str(node)
+
+
+def _lookups(props: Sequence[str]) -> str:
+    return " UNION ".join(f"{{ ?s {t} ?o . BIND ({t} AS ?p) }}" for t in map(iri_term, props))
+
+
+def joined_text(
+    scan: Sequence[str],
+    seek: Sequence[str],
+    props: Sequence[str],
+    parents: Sequence[str],
+    hops: Sequence[Hop],
+) -> str:
+    """One query for a level's properties and the next hop of its links (:meth:`QueryRunner.joined`),
+    one ``UNION`` branch each. The level's resources are read by a scan (``scan``) or by look-ups
+    (``seek``) as :meth:`QueryRunner.lookup_sync` chooses; a hop's resources are reached by a join
+    from ``parents``, never listed (no IRIs of theirs in the text). Each row is a triple (``?s ?p
+    ?o``), or for an inverse hop a resource pointing to a node (``?_m``), ``?p`` and ``?o`` then
+    being the hop's link and class: the loaders' keys. ``DISTINCT``: a target reached from several
+    parents, or by two branches, is read once (the store's triples form a set: nothing else is
+    merged). Every IRI is checked (:func:`iri_term`); no client value is written here.
+
+    >>> hop = Hop(True, "http://x/link", ("http://x/p",))
+    >>> text = joined_text([], ["http://x/1"], ["http://x/q"], ["http://x/1"], [hop])
+    >>> for line in text.splitlines():
+    ...     print(line.replace("http://x/", ""))
+    SELECT DISTINCT ?_m ?s ?p ?o WHERE {
+      { VALUES ?s { <1> } { ?s <q> ?o . BIND (<q> AS ?p) } }
+      UNION { VALUES ?_r { <1> } ?_r <link> ?s . ?s ?p ?o FILTER (?p IN (<p>)) }
+    }
+    """
+    branches = []
+    if scan:
+        keep = ", ".join(map(iri_term, props))
+        listed = " ".join(map(iri_term, scan))
+        branches.append(f"{{ VALUES ?s {{ {listed} }} ?s ?p ?o FILTER (?p IN ({keep})) }}")
+    if seek:
+        branches.append(f"{{ VALUES ?s {{ {' '.join(map(iri_term, seek))} }} {_lookups(props)} }}")
+    roots = " ".join(map(iri_term, parents))
+    for hop in hops:
+        if hop.forward:
+            reach = f"VALUES ?_r {{ {roots} }} ?_r {iri_term(hop.link)} ?s ."
+            if hop.scan:
+                read = f"?s ?p ?o FILTER (?p IN ({', '.join(map(iri_term, hop.props))}))"
+            else:
+                read = _lookups(hop.props)
+            branches.append(f"{{ {reach} {read} }}")
+        else:
+            nodes = (
+                f"VALUES ?_m {{ {roots} }}"
+                if hop.first is None
+                else f"VALUES ?_r {{ {roots} }} ?_r {iri_term(hop.first)} ?_m ."
+            )
+            link, of = iri_term(hop.link), iri_term(hop.of)
+            branches.append(f"{{ {nodes} ?s {link} ?_m . ?s a {of} BIND ({link} AS ?p) BIND ({of} AS ?o) }}")
+    body = "\n  UNION ".join(branches)
+    return f"SELECT DISTINCT ?_m ?s ?p ?o WHERE {{\n  {body}\n}}"
+
+
 @dataclass
 class QueryRunner:
     """Runs named queries on a store in a small thread pool, counting them (tests check N+1 with it)."""
@@ -253,6 +370,7 @@ class QueryRunner:
     executor: ThreadPoolExecutor | None = None
     count: int = 0
     degrees: dict[str, int] = field(default_factory=dict)  # triples of a resource, by kind (lookup_sync)
+    hop_degrees: dict[str, int] = field(default_factory=dict)  # of a link's first target met (joined_sync)
     # Label orderings of large selections, by (build, list, filters, direction): see page().
     orders: dict[tuple[object, ...], concurrent.futures.Future[list[Term]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -356,6 +474,84 @@ class QueryRunner:
             del result  # pyoxigraph results stay on the thread that made them
         return found
 
+    def joined_sync(
+        self, subjects: Sequence[str], props: Sequence[str], hops: Sequence[Hop]
+    ) -> tuple[dict[tuple[str, str], list[Term]], dict[tuple[str, str, str], list[str]]]:
+        """The objects of ``subjects`` × ``props`` (as :meth:`lookup_sync` finds them) and, in the same
+        store query (:func:`joined_text`), the next hop of some of their links: one query where a
+        level and each of its links made one each (the look-ahead executor's levels:
+        ``api.graphql.lookahead``). Returned: the objects by (resource, property), for the level's
+        resources and every forward hop's targets (a pair absent: no value, when the property is one
+        a branch reading that resource reads); the sorted IRIs of the resources pointing to each
+        node of an inverse hop, by (node, link, class) (``inverse.rq``'s answer).
+
+        A hop reads its targets by a scan or by look-ups as :meth:`lookup_sync` chooses, from the
+        triples of the first target met through that link (:meth:`note_hop`).
+
+        >>> store = ox.Store()
+        >>> x = lambda n: ox.NamedNode(f"http://x/{n}")
+        >>> for s, p, o in [(1, "link", 2), (3, "link", 2), (2, "p", "a"), (4, "link", 1)]:
+        ...     store.add(ox.Quad(x(s), x(p), x(o) if isinstance(o, int) else ox.Literal(o)))
+        >>> store.add(ox.Quad(x(4), ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), x("C")))
+        >>> hop = Hop(True, "http://x/link", ("http://x/p",))
+        >>> back = Hop(False, "http://x/link", of="http://x/C")
+        >>> runner = QueryRunner(store, {})
+        >>> found, behind = runner.joined_sync(["http://x/1", "http://x/3"], [], [hop, back])
+        >>> {k: [t.value for t in v] for k, v in found.items()}, behind
+        ({('http://x/2', 'http://x/p'): ['a']}, {('http://x/1', 'http://x/link', 'http://x/C'): ['http://x/4']})
+        """
+        local = self.local_store()
+        scan: list[str] = []
+        seek: list[str] = list(subjects) if props else []
+        if local is not None and len(props) > 1:
+            limit = SCAN_TRIPLES_PER_PROPERTY * (len(props) - 1)
+            scan = [s for s in subjects if self._degree(local, s) < limit]
+            cheap = set(scan)
+            seek = [s for s in subjects if s not in cheap]
+        hops = [
+            dataclasses.replace(
+                hop,
+                scan=local is not None
+                and len(hop.props) > 1
+                and self.hop_degrees.get(hop.link, 0) < SCAN_TRIPLES_PER_PROPERTY * (len(hop.props) - 1),
+            )
+            if hop.forward
+            else hop
+            for hop in hops
+        ]
+        result = self._solutions(joined_text(scan, seek, props, subjects, hops), {})
+        found: dict[tuple[str, str], list[Term]] = {}
+        behind: dict[tuple[str, str, str], list[str]] = {}
+        for node, s, p, o in result:
+            if node is None:
+                key = (s.value, p.value)
+                objects = found.get(key)
+                if objects is None:
+                    found[key] = [o]
+                else:
+                    objects.append(o)
+            else:
+                behind.setdefault((node.value, p.value, o.value), []).append(s.value)
+        del result  # pyoxigraph results stay on the thread that made them
+        return found, {key: sorted(iris) for key, iris in behind.items()}
+
+    async def joined(
+        self, subjects: Sequence[str], props: Sequence[str], hops: Sequence[Hop]
+    ) -> tuple[dict[tuple[str, str], list[Term]], dict[tuple[str, str, str], list[str]]]:
+        """:meth:`joined_sync` in the calling thread, or in the thread pool when it follows an inverse
+        link (the resources pointing to a node may be many, as for ``inverse.rq``)."""
+        if all(hop.forward for hop in hops):
+            return self.joined_sync(subjects, props, hops)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.joined_sync, subjects, props, hops)
+
+    def note_hop(self, link: str, target: str) -> None:
+        """Keep the number of triples of ``target``, the first resource met through ``link``: the
+        next hops of that link scan their targets or look their properties up by it."""
+        local = self.local_store()
+        if local is not None and link not in self.hop_degrees:
+            self.hop_degrees[link] = self._degree(local, target)
+
     def local_store(self) -> ox.Store | None:
         """The embedded store under :attr:`store`, or None for any other back-end."""
         store: Any = self.store
@@ -414,6 +610,7 @@ class QueryRunner:
         props: Sequence[str] = (),
         found: dict[tuple[str, str], list[Term]] | None = None,
         alone: Sequence[str] = (),
+        counted: list[int] | None = None,
     ) -> list[Row]:
         """One page of list query ``name`` (rows with ``?s``, in order), in the thread pool.
 
@@ -421,8 +618,9 @@ class QueryRunner:
         the same store query (:func:`with_values`: joined to the page, a third of the time of a
         separate look-up of 100 occupations' codes and labels) into ``found``, by (resource,
         property), every pair of the page present (an empty list: no value); ``alone``: those of
-        single-valued fields (see :func:`with_values`). Not for a kept label ordering (below), whose
-        pages are read without a query.
+        single-valued fields (see :func:`with_values`); ``counted``: given, the size of the whole
+        selection is read by the same query and appended to it (not when the page is empty). Not for
+        a kept label ordering (below), whose pages are read without a query.
 
         A label ordering of a *large* selection (all 33,671 skills, all certifications...) must read
         and lower-case every label before the first row: 1.3–3 s on the full graph, for every page.
@@ -456,8 +654,11 @@ class QueryRunner:
         if not props or found is None or (bound and self.local_store() is None):
             return await loop.run_in_executor(self.executor, self.run_sync, full, subs)
         single = [p for p in alone if p in props]
-        text = with_values(full, props, bound, single)
+        count = None if counted is None else count_text(query, text, given, bound)
+        text = with_values(full, props, bound, single, count)
         rows = await loop.run_in_executor(self.executor, self.run_sync, text, subs)
+        if counted is not None and rows and "_n" in rows[0]:
+            counted.append(int(rows[0]["_n"].value))
         values: dict[tuple[str, str], dict[Term, None]] = {}
         slots = [(f"_a{i}", p) for i, p in enumerate(single)]
         for row in rows:  # (a value repeated over rows is kept once: two codes, two labels...)

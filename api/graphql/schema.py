@@ -94,8 +94,12 @@ def _iri(ctx: Any, value: strawberry.ID | None) -> ox.NamedNode | None:
 
 
 async def _by_code(info: Info, type_name: str, code: str, what: str, cls: str | None = None) -> Any:
+    # In the calling thread: one index look-up (the code, then the class), cheaper than the hand-off
+    # to a thread (0.1–0.2 ms of CPU per request).
     rows = await info.context.runner.select(
-        "by-code", {"code": ox.Literal(code), "class": ox.NamedNode(cls or FIELDS[type_name].class_iri)}
+        "by-code",
+        {"code": ox.Literal(code), "class": ox.NamedNode(cls or FIELDS[type_name].class_iri)},
+        inline=True,
     )
     iris = sorted({row["s"].value for row in rows})
     if not iris:
@@ -571,7 +575,7 @@ class Query:
     skill_gaps: SkillGapReport = strawberry.field(
         resolver=resolve_skill_gaps,
         description="The certifier's report for a target trade (`trade`: its code or ID) or one ROME fiche "
-        "(`occupations: [\"F1703\"]`): the skills its job offers demand that no bloc of its certifications "
+        '(`occupations: ["F1703"]`): the skills its job offers demand that no bloc of its certifications '
         "covers, most demanded first, with evidence. The same figures as `kg gaps` and the stored query "
         "`/queries/skill-gaps`.",
     )
