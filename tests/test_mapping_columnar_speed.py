@@ -1,6 +1,7 @@
 """The columnar engine's cheaper paths (docs/readme/supply.md) against the exact ones they stand
 for: the IRI guard of a CONCAT with an http(s)://host/ prefix, xsd:integer by polars' cast, the
-row texts with the lines written on every row merged, and the one-read line checks of a block.
+row texts with the lines written on every row merged, the one-read line checks of a block, and
+the width of each line (a malformed file is the csv module's error, whatever the block's total).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import polars as pl
 import pytest
 
 import kg.mapping as mapping_module
+import kg.sources.csv_blocks as blocks_module
 from kg.mapping import Mapping
 from kg.mapping_columnar import _SAFE_IRI, ColumnarPlan, _Col, _iri_guard
-from kg.sources.csv_blocks import _frame
-from tests.test_mapping_columnar import Runs, _engines, _write
+from kg.sources.csv_blocks import _frame, read_blocks
+from tests.test_mapping_columnar import MAPPING_TEXT, Runs, _engines, _write
 
 CHARS = "aZ09-._~/ %é<>:?#@!$&'()*+,;=\u00a0\t"
 
@@ -134,11 +136,64 @@ def test_a_block_s_lines_checked_in_one_read(data: bytes, rows: int, read: bool)
     assert (_frame(data, rows, b";", True, 2, [0, 1]) is not None) is read
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, not fixed: polars reads only the wanted columns and does not check each line's "
-    "width, so one line with a field too many and one with a field too few in the same block pass "
-    "the delimiter count (the csv module refuses the long line); see docs/readme/supply.md",
+@pytest.mark.parametrize(
+    ("data", "rows", "read"),
+    [
+        (b"a;b;c\nd;e;f\n", 2, True),
+        (b"a;b;c\r\nd;e;f", 2, True),
+        (b"a;b;c;x\nd;e;f\n", 2, False),  # a field too many
+        (b"a;b;c\nd;e\n", 2, False),  # a field too few
+        (b"a;b;c;x\nd;e\nf;g;h\n", 3, False),  # both, the block's total unchanged
+        (b"a;b\nd;e;f;x\n", 2, False),  # both, short first
+        (b"a;b;c\nd;e;f;g;h\nk\nl;m;n\n", 4, False),  # two too many, then two too few
+        (b"a;b;c\nd;e;f;g\nh;i", 3, False),  # both, the short one last without a line break
+        (b"a;b;c\n;;\n", 2, True),  # empty cells: the right width
+    ],
 )
-def test_a_long_and_a_short_line_in_one_block_are_refused() -> None:
-    assert _frame(b"a;b;c;x\nd;e\nf;g;h\n", 3, b";", True, 3, [0, 1]) is None
+def test_a_line_of_another_width_is_refused_whatever_the_block_s_total(
+    data: bytes, rows: int, read: bool
+) -> None:
+    assert (_frame(data, rows, b";", True, 3, [0, 1]) is not None) is read
+
+
+GOOD, LONG, SHORT = "A{:03d};lb;oo", "A{:03d};l;o;x", "A{:03d};lbbbb"  # the same length: same blocks
+
+
+def _lines_file(path: Path, bad: dict[int, str]) -> None:
+    """``code;label;other`` and 40 rows of equal length, row ``n`` (1-based) written as ``bad[n]``."""
+    rows = [bad.get(n, GOOD).format(n) for n in range(1, 41)]
+    path.write_text("code;label;other\n" + "".join(f"{row}\n" for row in rows))
+
+
+@pytest.mark.parametrize(
+    ("bad", "first"),
+    [
+        ({22: LONG}, 22),
+        ({22: SHORT}, 22),
+        ({22: LONG, 23: SHORT}, 22),
+        ({22: SHORT, 23: LONG}, 22),
+        ({16: LONG, 17: SHORT}, 16),  # the last row of a block and the first of the next
+        ({17: SHORT, 24: LONG}, 17),  # two blocks, each off by one field the other way
+    ],
+    ids=["too-many", "too-few", "both-in-a-block", "short-then-long", "across-a-boundary", "two-blocks"],
+)
+def test_a_file_with_lines_of_another_width_is_the_csv_module_error(
+    bad: dict[int, str], first: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The columnar engine stops with the row engine's error (file, line, fields), after mapping
+    the blocks before the bad line with polars."""
+    monkeypatch.setattr(mapping_module, "BATCH_ROWS", 4)
+    monkeypatch.setattr(blocks_module, "BLOCK_BYTES", 100)  # 9 rows of 11 bytes read: blocks of 8
+    _lines_file(tmp_path / "good.csv", {})
+    starts = [b.first for b in read_blocks(tmp_path / "good.csv", {"delimiter": "semicolon"}, 3, [0, 1], 4)]
+    assert starts[:4] == [2, 10, 18, 26], "rows 16 and 17 (lines 17 and 18) straddle a block boundary"
+    _lines_file(tmp_path / "in.csv", bad)
+    (tmp_path / "m.rq").write_text(MAPPING_TEXT)
+    runs = Runs(monkeypatch)
+    columnar, rows = _engines([Mapping.load(tmp_path / "m.rq")], tmp_path / "in.csv", {}, monkeypatch)
+    fields = len(bad[first].format(first).split(";"))
+    assert columnar == rows == (
+        "error",
+        f"{tmp_path / 'in.csv'}, line {first + 1}: {fields} fields where the header has 3 (delimiter ';')",
+    )
+    assert runs.frames > 0, "the blocks before the bad line were read by polars"

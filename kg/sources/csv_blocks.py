@@ -5,8 +5,9 @@ Python's ``csv`` module is the reference reader (quotes, multi-line fields, its 
 numbers). A block of whole lines is read by polars only when simple byte tests (``bytes.count``
 and ``in``, C speed) show that both readers must agree: UTF-8, no quote character (with minimal
 quoting), no NUL, no blank line, no line break other than ``\\n`` or ``\\r\\n``, and exactly
-``width - 1`` delimiters on each line (polars refuses a line with more fields; the total count
-then rules out a line with fewer). A record is then one line, so its number is its line number.
+``width - 1`` delimiters on each line, checked line by line (:func:`_widths_match`: polars reads
+only the wanted columns and then refuses neither a line with more fields nor one with fewer). A
+record is then one line, so its number is its line number.
 The first block that fails a test ends the polars reading: :func:`read_blocks` yields where the
 caller must go on with the Python reader (byte offset and line number: the caller passes over the
 rows read so far), so that a quoted field, a bad row or a decoding error is read, reported or
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import polars as pl
 
 from kg.sources.csv_reader import delimiter_of
@@ -138,7 +140,7 @@ def _frame(
         (quoted and b'"' in block)
         or b"\x00" in block
         or block.endswith(b"\r")
-        or block.count(sep) != rows * (width - 1)
+        or not _widths_match(block, rows, sep, width)
     ):
         return None
     try:
@@ -167,3 +169,34 @@ def _frame(
     if frame.height != rows:
         return None
     return frame.rename(dict(zip(frame.columns, [f"p{i}" for i in (wanted or [0])], strict=True)))
+
+
+def _widths_match(block: bytes, rows: int, sep: bytes, width: int) -> bool:
+    """Whether each of the block's ``rows`` lines holds exactly ``width - 1`` delimiters (``sep``,
+    one byte; the block has no quote): what the ``csv`` module requires of an unquoted line.
+
+    Vectorised over the block (numpy, ~1.4 ns a byte): the positions of the delimiters and of the
+    line ends; with ``k = width - 1``, line ``i`` holds exactly ``k`` delimiters when the
+    ``k(i+1)``-th delimiter comes before its end and the next one after it (so that ``k(i+1)``
+    delimiters precede the end of each line). Where polars reads only some columns, a line with a
+    field too many and one with a field too few keep the block's total, so the total alone is not
+    enough.
+
+    >>> _widths_match(b"a;b;c\\nd;e;f", 2, b";", 3), _widths_match(b"a;b;c;x\\nd;e\\n", 2, b";", 3)
+    (True, False)
+    >>> _widths_match(b"a\\nb\\n", 2, b";", 1), _widths_match(b"a\\nb;\\n", 2, b";", 1)
+    (True, False)
+    """
+    data = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(data == 10)
+    if not block.endswith(b"\n"):
+        ends = np.append(ends, len(block))  # the last line, without a line break
+    if len(ends) != rows:
+        return False
+    k = width - 1
+    if k == 0:
+        return sep not in block
+    seps = np.flatnonzero(data == sep[0])
+    if len(seps) != rows * k:
+        return False
+    return bool((seps[k - 1 :: k] < ends).all() and (seps[k::k] > ends[:-1]).all())
