@@ -1,4 +1,4 @@
-"""The columnar engine's cheaper paths (docs/readme/supply.md) against the exact ones they stand
+"""The columnar engine's cheaper paths (docs/guides/columnar-speed.md) against the exact ones they stand
 for: the IRI guard of a CONCAT with an http(s)://host/ prefix, xsd:integer by polars' cast, the
 row texts with the lines written on every row merged, the one-read line checks of a block, and
 the width of each line (a malformed file is the csv module's error, whatever the block's total).
