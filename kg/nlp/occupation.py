@@ -48,6 +48,7 @@ from kg.nlp.build_cache import per_build
 from kg.nlp.occupation_index import SharedVocabulary, TfIdfIndex
 from kg.nlp.occupation_memory import OfferMemory
 from kg.nlp.occupation_text import clean_title, gender_variants, pairs, stems
+from kg.nlp.occupation_vectors import LabelRows, WordVectors
 
 QUERIES = Path(__file__).resolve().parents[2] / "queries" / "nlp"
 DEFAULT_BASE = "https://w3id.org/passerelles/"
@@ -65,15 +66,22 @@ BASE_FEATURES = len(FEATURES) - 2
 # ../shared/data/offers; benchmarks/occupation.py re-chooses them fold by fold (5-fold CV, duplicate
 # offers kept in one fold) and reports what such a choice scores on offers it never saw.
 DEFAULT_WEIGHTS = (0.061, 0.061, 0.041, 0.082, 0.041, 0.408, 0.082, 0.034, 0.034, 0.041, 0.082, 0.034)
-# The re-ranker: FEATURES plus the nearest-offer features, softmax over the CANDIDATES best fiches of
-# the plain score; weights fitted on the 528 real offers (benchmarks/occupation.py --fit).
-RERANK_FEATURES = (*FEATURES, "offer_title", "offer_text")
+# The re-ranker: FEATURES, the appellation-level title matches (TITLE_FEATURES), the word-vector
+# similarities (VECTOR_FEATURES, computed for the candidates only) and the nearest-offer features
+# (OfferMemory.FEATURES), softmax over the CANDIDATES best fiches of the plain score; weights fitted
+# on the 528 real offers (benchmarks/occupation.py --fit).
+TITLE_FEATURES = ("title_full", "title_exact", "lead_full")
+VECTOR_FEATURES = ("vec_title", "vec_head")
+RERANK_FEATURES = (*FEATURES, *TITLE_FEATURES, *VECTOR_FEATURES, *OfferMemory.FEATURES)
 RERANK_WEIGHTS = (
-    2.225, 2.549, 0.741, 0.306, 2.319, 4.11, 1.882, 0.05, 0.388, 1.847, 1.004, 1.705, 2.868, 3.984
+    2.225, 2.549, 0.741, 0.306, 2.319, 4.11, 1.882, 0.05, 0.388, 1.847, 1.004, 1.705,
+    0.0, 0.0, 0.0, 0.0, 0.0, 2.868, 3.984, 0.0, 0.0,
 )
 CANDIDATES = 30
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "nlp"
-CACHE_VERSION = 6  # bump when the model's fields or features change
+CACHE_VERSION = 7  # bump when the model's fields or features change
+# A label whose tokens the title holds (nearly) all of is "contained" in the title.
+CONTAINED = 0.999
 # The first characters of a description often restate the job ("Nous recherchons un cariste...").
 LEAD = 300
 PREFIX = 6
@@ -91,6 +99,17 @@ def title_features(text: str) -> list[str]:
     """
     words = stems(text)
     return words + pairs(words) + prefixes(words)
+
+
+def once(words: list[str]) -> list[str]:
+    """``words`` without a word that repeats the one before it (a title's "Masc / Fem" pair, stemmed).
+
+    >>> once(["moniteur", "educateur", "moniteur", "educateur"]), once(["aide", "macon", "aide", "macon"])
+    (['moniteur', 'educateur', 'moniteur', 'educateur'], ['aide', 'macon', 'aide', 'macon'])
+    >>> once(["menuisier", "menuisier", "agencement"])
+    ['menuisier', 'agencement']
+    """
+    return [w for k, w in enumerate(words) if k == 0 or words[k - 1] != w]
 
 
 def prefixes(words: list[str]) -> list[str]:
@@ -124,6 +143,8 @@ class OccupationModel:
         weights: Sequence[float] = DEFAULT_WEIGHTS,
         parents: Mapping[str, str] | None = None,
         v3_titles: Sequence[tuple[int, list[str]]] = (),
+        label_texts: Sequence[str] | None = None,
+        vectors: WordVectors | None = None,
     ) -> None:
         self.codes = list(codes)
         self.titles: dict[str, str] = {}
@@ -139,7 +160,8 @@ class OccupationModel:
         self._v3_child = np.asarray([c for _, c in links], dtype=np.int64)
         self._v3_starts = np.flatnonzero(np.r_[True, np.diff(self._v3_parent) != 0]) if links else None
         self._v3_targets = self._v3_parent[self._v3_starts] if links else None
-        ordered = sorted(title_docs, key=lambda d: d[0])
+        order = sorted(range(len(title_docs)), key=lambda k: title_docs[k][0])
+        ordered = [title_docs[k] for k in order]
         fiche_of = np.asarray([d[0] for d in ordered], dtype=np.int64)
         if set(fiche_of.tolist()) != set(range(len(self.codes))):
             raise ValueError("every fiche needs at least one label")
@@ -156,6 +178,13 @@ class OccupationModel:
         self._v3_title_starts = np.flatnonzero(np.r_[True, np.diff(v3_of) != 0]) if v3_sorted else None
         self._v3_title_targets = v3_of[self._v3_title_starts] if v3_sorted else None
         self._doc_index = TfIdfIndex(fiche_docs)
+        # Word vectors of every label (in the order of the title index), for the VECTOR_FEATURES.
+        self.vectors = vectors if label_texts is not None else None
+        self._label_rows: LabelRows | None = None
+        self._labels_of = np.zeros(0, dtype=np.int64)
+        if self.vectors is not None and label_texts is not None:
+            self._label_rows = self.vectors.label_rows([label_texts[k] for k in order])
+            self._labels_of = fiche_of
         self.memory: OfferMemory | None = None
         self.rerank_weights = np.asarray(RERANK_WEIGHTS, dtype=np.float64)
         self._share()
@@ -191,10 +220,12 @@ class OccupationModel:
         weights: Sequence[float] = DEFAULT_WEIGHTS,
         parents: Mapping[str, str] | None = None,
         v3_appellations: Iterable[tuple[str, str]] = (),
+        vectors: WordVectors | None = None,
     ) -> OccupationModel:
         """A model from plain labels: fiche titles, (fiche code, appellation label[, rarely used])
-        tuples, fiche texts, the ROME v3 fiche (``parents``) of ROME 4.0 fiches split from it, and
-        (ROME v3 fiche, appellation label) pairs of appellations whose v3 fiche is not their fiche.
+        tuples, fiche texts, the ROME v3 fiche (``parents``) of ROME 4.0 fiches split from it,
+        (ROME v3 fiche, appellation label) pairs of appellations whose v3 fiche is not their fiche, and
+        the word vectors of the VECTOR_FEATURES (without them those features are 0).
 
         An appellation label may be written "Masc / Fem ..." (both genders are indexed); one whose
         fiche is not in ``fiches`` is ignored.
@@ -202,6 +233,7 @@ class OccupationModel:
         codes = sorted(fiches)
         position = {c: i for i, c in enumerate(codes)}
         title_docs: dict[tuple[int, str], tuple[int, list[str], float, bool]] = {}
+        label_text: dict[tuple[int, str], str] = {}
         words: dict[int, list[str]] = defaultdict(list)
         labelled = [(c, label, False, True) for c, label in fiches.items()]
         labelled += [(a[0], a[1], bool(a[2]) if len(a) > 2 else False, False) for a in appellations]
@@ -217,6 +249,7 @@ class OccupationModel:
                 key = (i, " ".join(features))
                 if key not in title_docs:
                     title_docs[key] = (i, features, factor, head)
+                    label_text[key] = variant
                 else:
                     _, _, old_factor, old_head = title_docs[key]
                     title_docs[key] = (i, features, max(factor, old_factor), head or old_head)
@@ -236,7 +269,10 @@ class OccupationModel:
             if v3 in position and label
             for f in (title_features(variant) for variant in gender_variants(label))
         }
-        model = cls(codes, list(title_docs.values()), fiche_docs, weights, parents, list(v3_titles.values()))
+        model = cls(
+            codes, list(title_docs.values()), fiche_docs, weights, parents, list(v3_titles.values()),
+            [label_text[key] for key in title_docs], vectors,
+        )
         model.titles = dict(fiches)
         return model
 
@@ -260,7 +296,8 @@ class OccupationModel:
         for code, _kind, text in _select(store, "occupation-texts.rq", base):
             vocabulary[code].append(text)
         parents = dict(_select(store, "occupation-parents.rq", base))
-        model = cls.from_labels(fiches, appellations, vocabulary, weights, parents, v3_appellations)
+        vectors = WordVectors.from_spacy()
+        model = cls.from_labels(fiches, appellations, vocabulary, weights, parents, v3_appellations, vectors)
         offers = [(title, text, code) for code, title, text in _select(store, "occupation-offers.rq", base)]
         return model.with_offers(offers)
 
@@ -335,20 +372,61 @@ class OccupationModel:
         w = self.weights / (self.weights.sum() or 1.0)
         return np.asarray(w @ self.features(title, text))
 
+    def title_matches(self, title: str, text: str) -> np.ndarray:
+        """The TITLE_FEATURES, a (3, len(codes)) array: per fiche, the largest share of the title that
+        one of its labels covers when the title holds that whole label (``title_full``: the most
+        specific label named wins, "Infirmier en pratique avancée" over "Infirmier"); whether the
+        title is exactly one of its labels (``title_exact``); ``title_full`` of the description's
+        first 300 characters (``lead_full``). The title's words are read once when ROME's "Masc /
+        Fem" pair is repeated in it ("Moniteur éducateur / Monitrice éducatrice")."""
+        words = once(stems(clean_title(title)))
+        contained, exact = self._contained(words + pairs(words) + prefixes(words))
+        lead = stems(clean_title(text[:LEAD]))
+        lead_contained, _ = self._contained(lead + pairs(lead) + prefixes(lead))
+        return np.stack([contained, exact, lead_contained])
+
+    def _contained(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        qcov, dcov = self._title_index.coverage_known(self._title_index._known(tokens)[0])
+        full = dcov >= CONTAINED
+        exact = full & (qcov >= CONTAINED)
+        return self._best(qcov * self._label_factor * full), self._best(exact.astype(np.float64))
+
+    def vector_features(self, title: str, fiches: np.ndarray) -> np.ndarray:
+        """The VECTOR_FEATURES of the fiches at positions ``fiches``, a (2, len(fiches)) array: the best
+        word-vector cosine of the title with the fiche's labels (``vec_title``) and with its own title
+        (``vec_head``); zeros without word vectors."""
+        out = np.zeros((2, len(fiches)), dtype=np.float64)
+        if self.vectors is None or self._label_rows is None or not len(fiches):
+            return out
+        # The labels of the given fiches, grouped by fiche (each fiche's labels are one run).
+        ends = np.r_[self._starts[1:], len(self._labels_of)]
+        lo, hi = self._starts[fiches], ends[fiches]
+        labels = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
+        cos = self.vectors.similarity(title, self._label_rows, labels)
+        runs = np.r_[0, np.cumsum(hi - lo)[:-1]]
+        out[0] = np.maximum.reduceat(cos, runs)
+        out[1] = np.maximum.reduceat(cos * self._is_head[labels], runs)
+        return out
+
     def rerank_features(
         self, title: str, text: str, exclude: Iterable[int] | None = None
     ) -> np.ndarray:
-        """The per-fiche features named in RERANK_FEATURES (FEATURES, then the nearest-offer cosines;
-        zeros without labelled offers), a (len(RERANK_FEATURES), len(codes)) array. ``exclude``: the
+        """The per-fiche features named in RERANK_FEATURES, a (len(RERANK_FEATURES), len(codes))
+        array: FEATURES, TITLE_FEATURES, VECTOR_FEATURES (computed for the candidates only, 0
+        elsewhere), then the nearest-offer features (zeros without labelled offers). ``exclude``: the
         examples to leave out (default: the offer's own copies)."""
         if self._shared_memory is not self.memory:  # examples set without with_offers
             self._share()
         query, body_query = self._known(self.tokens(title, text))
         base = self._features(title, text, query, body_query)
+        vector = np.zeros((len(VECTOR_FEATURES), len(self.codes)), dtype=np.float64)
+        top = self.candidates(base)
+        vector[:, top] = self.vector_features(title, top)
+        rows = [base, self.title_matches(title, text), vector]
         if self.memory is None:
-            return np.vstack([base, np.zeros((2, len(self.codes)))])
+            return np.vstack([*rows, np.zeros((len(OfferMemory.FEATURES), len(self.codes)))])
         known = (self._shared.restrict(query, 3), self._shared.restrict(body_query, 4))
-        return np.vstack([base, *self.memory.features(title, text, exclude, known=known)])
+        return np.vstack([*rows, *self.memory.features(title, text, exclude, known=known)])
 
     def candidates(self, features: np.ndarray) -> np.ndarray:
         """The positions of the ``CANDIDATES`` best fiches of the plain (unweighted) score."""
