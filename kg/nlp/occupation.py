@@ -335,16 +335,22 @@ class OccupationModel:
         """The title's and the description's query tokens as shared ids and counts (one lookup each)."""
         return self._shared.known(tokens[0]), self._shared.known(tokens[1])
 
-    def _features(self, title: str, text: str, query: _Known, body_query: _Known) -> np.ndarray:
+    def _features(
+        self, title: str, text: str, query: _Known, body_query: _Known, matches: bool = False
+    ) -> np.ndarray:
+        """FEATURES, then the TITLE_FEATURES when ``matches`` (from the same title and lead coverages:
+        the title index is queried once for both)."""
         cleaned = clean_title(title)
         shared = self._shared
         title_query = shared.restrict(query, 0)
         cos = self._title_index.query_known(*title_query) * self._label_factor
-        qcov, dcov = self._title_index.coverage_known(title_query[0])
-        qcov *= self._label_factor
+        title_cover = self._title_index.coverage_known(title_query[0])
+        qcov = title_cover[0] * self._label_factor
+        dcov = title_cover[1]
         support = np.log1p(np.add.reduceat((cos > 0.5).astype(np.float64), self._starts)) / 3.0
         title_words = stems(cleaned)
         _, text_app = self._title_index.coverage_known(shared.restrict(body_query, 0)[0])
+        lead_query = self._title_index._known(title_features(clean_title(text[:LEAD])))
         base = np.stack([
             self._best(cos),
             self._best(qcov),
@@ -355,7 +361,7 @@ class OccupationModel:
             self._best(text_app),
             self._best(cos * self._is_head),
             self._best(qcov * self._is_head),
-            self._best(self._title_index.query(title_features(clean_title(text[:LEAD])))),
+            self._best(self._title_index.query_known(*lead_query)),
         ])
         v3 = np.zeros(len(self.codes), dtype=np.float64)
         if self._v3_starts is not None:
@@ -365,7 +371,16 @@ class OccupationModel:
         if self._v3_title_index is not None and self._v3_title_starts is not None:
             cos = self._v3_title_index.query_known(*shared.restrict(query, 2))
             v3_title[self._v3_title_targets] = np.maximum.reduceat(cos, self._v3_title_starts)
-        return np.vstack([base, v3, v3_title])
+        if not matches:
+            return np.vstack([base, v3, v3_title])
+        once_words = once(title_words)
+        if once_words != title_words:  # a repeated stem: the coverage of the title read once
+            title_cover = self._title_index.coverage_known(
+                self._title_index._known(once_words + pairs(once_words) + prefixes(once_words))[0]
+            )
+        contained, exact = self._contained(*title_cover)
+        lead_contained, _ = self._contained(*self._title_index.coverage_known(lead_query[0]))
+        return np.vstack([base, v3, v3_title, contained, exact, lead_contained])
 
     def scores(self, title: str, text: str) -> np.ndarray:
         """The combined score of every fiche, in [0, 1] (weights are normalised to sum to 1)."""
@@ -377,16 +392,15 @@ class OccupationModel:
         one of its labels covers when the title holds that whole label (``title_full``: the most
         specific label named wins, "Infirmier en pratique avancée" over "Infirmier"); whether the
         title is exactly one of its labels (``title_exact``); ``title_full`` of the description's
-        first 300 characters (``lead_full``). The title's words are read once when ROME's "Masc /
-        Fem" pair is repeated in it ("Moniteur éducateur / Monitrice éducatrice")."""
-        words = once(stems(clean_title(title)))
-        contained, exact = self._contained(words + pairs(words) + prefixes(words))
-        lead = stems(clean_title(text[:LEAD]))
-        lead_contained, _ = self._contained(lead + pairs(lead) + prefixes(lead))
-        return np.stack([contained, exact, lead_contained])
+        first 300 characters (``lead_full``). A stem that repeats the one before it is read once (a
+        "Masc / Fem" pair written out: "Menuisier / Menuisière d'agencement")."""
+        if self._shared_memory is not self.memory:
+            self._share()
+        known = self._known(self.tokens(title, text))
+        return self._features(title, text, *known, matches=True)[len(FEATURES):]
 
-    def _contained(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        qcov, dcov = self._title_index.coverage_known(self._title_index._known(tokens)[0])
+    def _contained(self, qcov: np.ndarray, dcov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``title_full`` and ``title_exact`` from a query's coverages of every label."""
         full = dcov >= CONTAINED
         exact = full & (qcov >= CONTAINED)
         return self._best(qcov * self._label_factor * full), self._best(exact.astype(np.float64))
@@ -418,11 +432,11 @@ class OccupationModel:
         if self._shared_memory is not self.memory:  # examples set without with_offers
             self._share()
         query, body_query = self._known(self.tokens(title, text))
-        base = self._features(title, text, query, body_query)
+        matched = self._features(title, text, query, body_query, matches=True)
         vector = np.zeros((len(VECTOR_FEATURES), len(self.codes)), dtype=np.float64)
-        top = self.candidates(base)
+        top = self.candidates(matched)
         vector[:, top] = self.vector_features(title, top)
-        rows = [base, self.title_matches(title, text), vector]
+        rows = [matched, vector]
         if self.memory is None:
             return np.vstack([*rows, np.zeros((len(OfferMemory.FEATURES), len(self.codes)))])
         known = (self._shared.restrict(query, 3), self._shared.restrict(body_query, 4))
