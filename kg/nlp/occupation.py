@@ -48,7 +48,7 @@ from kg.nlp.build_cache import per_build
 from kg.nlp.occupation_index import SharedVocabulary, TfIdfIndex
 from kg.nlp.occupation_memory import OfferMemory
 from kg.nlp.occupation_text import clean_title, gender_variants, pairs, stems
-from kg.nlp.occupation_vectors import LabelRows, WordVectors
+from kg.nlp.occupation_vectors import LabelRows, WordVectors, spans
 
 QUERIES = Path(__file__).resolve().parents[2] / "queries" / "nlp"
 DEFAULT_BASE = "https://w3id.org/passerelles/"
@@ -415,9 +415,8 @@ class OccupationModel:
         # The labels of the given fiches, grouped by fiche (each fiche's labels are one run).
         ends = np.r_[self._starts[1:], len(self._labels_of)]
         lo, hi = self._starts[fiches], ends[fiches]
-        labels = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
+        labels, runs = spans(lo, hi)
         cos = self.vectors.similarity(title, self._label_rows, labels)
-        runs = np.r_[0, np.cumsum(hi - lo)[:-1]]
         out[0] = np.maximum.reduceat(cos, runs)
         out[1] = np.maximum.reduceat(cos * self._is_head[labels], runs)
         return out
