@@ -74,8 +74,8 @@ TITLE_FEATURES = ("title_full", "title_exact", "lead_full")
 VECTOR_FEATURES = ("vec_title", "vec_head")
 RERANK_FEATURES = (*FEATURES, *TITLE_FEATURES, *VECTOR_FEATURES, *OfferMemory.FEATURES)
 RERANK_WEIGHTS = (
-    2.225, 2.549, 0.741, 0.306, 2.319, 4.11, 1.882, 0.05, 0.388, 1.847, 1.004, 1.705,
-    0.0, 0.0, 0.0, 0.0, 0.0, 2.868, 3.984, 0.0, 0.0,
+    1.731, 1.479, 0.637, -0.267, 2.644, 27.929, 0.995, -0.416, 0.111, 1.72, 0.32, 2.292,
+    0.726, 0.303, -7.353, 5.815, -0.107, 3.327, 5.075, -0.949, 0.282,
 )
 CANDIDATES = 30
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "nlp"
