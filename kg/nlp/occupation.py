@@ -82,7 +82,7 @@ RERANK_WEIGHTS = (
 )
 CANDIDATES = 30
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "nlp"
-CACHE_VERSION = 7  # bump when the model's fields or features change
+CACHE_VERSION = 8  # bump when the model's fields or features change
 # A label whose tokens the title holds (nearly) all of is "contained" in the title.
 CONTAINED = 0.999
 # The first characters of a description often restate the job ("Nous recherchons un cariste...").

