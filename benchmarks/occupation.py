@@ -227,13 +227,18 @@ def cross_validate(
 
 
 def fit_softmax(
-    features: np.ndarray, gold: np.ndarray, l2: float = 1e-3, steps: int = 600, rate: float = 0.05
+    features: np.ndarray, gold: np.ndarray, l2: float = 1e-2, steps: int = 600, rate: float = 0.05,
+    standardise: bool = True,
 ) -> np.ndarray:
     """Weights of a softmax over candidates (``features``: offers × candidates × features; ``gold``:
     the gold candidate's index, -1 when it is not among them, such offers are left out), fitted by
-    Adam on the mean negative log-likelihood plus ``l2``·|w|²/2, from zero weights."""
+    Adam on the mean negative log-likelihood plus ``l2``·|w|²/2, from zero weights. The features are
+    standardised over all candidates first (so that one ``l2`` suits features of any scale), and the
+    weights returned apply to the raw features (a shift of every candidate cancels in the softmax)."""
     keep = gold >= 0
-    x, g = features[keep], gold[keep]
+    scale = features.reshape(-1, features.shape[2]).std(axis=0)
+    scale = np.where((scale > 0) & standardise, scale, 1.0)
+    x, g = features[keep] / scale, gold[keep]
     w, m, v = (np.zeros(x.shape[2]) for _ in range(3))
     for t in range(1, steps + 1):
         s = x @ w
@@ -244,15 +249,23 @@ def fit_softmax(
         m = 0.9 * m + 0.1 * grad
         v = 0.999 * v + 0.001 * grad * grad
         w -= rate * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
-    return w
+    return np.asarray(w / scale)
+
+
+def static_features(model: OccupationModel, offers: Sequence[Offer]) -> np.ndarray:
+    """The re-ranker features that do not depend on the labelled examples, per offer: FEATURES,
+    and TITLE_FEATURES."""
+    return np.stack([
+        np.vstack([model.features(o.title, o.text), model.title_matches(o.title, o.text)]) for o in offers
+    ])
 
 
 def reranker_rows(
     model: OccupationModel, base: np.ndarray, offers: Sequence[Offer], examples: Sequence[Offer],
     leave_out: Callable[[int], list[int]],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Candidates and their re-ranker features for ``offers`` (``base``: their FEATURES), the labelled
-    examples being ``examples`` (``leave_out(i)``: the examples offer i must not see)."""
+    """Candidates and their re-ranker features for ``offers`` (``base``: their :func:`static_features`),
+    the labelled examples being ``examples`` (``leave_out(i)``: the examples offer i must not see)."""
     memory = OfferMemory([(e.title, e.text, e.rome) for e in examples], model.codes)
     tops, rows = [], []
     for i, o in enumerate(offers):
@@ -290,12 +303,23 @@ def fit_reranker(model: OccupationModel, offers: Sequence[Offer], base: np.ndarr
     return fit_softmax(rows, gold_index(tops, gold))
 
 
+# The re-ranker of the previous session (14 features, raw scale, L2 1e-3), measured beside the new one.
+BEFORE = {"features": (*FEATURES, "offer_title", "offer_text"), "l2": 1e-3, "standardise": False}
+
+
 def cross_validate_reranker(
-    model: OccupationModel, offers: Sequence[Offer], folds: int = 5, seed: int = 0
+    model: OccupationModel, offers: Sequence[Offer], folds: int = 5, seed: int = 0,
+    variant: dict[str, object] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The shipped re-ranker measured by grouped k-fold CV: examples and weights from the training folds."""
+    """The shipped re-ranker measured by grouped k-fold CV: examples and weights from the training folds.
+    ``variant``: ``features`` (the RERANK_FEATURES kept; the others are zeroed) and fit_softmax's
+    ``l2`` and ``standardise``, to measure another re-ranker on the same folds."""
+    variant = variant or {}
+    kept_features = variant.get("features", RERANK_FEATURES)
+    mask = np.asarray([n in kept_features for n in RERANK_FEATURES], dtype=np.float64)  # type: ignore[operator]
+    fit_options = {k: v for k, v in variant.items() if k != "features"}
     kept = [o for o in offers if o.rome in model.codes]
-    base = np.stack([model.features(o.title, o.text) for o in kept])
+    base = static_features(model, kept)
     gold = np.asarray([model.codes.index(o.rome) for o in kept])
     group, fold = grouped_folds(kept, folds, seed)
     held = np.zeros(len(kept), dtype=np.int64)
@@ -306,13 +330,17 @@ def cross_validate_reranker(
         unseen[test] = ~np.isin(gold[test], gold[train])
         examples = [kept[i] for i in train]
         tops, rows = reranker_rows(model, base[train], examples, examples, same_group(group[train]))
-        w = fit_softmax(rows, gold_index(tops, gold[train]))
+        w = fit_softmax(rows * mask, gold_index(tops, gold[train]), **fit_options)  # type: ignore[arg-type]
         tops, rows = reranker_rows(model, base[test], [kept[i] for i in test], examples, lambda i: [])
+        rows = rows * mask
         held[test] = rerank_ranks(w, rows, gold_index(tops, gold[test]))
         first[test] = tops[np.arange(len(test)), np.argmax(rows @ w, axis=1)]
         print(f"re-ranker fold {f}: {len(test)} offers, top-1 {(held[test] < 1).mean():.2f}, "
               f"top-3 {(held[test] < 3).mean():.2f}, top-5 {(held[test] < 5).mean():.2f}")
     misses = held >= 1
+    print(f"re-ranker, all {len(offers)} offers (declared code unknown to the model: a miss): top-1 "
+          f"{(held < 1).sum() / len(offers):.3f}, top-3 {(held < 3).sum() / len(offers):.3f}, "
+          f"top-5 {(held < 5).sum() / len(offers):.3f}")
     print(f"re-ranker misses (top-1): {misses.sum()}; gold fiche not among the {CANDIDATES} candidates: "
           f"{(held >= 10**6).sum()}; gold code absent from the training folds: {(misses & unseen).sum()}")
     wrong = zip(gold[misses], first[misses], strict=True)
@@ -342,7 +370,7 @@ def heldout(model: OccupationModel, offers: Sequence[Offer], folder: Path) -> No
     group = groups(kept)
     banned = {group[i] for i, o in enumerate(kept) if o.id in test_ids}
     train = [o for o, g in zip(kept, group, strict=True) if g not in banned]
-    base = np.stack([model.features(o.title, o.text) for o in train])
+    base = static_features(model, train)
     w = fit_reranker(model, train, base)
     seen = {o.id for o in train}
     sets = {
@@ -354,8 +382,7 @@ def heldout(model: OccupationModel, offers: Sequence[Offer], folder: Path) -> No
         scored = [o for o in chosen if o.rome in model.codes]
         if not scored:
             continue
-        tops, rows = reranker_rows(model, np.stack([model.features(o.title, o.text) for o in scored]),
-                                   scored, train, lambda i: [])
+        tops, rows = reranker_rows(model, static_features(model, scored), scored, train, lambda i: [])
         gold = np.asarray([model.codes.index(o.rome) for o in scored])
         r = rerank_ranks(w, rows, gold_index(tops, gold))
         r = np.concatenate([r, np.full(len(chosen) - len(scored), 10**6)])
@@ -385,6 +412,11 @@ def main() -> None:
     parser.add_argument("--fit", action="store_true", help="print the weights chosen on all the offers")
     parser.add_argument("--heldout", action="store_true",
                         help="also score the annotated TEST offers and the masonry file (never used to fit)")
+    parser.add_argument("--before", action="store_true",
+                        help="also measure the previous re-ranker (14 features) on the same folds")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the grouped folds")
+    parser.add_argument("--reranker-only", action="store_true",
+                        help="only the re-ranker's CV columns (no baseline, no linear weights, no timing)")
     args = parser.parse_args()
 
     store = open_store(args.store)
@@ -410,16 +442,20 @@ def main() -> None:
         gold = np.asarray([model.codes.index(o.rome) for o in kept])
         w = choose_weights(features, gold, np.full(len(FEATURES), 1 / len(FEATURES)))
         print("weights chosen on all offers:", tuple(round(float(x), 3) for x in w))
-        w = fit_reranker(model, kept, features)
+        w = fit_reranker(model, kept, static_features(model, kept))
         print("re-ranker weights fitted on all offers:", tuple(round(float(x), 3) for x in w))
         print("  " + ", ".join(f"{n}={v:.2f}" for n, v in zip(RERANK_FEATURES, w, strict=True)))
-    columns = {
-        "baseline": evaluate(baseline_codes, offers),
-        "linear (weights: all)": evaluate(model_codes, offers),
-    }
+    columns: dict[str, dict[str, np.ndarray]] = {}
+    if not args.reranker_only:
+        columns["baseline"] = evaluate(baseline_codes, offers)
+        columns["linear (weights: all)"] = evaluate(model_codes, offers)
     if not args.no_cv:
-        columns["linear, 5-fold CV"] = cross_validate(model, offers)
-        columns["re-ranker, 5-fold CV"] = cross_validate_reranker(model, offers)
+        if not args.reranker_only:
+            columns["linear, 5-fold CV"] = cross_validate(model, offers, seed=args.seed)
+        if args.before:
+            columns["re-ranker before, CV"] = cross_validate_reranker(model, offers, seed=args.seed,
+                                                                      variant=BEFORE)
+        columns["re-ranker, 5-fold CV"] = cross_validate_reranker(model, offers, seed=args.seed)
     if args.heldout:
         heldout(model, offers, args.offers)
     files = [*sorted({o.file for o in offers}), "ALL"]
@@ -431,6 +467,8 @@ def main() -> None:
         cells = "  ".join(f"{'  '.join(f'{v:.2f}' for v in col[f]):>26}" for col in columns.values())
         print(f"{f:42} {counts[f]:>4}  {cells}")
     print()
+    if args.reranker_only:
+        return
     model.with_offers([(o.title, o.text, o.rome) for o in offers], RERANK_WEIGHTS)
     wall_model, cpu_model = timed(model_codes, offers)  # the shipped predictor, with its examples
     wall_base, cpu_base = timed(baseline_codes, offers)

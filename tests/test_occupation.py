@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pyoxigraph as ox
 import pytest
 
@@ -331,3 +332,64 @@ def test_examples_assigned_directly_are_read_with_their_own_vocabulary() -> None
     offer = ("Agent polyvalent (H/F)", "Pâtisserie fine et viennoiserie")
     assert direct.rerank_features(*offer).tolist() == model.rerank_features(*offer).tolist()
     assert model.predict(*offer)[0][0] == "D1102"
+
+
+def test_a_label_the_title_holds_whole_beats_a_shorter_one() -> None:
+    """title_full: the most specific label the title contains wins ("Infirmier en pratique avancée"
+    over "Infirmier"); title_exact only for the label the title is; a repeated "Masc / Fem" stem is
+    read once."""
+    from kg.nlp.occupation import TITLE_FEATURES
+
+    model = OccupationModel.from_labels(
+        fiches={"J1506": "Infirmier / Infirmière", "J1508": "Infirmier / Infirmière en pratique avancée",
+                "H2206": "Menuisier / Menuisière", "F1140": "Concepteur / Conceptrice agencement"},
+        appellations=[("F1140", "Menuisier / Menuisière d'agencement")],
+        vocabulary={},
+    )
+    full, exact, lead = (model.title_matches("Infirmier en pratique avancée en EHPAD (H/F)", "")[
+        TITLE_FEATURES.index(name)] for name in TITLE_FEATURES)
+    j1506, j1508 = model.codes.index("J1506"), model.codes.index("J1508")
+    assert full[j1508] > full[j1506] > 0
+    assert exact[j1506] == 0.0 and not lead.any()
+    full, exact, _ = model.title_matches("Menuisier / Menuisière d'agencement (H/F)", "")
+    f1140, h2206 = model.codes.index("F1140"), model.codes.index("H2206")
+    assert exact[f1140] == 1.0 and exact[h2206] == 0.0  # the repeated stem read once
+    assert full[f1140] > full[h2206]
+    _, _, lead = model.title_matches("Offre", "Nous recherchons un infirmier en pratique avancée.")
+    assert lead[j1508] > lead[j1506]
+
+
+def test_rerank_features_hold_one_row_per_name_in_order() -> None:
+    """rerank_features: one row per RERANK_FEATURES name (as many as RERANK_WEIGHTS), the title matches
+    in their rows, the nearest-offer rows zero without labelled offers."""
+    from kg.nlp.occupation import RERANK_FEATURES, RERANK_WEIGHTS, TITLE_FEATURES
+    from kg.nlp.occupation_memory import OfferMemory
+
+    model = OccupationModel.from_labels(
+        fiches={"F1603": "Plombier / Plombière", "M1203": "Comptable"},
+        appellations=[("F1603", "Chauffagiste"), ("M1203", "Gestionnaire comptable")],
+        vocabulary={},
+    )
+    features = model.rerank_features("Chauffagiste H/F", "")
+    assert features.shape == (len(RERANK_FEATURES), 2) and len(RERANK_WEIGHTS) == len(RERANK_FEATURES)
+    first = RERANK_FEATURES.index(TITLE_FEATURES[0])
+    matches = model.title_matches("Chauffagiste H/F", "")
+    assert np.array_equal(features[first:first + len(TITLE_FEATURES)], matches)
+    assert matches[TITLE_FEATURES.index("title_exact"), model.codes.index("F1603")] == 1.0
+    assert not features[RERANK_FEATURES.index(OfferMemory.FEATURES[0]):].any()
+
+
+def test_memory_tells_a_fiche_without_examples_from_one_with_unlike_examples() -> None:
+    from kg.nlp.occupation_memory import OfferMemory
+
+    memory = OfferMemory(
+        [("Cariste", "Chariot", "N1101"), ("Cariste confirmé", "Chariot élévateur", "N1101"),
+         ("Boulanger", "Pain", "D1102")],
+        ["D1102", "K2204", "N1101"],
+    )
+    title, _, seen, count = memory.features("Boulanger (H/F)", "Pétrissage")
+    assert seen.tolist() == [1.0, 0.0, 1.0] and count[2] == pytest.approx(np.log(3))
+    assert title[0] == pytest.approx(1.0) and title[1] == title[2] == 0.0
+    # the offer's own copy is not counted among the examples
+    _, _, seen, count = memory.features("Boulanger", "Pain")
+    assert seen.tolist() == [0.0, 0.0, 1.0]

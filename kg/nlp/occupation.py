@@ -19,9 +19,11 @@ texts). Three TF-IDF cosines are combined per fiche:
 
 When the graph holds labelled job offers (``queries/nlp/occupation-offers.rq``), a re-ranker
 orders the 30 best fiches of the plain (unweighted) score: a softmax over those candidates of the
-twelve features above plus two nearest-offer features (:mod:`kg.nlp.occupation_memory`: the best
-title and description cosines with the offers declared with each fiche, the offer itself and its
-reposts left out). Its weights (``RERANK_WEIGHTS``) are fitted on the real offers by
+twelve features above, three appellation-level title matches (``TITLE_FEATURES``: the title holds a
+whole label of the fiche, or is one) and four nearest-offer features
+(:mod:`kg.nlp.occupation_memory`: the best title and description cosines with the offers declared
+with each fiche, whether it has any and how many, the offer itself and its reposts left out). Its
+weights (``RERANK_WEIGHTS``) are fitted on the real offers by
 ``benchmarks/occupation.py --fit``, which measures the same predictor by grouped cross-validation.
 Without labelled offers, the weighted sum of the twelve features (``DEFAULT_WEIGHTS``) ranks.
 
@@ -65,15 +67,20 @@ BASE_FEATURES = len(FEATURES) - 2
 # ../shared/data/offers; benchmarks/occupation.py re-chooses them fold by fold (5-fold CV, duplicate
 # offers kept in one fold) and reports what such a choice scores on offers it never saw.
 DEFAULT_WEIGHTS = (0.061, 0.061, 0.041, 0.082, 0.041, 0.408, 0.082, 0.034, 0.034, 0.041, 0.082, 0.034)
-# The re-ranker: FEATURES plus the nearest-offer features, softmax over the CANDIDATES best fiches of
-# the plain score; weights fitted on the 528 real offers (benchmarks/occupation.py --fit).
-RERANK_FEATURES = (*FEATURES, "offer_title", "offer_text")
+# The re-ranker: FEATURES, the appellation-level title matches (TITLE_FEATURES) and the nearest-offer
+# features (OfferMemory.FEATURES), softmax over the CANDIDATES best fiches of the plain score; weights fitted
+# on the 528 real offers (benchmarks/occupation.py --fit).
+TITLE_FEATURES = ("title_full", "title_exact", "lead_full")
+RERANK_FEATURES = (*FEATURES, *TITLE_FEATURES, *OfferMemory.FEATURES)
 RERANK_WEIGHTS = (
-    2.225, 2.549, 0.741, 0.306, 2.319, 4.11, 1.882, 0.05, 0.388, 1.847, 1.004, 1.705, 2.868, 3.984
+    2.058, 1.914, 0.737, -0.185, 3.888, 27.722, 1.073, -0.521, 0.273, 1.973, 0.381, 2.304,
+    0.68, 0.523, -8.003, 3.394, 5.014, -0.976, 0.334,
 )
 CANDIDATES = 30
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "nlp"
-CACHE_VERSION = 6  # bump when the model's fields or features change
+CACHE_VERSION = 9  # bump when the model's fields or features change
+# A label whose tokens the title holds (nearly) all of is "contained" in the title.
+CONTAINED = 0.999
 # The first characters of a description often restate the job ("Nous recherchons un cariste...").
 LEAD = 300
 PREFIX = 6
@@ -91,6 +98,17 @@ def title_features(text: str) -> list[str]:
     """
     words = stems(text)
     return words + pairs(words) + prefixes(words)
+
+
+def once(words: list[str]) -> list[str]:
+    """``words`` without a word that repeats the one before it (a title's "Masc / Fem" pair, stemmed).
+
+    >>> once(["moniteur", "educateur", "moniteur", "educateur"]), once(["aide", "macon", "aide", "macon"])
+    (['moniteur', 'educateur', 'moniteur', 'educateur'], ['aide', 'macon', 'aide', 'macon'])
+    >>> once(["menuisier", "menuisier", "agencement"])
+    ['menuisier', 'agencement']
+    """
+    return [w for k, w in enumerate(words) if k == 0 or words[k - 1] != w]
 
 
 def prefixes(words: list[str]) -> list[str]:
@@ -139,7 +157,8 @@ class OccupationModel:
         self._v3_child = np.asarray([c for _, c in links], dtype=np.int64)
         self._v3_starts = np.flatnonzero(np.r_[True, np.diff(self._v3_parent) != 0]) if links else None
         self._v3_targets = self._v3_parent[self._v3_starts] if links else None
-        ordered = sorted(title_docs, key=lambda d: d[0])
+        order = sorted(range(len(title_docs)), key=lambda k: title_docs[k][0])
+        ordered = [title_docs[k] for k in order]
         fiche_of = np.asarray([d[0] for d in ordered], dtype=np.int64)
         if set(fiche_of.tolist()) != set(range(len(self.codes))):
             raise ValueError("every fiche needs at least one label")
@@ -193,8 +212,8 @@ class OccupationModel:
         v3_appellations: Iterable[tuple[str, str]] = (),
     ) -> OccupationModel:
         """A model from plain labels: fiche titles, (fiche code, appellation label[, rarely used])
-        tuples, fiche texts, the ROME v3 fiche (``parents``) of ROME 4.0 fiches split from it, and
-        (ROME v3 fiche, appellation label) pairs of appellations whose v3 fiche is not their fiche.
+        tuples, fiche texts, the ROME v3 fiche (``parents``) of ROME 4.0 fiches split from it,
+        and (ROME v3 fiche, appellation label) pairs of appellations whose v3 fiche is not their fiche.
 
         An appellation label may be written "Masc / Fem ..." (both genders are indexed); one whose
         fiche is not in ``fiches`` is ignored.
@@ -298,16 +317,22 @@ class OccupationModel:
         """The title's and the description's query tokens as shared ids and counts (one lookup each)."""
         return self._shared.known(tokens[0]), self._shared.known(tokens[1])
 
-    def _features(self, title: str, text: str, query: _Known, body_query: _Known) -> np.ndarray:
+    def _features(
+        self, title: str, text: str, query: _Known, body_query: _Known, matches: bool = False
+    ) -> np.ndarray:
+        """FEATURES, then the TITLE_FEATURES when ``matches`` (from the same title and lead coverages:
+        the title index is queried once for both)."""
         cleaned = clean_title(title)
         shared = self._shared
         title_query = shared.restrict(query, 0)
         cos = self._title_index.query_known(*title_query) * self._label_factor
-        qcov, dcov = self._title_index.coverage_known(title_query[0])
-        qcov *= self._label_factor
+        title_cover = self._title_index.coverage_known(title_query[0])
+        qcov = title_cover[0] * self._label_factor
+        dcov = title_cover[1]
         support = np.log1p(np.add.reduceat((cos > 0.5).astype(np.float64), self._starts)) / 3.0
         title_words = stems(cleaned)
         _, text_app = self._title_index.coverage_known(shared.restrict(body_query, 0)[0])
+        lead_query = self._title_index._known(title_features(clean_title(text[:LEAD])))
         base = np.stack([
             self._best(cos),
             self._best(qcov),
@@ -318,7 +343,7 @@ class OccupationModel:
             self._best(text_app),
             self._best(cos * self._is_head),
             self._best(qcov * self._is_head),
-            self._best(self._title_index.query(title_features(clean_title(text[:LEAD])))),
+            self._best(self._title_index.query_known(*lead_query)),
         ])
         v3 = np.zeros(len(self.codes), dtype=np.float64)
         if self._v3_starts is not None:
@@ -328,27 +353,54 @@ class OccupationModel:
         if self._v3_title_index is not None and self._v3_title_starts is not None:
             cos = self._v3_title_index.query_known(*shared.restrict(query, 2))
             v3_title[self._v3_title_targets] = np.maximum.reduceat(cos, self._v3_title_starts)
-        return np.vstack([base, v3, v3_title])
+        if not matches:
+            return np.vstack([base, v3, v3_title])
+        once_words = once(title_words)
+        if once_words != title_words:  # a repeated stem: the coverage of the title read once
+            title_cover = self._title_index.coverage_known(
+                self._title_index._known(once_words + pairs(once_words) + prefixes(once_words))[0]
+            )
+        contained, exact = self._contained(*title_cover)
+        lead_contained, _ = self._contained(*self._title_index.coverage_known(lead_query[0]))
+        return np.vstack([base, v3, v3_title, contained, exact, lead_contained])
 
     def scores(self, title: str, text: str) -> np.ndarray:
         """The combined score of every fiche, in [0, 1] (weights are normalised to sum to 1)."""
         w = self.weights / (self.weights.sum() or 1.0)
         return np.asarray(w @ self.features(title, text))
 
+    def title_matches(self, title: str, text: str) -> np.ndarray:
+        """The TITLE_FEATURES, a (3, len(codes)) array: per fiche, the largest share of the title that
+        one of its labels covers when the title holds that whole label (``title_full``: the most
+        specific label named wins, "Infirmier en pratique avancée" over "Infirmier"); whether the
+        title is exactly one of its labels (``title_exact``); ``title_full`` of the description's
+        first 300 characters (``lead_full``). A stem that repeats the one before it is read once (a
+        "Masc / Fem" pair written out: "Menuisier / Menuisière d'agencement")."""
+        if self._shared_memory is not self.memory:
+            self._share()
+        known = self._known(self.tokens(title, text))
+        return self._features(title, text, *known, matches=True)[len(FEATURES):]
+
+    def _contained(self, qcov: np.ndarray, dcov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``title_full`` and ``title_exact`` from a query's coverages of every label."""
+        full = dcov >= CONTAINED
+        exact = full & (qcov >= CONTAINED)
+        return self._best(qcov * self._label_factor * full), self._best(exact.astype(np.float64))
+
     def rerank_features(
         self, title: str, text: str, exclude: Iterable[int] | None = None
     ) -> np.ndarray:
-        """The per-fiche features named in RERANK_FEATURES (FEATURES, then the nearest-offer cosines;
-        zeros without labelled offers), a (len(RERANK_FEATURES), len(codes)) array. ``exclude``: the
-        examples to leave out (default: the offer's own copies)."""
+        """The per-fiche features named in RERANK_FEATURES, a (len(RERANK_FEATURES), len(codes))
+        array: FEATURES, TITLE_FEATURES, then the nearest-offer features (zeros without labelled
+        offers). ``exclude``: the examples to leave out (default: the offer's own copies)."""
         if self._shared_memory is not self.memory:  # examples set without with_offers
             self._share()
         query, body_query = self._known(self.tokens(title, text))
-        base = self._features(title, text, query, body_query)
+        matched = self._features(title, text, query, body_query, matches=True)
         if self.memory is None:
-            return np.vstack([base, np.zeros((2, len(self.codes)))])
+            return np.vstack([matched, np.zeros((len(OfferMemory.FEATURES), len(self.codes)))])
         known = (self._shared.restrict(query, 3), self._shared.restrict(body_query, 4))
-        return np.vstack([base, *self.memory.features(title, text, exclude, known=known)])
+        return np.vstack([matched, *self.memory.features(title, text, exclude, known=known)])
 
     def candidates(self, features: np.ndarray) -> np.ndarray:
         """The positions of the ``CANDIDATES`` best fiches of the plain (unweighted) score."""
