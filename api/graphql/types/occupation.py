@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import pyoxigraph as ox
 import strawberry
@@ -24,6 +23,7 @@ from api.graphql.base import (
     selected_props,
 )
 from api.graphql.context import Context
+from api.graphql.eager import settle
 from api.graphql.enums import SkillKind, most_specific
 from api.graphql.fieldmap import FIELDS
 
@@ -105,10 +105,16 @@ async def skill_pages(
     core skills first, then by IRI; ``also``: the skills' properties to read with them."""
     spec = FIELDS["Occupation"].fields["skills"]
     core_p, emerging_p = expand("pas:hasCoreSkill"), expand("pas:hasEmergingSkillItem")
-    skills, flags = await asyncio.gather(
-        follow_many(ctx, iris, spec, also=also),
-        ctx.values.load_many([(iri, p) for iri in iris for p in (core_p, emerging_p)]),
-    )
+    found = await settle(
+        [
+            follow_many(ctx, iris, spec, also=also),
+            ctx.values.load_many([(iri, p) for iri in iris for p in (core_p, emerging_p)]),
+        ]
+    )  # (in this task when the look-ahead primed them; one batch otherwise)
+    for outcome in found:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    skills, flags = cast(list[list[Any]], found)
     if kind is not None:
         every = sorted({t.value for terms in skills for t in terms if isinstance(t, ox.NamedNode)})
         loaded = await ctx.values.load_many([(s, expand("rdf:type")) for s in every])
