@@ -1,4 +1,5 @@
-"""``QueryRunner.joined``: an inverse hop runs in the calling thread only once it is known to be small."""
+"""``QueryRunner.joined``: an inverse hop runs in the calling thread only once it is known to be small
+(the most resources met pointing to one node, times the nodes, at most ``INLINE_ROWS``)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,6 @@ def test_a_small_inverse_hop_runs_inline_once_known(monkeypatch: pytest.MonkeyPa
 
 
 def test_a_large_inverse_hop_stays_in_the_thread_pool(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(queries, "INLINE_FAN_IN", 1)  # two resources point to http://x/1
+    monkeypatch.setattr(queries, "INLINE_ROWS", 3)  # two resources point to http://x/1, two nodes: 4
     runs = _threads(_runner(), monkeypatch, 3)
     assert [inline for inline, _ in runs] == [False, False, False]

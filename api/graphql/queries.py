@@ -83,7 +83,7 @@ LABEL_KEY = 'SUBSTR(MIN(CONCAT(IF(LANGMATCHES(LANG(?_label), "fr"), "0", "1"), L
 ORDER_KEYS = ("code", "label", "date")
 LABEL_ORDERS_KEPT = 8  # whole label orderings of large selections kept per runner (see QueryRunner.page)
 SCAN_TRIPLES_PER_PROPERTY = 13  # see QueryRunner.lookup_sync
-INLINE_FAN_IN = 200  # see QueryRunner.joined
+INLINE_ROWS = 500  # see QueryRunner.joined
 
 
 def sized(text: str, large: bool) -> str:
@@ -541,7 +541,7 @@ class QueryRunner:
             if not hop.forward:
                 fan_in.setdefault((hop.link, hop.of), 0)
         for (_, link, of), iris in behind.items():
-            if len(iris) > fan_in[(link, of)]:
+            if len(iris) > fan_in.get((link, of), 0):
                 fan_in[(link, of)] = len(iris)
         return found, {key: sorted(iris) for key, iris in behind.items()}
 
@@ -551,13 +551,16 @@ class QueryRunner:
         """:meth:`joined_sync` in the calling thread, or in the thread pool when it follows an inverse
         link that may lead to many resources (as for ``inverse.rq``: all the offers of a fiche).
 
-        An inverse link is followed in the calling thread once every earlier query of this runner
-        found at most :data:`INLINE_FAN_IN` resources pointing to one node through it (a fiche's
-        certifications through its v3 code, its appellations): the hand-off to a thread, and a
-        thread iterating rows while the event loop holds the GIL, cost ~1 ms of CPU per deep
-        request (``docs/readme/gqltree.md``). It changes where the query runs, never its answer."""
-        fan_in, unknown = self.fan_in, INLINE_FAN_IN + 1
-        if all(hop.forward or fan_in.get((hop.link, hop.of), unknown) <= INLINE_FAN_IN for hop in hops):
+        An inverse link is followed in the calling thread when the most resources the earlier
+        queries of this runner found pointing to one node through it, times the level's resources,
+        is at most :data:`INLINE_ROWS` (a fiche's certifications through its v3 code, its
+        appellations; not a page of 100 fiches' offers): the hand-off to a thread, and a thread
+        iterating rows while the event loop holds the GIL, cost ~1 ms of CPU per deep request
+        (``docs/readme/gqltree.md``). A link not met yet goes to the thread pool. It changes where
+        the query runs, never its answer."""
+        fan_in, unknown = self.fan_in, INLINE_ROWS + 1
+        most = INLINE_ROWS // max(len(subjects), 1)
+        if all(hop.forward or fan_in.get((hop.link, hop.of), unknown) <= most for hop in hops):
             return self.joined_sync(subjects, props, hops)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, self.joined_sync, subjects, props, hops)
