@@ -271,13 +271,21 @@ def connection_from_list(
         page = list(items)
         has_next = bool(has_more)
     edges = [Edge(cursor=encode_cursor(offset + i), node=node) for i, node in enumerate(page)]
-    info = PageInfo(
+    return Connection(edges=edges, page_info=page_info_of(edges, offset, has_next), _total=total)
+
+
+def page_info_of(edges: Sequence[Any], offset: int, has_next: bool) -> PageInfo:
+    """The page information of a page of ``edges`` starting at ``offset``.
+
+    >>> page_info_of([], 0, False).start_cursor is None
+    True
+    """
+    return PageInfo(
         has_next_page=has_next,
         has_previous_page=offset > 0,
         start_cursor=edges[0].cursor if edges else None,
         end_cursor=edges[-1].cursor if edges else None,
     )
-    return Connection(edges=edges, page_info=info, _total=total)
 
 
 # --- Field factory -------------------------------------------------------------------------------------

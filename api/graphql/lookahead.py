@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from enum import Enum
 from typing import Any
 
@@ -61,6 +61,7 @@ from api.graphql.base import (
     single_of,
 )
 from api.graphql.context import Context
+from api.graphql.eager import settle
 from api.graphql.enums import most_specific
 from api.graphql.fieldmap import FIELDS, P, expand
 from api.graphql.queries import Hop
@@ -428,7 +429,7 @@ class LookaheadExecutor(SettledExecutor):
             elif props:
                 await ctx.values.load_many([(i, p) for i in iris for p in sorted(props)])
         columns: list[Any] = []
-        pending: list[Awaitable[list[Any]]] = []
+        pending: list[Coroutine[Any, Any, list[Any]]] = []
         slots: list[int] = []
         for entry in entries:
             column = self._column(type_, entry, objects, iris)
@@ -439,8 +440,9 @@ class LookaheadExecutor(SettledExecutor):
                 columns.append(None)
                 pending.append(column)
         if pending:  # sibling links together: their loads join one batch per level
-            # Every branch is let finish before a failure is raised (none left running unheeded).
-            done = await asyncio.gather(*pending, return_exceptions=True)
+            # Every branch is let finish before a failure is raised (none left running unheeded);
+            # a branch whose values are primed completes in this task, without a task of its own.
+            done = await settle(pending)
             for slot, result in zip(slots, done, strict=True):
                 if isinstance(result, BaseException):
                     raise result
@@ -548,8 +550,8 @@ class LookaheadExecutor(SettledExecutor):
 
     def _column(
         self, parent: GraphQLObjectType, entry: Entry, objects: list[Any], iris: list[str]
-    ) -> list[Any] | Awaitable[list[Any]]:
-        """One field of every object of a level: its values, or an awaitable of them."""
+    ) -> list[Any] | Coroutine[Any, Any, list[Any]]:
+        """One field of every object of a level: its values, or a coroutine of them."""
         _, how, what, type_, group, field = entry
         if how == "typename":
             return [parent.name] * len(objects)
@@ -582,7 +584,7 @@ class LookaheadExecutor(SettledExecutor):
 
     def _data(
         self, spec: P, type_: GraphQLOutputType, group: FieldDetailsList, field: Any, iris: list[str]
-    ) -> list[Any] | Awaitable[list[Any]]:
+    ) -> list[Any] | Coroutine[Any, Any, list[Any]]:
         ctx: Context = self.context_value
         if spec.target is None and len(spec.steps) == 1 and not spec.steps[0][1]:
             known, prop, convert = ctx.known, spec.steps[0][0], converter(spec)

@@ -83,6 +83,7 @@ LABEL_KEY = 'SUBSTR(MIN(CONCAT(IF(LANGMATCHES(LANG(?_label), "fr"), "0", "1"), L
 ORDER_KEYS = ("code", "label", "date")
 LABEL_ORDERS_KEPT = 8  # whole label orderings of large selections kept per runner (see QueryRunner.page)
 SCAN_TRIPLES_PER_PROPERTY = 13  # see QueryRunner.lookup_sync
+INLINE_ROWS = 500  # see QueryRunner.joined
 
 
 def sized(text: str, large: bool) -> str:
@@ -371,6 +372,8 @@ class QueryRunner:
     count: int = 0
     degrees: dict[str, int] = field(default_factory=dict)  # triples of a resource, by kind (lookup_sync)
     hop_degrees: dict[str, int] = field(default_factory=dict)  # of a link's first target met (joined_sync)
+    # The most resources an inverse hop found pointing to one node, by (link, class) (joined_sync).
+    fan_in: dict[tuple[str, str], int] = field(default_factory=dict)
     # Label orderings of large selections, by (build, list, filters, direction): see page().
     orders: dict[tuple[object, ...], concurrent.futures.Future[list[Term]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -533,14 +536,31 @@ class QueryRunner:
             else:
                 behind.setdefault((node.value, p.value, o.value), []).append(s.value)
         del result  # pyoxigraph results stay on the thread that made them
+        fan_in = self.fan_in
+        for hop in hops:
+            if not hop.forward:
+                fan_in.setdefault((hop.link, hop.of), 0)
+        for (_, link, of), iris in behind.items():
+            if len(iris) > fan_in.get((link, of), 0):
+                fan_in[(link, of)] = len(iris)
         return found, {key: sorted(iris) for key, iris in behind.items()}
 
     async def joined(
         self, subjects: Sequence[str], props: Sequence[str], hops: Sequence[Hop]
     ) -> tuple[dict[tuple[str, str], list[Term]], dict[tuple[str, str, str], list[str]]]:
         """:meth:`joined_sync` in the calling thread, or in the thread pool when it follows an inverse
-        link (the resources pointing to a node may be many, as for ``inverse.rq``)."""
-        if all(hop.forward for hop in hops):
+        link that may lead to many resources (as for ``inverse.rq``: all the offers of a fiche).
+
+        An inverse link is followed in the calling thread when the most resources the earlier
+        queries of this runner found pointing to one node through it, times the level's resources,
+        is at most :data:`INLINE_ROWS` (a fiche's certifications through its v3 code, its
+        appellations; not a page of 100 fiches' offers): the hand-off to a thread, and a thread
+        iterating rows while the event loop holds the GIL, cost ~1 ms of CPU per deep request
+        (``docs/readme/gqltree.md``). A link not met yet goes to the thread pool. It changes where
+        the query runs, never its answer."""
+        fan_in, unknown = self.fan_in, INLINE_ROWS + 1
+        most = INLINE_ROWS // max(len(subjects), 1)
+        if all(hop.forward or fan_in.get((hop.link, hop.of), unknown) <= most for hop in hops):
             return self.joined_sync(subjects, props, hops)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, self.joined_sync, subjects, props, hops)
