@@ -14,7 +14,7 @@ JSON), then the hand-written SPARQL of ``benchmarks/graphql.py``, and takes the 
 also times the store calls (``QueryRunner``'s, in the thread that runs them: the store's work and
 the rows read) apart from the rest (graphql-core, the look-ahead's completion, conversions, JSON).
 ``--log`` lists the store queries of one request with their CPU and rows. Run it from two trees one
-after the other to compare two versions on a shared machine (``docs/readme/gqltree.md``).
+after the other to compare two versions on a shared machine (``docs/guides/graphql-joined.md``).
 """
 
 from __future__ import annotations

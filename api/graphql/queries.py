@@ -556,7 +556,7 @@ class QueryRunner:
         is at most :data:`INLINE_ROWS` (a fiche's certifications through its v3 code, its
         appellations; not a page of 100 fiches' offers): the hand-off to a thread, and a thread
         iterating rows while the event loop holds the GIL, cost ~1 ms of CPU per deep request
-        (``docs/readme/gqltree.md``). A link not met yet goes to the thread pool. It changes where
+        (``docs/guides/graphql-joined.md``). A link not met yet goes to the thread pool. It changes where
         the query runs, never its answer."""
         fan_in, unknown = self.fan_in, INLINE_ROWS + 1
         most = INLINE_ROWS // max(len(subjects), 1)
