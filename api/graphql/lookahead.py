@@ -155,6 +155,24 @@ def _shared(key: Any) -> tuple[bool, Any]:
     return True, hit[1]
 
 
+async def _settled(container: Any, keys: list[Any]) -> Any:
+    """``container`` (an object's fields by name, or a list's items) with the awaitables at ``keys``
+    replaced by their values, every one let finish; then the first failure in ``keys`` order is
+    raised (siblings settle: :class:`SettledExecutor`).
+
+    >>> async def one():
+    ...     return 1
+    >>> asyncio.run(_settled(["a", one()], [1]))
+    ['a', 1]
+    """
+    done = await asyncio.gather(*(container[key] for key in keys), return_exceptions=True)
+    for key, value in zip(keys, done, strict=True):
+        if isinstance(value, BaseException):
+            raise value
+        container[key] = value
+    return container
+
+
 class SettledExecutor(Executor):
     """graphql-core's executor, except that the sibling fields of an object, and the items of a list,
     are all let finish before the first failure among them (in field or item order) propagates.
@@ -198,15 +216,7 @@ class SettledExecutor(Executor):
         if not awaitable:
             return results
 
-        async def settled() -> dict[str, Any]:
-            done = await asyncio.gather(*(results[name] for name in awaitable), return_exceptions=True)
-            for name, value in zip(awaitable, done, strict=True):
-                if isinstance(value, BaseException):
-                    raise value
-                results[name] = value
-            return results
-
-        return settled()
+        return _settled(results, awaitable)
 
     def complete_iterable_value(
         self,
@@ -251,15 +261,7 @@ class SettledExecutor(Executor):
         if not awaitable:
             return completed
 
-        async def settled() -> list[Any]:
-            done = await asyncio.gather(*(completed[index] for index in awaitable), return_exceptions=True)
-            for index, value in zip(awaitable, done, strict=True):
-                if isinstance(value, BaseException):
-                    raise value
-                completed[index] = value
-            return completed
-
-        return settled()
+        return _settled(completed, awaitable)
 
 
 class LookaheadExecutor(SettledExecutor):
