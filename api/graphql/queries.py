@@ -468,12 +468,7 @@ class QueryRunner:
             )
             result = self._solutions(text, substitutions)
             for s, p, o in result:
-                key = (s.value, p.value)
-                objects = found.get(key)
-                if objects is None:
-                    found[key] = [o]
-                else:
-                    objects.append(o)
+                _collect(found, s, p, o)
             del result  # pyoxigraph results stay on the thread that made them
         return found
 
@@ -527,12 +522,7 @@ class QueryRunner:
         behind: dict[tuple[str, str, str], list[str]] = {}
         for node, s, p, o in result:
             if node is None:
-                key = (s.value, p.value)
-                objects = found.get(key)
-                if objects is None:
-                    found[key] = [o]
-                else:
-                    objects.append(o)
+                _collect(found, s, p, o)
             else:
                 behind.setdefault((node.value, p.value, o.value), []).append(s.value)
         del result  # pyoxigraph results stay on the thread that made them
@@ -727,3 +717,21 @@ class QueryRunner:
         loop = asyncio.get_running_loop()
         rows = await loop.run_in_executor(self.executor, self.run_sync, full, subs)
         return int(rows[0]["_n"].value) if rows and "_n" in rows[0] else 0
+
+
+def _collect(found: dict[tuple[str, str], list[Term]], s: Term, p: Term, o: Term) -> None:
+    """Add ``o`` to the objects of (``s``, ``p``) in ``found`` (the look-ups' and joined queries'
+    answer: objects by resource and property, in the store's order).
+
+    >>> found = {}
+    >>> for o in ("a", "b"):
+    ...     _collect(found, ox.NamedNode("http://x/s"), ox.NamedNode("http://x/p"), ox.Literal(o))
+    >>> [o.value for o in found[("http://x/s", "http://x/p")]]
+    ['a', 'b']
+    """
+    key = (s.value, p.value)
+    objects = found.get(key)
+    if objects is None:
+        found[key] = [o]
+    else:
+        objects.append(o)
