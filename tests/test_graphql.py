@@ -990,6 +990,18 @@ def _execute_both(
     return results[0], results[1], counts[0], counts[1], levels
 
 
+async def _slow_error(*_: Any) -> str:
+    """A resolver failing late (the timing tests: its error must not be lost)."""
+    await asyncio.sleep(0.05)
+    raise ValueError("slow")
+
+
+async def _fast_error(*_: Any) -> str:
+    """A resolver failing at the first loop turn."""
+    await asyncio.sleep(0)
+    raise ValueError("fast")
+
+
 @pytest.mark.parametrize("executor", ["SettledExecutor", "LookaheadExecutor"])
 def test_sibling_errors_do_not_depend_on_timing(executor: str) -> None:
     """Sibling fields are all let finish before the first failure propagates: the error of a slow
@@ -1001,20 +1013,12 @@ def test_sibling_errors_do_not_depend_on_timing(executor: str) -> None:
 
     from api.graphql import lookahead
 
-    async def slow_error(*_: Any) -> str:
-        await asyncio.sleep(0.05)
-        raise ValueError("slow")
-
-    async def fast_error(*_: Any) -> str:
-        await asyncio.sleep(0)
-        raise ValueError("fast")
-
-    inner = GraphQLObjectType("Inner", {"bad": GraphQLField(GraphQLString, resolve=slow_error)})
+    inner = GraphQLObjectType("Inner", {"bad": GraphQLField(GraphQLString, resolve=_slow_error)})
     query = GraphQLObjectType(
         "Query",
         {
             "slow": GraphQLField(inner, resolve=lambda *_: {}),
-            "fast": GraphQLField(GraphQLNonNull(GraphQLString), resolve=fast_error),
+            "fast": GraphQLField(GraphQLNonNull(GraphQLString), resolve=_fast_error),
         },
     )
     document = parse("{ slow { bad } fast }")
@@ -1069,25 +1073,17 @@ def test_list_item_errors_do_not_depend_on_timing(executor: str) -> None:
 
     from api.graphql import lookahead
 
-    async def slow_error(*_: Any) -> str:
-        await asyncio.sleep(0.05)
-        raise ValueError("slow")
-
-    async def fast_error(*_: Any) -> str:
-        await asyncio.sleep(0)
-        raise ValueError("fast")
-
     async def item(*_: Any) -> dict[str, Any]:
         await asyncio.sleep(0)
         return {}
 
-    slow = GraphQLObjectType("Slow", {"bad": GraphQLField(GraphQLString, resolve=slow_error)})
+    slow = GraphQLObjectType("Slow", {"bad": GraphQLField(GraphQLString, resolve=_slow_error)})
     entry = GraphQLObjectType(
         "Entry",
         {
             "slow": GraphQLField(slow, resolve=lambda *_: {}),
-            "fast": GraphQLField(GraphQLString, resolve=fast_error),
-            "must": GraphQLField(GraphQLNonNull(GraphQLString), resolve=fast_error),
+            "fast": GraphQLField(GraphQLString, resolve=_fast_error),
+            "must": GraphQLField(GraphQLNonNull(GraphQLString), resolve=_fast_error),
         },
     )
     query = GraphQLObjectType(
@@ -1213,7 +1209,15 @@ def test_page_reads_its_fields_as_lookups_would(graph: tuple[Settings, ox.Store]
             counted: list[int] = []  # the total read by the same query (totalCount asked)
             joined = asyncio.run(
                 runner.page(
-                    name, params, key, False, 4, offset, props=props, found=found, alone=single,
+                    name,
+                    params,
+                    key,
+                    False,
+                    4,
+                    offset,
+                    props=props,
+                    found=found,
+                    alone=single,
                     counted=counted,
                 )
             )
@@ -1278,9 +1282,11 @@ def test_joined_level_reads_what_the_loaders_read(graph: tuple[Settings, ox.Stor
         shared = 0
         for hop in hops:
             via = hop.link if hop.forward else hop.first
-            reached = [
-                v.value for s in occupations for v in level.get((s, via), []) if isinstance(v, ox.NamedNode)
-            ] if via else occupations
+            reached = (
+                [v.value for s in occupations for v in level.get((s, via), []) if isinstance(v, ox.NamedNode)]
+                if via
+                else occupations
+            )
             nodes = sorted(set(reached))
             shared += len(reached) - len(nodes)
             assert nodes, hop
@@ -1293,8 +1299,11 @@ def test_joined_level_reads_what_the_loaders_read(graph: tuple[Settings, ox.Stor
                 continue
             answer = runner.select_sync(
                 "inverse",
-                values={"o": [ox.NamedNode(n) for n in nodes], "p": [ox.NamedNode(hop.link)],
-                        "class": [ox.NamedNode(hop.of)]},
+                values={
+                    "o": [ox.NamedNode(n) for n in nodes],
+                    "p": [ox.NamedNode(hop.link)],
+                    "class": [ox.NamedNode(hop.of)],
+                },
             )
             want_back: dict[tuple[str, str, str], set[str]] = {}
             for row in answer:
