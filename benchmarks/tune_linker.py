@@ -148,6 +148,18 @@ def row(name: str, pr: PR) -> str:
     return f"| {name} | {pr.precision:.3f} | {pr.recall:.3f} | {pr.f1:.3f} | {pr.found}/{pr.gold} |"
 
 
+def offer_texts(data: Path) -> dict[str, tuple[str, str]]:
+    """Each real JSONL offer's title and ``intitule + "\n" + description`` (the text the annotation's
+    offsets refer to), by offer id, from ``data``/offers."""
+    texts: dict[str, tuple[str, str]] = {}
+    for path in (data / "offers").rglob("*.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            offer = json.loads(line)
+            title = offer.get("intitule") or ""
+            texts[offer["id"]] = (title, title + "\n" + (offer.get("description") or ""))
+    return texts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, required=True)
@@ -174,12 +186,7 @@ def main() -> None:
     ]
     dev = [r for r in rows if r.split == "dev"]
     test = [r for r in rows if r.split == "test"]
-    texts: dict[str, tuple[str, str]] = {}
-    for path in (args.data / "offers").rglob("*.jsonl"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            offer = json.loads(line)
-            title = offer.get("intitule") or ""
-            texts[offer["id"]] = (title, title + "\n" + (offer.get("description") or ""))
+    texts = offer_texts(args.data)
     t0 = time.perf_counter()
     runner = Runner(args.store, dev, texts)
     print(f"loaded in {time.perf_counter() - t0:.0f} s")

