@@ -78,7 +78,7 @@ RERANK_WEIGHTS = (
 )
 CANDIDATES = 30
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "nlp"
-CACHE_VERSION = 9  # bump when the model's fields or features change
+CACHE_VERSION = 10  # bump when the model's fields or features change
 # A label whose tokens the title holds (nearly) all of is "contained" in the title.
 CONTAINED = 0.999
 # The first characters of a description often restate the job ("Nous recherchons un cariste...").
@@ -164,6 +164,8 @@ class OccupationModel:
             raise ValueError("every fiche needs at least one label")
         # Start of each fiche's run of labels, for np.maximum.reduceat.
         self._starts = np.searchsorted(fiche_of, np.arange(len(self.codes)))
+        # The fiche of each label: the title matches reduce only over the labels the query holds whole.
+        self._label_fiche = fiche_of
         self._label_factor = np.asarray([d[2] for d in ordered], dtype=np.float64)
         # The fiche's own title (its "head" reading) among its labels.
         self._is_head = np.asarray([d[3] for d in ordered], dtype=np.float64)
@@ -325,14 +327,17 @@ class OccupationModel:
         cleaned = clean_title(title)
         shared = self._shared
         title_query = shared.restrict(query, 0)
-        cos = self._title_index.query_known(*title_query) * self._label_factor
-        title_cover = self._title_index.coverage_known(title_query[0])
+        # One gather of the title's postings for its cosine and its coverages (the same values).
+        cos, *cover = self._title_index.query_coverage_known(*title_query)
+        title_cover = (cover[0], cover[1])
+        cos = cos * self._label_factor
         qcov = title_cover[0] * self._label_factor
         dcov = title_cover[1]
         support = np.log1p(np.add.reduceat((cos > 0.5).astype(np.float64), self._starts)) / 3.0
         title_words = stems(cleaned)
-        _, text_app = self._title_index.coverage_known(shared.restrict(body_query, 0)[0])
+        text_app = self._title_index.contained_share_known(shared.restrict(body_query, 0)[0])
         lead_query = self._title_index._known(title_features(clean_title(text[:LEAD])))
+        lead_cos, *lead_cover = self._title_index.query_coverage_known(*lead_query)
         base = np.stack([
             self._best(cos),
             self._best(qcov),
@@ -343,7 +348,7 @@ class OccupationModel:
             self._best(text_app),
             self._best(cos * self._is_head),
             self._best(qcov * self._is_head),
-            self._best(self._title_index.query_known(*lead_query)),
+            self._best(lead_cos),
         ])
         v3 = np.zeros(len(self.codes), dtype=np.float64)
         if self._v3_starts is not None:
@@ -361,7 +366,7 @@ class OccupationModel:
                 self._title_index._known(once_words + pairs(once_words) + prefixes(once_words))[0]
             )
         contained, exact = self._contained(*title_cover)
-        lead_contained, _ = self._contained(*self._title_index.coverage_known(lead_query[0]))
+        lead_contained, _ = self._contained(lead_cover[0], lead_cover[1])
         return np.vstack([base, v3, v3_title, contained, exact, lead_contained])
 
     def scores(self, title: str, text: str) -> np.ndarray:
@@ -383,9 +388,16 @@ class OccupationModel:
 
     def _contained(self, qcov: np.ndarray, dcov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``title_full`` and ``title_exact`` from a query's coverages of every label."""
-        full = dcov >= CONTAINED
-        exact = full & (qcov >= CONTAINED)
-        return self._best(qcov * self._label_factor * full), self._best(exact.astype(np.float64))
+        # Only the labels held whole count: the per-fiche maxima over those few (the others would add
+        # zeros to a maximum of non-negative values) equal a reduction over all ~17k labels.
+        full = np.flatnonzero(dcov >= CONTAINED)
+        contained = np.zeros(len(self.codes), dtype=np.float64)
+        exact = np.zeros(len(self.codes), dtype=np.float64)
+        if len(full):
+            fiche = self._label_fiche[full]
+            np.maximum.at(contained, fiche, qcov[full] * self._label_factor[full])
+            exact[fiche[qcov[full] >= CONTAINED]] = 1.0
+        return contained, exact
 
     def rerank_features(
         self, title: str, text: str, exclude: Iterable[int] | None = None
