@@ -359,7 +359,11 @@ class OccupationModel:
         title_words = stems(cleaned)
         text_app = self._title_index.contained_share_known(shared.restrict(body_query, 0)[0])
         lead_query = self._title_index._known(title_features(clean_title(text[:LEAD])))
-        lead_cos, *lead_cover = self._title_index.query_coverage_known(*lead_query)
+        # The lead's coverages serve lead_full only: its postings gathered once for both when needed.
+        if matches:
+            lead_cos, *lead_cover = self._title_index.query_coverage_known(*lead_query)
+        else:
+            lead_cos = self._title_index.query_known(*lead_query)
         base = np.stack([
             self._best(cos),
             self._best(qcov),
