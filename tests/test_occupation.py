@@ -393,3 +393,26 @@ def test_memory_tells_a_fiche_without_examples_from_one_with_unlike_examples() -
     # the offer's own copy is not counted among the examples
     _, _, seen, count = memory.features("Boulanger", "Pain")
     assert seen.tolist() == [0.0, 0.0, 1.0]
+
+
+def test_sparse_reductions_equal_the_dense_ones(
+    model: OccupationModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-fiche maxima over the labels a query touches (and over the head labels, and over the
+    labels held whole) are the reductions over every label they stand for, value for value."""
+    import kg.nlp.occupation as occupation
+
+    rng = np.random.default_rng(0)
+    size, starts = len(model._label_factor), model._starts
+    for _ in range(20):
+        values = rng.random(size) * (rng.random(size) < 0.3)
+        values[rng.random(size) < 0.1] = 1.0  # labels held whole (coverage 1)
+        dcov = np.where(rng.random(size) < 0.5, 1.0, values)
+        for sparse in (0, size):
+            monkeypatch.setattr(occupation, "SPARSE", sparse)
+            assert np.array_equal(model._best(values), np.maximum.reduceat(values, starts))
+        assert np.array_equal(model._best_head(values), np.maximum.reduceat(values * model._is_head, starts))
+        full = dcov >= occupation.CONTAINED
+        contained, exact = model._contained(values, dcov)
+        assert np.array_equal(contained, np.maximum.reduceat(values * model._label_factor * full, starts))
+        assert np.array_equal(exact, np.maximum.reduceat((full & (values >= 0.999)).astype(float), starts))

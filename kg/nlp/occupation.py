@@ -78,9 +78,11 @@ RERANK_WEIGHTS = (
 )
 CANDIDATES = 30
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "nlp"
-CACHE_VERSION = 9  # bump when the model's fields or features change
+CACHE_VERSION = 11  # bump when the model's fields or features change
 # A label whose tokens the title holds (nearly) all of is "contained" in the title.
 CONTAINED = 0.999
+# Past this many labels with a value, a per-fiche maximum reduces over all labels rather than those.
+SPARSE = 3000
 # The first characters of a description often restate the job ("Nous recherchons un cariste...").
 LEAD = 300
 PREFIX = 6
@@ -164,9 +166,16 @@ class OccupationModel:
             raise ValueError("every fiche needs at least one label")
         # Start of each fiche's run of labels, for np.maximum.reduceat.
         self._starts = np.searchsorted(fiche_of, np.arange(len(self.codes)))
+        # The fiche of each label: the title matches reduce only over the labels the query holds whole.
+        self._label_fiche = fiche_of
         self._label_factor = np.asarray([d[2] for d in ordered], dtype=np.float64)
         # The fiche's own title (its "head" reading) among its labels.
         self._is_head = np.asarray([d[3] for d in ordered], dtype=np.float64)
+        # The head labels alone, with each fiche's run start, when every fiche has one (its title).
+        heads = np.flatnonzero(self._is_head)
+        every = len(set(fiche_of[heads].tolist())) == len(self.codes)
+        self._heads = heads if every else None
+        self._head_starts = np.searchsorted(fiche_of[heads], np.arange(len(self.codes))) if every else None
         self._title_index = TfIdfIndex([d[1] for d in ordered])
         # Appellation labels grouped by their ROME v3 fiche (when it is not their own fiche).
         v3_sorted = sorted(v3_titles, key=lambda d: d[0])
@@ -297,7 +306,21 @@ class OccupationModel:
         return self.titles.get(code, "")
 
     def _best(self, per_label: np.ndarray) -> np.ndarray:
-        return np.maximum.reduceat(per_label, self._starts)
+        """Per fiche, the largest value of its labels; ``per_label`` non-negative."""
+        # A title touches few of the ~17k labels: the maximum over those (the others are zeros) is the
+        # same and cheaper; a reduction over all labels is cheaper past a few thousand.
+        touched = (per_label > 0).nonzero()[0]
+        if len(touched) > SPARSE:
+            return np.maximum.reduceat(per_label, self._starts)
+        best = np.zeros(len(self.codes), dtype=np.float64)
+        np.maximum.at(best, self._label_fiche[touched], per_label[touched])
+        return best
+
+    def _best_head(self, per_label: np.ndarray) -> np.ndarray:
+        """:meth:`_best` of the fiches' head labels (the others count as 0); ``per_label`` non-negative."""
+        if self._heads is None or self._head_starts is None:
+            return self._best(per_label * self._is_head)
+        return np.maximum.reduceat(per_label[self._heads], self._head_starts)
 
     @staticmethod
     def tokens(title: str, text: str) -> tuple[list[str], list[str]]:
@@ -325,14 +348,22 @@ class OccupationModel:
         cleaned = clean_title(title)
         shared = self._shared
         title_query = shared.restrict(query, 0)
-        cos = self._title_index.query_known(*title_query) * self._label_factor
-        title_cover = self._title_index.coverage_known(title_query[0])
+        # One gather of the title's postings for its cosine and its coverages (the same values).
+        cos, *cover = self._title_index.query_coverage_known(*title_query)
+        title_cover = (cover[0], cover[1])
+        cos = cos * self._label_factor
         qcov = title_cover[0] * self._label_factor
         dcov = title_cover[1]
-        support = np.log1p(np.add.reduceat((cos > 0.5).astype(np.float64), self._starts)) / 3.0
+        near = self._label_fiche[(cos > 0.5).nonzero()[0]]
+        support = np.log1p(np.bincount(near, minlength=len(self.codes)).astype(np.float64)) / 3.0
         title_words = stems(cleaned)
-        _, text_app = self._title_index.coverage_known(shared.restrict(body_query, 0)[0])
+        text_app = self._title_index.contained_share_known(shared.restrict(body_query, 0)[0])
         lead_query = self._title_index._known(title_features(clean_title(text[:LEAD])))
+        # The lead's coverages serve lead_full only: its postings gathered once for both when needed.
+        if matches:
+            lead_cos, *lead_cover = self._title_index.query_coverage_known(*lead_query)
+        else:
+            lead_cos = self._title_index.query_known(*lead_query)
         base = np.stack([
             self._best(cos),
             self._best(qcov),
@@ -341,9 +372,9 @@ class OccupationModel:
             self._doc_index.query(title_words + pairs(title_words)),
             self._doc_index.query_known(*shared.restrict(body_query, 1)),
             self._best(text_app),
-            self._best(cos * self._is_head),
-            self._best(qcov * self._is_head),
-            self._best(self._title_index.query_known(*lead_query)),
+            self._best_head(cos),
+            self._best_head(qcov),
+            self._best(lead_cos),
         ])
         v3 = np.zeros(len(self.codes), dtype=np.float64)
         if self._v3_starts is not None:
@@ -361,7 +392,7 @@ class OccupationModel:
                 self._title_index._known(once_words + pairs(once_words) + prefixes(once_words))[0]
             )
         contained, exact = self._contained(*title_cover)
-        lead_contained, _ = self._contained(*self._title_index.coverage_known(lead_query[0]))
+        lead_contained, _ = self._contained(lead_cover[0], lead_cover[1])
         return np.vstack([base, v3, v3_title, contained, exact, lead_contained])
 
     def scores(self, title: str, text: str) -> np.ndarray:
@@ -383,9 +414,16 @@ class OccupationModel:
 
     def _contained(self, qcov: np.ndarray, dcov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``title_full`` and ``title_exact`` from a query's coverages of every label."""
-        full = dcov >= CONTAINED
-        exact = full & (qcov >= CONTAINED)
-        return self._best(qcov * self._label_factor * full), self._best(exact.astype(np.float64))
+        # Only the labels held whole count: the per-fiche maxima over those few (the others would add
+        # zeros to a maximum of non-negative values) equal a reduction over all ~17k labels.
+        full = np.flatnonzero(dcov >= CONTAINED)
+        contained = np.zeros(len(self.codes), dtype=np.float64)
+        exact = np.zeros(len(self.codes), dtype=np.float64)
+        if len(full):
+            fiche = self._label_fiche[full]
+            np.maximum.at(contained, fiche, qcov[full] * self._label_factor[full])
+            exact[fiche[qcov[full] >= CONTAINED]] = 1.0
+        return contained, exact
 
     def rerank_features(
         self, title: str, text: str, exclude: Iterable[int] | None = None

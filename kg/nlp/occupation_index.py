@@ -85,12 +85,34 @@ class TfIdfIndex:
         """:meth:`query` of the distinct known token ids (ascending) and their counts."""
         if not len(ids):
             return np.zeros(self.size, dtype=np.float64)
+        where, owner = self._gather(ids)
+        return self._cosine(ids, counts, where, owner, self._docs[where])
+
+    def _cosine(
+        self, ids: np.ndarray, counts: np.ndarray, where: np.ndarray, owner: np.ndarray, docs: np.ndarray
+    ) -> np.ndarray:
         weights = (1.0 + np.log(counts)) * self.idf_of[ids]
         weights /= math.sqrt(float(weights @ weights))
+        return np.bincount(docs, weights=self._weights[where] * weights[owner], minlength=self.size)
+
+    def query_coverage_known(
+        self, ids: np.ndarray, counts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`query_known` and :meth:`coverage_known` of the same query, its postings gathered once
+        (the same values as the two calls).
+
+        >>> index = TfIdfIndex([["cariste"], ["cariste", "chariot"]])
+        >>> ids, counts = index._known(["cariste"])
+        >>> [a.tolist() for a in index.query_coverage_known(ids, counts)] == [
+        ...     index.query_known(ids, counts).tolist(), *[a.tolist() for a in index.coverage_known(ids)]]
+        True
+        """
+        if not len(ids):
+            zero = np.zeros(self.size, dtype=np.float64)
+            return zero, zero, zero
         where, owner = self._gather(ids)
-        return np.bincount(
-            self._docs[where], weights=self._weights[where] * weights[owner], minlength=self.size
-        )
+        docs = self._docs[where]
+        return (self._cosine(ids, counts, where, owner, docs), *self._coverage(ids, where, owner, docs))
 
     def coverage(self, tokens: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Per document: the idf share of the query's known distinct tokens it contains, and the
@@ -107,13 +129,31 @@ class TfIdfIndex:
         if not len(ids):
             zero = np.zeros(self.size, dtype=np.float64)
             return zero, zero
-        share = self.idf_of[ids] / float(self.idf_of[ids].sum())
         where, owner = self._gather(ids)
-        docs = self._docs[where]
+        return self._coverage(ids, where, owner, self._docs[where])
+
+    def _coverage(
+        self, ids: np.ndarray, where: np.ndarray, owner: np.ndarray, docs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        share = self.idf_of[ids] / float(self.idf_of[ids].sum())
         return (
             np.bincount(docs, weights=share[owner], minlength=self.size),
             np.bincount(docs, weights=self._shares[where], minlength=self.size),
         )
+
+    def contained_share_known(self, ids: np.ndarray) -> np.ndarray:
+        """The second array of :meth:`coverage_known` alone (per document, the idf share of its own
+        tokens the query contains), without the first one's work.
+
+        >>> index = TfIdfIndex([["cariste"], ["cariste", "chariot"]])
+        >>> ids = index._known(["cariste"])[0]
+        >>> index.contained_share_known(ids).tolist() == index.coverage_known(ids)[1].tolist()
+        True
+        """
+        if not len(ids):
+            return np.zeros(self.size, dtype=np.float64)
+        where, _ = self._gather(ids)
+        return np.bincount(self._docs[where], weights=self._shares[where], minlength=self.size)
 
 
 class SharedVocabulary:
