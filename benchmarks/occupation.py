@@ -47,6 +47,7 @@ from kg.nlp.occupation import (  # noqa: E402
     FEATURES,
     RERANK_FEATURES,
     RERANK_WEIGHTS,
+    V3_CANDIDATES,
     OccupationModel,
 )
 from kg.nlp.occupation_memory import OfferMemory, group_keys  # noqa: E402
@@ -262,16 +263,17 @@ def static_features(model: OccupationModel, offers: Sequence[Offer]) -> np.ndarr
 
 def reranker_rows(
     model: OccupationModel, base: np.ndarray, offers: Sequence[Offer], examples: Sequence[Offer],
-    leave_out: Callable[[int], list[int]],
+    leave_out: Callable[[int], list[int]], v3: int = V3_CANDIDATES,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidates and their re-ranker features for ``offers`` (``base``: their :func:`static_features`),
-    the labelled examples being ``examples`` (``leave_out(i)``: the examples offer i must not see)."""
+    the labelled examples being ``examples`` (``leave_out(i)``: the examples offer i must not see;
+    ``v3``: how many candidates are v3 fiches, :meth:`OccupationModel.candidates`)."""
     memory = OfferMemory([(e.title, e.text, e.rome) for e in examples], model.codes)
     tops, rows = [], []
     for i, o in enumerate(offers):
         extra = memory.features(o.title, o.text, leave_out(i))
         full = np.vstack([base[i], *extra])
-        top = model.candidates(full)
+        top = model.candidates(full, v3)
         tops.append(top)
         rows.append(full[:, top].T)
     return np.asarray(tops), np.asarray(rows)
@@ -295,16 +297,19 @@ def same_group(group: np.ndarray) -> Callable[[int], list[int]]:
     return lambda i: [int(j) for j in np.flatnonzero(group == group[i])]
 
 
-def fit_reranker(model: OccupationModel, offers: Sequence[Offer], base: np.ndarray) -> np.ndarray:
+def fit_reranker(
+    model: OccupationModel, offers: Sequence[Offer], base: np.ndarray, v3: int = V3_CANDIDATES
+) -> np.ndarray:
     """Re-ranker weights fitted on ``offers``, each seeing the others minus its own group."""
     group = groups(offers)
     gold = np.asarray([model.codes.index(o.rome) for o in offers])
-    tops, rows = reranker_rows(model, base, offers, offers, same_group(group))
+    tops, rows = reranker_rows(model, base, offers, offers, same_group(group), v3)
     return fit_softmax(rows, gold_index(tops, gold))
 
 
-# The re-ranker of the previous session (14 features, raw scale, L2 1e-3), measured beside the new one.
-BEFORE = {"features": (*FEATURES, "offer_title", "offer_text"), "l2": 1e-3, "standardise": False}
+# The re-ranker of the previous session (same 19 features, the 30 best fiches of the plain score as
+# candidates, no v3 fiche added), measured beside the new one.
+BEFORE: dict[str, object] = {"v3_candidates": 0}
 
 
 def cross_validate_reranker(
@@ -312,12 +317,14 @@ def cross_validate_reranker(
     variant: dict[str, object] | None = None,
 ) -> dict[str, np.ndarray]:
     """The shipped re-ranker measured by grouped k-fold CV: examples and weights from the training folds.
-    ``variant``: ``features`` (the RERANK_FEATURES kept; the others are zeroed) and fit_softmax's
-    ``l2`` and ``standardise``, to measure another re-ranker on the same folds."""
+    ``variant``: ``features`` (the RERANK_FEATURES kept; the others are zeroed), ``v3_candidates``
+    (how many candidates are v3 fiches) and fit_softmax's ``l2`` and ``standardise``, to measure
+    another re-ranker on the same folds."""
     variant = variant or {}
     kept_features = variant.get("features", RERANK_FEATURES)
     mask = np.asarray([n in kept_features for n in RERANK_FEATURES], dtype=np.float64)  # type: ignore[operator]
-    fit_options = {k: v for k, v in variant.items() if k != "features"}
+    v3 = int(variant.get("v3_candidates", V3_CANDIDATES))  # type: ignore[call-overload]
+    fit_options = {k: v for k, v in variant.items() if k not in ("features", "v3_candidates")}
     kept = [o for o in offers if o.rome in model.codes]
     base = static_features(model, kept)
     gold = np.asarray([model.codes.index(o.rome) for o in kept])
@@ -329,9 +336,9 @@ def cross_validate_reranker(
         train, test = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
         unseen[test] = ~np.isin(gold[test], gold[train])
         examples = [kept[i] for i in train]
-        tops, rows = reranker_rows(model, base[train], examples, examples, same_group(group[train]))
+        tops, rows = reranker_rows(model, base[train], examples, examples, same_group(group[train]), v3)
         w = fit_softmax(rows * mask, gold_index(tops, gold[train]), **fit_options)  # type: ignore[arg-type]
-        tops, rows = reranker_rows(model, base[test], [kept[i] for i in test], examples, lambda i: [])
+        tops, rows = reranker_rows(model, base[test], [kept[i] for i in test], examples, lambda i: [], v3)
         rows = rows * mask
         held[test] = rerank_ranks(w, rows, gold_index(tops, gold[test]))
         first[test] = tops[np.arange(len(test)), np.argmax(rows @ w, axis=1)]
@@ -359,8 +366,12 @@ def cross_validate_reranker(
     return result
 
 
-def heldout(model: OccupationModel, offers: Sequence[Offer], folder: Path) -> None:
-    """Scores the annotated TEST offers (model fitted without their groups) and the masonry file."""
+def heldout(
+    model: OccupationModel, offers: Sequence[Offer], folder: Path,
+    v3_options: Sequence[int] = (V3_CANDIDATES,),
+) -> None:
+    """Scores the annotated TEST offers (model fitted without their groups) and the masonry file,
+    once per number of v3 candidates in ``v3_options``."""
     annotation = ROOT / "tests" / "annotations" / "offers-skills.jsonl"
     lines = annotation.read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines if line.strip()]
@@ -371,7 +382,7 @@ def heldout(model: OccupationModel, offers: Sequence[Offer], folder: Path) -> No
     banned = {group[i] for i, o in enumerate(kept) if o.id in test_ids}
     train = [o for o, g in zip(kept, group, strict=True) if g not in banned]
     base = static_features(model, train)
-    w = fit_reranker(model, train, base)
+    weights = {v3: fit_reranker(model, train, base, v3) for v3 in v3_options}
     seen = {o.id for o in train}
     sets = {
         "annotated TEST offers": [o for o in [*offers, *trades] if o.id in test_ids and o.id not in seen],
@@ -382,15 +393,17 @@ def heldout(model: OccupationModel, offers: Sequence[Offer], folder: Path) -> No
         scored = [o for o in chosen if o.rome in model.codes]
         if not scored:
             continue
-        tops, rows = reranker_rows(model, static_features(model, scored), scored, train, lambda i: [])
+        scored_base = static_features(model, scored)
         gold = np.asarray([model.codes.index(o.rome) for o in scored])
-        r = rerank_ranks(w, rows, gold_index(tops, gold))
-        r = np.concatenate([r, np.full(len(chosen) - len(scored), 10**6)])
         linear = [hits([c for c, _ in model.predict(o.title, o.text, 5)], o.rome) for o in chosen]
         one, three, five = np.mean(np.asarray(linear), axis=0)
-        print(f"held out, {name}: {len(chosen)} offers, re-ranker top-1 {(r < 1).mean():.2f}, "
-              f"top-3 {(r < 3).mean():.2f}, top-5 {(r < 5).mean():.2f}; linear (weights: all) "
-              f"{one:.2f} / {three:.2f} / {five:.2f}")
+        for v3, w in weights.items():
+            tops, rows = reranker_rows(model, scored_base, scored, train, lambda i: [], v3)
+            r = rerank_ranks(w, rows, gold_index(tops, gold))
+            r = np.concatenate([r, np.full(len(chosen) - len(scored), 10**6)])
+            print(f"held out, {name}: {len(chosen)} offers, re-ranker ({v3} v3 candidates) top-1 "
+                  f"{(r < 1).mean():.3f}, top-3 {(r < 3).mean():.3f}, top-5 {(r < 5).mean():.3f}; "
+                  f"linear (weights: all) {one:.2f} / {three:.2f} / {five:.2f}")
 
 
 def timed(predict: Callable[[Offer], list[str]], offers: Sequence[Offer]) -> tuple[float, float]:
@@ -413,7 +426,7 @@ def main() -> None:
     parser.add_argument("--heldout", action="store_true",
                         help="also score the annotated TEST offers and the masonry file (never used to fit)")
     parser.add_argument("--before", action="store_true",
-                        help="also measure the previous re-ranker (14 features) on the same folds")
+                        help="also measure the previous re-ranker (no v3 candidates) on the same folds")
     parser.add_argument("--seed", type=int, default=0, help="seed of the grouped folds")
     parser.add_argument("--reranker-only", action="store_true",
                         help="only the re-ranker's CV columns (no baseline, no linear weights, no timing)")
@@ -457,7 +470,7 @@ def main() -> None:
                                                                       variant=BEFORE)
         columns["re-ranker, 5-fold CV"] = cross_validate_reranker(model, offers, seed=args.seed)
     if args.heldout:
-        heldout(model, offers, args.offers)
+        heldout(model, offers, args.offers, (0, V3_CANDIDATES) if args.before else (V3_CANDIDATES,))
     files = [*sorted({o.file for o in offers}), "ALL"]
     counts = {f: sum(o.file == f for o in offers) for f in files[:-1]} | {"ALL": len(offers)}
     print()

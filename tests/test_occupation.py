@@ -223,6 +223,30 @@ def test_v3_title_feature_reads_the_appellation_v3_fiche() -> None:
     assert row[model.codes.index("K1306")] == 0.0
 
 
+def test_the_v3_fiche_of_a_named_appellation_joins_the_candidates() -> None:
+    """An offer still coded in ROME v3 declares the v3 fiche of its appellation; the plain score (ROME
+    4.0 features) leaves that fiche out of the 30 candidates when 30 fiches share the title's words,
+    so the re-ranker could never propose it: the v3 fiches of best v3_title replace the last ones."""
+    from kg.nlp.occupation import CANDIDATES
+
+    fiches = {f"K{2100 + i}": f"Conseiller / Conseillère en gestion {i}" for i in range(CANDIDATES + 5)}
+    fiches["K1225"] = "Conseiller en économie sociale et familiale"
+    fiches["K1201"] = "Intervention en milieu ouvert"
+    model = OccupationModel.from_labels(
+        fiches=fiches,
+        appellations=[("K1225", "Conseiller / Conseillère en économie sociale et familiale (CESF)")],
+        vocabulary={},
+        v3_appellations=[("K1201", "Conseiller / Conseillère en économie sociale et familiale (CESF)")],
+    ).with_offers([("Comptable", "Tenue des comptes", "K2100")])
+    title = "Conseillère en économie sociale et familiale (H/F)"
+    features = model.rerank_features(title, "")
+    k1201 = model.codes.index("K1201")
+    assert k1201 not in model.candidates(features, v3=0).tolist()
+    top = model.candidates(features).tolist()
+    assert k1201 in top and len(top) == CANDIDATES and len(set(top)) == CANDIDATES
+    assert "K1201" in [code for code, _ in model.predict(title, "", k=CANDIDATES)]
+
+
 def test_model_is_cached_per_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import kg.nlp.occupation as occupation
 

@@ -18,7 +18,9 @@ texts). Three TF-IDF cosines are combined per fiche:
   ROME 4.0 fiche is another (the same, one appellation at a time).
 
 When the graph holds labelled job offers (``queries/nlp/occupation-offers.rq``), a re-ranker
-orders the 30 best fiches of the plain (unweighted) score: a softmax over those candidates of the
+orders 30 candidates — the 27 best fiches of the plain (unweighted) score and the 3 best others by
+``v3_title`` (the ROME v3 fiches of the appellations the title names, which offers still coded in
+ROME v3 declare: :meth:`OccupationModel.candidates`) — with a softmax over those candidates of the
 twelve features above, three appellation-level title matches (``TITLE_FEATURES``: the title holds a
 whole label of the fiche, or is one) and four nearest-offer features
 (:mod:`kg.nlp.occupation_memory`: the best title and description cosines with the offers declared
@@ -63,22 +65,27 @@ FEATURES = (
 )
 # The features the v3_child feature propagates (the first ten, unweighted: nothing tuned).
 BASE_FEATURES = len(FEATURES) - 2
+V3_TITLE = FEATURES.index("v3_title")
 # Weights of FEATURES, chosen by coordinate ascent on top-1 + top-3/2 over the 528 real offers of
 # ../shared/data/offers; benchmarks/occupation.py re-chooses them fold by fold (5-fold CV, duplicate
 # offers kept in one fold) and reports what such a choice scores on offers it never saw.
 DEFAULT_WEIGHTS = (0.061, 0.061, 0.041, 0.082, 0.041, 0.408, 0.082, 0.034, 0.034, 0.041, 0.082, 0.034)
 # The re-ranker: FEATURES, the appellation-level title matches (TITLE_FEATURES) and the nearest-offer
-# features (OfferMemory.FEATURES), softmax over the CANDIDATES best fiches of the plain score; weights fitted
+# features (OfferMemory.FEATURES), softmax over the CANDIDATES of OccupationModel.candidates; weights fitted
 # on the 528 real offers (benchmarks/occupation.py --fit).
 TITLE_FEATURES = ("title_full", "title_exact", "lead_full")
 RERANK_FEATURES = (*FEATURES, *TITLE_FEATURES, *OfferMemory.FEATURES)
 RERANK_WEIGHTS = (
-    2.058, 1.914, 0.737, -0.185, 3.888, 27.722, 1.073, -0.521, 0.273, 1.973, 0.381, 2.304,
-    0.68, 0.523, -8.003, 3.394, 5.014, -0.976, 0.334,
+    1.84, 1.845, 0.516, -0.058, 4.615, 26.698, 1.238, -0.573, 0.25, 1.66, 0.571, 2.265,
+    0.934, 0.377, -8.359, 3.374, 4.957, -0.884, 0.283,
 )
 CANDIDATES = 30
+# Of the CANDIDATES, this many are the fiches of best v3_title outside the plain score's first ones:
+# offers still coded in ROME v3 declare the v3 fiche of their appellation (the CESF offers coded
+# K1201, ROME 4.0 K1225), which the plain score of ROME 4.0 features often leaves out of the list.
+V3_CANDIDATES = 3
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "nlp"
-CACHE_VERSION = 11  # bump when the model's fields or features change
+CACHE_VERSION = 12  # bump when the model's fields or features change
 # A label whose tokens the title holds (nearly) all of is "contained" in the title.
 CONTAINED = 0.999
 # Past this many labels with a value, a per-fiche maximum reduces over all labels rather than those.
@@ -440,12 +447,34 @@ class OccupationModel:
         known = (self._shared.restrict(query, 3), self._shared.restrict(body_query, 4))
         return np.vstack([matched, *self.memory.features(title, text, exclude, known=known)])
 
-    def candidates(self, features: np.ndarray) -> np.ndarray:
-        """The positions of the ``CANDIDATES`` best fiches of the plain (unweighted) score."""
+    def candidates(self, features: np.ndarray, v3: int = V3_CANDIDATES) -> np.ndarray:
+        """The positions of the ``CANDIDATES`` fiches the re-ranker orders: the best of the plain
+        (unweighted) score, the last ``v3`` of them replaced by the fiches of best ``v3_title`` (the
+        ROME v3 fiche of an appellation the title names, when ROME 4.0 moved it) not already among them.
+
+        >>> fiches = {f"F{i:02d}": f"Métier {i}" for i in range(32)}
+        >>> model = OccupationModel.from_labels(fiches, [], {})
+        >>> features = np.zeros((len(FEATURES), 32))
+        >>> features[0] = np.linspace(1.0, 0.1, 32)  # the plain score ranks F00 first, F31 last
+        >>> features[V3_TITLE, 31] = 0.4  # F31 is the v3 fiche of an appellation the title names
+        >>> model.candidates(features, v3=0)[-3:].tolist(), model.candidates(features, v3=2)[-3:].tolist()
+        ([27, 28, 29], [27, 31, 28])
+        """
         plain = features[:BASE_FEATURES].mean(axis=0)
         k = min(CANDIDATES, len(self.codes))
         top = np.argpartition(-plain, k - 1)[:k]
-        return top[np.argsort(-plain[top], kind="stable")]
+        top = top[np.argsort(-plain[top], kind="stable")]
+        v3 = min(v3, k)
+        if v3 <= 0:
+            return top
+        kept = top[: k - v3]
+        v3_title = features[V3_TITLE].copy()
+        v3_title[kept] = 0.0
+        best = np.argpartition(-v3_title, v3 - 1)[:v3]
+        added = best[np.argsort(-v3_title[best], kind="stable")]
+        added = added[v3_title[added] > 0]
+        rest = top[k - v3 :][~np.isin(top[k - v3 :], added)][: v3 - len(added)]
+        return np.concatenate([kept, added, rest])
 
     def rerank(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The candidates of :meth:`candidates` and their softmax probabilities under the re-ranker."""
