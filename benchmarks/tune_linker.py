@@ -53,7 +53,6 @@ GRID: dict[str, list[Any]] = {
     "one_word_savoir_outside": [True, False],
     "one_word_savoir_away": [(), ("intro",), ("intro", "missions")],
     "prior_lone_word": [None, 6.0, 6.5, 7.0, 8.0],
-    "headless": ["off", "prior", "all"],
 }
 
 PIPELINE_SETTINGS = {"prior_fiches", "prior_margin"}  # settings of kg.nlp.pipeline, not Linker fields

@@ -28,11 +28,11 @@ import pyoxigraph as ox
 from kg.config import PROJECT_ROOT
 from kg.namespaces import sparql_prologue
 from kg.nlp.build_cache import per_build
-from kg.nlp.text import content_form, form_key, phrase_keys, word_key, words
+from kg.nlp.text import content_form, form_key, phrase_keys
 
 QUERIES_DIR = PROJECT_ROOT / "queries" / "nlp"
 CACHE_DIR = PROJECT_ROOT / "var" / "cache" / "nlp"
-CACHE_VERSION = 19  # bump when the entry layout or the keying changes
+CACHE_VERSION = 18  # bump when the entry layout or the keying changes
 ANCHOR_COVERAGE = 0.8  # the lowest coverage a linker may ask for (see Linker.min_coverage)
 _PARENS = re.compile(r"\s*\([^)]*\)")
 
@@ -52,9 +52,6 @@ class Entry:
     # every form with these keys ("réactivité", "réactif", "réactive"): a one-word match is
     # compared with the closest (one stem is a weak clue, the word must read like one of them)
     contents: tuple[str, ...] = ()
-    # a knowledge label without its light head ("Techniques de maçonnerie" → "maçonnerie", LIGHT_HEADS):
-    # linked only when the linker's ``headless`` setting says so; never an "exact" match
-    headless: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,7 +97,6 @@ class Gazetteer:
         shared = {a for a, codes in named.items() if len(codes) > 1}
         # One entry per item and key set; the other forms with the same keys are kept as its contents.
         found: dict[tuple[str, tuple[str, ...]], tuple[str, str, str, str, bool, list[str]]] = {}
-        headless: dict[tuple[str, tuple[str, ...]], tuple[str, str, str, str]] = {}
         for code, label, kind in skills:
             variants = [(v, False) for v in _variants(label, kind) if v not in shared] + [
                 (a, True) for a in ALIASES.get(code, ())
@@ -115,23 +111,12 @@ class Gazetteer:
                         found[code, keys][5].append(content)
                     continue
                 found[code, keys] = (label, kind, form_key(variant), content, alias, [content])
-            known = without_light_head(_PARENS.sub("", label).strip()) if kind == "savoir" else None
-            if known is not None:
-                keys = tuple(dict.fromkeys(phrase_keys(known)))
-                headless.setdefault((code, keys), (label, kind, form_key(known), content_form(known)))
         entries = [
             Entry(code, label, kind, keys, form, content, alias, frozenset(keys), tuple(contents))
             for (code, keys), (label, kind, form, content, alias, contents) in found.items()
         ]
-        # The headless forms do not count in the keys' document frequency: the weights stay those of the
-        # labels, whether the linker reads these forms or not.
         df = Counter(k for e in entries for k in set(e.keys))
         n = max(len(entries), 1)
-        entries += [
-            Entry(code, label, kind, keys, form, content, True, frozenset(keys), (content,), True)
-            for (code, keys), (label, kind, form, content) in headless.items()
-            if (code, keys) not in found
-        ]
         idf = {k: math.log(1 + n / c) for k, c in df.items()}
         index: dict[str, list[int]] = defaultdict(list)
         for number, entry in enumerate(entries):
@@ -242,34 +227,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "300489": ("leadership", "meneur", "meneuse"),
     "123456": ("permis B", "permis de conduire B", "permis VL"),
 }
-
-
-# The head nouns of ROME knowledge labels that say "knowledge of" rather than what is known: "Techniques de
-# maçonnerie", "Utilisation de pistolets à peinture airless", "Maîtrise du pack Office" are stated in
-# offers as "maçonnerie", "pistolet à peinture airless", "pack Office". Words of the language (the most
-# frequent label-initial nouns of the savoir labels that name no activity of their own: "gestion",
-# "analyse", "maintenance" do, and are not here), keyed as kg.nlp.text keys them.
-LIGHT_HEADS = frozenset(
-    word_key(w) for w in (
-        "techniques", "utilisation", "connaissances", "procédures", "caractéristiques", "méthodes",
-        "principes", "pratique", "maîtrise", "fonctionnement",
-    )
-)
-
-
-def without_light_head(label: str) -> str | None:
-    """A knowledge label without its light head word and the words up to the next content word, or
-    None when it has no light head or nothing else.
-
-    >>> without_light_head("Techniques de maçonnerie"), without_light_head("Maîtrise du pack Office")
-    ('maçonnerie', 'pack Office')
-    >>> without_light_head("Gestion des stocks"), without_light_head("Techniques")
-    (None, None)
-    """
-    found = [(a, b, w) for a, b, w in words(label) if word_key(w) is not None]
-    if len(found) < 2 or word_key(found[0][2]) not in LIGHT_HEADS:
-        return None
-    return label[found[1][0] :]
 
 
 def _variants(label: str, kind: str) -> list[str]:

@@ -135,10 +135,6 @@ class Linker:
     assoc_lift: float | None = None
     assoc_support: int = 2
     assoc_score: float = 0.5  # the score of such a link (below the labels' matches, which win the words)
-    # where the knowledge labels' forms without their light head ("Techniques de maçonnerie" read as
-    # "maçonnerie", kg.nlp.gazetteer.LIGHT_HEADS) are linked: "off", "prior" (the items of the predicted
-    # fiche only) or "all"
-    headless: str = "off"
 
     def __post_init__(self) -> None:
         self._texts: list[str] = []
@@ -473,8 +469,6 @@ class Linker:
         for number, reach in kept:
             entry = entries[number]
             favoured = entry.code in prior_codes
-            if entry.headless and (self.headless == "off" or (self.headless == "prior" and not favoured)):
-                continue
             if (
                 not favoured
                 and (away or (prior_codes and not self.one_word_savoir_outside))
