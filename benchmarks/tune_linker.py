@@ -50,6 +50,7 @@ GRID: dict[str, list[Any]] = {
     "outside_score": [0.0, 0.85, 0.9, 0.95, 1.0],
     "prior_bonus": [0.0, 0.05, 0.1, 0.2],
     "prior_anchor": [True, False],
+    "prior_macro_keys": [None, 1],
     "one_word_savoir_outside": [True, False],
     "one_word_savoir_away": [(), ("intro",), ("intro", "missions")],
     "prior_lone_word": [None, 6.0, 6.5, 7.0, 8.0],

@@ -309,6 +309,27 @@ def test_linker_links_an_item_of_the_prior_by_a_learned_association() -> None:
     assert linker.link(words(sentence), sentence, prior) == []
 
 
+def test_linker_macro_skills_of_the_prior_need_fewer_keys() -> None:
+    small = Gazetteer.from_rows(
+        [("300221", "Réaliser des ouvrages de maçonnerie", "macro-competence"),
+         ("122775", "Installer des cloisons légères, des doublages préfabriqués", "savoir-faire"),
+         ("100001", "Réaliser des plans", "savoir-faire"), ("100002", "Ouvrages d'art", "savoir"),
+         ("100003", "Réaliser un ouvrage en bois", "savoir-faire")],  # "maçonnerie" weighs most
+        (),
+        [("F1703", "300221"), ("F1703", "122775")],
+    )
+    prior = small.prior(["F1703"])
+    sentence = "travaux de maçonnerie"
+    off = Linker(small, prior_macro_keys=None)
+    assert off.link(words(sentence), sentence, prior) == []  # one key of three: prior_min_keys is 2
+    linker = Linker(small, prior_macro_keys=1)
+    [mention] = linker.link(words(sentence), sentence, prior)
+    assert (mention.code, mention.text) == ("300221", "maçonnerie")
+    assert linker.link(words(sentence), sentence) == []  # only a macro-skill of the predicted fiche
+    # a savoir-faire of the fiche still needs prior_min_keys keys
+    assert linker.link(words("pose de cloisons"), "pose de cloisons", prior) == []
+
+
 def test_prior_takes_the_next_fiches_within_a_margin_of_the_top_one() -> None:
     from kg.nlp.linker import prior_fiches
 

@@ -111,6 +111,10 @@ class Linker:
     outside_score: float = 0.95  # the score an item outside a given prior needs (0: min_score)
     prior_bonus: float = 0.1  # added to an item of the prior's score when candidates compete
     prior_anchor: bool = True  # an item of the prior matched below min_coverage needs its rarest key
+    # a macro-compétence of the prior (a broad activity: "Réaliser des ouvrages de maçonnerie") matched
+    # below min_coverage needs only this many keys (its rarest among them with prior_anchor); None: as
+    # the other items (prior_min_keys)
+    prior_macro_keys: int | None = 1
     # a one-word knowledge item ("Industrie", "Chimie") outside a given prior: these name the sector or
     # the company's trade as often as a requirement, so they are linked only when the fiche lists them
     one_word_savoir_outside: bool = True
@@ -480,7 +484,10 @@ class Linker:
             found: tuple[float, int, int, list[int]] | None = None
             if favoured and reach < self.min_coverage * weights[number][1] - 1e-9:
                 shared = present_keys & entry.keyset
-                if len(shared) >= min(self.prior_min_keys, len(entry.keys)) and (
+                least = self.prior_min_keys
+                if self.prior_macro_keys is not None and entry.kind == "macro-competence":
+                    least = self.prior_macro_keys
+                if len(shared) >= min(least, len(entry.keys)) and (
                     not self.prior_anchor or max(entry.keys, key=idf.__getitem__) in shared
                 ):
                     found = self._score(entry, positions, keyed, need)
