@@ -32,25 +32,31 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from kg.nlp.evaluate import PR, AnnotatedOffer, annotated_offer, offer_item_pr  # noqa: E402
 from kg.nlp.extract import occupation_model  # noqa: E402
 from kg.nlp.gazetteer import Gazetteer  # noqa: E402
-from kg.nlp.pipeline import PRIOR_FICHES, load_pipeline  # noqa: E402
+from kg.nlp.linker import prior_fiches  # noqa: E402
+from kg.nlp.pipeline import PRIOR_FICHES, PRIOR_MARGIN, load_pipeline  # noqa: E402
 from kg.store import StoreLayout, open_store  # noqa: E402
 
 BASE = "https://w3id.org/passerelles/"
-# Values tried for each setting ("prior_fiches": how many predicted fiches give the prior; 0 = none).
+# Values tried for each setting ("prior_fiches": how many predicted fiches give the prior; 0 = none;
+# "prior_margin": the next fiches' least share of the top score, kg.nlp.linker.prior_fiches).
 GRID: dict[str, list[Any]] = {
     "min_coverage": [0.8, 0.85, 0.9, 1.0],
     "min_score": [0.6, 0.7, 0.8, 0.9],
     "single_word": [80.0, 85.0, 90.0],
     "prior_fiches": [0, 1, 2, 3],
+    "prior_margin": [None, 0.9, 0.7, 0.5, 0.3],
     "prior_coverage": [0.4, 0.5, 0.6, 0.7, 0.85],
     "prior_min_keys": [1, 2, 3],
     "outside_score": [0.0, 0.85, 0.9, 0.95, 1.0],
     "prior_bonus": [0.0, 0.05, 0.1, 0.2],
     "prior_anchor": [True, False],
+    "prior_macro_keys": [None, 1],
     "one_word_savoir_outside": [True, False],
     "one_word_savoir_away": [(), ("intro",), ("intro", "missions")],
     "prior_lone_word": [None, 6.0, 6.5, 7.0, 8.0],
 }
+
+PIPELINE_SETTINGS = {"prior_fiches", "prior_margin"}  # settings of kg.nlp.pipeline, not Linker fields
 
 
 class Runner:
@@ -68,18 +74,19 @@ class Runner:
         segmenter = self.nlp.get_pipe("pas_offer_segmenter")
         self.offers = offers
         self.docs = [segmenter(self.nlp.make_doc(texts[o.id][1])) for o in offers]
-        self.predicted = [[c for c, _ in model.predict(texts[o.id][0], texts[o.id][1], k=5)] for o in offers]
+        self.predicted = [model.predict(texts[o.id][0], texts[o.id][1], k=5) for o in offers]
         self.cache: dict[tuple[Any, ...], list[PR]] = {}
 
     def counts(self, point: dict[str, Any]) -> list[PR]:
         key = tuple(point[k] for k in GRID)
         if key not in self.cache:
             for name, value in point.items():
-                if name != "prior_fiches":
+                if name not in PIPELINE_SETTINGS:
                     setattr(self.linker, name, value)
             per_offer = []
             for doc, offer, fiches in zip(self.docs, self.offers, self.predicted, strict=True):
-                doc._.prior = self.gazetteer.prior(fiches[: point["prior_fiches"]]) or None
+                chosen = prior_fiches(fiches, point["prior_fiches"], point["prior_margin"])
+                doc._.prior = self.gazetteer.prior(chosen) or None
                 linked = self.component(doc)
                 per_offer.append(offer_item_pr(offer, {m.code for m in linked._.skills}))
             self.cache[key] = per_offer
@@ -130,6 +137,43 @@ def baseline(
     }
 
 
+ASSOCIATION_GRID: dict[str, list[Any]] = {
+    "assoc_lift": [None, 1.5, 2.0, 3.0, 5.0, 10.0],
+    "assoc_support": [2, 3, 4, 6],
+}
+
+
+def association_table(
+    data: Path, gazetteer: Gazetteer, annotated: set[str], texts: dict[str, tuple[str, str]]
+) -> dict[str, tuple[tuple[str, float, int], ...]]:
+    """Word-item associations (:func:`kg.nlp.associations.learn`) from every real offer file, leaving out
+    the annotated offers (DEV and TEST) and any offer that duplicates one of them (same id, or the same
+    words: a Jaccard index of their key sets ≥ 0.5), so that no held-out offer leaks into the table."""
+    from kg.nlp.associations import learn, text_keys
+    from kg.nlp.offers_csv import offer_text, read_offers
+
+    gold = [text_keys(texts[i][1]) for i in annotated if i in texts]
+    rows = []
+    left_out = 0
+    for path in sorted((data / "offers").rglob("*")):
+        if path.suffix not in {".jsonl", ".csv"}:
+            continue
+        for offer in read_offers(path):
+            listed = offer.get("competences") or []
+            ticked = {c["code"] for c in listed if isinstance(c, dict) and c.get("code")}
+            if not ticked:
+                continue
+            keys = text_keys(offer_text(offer))
+            if offer.get("id") in annotated or any(len(keys & g) >= 0.5 * len(keys | g) for g in gold):
+                left_out += 1
+                continue
+            fiche = gazetteer.fiche_items.get(str(offer.get("romeCode") or ""), frozenset())
+            rows.append((keys, ticked, fiche))
+    print(f"association data: {len(rows)} offers with competences, {left_out} left out"
+          " (annotated or duplicates)")
+    return learn(rows)
+
+
 def settings(assignments: Sequence[str]) -> dict[str, Any]:
     """``NAME=JSON`` assignments as settings (a JSON list is a tuple).
 
@@ -177,6 +221,15 @@ def main() -> None:
         help="start from (and, with --freeze, keep) another value than the shipped default",
     )
     parser.add_argument(
+        "--associations", action="store_true",
+        help="learn word-item associations from the recruiter-chosen competences of the real offers that are"
+        " not annotated (nor duplicates of annotated ones) and put their settings in the grid",
+    )
+    parser.add_argument(
+        "--scan", action="append", default=[], metavar="SETTING",
+        help="also print, in-sample on DEV, the shipped defaults with each grid value of SETTING",
+    )
+    parser.add_argument(
         "--compare", action="append", default=[], metavar="SETTING=JSON",
         help="also print the shipped defaults with these values (e.g. a previous default), on DEV and TEST",
     )
@@ -191,10 +244,18 @@ def main() -> None:
     runner = Runner(args.store, dev, texts)
     print(f"loaded in {time.perf_counter() - t0:.0f} s")
     linker = runner.linker
-    defaults = {k: getattr(linker, k) for k in GRID if k != "prior_fiches"} | {"prior_fiches": PRIOR_FICHES}
+    if args.associations:
+        t1 = time.perf_counter()
+        linker.associations = association_table(args.data, runner.gazetteer, {r.id for r in rows}, texts)
+        pairs = sum(map(len, linker.associations.values()))
+        print(f"associations: {len(linker.associations)} keys, {pairs} pairs,"
+              f" learned in {time.perf_counter() - t1:.1f} s")
+        GRID.update(ASSOCIATION_GRID)
+    defaults = {k: getattr(linker, k) for k in GRID if k not in PIPELINE_SETTINGS} | {
+        "prior_fiches": PRIOR_FICHES, "prior_margin": PRIOR_MARGIN}
     defaults |= settings(args.set)
     compared = {**defaults, **settings(args.compare)}
-    unknown = [name for name in [*args.freeze, *compared] if name not in GRID]
+    unknown = [name for name in [*args.freeze, *args.scan, *compared] if name not in GRID]
     if unknown:
         parser.error(f"unknown settings: {unknown}")
     without_prior = {**defaults, "prior_fiches": 0}
@@ -228,6 +289,10 @@ def main() -> None:
             pooled(runner.counts(without_prior), order),
         )
     )
+    for name in args.scan:
+        for value in GRID[name]:
+            print(row(f"linker, shipped defaults with {name}={value!r} (in-sample)",
+                      pooled(runner.counts({**defaults, name: value}), order)))
     print(row("linker, settings chosen per fold (5-fold CV, held out)", held))
     print(row("linker, settings chosen on all DEV (in-sample)", pooled(runner.counts(overall), order)))
     print(f"\nbest on the whole DEV split: {overall}")

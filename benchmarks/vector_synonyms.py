@@ -101,7 +101,7 @@ def main() -> None:
         runner.component.forget()
         total = PR(0, 0, 0, 0)
         for doc, offer, fiches in zip(runner.docs, runner.offers, runner.predicted, strict=True):
-            doc._.prior = runner.gazetteer.prior(fiches[:1]) or None
+            doc._.prior = runner.gazetteer.prior([c for c, _ in fiches[:1]]) or None
             total = total + offer_item_pr(offer, {m.code for m in runner.component(doc)._.skills})
         return total
 

@@ -277,6 +277,70 @@ def test_linker_one_word_list_items_name_tasks_of_the_prior(gazetteer: Gazetteer
     assert linker.link(words(text), text, prior) == []
 
 
+def test_linker_links_an_item_of_the_prior_by_a_learned_association() -> None:
+    from kg.nlp.associations import learn, text_keys
+    from kg.nlp.text import word_key
+
+    small = Gazetteer.from_rows(
+        [("1", "Lever des charges", "savoir-faire"), ("2", "Conduire un chariot", "savoir-faire"),
+         ("3", "Port des équipements de protection individuelle", "savoir-faire")],  # the linker reads "port"
+        (),
+        [("N1103", "1"), ("N1103", "2")],
+    )
+    # two offers writing "port" ticked item 1, two offers without it did not
+    offers = [
+        (text_keys("port de charges lourdes"), {"1"}, {"1", "2"}),
+        (text_keys("port de colis"), {"1"}, {"1", "2"}),
+        (text_keys("conduite de chariot"), {"2"}, {"1", "2"}),
+        (text_keys("conduite et rangement"), set(), {"1", "2"}),
+    ]
+    table = learn(offers, min_support=2)
+    key = word_key("port")
+    assert key is not None and [code for code, _, _ in table[key]] == ["1"]
+    sentence = "Port de cartons"
+    prior = small.prior(["N1103"])
+    linker = Linker(small, associations=table)
+    assert linker.link(words(sentence), sentence, prior) == []  # no lift threshold: the table is unused
+    linker.assoc_lift = 1.5
+    [mention] = linker.link(words(sentence), sentence, prior)
+    assert (mention.code, mention.text) == ("1", "Port")
+    assert linker.link(words(sentence), sentence) == []  # only items of the predicted fiche
+    linker.assoc_support = 3  # seen in two offers only
+    assert linker.link(words(sentence), sentence, prior) == []
+
+
+def test_linker_macro_skills_of_the_prior_need_fewer_keys() -> None:
+    small = Gazetteer.from_rows(
+        [("300221", "Réaliser des ouvrages de maçonnerie", "macro-competence"),
+         ("122775", "Installer des cloisons légères, des doublages préfabriqués", "savoir-faire"),
+         ("100001", "Réaliser des plans", "savoir-faire"), ("100002", "Ouvrages d'art", "savoir"),
+         ("100003", "Réaliser un ouvrage en bois", "savoir-faire")],  # "maçonnerie" weighs most
+        (),
+        [("F1703", "300221"), ("F1703", "122775")],
+    )
+    prior = small.prior(["F1703"])
+    sentence = "travaux de maçonnerie"
+    off = Linker(small, prior_macro_keys=None)
+    assert off.link(words(sentence), sentence, prior) == []  # one key of three: prior_min_keys is 2
+    linker = Linker(small, prior_macro_keys=1)
+    [mention] = linker.link(words(sentence), sentence, prior)
+    assert (mention.code, mention.text) == ("300221", "maçonnerie")
+    assert linker.link(words(sentence), sentence) == []  # only a macro-skill of the predicted fiche
+    # a savoir-faire of the fiche still needs prior_min_keys keys
+    assert linker.link(words("pose de cloisons"), "pose de cloisons", prior) == []
+
+
+def test_prior_takes_the_next_fiches_within_a_margin_of_the_top_one() -> None:
+    from kg.nlp.linker import prior_fiches
+
+    close = [("K1302", 0.45), ("K1304", 0.40), ("G1603", 0.10)]
+    assert prior_fiches(close, 1) == ["K1302"]
+    assert prior_fiches(close, 1, 0.8) == ["K1302", "K1304"]
+    assert prior_fiches(close, 1, 0.2) == ["K1302", "K1304", "G1603"]
+    assert prior_fiches(close, 1, 0.2, most=2) == ["K1302", "K1304"]
+    assert prior_fiches([("K1302", 0.9), ("K1304", 0.1)], 1, 0.8) == ["K1302"]
+
+
 def test_linker_reads_a_word_as_its_synonyms_key_at_a_reduced_weight() -> None:
     from kg.nlp.text import word_key
 

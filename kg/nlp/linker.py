@@ -67,6 +67,29 @@ class Mention:
         }
 
 
+def prior_fiches(predicted: Sequence[tuple[str, float]], count: int, margin: float | None = None,
+                 most: int = 3) -> list[str]:
+    """The predicted fiches whose items form the linker's prior: the first ``count``, then (``margin``
+    set) the next ones up to ``most`` whose score is at least ``margin`` × the top score — an offer
+    between two occupations ("aide à domicile" / "agent d'entretien") gets both fiches' tasks, a
+    clear one only its own.
+
+    >>> prior_fiches([("K1302", 0.9), ("K1304", 0.8), ("G1603", 0.2)], 1, 0.85)
+    ['K1302', 'K1304']
+    >>> prior_fiches([("K1302", 0.9), ("K1304", 0.5)], 1, 0.85), prior_fiches([("K1302", 0.9)], 0, 0.5)
+    (['K1302'], [])
+    """
+    chosen = [code for code, _ in predicted[:count]]
+    if margin is None or not count or not predicted:
+        return chosen
+    top = predicted[0][1]
+    for code, score in predicted[count:most]:
+        if top <= 0 or score < margin * top:
+            break
+        chosen.append(code)
+    return chosen
+
+
 def words(text: str) -> list[Token]:
     """Tokens of a text without spaCy (block labels, tests)."""
     return text_words(text)
@@ -88,6 +111,10 @@ class Linker:
     outside_score: float = 0.95  # the score an item outside a given prior needs (0: min_score)
     prior_bonus: float = 0.1  # added to an item of the prior's score when candidates compete
     prior_anchor: bool = True  # an item of the prior matched below min_coverage needs its rarest key
+    # a macro-compétence of the prior (a broad activity: "Réaliser des ouvrages de maçonnerie") matched
+    # below min_coverage needs only this many keys (its rarest among them with prior_anchor); None: as
+    # the other items (prior_min_keys)
+    prior_macro_keys: int | None = 1
     # a one-word knowledge item ("Industrie", "Chimie") outside a given prior: these name the sector or
     # the company's trade as often as a requirement, so they are linked only when the fiche lists them
     one_word_savoir_outside: bool = True
@@ -104,6 +131,14 @@ class Linker:
     # this way and not kept (benchmarks/vector_synonyms.py, docs/guides/skill-linking-sections.md)
     synonyms: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
     synonym_weight: float = 0.0
+    # word key → ((item code, lift, support), …) learned from the recruiter-chosen competences of real
+    # offers (kg.nlp.associations): a clause word whose lift for an item of the prior is at least
+    # assoc_lift, seen with it in assoc_support offers or more, links the item (the word is the span) when
+    # no label's words claim it. None: unused (see docs/readme/skillq.md for what was measured)
+    associations: dict[str, tuple[tuple[str, float, int], ...]] = field(default_factory=dict)
+    assoc_lift: float | None = None
+    assoc_support: int = 2
+    assoc_score: float = 0.5  # the score of such a link (below the labels' matches, which win the words)
 
     def __post_init__(self) -> None:
         self._texts: list[str] = []
@@ -297,6 +332,8 @@ class Linker:
         rows: list[int] = []
         lone: list[bool] = []  # per candidate: its clause has a one-word list item (prior_lone_word)
         lone_keys: list[dict[str, int]] = []
+        learned_all: list[dict[str, tuple[int, float]]] = []
+        learning = bool(prior_codes and self.assoc_lift is not None and self.associations)
         starts: list[int] = []
         for tokens in clauses:
             keyed = self.keyed(tokens)
@@ -324,15 +361,19 @@ class Linker:
                         alone = self._lone_keys(tokens, keyed, text, wanted)
                         for k in alone:
                             candidates.update(prior_tasks[k])
+            learned = self._learned(keyed, prior_codes) if learning else {}
+            for code in learned:
+                candidates.add(self._by_code[code][0])
             starts.append(len(numbers))
             if candidates:
                 numbers += sorted(candidates)
                 rows += [len(present)] * len(candidates)
-                lone += [bool(alone)] * len(candidates)
+                lone += [bool(alone or learned)] * len(candidates)
                 present.append(positions.keys())
             else:
                 present.append(())
             lone_keys.append(alone)
+            learned_all.append(learned)
             found.append((keyed, positions))
         starts.append(len(numbers))
         if not numbers:
@@ -342,7 +383,7 @@ class Linker:
         if prior_codes:
             low = min(self.prior_coverage, self.min_coverage)
             need_of = numpy.where(prior_mask[candidates_all], low, self.min_coverage)
-            if self.prior_lone_word is not None:
+            if self.prior_lone_word is not None or learning:
                 lone_prior = prior_mask[candidates_all] & numpy.array(lone, dtype=bool)
                 need_of = numpy.where(lone_prior, 0.0, need_of)
         reaches = self._reachable(present, candidates_all, numpy.array(rows, dtype=numpy.int64), need_of)
@@ -354,7 +395,10 @@ class Linker:
             kept = [(n, r) for n, r in pairs if r >= 0]
             away = sections is not None and sections[number] in self.one_word_savoir_away
             out.append(
-                self._mentions(tokens, text, prior_codes, keyed, positions, kept, away, lone_keys[number])
+                self._mentions(
+                    tokens, text, prior_codes, keyed, positions, kept, away, lone_keys[number],
+                    learned_all[number],
+                )
             )
         return out
 
@@ -413,6 +457,7 @@ class Linker:
         kept: list[tuple[int, float]],
         away: bool = False,
         alone: dict[str, int] | None = None,
+        learned: dict[str, tuple[int, float]] | None = None,
     ) -> list[Mention]:
         """A clause's mentions among its candidates ``kept`` (entry number, coverage bound); ``away``:
         the clause is in a section of ``one_word_savoir_away``; ``alone``: the keys of its one-word
@@ -439,7 +484,10 @@ class Linker:
             found: tuple[float, int, int, list[int]] | None = None
             if favoured and reach < self.min_coverage * weights[number][1] - 1e-9:
                 shared = present_keys & entry.keyset
-                if len(shared) >= min(self.prior_min_keys, len(entry.keys)) and (
+                least = self.prior_min_keys
+                if self.prior_macro_keys is not None and entry.kind == "macro-competence":
+                    least = self.prior_macro_keys
+                if len(shared) >= min(least, len(entry.keys)) and (
                     not self.prior_anchor or max(entry.keys, key=idf.__getitem__) in shared
                 ):
                     found = self._score(entry, positions, keyed, need)
@@ -447,6 +495,9 @@ class Linker:
                 found = self._score(entry, positions, keyed, need)
             if found is None and favoured and alone and entry.kind == "savoir-faire":
                 found = self._lone(entry, alone, weights[number][1])
+            if found is None and favoured and learned and entry.code in learned:
+                order = learned[entry.code][0]
+                found = self.assoc_score, order, order, [order]
             if found is None or (not favoured and found[0] < outside):
                 continue
             scored.append((found[0], len(entry.keys), entry, found[1], found[2], found[3], favoured))
@@ -481,6 +532,23 @@ class Linker:
             )
         mentions.sort(key=lambda m: (m.start, m.end, m.code))
         return mentions
+
+    def _learned(
+        self, keyed: list[tuple[int, str, float]], prior: frozenset[str]
+    ) -> dict[str, tuple[int, float]]:
+        """The items of the prior a clause's words are associated with (``associations``), each with the
+        place in ``keyed`` of its most associated word and that lift."""
+        least, support = self.assoc_lift or 0.0, self.assoc_support
+        out: dict[str, tuple[int, float]] = {}
+        for order, (_, key, _) in enumerate(keyed):
+            for code, lift, seen in self.associations.get(key, ()):
+                if lift < least:
+                    break  # highest lift first
+                if seen >= support and code in prior and code in self._by_code and (
+                    code not in out or lift > out[code][1]
+                ):
+                    out[code] = (order, lift)
+        return out
 
     def _lone(
         self, entry: Entry, alone: dict[str, int], total: float

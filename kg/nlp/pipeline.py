@@ -29,7 +29,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from kg.nlp.gazetteer import Gazetteer
-from kg.nlp.linker import Linker, Mention, Token
+from kg.nlp.linker import Linker, Mention, Token, prior_fiches
 from kg.nlp.offer_tokenizer import OfferTokenizer
 from kg.nlp.offers import Offer, RecordError, prepare
 from kg.nlp.segment import Segment, segment
@@ -65,11 +65,14 @@ _CLAUSE = re.compile(r"\s*(?:[;:()\[\]|+•]|\s-\s|\bet/ou\b)\s*")
 # Emerging phrases are cut at commas and "et" too: one item of a list each.
 _ITEM = re.compile(r"\s*(?:,|\bet\b|\bou\b|/)\s*")
 PRIOR_FICHES = 1  # predicted fiches whose items are the linker's prior (benchmarks/tune_linker.py)
+# the next fiches (up to 3) also give the prior when their score is at least this share of the top one
+# (None: off; kg.nlp.linker.prior_fiches, chosen by CV in benchmarks/tune_linker.py)
+PRIOR_MARGIN: float | None = None
 EMERGING_SECTIONS = frozenset({"missions", "profile", "qualities"})
 MEMO_SIZE = 100_000  # clauses whose results the linker component keeps (then it starts afresh)
-# The Linker fields a clause's mentions depend on (all but the gazetteer and the synonym table, which a
-# new Linker brings).
-_SETTINGS = tuple(f.name for f in fields(Linker) if f.name not in {"gazetteer", "synonyms"})
+# The Linker fields a clause's mentions depend on (all but the gazetteer and the synonym and association
+# tables, which a new Linker brings).
+_SETTINGS = tuple(f.name for f in fields(Linker) if f.name not in {"gazetteer", "synonyms", "associations"})
 # Phrases that state no skill: experience, schedule, contract, place, pay, diplomas by level.
 _NOT_SKILL = re.compile(
     r"\b(experience|ans?|annees?|mois|debutant|horaires?|heures?|semaine|week|cdi|cdd|interim|contrat|salaire"
@@ -124,6 +127,7 @@ class SkillLinker:
         self._titles: frozenset[str] = frozenset()
         self._title_keys: frozenset[frozenset[str]] = frozenset()
         self.prior_fiches = PRIOR_FICHES
+        self.prior_margin = PRIOR_MARGIN
         self._memo: dict[tuple[object, ...], tuple[list[Mention], list[dict[str, object]]]] = {}
 
     def forget(self) -> None:
@@ -140,7 +144,7 @@ class SkillLinker:
         """The items of the predicted fiches the linker favours (see :class:`kg.nlp.linker.Linker`)."""
         if self.linker is None or not self.prior_fiches:
             return None
-        return self.linker.gazetteer.prior(code for code, _ in predicted[: self.prior_fiches])
+        return self.linker.gazetteer.prior(prior_fiches(predicted, self.prior_fiches, self.prior_margin))
 
     def use(self, gazetteer: Gazetteer) -> SkillLinker:
         self.linker = Linker(gazetteer)
