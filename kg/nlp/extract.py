@@ -39,11 +39,11 @@ def make_extractor(store: ox.Store, store_dir: Path | None, base_iri: str) -> Ex
 
     gazetteer = Gazetteer.cached(store, store_dir, base_iri)
     extractor = Extractor(load_pipeline(gazetteer), OccupationModel.cached(store, store_dir, base_iri))
-    settle()
+    _settle()
     return extractor
 
 
-def settle() -> None:
+def _settle() -> None:
     """Perf only: move every object alive now (the models: ~280,000 dicts, lists and tuples of
     tokens, keys and entries) out of the garbage collector's reach. They live as long as the
     process, yet each full collection walked all their references again: the caches a first pass
