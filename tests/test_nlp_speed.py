@@ -38,3 +38,40 @@ def test_accent_folding_matches_whole_string_nfkd() -> None:
     for text in samples:
         assert strip_accents(text) == reference(text)
     assert word_key("Réalisation") == "realis"
+
+
+def test_a_repost_gets_the_results_of_its_first_copy_without_being_processed_again() -> None:
+    from kg.nlp.occupation import OccupationModel
+    from kg.nlp.offers import Offer
+    from kg.nlp.pipeline import Extractor, load_pipeline
+
+    gazetteer = Gazetteer.from_rows(
+        [("100596", "Techniques de maçonnerie", "savoir"),
+         ("300460", "Faire preuve d'autonomie", "savoir-etre")]
+    )
+    model = OccupationModel.from_labels(
+        {"F1703": "Maçon / Maçonne", "D1102": "Boulangerie"}, [],
+        {"F1703": ["Techniques de maçonnerie"], "D1102": ["Pétrir la pâte"]},
+    )
+    calls: list[str] = []
+
+    class Counting:
+        def predict(self, title: str, text: str, k: int = 5) -> list[tuple[str, float]]:
+            calls.append(title)
+            return model.predict(title, text, k)
+
+    extractor = Extractor(load_pipeline(gazetteer), Counting())
+    text = "Profil :\n- Techniques de maçonnerie\n- Pose de bardage bois et enduits chaux"
+    first = {"id": "1", "intitule": "Maçon H/F", "description": text, "romeCode": "F1703",
+             "lieuTravail": {"commune": "14047"}}
+    offers = [
+        Offer("a.jsonl", 1, first),
+        Offer("a.jsonl", 2, {**first, "id": "2", "lieuTravail": {"commune": "76540"}}),  # a repost
+        Offer("a.jsonl", 3, {**first, "id": "3", "intitule": "Maçon"}),  # the same description, another title
+    ]
+    results = list(extractor.extract(offers, batch_size=1))  # the repost is in another batch
+    alone = [next(extractor.extract([offer])) for offer in offers]
+    assert results == alone and calls == ["Maçon H/F", "Maçon", "Maçon H/F", "Maçon H/F", "Maçon"]
+    assert [r["id"] for r in results] == ["1", "2", "3"] and results[1]["commune"] == "76540"
+    assert results[0]["skills"] and results[0]["emerging"]  # the test compares linked offers
+    assert results[0]["emerging"][0] is not results[1]["emerging"][0]  # its own objects

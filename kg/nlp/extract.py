@@ -7,6 +7,7 @@ of offers keeping the input order.
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
@@ -37,7 +38,19 @@ def make_extractor(store: ox.Store, store_dir: Path | None, base_iri: str) -> Ex
     from kg.nlp.occupation import OccupationModel
 
     gazetteer = Gazetteer.cached(store, store_dir, base_iri)
-    return Extractor(load_pipeline(gazetteer), OccupationModel.cached(store, store_dir, base_iri))
+    extractor = Extractor(load_pipeline(gazetteer), OccupationModel.cached(store, store_dir, base_iri))
+    _settle()
+    return extractor
+
+
+def _settle() -> None:
+    """Perf only: move every object alive now (the models: ~280,000 dicts, lists and tuples of
+    tokens, keys and entries) out of the garbage collector's reach. They live as long as the
+    process, yet each full collection walked all their references again: the caches a first pass
+    over new offers fills trigger such collections, which took ~6% of that pass's CPU time.
+    The forked workers also stop writing to the models' pages (copy-on-write)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _chunks(items: Iterable[Offer | RecordError], size: int) -> Iterator[list[Offer | RecordError]]:

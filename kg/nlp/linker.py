@@ -571,8 +571,9 @@ class Linker:
         keyed: list[tuple[int, str, float]],
         need: float,
     ) -> tuple[float, int, int, list[int]] | None:
-        weights = {k: self.gazetteer.weight(k) for k in entry.keys}
-        total = sum(weights.values())
+        # Perf only: an entry's keys (distinct) all have an idf, Gazetteer.weight's value for them.
+        weights = self.gazetteer.idf
+        total = sum([weights[k] for k in entry.keys])
         present = [k for k in entry.keys if k in positions]
         coverage = sum(weights[k] * max(f for _, f in positions[k]) for k in present) / total
         if coverage < need:

@@ -43,6 +43,9 @@ for _name, _default in (("segments", None), ("skills", None), ("emerging", None)
         Doc.set_extension(_name, default=_default)
 
 _TEXT = "pas_text"
+_Result = tuple[list[Mention], list[dict[str, object]]]  # a clause's mentions and emerging phrases
+# an offer's occupation candidates, skills and emerging phrases
+_Extracted = tuple[list[tuple[str, float]], list[Mention], list[dict[str, object]]]
 
 
 def doc_text(doc: Doc) -> str:
@@ -70,6 +73,7 @@ PRIOR_FICHES = 1  # predicted fiches whose items are the linker's prior (benchma
 PRIOR_MARGIN: float | None = None
 EMERGING_SECTIONS = frozenset({"missions", "profile", "qualities"})
 MEMO_SIZE = 100_000  # clauses whose results the linker component keeps (then it starts afresh)
+REPOSTS = 20_000  # offers whose results Extractor.extract keeps for their reposts (then it starts afresh)
 # The Linker fields a clause's mentions depend on (all but the gazetteer and the synonym and association
 # tables, which a new Linker brings).
 _SETTINGS = tuple(f.name for f in fields(Linker) if f.name not in {"gazetteer", "synonyms", "associations"})
@@ -104,15 +108,13 @@ class OfferSegmenter:
     def __call__(self, doc: Doc) -> Doc:
         segments = segment(doc_text(doc))
         doc._.segments = segments
-        starts = {s.start for s in segments}
+        starts = numpy.fromiter((s.start for s in segments), dtype="int64", count=len(segments))
         # Written as one array: the per-token setter re-checks the whole doc each time, and a
         # Token object per word costs more than the linking. 1 = start, 0 = not decided.
-        offsets = doc.to_array([IDX])
-        flags = numpy.fromiter(
-            (1 if i == 0 or o in starts else 0 for i, o in enumerate(offsets.tolist())),
-            dtype="uint64",
-            count=len(offsets),
-        )
+        offsets = doc.to_array([IDX]).astype("int64")
+        flags = numpy.isin(offsets, starts).astype("uint64")
+        if len(flags):
+            flags[0] = 1
         doc.from_array([SENT_START], flags.reshape(-1, 1))  # type: ignore[arg-type]
         return doc
 
@@ -128,17 +130,23 @@ class SkillLinker:
         self._title_keys: frozenset[frozenset[str]] = frozenset()
         self.prior_fiches = PRIOR_FICHES
         self.prior_margin = PRIOR_MARGIN
-        self._memo: dict[tuple[object, ...], tuple[list[Mention], list[dict[str, object]]]] = {}
+        # A clause's text, prior, section and settings → the tokens it had, where it started, and its
+        # mentions and emerging phrases (offsets relative to that start).
+        self._memo: dict[tuple[object, ...], tuple[list[Token], int, _Result]] = {}
+        self._setting_ids: dict[tuple[object, ...], int] = {}
 
     def forget(self) -> None:
         """Drop the results kept per clause (benchmarks: a second pass over the same offers would
         otherwise replay them all)."""
         self._memo.clear()
+        self._setting_ids.clear()
 
-    def _settings(self) -> tuple[object, ...]:
-        """What a clause's result depends on besides its text and prior (settings change in tuning)."""
+    def _settings(self) -> int:
+        """What a clause's result depends on besides its text and prior (settings change in tuning), as a
+        small number: the memo keys hash it for every clause, and a tuple's hash is not kept."""
         linker = self.linker
-        return (id(linker), self.min_words, self.max_words, *(getattr(linker, name) for name in _SETTINGS))
+        settings = (id(linker), self.min_words, self.max_words, *(getattr(linker, n) for n in _SETTINGS))
+        return self._setting_ids.setdefault(settings, len(self._setting_ids))
 
     def prior(self, predicted: list[tuple[str, float]]) -> frozenset[str] | None:
         """The items of the predicted fiches the linker favours (see :class:`kg.nlp.linker.Linker`)."""
@@ -148,7 +156,7 @@ class SkillLinker:
 
     def use(self, gazetteer: Gazetteer) -> SkillLinker:
         self.linker = Linker(gazetteer)
-        self._memo.clear()
+        self.forget()
         self._titles = frozenset(normalise_phrase(a.label) for a in gazetteer.appellations)
         # a job title in another spelling ("Auxiliaire de Vie Social"): the same lemma keys as
         # one gendered form of an appellation
@@ -171,6 +179,7 @@ class SkillLinker:
         # The clauses of the requirement segments: (start, end, its tokens, section, memo key)
         found_clauses: list[tuple[int, int, list[Token], str, tuple[object, ...]]] = []
         settings = self._settings()  # the same for every clause of the offer
+        prior = doc._.prior
         for seg in doc._.segments or []:
             if not seg.requirement:
                 continue
@@ -184,43 +193,46 @@ class SkillLinker:
                 last = bisect_left(starts, end)
                 clause_tokens = tokens[first:last]  # a token across the end ("réactif(ve)") is its start's
                 # Perf only: a clause met before (reposts, an employer's boilerplate: 18% of the clauses
-                # of the 610 real offers) with the same words at the same places, prior and settings has
-                # the same mentions and emerging phrases, at other offsets.
+                # of the 610 real offers) with the same words at the same places (checked on a hit, see
+                # _same_places), prior and settings has the same mentions and emerging phrases, at other
+                # offsets.
                 stop = max(end, clause_tokens[-1][1]) if clause_tokens else end
-                key: tuple[object, ...] = (
-                    text[start:stop], tuple((a - start, b - start) for a, b, _ in clause_tokens),
-                    doc._.prior, seg.section, settings,
-                )
+                key: tuple[object, ...] = (text[start:stop], prior, seg.section, settings)
                 found_clauses.append((start, end, clause_tokens, seg.section, key))
         # Each clause's mentions and emerging phrases, offsets relative to its start. Perf only: the
         # clauses not met before are linked together (one numpy pass for the offer).
-        results: dict[tuple[object, ...], tuple[list[Mention], list[dict[str, object]]]] = {}
-        new: dict[tuple[object, ...], tuple[int, int, list[Token], str]] = {}
-        for start, end, clause_tokens, section, key in found_clauses:
-            if key in results or key in new:
-                continue
+        results: dict[int, _Result] = {}  # clause number → its result
+        new: list[int] = []  # the clauses to link
+        seen: dict[tuple[object, ...], int] = {}  # the first clause of the offer with a key
+        for number, (start, _, clause_tokens, _, key) in enumerate(found_clauses):
+            twin = seen.setdefault(key, number)
+            twin_start, _, twin_tokens, _, _ = found_clauses[twin]
+            if twin != number and _same_places(twin_tokens, twin_start, clause_tokens, start):
+                continue  # the result of its twin, read below
             known = self._memo.get(key)
-            if known is None:
-                new[key] = (start, end, clause_tokens, section)
+            if known is not None and _same_places(known[0], known[1], clause_tokens, start):
+                results[number] = known[2]
             else:
-                results[key] = known
+                new.append(number)
         linked = (
             self.linker.link_many(
-                [c[2] for c in new.values()], text, doc._.prior, [c[3] for c in new.values()]
+                [found_clauses[n][2] for n in new], text, prior, [found_clauses[n][3] for n in new]
             )
             if new
             else []
         )
-        for (key, (start, end, _, section)), mentions in zip(new.items(), linked, strict=True):
+        for number, mentions in zip(new, linked, strict=True):
+            start, end, clause_tokens, section, key = found_clauses[number]
             found = [m for m in mentions if normalise_phrase(m.text) not in self._titles]
             items = self._emerging_items(text, start, end, found) if section in EMERGING_SECTIONS else []
             if len(self._memo) >= MEMO_SIZE:
                 self._memo.clear()
-            self._memo[key] = results[key] = (_moved(found, -start), _moved_items(items, -start))
+            result = results[number] = (_moved(found, -start), _moved_items(items, -start))
+            self._memo[key] = (clause_tokens, start, result)
         skills: list[Mention] = []
         emerging: list[dict[str, object]] = []
-        for start, _, _, _, key in found_clauses:
-            mentions, items = results[key]
+        for number, (start, _, _, _, key) in enumerate(found_clauses):
+            mentions, items = results[number] if number in results else results[seen[key]]
             skills += _moved(mentions, start)
             emerging += _moved_items(items, start)
         doc._.skills = skills
@@ -269,6 +281,19 @@ class SkillLinker:
         if _NOT_SKILL.search(form_key(phrase)) or any(c.isdigit() for c in phrase):
             return None
         return {"text": phrase, "normalised": normalised, "start": start, "end": end}
+
+
+def _same_places(tokens: list[Token], start: int, other: list[Token], other_start: int) -> bool:
+    """Whether two clauses' tokens sit at the same places relative to their starts (their texts being
+    equal, so are then their words).
+
+    >>> _same_places([(5, 8, "abc")], 5, [(10, 13, "abc")], 10), _same_places([(5, 8, "abc")], 5, [], 10)
+    (True, False)
+    """
+    if len(tokens) != len(other):
+        return False
+    shift = other_start - start
+    return all(a + shift == c and b + shift == d for (a, b, _), (c, d, _) in zip(tokens, other, strict=True))
 
 
 def _moved(mentions: list[Mention], delta: int) -> list[Mention]:
@@ -333,41 +358,63 @@ class Extractor:
     def extract(
         self, offers: Iterable[Offer | RecordError], batch_size: int = 32
     ) -> Iterator[dict[str, Any]]:
-        """One result (or error object) per offer, in order."""
+        """One result (or error object) per offer, in order.
+
+        Perf only: an offer whose text (title and capped description) was met before in the same call
+        — a repost: 41 of the 610 real offers — gets the first one's occupation candidates, skills and
+        emerging phrases without being processed again (they depend on nothing else; its own id,
+        declared code, commune and warnings are its own)."""
         pending: list[tuple[Offer, str, list[str]]] = []
+        seen: dict[tuple[str, int], _Extracted] = {}
         for item in offers:
             if isinstance(item, RecordError):
-                yield from self._flush(pending)
+                yield from self._flush(pending, seen)
                 pending = []
                 yield item.to_json()
                 continue
             prepared = prepare(item)
             if isinstance(prepared, RecordError):
-                yield from self._flush(pending)
+                yield from self._flush(pending, seen)
                 pending = []
                 yield prepared.to_json()
                 continue
             pending.append((item, prepared.text, prepared.warnings))
             if len(pending) >= batch_size:
-                yield from self._flush(pending)
+                yield from self._flush(pending, seen)
                 pending = []
-        yield from self._flush(pending)
+        yield from self._flush(pending, seen)
 
-    def _flush(self, pending: list[tuple[Offer, str, list[str]]]) -> Iterator[dict[str, Any]]:
+    def _flush(
+        self, pending: list[tuple[Offer, str, list[str]]], seen: dict[tuple[str, int], _Extracted]
+    ) -> Iterator[dict[str, Any]]:
+        # An offer is its text and where its title ends (the occupation reads the two apart).
+        found: dict[tuple[str, int], _Extracted] = {}
+        new: dict[tuple[str, int], tuple[Offer, str]] = {}
+        for offer, text, _ in pending:
+            key = (text, len(offer.title))
+            if key in seen:
+                found[key] = seen[key]
+            elif key not in new:
+                new[key] = (offer, text)
         # The occupation comes first: the items of its top fiches are the skill linker's prior. It reads
         # the title and the (capped) description apart, as benchmarks/occupation.py evaluates it.
         predictions = [
             self.occupation.predict(offer.title, text[len(offer.title) + 1 :], k=self.candidates)
-            for offer, text, _ in pending
+            for offer, text in new.values()
         ]
-        made = [self._make_doc(text) for _, text, _ in pending]
+        made = [self._make_doc(text) for _, text in new.values()]
         linker = self.nlp.get_pipe("pas_skill_linker")
         assert isinstance(linker, SkillLinker)
         for doc, predicted in zip(made, predictions, strict=True):
             doc._.prior = linker.prior(predicted)
         docs = self.nlp.pipe(made)
-        for (offer, text, warnings), doc, predicted in zip(pending, docs, predictions, strict=True):
-            yield self.result(offer, text, doc, warnings, predicted)
+        for key, doc, predicted in zip(new, docs, predictions, strict=True):
+            found[key] = (predicted, doc._.skills, doc._.emerging)
+        if len(seen) + len(new) > REPOSTS:
+            seen.clear()
+        seen.update((key, found[key]) for key in new)
+        for offer, text, warnings in pending:
+            yield self._result(offer, warnings, *found[text, len(offer.title)])
 
     def _make_doc(self, text: str) -> Doc:
         """The tokenised text, which keeps the string it was made from (see :func:`doc_text`)."""
@@ -379,6 +426,13 @@ class Extractor:
         self, offer: Offer, text: str, doc: Doc, warnings: list[str], predicted: list[tuple[str, float]]
     ) -> dict[str, Any]:
         """The result object of one processed offer (``predicted``: its occupation candidates)."""
+        return self._result(offer, warnings, predicted, doc._.skills, doc._.emerging)
+
+    @staticmethod
+    def _result(
+        offer: Offer, warnings: list[str], predicted: list[tuple[str, float]], skills: list[Mention],
+        emerging: list[dict[str, object]],
+    ) -> dict[str, Any]:
         top = predicted[0] if predicted else (None, 0.0)
         out: dict[str, Any] = {
             "id": offer.id,
@@ -388,8 +442,8 @@ class Extractor:
                 "candidates": [{"code": c, "score": round(s, 3)} for c, s in predicted],
                 "declared": offer.declared,
             },
-            "skills": [m.to_json() for m in doc._.skills],
-            "emerging": doc._.emerging,
+            "skills": [m.to_json() for m in skills],
+            "emerging": [dict(item) for item in emerging],  # a repost's are its own objects
             "commune": offer.commune,
         }
         if warnings:
