@@ -277,6 +277,25 @@ def test_linker_one_word_list_items_name_tasks_of_the_prior(gazetteer: Gazetteer
     assert linker.link(words(text), text, prior) == []
 
 
+def test_linker_one_word_list_item_ties_do_not_follow_the_string_hash() -> None:
+    # Regression: two words of a task, both one-word list items with the same idf, were chosen by max()
+    # over a set, whose order follows the string hash (PYTHONHASHSEED): the span moved between processes.
+    # Now the first word of the clause wins. Many word pairs: the hash order would put the later one
+    # first for about half of them.
+    pairs = [(f"mot{n}a", f"mot{n}b") for n in range(40)]
+    small = Gazetteer.from_rows(
+        [(str(n), f"{a} {b}", "savoir-faire") for n, (a, b) in enumerate(pairs)]
+    )
+    linker = Linker(small, prior_lone_word=0.0)
+    for n in range(len(pairs)):
+        [entry] = [e for e in small.entries if e.code == str(n)]
+        ka, kb = sorted(entry.keyset)
+        assert small.idf[ka] == small.idf[kb]
+        for first, second in ((ka, kb), (kb, ka)):
+            found = linker._lone(entry, {second: 7, first: 3}, 2 * small.idf[ka])
+            assert found is not None and found[1] == 3, (n, first, second, found)
+
+
 def test_linker_links_an_item_of_the_prior_by_a_learned_association() -> None:
     from kg.nlp.associations import learn, text_keys
     from kg.nlp.text import word_key

@@ -560,7 +560,9 @@ class Linker:
         words_ = [k for k in alone.keys() & entry.keyset if idf[k] >= least]
         if not words_:
             return None
-        key = max(words_, key=idf.__getitem__)
+        # Ties of idf go to the first word in the clause, then the smaller key: the set's order follows the
+        # string hash, which changes per process (PYTHONHASHSEED), and so did the chosen word.
+        key = min(words_, key=lambda k: (-idf[k], alone[k], k))
         order = alone[key]
         return idf[key] / total, order, order, [order]
 
