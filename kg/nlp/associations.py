@@ -20,7 +20,7 @@ False
 
 The linker reads the table (:class:`kg.nlp.linker.Linker` ``associations``) only for the items of the
 offer's predicted fiche and only when CV chooses a lift threshold; what was measured is in
-``docs/readme/skillq.md``.
+``docs/guides/skill-linking-associations.md``.
 """
 
 from __future__ import annotations
