@@ -143,15 +143,16 @@ async def follow_many(
                 # A reference to a resource absent from the graph (a retired Formacode, a v3 code
                 # missing from the labels: warnings in the shapes) is left out, not served half-empty.
                 target_class = ox.NamedNode(FIELDS[spec.target].class_iri)
-                per = [[v.value for v in values if isinstance(v, ox.NamedNode)] for values in found_per]
+                nodes = [[v for v in values if isinstance(v, ox.NamedNode)] for values in found_per]
+                per = [[v.value for v in of] for of in nodes]
                 keys = [(i, RDF_TYPE) for iris_of in per for i in iris_of]
                 for iris_of in per:
                     if len(iris_of) <= MAX_PAGE:
                         keys += [(i, p) for i in iris_of for p in also if p != RDF_TYPE]
                 loaded = await ctx.values.load_many(keys)  # the types first, in the order of ``per``
-                out = [
-                    [ox.NamedNode(i) for i, ts in zip(iris_of, types, strict=True) if target_class in ts]
-                    for iris_of, types in zip(per, _split(loaded, per), strict=True)
+                out = [  # (the terms read, not new ones: a NamedNode built from a text is parsed again)
+                    [node for node, ts in zip(of, types, strict=True) if target_class in ts]
+                    for of, types in zip(nodes, _split(loaded, per), strict=True)
                 ]
         else:
             current = [[v.value for v in values if isinstance(v, ox.NamedNode)] for values in found_per]

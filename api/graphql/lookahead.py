@@ -43,7 +43,10 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
+    ListValueNode,
+    ObjectValueNode,
     Undefined,
+    VariableNode,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import Executor, collect_iterator_awaitables
@@ -153,6 +156,54 @@ def _shared(key: Any) -> tuple[bool, Any]:
         return False, None
     _SHARED.move_to_end(key)
     return True, hit[1]
+
+
+# The variables read by directives in an operation and its fragments, by operation (by identity: the
+# app keeps parsed documents; each entry holds its operation so that its id is not reused).
+_DIRECTIVE_VARIABLES: OrderedDict[int, tuple[Any, tuple[str, ...]]] = OrderedDict()
+
+
+def _directive_variables(operation: Any, fragments: dict[str, Any]) -> tuple[str, ...]:
+    """The sorted names of the variables any directive argument of ``operation`` or of ``fragments``
+    (graphql-core's fragment details, or definitions) reads.
+
+    >>> from graphql import parse
+    >>> doc = parse("query($a: Boolean!, $b: Int, $c: Boolean!) { x(n: $b) @include(if: $c) "
+    ...             "{ ...F } } fragment F on T { y @skip(if: $a) }")
+    >>> _directive_variables(doc.definitions[0], {"F": doc.definitions[1]})
+    ('a', 'c')
+    """
+    kept = _DIRECTIVE_VARIABLES.get(id(operation))
+    if kept is not None and kept[0] is operation:
+        return kept[1]
+    names: set[str] = set()
+
+    def value(node: Any) -> None:
+        if isinstance(node, VariableNode):
+            names.add(node.name.value)
+        elif isinstance(node, ListValueNode):
+            for item in node.values:
+                value(item)
+        elif isinstance(node, ObjectValueNode):
+            for pair in node.fields:
+                value(pair.value)
+
+    def walk(node: Any) -> None:
+        for directive in getattr(node, "directives", None) or ():
+            for argument in directive.arguments or ():
+                value(argument.value)
+        selections = getattr(node, "selection_set", None)
+        for selection in selections.selections if selections is not None else ():
+            walk(selection)
+
+    walk(operation)
+    for fragment in fragments.values():
+        walk(getattr(fragment, "definition", fragment))
+    found = tuple(sorted(names))
+    _DIRECTIVE_VARIABLES[id(operation)] = (operation, found)
+    if len(_DIRECTIVE_VARIABLES) > SHARED_KEPT:
+        _DIRECTIVE_VARIABLES.popitem(last=False)
+    return found
 
 
 async def _settled(container: Any, keys: list[Any]) -> Any:
@@ -344,9 +395,13 @@ class LookaheadExecutor(SettledExecutor):
         return entries
 
     def _variables(self) -> str:
-        """The request's variables as a key (sorted by name; their values' reprs)."""
+        """The values of the request's variables that a directive reads (``@skip``/``@include``,
+        ``@defer``/``@stream``'s ``if``...), as a key: only they change how a selection is collected,
+        so requests of one document differing by other variables (``$code``) share its analysis."""
         if not hasattr(self, "_variables_key"):
-            self._variables_key = repr(sorted(self.variable_values.coerced.items()))
+            names = _directive_variables(self.operation, self.fragments)
+            coerced = self.variable_values.coerced
+            self._variables_key = repr([(name, coerced.get(name, Undefined)) for name in names])
         return self._variables_key
 
     def _can(self, type_: GraphQLObjectType, details: FieldDetailsList) -> bool:
@@ -526,15 +581,15 @@ class LookaheadExecutor(SettledExecutor):
             if not hops:
                 return
         found, behind_found = await ctx.runner.joined(subjects, missing, hops)
-        ctx.values.prime({k: found.get(k, []) for k in keys if k not in known})
+        _fill(known, keys, found)
         for hop in hops:
             hop_keys = self._hop_keys(hop, subjects)
             if hop.forward:
-                ctx.values.prime({k: found.get(k, []) for k in hop_keys})
+                _fill(known, hop_keys, found)
                 if hop_keys:
                     ctx.runner.note_hop(hop.link, hop_keys[0][0])
             else:
-                ctx.inverse.prime({k: behind_found.get(k, []) for k in hop_keys})
+                _fill(behind, hop_keys, behind_found)
 
     def _hop_keys(self, hop: Hop, subjects: list[str]) -> list[Any]:
         """The loader keys a hop answers: (target, property) pairs of a forward hop, (node, link,
@@ -647,6 +702,22 @@ class LookaheadExecutor(SettledExecutor):
             elif entry[1] == "data" and not entry[2].steps[0][1]:
                 props.add(entry[2].steps[0][0])
         return props
+
+
+def _fill(done: dict[Any, Any], keys: Iterable[Any], found: dict[Any, Any]) -> None:
+    """Prime a loader's answers (``done``) with every key of ``keys`` not known yet: its value in
+    ``found``, or an empty list (the store has none). :meth:`BatchLoader.prime` without building the
+    mapping first (a level's hop primes a few hundred keys).
+
+    >>> done = {"a": [1]}
+    >>> _fill(done, ["a", "b", "c"], {"a": [2], "b": [3]})
+    >>> done
+    {'a': [1], 'b': [3], 'c': []}
+    """
+    for key in keys:
+        if key not in done:
+            value = found.get(key)
+            done[key] = [] if value is None else value
 
 
 _SAME = {"String": str, "ID": str, "Boolean": bool}
