@@ -56,12 +56,12 @@ from graphql.pyutils import Path
 from api.graphql.base import (
     RDF_TYPE,
     REGISTRY,
-    connection_of,
     convert_values,
     converter,
     follow_many,
+    light_page,
+    light_single,
     page_window,
-    single_of,
 )
 from api.graphql.context import Context
 from api.graphql.eager import settle
@@ -655,16 +655,13 @@ class LookaheadExecutor(SettledExecutor):
         if spec.target is None:
             found = await follow_many(ctx, iris, spec)
             return _leaves(type_, [convert_values(spec, values) for values in found])
-        target = spec.target
         if not spec.many:
             found = await follow_many(ctx, iris, spec, also=sorted(self._node_props(_named(type_), group)))
-            return await self._complete(type_, group, [single_of(target, values) for values in found])
+            return await self._complete(type_, group, [light_single(values) for values in found])
         args = self._args(field, group)
         offset, size = page_window(args.get("first"), args.get("after"))
         found = await follow_many(ctx, iris, spec, also=self._page_props(type_, group))
-        return await self._complete(
-            type_, group, [connection_of(target, values, offset, size) for values in found]
-        )
+        return await self._complete(type_, group, [light_page(values, offset, size) for values in found])
 
     async def _skills(
         self, type_: GraphQLOutputType, group: FieldDetailsList, field: Any, iris: list[str]
@@ -675,7 +672,7 @@ class LookaheadExecutor(SettledExecutor):
         offset, size = page_window(args.get("first"), args.get("after"))
         also = self._page_props(type_, group)
         pages = await skill_pages(
-            self.context_value, iris, offset, size, args.get("kind"), args.get("core"), also
+            self.context_value, iris, offset, size, args.get("kind"), args.get("core"), also, light=True
         )
         return await self._complete(type_, group, pages)
 
