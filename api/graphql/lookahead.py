@@ -132,7 +132,7 @@ def _named(type_: GraphQLOutputType) -> Any:
 # ``@include`` depend on them; arguments are read per request); each entry holds the nodes, so that
 # their ids are not reused while it is kept. A selection under ``@defer`` or with fragment
 # variables is not shared.
-_SHARED: OrderedDict[tuple[Any, ...], tuple[FieldDetailsList, Any]] = OrderedDict()
+_SHARED: OrderedDict[tuple[Any, ...], tuple[Any, Any]] = OrderedDict()
 SHARED_KEPT = 4096
 
 
@@ -637,7 +637,20 @@ class LookaheadExecutor(SettledExecutor):
         return _leaves(type_, totals)
 
     def _args(self, field: Any, group: FieldDetailsList) -> dict[str, Any]:
-        return get_argument_values(field, group[0].node, self.variable_values)
+        """The field's coerced arguments (read-only: kept across requests of a cached document with
+        the same variables, by the field's node, as the selections are)."""
+        node = group[0].node
+        if not hasattr(self, "_all_variables"):
+            self._all_variables = repr(sorted(self.variable_values.coerced.items()))
+        key = ("args", id(node), self._all_variables)
+        found, value = _shared(key)
+        if found:
+            return value
+        value = get_argument_values(field, node, self.variable_values)
+        _SHARED[key] = (node, value)
+        if len(_SHARED) > SHARED_KEPT:
+            _SHARED.popitem(last=False)
+        return value
 
     def _data(
         self, spec: P, type_: GraphQLOutputType, group: FieldDetailsList, field: Any, iris: list[str]
