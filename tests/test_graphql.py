@@ -1145,6 +1145,49 @@ def test_lookahead_selections_shared_across_requests_follow_the_variables(
     assert any(key[0] == "fields" for key in lookahead._SHARED)
 
 
+def test_lookahead_analysis_shared_by_requests_with_other_values(
+    graph: tuple[Settings, ox.Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look-ahead's analysis of a cached document is keyed by the variables its directives read
+    only: the same document for other codes adds nothing to ``lookahead._SHARED`` but its arguments
+    (kept by all the variables: another page size or cursor is another page), and every request
+    answers as graphql-core does; a directive's variable turned the other way is another analysis."""
+    from api.graphql import limits, lookahead
+
+    query = """query($code: String!, $n: Int, $after: String, $with: Boolean!) { occupation(code: $code) {
+        code label @include(if: $with) skills(first: $n, after: $after) { totalCount
+          pageInfo { hasNextPage endCursor } edges { cursor core node { code kind } } }
+        certifications(first: $n) { totalCount nodes { code blocks(first: $n) { nodes { code } } } } } }"""
+    runs = [
+        {"code": "I1407", "n": 2, "after": None, "with": True},
+        {"code": "I1321", "n": 2, "after": None, "with": True},  # another code: analysis shared
+        {"code": "I1321", "n": 3, "after": "b2Zmc2V0OjA=", "with": True},  # other arguments
+        {"code": "I1407", "n": 2, "after": None, "with": False},  # the directive turned: other fields
+    ]
+    analyses: list[int] = []
+    answers: list[Any] = []
+    for variables in runs:
+        ahead, core, _, _, _ = _execute_both(graph, query, variables, monkeypatch)
+        assert not ahead.errors and json.dumps(ahead.data) == json.dumps(core.data)
+        analyses.append(sum(1 for key in lookahead._SHARED if key[0] != "args"))
+        answers.append(ahead.data["occupation"])
+    assert analyses[0] == analyses[1] == analyses[2] < analyses[3]
+    assert answers[0]["code"] != answers[1]["code"] and "label" in answers[0]
+    assert [e["cursor"] for e in answers[2]["skills"]["edges"]][:1] == ["b2Zmc2V0OjE="]
+    assert len(answers[2]["skills"]["edges"]) == 3 and len(answers[1]["skills"]["edges"]) == 2
+    assert "label" not in answers[3]
+    # The limits are kept the same way: by the values of the variables a `first` reads.
+    from api.graphql.router import _parsed
+    from api.graphql.schema import schema
+
+    document, _ = _parsed(query, True)
+    costs = [limits.measure(schema._schema, document, v, None).cost for v in runs]
+    assert costs[0] == costs[1] == costs[3] < costs[2]
+    assert limits.measure(schema._schema, document, runs[1], None) is limits.measure(
+        schema._schema, document, runs[0], None
+    )
+
+
 class ValuesBoundStore:
     """The embedded store seen as another back-end does: parameters bound by a ``VALUES`` block
     (:func:`kg.remote_store.bind`), not by pyoxigraph's ``substitutions``."""
