@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api import portal, sparql
 from api.deps import SettingsDep, served_quads
 from api.graphql import router as graphql_router
+from api.heap import freeze_heap
 from api.limits import RequestLimits
 from kg import __version__
 from kg.config import Settings
@@ -27,6 +28,8 @@ def create_app(settings: Settings | None = None, store: ox.Store | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.backend.start()
         served_quads(app)  # counted before serving: /health must stay cheap under load
+        if settings.gc_freeze:
+            freeze_heap()
         yield
         await app.state.backend.close()
 

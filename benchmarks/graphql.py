@@ -17,6 +17,12 @@ times (this process, all its threads) of the in-process request and the SPARQL: 
 loaded machine the wall-clock times wander with other jobs, CPU times much less.
 The search index is built once per store; its build time is reported apart (the first search of
 a new build pays it).
+
+``--gc-freeze compare`` measures the app's ``gc.freeze()`` (``api.heap.freeze_heap``, setting
+``PASSERELLES_GC_FREEZE``) side by side: each round runs the case's three calls once with the
+long-lived objects (store, schema, search index, caches) unfrozen and once frozen (``gc.freeze()`` /
+``gc.unfreeze()`` between them), and each case prints two rows, "gc" and "frozen". ``--gc-freeze on``
+freezes once before the cases (as the app does), ``off`` (default) never does.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import argparse
 import asyncio
 import base64
 import dataclasses
+import gc
 import json
 import statistics
 import sys
@@ -49,6 +56,7 @@ from api.graphql.limits import measure  # noqa: E402
 from api.graphql.queries import QueryRunner  # noqa: E402
 from api.graphql.router import _execute, _parsed  # noqa: E402
 from api.graphql.schema import schema  # noqa: E402
+from api.heap import freeze_heap  # noqa: E402
 from kg.config import Settings  # noqa: E402
 from kg.namespaces import prefixes_for  # noqa: E402
 from kg.store import open_store  # noqa: E402
@@ -225,6 +233,12 @@ def main() -> None:
     parser.add_argument(
         "--only", default="", help="run only the cases whose name contains one of these comma-separated texts"
     )
+    parser.add_argument(
+        "--gc-freeze",
+        choices=("off", "on", "compare"),
+        default="off",
+        help="gc.freeze() the heap after start-up: never, once, or per round with and without (two rows)",
+    )
     opts = parser.parse_args()
     settings = dataclasses.replace(Settings(), store=opts.store, graphql_timeout_s=300.0)
     store = open_store(opts.store)
@@ -331,6 +345,28 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     ratios = []
+    variants = {"off": (False,), "on": (True,), "compare": (False, True)}[opts.gc_freeze]
+    if opts.gc_freeze != "off":
+        frozen_objects = freeze_heap()  # after start-up and the search index, as the app does
+        full: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(3):  # what a full collection costs with the long-lived objects in it and out
+            for frozen in (False, True):
+                if frozen:
+                    gc.freeze()
+                else:
+                    gc.unfreeze()
+                t = time.perf_counter()
+                gc.collect()
+                full[frozen].append((time.perf_counter() - t) * 1000)
+        print(
+            f"gc.freeze(): {frozen_objects:,} objects frozen; a full collection (gc.collect(), median of "
+            f"3) {statistics.median(full[False]):.0f} ms not frozen, {statistics.median(full[True]):.0f} ms "
+            "frozen"
+        )
+        if opts.gc_freeze == "compare":
+            gc.unfreeze()
+    collections = _Collections()
+    gc.callbacks.append(collections.callback)
     for name, http_call, exec_call, sparql_call in cases:
         if not any(part in name for part in opts.only.split(",")):
             continue
@@ -339,28 +375,73 @@ def main() -> None:
             t = time.perf_counter()
             call()
             firsts.append((time.perf_counter() - t) * 1000)
-        times: tuple[list[float], list[float], list[float]] = ([], [], [])
-        cpu: tuple[list[float], list[float], list[float]] = ([], [], [])
+        times = {v: ([], [], []) for v in variants}
+        cpu = {v: ([], [], []) for v in variants}
         for _ in range(opts.rounds):
-            for call, bucket, cpu_bucket in zip((http_call, exec_call, sparql_call), times, cpu, strict=True):
-                t, c = time.perf_counter(), time.process_time()
-                call()
-                bucket.append((time.perf_counter() - t) * 1000)
-                cpu_bucket.append(time.process_time() - c)
-        h_med, e_med, s_med = (statistics.median(b) for b in times)
-        cpu_exec, cpu_sparql = statistics.median(cpu[1]) * 1000, statistics.median(cpu[2]) * 1000
-        cpu_ratio = cpu_exec / cpu_sparql
-        if "search" not in name:
-            ratios.append(e_med / s_med)
+            for frozen in variants:
+                if opts.gc_freeze == "compare":  # the long-lived objects in or out of the collections
+                    if frozen:
+                        gc.freeze()  # no collection here: the rounds' own garbage is collected as it comes
+                    else:
+                        gc.unfreeze()
+                collections.variant = frozen
+                calls = (http_call, exec_call, sparql_call)
+                for call, bucket, cpu_bucket in zip(calls, times[frozen], cpu[frozen], strict=True):
+                    t, c = time.perf_counter(), time.process_time()
+                    call()
+                    bucket.append((time.perf_counter() - t) * 1000)
+                    cpu_bucket.append(time.process_time() - c)
+        collections.variant = None
+        for frozen in variants:
+            row = name if opts.gc_freeze != "compare" else f"{name[:44]} {'frozen' if frozen else 'gc'}"
+            ratios.append(_row(row, times[frozen], cpu[frozen], firsts) if "search" not in name else None)
+    ratios = [r for r in ratios if r is not None]
+    gc.callbacks.remove(collections.callback)
+    for frozen in variants:
+        count, spent = collections.full[frozen]
+        young_count, young_spent = collections.young[frozen]
         print(
-            f"{name:<52} {h_med:>9.1f} {percentile(times[0], 0.95):>7.1f} {e_med:>9.1f} "
-            f"{percentile(times[1], 0.95):>7.1f} {s_med:>10.1f} {percentile(times[2], 0.95):>7.1f} "
-            f"{h_med / s_med:>10.2f}× {e_med / s_med:>10.2f}× {cpu_exec:>8.1f} {cpu_sparql:>10.1f} "
-            f"{cpu_ratio:>14.2f}×  first HTTP/exec/SPARQL {firsts[0]:.0f}/{firsts[1]:.0f}/{firsts[2]:.0f} ms"
+            f"garbage collector, {'frozen' if frozen else 'not frozen'}: {count} full collections "
+            f"({spent * 1000:.0f} ms, {spent * 1000 / max(count, 1):.0f} ms each), {young_count} younger "
+            f"({young_spent * 1000:.0f} ms) during the timed calls"
         )
     if ratios:
         mean = statistics.geometric_mean(ratios)
         print(f"geometric mean exec/SPARQL ratio (lookups and lists): {mean:.2f}×")
+
+
+class _Collections:
+    """Collections and their time (gc.callbacks) during the timed calls, by variant (frozen or not)."""
+
+    def __init__(self) -> None:
+        self.variant: bool | None = None
+        self.full: dict[bool, list[float]] = {False: [0, 0.0], True: [0, 0.0]}
+        self.young: dict[bool, list[float]] = {False: [0, 0.0], True: [0, 0.0]}
+        self._start = 0.0
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        elif self.variant is not None:
+            totals = (self.full if info["generation"] == 2 else self.young)[self.variant]
+            totals[0] += 1
+            totals[1] += time.perf_counter() - self._start
+
+
+def _row(
+    name: str, times: tuple[list[float], ...], cpu: tuple[list[float], ...], firsts: list[float]
+) -> float:
+    """Print one case's row; its exec/SPARQL ratio of the medians."""
+    h_med, e_med, s_med = (statistics.median(b) for b in times)
+    cpu_exec, cpu_sparql = statistics.median(cpu[1]) * 1000, statistics.median(cpu[2]) * 1000
+    cpu_ratio = cpu_exec / cpu_sparql
+    print(
+        f"{name:<52} {h_med:>9.1f} {percentile(times[0], 0.95):>7.1f} {e_med:>9.1f} "
+        f"{percentile(times[1], 0.95):>7.1f} {s_med:>10.1f} {percentile(times[2], 0.95):>7.1f} "
+        f"{h_med / s_med:>10.2f}× {e_med / s_med:>10.2f}× {cpu_exec:>8.1f} {cpu_sparql:>10.1f} "
+        f"{cpu_ratio:>14.2f}×  first HTTP/exec/SPARQL {firsts[0]:.0f}/{firsts[1]:.0f}/{firsts[2]:.0f} ms"
+    )
+    return e_med / s_med
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ Usage::
     python benchmarks/graphql_parts.py --store /work/real-s5 --case I1402          # ratio, 40 rounds
     python benchmarks/graphql_parts.py --store /work/real-s5 --case D1102 --split  # store calls / rest
     python benchmarks/graphql_parts.py --store /work/real-s5 --case D --log        # the store queries
+    python benchmarks/graphql_parts.py --store /work/real-s6 --case I1402 --replay # the Python alone
+    python benchmarks/graphql_parts.py --store /work/real-s6 --case I1402 --replay --profile 30
 
 ``--case``: a ROME code (the deep look-up of ``benchmarks/graphql.py``: the fiche, 100 skills, 20
 certifications and their blocs) or ``D`` (``occupations(domain: "D")``, a page of 100 with
@@ -13,8 +15,12 @@ JSON), then the hand-written SPARQL of ``benchmarks/graphql.py``, and takes the 
 (``time.process_time``: this process, all its threads) of each; medians are printed. ``--split``
 also times the store calls (``QueryRunner``'s, in the thread that runs them: the store's work and
 the rows read) apart from the rest (graphql-core, the look-ahead's completion, conversions, JSON).
-``--log`` lists the store queries of one request with their CPU and rows. Run it from two trees one
-after the other to compare two versions on a shared machine (``docs/guides/graphql-joined.md``).
+``--log`` lists the store queries of one request with their CPU and rows. ``--replay``: every store
+query is answered from its first answer, kept as a list of rows (the store's work left out: what is
+left is the Python of a request, rows read included), with the garbage collector's time and
+collections per request; ``--profile N`` then prints cProfile's N costliest functions. Run it from
+two trees one after the other to compare two versions on a shared machine
+(``docs/guides/graphql-joined.md``, ``docs/readme/gql.md``).
 """
 
 from __future__ import annotations
@@ -61,6 +67,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--split", action="store_true")
     parser.add_argument("--log", action="store_true")
+    parser.add_argument("--replay", action="store_true")
+    parser.add_argument("--profile", type=int, default=0)
     opts = parser.parse_args()
     settings = dataclasses.replace(Settings(), store=opts.store, graphql_timeout_s=300.0)
     store = open_store(opts.store)
@@ -87,9 +95,14 @@ def main() -> None:
     def hand_written() -> int:
         return int(bench.run_sparql(store, prefixes, sparql, args))
 
+    if opts.replay:
+        _replay(runner)
     for _ in range(3):  # warm caches (documents, degrees, the store's pages)
         request()
         hand_written()
+    if opts.replay:
+        _python_alone(request, opts.case, opts.rounds, opts.profile)
+        return
     if opts.log:
         original = runner._solutions
         seen: list[tuple[float, int, str]] = []
@@ -133,6 +146,64 @@ def main() -> None:
         rest = statistics.median(t - s for t, s in zip(totals, stores, strict=True)) * 1000
         line += f"; store calls {store_part:.2f} ms, the rest {rest:.2f} ms"
     print(line)
+
+
+class _Rows(list):  # type: ignore[type-arg]  # (what the runner reads of a result: rows, variables)
+    variables: Any = ()
+
+
+def _replay(runner: QueryRunner) -> None:
+    """Answer each store query of ``runner`` from its first answer, kept as a list of row tuples."""
+    original = runner._solutions
+    kept: dict[tuple[str, str], _Rows] = {}
+
+    def replayed(text: str, substitutions: Any) -> Any:
+        key = (text, repr(sorted((str(k), str(v)) for k, v in substitutions.items())))
+        rows = kept.get(key)
+        if rows is None:
+            result = original(text, substitutions)
+            width = len(result.variables)
+            rows = kept[key] = _Rows(tuple(solution[i] for i in range(width)) for solution in result)
+            rows.variables = result.variables
+        return rows
+
+    runner._solutions = replayed  # type: ignore[method-assign]
+
+
+def _python_alone(request: Callable[[], str], case: str, rounds: int, profile: int) -> None:
+    """The CPU of ``request`` with the store's answers replayed, and the garbage collector's share."""
+    import cProfile
+    import gc
+    import pstats
+
+    collected = [0.0, 0.0, 0]
+
+    def watch(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            collected[0] = time.process_time()
+        else:
+            collected[1] += time.process_time() - collected[0]
+            collected[2] += 1
+
+    gc.callbacks.append(watch)
+    times = []
+    for _ in range(rounds):
+        start = time.process_time()
+        request()
+        times.append(time.process_time() - start)
+    gc.callbacks.remove(watch)
+    print(
+        f"{case}: the Python of a request (store answers replayed) {statistics.median(times) * 1000:.2f} ms "
+        f"CPU (median of {rounds}); garbage collection {collected[1] / rounds * 1000:.2f} ms, "
+        f"{collected[2] / rounds:.2f} collections per request"
+    )
+    if profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(rounds):
+            request()
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(profile)
 
 
 def _timed(function: Callable[..., Any], spent: list[float]) -> Callable[..., Any]:

@@ -57,6 +57,11 @@ class Settings:
     # Retry-After (0: no bound), and the largest request body accepted (413 beyond).
     max_inflight: int = 64
     max_body_bytes: int = 1_048_576
+    # gc.freeze() once the app has started and once its search index is built (api.heap.freeze_heap):
+    # full collections no longer walk the long-lived objects. On for a served app (from_env;
+    # PASSERELLES_GC_FREEZE=0: off), off by default in code: a process that creates and drops apps
+    # (tests) would keep every frozen app's objects.
+    gc_freeze: bool = False
 
     @property
     def id_base(self) -> str:
@@ -110,4 +115,5 @@ class Settings:
             ),
             max_inflight=int(env.get("PASSERELLES_MAX_INFLIGHT", str(default.max_inflight))),
             max_body_bytes=int(env.get("PASSERELLES_MAX_BODY_BYTES", str(default.max_body_bytes))),
+            gc_freeze=env.get("PASSERELLES_GC_FREEZE", "1").lower() not in ("0", "false", "no"),
         )

@@ -73,3 +73,23 @@ def test_refusals(client: TestClient, params: dict[str, str], status: int) -> No
 
 def test_post_wrong_media_type(client: TestClient) -> None:
     assert client.post("/sparql", content="x", headers={"content-type": "text/plain"}).status_code == 415
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_app_freezes_its_heap_after_start(enabled: bool) -> None:
+    """With ``gc_freeze`` (PASSERELLES_GC_FREEZE, on by default when read from the environment), the
+    app's lifespan collects and ``gc.freeze()``s the heap once started; off, it leaves it alone."""
+    import gc
+
+    import pyoxigraph as ox
+
+    settings = dataclasses.replace(Settings(), base_iri=TEST_BASE, gc_freeze=enabled)
+    gc.unfreeze()
+    try:
+        assert gc.get_freeze_count() == 0
+        with TestClient(create_app(settings, store=ox.Store())) as client:
+            assert (gc.get_freeze_count() > 0) is enabled
+            assert client.get("/health").json()["status"] == "ok"
+    finally:
+        gc.unfreeze()  # the test process's objects back into the collections
+    assert Settings.from_env({}).gc_freeze and not Settings.from_env({"PASSERELLES_GC_FREEZE": "0"}).gc_freeze

@@ -58,7 +58,7 @@ class P:
     derived: bool = False
     description: str = ""
 
-    @property
+    @functools.cached_property  # (read a hundred times per deep request; set once, the spec frozen)
     def steps(self) -> tuple[tuple[str, bool], ...]:
         """The path as (property IRI, inverse) steps."""
         return _steps(self.path)

@@ -14,6 +14,7 @@ Measure(depth=4, cost=301, aliases=0, max_page=100)
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,10 +58,70 @@ def _page(node: FieldNode, variables: dict[str, Any]) -> int | None:
     return None
 
 
+# Measures kept by (schema, document, operation, the values of the variables a `first` argument
+# reads): the app keeps parsed documents (``router._parsed``) and runs them again and again; the walk
+# cost ~0.1 ms per deep request. By identity, each entry holding its schema and document so that
+# their ids are not reused while it is kept.
+_KEPT: OrderedDict[tuple[Any, ...], tuple[Any, Any, Measure]] = OrderedDict()
+KEPT = 4096
+
+
 def measure(
     schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any], operation: str | None
 ) -> Measure:
-    """Depth, cost and alias count of the operation ``operation`` (or the only one) of ``document``."""
+    """Depth, cost and alias count of the operation ``operation`` (or the only one) of ``document``;
+    kept for the next request of the same document with the same page sizes.
+
+    >>> from graphql import parse
+    >>> from api.graphql.schema import schema
+    >>> doc = parse("query($n: Int) { occupations(first: $n) { nodes { code } } }")
+    >>> measure(schema._schema, doc, {"n": 5}, None).cost, measure(schema._schema, doc, {"n": 50}, None).cost
+    (11, 101)
+    """
+    pages = _page_variables(document)
+    key = (id(schema), id(document), operation, repr([(name, variables.get(name)) for name in pages]))
+    kept = _KEPT.get(key)
+    if kept is not None and kept[0] is schema and kept[1] is document:
+        _KEPT.move_to_end(key)
+        return kept[2]
+    found = _measure(schema, document, variables, operation)
+    _KEPT[key] = (schema, document, found)
+    if len(_KEPT) > KEPT:
+        _KEPT.popitem(last=False)
+    return found
+
+
+_PAGE_VARIABLES: dict[int, tuple[DocumentNode, tuple[str, ...]]] = {}
+
+
+def _page_variables(document: DocumentNode) -> tuple[str, ...]:
+    """The names of the variables given to a ``first`` argument anywhere in ``document`` (all that
+    :func:`_measure` reads of the variables)."""
+    kept = _PAGE_VARIABLES.get(id(document))
+    if kept is not None and kept[0] is document:
+        return kept[1]
+    names: set[str] = set()
+
+    def walk(node: Any) -> None:
+        for arg in getattr(node, "arguments", None) or ():
+            if arg.name.value == "first" and isinstance(arg.value, VariableNode):
+                names.add(arg.value.name.value)
+        selections = getattr(node, "selection_set", None)
+        for selection in selections.selections if selections is not None else ():
+            walk(selection)
+
+    for definition in document.definitions:
+        walk(definition)
+    found = tuple(sorted(names))
+    if len(_PAGE_VARIABLES) > KEPT:
+        _PAGE_VARIABLES.clear()
+    _PAGE_VARIABLES[id(document)] = (document, found)
+    return found
+
+
+def _measure(
+    schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any], operation: str | None
+) -> Measure:
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [op for op in operations if operation is None or (op.name and op.name.value == operation)]

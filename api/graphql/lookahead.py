@@ -43,7 +43,10 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
+    ListValueNode,
+    ObjectValueNode,
     Undefined,
+    VariableNode,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import Executor, collect_iterator_awaitables
@@ -53,12 +56,12 @@ from graphql.pyutils import Path
 from api.graphql.base import (
     RDF_TYPE,
     REGISTRY,
-    connection_of,
     convert_values,
     converter,
     follow_many,
+    light_page,
+    light_single,
     page_window,
-    single_of,
 )
 from api.graphql.context import Context
 from api.graphql.eager import settle
@@ -129,7 +132,7 @@ def _named(type_: GraphQLOutputType) -> Any:
 # ``@include`` depend on them; arguments are read per request); each entry holds the nodes, so that
 # their ids are not reused while it is kept. A selection under ``@defer`` or with fragment
 # variables is not shared.
-_SHARED: OrderedDict[tuple[Any, ...], tuple[FieldDetailsList, Any]] = OrderedDict()
+_SHARED: OrderedDict[tuple[Any, ...], tuple[Any, Any]] = OrderedDict()
 SHARED_KEPT = 4096
 
 
@@ -153,6 +156,54 @@ def _shared(key: Any) -> tuple[bool, Any]:
         return False, None
     _SHARED.move_to_end(key)
     return True, hit[1]
+
+
+# The variables read by directives in an operation and its fragments, by operation (by identity: the
+# app keeps parsed documents; each entry holds its operation so that its id is not reused).
+_DIRECTIVE_VARIABLES: OrderedDict[int, tuple[Any, tuple[str, ...]]] = OrderedDict()
+
+
+def _directive_variables(operation: Any, fragments: dict[str, Any]) -> tuple[str, ...]:
+    """The sorted names of the variables any directive argument of ``operation`` or of ``fragments``
+    (graphql-core's fragment details, or definitions) reads.
+
+    >>> from graphql import parse
+    >>> doc = parse("query($a: Boolean!, $b: Int, $c: Boolean!) { x(n: $b) @include(if: $c) "
+    ...             "{ ...F } } fragment F on T { y @skip(if: $a) }")
+    >>> _directive_variables(doc.definitions[0], {"F": doc.definitions[1]})
+    ('a', 'c')
+    """
+    kept = _DIRECTIVE_VARIABLES.get(id(operation))
+    if kept is not None and kept[0] is operation:
+        return kept[1]
+    names: set[str] = set()
+
+    def value(node: Any) -> None:
+        if isinstance(node, VariableNode):
+            names.add(node.name.value)
+        elif isinstance(node, ListValueNode):
+            for item in node.values:
+                value(item)
+        elif isinstance(node, ObjectValueNode):
+            for pair in node.fields:
+                value(pair.value)
+
+    def walk(node: Any) -> None:
+        for directive in getattr(node, "directives", None) or ():
+            for argument in directive.arguments or ():
+                value(argument.value)
+        selections = getattr(node, "selection_set", None)
+        for selection in selections.selections if selections is not None else ():
+            walk(selection)
+
+    walk(operation)
+    for fragment in fragments.values():
+        walk(getattr(fragment, "definition", fragment))
+    found = tuple(sorted(names))
+    _DIRECTIVE_VARIABLES[id(operation)] = (operation, found)
+    if len(_DIRECTIVE_VARIABLES) > SHARED_KEPT:
+        _DIRECTIVE_VARIABLES.popitem(last=False)
+    return found
 
 
 async def _settled(container: Any, keys: list[Any]) -> Any:
@@ -344,9 +395,13 @@ class LookaheadExecutor(SettledExecutor):
         return entries
 
     def _variables(self) -> str:
-        """The request's variables as a key (sorted by name; their values' reprs)."""
+        """The values of the request's variables that a directive reads (``@skip``/``@include``,
+        ``@defer``/``@stream``'s ``if``...), as a key: only they change how a selection is collected,
+        so requests of one document differing by other variables (``$code``) share its analysis."""
         if not hasattr(self, "_variables_key"):
-            self._variables_key = repr(sorted(self.variable_values.coerced.items()))
+            names = _directive_variables(self.operation, self.fragments)
+            coerced = self.variable_values.coerced
+            self._variables_key = repr([(name, coerced.get(name, Undefined)) for name in names])
         return self._variables_key
 
     def _can(self, type_: GraphQLObjectType, details: FieldDetailsList) -> bool:
@@ -526,15 +581,15 @@ class LookaheadExecutor(SettledExecutor):
             if not hops:
                 return
         found, behind_found = await ctx.runner.joined(subjects, missing, hops)
-        ctx.values.prime({k: found.get(k, []) for k in keys if k not in known})
+        _fill(known, keys, found)
         for hop in hops:
             hop_keys = self._hop_keys(hop, subjects)
             if hop.forward:
-                ctx.values.prime({k: found.get(k, []) for k in hop_keys})
+                _fill(known, hop_keys, found)
                 if hop_keys:
                     ctx.runner.note_hop(hop.link, hop_keys[0][0])
             else:
-                ctx.inverse.prime({k: behind_found.get(k, []) for k in hop_keys})
+                _fill(behind, hop_keys, behind_found)
 
     def _hop_keys(self, hop: Hop, subjects: list[str]) -> list[Any]:
         """The loader keys a hop answers: (target, property) pairs of a forward hop, (node, link,
@@ -582,7 +637,20 @@ class LookaheadExecutor(SettledExecutor):
         return _leaves(type_, totals)
 
     def _args(self, field: Any, group: FieldDetailsList) -> dict[str, Any]:
-        return get_argument_values(field, group[0].node, self.variable_values)
+        """The field's coerced arguments (read-only: kept across requests of a cached document with
+        the same variables, by the field's node, as the selections are)."""
+        node = group[0].node
+        if not hasattr(self, "_all_variables"):
+            self._all_variables = repr(sorted(self.variable_values.coerced.items()))
+        key = ("args", id(node), self._all_variables)
+        found, value = _shared(key)
+        if found:
+            return value
+        value = get_argument_values(field, node, self.variable_values)
+        _SHARED[key] = (node, value)
+        if len(_SHARED) > SHARED_KEPT:
+            _SHARED.popitem(last=False)
+        return value
 
     def _data(
         self, spec: P, type_: GraphQLOutputType, group: FieldDetailsList, field: Any, iris: list[str]
@@ -600,16 +668,13 @@ class LookaheadExecutor(SettledExecutor):
         if spec.target is None:
             found = await follow_many(ctx, iris, spec)
             return _leaves(type_, [convert_values(spec, values) for values in found])
-        target = spec.target
         if not spec.many:
             found = await follow_many(ctx, iris, spec, also=sorted(self._node_props(_named(type_), group)))
-            return await self._complete(type_, group, [single_of(target, values) for values in found])
+            return await self._complete(type_, group, [light_single(values) for values in found])
         args = self._args(field, group)
         offset, size = page_window(args.get("first"), args.get("after"))
         found = await follow_many(ctx, iris, spec, also=self._page_props(type_, group))
-        return await self._complete(
-            type_, group, [connection_of(target, values, offset, size) for values in found]
-        )
+        return await self._complete(type_, group, [light_page(values, offset, size) for values in found])
 
     async def _skills(
         self, type_: GraphQLOutputType, group: FieldDetailsList, field: Any, iris: list[str]
@@ -620,7 +685,7 @@ class LookaheadExecutor(SettledExecutor):
         offset, size = page_window(args.get("first"), args.get("after"))
         also = self._page_props(type_, group)
         pages = await skill_pages(
-            self.context_value, iris, offset, size, args.get("kind"), args.get("core"), also
+            self.context_value, iris, offset, size, args.get("kind"), args.get("core"), also, light=True
         )
         return await self._complete(type_, group, pages)
 
@@ -647,6 +712,22 @@ class LookaheadExecutor(SettledExecutor):
             elif entry[1] == "data" and not entry[2].steps[0][1]:
                 props.add(entry[2].steps[0][0])
         return props
+
+
+def _fill(done: dict[Any, Any], keys: Iterable[Any], found: dict[Any, Any]) -> None:
+    """Prime a loader's answers (``done``) with every key of ``keys`` not known yet: its value in
+    ``found``, or an empty list (the store has none). :meth:`BatchLoader.prime` without building the
+    mapping first (a level's hop primes a few hundred keys).
+
+    >>> done = {"a": [1]}
+    >>> _fill(done, ["a", "b", "c"], {"a": [2], "b": [3]})
+    >>> done
+    {'a': [1], 'b': [3], 'c': []}
+    """
+    for key in keys:
+        if key not in done:
+            value = found.get(key)
+            done[key] = [] if value is None else value
 
 
 _SAME = {"String": str, "ID": str, "Boolean": bool}

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import functools
 import itertools
 import re
 import threading
@@ -281,6 +282,7 @@ class Hop:
 _CHECK = Param("s", "iris", None, "a resource")
 
 
+@functools.lru_cache(maxsize=16384)  # the same IRIs in every request's texts (a fiche's skills...)
 def iri_term(iri: str) -> str:
     """``<iri>`` for a query text, checked as ``iris`` parameters are (an absolute http(s) IRI,
     pyoxigraph's syntax): resource IDs may come from a client (``node(id:)``).
@@ -516,8 +518,13 @@ class QueryRunner:
         found: dict[tuple[str, str], list[Term]] = {}
         behind: dict[tuple[str, str, str], list[str]] = {}
         for node, s, p, o in result:
-            if node is None:
-                _collect(found, s, p, o)
+            if node is None:  # (_collect, inline: a few hundred rows per level)
+                key = (s.value, p.value)
+                objects = found.get(key)
+                if objects is None:
+                    found[key] = [o]
+                else:
+                    objects.append(o)
             else:
                 behind.setdefault((node.value, p.value, o.value), []).append(s.value)
         del result  # pyoxigraph results stay on the thread that made them

@@ -58,6 +58,7 @@ from api.graphql.lookahead import LookaheadExecutor, SettledExecutor
 from api.graphql.queries import QueryRunner
 from api.graphql.schema import schema
 from api.graphql.search import INDEX_RETRY_AFTER_S, IndexNotReady, index_future
+from api.heap import freeze_heap
 from api.limits import OVERLOAD_RETRY_AFTER_S
 from kg.config import Settings
 from kg.namespaces import prefixes_for
@@ -110,7 +111,9 @@ def _runner(request: Request) -> QueryRunner:
             executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="graphql"),
         )
         state.graphql_runner = runner
-        index_future(_build_key(request), runner)  # start building the search index in the background
+        index = index_future(_build_key(request), runner)  # the search index, built in the background
+        if settings.gc_freeze:  # once built, it is long-lived too (api.app.freeze_heap)
+            index.add_done_callback(lambda _: freeze_heap())
     return runner
 
 

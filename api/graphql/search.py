@@ -196,7 +196,8 @@ _FUTURES: dict[object, Future[SearchIndex]] = {}
 _LOCK = threading.Lock()
 # Index builds run on their own thread: reading every label of a build takes a while on the full
 # graph and must not hold a worker the requests need.
-_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-index")
+BUILDER_THREAD = "search-index"  # the name (prefix) of the builder's thread
+_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix=BUILDER_THREAD)
 
 
 class IndexNotReady(Exception):

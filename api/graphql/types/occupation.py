@@ -10,8 +10,11 @@ import strawberry
 from strawberry.types import Info
 
 from api.graphql.base import (
+    LightConnection,
+    LightEdge,
     Node,
     PageInfo,
+    Ref,
     ahead,
     data,
     encode_cursor,
@@ -102,9 +105,11 @@ async def skill_pages(
     kind: SkillKind | None,
     core: bool | None,
     also: Sequence[str] = (),
-) -> list[OccupationSkillConnection]:
+    light: bool = False,
+) -> list[Any]:
     """The page of skills of each fiche of ``iris`` (``Occupation.skills``), read for all at once:
-    core skills first, then by IRI; ``also``: the skills' properties to read with them."""
+    core skills first, then by IRI; ``also``: the skills' properties to read with them; ``light``:
+    as plain records (:class:`~api.graphql.base.LightConnection`), for the look-ahead executor."""
     spec = FIELDS["Occupation"].fields["skills"]
     core_p, emerging_p = expand("pas:hasCoreSkill"), expand("pas:hasEmergingSkillItem")
     found = await settle(
@@ -121,7 +126,7 @@ async def skill_pages(
         every = sorted({t.value for terms in skills for t in terms if isinstance(t, ox.NamedNode)})
         loaded = await ctx.values.load_many([(s, expand("rdf:type")) for s in every])
         types = dict(zip(every, loaded, strict=True))
-    pages = []
+    pages: list[Any] = []
     for index, terms in enumerate(skills):
         core_set = {t.value for t in flags[2 * index]}
         emerging_set = {t.value for t in flags[2 * index + 1]}
@@ -131,6 +136,14 @@ async def skill_pages(
         if core is not None:
             codes = [s for s in codes if (s in core_set) == core]
         codes.sort(key=lambda s, c=core_set: (s not in c, s))  # type: ignore[misc]
+        has_next = offset + size < len(codes)
+        if light:
+            cut = enumerate(codes[offset : offset + size])
+            light_edges = [
+                LightEdge(encode_cursor(offset + i), Ref(c), c in core_set, c in emerging_set) for i, c in cut
+            ]
+            pages.append(LightConnection(light_edges, offset, has_next, len(codes)))
+            continue
         # The page's edges built at once (not a generic page's edges, then these: 100 objects less).
         edges = [
             OccupationSkillEdge(
@@ -141,6 +154,6 @@ async def skill_pages(
             )
             for at, code in enumerate(codes[offset : offset + size])
         ]
-        info = page_info_of(edges, offset, offset + size < len(codes))
+        info = page_info_of(edges, offset, has_next)
         pages.append(OccupationSkillConnection(edges=edges, page_info=info, total_count=len(codes)))
     return pages
