@@ -12,10 +12,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from api import portal, sparql
 from api.deps import SettingsDep, served_quads
 from api.graphql import router as graphql_router
-from api.heap import freeze_heap
 from api.limits import RequestLimits
 from kg import __version__
 from kg.config import Settings
+from kg.heap import freeze_heap
 from kg.store import StoreLayout, open_graph, served_version
 
 

@@ -18,7 +18,7 @@ loaded machine the wall-clock times wander with other jobs, CPU times much less.
 The search index is built once per store; its build time is reported apart (the first search of
 a new build pays it).
 
-``--gc-freeze compare`` measures the app's ``gc.freeze()`` (``api.heap.freeze_heap``, setting
+``--gc-freeze compare`` measures the app's ``gc.freeze()`` (``kg.heap.freeze_heap``, setting
 ``PASSERELLES_GC_FREEZE``) side by side: each round runs the case's three calls once with the
 long-lived objects (store, schema, search index, caches) unfrozen and once frozen (``gc.freeze()`` /
 ``gc.unfreeze()`` between them), and each case prints two rows, "gc" and "frozen". ``--gc-freeze on``
@@ -56,8 +56,8 @@ from api.graphql.limits import measure  # noqa: E402
 from api.graphql.queries import QueryRunner  # noqa: E402
 from api.graphql.router import _execute, _parsed  # noqa: E402
 from api.graphql.schema import schema  # noqa: E402
-from api.heap import freeze_heap  # noqa: E402
 from kg.config import Settings  # noqa: E402
+from kg.heap import freeze_heap  # noqa: E402
 from kg.namespaces import prefixes_for  # noqa: E402
 from kg.store import open_store  # noqa: E402
 

@@ -20,7 +20,7 @@ query is answered from its first answer, kept as a list of rows (the store's wor
 left is the Python of a request, rows read included), with the garbage collector's time and
 collections per request; ``--profile N`` then prints cProfile's N costliest functions. Run it from
 two trees one after the other to compare two versions on a shared machine
-(``docs/guides/graphql-joined.md``, ``docs/readme/gql.md``).
+(``docs/guides/graphql-joined.md``, ``docs/guides/graphql-light-records.md``).
 """
 
 from __future__ import annotations

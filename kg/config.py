@@ -57,7 +57,7 @@ class Settings:
     # Retry-After (0: no bound), and the largest request body accepted (413 beyond).
     max_inflight: int = 64
     max_body_bytes: int = 1_048_576
-    # gc.freeze() once the app has started and once its search index is built (api.heap.freeze_heap):
+    # gc.freeze() once the app has started and once its search index is built (kg.heap.freeze_heap):
     # full collections no longer walk the long-lived objects. On for a served app (from_env;
     # PASSERELLES_GC_FREEZE=0: off), off by default in code: a process that creates and drops apps
     # (tests) would keep every frozen app's objects.

@@ -58,9 +58,9 @@ from api.graphql.lookahead import LookaheadExecutor, SettledExecutor
 from api.graphql.queries import QueryRunner
 from api.graphql.schema import schema
 from api.graphql.search import INDEX_RETRY_AFTER_S, IndexNotReady, index_future
-from api.heap import freeze_heap
 from api.limits import OVERLOAD_RETRY_AFTER_S
 from kg.config import Settings
+from kg.heap import freeze_heap
 from kg.namespaces import prefixes_for
 from kg.remote_store import RETRY_AFTER_S, StoreUnavailable
 from kg.store import StoreLayout, served_version
@@ -112,7 +112,7 @@ def _runner(request: Request) -> QueryRunner:
         )
         state.graphql_runner = runner
         index = index_future(_build_key(request), runner)  # the search index, built in the background
-        if settings.gc_freeze:  # once built, it is long-lived too (api.app.freeze_heap)
+        if settings.gc_freeze:  # once built, it is long-lived too (kg.heap.freeze_heap)
             index.add_done_callback(lambda _: freeze_heap())
     return runner
 

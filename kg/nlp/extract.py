@@ -7,7 +7,6 @@ of offers keeping the input order.
 
 from __future__ import annotations
 
-import gc
 import json
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +17,7 @@ from typing import IO, Any
 
 import pyoxigraph as ox
 
+from kg.heap import freeze_heap
 from kg.nlp.gazetteer import Gazetteer
 from kg.nlp.offers import Offer, RecordError, read_offers
 from kg.nlp.pipeline import Extractor, OccupationPredictor, load_pipeline
@@ -39,18 +39,11 @@ def make_extractor(store: ox.Store, store_dir: Path | None, base_iri: str) -> Ex
 
     gazetteer = Gazetteer.cached(store, store_dir, base_iri)
     extractor = Extractor(load_pipeline(gazetteer), OccupationModel.cached(store, store_dir, base_iri))
-    _settle()
+    # Perf only: the models (~280,000 dicts, lists and tuples of tokens, keys and entries) live as long
+    # as the process, yet each full collection walked them all again (~6 % of a cold pass); frozen, the
+    # forked workers also stop writing to their pages (copy-on-write).
+    freeze_heap()
     return extractor
-
-
-def _settle() -> None:
-    """Perf only: move every object alive now (the models: ~280,000 dicts, lists and tuples of
-    tokens, keys and entries) out of the garbage collector's reach. They live as long as the
-    process, yet each full collection walked all their references again: the caches a first pass
-    over new offers fills trigger such collections, which took ~6% of that pass's CPU time.
-    The forked workers also stop writing to the models' pages (copy-on-write)."""
-    gc.collect()
-    gc.freeze()
 
 
 def _chunks(items: Iterable[Offer | RecordError], size: int) -> Iterator[list[Offer | RecordError]]:

@@ -134,7 +134,7 @@ class Linker:
     # word key → ((item code, lift, support), …) learned from the recruiter-chosen competences of real
     # offers (kg.nlp.associations): a clause word whose lift for an item of the prior is at least
     # assoc_lift, seen with it in assoc_support offers or more, links the item (the word is the span) when
-    # no label's words claim it. None: unused (see docs/guides/skill-linking-associations.md for what was measured)
+    # no label's words claim it. None: unused (docs/guides/skill-linking-associations.md: what was measured)
     associations: dict[str, tuple[tuple[str, float, int], ...]] = field(default_factory=dict)
     assoc_lift: float | None = None
     assoc_support: int = 2
