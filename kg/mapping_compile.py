@@ -1442,9 +1442,10 @@ def memo_groups(
     again exactly the lines that row wrote, which the batch's deduplication (the CONSTRUCT's
     set semantics, :meth:`CompiledMapping.run`) drops. Skipping them gives the same lines in the
     same order (the first occurrence is kept). LHEO describes the training place of an action on
-    each of its sessions: the place's nine lines, its SHA1-free terms and their BINDs (coordinates,
-    commune IRI, names) are then worked out once per place and batch. A subject qualifies when
-    its lines (marks aside) are contiguous in the template and at least ``MEMO_MIN_LINES``.
+    each of its sessions: the place's nine lines and the BINDs only they read (coordinates,
+    commune IRI, name) are then worked out once per place and batch. A subject qualifies when
+    another subject's line cites it (an entity many rows link to: a place, a body), and its lines
+    (marks aside) are contiguous in the template and at least ``MEMO_MIN_LINES``.
 
     >>> tpl, binds = _Parser(_tokens('CONSTRUCT { ?p a <x:P> ; <x:n> ?n ; <x:s> ?s . ?s <x:at> ?p } '
     ...     'WHERE { BIND(IRI(CONCAT("x:p/", ?code)) AS ?p) BIND(UCASE(?name) AS ?n) '
@@ -1473,10 +1474,17 @@ def memo_groups(
             runs[owner] = runs.get(owner, 0) + 1
         previous = owner
         count[owner] = count.get(owner, 0) + 1
+    # Only a subject that another subject's line cites (a place, a course, a body: an entity that
+    # many rows link to) is likely to repeat; a key for the row's own entity would be pure cost.
+    cited = {obj[1] for owner, _, obj in lines if obj[0] == "var" and obj[1] != owner}
     chosen = {
         name
         for name, number in runs.items()
-        if name is not None and number == 1 and count[name] >= MEMO_MIN_LINES and name not in columns
+        if name is not None
+        and number == 1
+        and count[name] >= MEMO_MIN_LINES
+        and name not in columns
+        and name in cited
     }
     for owner, predicate, obj in lines:
         for node in (predicate, obj):
@@ -1612,9 +1620,9 @@ def compile_query(query: str, base_iri: str) -> CompiledMapping:
             if group is not None:
                 local, check = term(group, "s")
                 key = ", ".join([local, *(f"v_{c}" for c in memos[group].key)])
-                test = f"(m_{group} := ({key},)) not in seen_{group}"
+                # "the key is new": the set grew when it was added (one hash of the key tuple)
+                test = f"len(seen_{group}) < (seen_{group}.add(({key},)) or len(seen_{group}))"
                 body.append(f"      if {check} and {test}:" if check is not None else f"      if {test}:")
-                body.append(f"       seen_{group}.add(m_{group})")
                 body.extend(moved[group])
                 outside = set(done)
                 indent, opened = "       ", group
