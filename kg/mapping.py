@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import dropwhile, islice
+from operator import itemgetter
 from pathlib import Path
 from typing import overload
 
@@ -208,9 +209,10 @@ class EntityMarks:
 
     def add(self, pairs: Iterable[tuple[str, int]]) -> None:
         """Record (entity in N-Triples, record number) pairs."""
-        for entity, number in pairs:
-            self._hashes.append(hash(entity))
-            self._numbers.append(number)
+        columns = tuple(zip(*pairs, strict=True))  # C loops: a batch's pairs run to thousands
+        if columns:
+            self._hashes.extend(map(hash, columns[0]))
+            self._numbers.extend(columns[1])
         self._index = None
 
     def extend(self, entities: list[str], numbers: list[int]) -> None:
@@ -379,7 +381,7 @@ class MappingRunner:
         started = time.perf_counter()
         lines, marks = compiled.run(batch)
         pairs = set(marks)
-        self._account(batch, stats, {number for _, number in pairs}, pairs)
+        self._account(batch, stats, set(map(itemgetter(1), pairs)), pairs)
         stats.triples += len(lines)
         stats.map_s += time.perf_counter() - started
         return "".join(lines).encode()

@@ -39,11 +39,16 @@ leaves a ``BIND`` unbound, as in SPARQL).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import marshal
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from pathlib import Path
+from types import CodeType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -1359,6 +1364,7 @@ class CompiledMapping:
     columns: frozenset[str]  # the row variables the query reads
     body: list[str] = field(default_factory=list)  # the code after the row's variables are read
     namespace: dict[str, Any] = field(default_factory=dict)
+    setup: list[str] = field(default_factory=list)  # the code before the loop over the rows
     _by_header: dict[tuple[str, ...], Callable[..., None]] = field(default_factory=dict)
 
     def run(self, records: Sequence[Record]) -> tuple[list[str], list[tuple[str, int]]]:
@@ -1394,6 +1400,7 @@ class CompiledMapping:
             head = [
                 "def mapped(rows, lines, mark):",
                 "    add = lines.append",
+                *self.setup,
                 "    for number, cells in rows:",
             ]
             head.append("     try:")
@@ -1409,49 +1416,155 @@ class CompiledMapping:
         return list(dict.fromkeys(lines)), marks
 
 
+@dataclass
+class _Memo:
+    """A template subject whose lines are written once per batch for each distinct value of the
+    subject and of the row columns its lines' other terms are computed from (``key``)."""
+
+    key: list[str]
+    moved: set[str]  # BINDs that only those terms read: computed only when the lines are written
+
+
+MEMO_MIN_LINES = 2
+
+
+def memo_groups(
+    template: list[tuple[Node, Node, Node]],
+    bind_names: list[str],
+    reads: dict[str, set[str]],
+    columns: frozenset[str],
+) -> dict[str, _Memo]:
+    """The subjects whose template lines can be skipped on a row that would repeat them.
+
+    A line is a function of its terms' values, and a term of the row columns it is computed from
+    (every function compiled here is deterministic and ``?_row`` is not allowed in expressions);
+    so a row whose subject and those columns equal an earlier row's of the same batch writes
+    again exactly the lines that row wrote, which the batch's deduplication (the CONSTRUCT's
+    set semantics, :meth:`CompiledMapping.run`) drops. Skipping them gives the same lines in the
+    same order (the first occurrence is kept). LHEO describes the training place of an action on
+    each of its sessions: the place's nine lines and the BINDs only they read (coordinates,
+    commune IRI, name) are then worked out once per place and batch. A subject qualifies when
+    another subject's line cites it (an entity many rows link to: a place, a body), and its lines
+    (marks aside) are contiguous in the template and at least ``MEMO_MIN_LINES``.
+
+    >>> tpl, binds = _Parser(_tokens('CONSTRUCT { ?p a <x:P> ; <x:n> ?n ; <x:s> ?s . ?s <x:at> ?p } '
+    ...     'WHERE { BIND(IRI(CONCAT("x:p/", ?code)) AS ?p) BIND(UCASE(?name) AS ?n) '
+    ...     'BIND(IRI(CONCAT("x:s/", ?sess)) AS ?s) }'), {}).query()
+    >>> memos = memo_groups(tpl, ["p", "n", "s"], {"p": {"code"}, "n": {"name"}, "s": {"sess"}},
+    ...                     frozenset({"code", "name", "sess"}))
+    >>> memos["p"].key, memos["p"].moved, "s" in memos
+    (['name', 'sess'], {'n'}, False)
+    """
+    runs: dict[str | None, int] = {}
+    count: dict[str | None, int] = {}
+    users: dict[str, set[str]] = {}  # variable -> what reads it: "bind:B", "group:S" or ""
+    previous: object = object()
+    for name in bind_names:
+        for read in reads.get(name, ()):
+            users.setdefault(read, set()).add(f"bind:{name}")
+    lines = []
+    for subject, predicate, obj in template:
+        owner = subject[1] if subject[0] == "var" else None
+        if owner is not None:
+            users.setdefault(owner, set()).add("")  # a subject is computed on every row
+        if predicate == ("const", Iri(_SOURCE_ROW)) and obj == ("var", "_row"):
+            continue
+        lines.append((owner, predicate, obj))
+        if owner != previous:
+            runs[owner] = runs.get(owner, 0) + 1
+        previous = owner
+        count[owner] = count.get(owner, 0) + 1
+    # Only a subject that another subject's line cites (a place, a course, a body: an entity that
+    # many rows link to) is likely to repeat; a key for the row's own entity would be pure cost.
+    cited = {obj[1] for owner, _, obj in lines if obj[0] == "var" and obj[1] != owner}
+    chosen = {
+        name
+        for name, number in runs.items()
+        if name is not None
+        and number == 1
+        and count[name] >= MEMO_MIN_LINES
+        and name not in columns
+        and name in cited
+    }
+    for owner, predicate, obj in lines:
+        for node in (predicate, obj):
+            if node[0] == "var":
+                users.setdefault(node[1], set()).add(f"group:{owner}" if owner in chosen else "")
+    memos: dict[str, _Memo] = {}
+    for name in sorted(chosen):
+        terms = {n[1] for o, p, ob in lines if o == name for n in (p, ob) if n[0] == "var"}
+        reached: set[str] = set()
+        stack = list(terms)
+        while stack:
+            variable = stack.pop()
+            if variable not in reached:
+                reached.add(variable)
+                stack.extend(reads.get(variable, ()))
+        moved: set[str] = set()
+        allowed = {f"group:{name}"}
+        for bind in reversed(bind_names):  # a BIND's readers come after it
+            if bind != name and users.get(bind) and users[bind] <= allowed:
+                moved.add(bind)
+                allowed.add(f"bind:{bind}")
+        memos[name] = _Memo(sorted(reached & columns), moved)
+    return memos
+
+
 def compile_query(query: str, base_iri: str) -> CompiledMapping:
     """Compile a mapping query (without its header comments) under ``base_iri``."""
     parser = _Parser(_tokens(query), dict(prefixes_for(base_iri)))
     template, binds = parser.query()
     targets = {name for name, _ in binds}
     used: set[str] = set()
+    reads: dict[str, set[str]] = {}  # the variables each BIND reads
 
-    def collect(node: Node) -> None:
+    def collect(node: Node, into: set[str]) -> None:
         if node[0] == "var" or node[0] == "bound":
-            used.add(node[1])
+            into.add(node[1])
         for part in node[1:]:
             if isinstance(part, tuple):
-                collect(part)
+                collect(part, into)
             elif isinstance(part, list):
                 for item in part:
-                    collect(item)
+                    collect(item, into)
 
-    for _, expression in binds:
-        collect(expression)
+    for name, expression in binds:
+        collect(expression, used)
+        collect(expression, reads.setdefault(name, set()))
     if "_row" in used or "_row" in targets:
         raise Unsupported("?_row used in an expression")
     for triple in template:
         for position_term in triple:
-            collect(position_term)
+            collect(position_term, used)
     columns = frozenset(n for n in used - targets if not n.startswith("_"))
+    memos = memo_groups(template, [name for name, _ in binds], reads, columns)
     gen = _Codegen(columns)
-    head = ["def mapped(records, lines, mark):", "    add = lines.append", "    for record in records:"]
+    setup = [f"    seen_{subject} = set()" for subject in memos]
+    head = ["def mapped(records, lines, mark):", "    add = lines.append", *setup]
+    head.append("    for record in records:")
     head.append("     try:")
     head.append("      number = record.number")
     head.append("      get = record.values.get")
     for name in sorted(columns):
         head.append(f"      v_{name} = get({name!r})")
     body: list[str] = []  # after the row's variables: the same for records and for CSV cells
+    moved: dict[str, list[str]] = {subject: [] for subject in memos}  # BINDs computed in a group
+    owner_of = {name: subject for subject, memo in memos.items() for name in memo.moved}
     for name, expression in binds:
         if name in columns:
             raise Unsupported(f"BIND to ?{name}, also a row variable")
         if name in gen.types:
             raise Unsupported(f"?{name} bound twice")
         code, type_ = gen.expr(expression)
-        body.append(f"      v_{name} = {code}")
+        owner = owner_of.get(name)
+        if owner is None:
+            body.append(f"      v_{name} = {code}")
+        else:
+            moved[owner].append(f"       v_{name} = {code}")
         gen.types[name] = type_
     # Template terms: N-Triples text computed once per row and per variable and position.
     done: set[str] = set()
+    indent = "      "  # deeper inside a memoised group's block
 
     def term(name: str, position: str) -> tuple[str, str | None]:
         """The local holding a variable's N-Triples text (None when it cannot stand there)."""
@@ -1475,18 +1588,44 @@ def compile_query(query: str, base_iri: str) -> CompiledMapping:
                     "bool": f"({nt(True)!r} if {code} else {nt(False)!r})",
                     "typed": f"_quoted({code}.lex) + '^^<' + {code}.dt + '>'",
                 }.get(kind, f"nt({code})")
-            body.append(f"      {local} = None if {test} else {text}")
+            body.append(f"{indent}{local} = None if {test} else {text}")
         return local, f"{local} is not None"
 
+    def mark(name: str) -> None:
+        local, check = term(name, "s")
+        if check is not None:
+            body.append(f"      if {check}: mark(({local}, number))")
+
     body.append("      # template")
+    opened: str | None = None  # the memoised group whose block is open
+    outside: set[str] = set()  # the terms defined before that block
+    pending: list[str] = []  # the subjects of marks met in that block, written after it
     for subject, predicate, obj in template:
         if predicate == ("const", Iri(_SOURCE_ROW)) and obj == ("var", "_row"):
             if subject[0] != "var":
                 raise Unsupported("a constant subject for pas:sourceRow")
-            local, check = term(subject[1], "s")
-            if check is not None:
-                body.append(f"      if {check}: mark(({local}, number))")
+            if opened is not None:
+                pending.append(subject[1])  # a mark is made on every row, not in the block
+            else:
+                mark(subject[1])
             continue
+        group = subject[1] if subject[0] == "var" and subject[1] in memos else None
+        if group != opened:
+            if opened is not None:  # close the block: its terms are not set on a row it skips
+                done.intersection_update(outside)
+                indent, opened = "      ", None
+                for name in pending:
+                    mark(name)
+                pending.clear()
+            if group is not None:
+                local, check = term(group, "s")
+                key = ", ".join([local, *(f"v_{c}" for c in memos[group].key)])
+                # "the key is new": the set grew when it was added (one hash of the key tuple)
+                test = f"len(seen_{group}) < (seen_{group}.add(({key},)) or len(seen_{group}))"
+                body.append(f"      if {check} and {test}:" if check is not None else f"      if {test}:")
+                body.extend(moved[group])
+                outside = set(done)
+                indent, opened = "       ", group
         checks: list[str] = []
         parts: list[str] = []
         for position, node in enumerate((subject, predicate, obj)):
@@ -1513,9 +1652,11 @@ def compile_query(query: str, base_iri: str) -> CompiledMapping:
             )
             line = "f" + repr(text)
             if checks:
-                body.append(f"      if {' and '.join(dict.fromkeys(checks))}: add({line})")
+                body.append(f"{indent}if {' and '.join(dict.fromkeys(checks))}: add({line})")
             else:
-                body.append(f"      add({line})")
+                body.append(f"{indent}add({line})")
+    for name in pending:
+        mark(name)
     body.append("     except RowUnsupported as exc:")
     body.append("      raise RowUnsupported(str(exc)) from None")
     source = "\n".join(head + body) + "\n"
@@ -1530,16 +1671,72 @@ def compile_query(query: str, base_iri: str) -> CompiledMapping:
         "RowUnsupported": RowUnsupported,
         **gen.constants,
     }
-    return CompiledMapping(source, _define(source, namespace), columns, body, namespace)
+    return CompiledMapping(source, _define(source, namespace), columns, body, namespace, setup=setup)
+
+
+CODE_CACHE_VARIABLE = "PASSERELLES_CODE_CACHE"
+
+
+def code_cache() -> Path | None:
+    """Where the bytecode of generated mapping code is kept between processes: the folder named
+    by ``PASSERELLES_CODE_CACHE`` (``off``: nowhere), else ``var/cache/mapping-code`` of the
+    project (git-ignored, like the store).
+
+    >>> saved = os.environ.pop(CODE_CACHE_VARIABLE, None)
+    >>> code_cache().parts[-2:]
+    ('cache', 'mapping-code')
+    >>> os.environ[CODE_CACHE_VARIABLE] = "off"; code_cache() is None
+    True
+    >>> _ = os.environ.pop(CODE_CACHE_VARIABLE)
+    >>> os.environ.update({CODE_CACHE_VARIABLE: saved} if saved else {})
+    """
+    setting = os.environ.get(CODE_CACHE_VARIABLE, "")
+    if setting == "off":
+        return None
+    if setting:
+        return Path(setting)
+    from kg.config import PROJECT_ROOT
+
+    return PROJECT_ROOT / "var" / "cache" / "mapping-code"
+
+
+def _bytecode(source: str) -> CodeType:
+    """``compile()`` of generated ``source``, kept on disk as ``__pycache__`` keeps a module's:
+    by the source's sha256 and the interpreter's bytecode magic number, so that a file holds the
+    compilation of exactly that text by exactly that bytecode version. Parsing the long generated
+    functions of a mapping costs tens of milliseconds per build (the LHEO mappings' ~45 M
+    instructions, 2 % of mapping 2,000 sessions); loading them back, well under one. A cache that
+    cannot be read or written is passed over (the source is compiled)."""
+    folder = code_cache()
+    path = None
+    if folder is not None:
+        digest = hashlib.sha256(source.encode()).hexdigest()
+        path = folder / f"{digest}-{importlib.util.MAGIC_NUMBER.hex()}.bin"
+        try:
+            code = marshal.loads(path.read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+        else:
+            if isinstance(code, CodeType):
+                return code
+    try:
+        code = compile(source, "<mapping>", "exec")
+    except SyntaxError as exc:  # a very deep expression
+        raise Unsupported(f"generated code does not compile: {exc}") from None
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            scratch = path.with_name(f".{path.name}.{os.getpid()}")
+            scratch.write_bytes(marshal.dumps(code))
+            scratch.replace(path)  # atomic: a concurrent build reads a whole file or none
+        except OSError:
+            pass
+    return code
 
 
 def _define(source: str, namespace: dict[str, Any]) -> Callable[..., None]:
     """The function ``mapped`` of generated ``source``, defined in ``namespace``."""
-    try:
-        bytecode = compile(source, "<mapping>", "exec")
-    except SyntaxError as exc:  # a very deep expression
-        raise Unsupported(f"generated code does not compile: {exc}") from None
-    exec(bytecode, namespace)  # source generated from the parsed query (compile_query)
+    exec(_bytecode(source), namespace)  # source generated from the parsed query (compile_query)
     function: Callable[..., None] = namespace["mapped"]
     return function
 
