@@ -2,7 +2,7 @@
 of the same file side by side.
 
 Usage: python benchmarks/supply.py [--sizes 10000 50000] [--only lheo] [--seed 0] [--keep DIR]
-                                   [--shacl [SIZE ...]]
+                                   [--shacl [SIZE ...]] [--polars-threads 1 2 default [--rounds 3]]
 
 For each format module of ``synthetic/`` (see the protocol in ``synthetic/__init__.py``) and each
 size: the file is generated (not timed), then child processes run one after the other, each
@@ -29,6 +29,11 @@ map/bare (reader + mappings, the part in Python), (map+store)/bare (the load int
 and for LHEO map/(bare+xsd) (the reader validates every formation against the XSD, which the
 bare lxml parse does not). CPU seconds are printed, not wall times: on a shared machine they are
 the steadier figure (CPU seconds of a child include its threads: the store's).
+
+``--polars-threads 1 2 default``: instead, the map alone (no store) of each file in a fresh child
+per variant of polars' thread pool (POLARS_MAX_THREADS set in the child's environment before it
+imports polars; ``default``: polars' own choice), variants rotated each round, CPU and wall
+seconds side by side (the project's default is one thread: kg.polars_threads).
 """
 
 from __future__ import annotations
@@ -37,9 +42,11 @@ import argparse
 import dataclasses
 import importlib
 import json
+import os
 import pkgutil
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -119,7 +126,12 @@ def child(kind: str, module_name: str, path: Path) -> dict[str, float | int]:
         )
         out["rows"], out["triples"] = report.rows_read, stats.triples
         out["map_cpu_s"], out["map_peak_mib"] = _cpu() - cpu_started, _peak_mib()
+        out["map_s"] = time.perf_counter() - started
+        if "polars" in sys.modules:  # asked after the map: asking starts the pool
+            out["polars_threads"] = sys.modules["polars"].thread_pool_size()
         try:
+            if kind == "map":  # the map alone (--polars-threads): no store
+                return out
             with tempfile.TemporaryDirectory(dir=path.parent) as folder:
                 store = ox.Store(folder)
                 before = _cpu()
@@ -194,14 +206,77 @@ def _reads_cells(fmt: str, parse: dict[str, str], mappings: list[object], option
     return _cells_path(fmt, parse, runners)
 
 
-def _run_child(kind: str, module: str, path: Path) -> dict[str, float]:
+def _run_child(kind: str, module: str, path: Path, threads: str | None = None) -> dict[str, float]:
+    env = None
+    if threads is not None:
+        env = _threads_env(threads)
     done = subprocess.run(
         [sys.executable, __file__, "--child", kind, module, str(path)],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _threads_env(threads: str) -> dict[str, str]:
+    """The child's environment for one ``--polars-threads`` variant: a number of threads is put
+    in POLARS_MAX_THREADS (read by polars when its pool starts, so it must be in the environment
+    before the child imports polars); ``default`` unsets it and asks the project's setting for
+    polars' own choice (one thread per core), so that older trees and this one run alike."""
+    unset = ("POLARS_MAX_THREADS", "PASSERELLES_POLARS_THREADS")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    if threads == "default":
+        env["PASSERELLES_POLARS_THREADS"] = "auto"
+    else:
+        env["POLARS_MAX_THREADS"] = str(int(threads))
+    return env
+
+
+def _threads_table(args: argparse.Namespace, work: Path) -> None:
+    """``--polars-threads``: the map (reader + mappings -> spool, no store) of each file once per
+    variant and round, the variants in a rotated order each round, the bare parse once a round;
+    CPU and wall seconds of each map, then the medians per variant."""
+    variants: list[str] = args.polars_threads
+    header = (
+        f"{'module':<7} {'size':>7} {'round':>5} {'threads':>7} {'pool':>4} | {'bare':>5} "
+        f"{'map cpu':>7} {'map wall':>8} {'cpu/bare':>8} {'RSS':>5}"
+    )
+    print("map = reader + mappings -> spool in a fresh child; CPU and wall seconds; pool = "
+          "polars.thread_pool_size() in the child; RSS = the map's peak, MiB")
+    print(header)
+    print("-" * len(header))
+    for name in _modules(args.only):
+        module = importlib.import_module(f"synthetic.{name}")
+        for size in args.sizes:
+            path = work / f"{name}-{size}{getattr(module, 'SUFFIX', '')}"
+            if not path.exists():
+                module.generate(path, size, args.seed)
+            runs: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
+            bares = []
+            for round_ in range(args.rounds):
+                bare = _run_child("bare", name, path)["cpu_s"]
+                bares.append(bare)
+                shift = round_ % len(variants)
+                for variant in variants[shift:] + variants[:shift]:
+                    got = _run_child("map", name, path, variant)
+                    runs[variant].append((got["map_cpu_s"], got["map_s"]))
+                    print(
+                        f"{name:<7} {size:>7} {round_ + 1:>5} {variant:>7} "
+                        f"{int(got.get('polars_threads', 0)):>4} | {bare:>5.2f} {got['map_cpu_s']:>7.3f} "
+                        f"{got['map_s']:>8.3f} {got['map_cpu_s'] / bare:>7.1f}x {got['map_peak_mib']:>5.0f}",
+                        flush=True,
+                    )
+            for variant in variants:
+                cpu = statistics.median(c for c, _ in runs[variant])
+                wall = statistics.median(w for _, w in runs[variant])
+                print(
+                    f"{name:<7} {size:>7} {'med.':>5} {variant:>7} {'':>4} | "
+                    f"{statistics.median(bares):>5.2f} {cpu:>7.3f} {wall:>8.3f} "
+                    f"{cpu / statistics.median(bares):>7.1f}x",
+                    flush=True,
+                )
 
 
 def _has_schema(module: object) -> bool:
@@ -226,6 +301,14 @@ def main() -> None:
         help="also validate the loaded graph (all sizes, or the sizes given): slow, and its memory "
         "grows with the graph (it is not part of the load)",
     )
+    parser.add_argument(
+        "--polars-threads",
+        nargs="+",
+        metavar="N",
+        help="instead of the table: the map alone (no store) with polars' thread pool at each size "
+        "given (a number, or 'default' for polars' own choice), side by side, --rounds times",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --polars-threads (default 3)")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "MODULE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -234,6 +317,13 @@ def main() -> None:
         return
     work = args.keep or Path(tempfile.mkdtemp(prefix="passerelles-supply-"))
     work.mkdir(parents=True, exist_ok=True)
+    if args.polars_threads:
+        try:
+            _threads_table(args, work)
+        finally:
+            if args.keep is None:
+                shutil.rmtree(work, ignore_errors=True)
+        return
     header = (
         f"{'module':<7} {'size':>7} {'MB':>5} {'rows':>7} {'triples':>9} | "
         f"{'bare':>5} {'+xsd':>5} {'read':>5} "

@@ -1,0 +1,68 @@
+"""The size of polars' thread pool in the project's processes: one thread unless said otherwise.
+
+The columnar engine (``kg.mapping_columnar``, ``kg.sources.csv_blocks``) hands polars blocks of
+4 MiB: at that size polars' workers cost more than they give (measured in
+``docs/readme/supply.md``, "Polars' thread pool": with a pool of one thread the CSV maps take
+less CPU and no more wall time than with one thread per core; the idle workers of a larger pool
+spin between the small jobs). polars reads ``POLARS_MAX_THREADS`` once, when its pool starts, so
+the setting must be in the environment before polars is first imported: ``kg/__init__.py``
+applies it, which runs before any ``kg`` module imports polars.
+
+- ``PASSERELLES_POLARS_THREADS`` (default ``1``): the pool's size, or ``auto`` for polars' own
+  choice (one thread per core).
+- A ``POLARS_MAX_THREADS`` the user set is left alone (it wins over the setting).
+- A process that imported polars before ``kg`` keeps the pool it has (it cannot change).
+
+The value goes into ``os.environ``, so processes started from a ``kg`` process inherit it,
+as they inherit the rest of the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import MutableMapping
+
+SETTING = "PASSERELLES_POLARS_THREADS"
+POLARS = "POLARS_MAX_THREADS"
+DEFAULT = "1"
+
+
+def pool_size(environ: MutableMapping[str, str]) -> str | None:
+    """Put the pool size for polars in ``environ`` and return it, or None when it is left to
+    polars (``auto``) or to the user's own ``POLARS_MAX_THREADS``.
+
+    >>> env = {}
+    >>> pool_size(env), env
+    ('1', {'POLARS_MAX_THREADS': '1'})
+    >>> env = {"PASSERELLES_POLARS_THREADS": "2"}
+    >>> pool_size(env), env["POLARS_MAX_THREADS"]
+    ('2', '2')
+    >>> env = {"PASSERELLES_POLARS_THREADS": "auto"}
+    >>> pool_size(env), env
+    (None, {'PASSERELLES_POLARS_THREADS': 'auto'})
+    >>> env = {"POLARS_MAX_THREADS": "4"}
+    >>> pool_size(env), env
+    (None, {'POLARS_MAX_THREADS': '4'})
+    >>> pool_size({"PASSERELLES_POLARS_THREADS": "many"})
+    Traceback (most recent call last):
+    ...
+    ValueError: PASSERELLES_POLARS_THREADS='many': a number of threads (1 or more) or 'auto'
+    """
+    if POLARS in environ:
+        return None
+    value = environ.get(SETTING, DEFAULT).strip().lower()
+    if value == "auto":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{SETTING}={value!r}: a number of threads (1 or more) or 'auto'")
+    environ[POLARS] = str(int(value))
+    return environ[POLARS]
+
+
+def apply() -> str | None:
+    """``pool_size`` on this process's environment, if polars is not imported yet (its pool is
+    then fixed: nothing to do)."""
+    if "polars" in sys.modules:
+        return None
+    return pool_size(os.environ)
