@@ -26,6 +26,7 @@ from kg.config import PROJECT_ROOT, Settings
 from kg.derive import derive
 from kg.dumps import DUMPS_DIR, write_dumps
 from kg.errors import BuildError
+from kg.heap import fewer_collections
 from kg.inputs import InputDigests, global_digest, sha256_of, source_digest
 from kg.manifest import Manifest, SourceSpec
 from kg.mapping import Mapping, MappingStats, map_source_file
@@ -115,7 +116,7 @@ def map_source(
     started = time.perf_counter()
     spool = Path(tempfile.mkstemp(prefix=f".tmp-{spec.name}-", suffix=".nt", dir=spool_dir)[1])
     try:
-        with spool.open("wb", buffering=1 << 20) as out:  # columnar chunks are a row each
+        with fewer_collections(), spool.open("wb", buffering=1 << 20) as out:  # columnar chunks: a row each
             # One read of the file for all mappings that parse it alike (LHEO: both mappings).
             mappings = [Mapping.load(p) for p in spec.mapping_paths(mappings_dir)]
             for chunk in map_source_file(path, mappings, spec.options, base_iri, stats):
