@@ -51,7 +51,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -62,6 +64,20 @@ def _modules(only: list[str] | None) -> list[str]:
 
     names = [m.name for m in pkgutil.iter_modules(synthetic.__path__) if not m.name.startswith("_")]
     return [n for n in names if only is None or n in only]
+
+
+def _synthetic_files(
+    only: list[str] | None, sizes: list[int], work: Path, seed: int
+) -> Iterator[tuple[str, ModuleType, int, Path]]:
+    """Each synthetic source's file of each size under ``work`` (generated once, kept for the next
+    runs): (source name, its generator module, size, path)."""
+    for name in _modules(only):
+        module = importlib.import_module(f"synthetic.{name}")
+        for size in sizes:
+            path = work / f"{name}-{size}{getattr(module, 'SUFFIX', '')}"
+            if not path.exists():
+                module.generate(path, size, seed)
+            yield name, module, size, path
 
 
 def _peak_mib() -> float:
@@ -247,36 +263,31 @@ def _threads_table(args: argparse.Namespace, work: Path) -> None:
           "polars.thread_pool_size() in the child; RSS = the map's peak, MiB")
     print(header)
     print("-" * len(header))
-    for name in _modules(args.only):
-        module = importlib.import_module(f"synthetic.{name}")
-        for size in args.sizes:
-            path = work / f"{name}-{size}{getattr(module, 'SUFFIX', '')}"
-            if not path.exists():
-                module.generate(path, size, args.seed)
-            runs: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
-            bares = []
-            for round_ in range(args.rounds):
-                bare = _run_child("bare", name, path)["cpu_s"]
-                bares.append(bare)
-                shift = round_ % len(variants)
-                for variant in variants[shift:] + variants[:shift]:
-                    got = _run_child("map", name, path, variant)
-                    runs[variant].append((got["map_cpu_s"], got["map_s"]))
-                    print(
-                        f"{name:<7} {size:>7} {round_ + 1:>5} {variant:>7} "
-                        f"{int(got.get('polars_threads', 0)):>4} | {bare:>5.2f} {got['map_cpu_s']:>7.3f} "
-                        f"{got['map_s']:>8.3f} {got['map_cpu_s'] / bare:>7.1f}x {got['map_peak_mib']:>5.0f}",
-                        flush=True,
-                    )
-            for variant in variants:
-                cpu = statistics.median(c for c, _ in runs[variant])
-                wall = statistics.median(w for _, w in runs[variant])
+    for name, _, size, path in _synthetic_files(args.only, args.sizes, work, args.seed):
+        runs: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
+        bares = []
+        for round_ in range(args.rounds):
+            bare = _run_child("bare", name, path)["cpu_s"]
+            bares.append(bare)
+            shift = round_ % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
+                got = _run_child("map", name, path, variant)
+                runs[variant].append((got["map_cpu_s"], got["map_s"]))
                 print(
-                    f"{name:<7} {size:>7} {'med.':>5} {variant:>7} {'':>4} | "
-                    f"{statistics.median(bares):>5.2f} {cpu:>7.3f} {wall:>8.3f} "
-                    f"{cpu / statistics.median(bares):>7.1f}x",
+                    f"{name:<7} {size:>7} {round_ + 1:>5} {variant:>7} "
+                    f"{int(got.get('polars_threads', 0)):>4} | {bare:>5.2f} {got['map_cpu_s']:>7.3f} "
+                    f"{got['map_s']:>8.3f} {got['map_cpu_s'] / bare:>7.1f}x {got['map_peak_mib']:>5.0f}",
                     flush=True,
                 )
+        for variant in variants:
+            cpu = statistics.median(c for c, _ in runs[variant])
+            wall = statistics.median(w for _, w in runs[variant])
+            print(
+                f"{name:<7} {size:>7} {'med.':>5} {variant:>7} {'':>4} | "
+                f"{statistics.median(bares):>5.2f} {cpu:>7.3f} {wall:>8.3f} "
+                f"{cpu / statistics.median(bares):>7.1f}x",
+                flush=True,
+            )
 
 
 def _has_schema(module: object) -> bool:
@@ -334,36 +345,31 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     try:
-        for name in _modules(args.only):
-            module = importlib.import_module(f"synthetic.{name}")
-            for size in args.sizes:
-                path = work / f"{name}-{size}{getattr(module, 'SUFFIX', '')}"
-                if not path.exists():
-                    module.generate(path, size, args.seed)
-                bare = _run_child("bare", name, path)
-                xsd = _run_child("xsd", name, path) if _has_schema(module) else None
-                read = _run_child("read", name, path)
-                shacl = args.shacl is not None and (not args.shacl or size in args.shacl)
-                built = _run_child("build+shacl" if shacl else "build", name, path)
-                xsd_cpu = xsd["cpu_s"] if xsd else float("nan")
-                mapped, stored = built["map_cpu_s"], built["store_cpu_s"]
-                shacl_text = f"{built['shacl_cpu_s']:.2f}" if shacl else "—"
-                print(
-                    f"{name:<7} {size:>7} {path.stat().st_size / 1e6:>5.1f} {int(built['rows']):>7} "
-                    f"{int(built['triples']):>9} | {bare['cpu_s']:>5.2f} "
-                    f"{f'{xsd_cpu:.2f}' if xsd else '—':>5} {read['cpu_s']:>5.2f} "
-                    f"{mapped:>6.2f} {stored:>6.2f} {shacl_text:>6} | "
-                    f"{mapped / bare['cpu_s']:>7.1f}x {f'{mapped / xsd_cpu:.1f}x' if xsd else '—':>8} "
-                    f"{(mapped + stored) / bare['cpu_s']:>8.1f}x {built['rows'] / mapped:>7.0f} | "
-                    f"{bare['peak_mib']:>8.0f} {read['peak_mib']:>5.0f} {built['map_peak_mib']:>5.0f} "
-                    f"{built['load_peak_mib']:>5.0f}"
-                    + (
-                        f"  (shacl: {int(built['violations'])} violations, RSS {built['peak_mib']:.0f})"
-                        if shacl
-                        else ""
-                    ),
-                    flush=True,
-                )
+        for name, module, size, path in _synthetic_files(args.only, args.sizes, work, args.seed):
+            bare = _run_child("bare", name, path)
+            xsd = _run_child("xsd", name, path) if _has_schema(module) else None
+            read = _run_child("read", name, path)
+            shacl = args.shacl is not None and (not args.shacl or size in args.shacl)
+            built = _run_child("build+shacl" if shacl else "build", name, path)
+            xsd_cpu = xsd["cpu_s"] if xsd else float("nan")
+            mapped, stored = built["map_cpu_s"], built["store_cpu_s"]
+            shacl_text = f"{built['shacl_cpu_s']:.2f}" if shacl else "—"
+            print(
+                f"{name:<7} {size:>7} {path.stat().st_size / 1e6:>5.1f} {int(built['rows']):>7} "
+                f"{int(built['triples']):>9} | {bare['cpu_s']:>5.2f} "
+                f"{f'{xsd_cpu:.2f}' if xsd else '—':>5} {read['cpu_s']:>5.2f} "
+                f"{mapped:>6.2f} {stored:>6.2f} {shacl_text:>6} | "
+                f"{mapped / bare['cpu_s']:>7.1f}x {f'{mapped / xsd_cpu:.1f}x' if xsd else '—':>8} "
+                f"{(mapped + stored) / bare['cpu_s']:>8.1f}x {built['rows'] / mapped:>7.0f} | "
+                f"{bare['peak_mib']:>8.0f} {read['peak_mib']:>5.0f} {built['map_peak_mib']:>5.0f} "
+                f"{built['load_peak_mib']:>5.0f}"
+                + (
+                    f"  (shacl: {int(built['violations'])} violations, RSS {built['peak_mib']:.0f})"
+                    if shacl
+                    else ""
+                ),
+                flush=True,
+            )
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
