@@ -142,7 +142,7 @@ def _shared_key(what: str, type_: GraphQLObjectType, details: FieldDetailsList, 
     return (what, type_.name, tuple(id(d.node) for d in details), variables)
 
 
-def _share(key: Any, details: FieldDetailsList, value: Any) -> None:
+def _share(key: Any, details: Any, value: Any) -> None:
     if key is None:
         return
     _SHARED[key] = (details, value)
@@ -319,8 +319,11 @@ class LookaheadExecutor(SettledExecutor):
     """graphql-core's executor (siblings settled: :class:`SettledExecutor`), completing known
     selections ahead (see the module's text)."""
 
+    # A selection's analyses in this request, by type and the details' identity (the details kept
+    # alive beside each answer, so that their id is not reused): see _recall.
     _entries: dict[tuple[str, int], tuple[FieldDetailsList, list[Entry] | None]]
-    _supported: dict[tuple[str, int], bool]
+    _supported: dict[tuple[str, int], tuple[FieldDetailsList, bool]]
+    _plans: dict[tuple[str, int], tuple[FieldDetailsList, list[Hop]]]
 
     def complete_value(
         self,
@@ -364,16 +367,8 @@ class LookaheadExecutor(SettledExecutor):
     def _fields(self, type_: GraphQLObjectType, details: FieldDetailsList) -> list[Entry] | None:
         """The fields selected on ``type_`` by ``details`` (as graphql-core collects them), or None
         when one of them is not one the look-ahead completes."""
-        if not hasattr(self, "_entries"):
-            self._entries, self._supported = {}, {}
-        key = (type_.name, id(details))
-        kept = self._entries.get(key)
-        if kept is not None:
-            return kept[1]
-        shared_key = _shared_key("fields", type_, details, self._variables())
-        found, value = _shared(shared_key)
+        key, shared_key, found, value = self._recall("_entries", "fields", type_, details)
         if found:
-            self._entries[key] = (details, value)
             return value
         collected = self.collect_subfields(type_, details)
         entries: list[Entry] | None = []
@@ -390,9 +385,33 @@ class LookaheadExecutor(SettledExecutor):
             field = type_.fields.get(name)
             field_type = field.type if field is not None else None
             entries.append((response_key, how[0], how[1], field_type, group, field))  # type: ignore[arg-type]
-        self._entries[key] = (details, entries)  # the details kept alive: their id is the key
-        _share(shared_key, details, entries)
+        self._keep("_entries", key, shared_key, details, entries)
         return entries
+
+    def _recall(
+        self, local: str, what: str, type_: GraphQLObjectType, details: FieldDetailsList
+    ) -> tuple[tuple[str, int], Any, bool, Any]:
+        """A selection's analysis ``what`` as this request already has it (in its dict named ``local``),
+        else as another request of the document with the same directive variables made it
+        (:func:`_shared`; then kept in ``local`` too): (the local key, the shared key to keep a new
+        answer under, whether it was found, the answer)."""
+        kept = self.__dict__.setdefault(local, {})
+        key = (type_.name, id(details))
+        hit = kept.get(key)
+        if hit is not None:
+            return key, None, True, hit[1]
+        shared_key = _shared_key(what, type_, details, self._variables())
+        found, value = _shared(shared_key)
+        if found:
+            kept[key] = (details, value)
+        return key, shared_key, found, value
+
+    def _keep(
+        self, local: str, key: tuple[str, int], shared_key: Any, details: FieldDetailsList, value: Any
+    ) -> None:
+        """Keep a new analysis for this request and for the document's next requests (:meth:`_recall`)."""
+        self.__dict__[local][key] = (details, value)  # the details kept alive: their id is the key
+        _share(shared_key, details, value)
 
     def _variables(self) -> str:
         """The values of the request's variables that a directive reads (``@skip``/``@include``,
@@ -406,16 +425,8 @@ class LookaheadExecutor(SettledExecutor):
 
     def _can(self, type_: GraphQLObjectType, details: FieldDetailsList) -> bool:
         """Whether the whole subtree of this selection is one the look-ahead completes."""
-        if not hasattr(self, "_entries"):
-            self._entries, self._supported = {}, {}
-        key = (type_.name, id(details))
-        known = self._supported.get(key)
-        if known is not None:
-            return known
-        shared_key = _shared_key("can", type_, details, self._variables())
-        found, value = _shared(shared_key)
+        key, shared_key, found, value = self._recall("_supported", "can", type_, details)
         if found:
-            self._supported[key] = value
             return bool(value)
         entries = self._fields(type_, details)
         ok = entries is not None
@@ -429,8 +440,7 @@ class LookaheadExecutor(SettledExecutor):
                 ok = self._can(named, group)
             elif not isinstance(named, GraphQLScalarType | GraphQLEnumType):
                 ok = False  # interfaces and unions: graphql-core resolves their runtime type
-        self._supported[key] = ok
-        _share(shared_key, details, ok)
+        self._keep("_supported", key, shared_key, details, ok)
         return ok
 
     # --- Completion -----------------------------------------------------------------------------------
@@ -518,16 +528,8 @@ class LookaheadExecutor(SettledExecutor):
         the second step's values (a definition's sentences' texts) or, when it is inverse, the
         resources pointing back (a fiche's certifications through its v3 code). Other paths are
         followed by the loaders, as before."""
-        if not hasattr(self, "_plans"):
-            self._plans: dict[tuple[str, int], list[Hop]] = {}
-        key = (type_.name, id(details))
-        plan = self._plans.get(key)
-        if plan is not None:
-            return plan
-        shared_key = _shared_key("hops", type_, details, self._variables())
-        found, value = _shared(shared_key)
+        key, shared_key, found, value = self._recall("_plans", "hops", type_, details)
         if found:
-            self._plans[key] = value
             return value
         forward: dict[str, set[str]] = {}
         inverse: dict[tuple[str | None, str, str], None] = {}
@@ -559,8 +561,7 @@ class LookaheadExecutor(SettledExecutor):
                     forward.setdefault(first, set()).add(second)
         plan = [Hop(True, link, tuple(sorted(props))) for link, props in sorted(forward.items())]
         plan += [Hop(False, link, first=first, of=of) for first, link, of in inverse]
-        self._plans[key] = plan
-        _share(shared_key, details, plan)
+        self._keep("_plans", key, shared_key, details, plan)
         return plan
 
     async def _read_level(self, iris: list[str], props: list[str], hops: list[Hop]) -> None:
@@ -647,9 +648,7 @@ class LookaheadExecutor(SettledExecutor):
         if found:
             return value
         value = get_argument_values(field, node, self.variable_values)
-        _SHARED[key] = (node, value)
-        if len(_SHARED) > SHARED_KEPT:
-            _SHARED.popitem(last=False)
+        _share(key, node, value)  # the node kept alive: its id is in the key
         return value
 
     def _data(
