@@ -204,11 +204,18 @@ def offer_texts(data: Path) -> dict[str, tuple[str, str]]:
     return texts
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def annotation_parser(description: str) -> argparse.ArgumentParser:
+    """The options of the benchmarks that score the linker on the annotation: the store (its models),
+    the annotation file and the real data (the offers' texts)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--store", type=Path, required=True)
     parser.add_argument("--annotation", type=Path, default=ROOT / "tests/annotations/offers-skills.jsonl")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    return parser
+
+
+def main() -> None:
+    parser = annotation_parser(__doc__.splitlines()[0])
     parser.add_argument(
         "--test", action="store_true", help="also score the DEV choice on the TEST split, once"
     )

