@@ -1,0 +1,97 @@
+"""The occupation benchmark's scorer-only helpers: the ROME v3 / 4.0 crosswalk of the recruiter's
+appellation (crosswalk-aware top-k) and the category each missed offer is put in."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kg.nlp.occupation import RERANK_FEATURES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def bench():
+    path = ROOT / "benchmarks" / "occupation.py"
+    spec = importlib.util.spec_from_file_location("occupation_benchmark", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+ROWS = [
+    # label, ROME 4.0 fiche, ROME v3 fiche
+    ("Accompagnant / Accompagnante éducatif et social", "K1306", "K1301"),
+    ("Conseiller / Conseillère en économie sociale et familiale", "K1225", "K1201"),
+    ("Maçon / Maçonne", "F1703", "F1703"),
+    ("Technicien / Technicienne de maintenance industrielle", "I1304", ""),
+]
+
+
+def test_crosswalk_reads_the_offers_way_of_writing_an_appellation(bench):
+    walk = bench.Crosswalk(ROWS)
+    assert walk.fiches("Accompagnant(e) éducatif et social") == ({"K1306"}, {"K1301"})
+    assert walk.fiches("Conseillère en économie sociale et familiale") == ({"K1225"}, {"K1201"})
+    assert walk.fiches("Technicien(ne) de maintenance industrielle") == ({"I1304"}, set())
+    # a near spelling (one letter off) still finds its label; an unrelated one finds nothing
+    assert walk.fiches("Technicien de maintenance industrielles")[0] == {"I1304"}
+    assert walk.fiches("Boulanger") == (set(), set())
+    assert walk.fiches("") == (set(), set())
+
+
+def test_crosswalk_accepts_the_other_version_only(bench):
+    walk = bench.Crosswalk(ROWS)
+    v3_coded = bench.Offer("f", "1", "AES", "", "K1301", "Accompagnant éducatif et social")
+    v4_coded = bench.Offer("f", "2", "AES", "", "K1306", "Accompagnant éducatif et social")
+    assert walk.accepts(v3_coded, "K1301") and walk.accepts(v3_coded, "K1306")
+    assert walk.accepts(v4_coded, "K1306") and walk.accepts(v4_coded, "K1301")
+    assert not walk.accepts(v4_coded, "K1225")
+    # no appellation, or a declared code that holds it under neither version: the declared code only
+    bare = bench.Offer("f", "3", "AES", "", "K1306")
+    odd = bench.Offer("f", "4", "AES", "", "J1301", "Accompagnant éducatif et social")
+    assert walk.accepts(bare, "K1306") and not walk.accepts(bare, "K1301")
+    assert walk.accepts(odd, "J1301") and not walk.accepts(odd, "K1306")
+
+
+def _features(codes, **values):
+    """Static re-ranker features of one offer (FEATURES then TITLE_FEATURES) with some values set."""
+    n = RERANK_FEATURES.index("lead_full") + 1
+    features = np.zeros((n, len(codes)))
+    for name, per_code in values.items():
+        for code, value in per_code.items():
+            features[RERANK_FEATURES.index(name), codes.index(code)] = value
+    return features
+
+
+def test_each_miss_falls_in_the_first_category_that_applies(bench):
+    walk = bench.Crosswalk(ROWS)
+    codes = ["F1703", "F1704", "I1304", "K1225", "K1201", "K1301", "K1306"]
+    none = _features(codes)
+
+    def category(rome, predicted, appellation="", outside=False, features=none):
+        offer = bench.Offer("f", "1", "t", "d", rome, appellation)
+        return bench.miss_category(offer, predicted, outside, walk, features, codes)
+
+    cesf = "Conseiller en économie sociale et familiale"
+    assert category("K1201", ["K1225"], cesf) == "A"  # declared the v3 fiche
+    assert category("K1225", ["K1201"], cesf) == "B"  # predicted the v3 fiche
+    assert category("I1304", ["K1225"], cesf) == "C"  # the appellation is not on the declared fiche
+    assert category("F1704", ["F1703"], outside=True) == "D"
+    # the title holds a whole label of the prediction and none of the declared fiche
+    named = _features(codes, title_full={"F1703": 1.0}, text_doc={"F1703": 0.3, "F1704": 0.2})
+    assert category("F1704", ["F1703"], features=named) == "E"
+    described = _features(codes, title_full={"F1703": 1.0}, text_doc={"F1703": 0.1, "F1704": 0.2})
+    assert category("F1704", ["F1703"], features=described) == "G"
+    both = _features(codes, title_full={"F1703": 0.6, "F1704": 0.8})
+    assert category("F1704", ["F1703"], features=both) == "F"
+    assert category("F1704", ["F1703"], features=none) == "H"  # no label held whole
+    partly = _features(codes, title_full={"I1304": 0.6})
+    assert category("F1704", ["F1703"], features=partly) == "I"
+    assert set(bench.MISS_CATEGORIES) == set("ABCDEFGHI")
