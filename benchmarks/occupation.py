@@ -159,6 +159,7 @@ class Crosswalk:
 
     @classmethod
     def from_store(cls, store: object, base: str) -> Crosswalk:
+        """The crosswalk of a built graph's appellations (``pas:appellationOf``, ``pas:appellationOfV3``)."""
         query = (
             "SELECT ?label ?code ?v3 WHERE { ?a a pas:Appellation ; pas:appellationOf/pas:code ?code ."
             " { ?a skos:prefLabel ?label } UNION { ?a pas:shortLabel ?label } UNION { ?a pas:labelV3 ?label }"
