@@ -238,6 +238,7 @@ class ColumnarPlan:
     line_pieces: list[tuple[list[str], list[Piece], list[Piece]]]
     _rows: dict[tuple[bool, tuple[bool, ...]], pl.Expr | None] = field(default_factory=dict, repr=False)
     _kept: Path | None = field(default=None, repr=False, compare=False)  # its file: stored_plan
+    _levels: list[list[tuple[str, pl.Expr]]] | None = field(default=None, repr=False, compare=False)
 
     def row(self, plain: bool, always: tuple[bool, ...]) -> pl.Expr | None:
         """Each row's lines as one text: one ``concat_str`` of every line's pieces. The lines
@@ -254,6 +255,23 @@ class ColumnarPlan:
                 keep_cached(self._kept, pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
         return self._rows[key]
 
+    def bind_levels(self) -> list[list[tuple[str, pl.Expr]]]:
+        """The BINDs in as few steps as their order allows: a step holds the BINDs (in their
+        order) that read only columns made before it, so that each step is one
+        ``with_columns`` (one polars execution per step, not per BIND: DGEFP's ten BINDs are
+        two steps). A BIND reads the columns its expression's roots name."""
+        if self._levels is None:
+            levels: list[list[tuple[str, pl.Expr]]] = []
+            made: dict[str, int] = {}  # column made by a BIND -> its step
+            for name, expr in self.binds:
+                step = max((made[c] + 1 for c in expr.meta.root_names() if c in made), default=0)
+                if step == len(levels):
+                    levels.append([])
+                levels[step].append((name, expr))
+                made[f"v_{name}"] = step
+            self._levels = levels
+        return self._levels
+
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_kept": None}
 
@@ -269,8 +287,8 @@ class ColumnarPlan:
         df = frame.with_columns(
             [clean_cell(pl.col(f"c_{name}"), plain).alias(f"v_{name}") for name in sorted(self.present)]
         )
-        for name, expr in self.binds:
-            df = df.with_columns(expr.alias(f"v_{name}"))
+        for level in self.bind_levels():
+            df = df.with_columns([expr.alias(f"v_{name}") for name, expr in level])
         fallback: list[int] = []
         texts, row = pl.Series("t", [], dtype=pl.String), None
         guards = [*self.guards, *([] if plain else self.text_guards), *([] if ascii else self.case_guards)]
