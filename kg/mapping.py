@@ -330,7 +330,8 @@ class MappingRunner:
     def compiled(self) -> CompiledMapping | None:
         """The mapping compiled to Python (:mod:`kg.mapping_compile`), or None (SPARQL
         evaluation). Compiled when first asked for: a CSV map whose columnar plan was kept on
-        disk (:meth:`columnar_plan`) needs it only for a batch a guard refuses."""
+        disk (:meth:`columnar_plan`) needs it only for a batch a guard refuses or for the rows
+        the ``csv`` module reads after a hand-over (a quote, a ragged line)."""
         if self._compile:
             self._compile = False
             try:
