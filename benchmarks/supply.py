@@ -2,7 +2,8 @@
 of the same file side by side.
 
 Usage: python benchmarks/supply.py [--sizes 10000 50000] [--only lheo] [--seed 0] [--keep DIR]
-                                   [--shacl [SIZE ...]] [--polars-threads 1 2 default [--rounds 3]]
+                                   [--shacl [SIZE ...]] [--rounds N] [--tree DIR]
+                                   [--polars-threads 1 2 default [--rounds 3]]
 
 For each format module of ``synthetic/`` (see the protocol in ``synthetic/__init__.py``) and each
 size: the file is generated (not timed), then child processes run one after the other, each
@@ -29,6 +30,12 @@ map/bare (reader + mappings, the part in Python), (map+store)/bare (the load int
 and for LHEO map/(bare+xsd) (the reader validates every formation against the XSD, which the
 bare lxml parse does not). CPU seconds are printed, not wall times: on a shared machine they are
 the steadier figure (CPU seconds of a child include its threads: the store's).
+
+``--rounds N`` (default 1): the children of each file run N times, one line per round, then a
+line of medians (``med.``, the ratios taken between medians); the store and SHACL steps run in
+the first round only (later rounds map without storing). ``--tree DIR``: the children import
+the project from DIR (a ``git archive`` of another commit) instead of this tree, so that two
+trees are measured by the same benchmark code (run one, then the other, alternately).
 
 ``--polars-threads 1 2 default``: instead, the map alone (no store) of each file in a fresh child
 per variant of polars' thread pool (POLARS_MAX_THREADS set in the child's environment before it
@@ -84,8 +91,10 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(kind: str, module_name: str, path: Path) -> dict[str, float | int]:
-    """One measured run, in this (child) process."""
+def child(kind: str, module_name: str, path: Path, root: Path = ROOT) -> dict[str, float | int]:
+    """One measured run, in this (child) process, of the project at ``root``."""
+    if root != ROOT:
+        sys.path.insert(0, str(root))  # before this tree: the other tree's kg and synthetic
     module = importlib.import_module(f"synthetic.{module_name}")
     from kg.build import map_source
     from kg.config import DEFAULT_BASE_IRI
@@ -93,13 +102,15 @@ def child(kind: str, module_name: str, path: Path) -> dict[str, float | int]:
     from kg.mapping import Mapping
     from kg.sources.records import read_records, split_read_options
 
-    manifest = load_manifest(ROOT / "mappings" / "sources.toml")
+    manifest = load_manifest(root / "mappings" / "sources.toml")
     if module.SOURCE not in manifest.names():  # no real file: the source is declared for the demo
-        manifest = load_manifest(ROOT / "demo" / "sources.toml")
+        manifest = load_manifest(root / "demo" / "sources.toml")
     spec = dataclasses.replace(manifest.get(module.SOURCE), file=path.name)
     started = time.perf_counter()
     cpu_started = _cpu()
     out: dict[str, float | int] = {}
+    if kind == "none":  # the imports alone: subtracted from instruction counts (valgrind)
+        return out
     if kind == "bare":
         out["units"] = module.bare_parse(path)
     elif kind == "xsd":
@@ -222,12 +233,15 @@ def _reads_cells(fmt: str, parse: dict[str, str], mappings: list[object], option
     return _cells_path(fmt, parse, runners)
 
 
+TREE = ROOT  # the project the children import (--tree)
+
+
 def _run_child(kind: str, module: str, path: Path, threads: str | None = None) -> dict[str, float]:
     env = None
     if threads is not None:
         env = _threads_env(threads)
     done = subprocess.run(
-        [sys.executable, __file__, "--child", kind, module, str(path)],
+        [sys.executable, __file__, "--child", kind, module, str(path), "--tree", str(TREE)],
         check=True,
         capture_output=True,
         text=True,
@@ -259,8 +273,10 @@ def _threads_table(args: argparse.Namespace, work: Path) -> None:
         f"{'module':<7} {'size':>7} {'round':>5} {'threads':>7} {'pool':>4} | {'bare':>5} "
         f"{'map cpu':>7} {'map wall':>8} {'cpu/bare':>8} {'RSS':>5}"
     )
-    print("map = reader + mappings -> spool in a fresh child; CPU and wall seconds; pool = "
-          "polars.thread_pool_size() in the child; RSS = the map's peak, MiB")
+    print(
+        "map = reader + mappings -> spool in a fresh child; CPU and wall seconds; pool = "
+        "polars.thread_pool_size() in the child; RSS = the map's peak, MiB"
+    )
     print(header)
     print("-" * len(header))
     for name, _, size, path in _synthetic_files(args.only, args.sizes, work, args.seed):
@@ -319,16 +335,25 @@ def main() -> None:
         help="instead of the table: the map alone (no store) with polars' thread pool at each size "
         "given (a number, or 'default' for polars' own choice), side by side, --rounds times",
     )
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of --polars-threads (default 3)")
+    parser.add_argument(
+        "--rounds", type=int, help="rounds of each file's children (default 1; 3 with --polars-threads)"
+    )
+    parser.add_argument(
+        "--tree", type=Path, default=ROOT, help="the project the children import (default: this one)"
+    )
     parser.add_argument("--child", nargs=3, metavar=("KIND", "MODULE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, module, path = args.child
-        print(json.dumps(child(kind, module, Path(path))))
+        print(json.dumps(child(kind, module, Path(path), args.tree.resolve())))
         return
+    global TREE
+    TREE = args.tree.resolve()
+    print(f"tree: {TREE}")
     work = args.keep or Path(tempfile.mkdtemp(prefix="passerelles-supply-"))
     work.mkdir(parents=True, exist_ok=True)
     if args.polars_threads:
+        args.rounds = args.rounds or 3
         try:
             _threads_table(args, work)
         finally:
@@ -336,7 +361,7 @@ def main() -> None:
                 shutil.rmtree(work, ignore_errors=True)
         return
     header = (
-        f"{'module':<7} {'size':>7} {'MB':>5} {'rows':>7} {'triples':>9} | "
+        f"{'module':<7} {'size':>7} {'round':>5} {'MB':>5} {'rows':>7} {'triples':>9} | "
         f"{'bare':>5} {'+xsd':>5} {'read':>5} "
         f"{'map':>6} {'store':>6} {'shacl':>6} | {'map/bare':>8} {'map/+xsd':>8} {'load/bare':>9} "
         f"{'rows/s':>7} | {'RSS bare':>8} {'read':>5} {'map':>5} {'load':>5}"
@@ -346,33 +371,60 @@ def main() -> None:
     print("-" * len(header))
     try:
         for name, module, size, path in _synthetic_files(args.only, args.sizes, work, args.seed):
-            bare = _run_child("bare", name, path)
-            xsd = _run_child("xsd", name, path) if _has_schema(module) else None
-            read = _run_child("read", name, path)
-            shacl = args.shacl is not None and (not args.shacl or size in args.shacl)
-            built = _run_child("build+shacl" if shacl else "build", name, path)
-            xsd_cpu = xsd["cpu_s"] if xsd else float("nan")
-            mapped, stored = built["map_cpu_s"], built["store_cpu_s"]
-            shacl_text = f"{built['shacl_cpu_s']:.2f}" if shacl else "—"
-            print(
-                f"{name:<7} {size:>7} {path.stat().st_size / 1e6:>5.1f} {int(built['rows']):>7} "
-                f"{int(built['triples']):>9} | {bare['cpu_s']:>5.2f} "
-                f"{f'{xsd_cpu:.2f}' if xsd else '—':>5} {read['cpu_s']:>5.2f} "
-                f"{mapped:>6.2f} {stored:>6.2f} {shacl_text:>6} | "
-                f"{mapped / bare['cpu_s']:>7.1f}x {f'{mapped / xsd_cpu:.1f}x' if xsd else '—':>8} "
-                f"{(mapped + stored) / bare['cpu_s']:>8.1f}x {built['rows'] / mapped:>7.0f} | "
-                f"{bare['peak_mib']:>8.0f} {read['peak_mib']:>5.0f} {built['map_peak_mib']:>5.0f} "
-                f"{built['load_peak_mib']:>5.0f}"
-                + (
-                    f"  (shacl: {int(built['violations'])} violations, RSS {built['peak_mib']:.0f})"
-                    if shacl
-                    else ""
-                ),
-                flush=True,
-            )
+            rounds: list[dict[str, float]] = []
+            for round_ in range(args.rounds or 1):
+                bare = _run_child("bare", name, path)
+                xsd = _run_child("xsd", name, path) if _has_schema(module) else None
+                read = _run_child("read", name, path)
+                shacl = round_ == 0 and args.shacl is not None and (not args.shacl or size in args.shacl)
+                built = _run_child("build+shacl" if shacl else "build" if round_ == 0 else "map", name, path)
+                if round_ == 0:
+                    first = built
+                    stored, load_peak = built["store_cpu_s"], built["load_peak_mib"]
+                else:  # stored once: the store's figures of the first round
+                    built.update(store_cpu_s=stored, load_peak_mib=load_peak)
+                rounds.append(
+                    {
+                        "bare": bare["cpu_s"],
+                        "xsd": xsd["cpu_s"] if xsd else float("nan"),
+                        "read": read["cpu_s"],
+                        "map": built["map_cpu_s"],
+                        "bare_mib": bare["peak_mib"],
+                        "read_mib": read["peak_mib"],
+                        "map_mib": built["map_peak_mib"],
+                    }
+                )
+                _table_line(
+                    name, size, path, str(round_ + 1) if args.rounds else "", rounds[-1], built, shacl
+                )
+            if len(rounds) > 1:
+                medians = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+                _table_line(name, size, path, "med.", medians, first, False)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _table_line(
+    name: str, size: int, path: Path, round_: str, cpu: dict[str, float], built: dict[str, float], shacl: bool
+) -> None:
+    """One line of the table: ``cpu`` the children's CPU seconds and peak RSS (bare, xsd, read,
+    map), ``built`` the map child's other figures (rows, triples, store, SHACL)."""
+    bare, xsd_cpu, mapped, stored = cpu["bare"], cpu["xsd"], cpu["map"], built["store_cpu_s"]
+    xsd = xsd_cpu == xsd_cpu  # not NaN: the format has a schema
+    shacl_text = f"{built['shacl_cpu_s']:.2f}" if shacl else "—"
+    print(
+        f"{name:<7} {size:>7} {round_:>5} {path.stat().st_size / 1e6:>5.1f} {int(built['rows']):>7} "
+        f"{int(built['triples']):>9} | {bare:>5.2f} "
+        f"{f'{xsd_cpu:.2f}' if xsd else '—':>5} {cpu['read']:>5.2f} "
+        f"{mapped:>6.2f} {stored:>6.2f} {shacl_text:>6} | "
+        f"{mapped / bare:>7.2f}x {f'{mapped / xsd_cpu:.2f}x' if xsd else '—':>8} "
+        f"{(mapped + stored) / bare:>8.1f}x {built['rows'] / mapped:>7.0f} | "
+        f"{cpu['bare_mib']:>8.0f} {cpu['read_mib']:>5.0f} {cpu['map_mib']:>5.0f} "
+        f"{built['load_peak_mib']:>5.0f}"
+        + (f"  (shacl: {int(built['violations'])} violations, RSS {built['peak_mib']:.0f})" if shacl else ""),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

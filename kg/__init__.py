@@ -4,5 +4,6 @@ from kg import polars_threads
 
 __version__ = "0.1.0"
 
-# Before any kg module imports polars, which reads its pool size once (kg.polars_threads).
-polars_threads.apply()
+# Before any kg module imports polars, which reads its pool size once (kg.polars_threads); a bad
+# setting stops the `kg` command with one line, and raises ValueError in any other importer.
+polars_threads.apply_for_command()

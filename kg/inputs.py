@@ -30,12 +30,16 @@ from kg.manifest import SourceSpec
 
 
 def sha256_of(path: Path) -> str:
-    """The SHA-256 digest of a file, read in chunks."""
-    digest = hashlib.sha256()
+    """The SHA-256 digest of a file, read in chunks into one reused buffer (``hashlib.file_digest``:
+    a new 1 MiB ``bytes`` per chunk cost a fresh memory mapping, hence page faults, each time).
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp(), "a"); _ = p.write_bytes(b"abc")
+    >>> sha256_of(p) == hashlib.sha256(b"abc").hexdigest()
+    True
+    """
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _digest(value: object) -> str:

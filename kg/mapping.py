@@ -40,7 +40,7 @@ import polars as pl
 import pyoxigraph as ox
 
 from kg.errors import SourceError
-from kg.mapping_columnar import ColumnarPlan, compile_columnar, plain_bytes
+from kg.mapping_columnar import ColumnarPlan, compile_columnar, plain_bytes, stored_plan
 from kg.mapping_columnar import clean_cell as _clean_cell
 from kg.mapping_compile import CompiledMapping, RowUnsupported, Unsupported, compile_mapping
 from kg.namespaces import PAS, sparql_prologue
@@ -317,18 +317,28 @@ class MappingRunner:
         self._head, self._tail = query[: cut.end()], query[cut.end() :]
         self._used = mapping.variables()
         self._base_iri = base_iri
-        self.compiled: CompiledMapping | None = None
         engine = engine or os.environ.get(ENGINE_VARIABLE) or "columnar"
         self.columnar = engine == "columnar"
         if engine not in ENGINES:
             raise SourceError(
                 mapping.path, None, None, f"unknown mapping engine {engine!r} ({ENGINE_VARIABLE})"
             )
-        if engine in ("compiled", "columnar"):
+        self._compiled: CompiledMapping | None = None
+        self._compile = engine in ("compiled", "columnar")  # not tried yet
+
+    @property
+    def compiled(self) -> CompiledMapping | None:
+        """The mapping compiled to Python (:mod:`kg.mapping_compile`), or None (SPARQL
+        evaluation). Compiled when first asked for: a CSV map whose columnar plan was kept on
+        disk (:meth:`columnar_plan`) needs it only for a batch a guard refuses or for the rows
+        the ``csv`` module reads after a hand-over (a quote, a ragged line)."""
+        if self._compile:
+            self._compile = False
             try:
-                self.compiled = compile_mapping(mapping, base_iri)
+                self._compiled = compile_mapping(self.mapping, self._base_iri)
             except Unsupported as exc:
-                log.info("mapping %s: SPARQL evaluation (not compiled: %s)", mapping.path.name, exc)
+                log.info("mapping %s: SPARQL evaluation (not compiled: %s)", self.mapping.path.name, exc)
+        return self._compiled
 
     def _values(self, batch: list[Record]) -> str:
         # Columns present in any record of the batch: JSON records do not all share their keys.
@@ -399,10 +409,12 @@ class MappingRunner:
         ``names``, through the compiled mapping (the caller applied the skip rules): the same
         output and ``stats`` as :meth:`_run_batch` on the records the CSV reader gives for them.
         A batch the compiled code cannot map goes through SPARQL evaluation as records."""
-        assert self.compiled is not None
+        compiled = self.compiled
+        if compiled is None:  # a plan kept on disk is only ever made for a mapping that compiles
+            return self._run_sparql([record_of(names, n, cells) for n, cells in rows], stats)
         started = time.perf_counter()
         try:
-            lines, marks = self.compiled.run_cells(names, rows)
+            lines, marks = compiled.run_cells(names, rows)
         except RowUnsupported as exc:
             log.info("mapping %s: a batch through SPARQL evaluation (%s)", self.mapping.path.name, exc)
             return self._run_sparql([record_of(names, n, cells) for n, cells in rows], stats)
@@ -418,8 +430,15 @@ class MappingRunner:
 
     def columnar_plan(self, names: list[str]) -> ColumnarPlan | None:
         """The mapping compiled to column expressions for a CSV header, or None (not the
-        columnar engine, or a construct the columnar compiler does not translate)."""
-        if not self.columnar or self.compiled is None:
+        columnar engine, not compiled to Python, or a construct the columnar compiler does not
+        translate). Kept on disk between processes (:func:`kg.mapping_columnar.stored_plan`):
+        then neither the plan nor the Python of the row engine is compiled."""
+        if not self.columnar:
+            return None
+        return stored_plan(self.mapping.query, self._base_iri, names, lambda: self._plan(names))
+
+    def _plan(self, names: list[str]) -> ColumnarPlan | None:
+        if self.compiled is None:
             return None
         present = frozenset(self.compiled.columns & set(names))
         try:
@@ -578,17 +597,35 @@ def map_source_file(
             (MappingRunner(mapping, base_iri, options=options), step)
         )
     for fmt, parse, jobs in groups.values():
+        table = None
+        if _columnar_path(fmt, parse, jobs) and path.is_file():
+            # The header first, then the plans: plans kept on disk spare compiling the row
+            # engine, which only a batch a guard refuses then needs (MappingRunner.compiled).
+            table = read_csv_cells(path, parse)
+            plans = [runner.columnar_plan(table[0]) for runner, _ in jobs]
+            if all(plan is not None for plan in plans):
+                yield from run_csv_columnar(path, parse, jobs, [p for p in plans if p], table, stats)
+                continue
         if _cells_path(fmt, parse, jobs):
             if not path.is_file():
                 raise SourceError(path, None, None, "file not found")
-            table = read_csv_cells(path, parse)
-            plans = [runner.columnar_plan(table[0]) for runner, _ in jobs] if readable(parse) else []
-            if plans and all(plan is not None for plan in plans):
-                yield from run_csv_columnar(path, parse, jobs, [p for p in plans if p], table, stats)
-            else:
-                yield from run_csv_cells(jobs, table, stats)
+            yield from run_csv_cells(jobs, table or read_csv_cells(path, parse), stats)
         else:
+            if table is not None:
+                table[1].close()  # type: ignore[attr-defined]  # the header's read: a generator
             yield from run_shared(jobs, read_records(path, fmt, parse), stats)
+
+
+def _columnar_path(fmt: str, parse: dict[str, str], jobs: Sequence[Job]) -> bool:
+    """Whether a group may read a CSV file in polars blocks (:func:`run_csv_columnar`): raw
+    cells (no ``explode``), a file polars can read (:func:`kg.sources.csv_blocks.readable`) and
+    the columnar engine; it does when every mapping has a columnar plan for the header."""
+    return (
+        (parse.get("format") or fmt) == "csv"
+        and not parse.get("explode")
+        and readable(parse)
+        and all(runner.columnar for runner, _ in jobs)
+    )
 
 
 def _cells_path(fmt: str, parse: dict[str, str], jobs: Sequence[Job]) -> bool:

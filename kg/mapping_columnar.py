@@ -48,14 +48,21 @@ or never bound); an expression whose kind depends on the row is refused.
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
+import pickle
 import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import polars as pl
 
+from kg import mapping_compile, namespaces
 from kg.mapping_compile import (
     _LANG_TAG,
     _RUNTIME_FUNCTIONS,
@@ -68,6 +75,8 @@ from kg.mapping_compile import (
     Unsupported,
     _Parser,
     _tokens,
+    code_cache,
+    keep_cached,
     nt,
 )
 from kg.namespaces import prefixes_for
@@ -158,24 +167,35 @@ class ColumnarOutput:
     pending: tuple[pl.DataFrame, pl.Expr] | None = None  # the texts not yet made: a frame, its row text
 
     def chunks(self, rows: int = 2_000) -> Iterator[bytes]:
-        """The N-Triples text, a row's each, made ``rows`` rows at a time: a DGEFP block's text
-        is 35 MB, and making it a slice at a time (polars' text, then Python bytes) keeps the
-        buffers small and reused, which costs less than the whole block's at once (memory,
-        page faults)."""
+        """The N-Triples text, ``JOINED`` rows' each, made ``rows`` rows at a time: a DGEFP
+        block's text is 35 MB, and making it a slice at a time (polars' text, then Python bytes)
+        keeps the buffers small and reused, which costs less than the whole block's at once
+        (memory, page faults). A chunk joins a few rows (~100 KB for DGEFP: below the size at
+        which the allocator maps fresh memory) so that the generators up to the spool's write
+        step once per chunk, not once per row (~0.5 us a row and generator level)."""
         if self.pending is not None:
             frame, row = self.pending
             for offset in range(0, frame.height, rows):
-                yield from frame.slice(offset, rows).select(t=row)["t"].cast(pl.Binary).to_list()
+                yield from _joined(frame.slice(offset, rows).select(t=row)["t"].cast(pl.Binary).to_list())
             return
         texts = self.texts
         for offset in range(0, texts.len(), rows):
-            yield from texts.slice(offset, rows).cast(pl.Binary).to_list()
+            yield from _joined(texts.slice(offset, rows).cast(pl.Binary).to_list())
 
     @property
     def marks(self) -> list[tuple[str, int]]:
         """The (entity, record number) pairs."""
         columns = self.mark_columns
         return [pair for entities, numbers in columns for pair in zip(entities, numbers, strict=True)]
+
+
+JOINED = 64  # rows per chunk of ColumnarOutput.chunks
+
+
+def _joined(texts: list[bytes]) -> Iterator[bytes]:
+    join = b"".join
+    for start in range(0, len(texts), JOINED):
+        yield join(texts[start : start + JOINED])
 
 
 def columns(cells: dict[str, list[str]], numbers: Sequence[int], batches: Sequence[int]) -> pl.DataFrame:
@@ -217,6 +237,8 @@ class ColumnarPlan:
     # Per line: the columns it needs bound, and its text as pieces (escaped, and for plain cells)
     line_pieces: list[tuple[list[str], list[Piece], list[Piece]]]
     _rows: dict[tuple[bool, tuple[bool, ...]], pl.Expr | None] = field(default_factory=dict, repr=False)
+    _kept: Path | None = field(default=None, repr=False, compare=False)  # its file: stored_plan
+    _levels: list[list[tuple[str, pl.Expr]]] | None = field(default=None, repr=False, compare=False)
 
     def row(self, plain: bool, always: tuple[bool, ...]) -> pl.Expr | None:
         """Each row's lines as one text: one ``concat_str`` of every line's pieces. The lines
@@ -229,7 +251,29 @@ class ColumnarPlan:
             self._rows[key] = _row_text(
                 [(need, texts if plain else escaped) for need, escaped, texts in self.line_pieces], always
             )
+            if self._kept is not None:  # the next processes load it with the plan (~2 ms each)
+                keep_cached(self._kept, pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
         return self._rows[key]
+
+    def bind_levels(self) -> list[list[tuple[str, pl.Expr]]]:
+        """The BINDs in as few steps as their order allows: a step holds the BINDs (in their
+        order) that read only columns made before it, so that each step is one
+        ``with_columns`` (one polars execution per step, not per BIND: DGEFP's ten BINDs are
+        two steps). A BIND reads the columns its expression's roots name."""
+        if self._levels is None:
+            levels: list[list[tuple[str, pl.Expr]]] = []
+            made: dict[str, int] = {}  # column made by a BIND -> its step
+            for name, expr in self.binds:
+                step = max((made[c] + 1 for c in expr.meta.root_names() if c in made), default=0)
+                if step == len(levels):
+                    levels.append([])
+                levels[step].append((name, expr))
+                made[f"v_{name}"] = step
+            self._levels = levels
+        return self._levels
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_kept": None}
 
     def run(
         self, frame: pl.DataFrame, keep_lines: bool = True, plain: bool = False, ascii: bool = False
@@ -243,8 +287,8 @@ class ColumnarPlan:
         df = frame.with_columns(
             [clean_cell(pl.col(f"c_{name}"), plain).alias(f"v_{name}") for name in sorted(self.present)]
         )
-        for name, expr in self.binds:
-            df = df.with_columns(expr.alias(f"v_{name}"))
+        for level in self.bind_levels():
+            df = df.with_columns([expr.alias(f"v_{name}") for name, expr in level])
         fallback: list[int] = []
         texts, row = pl.Series("t", [], dtype=pl.String), None
         guards = [*self.guards, *([] if plain else self.text_guards), *([] if ascii else self.case_guards)]
@@ -844,3 +888,87 @@ def _compile_cached(query: str, base_iri: str, present: frozenset[str]) -> Colum
         subject_terms,
         line_pieces,
     )
+
+
+# What a plan kept on disk depends on besides its query, base IRI and header: the code that
+# compiled it (this module, the parser and runtime functions, the prefixes) and the versions of
+# polars (its serialised expressions are not stable across versions) and Python (pickle, re).
+_PLAN_FORMAT = "columnar-plan/1"
+_PLANS: dict[str, ColumnarPlan | None] = {}  # this process's plans, by key (None: no plan)
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """The sha256 of the code and versions a kept plan depends on (computed once per process).
+
+    >>> len(code_version())
+    64
+    """
+    digest = hashlib.sha256(_PLAN_FORMAT.encode())
+    for module in (sys.modules[__name__], mapping_compile, namespaces):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    digest.update(f"{pl.__version__} {sys.version} {pickle.HIGHEST_PROTOCOL}".encode())
+    return digest.hexdigest()
+
+
+def stored_plan(
+    query: str, base_iri: str, header: Sequence[str], compile: Callable[[], ColumnarPlan | None]
+) -> ColumnarPlan | None:
+    """The columnar plan of a mapping ``query`` for a CSV ``header`` (its variable names): kept
+    in this process, and on disk beside the bytecode of generated code
+    (:func:`kg.mapping_compile.code_cache`; ``PASSERELLES_CODE_CACHE=off``: not on disk), else
+    ``compile()`` d and kept. The key is the sha256 of the query, the base IRI, the header's names
+    and :func:`code_version`: a plan from disk is the one ``compile()`` gives, without parsing
+    the query nor building its few hundred polars expressions (~6 ms for DGEFP's mapping, in
+    every process; loading it back ~2 ms). The row texts the plan makes for the frames it maps
+    (:meth:`ColumnarPlan.row`, ~2 ms each) are kept with it. Only a plan is kept: ``compile()`` is
+    what tells that a mapping has none. A file that cannot be read or loaded is passed over. As
+    with ``__pycache__`` (and the bytecode cache), whoever can write the cache folder can change
+    what runs: the file is a pickle.
+
+    >>> import os, tempfile
+    >>> saved = os.environ.get("PASSERELLES_CODE_CACHE")
+    >>> os.environ["PASSERELLES_CODE_CACHE"] = folder = tempfile.mkdtemp()
+    >>> query = 'CONSTRUCT { ?o <x:p> ?code } WHERE { BIND(IRI(CONCAT("https://x.org/", ?code)) AS ?o) }'
+    >>> made = lambda: compile_columnar(query, "https://x.org/", frozenset({"code"}))
+    >>> plan = stored_plan(query, "https://x.org/", ["code", "label"], made)
+    >>> [p.name.startswith("plan-") for p in Path(folder).iterdir()]
+    [True]
+    >>> _PLANS.clear()  # another process: the plan comes from disk, compile() is not called
+    >>> again = stored_plan(query, "https://x.org/", ["label", "code"], lambda: None)
+    >>> again is not plan, again.present, [str(e) == str(f) for e, f in zip(again.lines, plan.lines)]
+    (True, frozenset({'code'}), [True])
+    >>> _ = os.environ.pop("PASSERELLES_CODE_CACHE")
+    >>> os.environ.update({"PASSERELLES_CODE_CACHE": saved} if saved else {})
+    """
+    text = json.dumps([query, base_iri, sorted(set(header)), code_version()])
+    key = hashlib.sha256(text.encode()).hexdigest()
+    if key in _PLANS:
+        return _PLANS[key]
+    folder = code_cache()
+    path = None if folder is None else folder / f"plan-{key}.pickle"
+    plan = None if path is None else _load_plan(path)
+    if plan is None:
+        plan = compile()
+        if plan is not None and path is not None:
+            plan = copy.copy(plan)  # compile_columnar's in-process cache is not tied to a file
+            plan._rows = dict(plan._rows)
+            keep_cached(path, pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL))
+    if plan is not None and path is not None:
+        plan._kept = path  # written again with each row text it makes (ColumnarPlan.row)
+    if len(_PLANS) >= 256:
+        _PLANS.clear()
+    _PLANS[key] = plan
+    return plan
+
+
+def _load_plan(path: Path) -> ColumnarPlan | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        plan = pickle.loads(data)  # our own cache folder (see stored_plan)
+    except Exception:  # a truncated or foreign file, polars' own errors: compiled again
+        return None
+    return plan if isinstance(plan, ColumnarPlan) else None

@@ -38,11 +38,13 @@ leaves a ``BIND`` unbound, as in SPARQL).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import marshal
 import os
 import re
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -1724,14 +1726,36 @@ def _bytecode(source: str) -> CodeType:
     except SyntaxError as exc:  # a very deep expression
         raise Unsupported(f"generated code does not compile: {exc}") from None
     if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            scratch = path.with_name(f".{path.name}.{os.getpid()}")
-            scratch.write_bytes(marshal.dumps(code))
-            scratch.replace(path)  # atomic: a concurrent build reads a whole file or none
-        except OSError:
-            pass
+        keep_cached(path, marshal.dumps(code))
     return code
+
+
+def keep_cached(path: Path, data: bytes) -> bool:
+    """Write a cache file atomically: into a scratch file of its own in the same folder
+    (``tempfile``: unique per process and thread, so two map threads of one build writing the
+    same entry at once never share one), then renamed over ``path`` — a reader sees a whole
+    file or none. A cache that cannot be written is passed over (False).
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> keep_cached(folder / "a" / "x.bin", b"code"), (folder / "a" / "x.bin").read_bytes()
+    (True, b'code')
+    >>> sorted(p.name for p in (folder / "a").iterdir())  # no scratch file left
+    ['x.bin']
+    """
+    scratch = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, scratch = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(scratch, path)
+    except OSError:
+        if scratch is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(scratch)
+        return False
+    return True
 
 
 def _define(source: str, namespace: dict[str, Any]) -> Callable[..., None]:

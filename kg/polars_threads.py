@@ -14,14 +14,17 @@ applies it, which runs before any ``kg`` module imports polars.
 - A process that imported polars before ``kg`` keeps the pool it has (it cannot change).
 
 The value goes into ``os.environ``, so processes started from a ``kg`` process inherit it,
-as they inherit the rest of the environment.
+as they inherit the rest of the environment. A value that is neither a positive number nor
+``auto`` raises ``ValueError`` when ``kg`` is imported; the ``kg`` command itself then stops with
+that one line (``error: PASSERELLES_POLARS_THREADS='many': ...``, exit status 2, no traceback).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
+from pathlib import PurePath
 
 SETTING = "PASSERELLES_POLARS_THREADS"
 POLARS = "POLARS_MAX_THREADS"
@@ -66,3 +69,34 @@ def apply() -> str | None:
     if "polars" in sys.modules:
         return None
     return pool_size(os.environ)
+
+
+def is_command(argv: Sequence[str], orig_argv: Sequence[str]) -> bool:
+    """Whether this process is the ``kg`` command (its console script, or ``python -m kg.cli``),
+    from ``sys.argv`` and ``sys.orig_argv`` as they are while ``kg`` is imported (under ``-m``,
+    ``sys.argv[0]`` is still ``"-m"`` then).
+
+    >>> is_command(["/p/.venv/bin/kg", "build"], ["/p/.venv/bin/python", "/p/.venv/bin/kg", "build"])
+    True
+    >>> is_command(["-m", "build"], ["python", "-m", "kg.cli", "build"])
+    True
+    >>> is_command(["-c"], ["python", "-c", "import kg"]), is_command(["-m"], ["python", "-m", "pytest"])
+    (False, False)
+    """
+    if argv and argv[0] == "-m":
+        after = list(orig_argv).index("-m") + 1 if "-m" in orig_argv else len(orig_argv)
+        return list(orig_argv[after : after + 1]) == ["kg.cli"]
+    return bool(argv) and PurePath(argv[0]).name.removesuffix(".exe") == "kg"
+
+
+def apply_for_command() -> str | None:
+    """``apply``, run by ``kg/__init__.py``: a bad setting raises its ``ValueError`` on import, but
+    stops the ``kg`` command with that one line on stderr and exit status 2, no traceback (the
+    check runs when ``kg`` is imported, before the command's own error handling exists)."""
+    try:
+        return apply()
+    except ValueError as exc:
+        if not is_command(sys.argv, getattr(sys, "orig_argv", [])):
+            raise
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(2) from None

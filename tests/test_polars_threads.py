@@ -63,3 +63,23 @@ def test_bad_setting_is_one_clear_error(value: str) -> None:
     done = _pool(ENGINE, PASSERELLES_POLARS_THREADS=value)
     assert done.returncode != 0
     assert f"PASSERELLES_POLARS_THREADS={value!r}: a number of threads (1 or more) or 'auto'" in done.stderr
+
+
+@pytest.mark.parametrize("how", ["script", "module"])
+def test_bad_setting_stops_the_kg_command_with_one_line(how: str) -> None:
+    # The setting is read when `kg` is imported, before the command can catch anything: the
+    # command (console script or `python -m kg.cli`) still prints one line and no traceback.
+    script = Path(sys.executable).parent / "kg"
+    if how == "script" and not script.is_file():
+        pytest.skip(f"no console script at {script} (package not installed in this interpreter)")
+    command = [str(script)] if how == "script" else [sys.executable, "-m", "kg.cli"]
+    env = {k: v for k, v in os.environ.items() if k != "POLARS_MAX_THREADS"}
+    env["PASSERELLES_POLARS_THREADS"] = "bogus"
+    done = subprocess.run(
+        [*command, "build"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode in (1, 2)
+    assert done.stderr.splitlines() == [
+        "error: PASSERELLES_POLARS_THREADS='bogus': a number of threads (1 or more) or 'auto'"
+    ]
+    assert done.stdout == ""
