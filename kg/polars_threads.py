@@ -2,7 +2,7 @@
 
 The columnar engine (``kg.mapping_columnar``, ``kg.sources.csv_blocks``) hands polars blocks of
 4 MiB: at that size polars' workers cost more than they give (measured in
-``docs/readme/supply.md``, "Polars' thread pool": with a pool of one thread the CSV maps take
+``docs/guides/lheo-subject-memo.md``, "Polars' thread pool": with a pool of one thread the CSV maps take
 less CPU and no more wall time than with one thread per core; the idle workers of a larger pool
 spin between the small jobs). polars reads ``POLARS_MAX_THREADS`` once, when its pool starts, so
 the setting must be in the environment before polars is first imported: ``kg/__init__.py``
