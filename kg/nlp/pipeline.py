@@ -171,34 +171,18 @@ class SkillLinker:
         if self.linker is None:
             raise RuntimeError("pas_skill_linker has no gazetteer: call .use(gazetteer) first")
         text = doc_text(doc)
-        # Offsets from the token arrays: building 1,000 Token objects per offer costs more
-        # than the linking.
-        array = doc.to_array([IDX, LENGTH]).T
-        raw_starts: list[int] = array[0].tolist()
-        raw_ends: list[int] = (array[0] + array[1]).tolist()
         # The clauses of the requirement segments: (start, end, its tokens, section, memo key)
         found_clauses: list[tuple[int, int, list[Token], str, tuple[object, ...]]] = []
         settings = self._settings()  # the same for every clause of the offer
         prior = doc._.prior
-        for seg in doc._.segments or []:
-            if not seg.requirement:
-                continue
-            # Only the words of requirement segments are read: the doc's tokens that overlap this one
-            # (a clause's tokens are those that start in it, so the others cannot be among them).
-            first, last = bisect_right(raw_ends, seg.start), bisect_left(raw_starts, seg.end)
-            tokens = self._words(text, raw_starts, raw_ends, first, last)
-            starts = [t[0] for t in tokens]
-            for start, end in clauses(text, seg):
-                first = bisect_left(starts, start)
-                last = bisect_left(starts, end)
-                clause_tokens = tokens[first:last]  # a token across the end ("réactif(ve)") is its start's
-                # Perf only: a clause met before (reposts, an employer's boilerplate: 18% of the clauses
-                # of the 610 real offers) with the same words at the same places (checked on a hit, see
-                # _same_places), prior and settings has the same mentions and emerging phrases, at other
-                # offsets.
-                stop = max(end, clause_tokens[-1][1]) if clause_tokens else end
-                key: tuple[object, ...] = (text[start:stop], prior, seg.section, settings)
-                found_clauses.append((start, end, clause_tokens, seg.section, key))
+        for start, end, clause_tokens, section in self.clauses_of(doc):
+            # Perf only: a clause met before (reposts, an employer's boilerplate: 18% of the clauses
+            # of the 610 real offers) with the same words at the same places (checked on a hit, see
+            # _same_places), prior and settings has the same mentions and emerging phrases, at other
+            # offsets.
+            stop = max(end, clause_tokens[-1][1]) if clause_tokens else end
+            key: tuple[object, ...] = (text[start:stop], prior, section, settings)
+            found_clauses.append((start, end, clause_tokens, section, key))
         # Each clause's mentions and emerging phrases, offsets relative to its start. Perf only: the
         # clauses not met before are linked together (one numpy pass for the offer).
         results: dict[int, _Result] = {}  # clause number → its result
@@ -238,6 +222,30 @@ class SkillLinker:
         doc._.skills = skills
         doc._.emerging = emerging
         return doc
+
+    def clauses_of(self, doc: Doc) -> list[tuple[int, int, list[Token], str]]:
+        """The clauses of the requirement segments of a segmented doc, as the linker reads them: their
+        offsets, their words and their section."""
+        text = doc_text(doc)
+        # Offsets from the token arrays: building 1,000 Token objects per offer costs more
+        # than the linking.
+        array = doc.to_array([IDX, LENGTH]).T
+        raw_starts: list[int] = array[0].tolist()
+        raw_ends: list[int] = (array[0] + array[1]).tolist()
+        out: list[tuple[int, int, list[Token], str]] = []
+        for seg in doc._.segments or []:
+            if not seg.requirement:
+                continue
+            # Only the words of requirement segments are read: the doc's tokens that overlap this one
+            # (a clause's tokens are those that start in it, so the others cannot be among them).
+            first, last = bisect_right(raw_ends, seg.start), bisect_left(raw_starts, seg.end)
+            tokens = self._words(text, raw_starts, raw_ends, first, last)
+            starts = [t[0] for t in tokens]
+            for start, end in clauses(text, seg):
+                # a token across the end ("réactif(ve)") is its start's
+                clause_tokens = tokens[bisect_left(starts, start) : bisect_left(starts, end)]
+                out.append((start, end, clause_tokens, seg.section))
+        return out
 
     @staticmethod
     def _words(text: str, starts: list[int], ends: list[int], first: int, last: int) -> list[Token]:

@@ -1,0 +1,419 @@
+"""A learned second stage for the skill linker: candidates generated liberally, each described by a few
+features the linker computes anyway, scored by a small L2-regularised logistic regression.
+
+The first stage (:class:`kg.nlp.linker.Linker`) keeps a candidate item when hand-set scores pass
+thresholds chosen by cross-validation. Here a *liberal* linker (looser thresholds, the items of the
+first few predicted fiches as prior) proposes more (clause span, item) pairs; each becomes a
+:class:`Candidate` with a feature vector (:data:`FEATURES`): the share of the label's weight found, how
+rare the shared words are, rapidfuzz ratios of the span and the label, the item's kind, whether and where
+the predicted fiches list it, the clause's section and length, the best competing candidate of the
+clause, and whether the shipped linker links it. :func:`fit` learns the weights (numpy, Newton steps);
+:func:`decide` keeps, per clause, the most probable candidates above a threshold, each claiming its
+words as the linker's own competition does.
+
+>>> import numpy
+>>> X = numpy.array([[0.0], [1.0], [2.0], [3.0]]); y = numpy.array([0, 0, 1, 1])
+>>> model = fit(X, y, ("score",), l2=0.1)
+>>> bool(model.probability(X)[3] > 0.5 > model.probability(X)[0])
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy
+from rapidfuzz import fuzz
+
+from kg.nlp.gazetteer import Entry, Gazetteer
+from kg.nlp.linker import Linker, Mention, Token
+from kg.nlp.text import form_key
+
+KINDS = ("savoir-faire", "savoir", "savoir-etre", "macro-competence")
+SECTIONS = ("intro", "missions", "profile", "qualities")
+FEATURES: tuple[str, ...] = (
+    "score",  # the liberal linker's score (coverage × compactness)
+    "coverage",  # the idf-weighted share of the label's keys found in the clause
+    "compactness",  # matched words / words of the window they span
+    "shared_keys",  # label keys found
+    "label_keys",  # label keys
+    "missing_weight",  # idf of the label's keys not found (÷ 10)
+    "rarest_shared",  # idf of the rarest key found (÷ 10)
+    "anchor",  # the label's rarest key is found
+    "one_key",  # the label has one key
+    "fuzzy_word",  # a word was mapped to the key by rapidfuzz
+    "exact",  # the span reads as the label (accents and case aside)
+    "ratio",  # rapidfuzz ratio of the span and the label's form key (÷ 100)
+    "token_set",  # rapidfuzz token-set ratio of the same (÷ 100)
+    "fiche1",  # the top predicted fiche lists the item
+    "fiche2",  # the second one does
+    "fiche3",  # the third one does
+    "fiche_score",  # the occupation score of the best predicted fiche listing it, ÷ the top score
+    *(f"kind_{k}" for k in KINDS),
+    "alias",  # an everyday form (gazetteer.ALIASES) rather than the label
+    *(f"section_{s}" for s in SECTIONS),
+    "clause_words",  # log(1 + keyed words of the clause)
+    "span_words",  # keyed words of the span's window
+    "best_other",  # the best score of another item in the clause
+    "margin",  # score − best_other
+    "rank",  # 1 / (1 + the candidate's rank by score in its clause)
+    "fiches_holding",  # log(1 + number of ROME fiches that list the item)
+    "linked",  # the shipped linker links this item at an overlapping span
+)
+
+# The liberal first stage: every threshold of the shipped linker loosened (benchmarks/rerank_skills.py).
+LIBERAL = {
+    "min_coverage": 0.6,
+    "min_score": 0.5,
+    "single_word": 80.0,
+    "prior_coverage": 0.25,
+    "prior_min_keys": 1,
+    "prior_anchor": False,
+    "outside_score": 0.0,
+    "prior_bonus": 0.0,
+    "one_word_savoir_away": (),
+    "prior_lone_word": 5.0,
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One (clause span, item) pair: the clause's number in the offer, the item, the span's offsets,
+    the clause tokens it uses (for the competition of :func:`decide`) and its features."""
+
+    clause: int
+    code: str
+    start: int
+    end: int
+    used: frozenset[int]
+    features: tuple[float, ...]
+
+
+@dataclass
+class Generator:
+    """Proposes and describes the candidates of an offer's clauses.
+
+    ``fiches``: how many predicted fiches give the liberal linker's prior; ``titles``: normalised job
+    titles, a span reading as one is no skill (as in :class:`kg.nlp.pipeline.SkillLinker`)."""
+
+    gazetteer: Gazetteer
+    fiches: int = 3
+    settings: Mapping[str, object] = field(default_factory=lambda: dict(LIBERAL))
+    titles: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.linker = Linker(self.gazetteer, **self.settings)  # type: ignore[arg-type]
+        holding: dict[str, int] = {}
+        for items in self.gazetteer.fiche_items.values():
+            for code in items:
+                holding[code] = holding.get(code, 0) + 1
+        self._holding = holding
+        self._by_code: dict[str, list[int]] = {}
+        for number, entry in enumerate(self.gazetteer.entries):
+            self._by_code.setdefault(entry.code, []).append(number)
+
+    def candidates(
+        self,
+        clauses: Sequence[tuple[int, int, list[Token], str]],
+        text: str,
+        predicted: Sequence[tuple[str, float]],
+        linked: Iterable[Mention] = (),
+    ) -> list[Candidate]:
+        """The candidates of an offer: ``clauses`` as :meth:`kg.nlp.pipeline.SkillLinker.clauses_of` gives
+        them, ``predicted`` the occupation's (fiche, score) candidates, ``linked`` the shipped linker's
+        mentions (a feature, and candidates of their own when the liberal linker missed them)."""
+        from kg.nlp.text import normalise_phrase
+
+        top = [code for code, _ in predicted[: self.fiches]]
+        lists = [self.gazetteer.fiche_items.get(code, frozenset()) for code in top]
+        scores = [score for _, score in predicted[: self.fiches]]
+        prior = frozenset().union(*lists) if lists else frozenset()
+        tokens_of = [c[2] for c in clauses]
+        scored_all = self.linker.scored_many(tokens_of, text, prior or None, [c[3] for c in clauses])
+        linked_by_clause: dict[int, list[Mention]] = {}
+        for mention in linked:
+            for number, (start, end, _, _) in enumerate(clauses):
+                if start <= mention.start < end:
+                    linked_by_clause.setdefault(number, []).append(mention)
+                    break
+        out: list[Candidate] = []
+        for number, ((_, _, tokens, section), (keyed, scored)) in enumerate(
+            zip(clauses, scored_all, strict=True)
+        ):
+            positions: dict[str, list[tuple[int, float]]] = {}
+            for order, (_, key, factor) in enumerate(keyed):
+                positions.setdefault(key, []).append((order, factor))
+            pairs = [(s.number, s.score, s.first, s.last, s.used) for s in scored]
+            known = {s.code for s in scored}
+            for mention in linked_by_clause.get(number, ()):
+                if mention.code not in known:  # a link the liberal linker does not propose
+                    extra = self._window(mention.code, keyed, positions, tokens, mention)
+                    if extra is not None:
+                        pairs.append(extra)
+                        known.add(mention.code)
+            if not pairs:
+                continue
+            best: dict[str, float] = {}
+            for entry_number, score, *_ in pairs:
+                code = self.gazetteer.entries[entry_number].code
+                best[code] = max(best.get(code, 0.0), score)
+            ranked = sorted(best.values(), reverse=True)
+            seen: set[str] = set()
+            for entry_number, score, first, last, used in sorted(pairs, key=lambda p: -p[1]):
+                entry = self.gazetteer.entries[entry_number]
+                if entry.code in seen:  # one candidate per item and clause: its best form
+                    continue
+                seen.add(entry.code)
+                start, end = tokens[keyed[first][0]][0], tokens[keyed[last][0]][1]
+                span = text[start:end]
+                if normalise_phrase(span) in self.titles:
+                    continue
+                others = [v for c, v in best.items() if c != entry.code]
+                is_linked = any(
+                    m.code == entry.code and m.start < end and start < m.end
+                    for m in linked_by_clause.get(number, ())
+                )
+                features = self._features(
+                    entry, score, first, last, used, keyed, positions, span, section, lists, scores,
+                    max(others, default=0.0), ranked.index(best[entry.code]), is_linked,
+                )
+                out.append(
+                    Candidate(number, entry.code, start, end, frozenset(keyed[u][0] for u in used), features)
+                )
+        return out
+
+    def _window(
+        self, code: str, keyed: list[tuple[int, str, float]], positions: dict[str, list[tuple[int, float]]],
+        tokens: Sequence[Token], mention: Mention,
+    ) -> tuple[int, float, int, int, tuple[int, ...]] | None:
+        """A shipped link as a candidate tuple: the item's form with the most keys in the clause, the
+        keyed words inside the mention's span."""
+        inside = [o for o, (t, _, _) in enumerate(keyed) if mention.start <= tokens[t][0] < mention.end]
+        if not inside:
+            return None
+        numbers = self._by_code.get(code, [])
+        if not numbers:
+            return None
+        number = max(numbers, key=lambda n: len(self.gazetteer.entries[n].keyset & positions.keys()))
+        return number, mention.score, inside[0], inside[-1], tuple(inside)
+
+    def _features(
+        self, entry: Entry, score: float, first: int, last: int, used: Sequence[int],
+        keyed: list[tuple[int, str, float]], positions: dict[str, list[tuple[int, float]]], span: str,
+        section: str, lists: Sequence[frozenset[str]], scores: Sequence[float], best_other: float, rank: int,
+        linked: bool,
+    ) -> tuple[float, ...]:
+        idf = self.gazetteer.idf
+        total = sum(idf[k] for k in entry.keys) or 1.0
+        present = [k for k in entry.keys if k in positions]
+        covered = sum(idf[k] * max(f for _, f in positions[k]) for k in present)
+        rarest = max(entry.keys, key=idf.__getitem__)
+        form = form_key(span)
+        fiche = [1.0 if entry.code in items else 0.0 for items in lists]
+        fiche += [0.0] * (3 - len(fiche))
+        top = scores[0] if scores and scores[0] > 0 else 1.0
+        fiche_score = max((s / top for s, items in zip(scores, lists, strict=False) if entry.code in items),
+                          default=0.0)
+        values = [
+            score,
+            covered / total,
+            len(used) / max(1, last - first + 1),
+            float(len(present)),
+            float(len(entry.keys)),
+            (total - sum(idf[k] for k in present)) / 10.0,
+            max((idf[k] for k in present), default=0.0) / 10.0,
+            1.0 if rarest in positions else 0.0,
+            1.0 if len(entry.keys) == 1 else 0.0,
+            1.0 if any(keyed[u][2] < 1.0 for u in used) else 0.0,
+            1.0 if form == entry.form else 0.0,
+            fuzz.ratio(form, entry.form) / 100.0,
+            fuzz.token_set_ratio(form, entry.form) / 100.0,
+            *fiche[:3],
+            fiche_score,
+            *(1.0 if entry.kind == k else 0.0 for k in KINDS),
+            1.0 if entry.alias else 0.0,
+            *(1.0 if section == s else 0.0 for s in SECTIONS),
+            math.log1p(len(keyed)),
+            float(last - first + 1),
+            best_other,
+            score - best_other,
+            1.0 / (1 + rank),
+            math.log1p(self._holding.get(entry.code, 0)),
+            1.0 if linked else 0.0,
+        ]
+        return tuple(values)
+
+
+@dataclass(frozen=True)
+class Model:
+    """A fitted logistic regression over :data:`FEATURES` (or a subset, ``features``), with the
+    standardisation it was fitted with and the decision threshold."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float = 0.5
+
+    def probability(self, X: numpy.ndarray) -> numpy.ndarray:
+        """P(candidate is right) for rows of features (in ``self.features`` order)."""
+        z = (X - numpy.array(self.mean)) / numpy.array(self.scale)
+        return 1.0 / (1.0 + numpy.exp(-(z @ numpy.array(self.weights) + self.bias)))
+
+    def to_json(self) -> dict[str, object]:
+        return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
+                "weights": list(self.weights), "bias": self.bias, "threshold": self.threshold}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Model:
+        """The model :meth:`to_json` wrote.
+
+        >>> m = Model(("score",), (0.0,), (1.0,), (2.0,), -1.0, 0.4)
+        >>> Model.from_json(json.loads(json.dumps(m.to_json()))) == m
+        True
+        """
+        def floats(name: str) -> tuple[float, ...]:
+            value = data[name]
+            assert isinstance(value, list)
+            return tuple(float(v) for v in value)
+
+        features = data["features"]
+        assert isinstance(features, list)
+        return cls(tuple(str(f) for f in features), floats("mean"), floats("scale"), floats("weights"),
+                   float(data["bias"]), float(data.get("threshold", 0.5)))  # type: ignore[arg-type]
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Model:
+        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def fit(
+    X: numpy.ndarray, y: numpy.ndarray, features: Sequence[str], l2: float = 1.0, iterations: int = 30,
+    threshold: float = 0.5,
+) -> Model:
+    """A logistic regression fitted by Newton's method on standardised features, the weights (not the
+    bias) penalised by ``l2`` × their squared norm. Deterministic: the same data gives the same model."""
+    mean = X.mean(axis=0) if len(X) else numpy.zeros(X.shape[1])
+    scale = X.std(axis=0) if len(X) else numpy.ones(X.shape[1])
+    scale = numpy.where(scale > 1e-9, scale, 1.0)
+    Z = numpy.hstack([(X - mean) / scale, numpy.ones((len(X), 1))])
+    w = numpy.zeros(Z.shape[1])
+    penalty = numpy.full(Z.shape[1], float(l2))
+    penalty[-1] = 0.0
+    target = y.astype(numpy.float64)
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + numpy.exp(-(Z @ w)))
+        gradient = Z.T @ (p - target) + penalty * w
+        hessian = (Z * (p * (1 - p))[:, None]).T @ Z + numpy.diag(penalty + 1e-9)
+        step = numpy.linalg.solve(hessian, gradient)
+        w -= step
+        if float(numpy.abs(step).max()) < 1e-8:
+            break
+    return Model(tuple(features), tuple(mean.tolist()), tuple(scale.tolist()), tuple(w[:-1].tolist()),
+                 float(w[-1]), threshold)
+
+
+def matrix(candidates: Sequence[Candidate], features: Sequence[str] = FEATURES) -> numpy.ndarray:
+    """The candidates' features (the columns named ``features``) as a matrix."""
+    columns = [FEATURES.index(f) for f in features]
+    if not candidates:
+        return numpy.zeros((0, len(columns)))
+    return numpy.array([c.features for c in candidates], dtype=numpy.float64)[:, columns]
+
+
+def decide(
+    candidates: Sequence[Candidate], probabilities: Sequence[float], threshold: float
+) -> list[Candidate]:
+    """The candidates kept: per clause, most probable first, those at or above ``threshold`` whose words
+    are not already more than half claimed by a kept one (the linker's own competition for words).
+
+    >>> a = Candidate(0, "A", 0, 5, frozenset({0, 1}), ())
+    >>> b = Candidate(0, "B", 0, 5, frozenset({1}), ())
+    >>> c = Candidate(1, "C", 9, 12, frozenset({4}), ())
+    >>> [k.code for k in decide([a, b, c], [0.9, 0.8, 0.3], 0.5)]
+    ['A']
+    >>> [k.code for k in decide([a, b, c], [0.7, 0.8, 0.3], 0.25)]  # A's words are half B's
+    ['B', 'C']
+    """
+    order = sorted(range(len(candidates)), key=lambda i: (candidates[i].clause, -probabilities[i], i))
+    claimed: dict[int, set[int]] = {}
+    kept: list[Candidate] = []
+    for i in order:
+        if probabilities[i] < threshold:
+            continue
+        candidate = candidates[i]
+        taken = claimed.setdefault(candidate.clause, set())
+        if len(candidate.used - taken) * 2 <= len(candidate.used) and candidate.used:
+            continue
+        taken.update(candidate.used)
+        kept.append(candidate)
+    return kept
+
+
+# Cross-validation over offers (benchmarks/rerank_skills.py): the model is fitted on some offers'
+# candidates and judged on others'; every function here reads only the offers it is given.
+L2S = (0.3, 1.0, 3.0, 10.0)
+THRESHOLDS = tuple(round(0.05 + 0.025 * i, 3) for i in range(31))  # 0.05 … 0.8
+# probabilities of each judged offer's candidates, a threshold, the offers judged → F1 (higher is better)
+Judge = Callable[[Mapping[int, numpy.ndarray], float, Sequence[int]], float]
+
+
+def fit_offers(
+    X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], features: Sequence[str],
+    l2: float, threshold: float = 0.5,
+) -> Model:
+    """The model fitted on the candidates of ``offers`` only (``X[o]``, ``y[o]``: offer ``o``'s feature
+    rows and labels)."""
+    rows = [X[o] for o in offers if len(X[o])]
+    if not rows:
+        return fit(numpy.zeros((0, len(features))), numpy.zeros(0), features, l2, threshold=threshold)
+    return fit(numpy.vstack(rows), numpy.concatenate([y[o] for o in offers if len(X[o])]), features, l2,
+               threshold=threshold)
+
+
+def choose(
+    X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], features: Sequence[str],
+    judge: Judge, parts: int = 4,
+) -> tuple[float, float]:
+    """The L2 weight and threshold whose out-of-fold decisions over ``offers`` (``parts``-fold inner CV)
+    ``judge`` scores best; ties go to the first (smaller L2, lower threshold)."""
+    inner = [list(offers[i::parts]) for i in range(parts)]
+    best = (-1.0, L2S[0], 0.5)
+    for l2 in L2S:
+        probabilities: dict[int, numpy.ndarray] = {}
+        for part in inner:
+            model = fit_offers(X, y, [o for o in offers if o not in part], features, l2)
+            for o in part:
+                probabilities[o] = model.probability(X[o]) if len(X[o]) else numpy.zeros(0)
+        for threshold in THRESHOLDS:
+            score = judge(probabilities, threshold, offers)
+            if score > best[0] + 1e-9:
+                best = (score, l2, threshold)
+    return best[1], best[2]
+
+
+def held_out(
+    X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], folds: Sequence[Sequence[int]],
+    features: Sequence[str], judge: Judge,
+) -> tuple[dict[int, numpy.ndarray], list[Model]]:
+    """Cross-validated probabilities: per fold, L2 and threshold chosen (:func:`choose`) and the model fitted
+    on the other folds' offers, then applied to the fold's. Returns each offer's probabilities and the
+    fold models (their ``threshold`` is the one to decide the fold's offers with)."""
+    probabilities: dict[int, numpy.ndarray] = {}
+    models = []
+    for fold in folds:
+        rest = [o for other in folds if other is not fold for o in other]
+        l2, threshold = choose(X, y, rest, features, judge)
+        model = fit_offers(X, y, rest, features, l2, threshold)
+        models.append(model)
+        for o in fold:
+            probabilities[o] = model.probability(X[o]) if len(X[o]) else numpy.zeros(0)
+    return probabilities, models
