@@ -10,7 +10,18 @@ import pytest
 
 from kg.nlp.gazetteer import Gazetteer
 from kg.nlp.linker import Linker, Mention, words
-from kg.nlp.rerank import FEATURES, Candidate, Generator, Model, choose, decide, fit, held_out, matrix
+from kg.nlp.rerank import (
+    FEATURES,
+    Candidate,
+    Generator,
+    Model,
+    Reranker,
+    choose,
+    decide,
+    fit,
+    held_out,
+    matrix,
+)
 from kg.nlp.text import normalise_phrase
 
 ROWS = [
@@ -157,3 +168,14 @@ def test_the_inner_choice_reads_only_the_offers_it_is_given() -> None:
         y[o] = 1.0 - y[o]
         X[o] = X[o] * 100
     assert choose(X, y, given, ("score", "coverage"), _judge(y)) == chosen
+
+
+def test_the_reranker_turns_kept_candidates_into_mentions(gazetteer: Gazetteer) -> None:
+    text = "Préparer les commandes; gestion du stock"
+    clauses = clauses_of(text)
+    # a model that trusts the exact reading of the label alone
+    model = Model(("exact",), (0.5,), (0.5,), (4.0,), 0.0, 0.5)
+    reranker = Reranker(Generator(gazetteer), model)
+    mentions = reranker.mentions(clauses, text, [("N1103", 0.8)], [])
+    assert [(m.code, m.method, m.text) for m in mentions] == [("100", "exact", "Préparer les commandes")]
+    assert mentions[0].score == pytest.approx(1 / (1 + numpy.exp(-4.0)))

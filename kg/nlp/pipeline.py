@@ -32,13 +32,16 @@ from kg.nlp.gazetteer import Gazetteer
 from kg.nlp.linker import Linker, Mention, Token, prior_fiches
 from kg.nlp.offer_tokenizer import OfferTokenizer
 from kg.nlp.offers import Offer, RecordError, prepare
+from kg.nlp.rerank import Reranker
 from kg.nlp.segment import Segment, segment
 from kg.nlp.text import form_key, normalise_phrase, phrase_keys, unglue
 
 MODEL = "fr_core_news_sm"
 EXCLUDED = ["tok2vec", "morphologizer", "parser", "attribute_ruler", "lemmatizer", "ner", "senter"]
 
-for _name, _default in (("segments", None), ("skills", None), ("emerging", None), ("prior", None)):
+# "occupations": the predicted (fiche, score) candidates, read by the learned second stage (kg.nlp.rerank)
+for _name, _default in (("segments", None), ("skills", None), ("emerging", None), ("prior", None),
+                        ("occupations", None)):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=_default)
 
@@ -71,6 +74,9 @@ PRIOR_FICHES = 1  # predicted fiches whose items are the linker's prior (benchma
 # the next fiches (up to 3) also give the prior when their score is at least this share of the top one
 # (None: off; kg.nlp.linker.prior_fiches, chosen by CV in benchmarks/tune_linker.py)
 PRIOR_MARGIN: float | None = None
+# The learned second stage (kg.nlp.rerank) decides the links when its model file is there and the doc has
+# its occupation candidates (the extraction; tune_linker.py and the bloc linking use the first stage alone)
+RERANK = True
 EMERGING_SECTIONS = frozenset({"missions", "profile", "qualities"})
 MEMO_SIZE = 100_000  # clauses whose results the linker component keeps (then it starts afresh)
 REPOSTS = 20_000  # offers whose results Extractor.extract keeps for their reposts (then it starts afresh)
@@ -130,6 +136,7 @@ class SkillLinker:
         self._title_keys: frozenset[frozenset[str]] = frozenset()
         self.prior_fiches = PRIOR_FICHES
         self.prior_margin = PRIOR_MARGIN
+        self.reranker: Reranker | None = None
         # A clause's text, prior, section and settings → the tokens it had, where it started, and its
         # mentions and emerging phrases (offsets relative to that start).
         self._memo: dict[tuple[object, ...], tuple[list[Token], int, _Result]] = {}
@@ -158,6 +165,7 @@ class SkillLinker:
         self.linker = Linker(gazetteer)
         self.forget()
         self._titles = frozenset(normalise_phrase(a.label) for a in gazetteer.appellations)
+        self.reranker = Reranker.shipped(gazetteer, self._titles) if RERANK else None
         # a job title in another spelling ("Auxiliaire de Vie Social"): the same lemma keys as
         # one gendered form of an appellation
         self._title_keys = frozenset(
@@ -219,6 +227,13 @@ class SkillLinker:
             mentions, items = results[number] if number in results else results[seen[key]]
             skills += _moved(mentions, start)
             emerging += _moved_items(items, start)
+        occupations = doc._.occupations
+        if self.reranker is not None and occupations is not None:
+            skills = self.reranker.mentions([c[:4] for c in found_clauses], text, occupations, skills)
+            # a phrase the second stage links is no longer emerging (one it drops is not made one)
+            emerging = [e for e in emerging if not any(
+                m.start < int(e["end"]) and int(e["start"]) < m.end for m in skills  # type: ignore[call-overload]
+            )]
         doc._.skills = skills
         doc._.emerging = emerging
         return doc
@@ -415,6 +430,7 @@ class Extractor:
         assert isinstance(linker, SkillLinker)
         for doc, predicted in zip(made, predictions, strict=True):
             doc._.prior = linker.prior(predicted)
+            doc._.occupations = predicted
         docs = self.nlp.pipe(made)
         for key, doc, predicted in zip(new, docs, predictions, strict=True):
             found[key] = (predicted, doc._.skills, doc._.emerging)

@@ -358,6 +358,55 @@ def decide(
     return kept
 
 
+MODEL_FILE = Path(__file__).with_name("rerank-model.json")  # written by benchmarks/rerank_skills.py --write
+
+
+@dataclass
+class Reranker:
+    """The second stage as the extraction runs it: an offer's candidates (:class:`Generator`), their
+    probability under ``model``, the ones :func:`decide` keeps at the model's threshold, as mentions."""
+
+    generator: Generator
+    model: Model
+
+    @classmethod
+    def shipped(cls, gazetteer: Gazetteer, titles: frozenset[str] = frozenset()) -> Reranker | None:
+        """The reranker of the model file fitted on the DEV annotation, or None when there is none."""
+        if not MODEL_FILE.is_file():
+            return None
+        return cls(Generator(gazetteer, titles=titles), Model.load(MODEL_FILE))
+
+    def mentions(
+        self,
+        clauses: Sequence[tuple[int, int, list[Token], str]],
+        text: str,
+        predicted: Sequence[tuple[str, float]],
+        linked: Sequence[Mention],
+    ) -> list[Mention]:
+        """The kept candidates of an offer as mentions (score: the model's probability), in text order."""
+        found = self.generator.candidates(clauses, text, predicted, linked)
+        if not found:
+            return []
+        columns = [FEATURES.index(f) for f in self.model.features]
+        probabilities = self.model.probability(numpy.array([c.features for c in found])[:, columns]).tolist()
+        kept = decide(found, probabilities, self.model.threshold)
+        chance = {id(c): p for c, p in zip(found, probabilities, strict=True)}
+        entries = self.generator.gazetteer.entries
+        first = self.generator._by_code
+        exact, alias, score = FEATURES.index("exact"), FEATURES.index("alias"), FEATURES.index("score")
+        out = []
+        for c in kept:
+            entry = entries[first[c.code][0]]
+            if c.features[exact] and not c.features[alias]:
+                method = "exact"
+            else:
+                method = "lemma" if c.features[score] >= 0.999 else "fuzzy"
+            out.append(Mention(c.code, entry.label, entry.kind, chance[id(c)], method, c.start, c.end,
+                               text[c.start : c.end]))
+        out.sort(key=lambda m: (m.start, m.end, m.code))
+        return out
+
+
 # Cross-validation over offers (benchmarks/rerank_skills.py): the model is fitted on some offers'
 # candidates and judged on others'; every function here reads only the offers it is given.
 L2S = (0.3, 1.0, 3.0, 10.0)
