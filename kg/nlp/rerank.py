@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy
 from rapidfuzz import fuzz
 
-from kg.nlp.gazetteer import Entry, Gazetteer
+from kg.nlp.gazetteer import Gazetteer
 from kg.nlp.linker import Linker, Mention, Token
-from kg.nlp.text import form_key
+from kg.nlp.text import form_key, normalise_phrase
 
 KINDS = ("savoir-faire", "savoir", "savoir-etre", "macro-competence")
 SECTIONS = ("intro", "missions", "profile", "qualities")
@@ -115,6 +115,7 @@ class Generator:
         self._by_code: dict[str, list[int]] = {}
         for number, entry in enumerate(self.gazetteer.entries):
             self._by_code.setdefault(entry.code, []).append(number)
+        self._rarest: dict[int, str] = {}  # an entry's rarest key, once looked up
 
     def candidates(
         self,
@@ -126,8 +127,6 @@ class Generator:
         """The candidates of an offer: ``clauses`` as :meth:`kg.nlp.pipeline.SkillLinker.clauses_of` gives
         them, ``predicted`` the occupation's (fiche, score) candidates, ``linked`` the shipped linker's
         mentions (a feature, and candidates of their own when the liberal linker missed them)."""
-        from kg.nlp.text import normalise_phrase
-
         top = [code for code, _ in predicted[: self.fiches]]
         lists = [self.gazetteer.fiche_items.get(code, frozenset()) for code in top]
         scores = [score for _, score in predicted[: self.fiches]]
@@ -161,7 +160,11 @@ class Generator:
             for entry_number, score, *_ in pairs:
                 code = self.gazetteer.entries[entry_number].code
                 best[code] = max(best.get(code, 0.0), score)
-            ranked = sorted(best.values(), reverse=True)
+            ranked = sorted(best.items(), key=lambda item: -item[1])
+            rank_of: dict[float, int] = {}  # a score's rank: how many items score more
+            for place, (_, value) in enumerate(ranked):
+                rank_of.setdefault(value, place)
+            strength = {k: max(f for _, f in v) for k, v in positions.items()}  # a key's best weight factor
             seen: set[str] = set()
             for entry_number, score, first, last, used in sorted(pairs, key=lambda p: -p[1]):
                 entry = self.gazetteer.entries[entry_number]
@@ -172,14 +175,18 @@ class Generator:
                 span = text[start:end]
                 if normalise_phrase(span) in self.titles:
                     continue
-                others = [v for c, v in best.items() if c != entry.code]
+                # the best score of another item: the top one's, or the second's when this is the top item
+                if ranked[0][0] != entry.code:
+                    other = ranked[0][1]
+                else:
+                    other = ranked[1][1] if len(ranked) > 1 else 0.0
                 is_linked = any(
                     m.code == entry.code and m.start < end and start < m.end
                     for m in linked_by_clause.get(number, ())
                 )
                 features = self._features(
-                    entry, score, first, last, used, keyed, positions, span, section, lists, scores,
-                    max(others, default=0.0), ranked.index(best[entry.code]), is_linked,
+                    entry_number, score, first, last, used, keyed, strength, span, section, lists, scores,
+                    other, rank_of[best[entry.code]], is_linked,
                 )
                 out.append(
                     Candidate(number, entry.code, start, end, frozenset(keyed[u][0] for u in used), features)
@@ -202,16 +209,20 @@ class Generator:
         return number, mention.score, inside[0], inside[-1], tuple(inside)
 
     def _features(
-        self, entry: Entry, score: float, first: int, last: int, used: Sequence[int],
-        keyed: list[tuple[int, str, float]], positions: dict[str, list[tuple[int, float]]], span: str,
+        self, number: int, score: float, first: int, last: int, used: Sequence[int],
+        keyed: list[tuple[int, str, float]], factor: dict[str, float], span: str,
         section: str, lists: Sequence[frozenset[str]], scores: Sequence[float], best_other: float, rank: int,
         linked: bool,
     ) -> tuple[float, ...]:
+        entry = self.gazetteer.entries[number]
         idf = self.gazetteer.idf
-        total = sum(idf[k] for k in entry.keys) or 1.0
-        present = [k for k in entry.keys if k in positions]
-        covered = sum(idf[k] * max(f for _, f in positions[k]) for k in present)
-        rarest = max(entry.keys, key=idf.__getitem__)
+        total = self.gazetteer.weights[number][1] or 1.0
+        present = [k for k in entry.keys if k in factor]
+        found = [idf[k] for k in present]
+        covered = sum([w * factor[k] for w, k in zip(found, present, strict=True)])
+        rarest = self._rarest.get(number)
+        if rarest is None:
+            rarest = self._rarest[number] = max(entry.keys, key=idf.__getitem__)
         form = form_key(span)
         fiche = [1.0 if entry.code in items else 0.0 for items in lists]
         fiche += [0.0] * (3 - len(fiche))
@@ -224,9 +235,9 @@ class Generator:
             len(used) / max(1, last - first + 1),
             float(len(present)),
             float(len(entry.keys)),
-            (total - sum(idf[k] for k in present)) / 10.0,
-            max((idf[k] for k in present), default=0.0) / 10.0,
-            1.0 if rarest in positions else 0.0,
+            (total - sum(found)) / 10.0,
+            max(found, default=0.0) / 10.0,
+            1.0 if rarest in factor else 0.0,
             1.0 if len(entry.keys) == 1 else 0.0,
             1.0 if any(keyed[u][2] < 1.0 for u in used) else 0.0,
             1.0 if form == entry.form else 0.0,
