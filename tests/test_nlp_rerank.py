@@ -179,3 +179,21 @@ def test_the_reranker_turns_kept_candidates_into_mentions(gazetteer: Gazetteer) 
     mentions = reranker.mentions(clauses, text, [("N1103", 0.8)], [])
     assert [(m.code, m.method, m.text) for m in mentions] == [("100", "exact", "Préparer les commandes")]
     assert mentions[0].score == pytest.approx(1 / (1 + numpy.exp(-4.0)))
+
+
+def test_the_pipeline_runs_the_second_stage_only_with_the_occupation_candidates(gazetteer: Gazetteer) -> None:
+    from kg.nlp.pipeline import load_pipeline
+
+    nlp = load_pipeline(gazetteer)
+    component = nlp.get_pipe("pas_skill_linker")
+    text = "Préparateur\nVos missions :\n- Préparer les commandes\n- gestion du stock"
+
+    def codes(occupations: list[tuple[str, float]] | None) -> list[str]:
+        doc = nlp.make_doc(text)
+        doc._.occupations = occupations
+        return [m.code for m in next(iter(nlp.pipe([doc])))._.skills]
+
+    assert codes([("N1103", 0.8)]) == ["100", "200"]  # no model: the first stage (RERANK off by default)
+    component.reranker = Reranker(Generator(gazetteer), Model(("exact",), (0.5,), (0.5,), (4.0,), 0.0, 0.5))
+    assert codes(None) == ["100", "200"]  # no occupation candidates: the first stage
+    assert codes([("N1103", 0.8)]) == ["100"]  # the second stage keeps the exact reading only

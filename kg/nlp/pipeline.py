@@ -16,6 +16,7 @@ The tagger, parser, NER and statistical lemmatizer are left out: they cost ~15×
 
 from __future__ import annotations
 
+import os
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
@@ -74,9 +75,11 @@ PRIOR_FICHES = 1  # predicted fiches whose items are the linker's prior (benchma
 # the next fiches (up to 3) also give the prior when their score is at least this share of the top one
 # (None: off; kg.nlp.linker.prior_fiches, chosen by CV in benchmarks/tune_linker.py)
 PRIOR_MARGIN: float | None = None
-# The learned second stage (kg.nlp.rerank) decides the links when its model file is there and the doc has
-# its occupation candidates (the extraction; tune_linker.py and the bloc linking use the first stage alone)
-RERANK = True
+# The learned second stage (kg.nlp.rerank) decides the links when PASSERELLES_NLP_RERANK=1, its model file
+# is there and the doc has its occupation candidates (the extraction; tune_linker.py and the bloc linking
+# use the first stage alone). Off by default: it costs ~10 ms per offer, the extraction falling from ~100
+# to ~45 offers per CPU-second (docs/readme/skillq.md)
+RERANK = os.environ.get("PASSERELLES_NLP_RERANK", "") == "1"
 EMERGING_SECTIONS = frozenset({"missions", "profile", "qualities"})
 MEMO_SIZE = 100_000  # clauses whose results the linker component keeps (then it starts afresh)
 REPOSTS = 20_000  # offers whose results Extractor.extract keeps for their reposts (then it starts afresh)
