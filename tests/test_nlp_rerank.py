@@ -197,3 +197,20 @@ def test_the_pipeline_runs_the_second_stage_only_with_the_occupation_candidates(
     component.reranker = Reranker(Generator(gazetteer), Model(("exact",), (0.5,), (0.5,), (4.0,), 0.0, 0.5))
     assert codes(None) == ["100", "200"]  # no occupation candidates: the first stage
     assert codes([("N1103", 0.8)]) == ["100"]  # the second stage keeps the exact reading only
+
+
+def test_the_features_of_the_offer_around_a_clause(gazetteer: Gazetteer) -> None:
+    text = "Préparer les commandes; préparation des commandes; gestion du stock"
+    clauses = clauses_of(text)
+    linked = [m for found in Linker(gazetteer).link_many([c[2] for c in clauses], text) for m in found]
+    assert sorted({m.code for m in linked}) == ["100", "200"]
+    found = Generator(gazetteer, fiches=1).candidates(clauses, text, [("N1103", 0.8)], linked)
+    orders = [c for c in found if c.code == "100"]
+    stock = next(c for c in found if c.code == "200")
+    assert len(orders) == 2
+    assert all(feature(c, "item_clauses") == pytest.approx(numpy.log1p(2)) for c in orders)
+    assert all(feature(c, "linked_elsewhere") == 1.0 for c in orders)
+    assert feature(stock, "linked_elsewhere") == 0.0
+    assert feature(stock, "item_clauses") == pytest.approx(numpy.log1p(1))
+    # the top fiche lists both linked items
+    assert feature(stock, "fiche_linked") == pytest.approx(numpy.log1p(2))

@@ -63,7 +63,13 @@ FEATURES: tuple[str, ...] = (
     "rank",  # 1 / (1 + the candidate's rank by score in its clause)
     "fiches_holding",  # log(1 + number of ROME fiches that list the item)
     "linked",  # the shipped linker links this item at an overlapping span
+    # the offer around the clause
+    "item_clauses",  # log(1 + clauses of the offer where the item is a candidate)
+    "linked_elsewhere",  # the shipped linker links the item in another clause of the offer
+    "fiche_linked",  # log(1 + the offer's linked items that the item's best predicted fiche lists)
 )
+# The features of the shipped model (kg/nlp/rerank-model.json names its own; these are the first ones)
+BASE_FEATURES = FEATURES[: FEATURES.index("linked") + 1]
 
 # The liberal first stage: every threshold of the shipped linker loosened (benchmarks/rerank_skills.py).
 LIBERAL = {
@@ -191,6 +197,29 @@ class Generator:
                 out.append(
                     Candidate(number, entry.code, start, end, frozenset(keyed[u][0] for u in used), features)
                 )
+        return self._in_offer(out, linked_by_clause, lists)
+
+    def _in_offer(
+        self, found: list[Candidate], linked: dict[int, list[Mention]], lists: Sequence[frozenset[str]]
+    ) -> list[Candidate]:
+        """The candidates with the features of the offer around their clause appended."""
+        clauses_of: dict[str, set[int]] = {}
+        for c in found:
+            clauses_of.setdefault(c.code, set()).add(c.clause)
+        linked_in: dict[str, set[int]] = {}
+        for number, mentions in linked.items():
+            for m in mentions:
+                linked_in.setdefault(m.code, set()).add(number)
+        per_fiche = [math.log1p(len(items & linked_in.keys())) for items in lists]
+        out = []
+        for c in found:
+            fiche = next((n for n, items in enumerate(lists) if c.code in items), None)
+            extra = (
+                math.log1p(len(clauses_of[c.code])),
+                1.0 if linked_in.get(c.code, set()) - {c.clause} else 0.0,
+                per_fiche[fiche] if fiche is not None else 0.0,
+            )
+            out.append(Candidate(c.clause, c.code, c.start, c.end, c.used, c.features + extra))
         return out
 
     def _window(
