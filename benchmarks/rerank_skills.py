@@ -110,12 +110,17 @@ def offer_candidates(
 
 
 def judge_with(
-    offers: Sequence[AnnotatedOffer], cands: Sequence[list[Candidate]]
+    offers: Sequence[AnnotatedOffer], cands: Sequence[list[Candidate]], precision: float | None = None
 ) -> Callable[[Mapping[int, numpy.ndarray], float, Sequence[int]], float]:
-    """The inner CV's judge: pooled F1 of the offer-level measure of the decided candidates."""
+    """The inner CV's judge: pooled F1 of the offer-level measure of the decided candidates; with
+    ``precision``, the recall of the decisions whose precision reaches it (any of them beats the others,
+    which are ranked by F1) — the issue's goal is a precision floor and a recall floor."""
 
     def judge(probabilities: Mapping[int, numpy.ndarray], threshold: float, chosen: Sequence[int]) -> float:
-        return scores(offers, cands, probabilities, threshold, chosen).f1
+        pr = scores(offers, cands, probabilities, threshold, chosen)
+        if precision is None:
+            return pr.f1
+        return 1.0 + pr.recall if pr.precision >= precision else pr.f1
 
     return judge
 
@@ -159,6 +164,9 @@ def main() -> None:
                         help="skip the cross-validation (with --test/--write)")
     parser.add_argument("--variant", action="append", default=[], metavar="TEXT",
                         help="run only the variants whose name holds TEXT (repeatable)")
+    parser.add_argument("--precision", type=float, default=None, metavar="P",
+                        help="choose the threshold for the most recall at this inner-CV precision"
+                        " (default: the best F1)")
     parser.add_argument("--quick", action="store_true",
                         help="take the shipped linker's settings in every fold instead of the ascent's")
     args = parser.parse_args()
@@ -199,7 +207,8 @@ def main() -> None:
         "the linker's links only (a filter), all features": (3, BASE_FEATURES, only_linked, False),
     }
     if args.variant:
-        variants = {k: v for k, v in variants.items() if any(t in k for t in args.variant)}
+        exact = {k: v for k, v in variants.items() if k in args.variant}
+        variants = exact or {k: v for k, v in variants.items() if any(t in k for t in args.variant)}
     held_before = PR(0, 0, 0, 0)
     held_after = {name: PR(0, 0, 0, 0) for name in variants}
     ceilings = {name: PR(0, 0, 0, 0) for name in variants}
@@ -215,7 +224,7 @@ def main() -> None:
                 for found in offer_candidates(runner, generators[fiches], texts, links(point))
             ]
             X, y = data(dev, cands, features, anywhere)
-            l2, threshold = choose(X, y, train_offers, features, judge_with(dev, cands))
+            l2, threshold = choose(X, y, train_offers, features, judge_with(dev, cands, args.precision))
             model = fit_offers(X, y, train_offers, features, l2)
             probs = {o: model.probability(X[o]) if cands[o] else numpy.zeros(0) for o in fold}
             held_after[name] = held_after[name] + scores(dev, cands, probs, threshold, fold)
