@@ -125,13 +125,16 @@ def judge_with(
     return judge
 
 
+COMPETE = True  # kg.nlp.rerank.decide's word competition (--no-compete: every candidate above the threshold)
+
+
 def scores(
     offers: Sequence[AnnotatedOffer], cands: Sequence[list[Candidate]],
     probabilities: Mapping[int, numpy.ndarray], threshold: float, chosen: Sequence[int],
 ) -> PR:
     total = PR(0, 0, 0, 0)
     for o in chosen:
-        kept = decide(cands[o], probabilities[o].tolist(), threshold)
+        kept = decide(cands[o], probabilities[o].tolist(), threshold, COMPETE)
         total = total + offer_item_pr(offers[o], {c.code for c in kept})
     return total
 
@@ -167,9 +170,13 @@ def main() -> None:
     parser.add_argument("--precision", type=float, default=None, metavar="P",
                         help="choose the threshold for the most recall at this inner-CV precision"
                         " (default: the best F1)")
+    parser.add_argument("--no-compete", action="store_true",
+                        help="keep every candidate above the threshold (no competition for a clause's words)")
     parser.add_argument("--quick", action="store_true",
                         help="take the shipped linker's settings in every fold instead of the ascent's")
     args = parser.parse_args()
+    global COMPETE
+    COMPETE = not args.no_compete
     lines = args.annotation.read_text().splitlines()
     rows = [annotated_offer(json.loads(line)) for line in lines if line.strip()]
     dev = [r for r in rows if r.split == "dev"]

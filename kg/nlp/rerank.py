@@ -370,7 +370,7 @@ def matrix(candidates: Sequence[Candidate], features: Sequence[str] = FEATURES) 
 
 
 def decide(
-    candidates: Sequence[Candidate], probabilities: Sequence[float], threshold: float
+    candidates: Sequence[Candidate], probabilities: Sequence[float], threshold: float, compete: bool = True
 ) -> list[Candidate]:
     """The candidates kept: per clause, most probable first, those at or above ``threshold`` whose words
     are not already more than half claimed by a kept one (the linker's own competition for words).
@@ -382,6 +382,8 @@ def decide(
     ['A']
     >>> [k.code for k in decide([a, b, c], [0.7, 0.8, 0.3], 0.25)]  # A's words are half B's
     ['B', 'C']
+    >>> [k.code for k in decide([a, b, c], [0.7, 0.8, 0.3], 0.25, compete=False)]  # all above the threshold
+    ['B', 'A', 'C']
     """
     order = sorted(range(len(candidates)), key=lambda i: (candidates[i].clause, -probabilities[i], i))
     claimed: dict[int, set[int]] = {}
@@ -391,7 +393,7 @@ def decide(
             continue
         candidate = candidates[i]
         taken = claimed.setdefault(candidate.clause, set())
-        if len(candidate.used - taken) * 2 <= len(candidate.used) and candidate.used:
+        if compete and len(candidate.used - taken) * 2 <= len(candidate.used) and candidate.used:
             continue
         taken.update(candidate.used)
         kept.append(candidate)
