@@ -125,6 +125,13 @@ def judge_with(
     return judge
 
 
+# products of features (--interactions): the linear model cannot say "a partial match is right when the
+# fiche lists it" or "a knowledge noun is wrong in the opening" on its own
+PAIRS = (("linked", "coverage"), ("linked", "fiche1"), ("fiche1", "coverage"), ("fiche2", "coverage"),
+         ("fiche1", "rarest_shared"), ("kind_savoir", "section_intro"),
+         ("kind_savoir-etre", "section_qualities"), ("coverage", "coverage"), ("score", "anchor"),
+         ("one_key", "fiche1"))
+INTERACTIONS = False
 COMPETE = True  # kg.nlp.rerank.decide's word competition (--no-compete: every candidate above the threshold)
 
 
@@ -145,6 +152,10 @@ def data(
 ) -> tuple[list[numpy.ndarray], list[numpy.ndarray]]:
     """Each offer's feature rows and labels."""
     X = [matrix(c, features) for c in cands]
+    if INTERACTIONS:
+        X = [numpy.hstack([x, numpy.column_stack([
+            x[:, features.index(a)] * x[:, features.index(b)] for a, b in PAIRS
+        ]) if len(x) else numpy.zeros((0, len(PAIRS)))]) for x in X]
     y = [
         numpy.array([label(c, offer, anywhere) for c in found], dtype=numpy.float64)
         for offer, found in zip(offers, cands, strict=True)
@@ -170,13 +181,16 @@ def main() -> None:
     parser.add_argument("--precision", type=float, default=None, metavar="P",
                         help="choose the threshold for the most recall at this inner-CV precision"
                         " (default: the best F1)")
+    parser.add_argument("--interactions", action="store_true",
+                        help="add products of a few features (PAIRS) to every variant")
     parser.add_argument("--no-compete", action="store_true",
                         help="keep every candidate above the threshold (no competition for a clause's words)")
     parser.add_argument("--quick", action="store_true",
                         help="take the shipped linker's settings in every fold instead of the ascent's")
     args = parser.parse_args()
-    global COMPETE
+    global COMPETE, INTERACTIONS
     COMPETE = not args.no_compete
+    INTERACTIONS = args.interactions
     lines = args.annotation.read_text().splitlines()
     rows = [annotated_offer(json.loads(line)) for line in lines if line.strip()]
     dev = [r for r in rows if r.split == "dev"]
