@@ -214,3 +214,55 @@ def test_the_features_of_the_offer_around_a_clause(gazetteer: Gazetteer) -> None
     assert feature(stock, "item_clauses") == pytest.approx(numpy.log1p(1))
     # the top fiche lists both linked items
     assert feature(stock, "fiche_linked") == pytest.approx(numpy.log1p(2))
+
+
+def test_a_phrase_the_second_stage_drops_is_emerging_again(gazetteer: Gazetteer) -> None:
+    from kg.nlp.pipeline import load_pipeline
+
+    nlp = load_pipeline(gazetteer)
+    component = nlp.get_pipe("pas_skill_linker")
+    text = "Préparateur\nVos missions :\n- Préparer les commandes\n- gestion du stock"
+
+    def run(occupations: list[tuple[str, float]] | None) -> tuple[list[str], list[str]]:
+        doc = nlp.make_doc(text)
+        doc._.occupations = occupations
+        done = next(iter(nlp.pipe([doc])))
+        return [m.code for m in done._.skills], [str(e["text"]) for e in done._.emerging]
+
+    assert run([("N1103", 0.8)]) == (["100", "200"], [])  # the first stage links both, nothing emerges
+    component.reranker = Reranker(Generator(gazetteer), Model(("exact",), (0.5,), (0.5,), (4.0,), 0.0, 0.5))
+    component.forget()
+    # the second stage keeps the exact reading only: the stock phrase is emerging, as if never linked
+    assert run([("N1103", 0.8)]) == (["100"], ["gestion du stock"])
+    # a model that keeps everything: nothing emerges
+    component.reranker = Reranker(Generator(gazetteer), Model(("score",), (0.0,), (1.0,), (0.0,), 9.0, 0.5))
+    assert run([("N1103", 0.8)])[1] == []
+
+
+def test_the_switch_on_without_the_model_file_says_so(
+    gazetteer: Gazetteer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kg.nlp.pipeline
+    import kg.nlp.rerank
+
+    monkeypatch.setattr(kg.nlp.pipeline, "RERANK", True)
+    monkeypatch.setattr(kg.nlp.rerank, "MODEL_FILE", tmp_path / "rerank-model.json")
+    with pytest.raises(FileNotFoundError, match="PASSERELLES_NLP_RERANK=1 but the second stage's model file"):
+        kg.nlp.pipeline.load_pipeline(gazetteer)
+    shipped = Path(kg.nlp.rerank.__file__).with_name("rerank-model.json")
+    monkeypatch.setattr(kg.nlp.rerank, "MODEL_FILE", shipped)
+    component = kg.nlp.pipeline.load_pipeline(gazetteer).get_pipe("pas_skill_linker")
+    assert component.reranker is not None  # the shipped file: the second stage is on
+
+
+def test_the_model_file_is_package_data() -> None:
+    """A non-editable install ships the model file (pyproject's package data names it)."""
+    import fnmatch
+    import tomllib
+
+    from kg.nlp.rerank import MODEL_FILE
+
+    root = Path(__file__).resolve().parents[1]
+    declared = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    patterns = declared.get("package-data", {}).get("kg.nlp", [])
+    assert MODEL_FILE.is_file() and any(fnmatch.fnmatch(MODEL_FILE.name, p) for p in patterns)

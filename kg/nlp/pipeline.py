@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
@@ -225,21 +225,43 @@ class SkillLinker:
             result = results[number] = (_moved(found, -start), _moved_items(items, -start))
             self._memo[key] = (clause_tokens, start, result)
         skills: list[Mention] = []
-        emerging: list[dict[str, object]] = []
+        per_clause: list[tuple[list[Mention], list[dict[str, object]]]] = []
         for number, (start, _, _, _, key) in enumerate(found_clauses):
             mentions, items = results[number] if number in results else results[seen[key]]
-            skills += _moved(mentions, start)
-            emerging += _moved_items(items, start)
+            moved = _moved(mentions, start)
+            skills += moved
+            per_clause.append((moved, _moved_items(items, start)))
         occupations = doc._.occupations
         if self.reranker is not None and occupations is not None:
             skills = self.reranker.mentions([c[:4] for c in found_clauses], text, occupations, skills)
-            # a phrase the second stage links is no longer emerging (one it drops is not made one)
-            emerging = [e for e in emerging if not any(
-                m.start < int(e["end"]) and int(e["start"]) < m.end for m in skills  # type: ignore[call-overload]
-            )]
+            per_clause = self._emerging_again(text, found_clauses, per_clause, skills)
         doc._.skills = skills
-        doc._.emerging = emerging
+        doc._.emerging = [item for _, items in per_clause for item in items]
         return doc
+
+    def _emerging_again(
+        self, text: str, found_clauses: Sequence[tuple[int, int, list[Token], str, object]],
+        per_clause: list[tuple[list[Mention], list[dict[str, object]]]], skills: Sequence[Mention],
+    ) -> list[tuple[list[Mention], list[dict[str, object]]]]:
+        """Each clause's mentions and emerging phrases once the second stage has decided the links: a
+        phrase it links is no longer emerging, and one the first stage linked but it drops is emerging
+        again (as if nothing had linked it). A clause whose mentions cover the same spans keeps its
+        phrases (perf only: the same list items are touched)."""
+        starts = [c[0] for c in found_clauses]
+        kept: list[list[Mention]] = [[] for _ in found_clauses]
+        for mention in skills:  # each in the clause it starts in (the clauses do not overlap)
+            number = bisect_right(starts, mention.start) - 1
+            if number >= 0:
+                kept[number].append(mention)
+        out = []
+        for (start, end, _, section, _), (first, items), mentions in zip(
+            found_clauses, per_clause, kept, strict=True
+        ):
+            if {(m.start, m.end) for m in mentions} != {(m.start, m.end) for m in first}:
+                emerging = section in EMERGING_SECTIONS
+                items = self._emerging_items(text, start, end, mentions) if emerging else []
+            out.append((mentions, items))
+        return out
 
     def clauses_of(self, doc: Doc) -> list[tuple[int, int, list[Token], str]]:
         """The clauses of the requirement segments of a segmented doc, as the linker reads them: their

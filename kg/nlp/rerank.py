@@ -412,11 +412,27 @@ class Reranker:
     model: Model
 
     @classmethod
-    def shipped(cls, gazetteer: Gazetteer, titles: frozenset[str] = frozenset()) -> Reranker | None:
-        """The reranker of the model file fitted on the DEV annotation, or None when there is none."""
-        if not MODEL_FILE.is_file():
-            return None
-        return cls(Generator(gazetteer, titles=titles), Model.load(MODEL_FILE))
+    def shipped(cls, gazetteer: Gazetteer, titles: frozenset[str] = frozenset(), path: Path | None = None
+                ) -> Reranker:
+        """The reranker of the model file fitted on the DEV annotation (:data:`MODEL_FILE`, or ``path``).
+
+        Raises FileNotFoundError, saying what to do, when the file is missing: the second stage was
+        asked for (``PASSERELLES_NLP_RERANK=1``), and staying silently on the first stage would give other
+        links than asked.
+
+        >>> Reranker.shipped(Gazetteer.from_rows([]), path=Path("/no/m.json"))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: PASSERELLES_NLP_RERANK=1 but the second stage's model file /no/m.json is missing...
+        """
+        path = MODEL_FILE if path is None else path
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"PASSERELLES_NLP_RERANK=1 but the second stage's model file {path} is missing: reinstall "
+                "the package (it ships kg/nlp/rerank-model.json), write it with "
+                "benchmarks/rerank_skills.py --write, or unset PASSERELLES_NLP_RERANK"
+            )
+        return cls(Generator(gazetteer, titles=titles), Model.load(path))
 
     def mentions(
         self,
