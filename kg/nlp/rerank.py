@@ -24,12 +24,13 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy
 from rapidfuzz import fuzz
 
-from kg.nlp.gazetteer import Gazetteer
+from kg.nlp.gazetteer import Entry, Gazetteer
 from kg.nlp.linker import Linker, Mention, Token
 from kg.nlp.text import form_key, normalise_phrase
 
@@ -121,7 +122,11 @@ class Generator:
         self._by_code: dict[str, list[int]] = {}
         for number, entry in enumerate(self.gazetteer.entries):
             self._by_code.setdefault(entry.code, []).append(number)
-        self._rarest: dict[int, str] = {}  # an entry's rarest key, once looked up
+        # perf only: an entry's own features, once looked up (_entry_features); per offer, an item's fiche
+        # features; a section's
+        self._static: dict[int, tuple[float, str, float, tuple[float, ...], float]] = {}
+        self._fiches: dict[str, tuple[float, ...]] = {}
+        self._sections: dict[str, tuple[float, ...]] = {}
 
     def candidates(
         self,
@@ -129,10 +134,21 @@ class Generator:
         text: str,
         predicted: Sequence[tuple[str, float]],
         linked: Iterable[Mention] = (),
+        model: Model | None = None,
     ) -> list[Candidate]:
         """The candidates of an offer: ``clauses`` as :meth:`kg.nlp.pipeline.SkillLinker.clauses_of` gives
         them, ``predicted`` the occupation's (fiche, score) candidates, ``linked`` the shipped linker's
-        mentions (a feature, and candidates of their own when the liberal linker missed them)."""
+        mentions (a feature, and candidates of their own when the liberal linker missed them).
+
+        ``model`` (perf only): leave out the candidates it cannot keep — those whose logit, with the
+        features that need rapidfuzz (``exact``, ``ratio``, ``token_set``) at their most favourable value,
+        is under its threshold — before computing those features; and the features of the offer around
+        a clause when it does not read them. A left-out candidate is below the threshold whatever those
+        features are, so :func:`decide` would neither keep it nor let it claim words: the kept ones are
+        the same."""
+        # the bound needs every feature the model reads but the span's; the offer's come last
+        bound = _bound(model) if model is not None and set(model.features) <= set(BASE_FEATURES) else None
+        self._fiches = {}  # they depend on the offer's predicted fiches
         top = [code for code, _ in predicted[: self.fiches]]
         lists = [self.gazetteer.fiche_items.get(code, frozenset()) for code in top]
         scores = [score for _, score in predicted[: self.fiches]]
@@ -178,9 +194,6 @@ class Generator:
                     continue
                 seen.add(entry.code)
                 start, end = tokens[keyed[first][0]][0], tokens[keyed[last][0]][1]
-                span = text[start:end]
-                if normalise_phrase(span) in self.titles:
-                    continue
                 # the best score of another item: the top one's, or the second's when this is the top item
                 if ranked[0][0] != entry.code:
                     other = ranked[0][1]
@@ -190,13 +203,21 @@ class Generator:
                     m.code == entry.code and m.start < end and start < m.end
                     for m in linked_by_clause.get(number, ())
                 )
-                features = self._features(
-                    entry_number, score, first, last, used, keyed, strength, span, section, lists, scores,
+                values = self._features(
+                    entry_number, score, first, last, used, keyed, strength, section, lists, scores,
                     other, rank_of[best[entry.code]], is_linked,
                 )
+                if bound is not None and bound.hopeless(values):
+                    continue
+                span = text[start:end]
+                if normalise_phrase(span) in self.titles:
+                    continue
+                features = self._span_features(values, entry, span)
                 out.append(
                     Candidate(number, entry.code, start, end, frozenset(keyed[u][0] for u in used), features)
                 )
+        if bound is not None:  # the model reads none of the offer's features
+            return out
         return self._in_offer(out, linked_by_clause, lists)
 
     def _in_offer(
@@ -239,53 +260,109 @@ class Generator:
 
     def _features(
         self, number: int, score: float, first: int, last: int, used: Sequence[int],
-        keyed: list[tuple[int, str, float]], factor: dict[str, float], span: str,
+        keyed: list[tuple[int, str, float]], factor: dict[str, float],
         section: str, lists: Sequence[frozenset[str]], scores: Sequence[float], best_other: float, rank: int,
         linked: bool,
-    ) -> tuple[float, ...]:
+    ) -> list[float]:
+        """The base features but those of the span's text (:data:`_SPAN_FEATURES`, 0 here: see
+        :meth:`_span_features`)."""
         entry = self.gazetteer.entries[number]
         idf = self.gazetteer.idf
-        total = self.gazetteer.weights[number][1] or 1.0
+        static = self._static.get(number)
+        if static is None:
+            static = self._static[number] = self._entry_features(number)
+        total, rarest, label, kind, holding = static
         present = [k for k in entry.keys if k in factor]
         found = [idf[k] for k in present]
         covered = sum([w * factor[k] for w, k in zip(found, present, strict=True)])
-        rarest = self._rarest.get(number)
-        if rarest is None:
-            rarest = self._rarest[number] = max(entry.keys, key=idf.__getitem__)
-        form = form_key(span)
-        fiche = [1.0 if entry.code in items else 0.0 for items in lists]
-        fiche += [0.0] * (3 - len(fiche))
-        top = scores[0] if scores and scores[0] > 0 else 1.0
-        fiche_score = max((s / top for s, items in zip(scores, lists, strict=False) if entry.code in items),
-                          default=0.0)
+        # perf only: the fiche features of an item, the section's and the clause's, once per offer
+        fiches = self._fiches.get(entry.code)
+        if fiches is None:
+            fiche = [1.0 if entry.code in items else 0.0 for items in lists]
+            fiche += [0.0] * (3 - len(fiche))
+            top = scores[0] if scores and scores[0] > 0 else 1.0
+            fiche_score = max(
+                (s / top for s, items in zip(scores, lists, strict=False) if entry.code in items), default=0.0
+            )
+            fiches = self._fiches[entry.code] = (*fiche[:3], fiche_score)
+        places = self._sections.get(section)
+        if places is None:
+            places = self._sections[section] = tuple(1.0 if section == s else 0.0 for s in SECTIONS)
         values = [
             score,
             covered / total,
             len(used) / max(1, last - first + 1),
             float(len(present)),
-            float(len(entry.keys)),
+            label,
             (total - sum(found)) / 10.0,
             max(found, default=0.0) / 10.0,
             1.0 if rarest in factor else 0.0,
-            1.0 if len(entry.keys) == 1 else 0.0,
+            1.0 if label == 1.0 else 0.0,
             1.0 if any(keyed[u][2] < 1.0 for u in used) else 0.0,
-            1.0 if form == entry.form else 0.0,
-            fuzz.ratio(form, entry.form) / 100.0,
-            fuzz.token_set_ratio(form, entry.form) / 100.0,
-            *fiche[:3],
-            fiche_score,
-            *(1.0 if entry.kind == k else 0.0 for k in KINDS),
-            1.0 if entry.alias else 0.0,
-            *(1.0 if section == s else 0.0 for s in SECTIONS),
+            0.0,  # exact
+            0.0,  # ratio
+            0.0,  # token_set
+            *fiches,  # fiche1-3, fiche_score
+            *kind,  # and alias
+            *places,
             math.log1p(len(keyed)),
             float(last - first + 1),
             best_other,
             score - best_other,
             1.0 / (1 + rank),
-            math.log1p(self._holding.get(entry.code, 0)),
+            holding,
             1.0 if linked else 0.0,
         ]
+        return values
+
+    def _entry_features(self, number: int) -> tuple[float, str, float, tuple[float, ...], float]:
+        """What the features read of an entry alone: its total weight, rarest key, number of keys, kind
+        (and alias) and the fiches holding its item."""
+        entry = self.gazetteer.entries[number]
+        idf = self.gazetteer.idf
+        kind = (*(1.0 if entry.kind == k else 0.0 for k in KINDS), 1.0 if entry.alias else 0.0)
+        return (self.gazetteer.weights[number][1] or 1.0, max(entry.keys, key=idf.__getitem__),
+                float(len(entry.keys)), kind, math.log1p(self._holding.get(entry.code, 0)))
+
+    @staticmethod
+    def _span_features(values: list[float], entry: Entry, span: str) -> tuple[float, ...]:
+        """The features with those of the span's text filled in (rapidfuzz, the costly ones)."""
+        form = form_key(span)
+        values[_EXACT] = 1.0 if form == entry.form else 0.0
+        values[_EXACT + 1] = fuzz.ratio(form, entry.form) / 100.0
+        values[_EXACT + 2] = fuzz.token_set_ratio(form, entry.form) / 100.0
         return tuple(values)
+
+
+# The features of the span's text, computed last (Generator._span_features): each is in [0, 1].
+_SPAN_FEATURES = ("exact", "ratio", "token_set")
+_EXACT = FEATURES.index("exact")
+assert FEATURES[_EXACT : _EXACT + 3] == _SPAN_FEATURES
+
+
+@lru_cache(maxsize=8)
+def _bound(model: Model) -> _Bound:
+    return _Bound(model)
+
+
+class _Bound:
+    """The most a candidate's logit under ``model`` can be before its span features are known: the
+    linear part of the others, plus the most each span feature (in [0, 1]) can add."""
+
+    def __init__(self, model: Model) -> None:
+        scaled = [w / s for w, s in zip(model.weights, model.scale, strict=True)]
+        self.terms = [(FEATURES.index(f), a) for f, a in zip(model.features, scaled, strict=True)
+                      if f not in _SPAN_FEATURES]
+        constant = model.bias - sum(a * m for a, m in zip(scaled, model.mean, strict=True))
+        best = sum(max(a, 0.0) for f, a in zip(model.features, scaled, strict=True) if f in _SPAN_FEATURES)
+        t = model.threshold
+        # hopeless: logit + best < the threshold's logit, with room for rounding (1e-6 in the logit)
+        self.below = (math.log(t / (1 - t)) if 0 < t < 1 else (-math.inf if t <= 0 else math.inf))
+        self.below -= constant + best + 1e-6
+
+    def hopeless(self, values: Sequence[float]) -> bool:
+        """Whether the candidate's probability is under the threshold whatever its span features."""
+        return sum([a * values[i] for i, a in self.terms]) < self.below
 
 
 @dataclass(frozen=True)
@@ -442,7 +519,7 @@ class Reranker:
         linked: Sequence[Mention],
     ) -> list[Mention]:
         """The kept candidates of an offer as mentions (score: the model's probability), in text order."""
-        found = self.generator.candidates(clauses, text, predicted, linked)
+        found = self.generator.candidates(clauses, text, predicted, linked, self.model)
         if not found:
             return []
         columns = [FEATURES.index(f) for f in self.model.features]
