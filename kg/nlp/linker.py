@@ -186,6 +186,9 @@ class Linker:
         for number, entry in enumerate(self.gazetteer.entries):
             self._by_code.setdefault(entry.code, []).append(number)
         self._priors: dict[tuple[frozenset[str], bool, float], _Prior] = {}
+        self._prior_parts: dict[
+            tuple[str, bool, float], tuple[list[int], list[tuple[str, int]], list[tuple[str, int]]]
+        ] = {}
         # Perf only: the entries' keys as arrays, so that the coverage bound of all the candidates of
         # a clause is one numpy gather instead of a Python loop per candidate.
         key_id = {key: number for number, key in enumerate(self._vocabulary)}
@@ -213,32 +216,63 @@ class Linker:
         setting = (prior, self.prior_anchor, self.prior_coverage)
         cached = self._priors.get(setting)
         if cached is None:
-            idf = self.gazetteer.idf
             index: dict[str, list[int]] = {}
             tasks: dict[str, list[int]] = {}
             mask = numpy.zeros(len(self.gazetteer.entries), dtype=bool)
+            chosen: list[int] = []
             for code in prior:
-                for number in self._by_code.get(code, ()):
-                    mask[number] = True
-                    keys = self.gazetteer.entries[number].keys
-                    if self.gazetteer.entries[number].kind == "savoir-faire":
-                        for key in keys:
-                            tasks.setdefault(key, []).append(number)
-                    if self.prior_anchor:
-                        index.setdefault(max(keys, key=idf.__getitem__), []).append(number)
-                        continue
-                    total = rest = self.gazetteer.weights[number][1]
-                    for key in sorted(keys, key=lambda k: -idf[k]):
-                        index.setdefault(key, []).append(number)
-                        rest -= idf[key]
-                        if rest < self.prior_coverage * total:
-                            break
+                numbers, keyed, tasked = self._prior_part(code)
+                chosen += numbers
+                for key, number in tasked:
+                    tasks.setdefault(key, []).append(number)
+                for key, number in keyed:
+                    index.setdefault(key, []).append(number)
+            mask[chosen] = True
             if len(self._priors) >= 256:
                 self._priors.clear()
             cached = self._priors[setting] = (
                 {k: tuple(v) for k, v in index.items()}, mask, {k: tuple(v) for k, v in tasks.items()}
             )
         return cached
+
+    def _prior_part(self, code: str) -> tuple[list[int], list[tuple[str, int]], list[tuple[str, int]]]:
+        """What an item brings to a prior (:meth:`_use_prior`), kept per item and setting (perf only: the
+        liberal linker of kg.nlp.rerank has a new prior, three fiches' items, per offer): its entries,
+        (key, entry) pairs of the index, of the tasks; in the order the prior's lists are built."""
+        setting = (code, self.prior_anchor, self.prior_coverage)
+        part = self._prior_parts.get(setting)
+        if part is not None:
+            return part
+        idf = self.gazetteer.idf
+        numbers: list[int] = []
+        keyed: list[tuple[str, int]] = []
+        tasked: list[tuple[str, int]] = []
+        for number in self._by_code.get(code, ()):
+            numbers.append(number)
+            keys = self.gazetteer.entries[number].keys
+            if self.gazetteer.entries[number].kind == "savoir-faire":
+                tasked += [(key, number) for key in keys]
+            if self.prior_anchor:
+                keyed.append((max(keys, key=idf.__getitem__), number))
+                continue
+            total = rest = self.gazetteer.weights[number][1]
+            for key in sorted(keys, key=lambda k: -idf[k]):
+                keyed.append((key, number))
+                rest -= idf[key]
+                if rest < self.prior_coverage * total:
+                    break
+        if len(self._prior_parts) >= 65536:
+            self._prior_parts.clear()
+        part = self._prior_parts[setting] = (numbers, keyed, tasked)
+        return part
+
+    def share_words(self, other: Linker) -> None:
+        """Read and fill ``other``'s table of keyed words (perf only: the liberal linker of the second stage
+        keys the same clauses as the shipped one). Both must have the same gazetteer and ``fuzzy_word``."""
+        if other.gazetteer is not self.gazetteer or other.fuzzy_word != self.fuzzy_word:
+            raise ValueError("share_words: another gazetteer or fuzzy_word keys words otherwise")
+        self._keyed_words = other._keyed_words
+        self._fuzzy = other._fuzzy
 
     def _reachable(
         self, present: Sequence[Collection[str]], numbers: numpy.ndarray, rows: numpy.ndarray,

@@ -169,6 +169,8 @@ class SkillLinker:
         self.forget()
         self._titles = frozenset(normalise_phrase(a.label) for a in gazetteer.appellations)
         self.reranker = Reranker.shipped(gazetteer, self._titles) if RERANK else None
+        if self.reranker is not None:  # perf only: the liberal linker keys the same words
+            self.reranker.generator.linker.share_words(self.linker)
         # a job title in another spelling ("Auxiliaire de Vie Social"): the same lemma keys as
         # one gendered form of an appellation
         self._title_keys = frozenset(
