@@ -393,9 +393,10 @@ def extract(
         raise _fail(f"{missing[0]}: no such file")
     try:
         graph_store = open_store(settings.store)
+        # FileNotFoundError too when PASSERELLES_NLP_RERANK=1 and the second stage's model file is missing
+        extractor = make_extractor(graph_store, StoreLayout(settings.store).current(), settings.base_iri)
     except FileNotFoundError as exc:
         raise _fail(str(exc)) from None
-    extractor = make_extractor(graph_store, StoreLayout(settings.store).current(), settings.base_iri)
     total = sum(1 for p in offers for line in p.open(encoding="utf-8-sig") if line.strip())
     with output.open("w", encoding="utf-8") as out, Progress(
         TextColumn("extract"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

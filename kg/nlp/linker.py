@@ -67,6 +67,25 @@ class Mention:
         }
 
 
+@dataclass(frozen=True)
+class Scored:
+    """A candidate item of a clause that passed the linker's thresholds, before the candidates compete
+    for the clause's words: its entry (and number in the gazetteer), score, the places in the clause's
+    keyed words of the first and last word it uses and of all of them, and whether it is in the prior."""
+
+    number: int
+    entry: Entry
+    score: float
+    first: int
+    last: int
+    used: tuple[int, ...]
+    favoured: bool
+
+    @property
+    def code(self) -> str:
+        return self.entry.code
+
+
 def prior_fiches(predicted: Sequence[tuple[str, float]], count: int, margin: float | None = None,
                  most: int = 3) -> list[str]:
     """The predicted fiches whose items form the linker's prior: the first ``count``, then (``margin``
@@ -167,6 +186,9 @@ class Linker:
         for number, entry in enumerate(self.gazetteer.entries):
             self._by_code.setdefault(entry.code, []).append(number)
         self._priors: dict[tuple[frozenset[str], bool, float], _Prior] = {}
+        self._prior_parts: dict[
+            tuple[str, bool, float], tuple[list[int], list[tuple[str, int]], list[tuple[str, int]]]
+        ] = {}
         # Perf only: the entries' keys as arrays, so that the coverage bound of all the candidates of
         # a clause is one numpy gather instead of a Python loop per candidate.
         key_id = {key: number for number, key in enumerate(self._vocabulary)}
@@ -194,32 +216,63 @@ class Linker:
         setting = (prior, self.prior_anchor, self.prior_coverage)
         cached = self._priors.get(setting)
         if cached is None:
-            idf = self.gazetteer.idf
             index: dict[str, list[int]] = {}
             tasks: dict[str, list[int]] = {}
             mask = numpy.zeros(len(self.gazetteer.entries), dtype=bool)
+            chosen: list[int] = []
             for code in prior:
-                for number in self._by_code.get(code, ()):
-                    mask[number] = True
-                    keys = self.gazetteer.entries[number].keys
-                    if self.gazetteer.entries[number].kind == "savoir-faire":
-                        for key in keys:
-                            tasks.setdefault(key, []).append(number)
-                    if self.prior_anchor:
-                        index.setdefault(max(keys, key=idf.__getitem__), []).append(number)
-                        continue
-                    total = rest = self.gazetteer.weights[number][1]
-                    for key in sorted(keys, key=lambda k: -idf[k]):
-                        index.setdefault(key, []).append(number)
-                        rest -= idf[key]
-                        if rest < self.prior_coverage * total:
-                            break
+                numbers, keyed, tasked = self._prior_part(code)
+                chosen += numbers
+                for key, number in tasked:
+                    tasks.setdefault(key, []).append(number)
+                for key, number in keyed:
+                    index.setdefault(key, []).append(number)
+            mask[chosen] = True
             if len(self._priors) >= 256:
                 self._priors.clear()
             cached = self._priors[setting] = (
                 {k: tuple(v) for k, v in index.items()}, mask, {k: tuple(v) for k, v in tasks.items()}
             )
         return cached
+
+    def _prior_part(self, code: str) -> tuple[list[int], list[tuple[str, int]], list[tuple[str, int]]]:
+        """What an item brings to a prior (:meth:`_use_prior`), kept per item and setting (perf only: the
+        liberal linker of kg.nlp.rerank has a new prior, three fiches' items, per offer): its entries,
+        (key, entry) pairs of the index, of the tasks; in the order the prior's lists are built."""
+        setting = (code, self.prior_anchor, self.prior_coverage)
+        part = self._prior_parts.get(setting)
+        if part is not None:
+            return part
+        idf = self.gazetteer.idf
+        numbers: list[int] = []
+        keyed: list[tuple[str, int]] = []
+        tasked: list[tuple[str, int]] = []
+        for number in self._by_code.get(code, ()):
+            numbers.append(number)
+            keys = self.gazetteer.entries[number].keys
+            if self.gazetteer.entries[number].kind == "savoir-faire":
+                tasked += [(key, number) for key in keys]
+            if self.prior_anchor:
+                keyed.append((max(keys, key=idf.__getitem__), number))
+                continue
+            total = rest = self.gazetteer.weights[number][1]
+            for key in sorted(keys, key=lambda k: -idf[k]):
+                keyed.append((key, number))
+                rest -= idf[key]
+                if rest < self.prior_coverage * total:
+                    break
+        if len(self._prior_parts) >= 65536:
+            self._prior_parts.clear()
+        part = self._prior_parts[setting] = (numbers, keyed, tasked)
+        return part
+
+    def share_words(self, other: Linker) -> None:
+        """Read and fill ``other``'s table of keyed words (perf only: the liberal linker of the second stage
+        keys the same clauses as the shipped one). Both must have the same gazetteer and ``fuzzy_word``."""
+        if other.gazetteer is not self.gazetteer or other.fuzzy_word != self.fuzzy_word:
+            raise ValueError("share_words: another gazetteer or fuzzy_word keys words otherwise")
+        self._keyed_words = other._keyed_words
+        self._fuzzy = other._fuzzy
 
     def _reachable(
         self, present: Sequence[Collection[str]], numbers: numpy.ndarray, rows: numpy.ndarray,
@@ -322,6 +375,29 @@ class Linker:
         >>> [[m.text for m in found] for found in linker.link_many(clauses)]
         [['lecture de plans'], []]
         """
+        return [
+            self._compete(tokens, text, keyed, scored)
+            for tokens, (keyed, scored) in zip(clauses, self.scored_many(clauses, text, prior, sections),
+                                               strict=True)
+        ]
+
+    def scored_many(
+        self,
+        clauses: Sequence[Sequence[Token]],
+        text: str | None = None,
+        prior: frozenset[str] | None = None,
+        sections: Sequence[str] | None = None,
+    ) -> list[tuple[list[tuple[int, str, float]], list[Scored]]]:
+        """Each clause's keyed words and its candidates that pass the thresholds, *before* they compete
+        for the words (what :meth:`link_many` then keeps): the candidates of the learned second stage
+        (:mod:`kg.nlp.rerank`).
+
+        >>> from kg.nlp.gazetteer import Gazetteer
+        >>> rows = [("1", "Lecture de plan", "savoir"), ("2", "Plan", "savoir")]
+        >>> linker = Linker(Gazetteer.from_rows(rows))
+        >>> [(s.code, s.first, s.last) for s in linker.scored_many([words("lecture de plan")])[0][1]]
+        [('1', 0, 1), ('2', 1, 1)]
+        """
         prior_codes = prior or frozenset()
         if prior_codes:
             prior_index, prior_mask, prior_tasks = self._use_prior(prior_codes)
@@ -377,7 +453,7 @@ class Linker:
             found.append((keyed, positions))
         starts.append(len(numbers))
         if not numbers:
-            return [[] for _ in clauses]
+            return [(keyed, []) for keyed, _ in found]
         candidates_all = numpy.array(numbers, dtype=numpy.int64)
         need_of: numpy.ndarray | float = self.min_coverage
         if prior_codes:
@@ -388,17 +464,16 @@ class Linker:
                 need_of = numpy.where(lone_prior, 0.0, need_of)
         reaches = self._reachable(present, candidates_all, numpy.array(rows, dtype=numpy.int64), need_of)
         reach_list: list[float] = reaches.tolist()
-        out = []
+        out: list[tuple[list[tuple[int, str, float]], list[Scored]]] = []
         for number, (tokens, (keyed, positions)) in enumerate(zip(clauses, found, strict=True)):
             first, last = starts[number], starts[number + 1]
             pairs = zip(numbers[first:last], reach_list[first:last], strict=True)
             kept = [(n, r) for n, r in pairs if r >= 0]
             away = sections is not None and sections[number] in self.one_word_savoir_away
             out.append(
-                self._mentions(
-                    tokens, text, prior_codes, keyed, positions, kept, away, lone_keys[number],
-                    learned_all[number],
-                )
+                (keyed, self._scored(
+                    tokens, prior_codes, keyed, positions, kept, away, lone_keys[number], learned_all[number],
+                ))
             )
         return out
 
@@ -447,10 +522,9 @@ class Linker:
                 out[key] = number
         return out
 
-    def _mentions(
+    def _scored(
         self,
         tokens: Sequence[Token],
-        text: str | None,
         prior_codes: frozenset[str],
         keyed: list[tuple[int, str, float]],
         positions: dict[str, list[tuple[int, float]]],
@@ -458,10 +532,10 @@ class Linker:
         away: bool = False,
         alone: dict[str, int] | None = None,
         learned: dict[str, tuple[int, float]] | None = None,
-    ) -> list[Mention]:
-        """A clause's mentions among its candidates ``kept`` (entry number, coverage bound); ``away``:
-        the clause is in a section of ``one_word_savoir_away``; ``alone``: the keys of its one-word
-        list items."""
+    ) -> list[Scored]:
+        """A clause's candidates among ``kept`` (entry number, coverage bound) that pass the thresholds,
+        best first (the order in which they claim words); ``away``: the clause is in a section of
+        ``one_word_savoir_away``; ``alone``: the keys of its one-word list items."""
         if not kept:
             return []
         self._texts = [tokens[number][2] for number, _, _ in keyed]
@@ -500,17 +574,28 @@ class Linker:
                 found = self.assoc_score, order, order, [order]
             if found is None or (not favoured and found[0] < outside):
                 continue
-            scored.append((found[0], len(entry.keys), entry, found[1], found[2], found[3], favoured))
+            scored.append(Scored(number, entry, found[0], found[1], found[2], tuple(found[3]), favoured))
         # Best score first; on a tie an item of the prior, a savoir-être item, then the entry
         # with more keys.
         bonus = self.prior_bonus
         scored.sort(
-            key=lambda s: (-round(s[0] + bonus * s[6], 6), not s[6], s[2].kind != "savoir-etre", -s[1],
-                           s[2].code)
+            key=lambda s: (-round(s.score + bonus * s.favoured, 6), not s.favoured,
+                           s.entry.kind != "savoir-etre", -len(s.entry.keys), s.entry.code)
         )
+        return scored
+
+    def _compete(
+        self, tokens: Sequence[Token], text: str | None, keyed: list[tuple[int, str, float]],
+        scored: Sequence[Scored],
+    ) -> list[Mention]:
+        """The mentions of a clause: its candidates, best first, each keeping the words it uses unless
+        half of them are already claimed."""
         claimed: set[int] = set()
         mentions: list[Mention] = []
-        for score, _, entry, first, last, used, _ in scored:
+        for candidate in scored:
+            score, entry, first, last, used = (
+                candidate.score, candidate.entry, candidate.first, candidate.last, candidate.used
+            )
             fresh = [u for u in used if u not in claimed]
             if len(fresh) * 2 <= len(used):
                 continue

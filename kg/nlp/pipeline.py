@@ -16,9 +16,10 @@ The tagger, parser, NER and statistical lemmatizer are left out: they cost ~15×
 
 from __future__ import annotations
 
+import os
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
@@ -32,13 +33,16 @@ from kg.nlp.gazetteer import Gazetteer
 from kg.nlp.linker import Linker, Mention, Token, prior_fiches
 from kg.nlp.offer_tokenizer import OfferTokenizer
 from kg.nlp.offers import Offer, RecordError, prepare
+from kg.nlp.rerank import Reranker
 from kg.nlp.segment import Segment, segment
 from kg.nlp.text import form_key, normalise_phrase, phrase_keys, unglue
 
 MODEL = "fr_core_news_sm"
 EXCLUDED = ["tok2vec", "morphologizer", "parser", "attribute_ruler", "lemmatizer", "ner", "senter"]
 
-for _name, _default in (("segments", None), ("skills", None), ("emerging", None), ("prior", None)):
+# "occupations": the predicted (fiche, score) candidates, read by the learned second stage (kg.nlp.rerank)
+for _name, _default in (("segments", None), ("skills", None), ("emerging", None), ("prior", None),
+                        ("occupations", None)):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=_default)
 
@@ -71,6 +75,11 @@ PRIOR_FICHES = 1  # predicted fiches whose items are the linker's prior (benchma
 # the next fiches (up to 3) also give the prior when their score is at least this share of the top one
 # (None: off; kg.nlp.linker.prior_fiches, chosen by CV in benchmarks/tune_linker.py)
 PRIOR_MARGIN: float | None = None
+# The learned second stage (kg.nlp.rerank) decides the links when PASSERELLES_NLP_RERANK=1, its model file
+# is there and the doc has its occupation candidates (the extraction; tune_linker.py and the bloc linking
+# use the first stage alone). Off by default: it costs ~8 ms per offer, the extraction falling from ~100
+# to ~59 offers per CPU-second (docs/readme/skillq.md). On without the model file: FileNotFoundError
+RERANK = os.environ.get("PASSERELLES_NLP_RERANK", "") == "1"
 EMERGING_SECTIONS = frozenset({"missions", "profile", "qualities"})
 MEMO_SIZE = 100_000  # clauses whose results the linker component keeps (then it starts afresh)
 REPOSTS = 20_000  # offers whose results Extractor.extract keeps for their reposts (then it starts afresh)
@@ -130,6 +139,7 @@ class SkillLinker:
         self._title_keys: frozenset[frozenset[str]] = frozenset()
         self.prior_fiches = PRIOR_FICHES
         self.prior_margin = PRIOR_MARGIN
+        self.reranker: Reranker | None = None
         # A clause's text, prior, section and settings → the tokens it had, where it started, and its
         # mentions and emerging phrases (offsets relative to that start).
         self._memo: dict[tuple[object, ...], tuple[list[Token], int, _Result]] = {}
@@ -158,6 +168,9 @@ class SkillLinker:
         self.linker = Linker(gazetteer)
         self.forget()
         self._titles = frozenset(normalise_phrase(a.label) for a in gazetteer.appellations)
+        self.reranker = Reranker.shipped(gazetteer, self._titles) if RERANK else None
+        if self.reranker is not None:  # perf only: the liberal linker keys the same words
+            self.reranker.generator.linker.share_words(self.linker)
         # a job title in another spelling ("Auxiliaire de Vie Social"): the same lemma keys as
         # one gendered form of an appellation
         self._title_keys = frozenset(
@@ -171,34 +184,18 @@ class SkillLinker:
         if self.linker is None:
             raise RuntimeError("pas_skill_linker has no gazetteer: call .use(gazetteer) first")
         text = doc_text(doc)
-        # Offsets from the token arrays: building 1,000 Token objects per offer costs more
-        # than the linking.
-        array = doc.to_array([IDX, LENGTH]).T
-        raw_starts: list[int] = array[0].tolist()
-        raw_ends: list[int] = (array[0] + array[1]).tolist()
         # The clauses of the requirement segments: (start, end, its tokens, section, memo key)
         found_clauses: list[tuple[int, int, list[Token], str, tuple[object, ...]]] = []
         settings = self._settings()  # the same for every clause of the offer
         prior = doc._.prior
-        for seg in doc._.segments or []:
-            if not seg.requirement:
-                continue
-            # Only the words of requirement segments are read: the doc's tokens that overlap this one
-            # (a clause's tokens are those that start in it, so the others cannot be among them).
-            first, last = bisect_right(raw_ends, seg.start), bisect_left(raw_starts, seg.end)
-            tokens = self._words(text, raw_starts, raw_ends, first, last)
-            starts = [t[0] for t in tokens]
-            for start, end in clauses(text, seg):
-                first = bisect_left(starts, start)
-                last = bisect_left(starts, end)
-                clause_tokens = tokens[first:last]  # a token across the end ("réactif(ve)") is its start's
-                # Perf only: a clause met before (reposts, an employer's boilerplate: 18% of the clauses
-                # of the 610 real offers) with the same words at the same places (checked on a hit, see
-                # _same_places), prior and settings has the same mentions and emerging phrases, at other
-                # offsets.
-                stop = max(end, clause_tokens[-1][1]) if clause_tokens else end
-                key: tuple[object, ...] = (text[start:stop], prior, seg.section, settings)
-                found_clauses.append((start, end, clause_tokens, seg.section, key))
+        for start, end, clause_tokens, section in self.clauses_of(doc):
+            # Perf only: a clause met before (reposts, an employer's boilerplate: 18% of the clauses
+            # of the 610 real offers) with the same words at the same places (checked on a hit, see
+            # _same_places), prior and settings has the same mentions and emerging phrases, at other
+            # offsets.
+            stop = max(end, clause_tokens[-1][1]) if clause_tokens else end
+            key: tuple[object, ...] = (text[start:stop], prior, section, settings)
+            found_clauses.append((start, end, clause_tokens, section, key))
         # Each clause's mentions and emerging phrases, offsets relative to its start. Perf only: the
         # clauses not met before are linked together (one numpy pass for the offer).
         results: dict[int, _Result] = {}  # clause number → its result
@@ -230,14 +227,67 @@ class SkillLinker:
             result = results[number] = (_moved(found, -start), _moved_items(items, -start))
             self._memo[key] = (clause_tokens, start, result)
         skills: list[Mention] = []
-        emerging: list[dict[str, object]] = []
+        per_clause: list[tuple[list[Mention], list[dict[str, object]]]] = []
         for number, (start, _, _, _, key) in enumerate(found_clauses):
             mentions, items = results[number] if number in results else results[seen[key]]
-            skills += _moved(mentions, start)
-            emerging += _moved_items(items, start)
+            moved = _moved(mentions, start)
+            skills += moved
+            per_clause.append((moved, _moved_items(items, start)))
+        occupations = doc._.occupations
+        if self.reranker is not None and occupations is not None:
+            skills = self.reranker.mentions([c[:4] for c in found_clauses], text, occupations, skills)
+            per_clause = self._emerging_again(text, found_clauses, per_clause, skills)
         doc._.skills = skills
-        doc._.emerging = emerging
+        doc._.emerging = [item for _, items in per_clause for item in items]
         return doc
+
+    def _emerging_again(
+        self, text: str, found_clauses: Sequence[tuple[int, int, list[Token], str, object]],
+        per_clause: list[tuple[list[Mention], list[dict[str, object]]]], skills: Sequence[Mention],
+    ) -> list[tuple[list[Mention], list[dict[str, object]]]]:
+        """Each clause's mentions and emerging phrases once the second stage has decided the links: a
+        phrase it links is no longer emerging, and one the first stage linked but it drops is emerging
+        again (as if nothing had linked it). A clause whose mentions cover the same spans keeps its
+        phrases (perf only: the same list items are touched)."""
+        starts = [c[0] for c in found_clauses]
+        kept: list[list[Mention]] = [[] for _ in found_clauses]
+        for mention in skills:  # each in the clause it starts in (the clauses do not overlap)
+            number = bisect_right(starts, mention.start) - 1
+            if number >= 0:
+                kept[number].append(mention)
+        out = []
+        for (start, end, _, section, _), (first, items), mentions in zip(
+            found_clauses, per_clause, kept, strict=True
+        ):
+            if {(m.start, m.end) for m in mentions} != {(m.start, m.end) for m in first}:
+                emerging = section in EMERGING_SECTIONS
+                items = self._emerging_items(text, start, end, mentions) if emerging else []
+            out.append((mentions, items))
+        return out
+
+    def clauses_of(self, doc: Doc) -> list[tuple[int, int, list[Token], str]]:
+        """The clauses of the requirement segments of a segmented doc, as the linker reads them: their
+        offsets, their words and their section."""
+        text = doc_text(doc)
+        # Offsets from the token arrays: building 1,000 Token objects per offer costs more
+        # than the linking.
+        array = doc.to_array([IDX, LENGTH]).T
+        raw_starts: list[int] = array[0].tolist()
+        raw_ends: list[int] = (array[0] + array[1]).tolist()
+        out: list[tuple[int, int, list[Token], str]] = []
+        for seg in doc._.segments or []:
+            if not seg.requirement:
+                continue
+            # Only the words of requirement segments are read: the doc's tokens that overlap this one
+            # (a clause's tokens are those that start in it, so the others cannot be among them).
+            first, last = bisect_right(raw_ends, seg.start), bisect_left(raw_starts, seg.end)
+            tokens = self._words(text, raw_starts, raw_ends, first, last)
+            starts = [t[0] for t in tokens]
+            for start, end in clauses(text, seg):
+                # a token across the end ("réactif(ve)") is its start's
+                clause_tokens = tokens[bisect_left(starts, start) : bisect_left(starts, end)]
+                out.append((start, end, clause_tokens, seg.section))
+        return out
 
     @staticmethod
     def _words(text: str, starts: list[int], ends: list[int], first: int, last: int) -> list[Token]:
@@ -407,6 +457,7 @@ class Extractor:
         assert isinstance(linker, SkillLinker)
         for doc, predicted in zip(made, predictions, strict=True):
             doc._.prior = linker.prior(predicted)
+            doc._.occupations = predicted
         docs = self.nlp.pipe(made)
         for key, doc, predicted in zip(new, docs, predictions, strict=True):
             found[key] = (predicted, doc._.skills, doc._.emerging)

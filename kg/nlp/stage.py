@@ -26,7 +26,7 @@ from kg.nlp.extract import occupation_model
 from kg.nlp.gazetteer import Gazetteer, select
 from kg.nlp.graph import GraphWriter
 from kg.nlp.offers import Offer, RecordError, read_offers
-from kg.nlp.pipeline import MODEL, Extractor, load_pipeline
+from kg.nlp.pipeline import MODEL, RERANK, Extractor, load_pipeline
 from kg.provenance import SourceReport, graph_iri
 
 OFFER_MAPPING = "offers-jobs.rq"
@@ -88,7 +88,8 @@ def run_stage(manifest: Manifest, store: ox.Store, base_iri: str, spool_dir: Pat
     nlp = load_pipeline(gazetteer)
     extractor = Extractor(nlp, occupation_model(view, base_iri))
     t_models = time.perf_counter()
-    version = f"{__version__}-{MODEL}-{nlp.meta.get('version', '')}"
+    # the learned second stage (PASSERELLES_NLP_RERANK=1) gives other links: another graph version
+    version = f"{__version__}-{MODEL}-{nlp.meta.get('version', '')}" + ("-rerank" if RERANK else "")
     spec = SourceSpec(
         name=NAME,
         title="Extraction des offres d'emploi et des blocs RNCP (kg.nlp) — compétences, métiers prédits, "

@@ -1,0 +1,305 @@
+"""The learned second stage of the skill linker (:mod:`kg.nlp.rerank`) under the 5-fold CV of
+``benchmarks/tune_linker.py``, beside the linker it would replace, in the same run.
+
+    .venv/bin/python benchmarks/rerank_skills.py --store /work/real-s7 [--test] [--write]
+
+Per outer fold (the folds of ``tune_linker.py``: DEV offers shuffled with seed 4, every fifth):
+
+1. *before*: the linker's settings chosen by coordinate ascent on the other four folds
+   (``tune_linker.ascend``), scored on the held-out fold — the figure ``tune_linker.py`` prints;
+2. *after*: the liberal first stage proposes candidates for every DEV offer (the ``linked`` feature
+   = the links of the linker with this fold's chosen settings); a logistic regression is fitted on the
+   four training folds' candidates (positive: an annotated mention overlapping the span accepts the
+   item); its L2 weight and decision threshold are chosen by an inner 4-fold CV over the training
+   offers (pooled F1 of the offer-level measure); the held-out fold is decided with them.
+
+Counts are pooled over the five held-out folds (:func:`kg.nlp.evaluate.offer_item_pr`). The *ceiling*
+is the share of DEV units with an accepted item among the candidates. ``--test`` scores TEST once:
+the model fitted on all DEV (settings, L2 and threshold chosen on all DEV). ``--write`` fits the model
+on all DEV with the shipped linker's links as the ``linked`` feature and writes
+``kg/nlp/rerank-model.json`` (the file the extraction reads).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import numpy  # noqa: E402
+from tune_linker import (  # noqa: E402
+    GRID,
+    PIPELINE_SETTINGS,
+    Runner,
+    annotation_parser,
+    ascend,
+    offer_texts,
+    pooled,
+    row,
+)
+
+from kg.nlp.evaluate import PR, AnnotatedOffer, annotated_offer, offer_item_pr  # noqa: E402
+from kg.nlp.linker import Mention, prior_fiches  # noqa: E402
+from kg.nlp.pipeline import PRIOR_FICHES, PRIOR_MARGIN  # noqa: E402
+from kg.nlp.rerank import (  # noqa: E402
+    BASE_FEATURES,
+    FEATURES,
+    LIBERAL,
+    Candidate,
+    Generator,
+    Model,
+    choose,
+    decide,
+    fit_offers,
+    matrix,
+)
+
+MODEL_PATH = ROOT / "kg" / "nlp" / "rerank-model.json"
+
+
+def label(candidate: Candidate, offer: AnnotatedOffer, anywhere: bool = False) -> int:
+    """1 when an annotated mention (not a diploma) overlapping the candidate's span accepts its item
+    (``anywhere``: any mention of the offer, as the offer-level precision counts it)."""
+    return int(any(
+        m.kind != "diploma" and candidate.code in m.accepted
+        and (anywhere or (m.start < candidate.end and candidate.start < m.end))
+        for m in offer.mentions
+    ))
+
+
+class Links:
+    """The linker's mentions per offer under given settings (the runner's docs and predictions)."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.cache: dict[tuple[Any, ...], list[list[Mention]]] = {}
+
+    def __call__(self, point: dict[str, Any]) -> list[list[Mention]]:
+        key = tuple(point[k] for k in GRID)
+        if key not in self.cache:
+            runner = self.runner
+            for name, value in point.items():
+                if name not in PIPELINE_SETTINGS:
+                    setattr(runner.linker, name, value)
+            out = []
+            for doc, fiches in zip(runner.docs, runner.predicted, strict=True):
+                chosen = prior_fiches(fiches, point["prior_fiches"], point["prior_margin"])
+                doc._.prior = runner.gazetteer.prior(chosen) or None
+                out.append(list(runner.component(doc)._.skills))
+            self.cache[key] = out
+        return self.cache[key]
+
+
+def offer_candidates(
+    runner: Runner, generator: Generator, texts: dict[str, tuple[str, str]], links: list[list[Mention]]
+) -> list[list[Candidate]]:
+    """Every offer's candidates, ``links`` giving the ``linked`` feature."""
+    out = []
+    every = zip(runner.docs, runner.offers, runner.predicted, links, strict=True)
+    for doc, offer, predicted, linked in every:
+        clauses = runner.component.clauses_of(doc)
+        out.append(generator.candidates(clauses, texts[offer.id][1], predicted, linked))
+    return out
+
+
+def judge_with(
+    offers: Sequence[AnnotatedOffer], cands: Sequence[list[Candidate]], precision: float | None = None
+) -> Callable[[Mapping[int, numpy.ndarray], float, Sequence[int]], float]:
+    """The inner CV's judge: pooled F1 of the offer-level measure of the decided candidates; with
+    ``precision``, the recall of the decisions whose precision reaches it (any of them beats the others,
+    which are ranked by F1) — the issue's goal is a precision floor and a recall floor."""
+
+    def judge(probabilities: Mapping[int, numpy.ndarray], threshold: float, chosen: Sequence[int]) -> float:
+        pr = scores(offers, cands, probabilities, threshold, chosen)
+        if precision is None:
+            return pr.f1
+        return 1.0 + pr.recall if pr.precision >= precision else pr.f1
+
+    return judge
+
+
+# products of features (--interactions): the linear model cannot say "a partial match is right when the
+# fiche lists it" or "a knowledge noun is wrong in the opening" on its own
+PAIRS = (("linked", "coverage"), ("linked", "fiche1"), ("fiche1", "coverage"), ("fiche2", "coverage"),
+         ("fiche1", "rarest_shared"), ("kind_savoir", "section_intro"),
+         ("kind_savoir-etre", "section_qualities"), ("coverage", "coverage"), ("score", "anchor"),
+         ("one_key", "fiche1"))
+INTERACTIONS = False
+COMPETE = True  # kg.nlp.rerank.decide's word competition (--no-compete: every candidate above the threshold)
+
+
+def scores(
+    offers: Sequence[AnnotatedOffer], cands: Sequence[list[Candidate]],
+    probabilities: Mapping[int, numpy.ndarray], threshold: float, chosen: Sequence[int],
+) -> PR:
+    total = PR(0, 0, 0, 0)
+    for o in chosen:
+        kept = decide(cands[o], probabilities[o].tolist(), threshold, COMPETE)
+        total = total + offer_item_pr(offers[o], {c.code for c in kept})
+    return total
+
+
+def data(
+    offers: Sequence[AnnotatedOffer], cands: Sequence[list[Candidate]], features: Sequence[str],
+    anywhere: bool = False,
+) -> tuple[list[numpy.ndarray], list[numpy.ndarray]]:
+    """Each offer's feature rows and labels."""
+    X = [matrix(c, features) for c in cands]
+    if INTERACTIONS:
+        X = [numpy.hstack([x, numpy.column_stack([
+            x[:, features.index(a)] * x[:, features.index(b)] for a, b in PAIRS
+        ]) if len(x) else numpy.zeros((0, len(PAIRS)))]) for x in X]
+    y = [
+        numpy.array([label(c, offer, anywhere) for c in found], dtype=numpy.float64)
+        for offer, found in zip(offers, cands, strict=True)
+    ]
+    return X, y
+
+
+def ceiling(offers: Sequence[AnnotatedOffer], cands: Sequence[list[Candidate]]) -> PR:
+    total = PR(0, 0, 0, 0)
+    for offer, found in zip(offers, cands, strict=True):
+        total = total + offer_item_pr(offer, {c.code for c in found})
+    return total
+
+
+def main() -> None:
+    parser = annotation_parser(__doc__.splitlines()[0])
+    parser.add_argument("--test", action="store_true", help="also score TEST once (model fitted on all DEV)")
+    parser.add_argument("--write", action="store_true", help=f"fit on all DEV and write {MODEL_PATH.name}")
+    parser.add_argument("--no-cv", action="store_true",
+                        help="skip the cross-validation (with --test/--write)")
+    parser.add_argument("--variant", action="append", default=[], metavar="TEXT",
+                        help="run only the variants whose name holds TEXT (repeatable)")
+    parser.add_argument("--precision", type=float, default=None, metavar="P",
+                        help="choose the threshold for the most recall at this inner-CV precision"
+                        " (default: the best F1)")
+    parser.add_argument("--interactions", action="store_true",
+                        help="add products of a few features (PAIRS) to every variant")
+    parser.add_argument("--no-compete", action="store_true",
+                        help="keep every candidate above the threshold (no competition for a clause's words)")
+    parser.add_argument("--quick", action="store_true",
+                        help="take the shipped linker's settings in every fold instead of the ascent's")
+    args = parser.parse_args()
+    global COMPETE, INTERACTIONS
+    COMPETE = not args.no_compete
+    INTERACTIONS = args.interactions
+    lines = args.annotation.read_text().splitlines()
+    rows = [annotated_offer(json.loads(line)) for line in lines if line.strip()]
+    dev = [r for r in rows if r.split == "dev"]
+    test = [r for r in rows if r.split == "test"]
+    texts = offer_texts(args.data)
+    t0 = time.perf_counter()
+    runner = Runner(args.store, dev, texts)
+    links = Links(runner)
+    titles = runner.component._titles
+    generators = {fiches: Generator(runner.gazetteer, fiches=fiches, titles=titles) for fiches in (1, 3)}
+    print(f"loaded in {time.perf_counter() - t0:.0f} s; liberal settings {LIBERAL}")
+    defaults = {k: getattr(runner.linker, k) for k in GRID if k not in PIPELINE_SETTINGS} | {
+        "prior_fiches": PRIOR_FICHES, "prior_margin": PRIOR_MARGIN}
+
+    order = list(range(len(dev)))
+    import random
+
+    random.Random(4).shuffle(order)
+    folds = [order[i::5] for i in range(5)]
+    without_linked = tuple(f for f in BASE_FEATURES if f != "linked")
+    no_fiche = tuple(f for f in BASE_FEATURES if not f.startswith("fiche"))
+    # variant name → (prior fiches of the liberal linker, features, candidate filter)
+    keep_all: Callable[[Candidate], bool] = lambda c: True  # noqa: E731
+    only_linked: Callable[[Candidate], bool] = lambda c: c.features[FEATURES.index("linked")] > 0  # noqa: E731
+    # (the last: positive when the item is accepted anywhere in the offer, not only at the span)
+    variants: dict[str, tuple[int, tuple[str, ...], Callable[[Candidate], bool], bool]] = {
+        "liberal, 3 fiches, all features": (3, BASE_FEATURES, keep_all, False),
+        "liberal, 3 fiches, all features + the offer's (item_clauses, linked_elsewhere, fiche_linked)":
+            (3, FEATURES, keep_all, False),
+        "liberal, 3 fiches, without `linked`": (3, without_linked, keep_all, False),
+        "liberal, 3 fiches, without the fiche features": (3, no_fiche, keep_all, False),
+        "liberal, 3 fiches, all features, positive if accepted anywhere in the offer":
+            (3, BASE_FEATURES, keep_all, True),
+        "liberal, 1 fiche, all features": (1, BASE_FEATURES, keep_all, False),
+        "the linker's links only (a filter), all features": (3, BASE_FEATURES, only_linked, False),
+    }
+    if args.variant:
+        exact = {k: v for k, v in variants.items() if k in args.variant}
+        variants = exact or {k: v for k, v in variants.items() if any(t in k for t in args.variant)}
+    held_before = PR(0, 0, 0, 0)
+    held_after = {name: PR(0, 0, 0, 0) for name in variants}
+    ceilings = {name: PR(0, 0, 0, 0) for name in variants}
+    counted = {name: 0 for name in variants}
+    for number, fold in enumerate([] if args.no_cv else folds):
+        t1 = time.perf_counter()
+        train_offers = [o for o in order if o not in fold]
+        point = defaults if args.quick else ascend(runner, defaults, train_offers)
+        held_before = held_before + pooled(runner.counts(point), fold)
+        for name, (fiches, features, keep, anywhere) in variants.items():
+            cands = [
+                [c for c in found if keep(c)]
+                for found in offer_candidates(runner, generators[fiches], texts, links(point))
+            ]
+            X, y = data(dev, cands, features, anywhere)
+            l2, threshold = choose(X, y, train_offers, features, judge_with(dev, cands, args.precision))
+            model = fit_offers(X, y, train_offers, features, l2)
+            probs = {o: model.probability(X[o]) if cands[o] else numpy.zeros(0) for o in fold}
+            held_after[name] = held_after[name] + scores(dev, cands, probs, threshold, fold)
+            ceilings[name] = ceilings[name] + ceiling([dev[o] for o in fold], [cands[o] for o in fold])
+            counted[name] += sum(len(cands[o]) for o in fold)
+            print(f"fold {number}: {name}: l2 {l2}, threshold {threshold}")
+        spent = time.perf_counter() - t1
+        print(f"fold {number} ({len(fold)} offers) in {spent:.0f} s; linker settings {point}")
+
+    if not args.no_cv:
+        print(f"\n| DEV split, {len(dev)} offers, 5-fold CV held out | P | R | F1 | units found |"
+              " ceiling (units with an accepted candidate) | candidates |\n|---|---|---|---|---|---|---|")
+        print(row("before: linker, settings chosen per fold", held_before) + "  | |")
+        for name in variants:
+            c = ceilings[name]
+            ceiling_cell = f"{c.found}/{c.gold} ({c.recall:.3f})"
+            print(row(f"after: {name}", held_after[name]) + f" {ceiling_cell} | {counted[name]} |")
+
+    if args.test or args.write:
+        overall = ascend(runner, defaults, order)
+        fiches, features = 3, BASE_FEATURES  # the shipped variant: "liberal, 3 fiches, all features"
+        # the model with the links of the settings chosen on all DEV, and the shipped one (the links of the
+        # shipped defaults, as the extraction runs it)
+        fitted: dict[str, tuple[dict[str, Any], Model]] = {}
+        for name, point in (("settings chosen on all DEV", overall), ("shipped defaults", defaults)):
+            cands = offer_candidates(runner, generators[fiches], texts, links(point))
+            X, y = data(dev, cands, features)
+            l2, threshold = choose(X, y, order, features, judge_with(dev, cands))
+            fitted[name] = (point, fit_offers(X, y, order, features, l2, threshold))
+            probs = {o: fitted[name][1].probability(X[o]) if cands[o] else numpy.zeros(0) for o in order}
+            fits = scores(dev, cands, probs, threshold, order)
+            print(f"all DEV, links of the {name} {point}: l2 {l2}, threshold {threshold}; in-sample"
+                  f" P {fits.precision:.3f} R {fits.recall:.3f} ({fits.found}/{fits.gold})")
+        if args.write:
+            fitted["shipped defaults"][1].save(MODEL_PATH)
+            print(f"wrote {MODEL_PATH}")
+        if args.test:
+            test_runner = Runner(args.store, test, texts)
+            test_links = Links(test_runner)
+            everything = list(range(len(test)))
+            print(f"\n| TEST split, {len(test)} offers (read once) | P | R | F1 | units found |"
+                  "\n|---|---|---|---|---|")
+            before = pooled(test_runner.counts(overall), everything)
+            print(row("before: linker, settings chosen on DEV", before))
+            print(row("before: linker, shipped defaults", pooled(test_runner.counts(defaults), everything)))
+            for name, (point, model) in fitted.items():
+                test_cands = offer_candidates(test_runner, generators[fiches], texts, test_links(point))
+                probs = {o: model.probability(matrix(c, features)) if c else numpy.zeros(0)
+                         for o, c in enumerate(test_cands)}
+                after = scores(test, test_cands, probs, model.threshold, everything)
+                print(row(f"after: second stage fitted on all DEV, links of the {name}", after))
+            c = ceiling(test, test_cands)
+            print(f"TEST ceiling: {c.found}/{c.gold} ({c.recall:.3f})")
+
+
+if __name__ == "__main__":
+    main()

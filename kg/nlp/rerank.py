@@ -1,0 +1,603 @@
+"""A learned second stage for the skill linker: candidates generated liberally, each described by a few
+features the linker computes anyway, scored by a small L2-regularised logistic regression.
+
+The first stage (:class:`kg.nlp.linker.Linker`) keeps a candidate item when hand-set scores pass
+thresholds chosen by cross-validation. Here a *liberal* linker (looser thresholds, the items of the
+first few predicted fiches as prior) proposes more (clause span, item) pairs; each becomes a
+:class:`Candidate` with a feature vector (:data:`FEATURES`): the share of the label's weight found, how
+rare the shared words are, rapidfuzz ratios of the span and the label, the item's kind, whether and where
+the predicted fiches list it, the clause's section and length, the best competing candidate of the
+clause, and whether the shipped linker links it. :func:`fit` learns the weights (numpy, Newton steps);
+:func:`decide` keeps, per clause, the most probable candidates above a threshold, each claiming its
+words as the linker's own competition does.
+
+>>> import numpy
+>>> X = numpy.array([[0.0], [1.0], [2.0], [3.0]]); y = numpy.array([0, 0, 1, 1])
+>>> model = fit(X, y, ("score",), l2=0.1)
+>>> bool(model.probability(X)[3] > 0.5 > model.probability(X)[0])
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy
+from rapidfuzz import fuzz
+
+from kg.nlp.gazetteer import Entry, Gazetteer
+from kg.nlp.linker import Linker, Mention, Token
+from kg.nlp.text import form_key, normalise_phrase
+
+KINDS = ("savoir-faire", "savoir", "savoir-etre", "macro-competence")
+SECTIONS = ("intro", "missions", "profile", "qualities")
+FEATURES: tuple[str, ...] = (
+    "score",  # the liberal linker's score (coverage × compactness)
+    "coverage",  # the idf-weighted share of the label's keys found in the clause
+    "compactness",  # matched words / words of the window they span
+    "shared_keys",  # label keys found
+    "label_keys",  # label keys
+    "missing_weight",  # idf of the label's keys not found (÷ 10)
+    "rarest_shared",  # idf of the rarest key found (÷ 10)
+    "anchor",  # the label's rarest key is found
+    "one_key",  # the label has one key
+    "fuzzy_word",  # a word was mapped to the key by rapidfuzz
+    "exact",  # the span reads as the label (accents and case aside)
+    "ratio",  # rapidfuzz ratio of the span and the label's form key (÷ 100)
+    "token_set",  # rapidfuzz token-set ratio of the same (÷ 100)
+    "fiche1",  # the top predicted fiche lists the item
+    "fiche2",  # the second one does
+    "fiche3",  # the third one does
+    "fiche_score",  # the occupation score of the best predicted fiche listing it, ÷ the top score
+    *(f"kind_{k}" for k in KINDS),
+    "alias",  # an everyday form (gazetteer.ALIASES) rather than the label
+    *(f"section_{s}" for s in SECTIONS),
+    "clause_words",  # log(1 + keyed words of the clause)
+    "span_words",  # keyed words of the span's window
+    "best_other",  # the best score of another item in the clause
+    "margin",  # score − best_other
+    "rank",  # 1 / (1 + the candidate's rank by score in its clause)
+    "fiches_holding",  # log(1 + number of ROME fiches that list the item)
+    "linked",  # the shipped linker links this item at an overlapping span
+    # the offer around the clause
+    "item_clauses",  # log(1 + clauses of the offer where the item is a candidate)
+    "linked_elsewhere",  # the shipped linker links the item in another clause of the offer
+    "fiche_linked",  # log(1 + the offer's linked items that the item's best predicted fiche lists)
+)
+# The features of the shipped model (kg/nlp/rerank-model.json names its own; these are the first ones)
+BASE_FEATURES = FEATURES[: FEATURES.index("linked") + 1]
+
+# The liberal first stage: every threshold of the shipped linker loosened (benchmarks/rerank_skills.py).
+LIBERAL = {
+    "min_coverage": 0.6,
+    "min_score": 0.5,
+    "single_word": 80.0,
+    "prior_coverage": 0.25,
+    "prior_min_keys": 1,
+    "prior_anchor": False,
+    "outside_score": 0.0,
+    "prior_bonus": 0.0,
+    "one_word_savoir_away": (),
+    "prior_lone_word": 5.0,
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One (clause span, item) pair: the clause's number in the offer, the item, the span's offsets,
+    the clause tokens it uses (for the competition of :func:`decide`) and its features."""
+
+    clause: int
+    code: str
+    start: int
+    end: int
+    used: frozenset[int]
+    features: tuple[float, ...]
+
+
+@dataclass
+class Generator:
+    """Proposes and describes the candidates of an offer's clauses.
+
+    ``fiches``: how many predicted fiches give the liberal linker's prior; ``titles``: normalised job
+    titles, a span reading as one is no skill (as in :class:`kg.nlp.pipeline.SkillLinker`)."""
+
+    gazetteer: Gazetteer
+    fiches: int = 3
+    settings: Mapping[str, object] = field(default_factory=lambda: dict(LIBERAL))
+    titles: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.linker = Linker(self.gazetteer, **self.settings)  # type: ignore[arg-type]
+        holding: dict[str, int] = {}
+        for items in self.gazetteer.fiche_items.values():
+            for code in items:
+                holding[code] = holding.get(code, 0) + 1
+        self._holding = holding
+        self._by_code: dict[str, list[int]] = {}
+        for number, entry in enumerate(self.gazetteer.entries):
+            self._by_code.setdefault(entry.code, []).append(number)
+        # perf only: an entry's own features, once looked up (_entry_features); per offer, an item's fiche
+        # features; a section's
+        self._static: dict[int, tuple[float, str, float, tuple[float, ...], float]] = {}
+        self._fiches: dict[str, tuple[float, ...]] = {}
+        self._sections: dict[str, tuple[float, ...]] = {}
+
+    def candidates(
+        self,
+        clauses: Sequence[tuple[int, int, list[Token], str]],
+        text: str,
+        predicted: Sequence[tuple[str, float]],
+        linked: Iterable[Mention] = (),
+        model: Model | None = None,
+    ) -> list[Candidate]:
+        """The candidates of an offer: ``clauses`` as :meth:`kg.nlp.pipeline.SkillLinker.clauses_of` gives
+        them, ``predicted`` the occupation's (fiche, score) candidates, ``linked`` the shipped linker's
+        mentions (a feature, and candidates of their own when the liberal linker missed them).
+
+        ``model`` (perf only): leave out the candidates it cannot keep — those whose logit, with the
+        features that need rapidfuzz (``exact``, ``ratio``, ``token_set``) at their most favourable value,
+        is under its threshold — before computing those features; and the features of the offer around
+        a clause when it does not read them. A left-out candidate is below the threshold whatever those
+        features are, so :func:`decide` would neither keep it nor let it claim words: the kept ones are
+        the same."""
+        # the bound needs every feature the model reads but the span's; the offer's come last
+        bound = _bound(model) if model is not None and set(model.features) <= set(BASE_FEATURES) else None
+        self._fiches = {}  # they depend on the offer's predicted fiches
+        top = [code for code, _ in predicted[: self.fiches]]
+        lists = [self.gazetteer.fiche_items.get(code, frozenset()) for code in top]
+        scores = [score for _, score in predicted[: self.fiches]]
+        prior = frozenset().union(*lists) if lists else frozenset()
+        tokens_of = [c[2] for c in clauses]
+        scored_all = self.linker.scored_many(tokens_of, text, prior or None, [c[3] for c in clauses])
+        linked_by_clause: dict[int, list[Mention]] = {}
+        for mention in linked:
+            for number, (start, end, _, _) in enumerate(clauses):
+                if start <= mention.start < end:
+                    linked_by_clause.setdefault(number, []).append(mention)
+                    break
+        out: list[Candidate] = []
+        for number, ((_, _, tokens, section), (keyed, scored)) in enumerate(
+            zip(clauses, scored_all, strict=True)
+        ):
+            positions: dict[str, list[tuple[int, float]]] = {}
+            for order, (_, key, factor) in enumerate(keyed):
+                positions.setdefault(key, []).append((order, factor))
+            pairs = [(s.number, s.score, s.first, s.last, s.used) for s in scored]
+            known = {s.code for s in scored}
+            for mention in linked_by_clause.get(number, ()):
+                if mention.code not in known:  # a link the liberal linker does not propose
+                    extra = self._window(mention.code, keyed, positions, tokens, mention)
+                    if extra is not None:
+                        pairs.append(extra)
+                        known.add(mention.code)
+            if not pairs:
+                continue
+            best: dict[str, float] = {}
+            for entry_number, score, *_ in pairs:
+                code = self.gazetteer.entries[entry_number].code
+                best[code] = max(best.get(code, 0.0), score)
+            ranked = sorted(best.items(), key=lambda item: -item[1])
+            rank_of: dict[float, int] = {}  # a score's rank: how many items score more
+            for place, (_, value) in enumerate(ranked):
+                rank_of.setdefault(value, place)
+            strength = {k: max(f for _, f in v) for k, v in positions.items()}  # a key's best weight factor
+            seen: set[str] = set()
+            for entry_number, score, first, last, used in sorted(pairs, key=lambda p: -p[1]):
+                entry = self.gazetteer.entries[entry_number]
+                if entry.code in seen:  # one candidate per item and clause: its best form
+                    continue
+                seen.add(entry.code)
+                start, end = tokens[keyed[first][0]][0], tokens[keyed[last][0]][1]
+                # the best score of another item: the top one's, or the second's when this is the top item
+                if ranked[0][0] != entry.code:
+                    other = ranked[0][1]
+                else:
+                    other = ranked[1][1] if len(ranked) > 1 else 0.0
+                is_linked = any(
+                    m.code == entry.code and m.start < end and start < m.end
+                    for m in linked_by_clause.get(number, ())
+                )
+                values = self._features(
+                    entry_number, score, first, last, used, keyed, strength, section, lists, scores,
+                    other, rank_of[best[entry.code]], is_linked,
+                )
+                if bound is not None and bound.hopeless(values):
+                    continue
+                span = text[start:end]
+                if normalise_phrase(span) in self.titles:
+                    continue
+                features = self._span_features(values, entry, span)
+                out.append(
+                    Candidate(number, entry.code, start, end, frozenset(keyed[u][0] for u in used), features)
+                )
+        if bound is not None:  # the model reads none of the offer's features
+            return out
+        return self._in_offer(out, linked_by_clause, lists)
+
+    def _in_offer(
+        self, found: list[Candidate], linked: dict[int, list[Mention]], lists: Sequence[frozenset[str]]
+    ) -> list[Candidate]:
+        """The candidates with the features of the offer around their clause appended."""
+        clauses_of: dict[str, set[int]] = {}
+        for c in found:
+            clauses_of.setdefault(c.code, set()).add(c.clause)
+        linked_in: dict[str, set[int]] = {}
+        for number, mentions in linked.items():
+            for m in mentions:
+                linked_in.setdefault(m.code, set()).add(number)
+        per_fiche = [math.log1p(len(items & linked_in.keys())) for items in lists]
+        out = []
+        for c in found:
+            fiche = next((n for n, items in enumerate(lists) if c.code in items), None)
+            extra = (
+                math.log1p(len(clauses_of[c.code])),
+                1.0 if linked_in.get(c.code, set()) - {c.clause} else 0.0,
+                per_fiche[fiche] if fiche is not None else 0.0,
+            )
+            out.append(Candidate(c.clause, c.code, c.start, c.end, c.used, c.features + extra))
+        return out
+
+    def _window(
+        self, code: str, keyed: list[tuple[int, str, float]], positions: dict[str, list[tuple[int, float]]],
+        tokens: Sequence[Token], mention: Mention,
+    ) -> tuple[int, float, int, int, tuple[int, ...]] | None:
+        """A shipped link as a candidate tuple: the item's form with the most keys in the clause, the
+        keyed words inside the mention's span."""
+        inside = [o for o, (t, _, _) in enumerate(keyed) if mention.start <= tokens[t][0] < mention.end]
+        if not inside:
+            return None
+        numbers = self._by_code.get(code, [])
+        if not numbers:
+            return None
+        number = max(numbers, key=lambda n: len(self.gazetteer.entries[n].keyset & positions.keys()))
+        return number, mention.score, inside[0], inside[-1], tuple(inside)
+
+    def _features(
+        self, number: int, score: float, first: int, last: int, used: Sequence[int],
+        keyed: list[tuple[int, str, float]], factor: dict[str, float],
+        section: str, lists: Sequence[frozenset[str]], scores: Sequence[float], best_other: float, rank: int,
+        linked: bool,
+    ) -> list[float]:
+        """The base features but those of the span's text (:data:`_SPAN_FEATURES`, 0 here: see
+        :meth:`_span_features`)."""
+        entry = self.gazetteer.entries[number]
+        idf = self.gazetteer.idf
+        static = self._static.get(number)
+        if static is None:
+            static = self._static[number] = self._entry_features(number)
+        total, rarest, label, kind, holding = static
+        present = [k for k in entry.keys if k in factor]
+        found = [idf[k] for k in present]
+        covered = sum([w * factor[k] for w, k in zip(found, present, strict=True)])
+        # perf only: the fiche features of an item, the section's and the clause's, once per offer
+        fiches = self._fiches.get(entry.code)
+        if fiches is None:
+            fiche = [1.0 if entry.code in items else 0.0 for items in lists]
+            fiche += [0.0] * (3 - len(fiche))
+            top = scores[0] if scores and scores[0] > 0 else 1.0
+            fiche_score = max(
+                (s / top for s, items in zip(scores, lists, strict=False) if entry.code in items), default=0.0
+            )
+            fiches = self._fiches[entry.code] = (*fiche[:3], fiche_score)
+        places = self._sections.get(section)
+        if places is None:
+            places = self._sections[section] = tuple(1.0 if section == s else 0.0 for s in SECTIONS)
+        values = [
+            score,
+            covered / total,
+            len(used) / max(1, last - first + 1),
+            float(len(present)),
+            label,
+            (total - sum(found)) / 10.0,
+            max(found, default=0.0) / 10.0,
+            1.0 if rarest in factor else 0.0,
+            1.0 if label == 1.0 else 0.0,
+            1.0 if any(keyed[u][2] < 1.0 for u in used) else 0.0,
+            0.0,  # exact
+            0.0,  # ratio
+            0.0,  # token_set
+            *fiches,  # fiche1-3, fiche_score
+            *kind,  # and alias
+            *places,
+            math.log1p(len(keyed)),
+            float(last - first + 1),
+            best_other,
+            score - best_other,
+            1.0 / (1 + rank),
+            holding,
+            1.0 if linked else 0.0,
+        ]
+        return values
+
+    def _entry_features(self, number: int) -> tuple[float, str, float, tuple[float, ...], float]:
+        """What the features read of an entry alone: its total weight, rarest key, number of keys, kind
+        (and alias) and the fiches holding its item."""
+        entry = self.gazetteer.entries[number]
+        idf = self.gazetteer.idf
+        kind = (*(1.0 if entry.kind == k else 0.0 for k in KINDS), 1.0 if entry.alias else 0.0)
+        return (self.gazetteer.weights[number][1] or 1.0, max(entry.keys, key=idf.__getitem__),
+                float(len(entry.keys)), kind, math.log1p(self._holding.get(entry.code, 0)))
+
+    @staticmethod
+    def _span_features(values: list[float], entry: Entry, span: str) -> tuple[float, ...]:
+        """The features with those of the span's text filled in (rapidfuzz, the costly ones)."""
+        form = form_key(span)
+        values[_EXACT] = 1.0 if form == entry.form else 0.0
+        values[_EXACT + 1] = fuzz.ratio(form, entry.form) / 100.0
+        values[_EXACT + 2] = fuzz.token_set_ratio(form, entry.form) / 100.0
+        return tuple(values)
+
+
+# The features of the span's text, computed last (Generator._span_features): each is in [0, 1].
+_SPAN_FEATURES = ("exact", "ratio", "token_set")
+_EXACT = FEATURES.index("exact")
+assert FEATURES[_EXACT : _EXACT + 3] == _SPAN_FEATURES
+
+
+@lru_cache(maxsize=8)
+def _bound(model: Model) -> _Bound:
+    return _Bound(model)
+
+
+class _Bound:
+    """The most a candidate's logit under ``model`` can be before its span features are known: the
+    linear part of the others, plus the most each span feature (in [0, 1]) can add."""
+
+    def __init__(self, model: Model) -> None:
+        scaled = [w / s for w, s in zip(model.weights, model.scale, strict=True)]
+        self.terms = [(FEATURES.index(f), a) for f, a in zip(model.features, scaled, strict=True)
+                      if f not in _SPAN_FEATURES]
+        constant = model.bias - sum(a * m for a, m in zip(scaled, model.mean, strict=True))
+        best = sum(max(a, 0.0) for f, a in zip(model.features, scaled, strict=True) if f in _SPAN_FEATURES)
+        t = model.threshold
+        # hopeless: logit + best < the threshold's logit, with room for rounding (1e-6 in the logit)
+        self.below = (math.log(t / (1 - t)) if 0 < t < 1 else (-math.inf if t <= 0 else math.inf))
+        self.below -= constant + best + 1e-6
+
+    def hopeless(self, values: Sequence[float]) -> bool:
+        """Whether the candidate's probability is under the threshold whatever its span features."""
+        return sum([a * values[i] for i, a in self.terms]) < self.below
+
+
+@dataclass(frozen=True)
+class Model:
+    """A fitted logistic regression over :data:`FEATURES` (or a subset, ``features``), with the
+    standardisation it was fitted with and the decision threshold."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float = 0.5
+
+    def probability(self, X: numpy.ndarray) -> numpy.ndarray:
+        """P(candidate is right) for rows of features (in ``self.features`` order)."""
+        z = (X - numpy.array(self.mean)) / numpy.array(self.scale)
+        return 1.0 / (1.0 + numpy.exp(-(z @ numpy.array(self.weights) + self.bias)))
+
+    def to_json(self) -> dict[str, object]:
+        return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
+                "weights": list(self.weights), "bias": self.bias, "threshold": self.threshold}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Model:
+        """The model :meth:`to_json` wrote.
+
+        >>> m = Model(("score",), (0.0,), (1.0,), (2.0,), -1.0, 0.4)
+        >>> Model.from_json(json.loads(json.dumps(m.to_json()))) == m
+        True
+        """
+        def floats(name: str) -> tuple[float, ...]:
+            value = data[name]
+            assert isinstance(value, list)
+            return tuple(float(v) for v in value)
+
+        features = data["features"]
+        assert isinstance(features, list)
+        return cls(tuple(str(f) for f in features), floats("mean"), floats("scale"), floats("weights"),
+                   float(data["bias"]), float(data.get("threshold", 0.5)))  # type: ignore[arg-type]
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Model:
+        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def fit(
+    X: numpy.ndarray, y: numpy.ndarray, features: Sequence[str], l2: float = 1.0, iterations: int = 30,
+    threshold: float = 0.5,
+) -> Model:
+    """A logistic regression fitted by Newton's method on standardised features, the weights (not the
+    bias) penalised by ``l2`` × their squared norm. Deterministic: the same data gives the same model."""
+    mean = X.mean(axis=0) if len(X) else numpy.zeros(X.shape[1])
+    scale = X.std(axis=0) if len(X) else numpy.ones(X.shape[1])
+    scale = numpy.where(scale > 1e-9, scale, 1.0)
+    Z = numpy.hstack([(X - mean) / scale, numpy.ones((len(X), 1))])
+    w = numpy.zeros(Z.shape[1])
+    penalty = numpy.full(Z.shape[1], float(l2))
+    penalty[-1] = 0.0
+    target = y.astype(numpy.float64)
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + numpy.exp(-(Z @ w)))
+        gradient = Z.T @ (p - target) + penalty * w
+        hessian = (Z * (p * (1 - p))[:, None]).T @ Z + numpy.diag(penalty + 1e-9)
+        step = numpy.linalg.solve(hessian, gradient)
+        w -= step
+        if float(numpy.abs(step).max()) < 1e-8:
+            break
+    return Model(tuple(features), tuple(mean.tolist()), tuple(scale.tolist()), tuple(w[:-1].tolist()),
+                 float(w[-1]), threshold)
+
+
+def matrix(candidates: Sequence[Candidate], features: Sequence[str] = FEATURES) -> numpy.ndarray:
+    """The candidates' features (the columns named ``features``) as a matrix."""
+    columns = [FEATURES.index(f) for f in features]
+    if not candidates:
+        return numpy.zeros((0, len(columns)))
+    return numpy.array([c.features for c in candidates], dtype=numpy.float64)[:, columns]
+
+
+def decide(
+    candidates: Sequence[Candidate], probabilities: Sequence[float], threshold: float, compete: bool = True
+) -> list[Candidate]:
+    """The candidates kept: per clause, most probable first, those at or above ``threshold`` whose words
+    are not already more than half claimed by a kept one (the linker's own competition for words).
+
+    >>> a = Candidate(0, "A", 0, 5, frozenset({0, 1}), ())
+    >>> b = Candidate(0, "B", 0, 5, frozenset({1}), ())
+    >>> c = Candidate(1, "C", 9, 12, frozenset({4}), ())
+    >>> [k.code for k in decide([a, b, c], [0.9, 0.8, 0.3], 0.5)]
+    ['A']
+    >>> [k.code for k in decide([a, b, c], [0.7, 0.8, 0.3], 0.25)]  # A's words are half B's
+    ['B', 'C']
+    >>> [k.code for k in decide([a, b, c], [0.7, 0.8, 0.3], 0.25, compete=False)]  # all above the threshold
+    ['B', 'A', 'C']
+    """
+    order = sorted(range(len(candidates)), key=lambda i: (candidates[i].clause, -probabilities[i], i))
+    claimed: dict[int, set[int]] = {}
+    kept: list[Candidate] = []
+    for i in order:
+        if probabilities[i] < threshold:
+            continue
+        candidate = candidates[i]
+        taken = claimed.setdefault(candidate.clause, set())
+        if compete and len(candidate.used - taken) * 2 <= len(candidate.used) and candidate.used:
+            continue
+        taken.update(candidate.used)
+        kept.append(candidate)
+    return kept
+
+
+MODEL_FILE = Path(__file__).with_name("rerank-model.json")  # written by benchmarks/rerank_skills.py --write
+
+
+@dataclass
+class Reranker:
+    """The second stage as the extraction runs it: an offer's candidates (:class:`Generator`), their
+    probability under ``model``, the ones :func:`decide` keeps at the model's threshold, as mentions."""
+
+    generator: Generator
+    model: Model
+
+    @classmethod
+    def shipped(cls, gazetteer: Gazetteer, titles: frozenset[str] = frozenset(), path: Path | None = None
+                ) -> Reranker:
+        """The reranker of the model file fitted on the DEV annotation (:data:`MODEL_FILE`, or ``path``).
+
+        Raises FileNotFoundError, saying what to do, when the file is missing: the second stage was
+        asked for (``PASSERELLES_NLP_RERANK=1``), and staying silently on the first stage would give other
+        links than asked.
+
+        >>> Reranker.shipped(Gazetteer.from_rows([]), path=Path("/no/m.json"))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: PASSERELLES_NLP_RERANK=1 but the second stage's model file /no/m.json is missing...
+        """
+        path = MODEL_FILE if path is None else path
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"PASSERELLES_NLP_RERANK=1 but the second stage's model file {path} is missing: reinstall "
+                "the package (it ships kg/nlp/rerank-model.json), write it with "
+                "benchmarks/rerank_skills.py --write, or unset PASSERELLES_NLP_RERANK"
+            )
+        return cls(Generator(gazetteer, titles=titles), Model.load(path))
+
+    def mentions(
+        self,
+        clauses: Sequence[tuple[int, int, list[Token], str]],
+        text: str,
+        predicted: Sequence[tuple[str, float]],
+        linked: Sequence[Mention],
+    ) -> list[Mention]:
+        """The kept candidates of an offer as mentions (score: the model's probability), in text order."""
+        found = self.generator.candidates(clauses, text, predicted, linked, self.model)
+        if not found:
+            return []
+        columns = [FEATURES.index(f) for f in self.model.features]
+        probabilities = self.model.probability(numpy.array([c.features for c in found])[:, columns]).tolist()
+        kept = decide(found, probabilities, self.model.threshold)
+        chance = {id(c): p for c, p in zip(found, probabilities, strict=True)}
+        entries = self.generator.gazetteer.entries
+        first = self.generator._by_code
+        exact, alias, score = FEATURES.index("exact"), FEATURES.index("alias"), FEATURES.index("score")
+        out = []
+        for c in kept:
+            entry = entries[first[c.code][0]]
+            if c.features[exact] and not c.features[alias]:
+                method = "exact"
+            else:
+                method = "lemma" if c.features[score] >= 0.999 else "fuzzy"
+            out.append(Mention(c.code, entry.label, entry.kind, chance[id(c)], method, c.start, c.end,
+                               text[c.start : c.end]))
+        out.sort(key=lambda m: (m.start, m.end, m.code))
+        return out
+
+
+# Cross-validation over offers (benchmarks/rerank_skills.py): the model is fitted on some offers'
+# candidates and judged on others'; every function here reads only the offers it is given.
+L2S = (0.3, 1.0, 3.0, 10.0)
+THRESHOLDS = tuple(round(0.05 + 0.025 * i, 3) for i in range(31))  # 0.05 … 0.8
+# probabilities of each judged offer's candidates, a threshold, the offers judged → F1 (higher is better)
+Judge = Callable[[Mapping[int, numpy.ndarray], float, Sequence[int]], float]
+
+
+def fit_offers(
+    X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], features: Sequence[str],
+    l2: float, threshold: float = 0.5,
+) -> Model:
+    """The model fitted on the candidates of ``offers`` only (``X[o]``, ``y[o]``: offer ``o``'s feature
+    rows and labels)."""
+    rows = [X[o] for o in offers if len(X[o])]
+    if not rows:
+        return fit(numpy.zeros((0, len(features))), numpy.zeros(0), features, l2, threshold=threshold)
+    return fit(numpy.vstack(rows), numpy.concatenate([y[o] for o in offers if len(X[o])]), features, l2,
+               threshold=threshold)
+
+
+def choose(
+    X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], features: Sequence[str],
+    judge: Judge, parts: int = 4,
+) -> tuple[float, float]:
+    """The L2 weight and threshold whose out-of-fold decisions over ``offers`` (``parts``-fold inner CV)
+    ``judge`` scores best; ties go to the first (smaller L2, lower threshold)."""
+    inner = [list(offers[i::parts]) for i in range(parts)]
+    best = (-1.0, L2S[0], 0.5)
+    for l2 in L2S:
+        probabilities: dict[int, numpy.ndarray] = {}
+        for part in inner:
+            model = fit_offers(X, y, [o for o in offers if o not in part], features, l2)
+            for o in part:
+                probabilities[o] = model.probability(X[o]) if len(X[o]) else numpy.zeros(0)
+        for threshold in THRESHOLDS:
+            score = judge(probabilities, threshold, offers)
+            if score > best[0] + 1e-9:
+                best = (score, l2, threshold)
+    return best[1], best[2]
+
+
+def held_out(
+    X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], folds: Sequence[Sequence[int]],
+    features: Sequence[str], judge: Judge,
+) -> tuple[dict[int, numpy.ndarray], list[Model]]:
+    """Cross-validated probabilities: per fold, L2 and threshold chosen (:func:`choose`) and the model fitted
+    on the other folds' offers, then applied to the fold's. Returns each offer's probabilities and the
+    fold models (their ``threshold`` is the one to decide the fold's offers with)."""
+    probabilities: dict[int, numpy.ndarray] = {}
+    models = []
+    for fold in folds:
+        rest = [o for other in folds if other is not fold for o in other]
+        l2, threshold = choose(X, y, rest, features, judge)
+        model = fit_offers(X, y, rest, features, l2, threshold)
+        models.append(model)
+        for o in fold:
+            probabilities[o] = model.probability(X[o]) if len(X[o]) else numpy.zeros(0)
+    return probabilities, models

@@ -1,0 +1,268 @@
+"""The learned second stage of the skill linker (kg/nlp/rerank.py): candidates and their features on a
+hand-made example, a fitted toy model, the word competition, and no leakage in the cross-validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy
+import pytest
+
+from kg.nlp.gazetteer import Gazetteer
+from kg.nlp.linker import Linker, Mention, words
+from kg.nlp.rerank import (
+    FEATURES,
+    Candidate,
+    Generator,
+    Model,
+    Reranker,
+    choose,
+    decide,
+    fit,
+    held_out,
+    matrix,
+)
+from kg.nlp.text import normalise_phrase
+
+ROWS = [
+    ("100", "Préparer les commandes", "savoir-faire"),
+    ("101", "Conditionner des produits", "savoir-faire"),
+    ("200", "Gestion des stocks", "savoir"),
+    ("300", "Faire preuve de rigueur et de précision", "savoir-etre"),
+    ("400", "Conduire un chariot élévateur", "savoir-faire"),
+]
+FICHES = [("N1103", "100"), ("N1103", "101"), ("N1103", "200"), ("N1101", "400"), ("N1101", "200")]
+
+
+@pytest.fixture(scope="module")
+def gazetteer() -> Gazetteer:
+    return Gazetteer.from_rows(ROWS, (), FICHES)
+
+
+Clause = tuple[int, int, list[tuple[int, int, str]], str]
+
+
+def clauses_of(text: str, section: str = "missions") -> list[Clause]:
+    """One clause per comma-free piece cut at ";" (the pipeline's own cut is tested in test_nlp.py)."""
+    out = []
+    start = 0
+    for piece in text.split(";"):
+        end = start + len(piece)
+        tokens = [(a + start, b + start, w) for a, b, w in words(piece)]
+        out.append((start, end, tokens, section))
+        start = end + 1
+    return out
+
+
+def feature(candidate: Candidate, name: str) -> float:
+    return candidate.features[FEATURES.index(name)]
+
+
+def test_candidates_and_their_features(gazetteer: Gazetteer) -> None:
+    text = "Préparer les commandes; gestion du stock; rigoureux"
+    clauses = clauses_of(text)
+    shipped = Linker(gazetteer).link_many([c[2] for c in clauses], text)
+    linked = [m for found in shipped for m in found]
+    found = Generator(gazetteer, fiches=2).candidates(clauses, text, [("N1103", 0.8), ("N1101", 0.2)], linked)
+    by_code = {c.code: c for c in found}
+    assert {"100", "200"} <= set(by_code)
+    orders = by_code["100"]
+    assert (orders.clause, text[orders.start : orders.end]) == (0, "Préparer les commandes")
+    assert feature(orders, "coverage") == pytest.approx(1.0)
+    assert feature(orders, "exact") == 1.0 and feature(orders, "linked") == 1.0
+    assert feature(orders, "fiche1") == 1.0 and feature(orders, "fiche2") == 0.0
+    assert feature(orders, "kind_savoir-faire") == 1.0 and feature(orders, "section_missions") == 1.0
+    stock = by_code["200"]
+    assert text[stock.start : stock.end] == "gestion du stock"
+    fiche = (feature(stock, "fiche1"), feature(stock, "fiche2"), feature(stock, "fiche_score"))
+    assert fiche == (1.0, 1.0, 1.0)
+    assert feature(stock, "fiches_holding") == pytest.approx(numpy.log1p(2))
+    assert feature(stock, "exact") == 0.0 and 0.5 < feature(stock, "ratio") < 1.0
+    assert len(orders.features) == len(FEATURES)
+
+
+def test_a_shipped_link_the_liberal_stage_misses_is_still_a_candidate(gazetteer: Gazetteer) -> None:
+    text = "Préparer les commandes"
+    clauses = clauses_of(text)
+    odd = Mention("101", "Conditionner des produits", "savoir-faire", 0.7, "fuzzy", 0, 8, "Préparer")
+    found = Generator(gazetteer).candidates(clauses, text, [("N1103", 0.8)], [odd])
+    extra = [c for c in found if c.code == "101"]
+    assert len(extra) == 1 and feature(extra[0], "linked") == 1.0 and (extra[0].start, extra[0].end) == (0, 8)
+
+
+def test_a_job_title_span_is_no_candidate(gazetteer: Gazetteer) -> None:
+    text = "Gestion des stocks"
+    found = Generator(gazetteer, titles=frozenset({normalise_phrase("Gestion des stocks")})).candidates(
+        clauses_of(text), text, [("N1103", 0.8)]
+    )
+    assert found == []
+
+
+def test_a_fitted_toy_model_orders_and_round_trips(tmp_path: Path) -> None:
+    rng = numpy.random.default_rng(0)
+    X = rng.normal(size=(400, 2))
+    y = (X[:, 0] - 0.5 * X[:, 1] + rng.normal(scale=0.3, size=400) > 0).astype(float)
+    model = fit(X, y, ("score", "coverage"), l2=1.0)
+    assert model.weights[0] > 0 > model.weights[1]
+    accuracy = float(((model.probability(X) >= 0.5) == (y == 1)).mean())
+    assert accuracy > 0.9
+    again = fit(X, y, ("score", "coverage"), l2=1.0)
+    assert again == model  # deterministic
+    stronger = fit(X, y, ("score", "coverage"), l2=1000.0)
+    assert abs(stronger.weights[0]) < abs(model.weights[0])  # the L2 weight shrinks
+    path = tmp_path / "model.json"
+    model.save(path)
+    assert Model.load(path) == model
+
+
+def test_decide_keeps_the_most_probable_per_clause_and_lets_words_be_claimed_once() -> None:
+    a = Candidate(0, "A", 0, 9, frozenset({0, 1}), ())
+    b = Candidate(0, "B", 0, 9, frozenset({0, 1, 2}), ())
+    c = Candidate(0, "C", 10, 15, frozenset({5}), ())
+    d = Candidate(1, "A", 20, 29, frozenset({0, 1}), ())
+    kept = decide([a, b, c, d], [0.6, 0.9, 0.7, 0.4], 0.5)
+    assert [k.code for k in kept] == ["B", "C"]
+    assert matrix([], FEATURES[:2]).shape == (0, 2)
+
+
+def _offers(rng: numpy.random.Generator, count: int) -> tuple[list[numpy.ndarray], list[numpy.ndarray]]:
+    X = [rng.normal(size=(6, 2)) for _ in range(count)]
+    y = [(x[:, 0] > 0).astype(float) for x in X]
+    return X, y
+
+
+def _judge(y: list[numpy.ndarray]):  # type: ignore[no-untyped-def]
+    def judge(probabilities, threshold, offers):  # type: ignore[no-untyped-def]
+        right = sum(float(((probabilities[o] >= threshold) == (y[o] == 1)).mean()) for o in offers)
+        return right / len(offers)
+
+    return judge
+
+
+def test_no_fold_sees_its_held_out_offers() -> None:
+    rng = numpy.random.default_rng(1)
+    X, y = _offers(rng, 20)
+    folds = [list(range(i, 20, 5)) for i in range(5)]
+    first, models_first = held_out(X, y, folds, ("score", "coverage"), _judge(y))
+    # Flip the labels and scramble the features of fold 0's offers: the model that judges fold 0 must not
+    # move (nothing of these offers reached it), while the models of the other folds do.
+    X2 = [x.copy() for x in X]
+    y2 = [v.copy() for v in y]
+    for o in folds[0]:
+        y2[o] = 1.0 - y2[o]
+        X2[o][:, 1] = rng.normal(size=6) * 10
+    second, models_second = held_out(X2, y2, folds, ("score", "coverage"), _judge(y2))
+    assert models_first[0] == models_second[0]
+    assert all(a != b for a, b in zip(models_first[1:], models_second[1:], strict=True))
+    for o in folds[1]:  # an unchanged offer of another fold, judged by a model that saw fold 0
+        assert not numpy.allclose(first[o], second[o])
+    assert set(first) == set(range(20))
+
+
+def test_the_inner_choice_reads_only_the_offers_it_is_given() -> None:
+    rng = numpy.random.default_rng(2)
+    X, y = _offers(rng, 16)
+    given = list(range(12))
+    chosen = choose(X, y, given, ("score", "coverage"), _judge(y))
+    for o in range(12, 16):  # other offers' data changed: the same choice
+        y[o] = 1.0 - y[o]
+        X[o] = X[o] * 100
+    assert choose(X, y, given, ("score", "coverage"), _judge(y)) == chosen
+
+
+def test_the_reranker_turns_kept_candidates_into_mentions(gazetteer: Gazetteer) -> None:
+    text = "Préparer les commandes; gestion du stock"
+    clauses = clauses_of(text)
+    # a model that trusts the exact reading of the label alone
+    model = Model(("exact",), (0.5,), (0.5,), (4.0,), 0.0, 0.5)
+    reranker = Reranker(Generator(gazetteer), model)
+    mentions = reranker.mentions(clauses, text, [("N1103", 0.8)], [])
+    assert [(m.code, m.method, m.text) for m in mentions] == [("100", "exact", "Préparer les commandes")]
+    assert mentions[0].score == pytest.approx(1 / (1 + numpy.exp(-4.0)))
+
+
+def test_the_pipeline_runs_the_second_stage_only_with_the_occupation_candidates(gazetteer: Gazetteer) -> None:
+    from kg.nlp.pipeline import load_pipeline
+
+    nlp = load_pipeline(gazetteer)
+    component = nlp.get_pipe("pas_skill_linker")
+    text = "Préparateur\nVos missions :\n- Préparer les commandes\n- gestion du stock"
+
+    def codes(occupations: list[tuple[str, float]] | None) -> list[str]:
+        doc = nlp.make_doc(text)
+        doc._.occupations = occupations
+        return [m.code for m in next(iter(nlp.pipe([doc])))._.skills]
+
+    assert codes([("N1103", 0.8)]) == ["100", "200"]  # no model: the first stage (RERANK off by default)
+    component.reranker = Reranker(Generator(gazetteer), Model(("exact",), (0.5,), (0.5,), (4.0,), 0.0, 0.5))
+    assert codes(None) == ["100", "200"]  # no occupation candidates: the first stage
+    assert codes([("N1103", 0.8)]) == ["100"]  # the second stage keeps the exact reading only
+
+
+def test_the_features_of_the_offer_around_a_clause(gazetteer: Gazetteer) -> None:
+    text = "Préparer les commandes; préparation des commandes; gestion du stock"
+    clauses = clauses_of(text)
+    linked = [m for found in Linker(gazetteer).link_many([c[2] for c in clauses], text) for m in found]
+    assert sorted({m.code for m in linked}) == ["100", "200"]
+    found = Generator(gazetteer, fiches=1).candidates(clauses, text, [("N1103", 0.8)], linked)
+    orders = [c for c in found if c.code == "100"]
+    stock = next(c for c in found if c.code == "200")
+    assert len(orders) == 2
+    assert all(feature(c, "item_clauses") == pytest.approx(numpy.log1p(2)) for c in orders)
+    assert all(feature(c, "linked_elsewhere") == 1.0 for c in orders)
+    assert feature(stock, "linked_elsewhere") == 0.0
+    assert feature(stock, "item_clauses") == pytest.approx(numpy.log1p(1))
+    # the top fiche lists both linked items
+    assert feature(stock, "fiche_linked") == pytest.approx(numpy.log1p(2))
+
+
+def test_a_phrase_the_second_stage_drops_is_emerging_again(gazetteer: Gazetteer) -> None:
+    from kg.nlp.pipeline import load_pipeline
+
+    nlp = load_pipeline(gazetteer)
+    component = nlp.get_pipe("pas_skill_linker")
+    text = "Préparateur\nVos missions :\n- Préparer les commandes\n- gestion du stock"
+
+    def run(occupations: list[tuple[str, float]] | None) -> tuple[list[str], list[str]]:
+        doc = nlp.make_doc(text)
+        doc._.occupations = occupations
+        done = next(iter(nlp.pipe([doc])))
+        return [m.code for m in done._.skills], [str(e["text"]) for e in done._.emerging]
+
+    assert run([("N1103", 0.8)]) == (["100", "200"], [])  # the first stage links both, nothing emerges
+    component.reranker = Reranker(Generator(gazetteer), Model(("exact",), (0.5,), (0.5,), (4.0,), 0.0, 0.5))
+    component.forget()
+    # the second stage keeps the exact reading only: the stock phrase is emerging, as if never linked
+    assert run([("N1103", 0.8)]) == (["100"], ["gestion du stock"])
+    # a model that keeps everything: nothing emerges
+    component.reranker = Reranker(Generator(gazetteer), Model(("score",), (0.0,), (1.0,), (0.0,), 9.0, 0.5))
+    assert run([("N1103", 0.8)])[1] == []
+
+
+def test_the_switch_on_without_the_model_file_says_so(
+    gazetteer: Gazetteer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kg.nlp.pipeline
+    import kg.nlp.rerank
+
+    monkeypatch.setattr(kg.nlp.pipeline, "RERANK", True)
+    monkeypatch.setattr(kg.nlp.rerank, "MODEL_FILE", tmp_path / "rerank-model.json")
+    with pytest.raises(FileNotFoundError, match="PASSERELLES_NLP_RERANK=1 but the second stage's model file"):
+        kg.nlp.pipeline.load_pipeline(gazetteer)
+    shipped = Path(kg.nlp.rerank.__file__).with_name("rerank-model.json")
+    monkeypatch.setattr(kg.nlp.rerank, "MODEL_FILE", shipped)
+    component = kg.nlp.pipeline.load_pipeline(gazetteer).get_pipe("pas_skill_linker")
+    assert component.reranker is not None  # the shipped file: the second stage is on
+
+
+def test_the_model_file_is_package_data() -> None:
+    """A non-editable install ships the model file (pyproject's package data names it)."""
+    import fnmatch
+    import tomllib
+
+    from kg.nlp.rerank import MODEL_FILE
+
+    root = Path(__file__).resolve().parents[1]
+    declared = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    patterns = declared.get("package-data", {}).get("kg.nlp", [])
+    assert MODEL_FILE.is_file() and any(fnmatch.fnmatch(MODEL_FILE.name, p) for p in patterns)
