@@ -225,9 +225,10 @@ class _Kept:
     def __init__(self, columns: set[str] | frozenset[str]) -> None:
         self.columns = frozenset(columns) | self.FIXED
         self._wanted: dict[str, bool] = {}
-        # per parent key, the plan of each child tag: (key, local name), the local name "" for
-        # a child that gives no kept column (skipped as comments are)
-        self.plans: dict[str, dict[object, tuple[str, str]]] = {}
+        # per parent key, the plan of each child tag: (key, local name, whether the key is a
+        # kept column), the local name "" for a child that gives no kept column (skipped as
+        # comments are)
+        self.plans: dict[str, dict[object, tuple[str, str, bool]]] = {}
 
     def wanted(self, key: str) -> bool:
         verdict = self._wanted.get(key)
@@ -237,10 +238,12 @@ class _Kept:
             self._wanted[key] = verdict
         return verdict
 
-    def plan(self, plans: dict[object, tuple[str, str]], prefix: str, tag: object) -> tuple[str, str]:
+    def plan(
+        self, plans: dict[object, tuple[str, str, bool]], prefix: str, tag: object
+    ) -> tuple[str, str, bool]:
         local = _local(tag)
         key = _key(prefix, local) if local else ""
-        plan = plans[tag] = (key, local if local and self.wanted(key) else "")
+        plan = plans[tag] = (key, local if local and self.wanted(key) else "", key in self.columns)
         return plan
 
     def put(self, out: dict[str, str | None], key: str, value: str | None) -> None:
@@ -253,15 +256,16 @@ def _flatten_kept(
 ) -> None:
     """:func:`_flatten` restricted to the kept columns: the same cells for them, in the same
     order, without reading the elements that give none."""
-    for name, value in element.items():
-        kept.put(out, _key(prefix, _local(name)), clean_cell(value))
+    attributes = element.items()
+    if attributes:
+        for name, value in attributes:
+            kept.put(out, _key(prefix, _local(name)), clean_cell(value))
     plans = kept.plans.get(prefix)
     if plans is None:
         plans = kept.plans[prefix] = {}
-    columns = kept.columns
     for child in element:
         tag = child.tag
-        key, local = plans.get(tag) or kept.plan(plans, prefix, tag)
+        key, local, own = plans.get(tag) or kept.plan(plans, prefix, tag)
         if not local or local == nested:
             continue  # comments, processing instructions, child records, unkept columns
         if len(child):
@@ -274,7 +278,7 @@ def _flatten_kept(
             for name, value in flat.items():
                 kept.put(out, name, value)
             continue
-        if key not in columns:
+        if not own:
             continue  # an element kept for its attributes, here without any
         text = child.text
         if text is not None:
@@ -309,6 +313,7 @@ def _records(
     else:
 
         def flatten(element: etree._Element, prefix: str, out: dict[str, str | None]) -> None:
+            # the prefixes are the records' own tags (formation, action, session)
             _flatten_kept(element, prefix, out, _NESTED.get(prefix), kept)
 
     base: dict[str, str | None] = {}
