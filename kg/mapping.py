@@ -609,7 +609,7 @@ def _run_lheo(path: Path, parse: dict[str, str], jobs: list[Job], stats: Mapping
             return
         steps.append(step)
         columns |= set(step.columns) if step is not None else set()
-    kept = {**parse, "keep": " ".join(sorted(columns))}
+    kept = {**parse, "keep": " ".join(sorted(c for c in columns if not c.startswith("_")))}  # not ?_row
     before = set(stats.unmapped)
     yield from run_shared(jobs, read_records(path, "lheo", kept), stats)
     found = {n: values for n, values in stats.unmapped.items() if n not in before}
