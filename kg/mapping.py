@@ -610,6 +610,8 @@ def map_source_file(
             if not path.is_file():
                 raise SourceError(path, None, None, "file not found")
             yield from run_csv_cells(jobs, table or read_csv_cells(path, parse), stats)
+        elif (parse.get("format") or fmt) == "lheo" and "keep" not in parse:
+            yield from _run_lheo(path, parse, jobs, stats)
         else:
             if table is not None:
                 table[1].close()  # type: ignore[attr-defined]  # the header's read: a generator
@@ -626,6 +628,30 @@ def _columnar_path(fmt: str, parse: dict[str, str], jobs: Sequence[Job]) -> bool
         and readable(parse)
         and all(runner.columnar for runner, _ in jobs)
     )
+
+
+def _run_lheo(path: Path, parse: dict[str, str], jobs: list[Job], stats: MappingStats) -> Iterator[bytes]:
+    """:func:`run_shared` over an LHEO read that fills only the columns the jobs read (the
+    reader then leaves the other elements unread); the records no mapping used are read again
+    whole, as the quarantine report keeps them."""
+    from kg.sources.lheo_reader import Exploder, whole_records
+    from kg.sources.records import read_records
+
+    columns: set[str] = set()
+    steps: list[Exploder | None] = []
+    for runner, step in jobs:
+        columns |= runner._used | {rule.column for rule in runner._skip}
+        if step is not None and not isinstance(step, Exploder):
+            yield from run_shared(jobs, read_records(path, "lheo", parse), stats)  # not a known step
+            return
+        steps.append(step)
+        columns |= set(step.columns) if step is not None else set()
+    kept = {**parse, "keep": " ".join(sorted(c for c in columns if not c.startswith("_")))}  # not ?_row
+    before = set(stats.unmapped)
+    yield from run_shared(jobs, read_records(path, "lheo", kept), stats)
+    found = {n: values for n, values in stats.unmapped.items() if n not in before}
+    if found:
+        stats.unmapped.update(whole_records(path, kept, steps, found))
 
 
 def _cells_path(fmt: str, parse: dict[str, str], jobs: Sequence[Job]) -> bool:

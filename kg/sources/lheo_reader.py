@@ -28,6 +28,13 @@ Options:
     Columns (space or comma separated) whose ``|``-joined values give one record each (same
     record number); with several columns, each record carries one value of one column and
     leaves the other listed columns empty, so one mapping can link every code of a course.
+``keep``
+    Column names (space or comma separated): only these columns are filled (the others, and
+    the elements and attributes only they come from, are not read). Each record is then the
+    full record restricted to these columns, same values and key order (see
+    :func:`whole_records` for getting the full records back, e.g. for a quarantine report).
+    ``source_line``, ``action_line``, ``session_position``, ``formation_numero`` and
+    ``xsd_error`` are always kept. Default: every column.
 ``explode_mode``
     ``apart`` (default: as above) or ``together``: the first record is the one ``apart`` gives
     first, the next ones carry the remaining values side by side (the k-th value of each listed
@@ -199,6 +206,90 @@ def _leaf_with_attributes(
     _put(out, key, clean_cell(child.text))
 
 
+class _Kept:
+    """Which columns a kept-columns read fills (option ``keep``), and what to walk for them.
+
+    Every column an element gives starts with its key (its own cell, ``{key}_{attribute}``,
+    ``{key}_V4``, ``{key}_{child}...``, ``{key}_extra_{info}`` of its ``extras``): an element
+    whose key is neither a kept column nor the start of one gives no kept column, so neither it
+    nor anything under it is read. Keys and verdicts repeat on every record: each is worked out
+    once.
+
+    >>> kept = _Kept({"action_numero", "action_lieu_de_formation_ville"})
+    >>> kept.wanted("action_lieu_de_formation"), kept.wanted("action_lieux"), kept.wanted("action_modalites")
+    (True, False, False)
+    """
+
+    FIXED = frozenset({"source_line", "action_line", "session_position", "formation_numero", "xsd_error"})
+
+    def __init__(self, columns: set[str] | frozenset[str]) -> None:
+        self.columns = frozenset(columns) | self.FIXED
+        self._wanted: dict[str, bool] = {}
+        # per parent key, the plan of each child tag: (key, local name, whether the key is a
+        # kept column), the local name "" for a child that gives no kept column (skipped as
+        # comments are)
+        self.plans: dict[str, dict[object, tuple[str, str, bool]]] = {}
+
+    def wanted(self, key: str) -> bool:
+        verdict = self._wanted.get(key)
+        if verdict is None:
+            start = key + "_"
+            verdict = key in self.columns or any(c.startswith(start) for c in self.columns)
+            self._wanted[key] = verdict
+        return verdict
+
+    def plan(
+        self, plans: dict[object, tuple[str, str, bool]], prefix: str, tag: object
+    ) -> tuple[str, str, bool]:
+        local = _local(tag)
+        key = _key(prefix, local) if local else ""
+        plan = plans[tag] = (key, local if local and self.wanted(key) else "", key in self.columns)
+        return plan
+
+    def put(self, out: dict[str, str | None], key: str, value: str | None) -> None:
+        if key in self.columns:
+            _put(out, key, value)
+
+
+def _flatten_kept(
+    element: etree._Element, prefix: str, out: dict[str, str | None], nested: str | None, kept: _Kept
+) -> None:
+    """:func:`_flatten` restricted to the kept columns: the same cells for them, in the same
+    order, without reading the elements that give none."""
+    attributes = element.items()
+    if attributes:
+        for name, value in attributes:
+            kept.put(out, _key(prefix, _local(name)), clean_cell(value))
+    plans = kept.plans.get(prefix)
+    if plans is None:
+        plans = kept.plans[prefix] = {}
+    for child in element:
+        tag = child.tag
+        key, local, own = plans.get(tag) or kept.plan(plans, prefix, tag)
+        if not local or local == nested:
+            continue  # comments, processing instructions, child records, unkept columns
+        if len(child):
+            _flatten_kept(child, key, out, _NESTED.get(local), kept)
+            continue
+        attributes = child.items()
+        if attributes:
+            flat: dict[str, str | None] = {}
+            _leaf_with_attributes(child, prefix, key, local, attributes, flat)
+            for name, value in flat.items():
+                kept.put(out, name, value)
+            continue
+        if not own:
+            continue  # an element kept for its attributes, here without any
+        text = child.text
+        if text is not None:
+            text = text.strip() or None
+        if text is None:
+            out.setdefault(key, None)
+        else:
+            old = out.get(key)
+            out[key] = text if old is None else f"{old}|{text}"
+
+
 class _Numbers:
     """Record numbers: the element's source line, kept unique. A pretty-printed document has one
     record element per line, so the number is the line; a document written on few lines
@@ -214,9 +305,19 @@ class _Numbers:
         return self.last, str(line)
 
 
-def _records(formation: etree._Element, kind: str, numbers: _Numbers) -> Iterator[Record]:
+def _records(
+    formation: etree._Element, kind: str, numbers: _Numbers, kept: _Kept | None = None
+) -> Iterator[Record]:
+    if kept is None:
+        flatten = flatten_element
+    else:
+
+        def flatten(element: etree._Element, prefix: str, out: dict[str, str | None]) -> None:
+            # the prefixes are the records' own tags (formation, action, session)
+            _flatten_kept(element, prefix, out, _NESTED.get(prefix), kept)
+
     base: dict[str, str | None] = {}
-    flatten_element(formation, "formation", base)
+    flatten(formation, "formation", base)
     if kind == "formation":
         number, base["source_line"] = numbers.next(formation)
         yield Record(number, base)
@@ -224,7 +325,7 @@ def _records(formation: etree._Element, kind: str, numbers: _Numbers) -> Iterato
     namespace = formation.tag[: -len("formation")]  # "{uri}", the document's namespace
     for action in formation.iterchildren(f"{namespace}action"):
         values = dict(base)
-        flatten_element(action, "action", values)
+        flatten(action, "action", values)
         values["action_line"] = str(action.sourceline or 0)
         sessions = list(action.iterchildren(f"{namespace}session"))
         if kind == "action" or not sessions:
@@ -233,7 +334,7 @@ def _records(formation: etree._Element, kind: str, numbers: _Numbers) -> Iterato
             continue
         for position, session in enumerate(sessions, start=1):
             row = dict(values)
-            flatten_element(session, "session", row)
+            flatten(session, "session", row)
             row["session_position"] = str(position)
             number, row["source_line"] = numbers.next(session)
             yield Record(number, row)
@@ -308,6 +409,8 @@ def _stream(path: Path, kind: str, options: Mapping[str, str]) -> Iterator[Recor
                 path, 1, "lheo", f"validate=xsd: the LHEO 2.3 schema cannot validate a {namespace} document"
             )
         schema = load_schema(xsd)
+    keep = [variable_name(c) for c in re.split(r"[\s,]+", options.get("keep", "")) if c]
+    kept = _Kept(set(keep)) if keep else None
     on_invalid = options.get("invalid", "quarantine")
     if on_invalid not in ("quarantine", "stop"):
         raise SourceError(path, None, None, f"option invalid={on_invalid!r}: expected quarantine or stop")
@@ -342,7 +445,7 @@ def _stream(path: Path, kind: str, options: Mapping[str, str]) -> Iterator[Recor
                     },
                 )
             else:
-                yield from _records(formation, kind, numbers)
+                yield from _records(formation, kind, numbers, kept)
             formation.clear(keep_tail=False)
             parent = formation.getparent()
             if parent is not None:
@@ -469,3 +572,60 @@ def split_options(options: Mapping[str, str]) -> tuple[dict[str, str], Exploder 
     # the parse either.
     parse = {k: v for k, v in options.items() if k not in ("explode", "explode_mode", "columns")}
     return parse, Exploder(columns, together=mode == "together") if columns else None
+
+
+def kept_columns(options: Mapping[str, str]) -> frozenset[str] | None:
+    """The columns a read with ``options`` fills, or None for every column (no ``keep``).
+
+    >>> sorted(kept_columns({"keep": "a b"}) - _Kept.FIXED), kept_columns({})
+    (['a', 'b'], None)
+    """
+    keep = [variable_name(c) for c in re.split(r"[\s,]+", options.get("keep", "")) if c]
+    return _Kept(set(keep)).columns if keep else None
+
+
+def whole_records(
+    path: Path,
+    options: Mapping[str, str],
+    steps: list[Exploder | None],
+    found: Mapping[int, dict[str, str | None]],
+) -> dict[int, dict[str, str | None]]:
+    """The records of a kept-columns read (``options`` with ``keep``) in full: for each record
+    number in ``found``, the record of the full read (each step applied, as after the kept read)
+    that, restricted to the kept columns, is ``found``'s (same cells, same order). A build keeps
+    the records no mapping used whole in its quarantine report: they are rare, so they are read
+    again rather than every record being read whole. Numbers without such a record are left out.
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp(), "o.xml")
+    >>> _ = p.write_text('<lheo xmlns="http://www.lheo.org/2.2"><offres><formation numero="F1">'
+    ...     '<intitule-formation>X</intitule-formation><action><session/></action>'
+    ...     '</formation></offres></lheo>')
+    >>> [found] = [r.values for r in read_lheo(p, {"keep": "action_numero"})]
+    >>> found
+    {'formation_numero': 'F1', 'action_line': '1', 'session_position': '1', 'source_line': '1'}
+    >>> whole_records(p, {"keep": "action_numero"}, [None], {1: found})[1]  # doctest: +NORMALIZE_WHITESPACE
+    {'formation_numero': 'F1', 'formation_intitule_formation': 'X', 'action_line': '1',
+     'session_position': '1', 'source_line': '1'}
+    """
+    columns = kept_columns(options)
+    if columns is None or not found:
+        return {number: values for number, values in found.items()}
+    full = {k: v for k, v in options.items() if k != "keep"}
+    kind = full.get("record", "session")
+    # Fresh steps, fed every record: an explode step's output depends on the record before.
+    fresh = [Exploder(step.columns, step.together) if step is not None else None for step in steps]
+    out: dict[int, dict[str, str | None]] = {}
+    for record in _stream(path, kind, full):
+        wanted = found.get(record.number)
+        for step in fresh:
+            items = step(record) if step is not None else (record,)
+            if wanted is None or record.number in out:
+                continue
+            for item in items:
+                if [(k, v) for k, v in item.values.items() if k in columns] == list(wanted.items()):
+                    out[record.number] = item.values
+                    break
+        if len(out) == len(found):
+            break
+    return out
