@@ -108,6 +108,7 @@ def child(kind: str, module_name: str, path: Path, root: Path = ROOT) -> dict[st
     spec = dataclasses.replace(manifest.get(module.SOURCE), file=path.name)
     started = time.perf_counter()
     cpu_started = _cpu()
+    usage_started = resource.getrusage(resource.RUSAGE_SELF)
     out: dict[str, float | int] = {}
     if kind == "none":  # the imports alone: subtracted from instruction counts (valgrind)
         return out
@@ -153,6 +154,10 @@ def child(kind: str, module_name: str, path: Path, root: Path = ROOT) -> dict[st
         )
         out["rows"], out["triples"] = report.rows_read, stats.triples
         out["map_cpu_s"], out["map_peak_mib"] = _cpu() - cpu_started, _peak_mib()
+        usage = resource.getrusage(resource.RUSAGE_SELF)  # the kernel's share: first touches of memory
+        out["map_user_s"] = usage.ru_utime - usage_started.ru_utime
+        out["map_sys_s"] = usage.ru_stime - usage_started.ru_stime
+        out["map_minflt"] = usage.ru_minflt - usage_started.ru_minflt
         out["map_s"] = time.perf_counter() - started
         if "polars" in sys.modules:  # asked after the map: asking starts the pool
             out["polars_threads"] = sys.modules["polars"].thread_pool_size()

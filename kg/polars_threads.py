@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from pathlib import PurePath
+from typing import TypeVar
 
 SETTING = "PASSERELLES_POLARS_THREADS"
 POLARS = "POLARS_MAX_THREADS"
 DEFAULT = "1"
+T = TypeVar("T")
 
 
 def pool_size(environ: MutableMapping[str, str]) -> str | None:
@@ -89,12 +91,13 @@ def is_command(argv: Sequence[str], orig_argv: Sequence[str]) -> bool:
     return bool(argv) and PurePath(argv[0]).name.removesuffix(".exe") == "kg"
 
 
-def apply_for_command() -> str | None:
-    """``apply``, run by ``kg/__init__.py``: a bad setting raises its ``ValueError`` on import, but
-    stops the ``kg`` command with that one line on stderr and exit status 2, no traceback (the
-    check runs when ``kg`` is imported, before the command's own error handling exists)."""
+def apply_for_command(setting: Callable[[], T]) -> T:
+    """``setting`` (``apply``, or ``kg.allocator.apply``), run by ``kg/__init__.py``:
+    a bad setting raises its ``ValueError`` on import, but stops the ``kg`` command with that one
+    line on stderr and exit status 2, no traceback (the check runs when ``kg`` is imported, before
+    the command's own error handling exists)."""
     try:
-        return apply()
+        return setting()
     except ValueError as exc:
         if not is_command(sys.argv, getattr(sys, "orig_argv", [])):
             raise
