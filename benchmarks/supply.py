@@ -37,6 +37,11 @@ the first round only (later rounds map without storing). ``--tree DIR``: the chi
 the project from DIR (a ``git archive`` of another commit) instead of this tree, so that two
 trees are measured by the same benchmark code (run one, then the other, alternately).
 
+``--child map MODULE PATH`` (one map, no store; JSON on stdout) also gives the map's user and
+system seconds and minor page faults (``map_user_s``, ``map_sys_s``, ``map_minflt``): the
+kernel's share, first touches of memory (kg.allocator; ``PASSERELLES_ALLOCATOR=off`` in its
+environment for the allocators' defaults).
+
 ``--polars-threads 1 2 default``: instead, the map alone (no store) of each file in a fresh child
 per variant of polars' thread pool (POLARS_MAX_THREADS set in the child's environment before it
 imports polars; ``default``: polars' own choice), variants rotated each round, CPU and wall
