@@ -565,18 +565,27 @@ def fit_offers(
 
 def choose(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], features: Sequence[str],
-    judge: Judge, parts: int = 4,
+    judge: Judge, parts: int = 4, build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None = None,
 ) -> tuple[float, float]:
     """The L2 weight and threshold whose out-of-fold decisions over ``offers`` (``parts``-fold inner CV)
-    ``judge`` scores best; ties go to the first (smaller L2, lower threshold)."""
+    ``judge`` scores best; ties go to the first (smaller L2, lower threshold).
+
+    ``build``: the feature rows when some are learned from the training offers (:func:`with_item_rates`):
+    ``build(training offers)`` gives every offer's rows, so each inner part is judged with features learned
+    without it (``X`` is then unused)."""
     inner = [list(offers[i::parts]) for i in range(parts)]
     best = (-1.0, L2S[0], 0.5)
+    rows = {}
+    for part in inner:
+        rest = [o for o in offers if o not in part]
+        rows[id(part)] = (rest, X if build is None else build(rest))
     for l2 in L2S:
         probabilities: dict[int, numpy.ndarray] = {}
         for part in inner:
-            model = fit_offers(X, y, [o for o in offers if o not in part], features, l2)
+            rest, Xp = rows[id(part)]
+            model = fit_offers(Xp, y, rest, features, l2)
             for o in part:
-                probabilities[o] = model.probability(X[o]) if len(X[o]) else numpy.zeros(0)
+                probabilities[o] = model.probability(Xp[o]) if len(Xp[o]) else numpy.zeros(0)
         for threshold in THRESHOLDS:
             score = judge(probabilities, threshold, offers)
             if score > best[0] + 1e-9:
@@ -601,3 +610,127 @@ def held_out(
         for o in fold:
             probabilities[o] = model.probability(X[o]) if len(X[o]) else numpy.zeros(0)
     return probabilities, models
+
+
+# Item-level evidence learned from the training offers (benchmarks/rerank_skills.py, variant "item rates")
+RATE_FEATURES = ("item_rate", "item_seen")
+
+
+def with_item_rates(
+    X: Sequence[numpy.ndarray], codes: Sequence[Sequence[str]], y: Sequence[numpy.ndarray],
+    train: Sequence[int], smoothing: float = 3.0,
+) -> list[numpy.ndarray]:
+    """Every offer's rows with two columns appended, learned from the ``train`` offers' labels only: how
+    often the candidate's item is right when it is a candidate (smoothed towards the overall rate by
+    ``smoothing`` pseudo-candidates) and log(1 + how often it is a candidate). A training offer's own
+    candidates are left out of its rates (its rows must look like a new offer's); an offer outside
+    ``train`` reads the rates of all of ``train`` — never its own labels.
+
+    >>> X = [numpy.zeros((1, 0)), numpy.zeros((1, 0)), numpy.zeros((1, 0))]
+    >>> y = [numpy.array([1.0]), numpy.array([0.0]), numpy.array([1.0])]
+    >>> rows = with_item_rates(X, [["A"], ["A"], ["A"]], y, train=[0, 1], smoothing=0.0)
+    >>> [r[0].round(3).tolist() for r in rows]  # offer 2 reads 0 and 1; 0 reads 1, 1 reads 0
+    [[0.0, 0.693], [1.0, 0.693], [0.5, 1.099]]
+    """
+    positives: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    for o in train:
+        for code, label in zip(codes[o], y[o].tolist(), strict=True):
+            positives[code] = positives.get(code, 0.0) + label
+            seen[code] = seen.get(code, 0.0) + 1.0
+    total_pos = sum(positives.values())
+    total = sum(seen.values())
+    inside = set(train)
+    out = []
+    for o, rows in enumerate(X):
+        own_pos: dict[str, float] = {}
+        own: dict[str, float] = {}
+        if o in inside:  # leave the offer's own candidates out
+            for code, label in zip(codes[o], y[o].tolist(), strict=True):
+                own_pos[code] = own_pos.get(code, 0.0) + label
+                own[code] = own.get(code, 0.0) + 1.0
+        base_n = total - sum(own.values())
+        base = (total_pos - sum(own_pos.values())) / base_n if base_n > 0 else 0.0
+        extra = numpy.zeros((len(rows), 2))
+        for i, code in enumerate(codes[o]):
+            n = seen.get(code, 0.0) - own.get(code, 0.0)
+            p = positives.get(code, 0.0) - own_pos.get(code, 0.0)
+            extra[i, 0] = (p + smoothing * base) / (n + smoothing) if n + smoothing > 0 else base
+            extra[i, 1] = math.log1p(n)
+        out.append(numpy.hstack([rows, extra]))
+    return out
+
+
+# A few steps of the score-like features (variant "bins"): the linear model's answer cannot bend otherwise
+BINS: dict[str, tuple[float, ...]] = {
+    "score": (0.7, 0.8, 0.9, 0.999),
+    "coverage": (0.5, 0.7, 0.9, 0.999),
+    "fiche_score": (0.3, 0.6, 0.9),
+    "token_set": (0.6, 0.8, 0.95),
+}
+BIN_FEATURES = tuple(f"{name}>={edge}" for name, edges in BINS.items() for edge in edges)
+
+
+def with_bins(X: numpy.ndarray, features: Sequence[str]) -> numpy.ndarray:
+    """The rows with one 0/1 column per step of :data:`BINS` (value at or above the edge) appended.
+
+    >>> names = ("score", "coverage", "fiche_score", "token_set")
+    >>> row = with_bins(numpy.array([[0.85, 0.0, 0.0, 1.0]]), names)
+    >>> row[0, 4:].astype(int).tolist()  # score ≥ 0.7, 0.8; coverage and fiche_score none; token_set all
+    [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1]
+    """
+    columns = [X[:, features.index(name)] >= edge for name, edges in BINS.items() for edge in edges]
+    if not len(X):
+        return numpy.zeros((0, X.shape[1] + len(columns)))
+    return numpy.hstack([X, numpy.column_stack(columns).astype(numpy.float64)])
+
+
+# The word competition as features (variant "overlap") instead of only the hard rule of decide
+OVERLAP_FEATURES = ("claimed_share", "overlapping")
+
+
+def with_overlap(candidates: Sequence[Candidate], X: numpy.ndarray) -> numpy.ndarray:
+    """The rows with two columns appended: the share of the candidate's words that a candidate of the same
+    clause with a higher liberal score also uses, and log(1 + how many such candidates overlap it).
+
+    >>> a = Candidate(0, "A", 0, 5, frozenset({0, 1}), (0.9,))
+    >>> b = Candidate(0, "B", 0, 5, frozenset({1}), (0.8,))
+    >>> with_overlap([a, b], numpy.zeros((2, 0))).round(3).tolist()
+    [[0.0, 0.0], [1.0, 0.693]]
+    """
+    score = FEATURES.index("score")
+    extra = numpy.zeros((len(candidates), 2))
+    by_clause: dict[int, list[int]] = {}
+    for i, c in enumerate(candidates):
+        by_clause.setdefault(c.clause, []).append(i)
+    for members in by_clause.values():
+        for i in members:
+            c = candidates[i]
+            above = [candidates[j] for j in members if j != i
+                     and (candidates[j].features[score], -j) > (c.features[score], -i)
+                     and candidates[j].used & c.used]
+            if c.used and above:
+                extra[i, 0] = len(c.used & frozenset().union(*(a.used for a in above))) / len(c.used)
+                extra[i, 1] = math.log1p(len(above))
+    return numpy.hstack([X, extra]) if len(X) else numpy.zeros((0, X.shape[1] + 2))
+
+
+def shift_by_kind(
+    candidates: Sequence[Candidate], probabilities: numpy.ndarray, offsets: Mapping[str, float]
+) -> numpy.ndarray:
+    """The probabilities lowered by their item kind's offset: deciding them at a threshold ``t`` is deciding
+    the originals at ``t`` + the kind's offset (a threshold per kind, variant "per-kind threshold").
+
+    >>> k = FEATURES.index("kind_savoir")
+    >>> row = tuple(1.0 if i == k else 0.0 for i in range(len(FEATURES)))
+    >>> c = Candidate(0, "A", 0, 1, frozenset(), row)
+    >>> shift_by_kind([c], numpy.array([0.5]), {"savoir": 0.1}).round(3).tolist()
+    [0.4]
+    """
+    columns = [(kind, FEATURES.index(f"kind_{kind}")) for kind in KINDS]
+    out = probabilities.copy()
+    for i, c in enumerate(candidates):
+        for kind, column in columns:
+            if c.features[column]:
+                out[i] -= offsets.get(kind, 0.0)
+    return out
