@@ -26,6 +26,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,8 @@ from kg.nlp.rerank import (  # noqa: E402
     choose,
     decide,
     fit_offers,
+    fit_tiny,
+    item_table,
     matrix,
     shift_by_kind,
     with_bins,
@@ -284,6 +287,8 @@ def main() -> None:
             (3, BASE_FEATURES, keep_all, False, frozenset({"overlap"})),
         "liberal, 3 fiches, all features + item rates + bins + overlap":
             (3, BASE_FEATURES, keep_all, False, frozenset({"rates", "bins", "overlap"})),
+        "liberal, 3 fiches, all features, a tiny 2-layer model (6 tanh units, numpy)":
+            (3, BASE_FEATURES, keep_all, False, frozenset({"tiny"})),
         "liberal, 3 fiches, all features, a threshold per item kind (offsets chosen on the inner folds)":
             (3, BASE_FEATURES, keep_all, False, frozenset({"per-kind"})),
         "liberal, 3 fiches, all features + item rates, a threshold per item kind":
@@ -321,8 +326,9 @@ def main() -> None:
 
                 X = build(train_offers)
             judge = judge_with(dev, cands, args.precision)
-            l2, threshold = choose(X, y, train_offers, names, judge, build=build)
-            model = fit_offers(X, y, train_offers, names, l2)
+            fitter = fit_tiny if "tiny" in extras else None
+            l2, threshold = choose(X, y, train_offers, names, judge, build=build, fitter=fitter)
+            model = fit_offers(X, y, train_offers, names, l2, fitter=fitter)
             probs = {o: model.probability(X[o]) if cands[o] else numpy.zeros(0) for o in fold}
             if "per-kind" in extras:
                 offsets = kind_offsets(X, y, cands, train_offers, names, l2, threshold, judge, build)
@@ -346,19 +352,30 @@ def main() -> None:
 
     if args.test or args.write:
         overall = ascend(runner, defaults, order)
-        fiches, features = 3, BASE_FEATURES  # the shipped variant: "liberal, 3 fiches, all features"
+        # the shipped variant: "liberal, 3 fiches, all features + item rates (learned on the training folds)"
+        fiches, features = 3, BASE_FEATURES
+        names = (*features, *RATE_FEATURES)
         # the model with the links of the settings chosen on all DEV, and the shipped one (the links of the
         # shipped defaults, as the extraction runs it)
         fitted: dict[str, tuple[dict[str, Any], Model]] = {}
         for name, point in (("settings chosen on all DEV", overall), ("shipped defaults", defaults)):
             cands = offer_candidates(runner, generators[fiches], texts, links(point))
-            X, y = data(dev, cands, features)
-            l2, threshold = choose(X, y, order, features, judge_with(dev, cands))
-            fitted[name] = (point, fit_offers(X, y, order, features, l2, threshold))
-            probs = {o: fitted[name][1].probability(X[o]) if cands[o] else numpy.zeros(0) for o in order}
+            base, y = data(dev, cands, features)
+            codes = [[c.code for c in found] for found in cands]
+
+            def build(train: Sequence[int]) -> list[numpy.ndarray]:
+                return with_item_rates(base, codes, y, train)  # noqa: B023 (called in this iteration)
+
+            X = build(order)
+            l2, threshold = choose(X, y, order, names, judge_with(dev, cands), build=build)
+            table, default = item_table(codes, y, order)
+            model = replace(fit_offers(X, y, order, names, l2, threshold), rates=table, default_rate=default)
+            fitted[name] = (point, model)
+            probs = {o: model.probability(X[o]) if cands[o] else numpy.zeros(0) for o in order}
             fits = scores(dev, cands, probs, threshold, order)
             print(f"all DEV, links of the {name} {point}: l2 {l2}, threshold {threshold}; in-sample"
-                  f" P {fits.precision:.3f} R {fits.recall:.3f} ({fits.found}/{fits.gold})")
+                  f" (rates left out per offer) P {fits.precision:.3f} R {fits.recall:.3f}"
+                  f" ({fits.found}/{fits.gold})")
         if args.write:
             fitted["shipped defaults"][1].save(MODEL_PATH)
             print(f"wrote {MODEL_PATH}")
@@ -373,7 +390,7 @@ def main() -> None:
             print(row("before: linker, shipped defaults", pooled(test_runner.counts(defaults), everything)))
             for name, (point, model) in fitted.items():
                 test_cands = offer_candidates(test_runner, generators[fiches], texts, test_links(point))
-                probs = {o: model.probability(matrix(c, features)) if c else numpy.zeros(0)
+                probs = {o: model.probability(model.rows(c)) if c else numpy.zeros(0)
                          for o, c in enumerate(test_cands)}
                 after = scores(test, test_cands, probs, model.threshold, everything)
                 print(row(f"after: second stage fitted on all DEV, links of the {name}", after))

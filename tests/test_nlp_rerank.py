@@ -240,6 +240,28 @@ def test_the_reranker_turns_kept_candidates_into_mentions(gazetteer: Gazetteer) 
     assert mentions[0].score == pytest.approx(1 / (1 + numpy.exp(-4.0)))
 
 
+def test_a_model_with_item_rates_looks_them_up_and_its_bound_keeps_the_same_decisions(
+    gazetteer: Gazetteer,
+) -> None:
+    text = "Préparer les commandes; gestion du stock; conditionner les produits"
+    clauses = clauses_of(text)
+    generator = Generator(gazetteer)
+    names = ("coverage", "exact", "ratio", "item_rate", "item_seen")
+    # the item rate decides: "100" is learned right, "200" wrong, unseen items get the default rate
+    model = Model(names, (0.0,) * 5, (1.0,) * 5, (0.5, 0.5, 0.5, 8.0, 0.0), -5.0, 0.5,
+                  (("100", 0.9, 1.0), ("200", 0.05, 2.0)), 0.3)
+    found = generator.candidates(clauses, text, [("N1103", 0.8)], [])
+    rows = model.rows(found)
+    for c, row in zip(found, rows, strict=True):
+        assert tuple(row[3:]) == model.rate(c.code)
+    kept = decide(found, model.probability(rows).tolist(), model.threshold)
+    assert {k.code for k in kept} == {"100"}
+    # the bound leaves out only candidates the model cannot keep: the same decisions
+    mentions = Reranker(generator, model).mentions(clauses, text, [("N1103", 0.8)], [])
+    assert [(m.code, m.start, m.end) for m in mentions] == [(k.code, k.start, k.end) for k in kept]
+    assert len(generator.candidates(clauses, text, [("N1103", 0.8)], [], model)) < len(found)
+
+
 def test_the_pipeline_runs_the_second_stage_only_with_the_occupation_candidates(gazetteer: Gazetteer) -> None:
     from kg.nlp.pipeline import load_pipeline
 

@@ -24,7 +24,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property
 from pathlib import Path
 
 import numpy
@@ -147,7 +147,8 @@ class Generator:
         features are, so :func:`decide` would neither keep it nor let it claim words: the kept ones are
         the same."""
         # the bound needs every feature the model reads but the span's; the offer's come last
-        bound = _bound(model) if model is not None and set(model.features) <= set(BASE_FEATURES) else None
+        readable = set(BASE_FEATURES) | set(RATE_FEATURES)
+        bound = model.bound if model is not None and set(model.features) <= readable else None
         self._fiches = {}  # they depend on the offer's predicted fiches
         top = [code for code, _ in predicted[: self.fiches]]
         lists = [self.gazetteer.fiche_items.get(code, frozenset()) for code in top]
@@ -207,7 +208,7 @@ class Generator:
                     entry_number, score, first, last, used, keyed, strength, section, lists, scores,
                     other, rank_of[best[entry.code]], is_linked,
                 )
-                if bound is not None and bound.hopeless(values):
+                if bound is not None and bound.hopeless(values, entry.code):
                     continue
                 span = text[start:end]
                 if normalise_phrase(span) in self.titles:
@@ -340,11 +341,6 @@ _EXACT = FEATURES.index("exact")
 assert FEATURES[_EXACT : _EXACT + 3] == _SPAN_FEATURES
 
 
-@lru_cache(maxsize=8)
-def _bound(model: Model) -> _Bound:
-    return _Bound(model)
-
-
 class _Bound:
     """The most a candidate's logit under ``model`` can be before its span features are known: the
     linear part of the others, plus the most each span feature (in [0, 1]) can add."""
@@ -352,7 +348,12 @@ class _Bound:
     def __init__(self, model: Model) -> None:
         scaled = [w / s for w, s in zip(model.weights, model.scale, strict=True)]
         self.terms = [(FEATURES.index(f), a) for f, a in zip(model.features, scaled, strict=True)
-                      if f not in _SPAN_FEATURES]
+                      if f not in _SPAN_FEATURES and f not in RATE_FEATURES]
+        # the learned item rates (known from the item alone): their part of the logit per item
+        rated = [(RATE_FEATURES.index(f), a) for f, a in zip(model.features, scaled, strict=True)
+                 if f in RATE_FEATURES]
+        self.model = model
+        self.rated = rated
         constant = model.bias - sum(a * m for a, m in zip(scaled, model.mean, strict=True))
         best = sum(max(a, 0.0) for f, a in zip(model.features, scaled, strict=True) if f in _SPAN_FEATURES)
         t = model.threshold
@@ -360,9 +361,13 @@ class _Bound:
         self.below = (math.log(t / (1 - t)) if 0 < t < 1 else (-math.inf if t <= 0 else math.inf))
         self.below -= constant + best + 1e-6
 
-    def hopeless(self, values: Sequence[float]) -> bool:
+    def hopeless(self, values: Sequence[float], code: str = "") -> bool:
         """Whether the candidate's probability is under the threshold whatever its span features."""
-        return sum([a * values[i] for i, a in self.terms]) < self.below
+        logit = sum([a * values[i] for i, a in self.terms])
+        if self.rated:
+            rates = self.model.rate(code)
+            logit += sum([a * rates[i] for i, a in self.rated])
+        return logit < self.below
 
 
 @dataclass(frozen=True)
@@ -376,6 +381,36 @@ class Model:
     weights: tuple[float, ...]
     bias: float
     threshold: float = 0.5
+    # the learned item rates (RATE_FEATURES) when the model reads them: (item, rate, log(1 + seen)) and
+    # the rate of an item never seen (with_item_rates)
+    rates: tuple[tuple[str, float, float], ...] = ()
+    default_rate: float = 0.0
+
+    def rate(self, code: str) -> tuple[float, float]:
+        """The item's learned (rate, log(1 + times a candidate)); an unseen item's: (default rate, 0)."""
+        return self._rates.get(code, (self.default_rate, 0.0))
+
+    @cached_property
+    def bound(self) -> _Bound:
+        """What :meth:`Generator.candidates` bounds the logit with (perf only; once per model: hashing a
+        model with thousands of item rates per offer would cost more)."""
+        return _Bound(self)
+
+    @cached_property
+    def _rates(self) -> dict[str, tuple[float, float]]:
+        return {code: (rate, seen) for code, rate, seen in self.rates}
+
+    def rows(self, candidates: Sequence[Candidate]) -> numpy.ndarray:
+        """The candidates' rows of the features the model reads (the item rates looked up)."""
+        values = numpy.array([c.features for c in candidates], dtype=numpy.float64)
+        columns = []
+        for name in self.features:
+            if name in RATE_FEATURES:
+                i = RATE_FEATURES.index(name)
+                columns.append(numpy.array([self.rate(c.code)[i] for c in candidates]))
+            else:
+                columns.append(values[:, FEATURES.index(name)])
+        return numpy.column_stack(columns)
 
     def probability(self, X: numpy.ndarray) -> numpy.ndarray:
         """P(candidate is right) for rows of features (in ``self.features`` order)."""
@@ -383,8 +418,13 @@ class Model:
         return 1.0 / (1.0 + numpy.exp(-(z @ numpy.array(self.weights) + self.bias)))
 
     def to_json(self) -> dict[str, object]:
-        return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
-                "weights": list(self.weights), "bias": self.bias, "threshold": self.threshold}
+        out: dict[str, object] = {
+            "features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
+            "weights": list(self.weights), "bias": self.bias, "threshold": self.threshold}
+        if self.rates:
+            out["default_rate"] = self.default_rate
+            out["rates"] = [list(r) for r in self.rates]
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> Model:
@@ -393,6 +433,9 @@ class Model:
         >>> m = Model(("score",), (0.0,), (1.0,), (2.0,), -1.0, 0.4)
         >>> Model.from_json(json.loads(json.dumps(m.to_json()))) == m
         True
+        >>> r = Model(("item_rate",), (0.0,), (1.0,), (2.0,), -1.0, 0.4, (("A", 0.5, 1.1),), 0.2)
+        >>> Model.from_json(json.loads(json.dumps(r.to_json()))) == r, r.rate("A"), r.rate("B")
+        (True, (0.5, 1.1), (0.2, 0.0))
         """
         def floats(name: str) -> tuple[float, ...]:
             value = data[name]
@@ -401,8 +444,12 @@ class Model:
 
         features = data["features"]
         assert isinstance(features, list)
+        rates = data.get("rates", [])
+        assert isinstance(rates, list)
         return cls(tuple(str(f) for f in features), floats("mean"), floats("scale"), floats("weights"),
-                   float(data["bias"]), float(data.get("threshold", 0.5)))  # type: ignore[arg-type]
+                   float(data["bias"]), float(data.get("threshold", 0.5)),  # type: ignore[arg-type]
+                   tuple((str(c), float(r), float(n)) for c, r, n in rates),
+                   float(data.get("default_rate", 0.0)))  # type: ignore[arg-type]
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
@@ -522,8 +569,7 @@ class Reranker:
         found = self.generator.candidates(clauses, text, predicted, linked, self.model)
         if not found:
             return []
-        columns = [FEATURES.index(f) for f in self.model.features]
-        probabilities = self.model.probability(numpy.array([c.features for c in found])[:, columns]).tolist()
+        probabilities = self.model.probability(self.model.rows(found)).tolist()
         kept = decide(found, probabilities, self.model.threshold)
         chance = {id(c): p for c, p in zip(found, probabilities, strict=True)}
         entries = self.generator.gazetteer.entries
@@ -542,6 +588,8 @@ class Reranker:
         return out
 
 
+_fit = fit
+
 # Cross-validation over offers (benchmarks/rerank_skills.py): the model is fitted on some offers'
 # candidates and judged on others'; every function here reads only the offers it is given.
 L2S = (0.3, 1.0, 3.0, 10.0)
@@ -552,10 +600,11 @@ Judge = Callable[[Mapping[int, numpy.ndarray], float, Sequence[int]], float]
 
 def fit_offers(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], features: Sequence[str],
-    l2: float, threshold: float = 0.5,
+    l2: float, threshold: float = 0.5, fitter: Callable[..., Model] | None = None,
 ) -> Model:
     """The model fitted on the candidates of ``offers`` only (``X[o]``, ``y[o]``: offer ``o``'s feature
-    rows and labels)."""
+    rows and labels); ``fitter``: another learner with :func:`fit`'s signature (default :func:`fit`)."""
+    fit = _fit if fitter is None else fitter
     rows = [X[o] for o in offers if len(X[o])]
     if not rows:
         return fit(numpy.zeros((0, len(features))), numpy.zeros(0), features, l2, threshold=threshold)
@@ -566,6 +615,7 @@ def fit_offers(
 def choose(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], features: Sequence[str],
     judge: Judge, parts: int = 4, build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None = None,
+    fitter: Callable[..., Model] | None = None,
 ) -> tuple[float, float]:
     """The L2 weight and threshold whose out-of-fold decisions over ``offers`` (``parts``-fold inner CV)
     ``judge`` scores best; ties go to the first (smaller L2, lower threshold).
@@ -583,7 +633,7 @@ def choose(
         probabilities: dict[int, numpy.ndarray] = {}
         for part in inner:
             rest, Xp = rows[id(part)]
-            model = fit_offers(Xp, y, rest, features, l2)
+            model = fit_offers(Xp, y, rest, features, l2, fitter=fitter)
             for o in part:
                 probabilities[o] = model.probability(Xp[o]) if len(Xp[o]) else numpy.zeros(0)
         for threshold in THRESHOLDS:
@@ -661,6 +711,29 @@ def with_item_rates(
     return out
 
 
+def item_table(
+    codes: Sequence[Sequence[str]], y: Sequence[numpy.ndarray], offers: Sequence[int], smoothing: float = 3.0,
+) -> tuple[tuple[tuple[str, float, float], ...], float]:
+    """The item rates :func:`with_item_rates` gives a new offer, learned from ``offers``: (item, rate,
+    log(1 + seen)) sorted by item, and the rate of an unseen item (what :class:`Model` stores).
+
+    >>> item_table([["A", "B"], ["A"]], [numpy.array([1.0, 0.0]), numpy.array([1.0])], [0, 1], 0.0)
+    ... # doctest: +ELLIPSIS
+    ((('A', 1.0, 1.098...), ('B', 0.0, 0.693...)), 0.666...)
+    """
+    positives: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    for o in offers:
+        for code, label in zip(codes[o], y[o].tolist(), strict=True):
+            positives[code] = positives.get(code, 0.0) + label
+            seen[code] = seen.get(code, 0.0) + 1.0
+    total = sum(seen.values())
+    base = sum(positives.values()) / total if total else 0.0
+    table = tuple((code, (positives[code] + smoothing * base) / (n + smoothing), math.log1p(n))
+                  for code, n in sorted(seen.items()))
+    return table, base
+
+
 # A few steps of the score-like features (variant "bins"): the linear model's answer cannot bend otherwise
 BINS: dict[str, tuple[float, ...]] = {
     "score": (0.7, 0.8, 0.9, 0.999),
@@ -734,3 +807,61 @@ def shift_by_kind(
             if c.features[column]:
                 out[i] -= offsets.get(kind, 0.0)
     return out
+
+
+@dataclass(frozen=True)
+class TinyNet:
+    """A two-layer network (``hidden`` tanh units, a logistic output) on standardised features: the variant
+    "tiny 2-layer model" of the CV, measured, not shipped. ``probability`` as :class:`Model`'s."""
+
+    mean: numpy.ndarray
+    scale: numpy.ndarray
+    W1: numpy.ndarray
+    b1: numpy.ndarray
+    w2: numpy.ndarray
+    b2: float
+    threshold: float = 0.5
+
+    def probability(self, X: numpy.ndarray) -> numpy.ndarray:
+        h = numpy.tanh(((X - self.mean) / self.scale) @ self.W1 + self.b1)
+        return 1.0 / (1.0 + numpy.exp(-(h @ self.w2 + self.b2)))
+
+
+def fit_tiny(
+    X: numpy.ndarray, y: numpy.ndarray, features: Sequence[str], l2: float = 1.0, threshold: float = 0.5,
+    hidden: int = 6, steps: int = 400, seed: int = 0,
+) -> TinyNet:
+    """:class:`TinyNet` fitted by full-batch Adam on the mean log loss plus ``l2`` ÷ rows × the squared
+    weights (the scale of :func:`fit`'s penalty); deterministic (fixed ``seed``).
+
+    >>> X = numpy.array([[0.0], [1.0], [2.0], [3.0]]); y = numpy.array([0, 0, 1, 1])
+    >>> net = fit_tiny(X, y, ("score",), l2=0.1)
+    >>> bool(net.probability(X)[3] > 0.5 > net.probability(X)[0])
+    True
+    """
+    mean = X.mean(axis=0) if len(X) else numpy.zeros(X.shape[1])
+    scale = X.std(axis=0) if len(X) else numpy.ones(X.shape[1])
+    scale = numpy.where(scale > 1e-9, scale, 1.0)
+    Z = (X - mean) / scale
+    rng = numpy.random.default_rng(seed)
+    params = [rng.normal(scale=0.3, size=(Z.shape[1], hidden)), numpy.zeros(hidden),
+              rng.normal(scale=0.3, size=hidden), numpy.zeros(1)]
+    moments = [numpy.zeros_like(p) for p in params]
+    squares = [numpy.zeros_like(p) for p in params]
+    n = max(1, len(Z))
+    decay = float(l2) / n
+    target = y.astype(numpy.float64)
+    for step in range(1, steps + 1 if len(Z) else 1):
+        W1, b1, w2, b2 = params
+        h = numpy.tanh(Z @ W1 + b1)
+        p = 1.0 / (1.0 + numpy.exp(-(h @ w2 + b2[0])))
+        d = (p - target) / n
+        dh = numpy.outer(d, w2) * (1 - h * h)
+        grads = [Z.T @ dh + 2 * decay * W1, dh.sum(axis=0), h.T @ d + 2 * decay * w2, numpy.array([d.sum()])]
+        for i, g in enumerate(grads):
+            moments[i] = 0.9 * moments[i] + 0.1 * g
+            squares[i] = 0.999 * squares[i] + 0.001 * g * g
+            corrected = moments[i] / (1 - 0.9**step)
+            params[i] = params[i] - 0.05 * corrected / (numpy.sqrt(squares[i] / (1 - 0.999**step)) + 1e-8)
+    W1, b1, w2, b2 = params
+    return TinyNet(mean, scale, W1, b1, w2, float(b2[0]), threshold)
