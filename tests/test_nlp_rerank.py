@@ -241,7 +241,7 @@ def test_the_reranker_turns_kept_candidates_into_mentions(gazetteer: Gazetteer) 
 
 
 def test_a_model_with_item_rates_looks_them_up_and_its_bound_keeps_the_same_decisions(
-    gazetteer: Gazetteer,
+    gazetteer: Gazetteer, tmp_path: Path,
 ) -> None:
     text = "Préparer les commandes; gestion du stock; conditionner les produits"
     clauses = clauses_of(text)
@@ -260,6 +260,8 @@ def test_a_model_with_item_rates_looks_them_up_and_its_bound_keeps_the_same_deci
     mentions = Reranker(generator, model).mentions(clauses, text, [("N1103", 0.8)], [])
     assert [(m.code, m.start, m.end) for m in mentions] == [(k.code, k.start, k.end) for k in kept]
     assert len(generator.candidates(clauses, text, [("N1103", 0.8)], [], model)) < len(found)
+    model.save(tmp_path / "m.json")
+    assert Model.load(tmp_path / "m.json") == model
 
 
 def test_the_pipeline_runs_the_second_stage_only_with_the_occupation_candidates(gazetteer: Gazetteer) -> None:

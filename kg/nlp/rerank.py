@@ -452,7 +452,13 @@ class Model:
                    float(data.get("default_rate", 0.0)))  # type: ignore[arg-type]
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+        data = self.to_json()
+        rates = data.pop("rates", None)
+        text = json.dumps(data, indent=1)
+        if isinstance(rates, list):  # one item a line: thousands of them
+            body = ",\n".join("  " + json.dumps(r, ensure_ascii=False) for r in rates)
+            text = text[: -len("\n}")] + ',\n "rates": [\n' + body + "\n ]\n}"
+        path.write_text(text + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path) -> Model:
