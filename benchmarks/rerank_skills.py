@@ -26,6 +26,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +51,24 @@ from kg.nlp.linker import Mention, prior_fiches  # noqa: E402
 from kg.nlp.pipeline import PRIOR_FICHES, PRIOR_MARGIN  # noqa: E402
 from kg.nlp.rerank import (  # noqa: E402
     BASE_FEATURES,
+    BIN_FEATURES,
     FEATURES,
     LIBERAL,
+    OVERLAP_FEATURES,
+    RATE_FEATURES,
     Candidate,
     Generator,
     Model,
     choose,
     decide,
     fit_offers,
+    fit_tiny,
+    item_table,
     matrix,
+    shift_by_kind,
+    with_bins,
+    with_item_rates,
+    with_overlap,
 )
 
 MODEL_PATH = ROOT / "kg" / "nlp" / "rerank-model.json"
@@ -148,10 +158,15 @@ def scores(
 
 def data(
     offers: Sequence[AnnotatedOffer], cands: Sequence[list[Candidate]], features: Sequence[str],
-    anywhere: bool = False,
+    anywhere: bool = False, extras: frozenset[str] = frozenset(),
 ) -> tuple[list[numpy.ndarray], list[numpy.ndarray]]:
-    """Each offer's feature rows and labels."""
+    """Each offer's feature rows and labels (``extras``: "bins", "overlap"; the item rates are learned per
+    training set, :func:`kg.nlp.rerank.with_item_rates`)."""
     X = [matrix(c, features) for c in cands]
+    if "bins" in extras:
+        X = [with_bins(x, features) for x in X]
+    if "overlap" in extras:
+        X = [with_overlap(c, x) for c, x in zip(cands, X, strict=True)]
     if INTERACTIONS:
         X = [numpy.hstack([x, numpy.column_stack([
             x[:, features.index(a)] * x[:, features.index(b)] for a, b in PAIRS
@@ -161,6 +176,41 @@ def data(
         for offer, found in zip(offers, cands, strict=True)
     ]
     return X, y
+
+
+OFFSETS = (-0.1, -0.05, 0.0, 0.05, 0.1, 0.15)
+
+
+def kind_offsets(
+    X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], cands: Sequence[list[Candidate]],
+    offers: Sequence[int], names: Sequence[str], l2: float, threshold: float, judge: Any,
+    build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None, parts: int = 4,
+) -> dict[str, float]:
+    """A threshold offset per item kind, chosen by coordinate ascent (two rounds) on the inner CV's
+    out-of-fold probabilities over ``offers`` (the training offers only), at the chosen L2 and threshold."""
+    probabilities: dict[int, numpy.ndarray] = {}
+    for i in range(parts):
+        part = list(offers[i::parts])
+        rest = [o for o in offers if o not in part]
+        Xp = X if build is None else build(rest)
+        model = fit_offers(Xp, y, rest, names, l2)
+        for o in part:
+            probabilities[o] = model.probability(Xp[o]) if len(Xp[o]) else numpy.zeros(0)
+    offsets = {kind: 0.0 for kind in ("savoir-faire", "savoir", "savoir-etre", "macro-competence")}
+
+    def value(trial: dict[str, float]) -> float:
+        shifted = {o: shift_by_kind(cands[o], probabilities[o], trial) for o in offers}
+        return float(judge(shifted, threshold, offers))
+
+    best = value(offsets)
+    for _ in range(2):
+        for kind in offsets:
+            for offset in OFFSETS:
+                trial = offsets | {kind: offset}
+                score = value(trial)
+                if score > best + 1e-9:
+                    best, offsets = score, trial
+    return offsets
 
 
 def ceiling(offers: Sequence[AnnotatedOffer], cands: Sequence[list[Candidate]]) -> PR:
@@ -215,21 +265,40 @@ def main() -> None:
     # variant name → (prior fiches of the liberal linker, features, candidate filter)
     keep_all: Callable[[Candidate], bool] = lambda c: True  # noqa: E731
     only_linked: Callable[[Candidate], bool] = lambda c: c.features[FEATURES.index("linked")] > 0  # noqa: E731
-    # (the last: positive when the item is accepted anywhere in the offer, not only at the span)
-    variants: dict[str, tuple[int, tuple[str, ...], Callable[[Candidate], bool], bool]] = {
-        "liberal, 3 fiches, all features": (3, BASE_FEATURES, keep_all, False),
+    # (the 4th: positive when the item is accepted anywhere in the offer, not only at the span; the 5th: the
+    # extra features — "rates" learned per training set, "bins" of the score-like ones, "overlap")
+    Variant = tuple[int, tuple[str, ...], Callable[[Candidate], bool], bool, frozenset[str]]
+    none: frozenset[str] = frozenset()
+    variants: dict[str, Variant] = {
+        "liberal, 3 fiches, all features": (3, BASE_FEATURES, keep_all, False, none),
         "liberal, 3 fiches, all features + the offer's (item_clauses, linked_elsewhere, fiche_linked)":
-            (3, FEATURES, keep_all, False),
-        "liberal, 3 fiches, without `linked`": (3, without_linked, keep_all, False),
-        "liberal, 3 fiches, without the fiche features": (3, no_fiche, keep_all, False),
+            (3, FEATURES, keep_all, False, none),
+        "liberal, 3 fiches, without `linked`": (3, without_linked, keep_all, False, none),
+        "liberal, 3 fiches, without the fiche features": (3, no_fiche, keep_all, False, none),
         "liberal, 3 fiches, all features, positive if accepted anywhere in the offer":
-            (3, BASE_FEATURES, keep_all, True),
-        "liberal, 1 fiche, all features": (1, BASE_FEATURES, keep_all, False),
-        "the linker's links only (a filter), all features": (3, BASE_FEATURES, only_linked, False),
+            (3, BASE_FEATURES, keep_all, True, none),
+        "liberal, 1 fiche, all features": (1, BASE_FEATURES, keep_all, False, none),
+        "the linker's links only (a filter), all features": (3, BASE_FEATURES, only_linked, False, none),
+        "liberal, 3 fiches, all features + item rates (learned on the training folds)":
+            (3, BASE_FEATURES, keep_all, False, frozenset({"rates"})),
+        "liberal, 3 fiches, all features + bins of score, coverage, fiche_score, token_set":
+            (3, BASE_FEATURES, keep_all, False, frozenset({"bins"})),
+        "liberal, 3 fiches, all features + the word competition as features (claimed_share, overlapping)":
+            (3, BASE_FEATURES, keep_all, False, frozenset({"overlap"})),
+        "liberal, 3 fiches, all features + item rates + bins + overlap":
+            (3, BASE_FEATURES, keep_all, False, frozenset({"rates", "bins", "overlap"})),
+        "liberal, 3 fiches, all features, a tiny 2-layer model (6 tanh units, numpy)":
+            (3, BASE_FEATURES, keep_all, False, frozenset({"tiny"})),
+        "liberal, 3 fiches, all features, a threshold per item kind (offsets chosen on the inner folds)":
+            (3, BASE_FEATURES, keep_all, False, frozenset({"per-kind"})),
+        "liberal, 3 fiches, all features + item rates, a threshold per item kind":
+            (3, BASE_FEATURES, keep_all, False, frozenset({"rates", "per-kind"})),
     }
     if args.variant:
-        exact = {k: v for k, v in variants.items() if k in args.variant}
-        variants = exact or {k: v for k, v in variants.items() if any(t in k for t in args.variant)}
+        # per TEXT: the variant named so, else every variant whose name holds it
+        chosen = {n for t in args.variant
+                  for n in ([t] if t in variants else [k for k in variants if t in k])}
+        variants = {k: v for k, v in variants.items() if k in chosen}
     held_before = PR(0, 0, 0, 0)
     held_after = {name: PR(0, 0, 0, 0) for name in variants}
     ceilings = {name: PR(0, 0, 0, 0) for name in variants}
@@ -239,15 +308,32 @@ def main() -> None:
         train_offers = [o for o in order if o not in fold]
         point = defaults if args.quick else ascend(runner, defaults, train_offers)
         held_before = held_before + pooled(runner.counts(point), fold)
-        for name, (fiches, features, keep, anywhere) in variants.items():
-            cands = [
-                [c for c in found if keep(c)]
-                for found in offer_candidates(runner, generators[fiches], texts, links(point))
-            ]
-            X, y = data(dev, cands, features, anywhere)
-            l2, threshold = choose(X, y, train_offers, features, judge_with(dev, cands, args.precision))
-            model = fit_offers(X, y, train_offers, features, l2)
+        found_by = {f: offer_candidates(runner, generators[f], texts, links(point)) for f in (1, 3)
+                    if any(v[0] == f for v in variants.values())}
+        for name, (fiches, features, keep, anywhere, extras) in variants.items():
+            cands = [[c for c in found if keep(c)] for found in found_by[fiches]]
+            X, y = data(dev, cands, features, anywhere, extras)
+            names = (tuple(features) + (BIN_FEATURES if "bins" in extras else ())
+                     + (OVERLAP_FEATURES if "overlap" in extras else ())
+                     + (RATE_FEATURES if "rates" in extras else ()))
+            build = None
+            if "rates" in extras:
+                codes = [[c.code for c in found] for found in cands]
+                base = X
+
+                def build(train: Sequence[int]) -> list[numpy.ndarray]:
+                    return with_item_rates(base, codes, y, train)  # noqa: B023 (called in this iteration)
+
+                X = build(train_offers)
+            judge = judge_with(dev, cands, args.precision)
+            fitter = fit_tiny if "tiny" in extras else None
+            l2, threshold = choose(X, y, train_offers, names, judge, build=build, fitter=fitter)
+            model = fit_offers(X, y, train_offers, names, l2, fitter=fitter)
             probs = {o: model.probability(X[o]) if cands[o] else numpy.zeros(0) for o in fold}
+            if "per-kind" in extras:
+                offsets = kind_offsets(X, y, cands, train_offers, names, l2, threshold, judge, build)
+                probs = {o: shift_by_kind(cands[o], p, offsets) for o, p in probs.items()}
+                print(f"fold {number}: {name}: offsets {offsets}")
             held_after[name] = held_after[name] + scores(dev, cands, probs, threshold, fold)
             ceilings[name] = ceilings[name] + ceiling([dev[o] for o in fold], [cands[o] for o in fold])
             counted[name] += sum(len(cands[o]) for o in fold)
@@ -266,19 +352,30 @@ def main() -> None:
 
     if args.test or args.write:
         overall = ascend(runner, defaults, order)
-        fiches, features = 3, BASE_FEATURES  # the shipped variant: "liberal, 3 fiches, all features"
+        # the shipped variant: "liberal, 3 fiches, all features + item rates (learned on the training folds)"
+        fiches, features = 3, BASE_FEATURES
+        names = (*features, *RATE_FEATURES)
         # the model with the links of the settings chosen on all DEV, and the shipped one (the links of the
         # shipped defaults, as the extraction runs it)
         fitted: dict[str, tuple[dict[str, Any], Model]] = {}
         for name, point in (("settings chosen on all DEV", overall), ("shipped defaults", defaults)):
             cands = offer_candidates(runner, generators[fiches], texts, links(point))
-            X, y = data(dev, cands, features)
-            l2, threshold = choose(X, y, order, features, judge_with(dev, cands))
-            fitted[name] = (point, fit_offers(X, y, order, features, l2, threshold))
-            probs = {o: fitted[name][1].probability(X[o]) if cands[o] else numpy.zeros(0) for o in order}
+            base, y = data(dev, cands, features)
+            codes = [[c.code for c in found] for found in cands]
+
+            def build(train: Sequence[int]) -> list[numpy.ndarray]:
+                return with_item_rates(base, codes, y, train)  # noqa: B023 (called in this iteration)
+
+            X = build(order)
+            l2, threshold = choose(X, y, order, names, judge_with(dev, cands), build=build)
+            table, default = item_table(codes, y, order)
+            model = replace(fit_offers(X, y, order, names, l2, threshold), rates=table, default_rate=default)
+            fitted[name] = (point, model)
+            probs = {o: model.probability(X[o]) if cands[o] else numpy.zeros(0) for o in order}
             fits = scores(dev, cands, probs, threshold, order)
             print(f"all DEV, links of the {name} {point}: l2 {l2}, threshold {threshold}; in-sample"
-                  f" P {fits.precision:.3f} R {fits.recall:.3f} ({fits.found}/{fits.gold})")
+                  f" (rates left out per offer) P {fits.precision:.3f} R {fits.recall:.3f}"
+                  f" ({fits.found}/{fits.gold})")
         if args.write:
             fitted["shipped defaults"][1].save(MODEL_PATH)
             print(f"wrote {MODEL_PATH}")
@@ -293,7 +390,7 @@ def main() -> None:
             print(row("before: linker, shipped defaults", pooled(test_runner.counts(defaults), everything)))
             for name, (point, model) in fitted.items():
                 test_cands = offer_candidates(test_runner, generators[fiches], texts, test_links(point))
-                probs = {o: model.probability(matrix(c, features)) if c else numpy.zeros(0)
+                probs = {o: model.probability(model.rows(c)) if c else numpy.zeros(0)
                          for o, c in enumerate(test_cands)}
                 after = scores(test, test_cands, probs, model.threshold, everything)
                 print(row(f"after: second stage fitted on all DEV, links of the {name}", after))

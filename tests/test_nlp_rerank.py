@@ -21,6 +21,9 @@ from kg.nlp.rerank import (
     fit,
     held_out,
     matrix,
+    with_bins,
+    with_item_rates,
+    with_overlap,
 )
 from kg.nlp.text import normalise_phrase
 
@@ -170,6 +173,62 @@ def test_the_inner_choice_reads_only_the_offers_it_is_given() -> None:
     assert choose(X, y, given, ("score", "coverage"), _judge(y)) == chosen
 
 
+def test_the_learned_item_rates_never_read_an_offer_outside_the_training_set() -> None:
+    rng = numpy.random.default_rng(3)
+    X = [numpy.zeros((4, 0)) for _ in range(10)]
+    codes = [[str(rng.integers(0, 3)) for _ in range(4)] for _ in range(10)]
+    y = [(rng.random(4) > 0.5).astype(float) for _ in range(10)]
+    train = list(range(7))
+    first = with_item_rates(X, codes, y, train)
+    assert all(rows.shape == (4, 2) for rows in first)
+    # the labels of the offers outside the training set changed: no offer's rates move
+    y2 = [v if o in train else 1.0 - v for o, v in enumerate(y)]
+    second = with_item_rates(X, codes, y2, train)
+    assert all(numpy.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    # a training offer's own labels never reach its own rows (left out), but reach the others'
+    y3 = [1.0 - v if o == 0 else v for o, v in enumerate(y)]
+    third = with_item_rates(X, codes, y3, train)
+    assert numpy.array_equal(first[0], third[0])
+    assert not all(numpy.array_equal(a, b) for a, b in zip(first[1:], third[1:], strict=True))
+    # smoothing pulls an item seen once towards the overall rate; an unseen item gets that rate
+    labels = [numpy.array([1.0]), numpy.array([0.0]), numpy.array([0.0])]
+    rows = with_item_rates([numpy.zeros((1, 0))] * 3, [["A"], ["B"], ["C"]], labels, [0, 1], smoothing=1.0)
+    assert rows[2][0].tolist() == [0.5, 0.0]  # C: never a candidate in training, the rate of all
+
+
+def test_the_inner_choice_learns_the_rates_without_each_inner_part() -> None:
+    rng = numpy.random.default_rng(4)
+    X, y = _offers(rng, 12)
+    given = list(range(12))
+    seen: list[list[int]] = []
+
+    def build(train):  # type: ignore[no-untyped-def]
+        seen.append(list(train))
+        return X
+
+    assert choose(X, y, given, ("score", "coverage"), _judge(y), build=build) == choose(
+        X, y, given, ("score", "coverage"), _judge(y))
+    parts = [given[i::4] for i in range(4)]
+    assert seen == [[o for o in given if o not in part] for part in parts]
+
+
+def test_the_bins_and_the_word_competition_as_features() -> None:
+    names = ("score", "coverage", "fiche_score", "token_set")
+    rows = with_bins(numpy.array([[0.95, 0.6, 1.0, 0.0], [0.5, 1.0, 0.0, 0.7]]), names)
+    assert rows.shape == (2, 4 + 14)
+    assert rows[0, 4:8].tolist() == [1, 1, 1, 0] and rows[1, 8:12].tolist() == [1, 1, 1, 1]
+    assert with_bins(numpy.zeros((0, 4)), names).shape == (0, 18)
+    def scored(value: float) -> tuple[float, ...]:
+        return tuple(value if name == "score" else 0.0 for name in FEATURES)
+
+    a = Candidate(0, "A", 0, 9, frozenset({0, 1}), scored(0.9))
+    b = Candidate(0, "B", 0, 9, frozenset({1, 2, 3, 4}), scored(0.7))
+    c = Candidate(1, "C", 20, 29, frozenset({1}), scored(0.8))
+    extra = with_overlap([b, a, c], numpy.zeros((3, 0)))
+    assert extra[:, 0].tolist() == [0.25, 0.0, 0.0]  # B: one of its four words claimed by A; C: own clause
+    assert extra[0, 1] == pytest.approx(numpy.log1p(1))
+
+
 def test_the_reranker_turns_kept_candidates_into_mentions(gazetteer: Gazetteer) -> None:
     text = "Préparer les commandes; gestion du stock"
     clauses = clauses_of(text)
@@ -179,6 +238,30 @@ def test_the_reranker_turns_kept_candidates_into_mentions(gazetteer: Gazetteer) 
     mentions = reranker.mentions(clauses, text, [("N1103", 0.8)], [])
     assert [(m.code, m.method, m.text) for m in mentions] == [("100", "exact", "Préparer les commandes")]
     assert mentions[0].score == pytest.approx(1 / (1 + numpy.exp(-4.0)))
+
+
+def test_a_model_with_item_rates_looks_them_up_and_its_bound_keeps_the_same_decisions(
+    gazetteer: Gazetteer, tmp_path: Path,
+) -> None:
+    text = "Préparer les commandes; gestion du stock; conditionner les produits"
+    clauses = clauses_of(text)
+    generator = Generator(gazetteer)
+    names = ("coverage", "exact", "ratio", "item_rate", "item_seen")
+    # the item rate decides: "100" is learned right, "200" wrong, unseen items get the default rate
+    model = Model(names, (0.0,) * 5, (1.0,) * 5, (0.5, 0.5, 0.5, 8.0, 0.0), -5.0, 0.5,
+                  (("100", 0.9, 1.0), ("200", 0.05, 2.0)), 0.3)
+    found = generator.candidates(clauses, text, [("N1103", 0.8)], [])
+    rows = model.rows(found)
+    for c, row in zip(found, rows, strict=True):
+        assert tuple(row[3:]) == model.rate(c.code)
+    kept = decide(found, model.probability(rows).tolist(), model.threshold)
+    assert {k.code for k in kept} == {"100"}
+    # the bound leaves out only candidates the model cannot keep: the same decisions
+    mentions = Reranker(generator, model).mentions(clauses, text, [("N1103", 0.8)], [])
+    assert [(m.code, m.start, m.end) for m in mentions] == [(k.code, k.start, k.end) for k in kept]
+    assert len(generator.candidates(clauses, text, [("N1103", 0.8)], [], model)) < len(found)
+    model.save(tmp_path / "m.json")
+    assert Model.load(tmp_path / "m.json") == model
 
 
 def test_the_pipeline_runs_the_second_stage_only_with_the_occupation_candidates(gazetteer: Gazetteer) -> None:

@@ -24,7 +24,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property
 from pathlib import Path
 
 import numpy
@@ -147,7 +147,8 @@ class Generator:
         features are, so :func:`decide` would neither keep it nor let it claim words: the kept ones are
         the same."""
         # the bound needs every feature the model reads but the span's; the offer's come last
-        bound = _bound(model) if model is not None and set(model.features) <= set(BASE_FEATURES) else None
+        readable = set(BASE_FEATURES) | set(RATE_FEATURES)
+        bound = model.bound if model is not None and set(model.features) <= readable else None
         self._fiches = {}  # they depend on the offer's predicted fiches
         top = [code for code, _ in predicted[: self.fiches]]
         lists = [self.gazetteer.fiche_items.get(code, frozenset()) for code in top]
@@ -207,7 +208,7 @@ class Generator:
                     entry_number, score, first, last, used, keyed, strength, section, lists, scores,
                     other, rank_of[best[entry.code]], is_linked,
                 )
-                if bound is not None and bound.hopeless(values):
+                if bound is not None and bound.hopeless(values, entry.code):
                     continue
                 span = text[start:end]
                 if normalise_phrase(span) in self.titles:
@@ -340,11 +341,6 @@ _EXACT = FEATURES.index("exact")
 assert FEATURES[_EXACT : _EXACT + 3] == _SPAN_FEATURES
 
 
-@lru_cache(maxsize=8)
-def _bound(model: Model) -> _Bound:
-    return _Bound(model)
-
-
 class _Bound:
     """The most a candidate's logit under ``model`` can be before its span features are known: the
     linear part of the others, plus the most each span feature (in [0, 1]) can add."""
@@ -352,7 +348,12 @@ class _Bound:
     def __init__(self, model: Model) -> None:
         scaled = [w / s for w, s in zip(model.weights, model.scale, strict=True)]
         self.terms = [(FEATURES.index(f), a) for f, a in zip(model.features, scaled, strict=True)
-                      if f not in _SPAN_FEATURES]
+                      if f not in _SPAN_FEATURES and f not in RATE_FEATURES]
+        # the learned item rates (known from the item alone): their part of the logit per item
+        rated = [(RATE_FEATURES.index(f), a) for f, a in zip(model.features, scaled, strict=True)
+                 if f in RATE_FEATURES]
+        self.model = model
+        self.rated = rated
         constant = model.bias - sum(a * m for a, m in zip(scaled, model.mean, strict=True))
         best = sum(max(a, 0.0) for f, a in zip(model.features, scaled, strict=True) if f in _SPAN_FEATURES)
         t = model.threshold
@@ -360,9 +361,13 @@ class _Bound:
         self.below = (math.log(t / (1 - t)) if 0 < t < 1 else (-math.inf if t <= 0 else math.inf))
         self.below -= constant + best + 1e-6
 
-    def hopeless(self, values: Sequence[float]) -> bool:
+    def hopeless(self, values: Sequence[float], code: str = "") -> bool:
         """Whether the candidate's probability is under the threshold whatever its span features."""
-        return sum([a * values[i] for i, a in self.terms]) < self.below
+        logit = sum([a * values[i] for i, a in self.terms])
+        if self.rated:
+            rates = self.model.rate(code)
+            logit += sum([a * rates[i] for i, a in self.rated])
+        return logit < self.below
 
 
 @dataclass(frozen=True)
@@ -376,6 +381,36 @@ class Model:
     weights: tuple[float, ...]
     bias: float
     threshold: float = 0.5
+    # the learned item rates (RATE_FEATURES) when the model reads them: (item, rate, log(1 + seen)) and
+    # the rate of an item never seen (with_item_rates)
+    rates: tuple[tuple[str, float, float], ...] = ()
+    default_rate: float = 0.0
+
+    def rate(self, code: str) -> tuple[float, float]:
+        """The item's learned (rate, log(1 + times a candidate)); an unseen item's: (default rate, 0)."""
+        return self._rates.get(code, (self.default_rate, 0.0))
+
+    @cached_property
+    def bound(self) -> _Bound:
+        """What :meth:`Generator.candidates` bounds the logit with (perf only; once per model: hashing a
+        model with thousands of item rates per offer would cost more)."""
+        return _Bound(self)
+
+    @cached_property
+    def _rates(self) -> dict[str, tuple[float, float]]:
+        return {code: (rate, seen) for code, rate, seen in self.rates}
+
+    def rows(self, candidates: Sequence[Candidate]) -> numpy.ndarray:
+        """The candidates' rows of the features the model reads (the item rates looked up)."""
+        values = numpy.array([c.features for c in candidates], dtype=numpy.float64)
+        columns = []
+        for name in self.features:
+            if name in RATE_FEATURES:
+                i = RATE_FEATURES.index(name)
+                columns.append(numpy.array([self.rate(c.code)[i] for c in candidates]))
+            else:
+                columns.append(values[:, FEATURES.index(name)])
+        return numpy.column_stack(columns)
 
     def probability(self, X: numpy.ndarray) -> numpy.ndarray:
         """P(candidate is right) for rows of features (in ``self.features`` order)."""
@@ -383,8 +418,13 @@ class Model:
         return 1.0 / (1.0 + numpy.exp(-(z @ numpy.array(self.weights) + self.bias)))
 
     def to_json(self) -> dict[str, object]:
-        return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
-                "weights": list(self.weights), "bias": self.bias, "threshold": self.threshold}
+        out: dict[str, object] = {
+            "features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
+            "weights": list(self.weights), "bias": self.bias, "threshold": self.threshold}
+        if self.rates:
+            out["default_rate"] = self.default_rate
+            out["rates"] = [list(r) for r in self.rates]
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> Model:
@@ -393,6 +433,9 @@ class Model:
         >>> m = Model(("score",), (0.0,), (1.0,), (2.0,), -1.0, 0.4)
         >>> Model.from_json(json.loads(json.dumps(m.to_json()))) == m
         True
+        >>> r = Model(("item_rate",), (0.0,), (1.0,), (2.0,), -1.0, 0.4, (("A", 0.5, 1.1),), 0.2)
+        >>> Model.from_json(json.loads(json.dumps(r.to_json()))) == r, r.rate("A"), r.rate("B")
+        (True, (0.5, 1.1), (0.2, 0.0))
         """
         def floats(name: str) -> tuple[float, ...]:
             value = data[name]
@@ -401,11 +444,21 @@ class Model:
 
         features = data["features"]
         assert isinstance(features, list)
+        rates = data.get("rates", [])
+        assert isinstance(rates, list)
         return cls(tuple(str(f) for f in features), floats("mean"), floats("scale"), floats("weights"),
-                   float(data["bias"]), float(data.get("threshold", 0.5)))  # type: ignore[arg-type]
+                   float(data["bias"]), float(data.get("threshold", 0.5)),  # type: ignore[arg-type]
+                   tuple((str(c), float(r), float(n)) for c, r, n in rates),
+                   float(data.get("default_rate", 0.0)))  # type: ignore[arg-type]
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+        data = self.to_json()
+        rates = data.pop("rates", None)
+        text = json.dumps(data, indent=1)
+        if isinstance(rates, list):  # one item a line: thousands of them
+            body = ",\n".join("  " + json.dumps(r, ensure_ascii=False) for r in rates)
+            text = text[: -len("\n}")] + ',\n "rates": [\n' + body + "\n ]\n}"
+        path.write_text(text + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path) -> Model:
@@ -522,8 +575,7 @@ class Reranker:
         found = self.generator.candidates(clauses, text, predicted, linked, self.model)
         if not found:
             return []
-        columns = [FEATURES.index(f) for f in self.model.features]
-        probabilities = self.model.probability(numpy.array([c.features for c in found])[:, columns]).tolist()
+        probabilities = self.model.probability(self.model.rows(found)).tolist()
         kept = decide(found, probabilities, self.model.threshold)
         chance = {id(c): p for c, p in zip(found, probabilities, strict=True)}
         entries = self.generator.gazetteer.entries
@@ -542,6 +594,8 @@ class Reranker:
         return out
 
 
+_fit = fit
+
 # Cross-validation over offers (benchmarks/rerank_skills.py): the model is fitted on some offers'
 # candidates and judged on others'; every function here reads only the offers it is given.
 L2S = (0.3, 1.0, 3.0, 10.0)
@@ -552,10 +606,11 @@ Judge = Callable[[Mapping[int, numpy.ndarray], float, Sequence[int]], float]
 
 def fit_offers(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], features: Sequence[str],
-    l2: float, threshold: float = 0.5,
+    l2: float, threshold: float = 0.5, fitter: Callable[..., Model] | None = None,
 ) -> Model:
     """The model fitted on the candidates of ``offers`` only (``X[o]``, ``y[o]``: offer ``o``'s feature
-    rows and labels)."""
+    rows and labels); ``fitter``: another learner with :func:`fit`'s signature (default :func:`fit`)."""
+    fit = _fit if fitter is None else fitter
     rows = [X[o] for o in offers if len(X[o])]
     if not rows:
         return fit(numpy.zeros((0, len(features))), numpy.zeros(0), features, l2, threshold=threshold)
@@ -565,18 +620,28 @@ def fit_offers(
 
 def choose(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], features: Sequence[str],
-    judge: Judge, parts: int = 4,
+    judge: Judge, parts: int = 4, build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None = None,
+    fitter: Callable[..., Model] | None = None,
 ) -> tuple[float, float]:
     """The L2 weight and threshold whose out-of-fold decisions over ``offers`` (``parts``-fold inner CV)
-    ``judge`` scores best; ties go to the first (smaller L2, lower threshold)."""
+    ``judge`` scores best; ties go to the first (smaller L2, lower threshold).
+
+    ``build``: the feature rows when some are learned from the training offers (:func:`with_item_rates`):
+    ``build(training offers)`` gives every offer's rows, so each inner part is judged with features learned
+    without it (``X`` is then unused)."""
     inner = [list(offers[i::parts]) for i in range(parts)]
     best = (-1.0, L2S[0], 0.5)
+    rows = {}
+    for part in inner:
+        rest = [o for o in offers if o not in part]
+        rows[id(part)] = (rest, X if build is None else build(rest))
     for l2 in L2S:
         probabilities: dict[int, numpy.ndarray] = {}
         for part in inner:
-            model = fit_offers(X, y, [o for o in offers if o not in part], features, l2)
+            rest, Xp = rows[id(part)]
+            model = fit_offers(Xp, y, rest, features, l2, fitter=fitter)
             for o in part:
-                probabilities[o] = model.probability(X[o]) if len(X[o]) else numpy.zeros(0)
+                probabilities[o] = model.probability(Xp[o]) if len(Xp[o]) else numpy.zeros(0)
         for threshold in THRESHOLDS:
             score = judge(probabilities, threshold, offers)
             if score > best[0] + 1e-9:
@@ -601,3 +666,208 @@ def held_out(
         for o in fold:
             probabilities[o] = model.probability(X[o]) if len(X[o]) else numpy.zeros(0)
     return probabilities, models
+
+
+# Item-level evidence learned from the training offers (benchmarks/rerank_skills.py, variant "item rates")
+RATE_FEATURES = ("item_rate", "item_seen")
+
+
+def with_item_rates(
+    X: Sequence[numpy.ndarray], codes: Sequence[Sequence[str]], y: Sequence[numpy.ndarray],
+    train: Sequence[int], smoothing: float = 3.0,
+) -> list[numpy.ndarray]:
+    """Every offer's rows with two columns appended, learned from the ``train`` offers' labels only: how
+    often the candidate's item is right when it is a candidate (smoothed towards the overall rate by
+    ``smoothing`` pseudo-candidates) and log(1 + how often it is a candidate). A training offer's own
+    candidates are left out of its rates (its rows must look like a new offer's); an offer outside
+    ``train`` reads the rates of all of ``train`` — never its own labels.
+
+    >>> X = [numpy.zeros((1, 0)), numpy.zeros((1, 0)), numpy.zeros((1, 0))]
+    >>> y = [numpy.array([1.0]), numpy.array([0.0]), numpy.array([1.0])]
+    >>> rows = with_item_rates(X, [["A"], ["A"], ["A"]], y, train=[0, 1], smoothing=0.0)
+    >>> [r[0].round(3).tolist() for r in rows]  # offer 2 reads 0 and 1; 0 reads 1, 1 reads 0
+    [[0.0, 0.693], [1.0, 0.693], [0.5, 1.099]]
+    """
+    positives: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    for o in train:
+        for code, label in zip(codes[o], y[o].tolist(), strict=True):
+            positives[code] = positives.get(code, 0.0) + label
+            seen[code] = seen.get(code, 0.0) + 1.0
+    total_pos = sum(positives.values())
+    total = sum(seen.values())
+    inside = set(train)
+    out = []
+    for o, rows in enumerate(X):
+        own_pos: dict[str, float] = {}
+        own: dict[str, float] = {}
+        if o in inside:  # leave the offer's own candidates out
+            for code, label in zip(codes[o], y[o].tolist(), strict=True):
+                own_pos[code] = own_pos.get(code, 0.0) + label
+                own[code] = own.get(code, 0.0) + 1.0
+        base_n = total - sum(own.values())
+        base = (total_pos - sum(own_pos.values())) / base_n if base_n > 0 else 0.0
+        extra = numpy.zeros((len(rows), 2))
+        for i, code in enumerate(codes[o]):
+            n = seen.get(code, 0.0) - own.get(code, 0.0)
+            p = positives.get(code, 0.0) - own_pos.get(code, 0.0)
+            extra[i, 0] = (p + smoothing * base) / (n + smoothing) if n + smoothing > 0 else base
+            extra[i, 1] = math.log1p(n)
+        out.append(numpy.hstack([rows, extra]))
+    return out
+
+
+def item_table(
+    codes: Sequence[Sequence[str]], y: Sequence[numpy.ndarray], offers: Sequence[int], smoothing: float = 3.0,
+) -> tuple[tuple[tuple[str, float, float], ...], float]:
+    """The item rates :func:`with_item_rates` gives a new offer, learned from ``offers``: (item, rate,
+    log(1 + seen)) sorted by item, and the rate of an unseen item (what :class:`Model` stores).
+
+    >>> item_table([["A", "B"], ["A"]], [numpy.array([1.0, 0.0]), numpy.array([1.0])], [0, 1], 0.0)
+    ... # doctest: +ELLIPSIS
+    ((('A', 1.0, 1.098...), ('B', 0.0, 0.693...)), 0.666...)
+    """
+    positives: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    for o in offers:
+        for code, label in zip(codes[o], y[o].tolist(), strict=True):
+            positives[code] = positives.get(code, 0.0) + label
+            seen[code] = seen.get(code, 0.0) + 1.0
+    total = sum(seen.values())
+    base = sum(positives.values()) / total if total else 0.0
+    table = tuple((code, (positives[code] + smoothing * base) / (n + smoothing), math.log1p(n))
+                  for code, n in sorted(seen.items()))
+    return table, base
+
+
+# A few steps of the score-like features (variant "bins"): the linear model's answer cannot bend otherwise
+BINS: dict[str, tuple[float, ...]] = {
+    "score": (0.7, 0.8, 0.9, 0.999),
+    "coverage": (0.5, 0.7, 0.9, 0.999),
+    "fiche_score": (0.3, 0.6, 0.9),
+    "token_set": (0.6, 0.8, 0.95),
+}
+BIN_FEATURES = tuple(f"{name}>={edge}" for name, edges in BINS.items() for edge in edges)
+
+
+def with_bins(X: numpy.ndarray, features: Sequence[str]) -> numpy.ndarray:
+    """The rows with one 0/1 column per step of :data:`BINS` (value at or above the edge) appended.
+
+    >>> names = ("score", "coverage", "fiche_score", "token_set")
+    >>> row = with_bins(numpy.array([[0.85, 0.0, 0.0, 1.0]]), names)
+    >>> row[0, 4:].astype(int).tolist()  # score ≥ 0.7, 0.8; coverage and fiche_score none; token_set all
+    [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1]
+    """
+    columns = [X[:, features.index(name)] >= edge for name, edges in BINS.items() for edge in edges]
+    if not len(X):
+        return numpy.zeros((0, X.shape[1] + len(columns)))
+    return numpy.hstack([X, numpy.column_stack(columns).astype(numpy.float64)])
+
+
+# The word competition as features (variant "overlap") instead of only the hard rule of decide
+OVERLAP_FEATURES = ("claimed_share", "overlapping")
+
+
+def with_overlap(candidates: Sequence[Candidate], X: numpy.ndarray) -> numpy.ndarray:
+    """The rows with two columns appended: the share of the candidate's words that a candidate of the same
+    clause with a higher liberal score also uses, and log(1 + how many such candidates overlap it).
+
+    >>> a = Candidate(0, "A", 0, 5, frozenset({0, 1}), (0.9,))
+    >>> b = Candidate(0, "B", 0, 5, frozenset({1}), (0.8,))
+    >>> with_overlap([a, b], numpy.zeros((2, 0))).round(3).tolist()
+    [[0.0, 0.0], [1.0, 0.693]]
+    """
+    score = FEATURES.index("score")
+    extra = numpy.zeros((len(candidates), 2))
+    by_clause: dict[int, list[int]] = {}
+    for i, c in enumerate(candidates):
+        by_clause.setdefault(c.clause, []).append(i)
+    for members in by_clause.values():
+        for i in members:
+            c = candidates[i]
+            above = [candidates[j] for j in members if j != i
+                     and (candidates[j].features[score], -j) > (c.features[score], -i)
+                     and candidates[j].used & c.used]
+            if c.used and above:
+                extra[i, 0] = len(c.used & frozenset().union(*(a.used for a in above))) / len(c.used)
+                extra[i, 1] = math.log1p(len(above))
+    return numpy.hstack([X, extra]) if len(X) else numpy.zeros((0, X.shape[1] + 2))
+
+
+def shift_by_kind(
+    candidates: Sequence[Candidate], probabilities: numpy.ndarray, offsets: Mapping[str, float]
+) -> numpy.ndarray:
+    """The probabilities lowered by their item kind's offset: deciding them at a threshold ``t`` is deciding
+    the originals at ``t`` + the kind's offset (a threshold per kind, variant "per-kind threshold").
+
+    >>> k = FEATURES.index("kind_savoir")
+    >>> row = tuple(1.0 if i == k else 0.0 for i in range(len(FEATURES)))
+    >>> c = Candidate(0, "A", 0, 1, frozenset(), row)
+    >>> shift_by_kind([c], numpy.array([0.5]), {"savoir": 0.1}).round(3).tolist()
+    [0.4]
+    """
+    columns = [(kind, FEATURES.index(f"kind_{kind}")) for kind in KINDS]
+    out = probabilities.copy()
+    for i, c in enumerate(candidates):
+        for kind, column in columns:
+            if c.features[column]:
+                out[i] -= offsets.get(kind, 0.0)
+    return out
+
+
+@dataclass(frozen=True)
+class TinyNet:
+    """A two-layer network (``hidden`` tanh units, a logistic output) on standardised features: the variant
+    "tiny 2-layer model" of the CV, measured, not shipped. ``probability`` as :class:`Model`'s."""
+
+    mean: numpy.ndarray
+    scale: numpy.ndarray
+    W1: numpy.ndarray
+    b1: numpy.ndarray
+    w2: numpy.ndarray
+    b2: float
+    threshold: float = 0.5
+
+    def probability(self, X: numpy.ndarray) -> numpy.ndarray:
+        h = numpy.tanh(((X - self.mean) / self.scale) @ self.W1 + self.b1)
+        return 1.0 / (1.0 + numpy.exp(-(h @ self.w2 + self.b2)))
+
+
+def fit_tiny(
+    X: numpy.ndarray, y: numpy.ndarray, features: Sequence[str], l2: float = 1.0, threshold: float = 0.5,
+    hidden: int = 6, steps: int = 400, seed: int = 0,
+) -> TinyNet:
+    """:class:`TinyNet` fitted by full-batch Adam on the mean log loss plus ``l2`` ÷ rows × the squared
+    weights (the scale of :func:`fit`'s penalty); deterministic (fixed ``seed``).
+
+    >>> X = numpy.array([[0.0], [1.0], [2.0], [3.0]]); y = numpy.array([0, 0, 1, 1])
+    >>> net = fit_tiny(X, y, ("score",), l2=0.1)
+    >>> bool(net.probability(X)[3] > 0.5 > net.probability(X)[0])
+    True
+    """
+    mean = X.mean(axis=0) if len(X) else numpy.zeros(X.shape[1])
+    scale = X.std(axis=0) if len(X) else numpy.ones(X.shape[1])
+    scale = numpy.where(scale > 1e-9, scale, 1.0)
+    Z = (X - mean) / scale
+    rng = numpy.random.default_rng(seed)
+    params = [rng.normal(scale=0.3, size=(Z.shape[1], hidden)), numpy.zeros(hidden),
+              rng.normal(scale=0.3, size=hidden), numpy.zeros(1)]
+    moments = [numpy.zeros_like(p) for p in params]
+    squares = [numpy.zeros_like(p) for p in params]
+    n = max(1, len(Z))
+    decay = float(l2) / n
+    target = y.astype(numpy.float64)
+    for step in range(1, steps + 1 if len(Z) else 1):
+        W1, b1, w2, b2 = params
+        h = numpy.tanh(Z @ W1 + b1)
+        p = 1.0 / (1.0 + numpy.exp(-(h @ w2 + b2[0])))
+        d = (p - target) / n
+        dh = numpy.outer(d, w2) * (1 - h * h)
+        grads = [Z.T @ dh + 2 * decay * W1, dh.sum(axis=0), h.T @ d + 2 * decay * w2, numpy.array([d.sum()])]
+        for i, g in enumerate(grads):
+            moments[i] = 0.9 * moments[i] + 0.1 * g
+            squares[i] = 0.999 * squares[i] + 0.001 * g * g
+            corrected = moments[i] / (1 - 0.9**step)
+            params[i] = params[i] - 0.05 * corrected / (numpy.sqrt(squares[i] / (1 - 0.999**step)) + 1e-8)
+    W1, b1, w2, b2 = params
+    return TinyNet(mean, scale, W1, b1, w2, float(b2[0]), threshold)
