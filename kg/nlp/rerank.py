@@ -688,23 +688,14 @@ def with_item_rates(
     >>> [r[0].round(3).tolist() for r in rows]  # offer 2 reads 0 and 1; 0 reads 1, 1 reads 0
     [[0.0, 0.693], [1.0, 0.693], [0.5, 1.099]]
     """
-    positives: dict[str, float] = {}
-    seen: dict[str, float] = {}
-    for o in train:
-        for code, label in zip(codes[o], y[o].tolist(), strict=True):
-            positives[code] = positives.get(code, 0.0) + label
-            seen[code] = seen.get(code, 0.0) + 1.0
+    positives, seen = _item_counts(codes, y, train)
     total_pos = sum(positives.values())
     total = sum(seen.values())
     inside = set(train)
     out = []
     for o, rows in enumerate(X):
-        own_pos: dict[str, float] = {}
-        own: dict[str, float] = {}
-        if o in inside:  # leave the offer's own candidates out
-            for code, label in zip(codes[o], y[o].tolist(), strict=True):
-                own_pos[code] = own_pos.get(code, 0.0) + label
-                own[code] = own.get(code, 0.0) + 1.0
+        # leave a training offer's own candidates out
+        own_pos, own = _item_counts(codes, y, [o]) if o in inside else ({}, {})
         base_n = total - sum(own.values())
         base = (total_pos - sum(own_pos.values())) / base_n if base_n > 0 else 0.0
         extra = numpy.zeros((len(rows), 2))
@@ -717,6 +708,23 @@ def with_item_rates(
     return out
 
 
+def _item_counts(
+    codes: Sequence[Sequence[str]], y: Sequence[numpy.ndarray], offers: Iterable[int]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Per item, over the candidates of ``offers``: how many were right, and how many there were.
+
+    >>> _item_counts([["A", "B", "A"]], [numpy.array([1.0, 0.0, 0.0])], [0])
+    ({'A': 1.0, 'B': 0.0}, {'A': 2.0, 'B': 1.0})
+    """
+    positives: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    for o in offers:
+        for code, label in zip(codes[o], y[o].tolist(), strict=True):
+            positives[code] = positives.get(code, 0.0) + label
+            seen[code] = seen.get(code, 0.0) + 1.0
+    return positives, seen
+
+
 def item_table(
     codes: Sequence[Sequence[str]], y: Sequence[numpy.ndarray], offers: Sequence[int], smoothing: float = 3.0,
 ) -> tuple[tuple[tuple[str, float, float], ...], float]:
@@ -727,12 +735,7 @@ def item_table(
     ... # doctest: +ELLIPSIS
     ((('A', 1.0, 1.098...), ('B', 0.0, 0.693...)), 0.666...)
     """
-    positives: dict[str, float] = {}
-    seen: dict[str, float] = {}
-    for o in offers:
-        for code, label in zip(codes[o], y[o].tolist(), strict=True):
-            positives[code] = positives.get(code, 0.0) + label
-            seen[code] = seen.get(code, 0.0) + 1.0
+    positives, seen = _item_counts(codes, y, offers)
     total = sum(seen.values())
     base = sum(positives.values()) / total if total else 0.0
     table = tuple((code, (positives[code] + smoothing * base) / (n + smoothing), math.log1p(n))
