@@ -9,6 +9,7 @@ mentions passed validation, quarantined (with its error) when it could not be ex
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from kg.nlp.gazetteer import Gazetteer, select
 from kg.nlp.graph import GraphWriter
 from kg.nlp.offers import Offer, RecordError, read_offers
 from kg.nlp.pipeline import MODEL, RERANK, Extractor, load_pipeline
+from kg.nlp.rerank import MODEL_FILE
 from kg.provenance import SourceReport, graph_iri
 
 OFFER_MAPPING = "offers-jobs.rq"
@@ -76,6 +78,25 @@ def _mark(stats: MappingStats, pairs: list[tuple[str, int]]) -> None:
         stats.entities.add(pairs)
 
 
+def graph_version(pipeline_version: str, rerank_model: Path | None = None) -> str:
+    """The NLP graph's version: the project's, the spaCy pipeline's and, when the learned second
+    stage decides the links (``PASSERELLES_NLP_RERANK=1``), its model file's sha256 — another
+    model gives other links, so another version.
+
+    >>> import tempfile
+    >>> graph_version("3.8.0") == f"{__version__}-{MODEL}-3.8.0"
+    True
+    >>> model = Path(tempfile.mkdtemp()) / "m.json"
+    >>> _ = model.write_text("{}")
+    >>> graph_version("3.8.0", model).endswith("-3.8.0-rerank-44136fa355b3")
+    True
+    """
+    version = f"{__version__}-{MODEL}-{pipeline_version}"
+    if rerank_model is not None:
+        version += f"-rerank-{hashlib.sha256(rerank_model.read_bytes()).hexdigest()[:12]}"
+    return version
+
+
 def run_stage(manifest: Manifest, store: ox.Store, base_iri: str, spool_dir: Path) -> StageResult | None:
     """Extract the offer sources and the blocks of ``store`` into an N-Triples spool."""
     sources = offer_sources(manifest)
@@ -88,8 +109,7 @@ def run_stage(manifest: Manifest, store: ox.Store, base_iri: str, spool_dir: Pat
     nlp = load_pipeline(gazetteer)
     extractor = Extractor(nlp, occupation_model(view, base_iri))
     t_models = time.perf_counter()
-    # the learned second stage (PASSERELLES_NLP_RERANK=1) gives other links: another graph version
-    version = f"{__version__}-{MODEL}-{nlp.meta.get('version', '')}" + ("-rerank" if RERANK else "")
+    version = graph_version(str(nlp.meta.get("version", "")), MODEL_FILE if RERANK else None)
     spec = SourceSpec(
         name=NAME,
         title="Extraction des offres d'emploi et des blocs RNCP (kg.nlp) — compétences, métiers prédits, "
