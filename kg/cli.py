@@ -98,6 +98,7 @@ def build(
     ontology, base IRI) are those of the served build, nothing is done unless --force.
     """
     from kg.manifest import ManifestError, load_manifest
+    from kg.nlp import rerank
     from kg.update import NoOp
     from kg.update import run as run_build
 
@@ -129,8 +130,10 @@ def build(
                 soft_wrap=True,
             )
 
+        if rerank.wanted():  # said before any source is read, not at the NLP stage
+            rerank.require_model()
         result = run_build(spec, settings, only, file, force, on_source=progress, engine=engine)
-    except (SourceError, BuildError, ManifestError) as exc:
+    except (SourceError, BuildError, ManifestError, rerank.ModelFileMissing) as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:  # a full disk, a read-only store...: one line, not a traceback
         reason = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)

@@ -338,6 +338,27 @@ def test_the_switch_on_without_the_model_file_says_so(
     assert component.reranker is not None  # the shipped file: the second stage is on
 
 
+def test_build_with_the_switch_on_and_no_model_file_stops_first_with_the_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: `kg build` used to find the missing file at the NLP stage, after every source, and word
+    it as "cannot write the new build in …" (its handler for a full disk); now it stops before reading
+    any source, with the cause, and leaves the store untouched."""
+    import kg.nlp.rerank
+    from typer.testing import CliRunner
+
+    from kg.cli import app
+
+    monkeypatch.setenv("PASSERELLES_NLP_RERANK", "1")
+    monkeypatch.setattr(kg.nlp.rerank, "MODEL_FILE", tmp_path / "rerank-model.json")
+    store = tmp_path / "store"
+    result = CliRunner().invoke(app, ["build", "--store", str(store)])
+    assert result.exit_code == 1, result.output
+    assert "PASSERELLES_NLP_RERANK=1 but the second stage's model file" in result.output
+    assert "cannot write" not in result.output and "records" not in result.output  # no source was read
+    assert not store.exists() or not any(store.iterdir())
+
+
 def test_the_model_file_is_package_data() -> None:
     """A non-editable install ships the model file (pyproject's package data names it)."""
     import fnmatch

@@ -16,7 +16,6 @@ The tagger, parser, NER and statistical lemmatizer are left out: they cost ~15×
 
 from __future__ import annotations
 
-import os
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
@@ -33,7 +32,7 @@ from kg.nlp.gazetteer import Gazetteer
 from kg.nlp.linker import Linker, Mention, Token, prior_fiches
 from kg.nlp.offer_tokenizer import OfferTokenizer
 from kg.nlp.offers import Offer, RecordError, prepare
-from kg.nlp.rerank import Reranker
+from kg.nlp.rerank import Reranker, wanted
 from kg.nlp.segment import Segment, segment
 from kg.nlp.text import form_key, normalise_phrase, phrase_keys, unglue
 
@@ -80,7 +79,7 @@ PRIOR_MARGIN: float | None = None
 # use the first stage alone). Off by default: it costs ~8 ms per offer, the extraction falling from ~100
 # to ~59 offers per CPU-second (docs/guides/skill-linking-second-stage.md). On without the model file:
 # FileNotFoundError
-RERANK = os.environ.get("PASSERELLES_NLP_RERANK", "") == "1"
+RERANK = wanted()
 EMERGING_SECTIONS = frozenset({"missions", "profile", "qualities"})
 MEMO_SIZE = 100_000  # clauses whose results the linker component keeps (then it starts afresh)
 REPOSTS = 20_000  # offers whose results Extractor.extract keeps for their reposts (then it starts afresh)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -531,6 +532,40 @@ def decide(
 
 
 MODEL_FILE = Path(__file__).with_name("rerank-model.json")  # written by benchmarks/rerank_skills.py --write
+SETTING = "PASSERELLES_NLP_RERANK"  # "1": the second stage decides the links (off by default: its cost)
+
+
+def wanted(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the second stage is asked for (``PASSERELLES_NLP_RERANK=1``).
+
+    >>> wanted({}), wanted({"PASSERELLES_NLP_RERANK": "1"}), wanted({"PASSERELLES_NLP_RERANK": "0"})
+    (False, True, False)
+    """
+    return environ.get(SETTING, "") == "1"
+
+
+class ModelFileMissing(FileNotFoundError):
+    """The second stage is asked for and its model file is missing: a set-up error, not an I/O one."""
+
+
+def require_model(path: Path | None = None) -> Path:
+    """The second stage's model file (:data:`MODEL_FILE`, or ``path``), or :class:`ModelFileMissing`
+    saying what to do: the second stage was asked for, and staying silently on the first stage would
+    give other links than asked.
+
+    >>> require_model(Path("/no/m.json"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    kg.nlp.rerank.ModelFileMissing: PASSERELLES_NLP_RERANK=1 but ... /no/m.json is missing: ...
+    """
+    path = MODEL_FILE if path is None else path
+    if not path.is_file():
+        raise ModelFileMissing(
+            f"{SETTING}=1 but the second stage's model file {path} is missing: reinstall "
+            "the package (it ships kg/nlp/rerank-model.json), write it with "
+            f"benchmarks/rerank_skills.py --write, or unset {SETTING}"
+        )
+    return path
 
 
 @dataclass
@@ -546,23 +581,15 @@ class Reranker:
                 ) -> Reranker:
         """The reranker of the model file fitted on the DEV annotation (:data:`MODEL_FILE`, or ``path``).
 
-        Raises FileNotFoundError, saying what to do, when the file is missing: the second stage was
-        asked for (``PASSERELLES_NLP_RERANK=1``), and staying silently on the first stage would give other
-        links than asked.
+        Raises :class:`ModelFileMissing` (a FileNotFoundError) when the file is missing
+        (:func:`require_model`).
 
         >>> Reranker.shipped(Gazetteer.from_rows([]), path=Path("/no/m.json"))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        FileNotFoundError: PASSERELLES_NLP_RERANK=1 but the second stage's model file /no/m.json is missing...
+        kg.nlp.rerank.ModelFileMissing: PASSERELLES_NLP_RERANK=1 but ... /no/m.json is missing: ...
         """
-        path = MODEL_FILE if path is None else path
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"PASSERELLES_NLP_RERANK=1 but the second stage's model file {path} is missing: reinstall "
-                "the package (it ships kg/nlp/rerank-model.json), write it with "
-                "benchmarks/rerank_skills.py --write, or unset PASSERELLES_NLP_RERANK"
-            )
-        return cls(Generator(gazetteer, titles=titles), Model.load(path))
+        return cls(Generator(gazetteer, titles=titles), Model.load(require_model(path)))
 
     def mentions(
         self,
