@@ -344,9 +344,9 @@ def test_build_with_the_switch_on_and_no_model_file_stops_first_with_the_cause(
     """Regression: `kg build` used to find the missing file at the NLP stage, after every source, and word
     it as "cannot write the new build in …" (its handler for a full disk); now it stops before reading
     any source, with the cause, and leaves the store untouched."""
-    import kg.nlp.rerank
     from typer.testing import CliRunner
 
+    import kg.nlp.rerank
     from kg.cli import app
 
     monkeypatch.setenv("PASSERELLES_NLP_RERANK", "1")
