@@ -28,7 +28,6 @@ is imported; the ``kg`` command then stops with that one line (exit status 2).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 from collections.abc import MutableMapping
@@ -91,10 +90,12 @@ def glibc_thresholds(environ: MutableMapping[str, str]) -> bool:
 
 
 def _libc() -> ctypes.CDLL | None:
+    # The process's own symbols, libc's among them: no library search (ctypes.util.find_library
+    # imports subprocess and runs ldconfig, ~20 ms at every `import kg`)
     if sys.platform != "linux":
         return None
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return ctypes.CDLL(None)
     except OSError:
         return None
 
