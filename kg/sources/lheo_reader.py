@@ -409,8 +409,7 @@ def _stream(path: Path, kind: str, options: Mapping[str, str]) -> Iterator[Recor
                 path, 1, "lheo", f"validate=xsd: the LHEO 2.3 schema cannot validate a {namespace} document"
             )
         schema = load_schema(xsd)
-    keep = [variable_name(c) for c in re.split(r"[\s,]+", options.get("keep", "")) if c]
-    kept = _Kept(set(keep)) if keep else None
+    kept = _kept(options)
     on_invalid = options.get("invalid", "quarantine")
     if on_invalid not in ("quarantine", "stop"):
         raise SourceError(path, None, None, f"option invalid={on_invalid!r}: expected quarantine or stop")
@@ -580,8 +579,14 @@ def kept_columns(options: Mapping[str, str]) -> frozenset[str] | None:
     >>> sorted(kept_columns({"keep": "a b"}) - _Kept.FIXED), kept_columns({})
     (['a', 'b'], None)
     """
+    kept = _kept(options)
+    return None if kept is None else kept.columns
+
+
+def _kept(options: Mapping[str, str]) -> _Kept | None:
+    """The kept columns of option ``keep``, or None (no ``keep``: every column)."""
     keep = [variable_name(c) for c in re.split(r"[\s,]+", options.get("keep", "")) if c]
-    return _Kept(set(keep)).columns if keep else None
+    return _Kept(set(keep)) if keep else None
 
 
 def whole_records(
