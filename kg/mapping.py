@@ -30,7 +30,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import dropwhile, islice
 from operator import itemgetter
 from pathlib import Path
@@ -323,22 +323,21 @@ class MappingRunner:
             raise SourceError(
                 mapping.path, None, None, f"unknown mapping engine {engine!r} ({ENGINE_VARIABLE})"
             )
-        self._compiled: CompiledMapping | None = None
-        self._compile = engine in ("compiled", "columnar")  # not tried yet
+        self._engine = engine
 
-    @property
+    @cached_property
     def compiled(self) -> CompiledMapping | None:
         """The mapping compiled to Python (:mod:`kg.mapping_compile`), or None (SPARQL
         evaluation). Compiled when first asked for: a CSV map whose columnar plan was kept on
         disk (:meth:`columnar_plan`) needs it only for a batch a guard refuses or for the rows
         the ``csv`` module reads after a hand-over (a quote, a ragged line)."""
-        if self._compile:
-            self._compile = False
-            try:
-                self._compiled = compile_mapping(self.mapping, self._base_iri)
-            except Unsupported as exc:
-                log.info("mapping %s: SPARQL evaluation (not compiled: %s)", self.mapping.path.name, exc)
-        return self._compiled
+        if self._engine not in ("compiled", "columnar"):
+            return None
+        try:
+            return compile_mapping(self.mapping, self._base_iri)
+        except Unsupported as exc:
+            log.info("mapping %s: SPARQL evaluation (not compiled: %s)", self.mapping.path.name, exc)
+            return None
 
     def _values(self, batch: list[Record]) -> str:
         # Columns present in any record of the batch: JSON records do not all share their keys.
