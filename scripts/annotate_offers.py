@@ -6,6 +6,7 @@ Subcommands (run with the project's virtualenv, from the worktree root):
     python scripts/annotate_offers.py show N            # offer number N of the selection, with offsets
     python scripts/annotate_offers.py lookup "query"... # candidate ROME items for each query
     python scripts/annotate_offers.py compile DIR OUT   # scratch notes -> offsets-only annotation JSONL
+    python scripts/annotate_offers.py agree NEW.jsonl   # a second annotator's blind records vs the reference
 
 Scratch notes (one file per offer, ``DIR/NN.txt``, kept OUTSIDE the repository or in the git-ignored
 ``var/``) quote the annotated phrase so that the annotator can work from the text; ``compile`` turns each
@@ -36,6 +37,11 @@ MASONRY = "offers/trades/ft_offres_maconnerie_france_2024-02-22.jsonl"
 SEED = 20261128
 N_AIN, N_MASONRY = 50, 10
 TEST_AIN, TEST_MASONRY = 12, 3  # the last ones of each sample are TEST
+# Second draw (session 9): offers not yet annotated and whose text is no copy of an annotated or an
+# earlier drawn one, so that DEV and TEST never share a text.
+SEED2 = 20261129
+N2_AIN, N2_MASONRY = 20, 4
+TEST2_AIN, TEST2_MASONRY = 5, 1
 KINDS = {"task", "tool", "knowledge", "quality", "licence", "diploma"}
 
 
@@ -48,16 +54,65 @@ def load(path: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def _split(name: str, ids: list[str], n_test: int) -> list[tuple[str, str, str]]:
+    return [(Path(name).name, oid, "test" if i >= len(ids) - n_test else "dev") for i, oid in enumerate(ids)]
+
+
+def _same_text(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _second_draw(first: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    rng = random.Random(SEED2)
+    by_id = offers_by_id()
+    taken = {oid for _, oid, _ in first}
+    texts = {_same_text(offer_text(by_id[oid])) for oid in taken}
+    out = []
+    for name, n, n_test in ((AIN, N2_AIN, TEST2_AIN), (MASONRY, N2_MASONRY, TEST2_MASONRY)):
+        fresh = sorted(o["id"] for o in load(name) if o["id"] not in taken)
+        drawn: list[str] = []
+        for oid in rng.sample(fresh, len(fresh)):
+            key = _same_text(offer_text(by_id[oid]))
+            if key not in texts:
+                texts.add(key)
+                drawn.append(oid)
+            if len(drawn) == n:
+                break
+        out += _split(name, drawn, n_test)
+    return out
+
+
 def selection() -> list[tuple[str, str, str]]:
-    """(source file name, offer id, split) in annotation order."""
+    """(source file name, offer id, split) in annotation order: numbers 0-59 the first draw, 60-83 the
+    second."""
     rng = random.Random(SEED)
     ain = rng.sample(sorted(o["id"] for o in load(AIN)), N_AIN)
     mas = rng.sample(sorted(o["id"] for o in load(MASONRY)), N_MASONRY)
-    out = []
-    for name, ids, n_test in ((AIN, ain, TEST_AIN), (MASONRY, mas, TEST_MASONRY)):
-        for i, oid in enumerate(ids):
-            out.append((Path(name).name, oid, "test" if i >= len(ids) - n_test else "dev"))
-    return out
+    first = _split(AIN, ain, TEST_AIN) + _split(MASONRY, mas, TEST_MASONRY)
+    return first + _second_draw(first)
+
+
+def agree(path: Path, reference: Path) -> None:
+    """Item-level agreement of a second annotator's records with the reference annotation of the same
+    offers, read as P / R with the reference as gold (kg.nlp.evaluate.offer_item_pr: the second
+    annotator's codes, alternatives not counted as predictions), and the reverse."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from kg.nlp.evaluate import PR, load_annotation, offer_item_pr
+
+    ref = {a.id: a for a in load_annotation(reference)}
+    new = load_annotation(path)
+    fwd = back = PR(0, 0, 0, 0)
+    for a in new:
+        r = ref[a.id]
+        mine = [m.code for m in a.mentions if m.code and m.kind != "diploma"]
+        theirs = [m.code for m in r.mentions if m.code and m.kind != "diploma"]
+        f, b = offer_item_pr(r, mine), offer_item_pr(a, theirs)
+        fwd, back = fwd + f, back + b
+        print(f"{a.id}: mentions {len(a.mentions)} vs {len(r.mentions)}; new vs reference "
+              f"P {f.precision:.2f} R {f.recall:.2f}; reference vs new P {b.precision:.2f} R {b.recall:.2f}")
+    print(f"all {len(new)} offers: new vs reference P {fwd.precision:.3f} R {fwd.recall:.3f} "
+          f"({fwd.found}/{fwd.gold} units); reference vs new P {back.precision:.3f} R {back.recall:.3f} "
+          f"({back.found}/{back.gold})")
 
 
 def offers_by_id() -> dict[str, dict]:
@@ -191,6 +246,8 @@ def main(argv: list[str]) -> None:
                     print(r["code_rome"], r["code_ogr"], *labels[r["code_ogr"]])
     elif cmd == "compile":
         compile_notes(Path(argv[1]), Path(argv[2]))
+    elif cmd == "agree":
+        agree(Path(argv[1]), Path(__file__).resolve().parent.parent / "tests/annotations/offers-skills.jsonl")
     else:
         sys.exit(__doc__)
 
