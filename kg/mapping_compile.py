@@ -45,6 +45,7 @@ import marshal
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -1730,11 +1731,72 @@ def _bytecode(source: str) -> CodeType:
     return code
 
 
+# The cache is never emptied by hand: each edit of a mapping (or of the code that compiles
+# mappings) adds entries and leaves the old ones, so it keeps at most this many, the oldest
+# written going first; an entry dropped while still in use is compiled and written again.
+CACHE_ENTRIES = 2048
+_CACHE_FILE = re.compile(r"[0-9a-f]{64}-[0-9a-f]+\.bin|plan-[0-9a-f]{64}\.pickle")
+_SCRATCH_FILE = re.compile(r"\.(?:[0-9a-f]{64}-[0-9a-f]+\.bin|plan-[0-9a-f]{64}\.pickle)\..+")
+_SCRATCH_AGE = 3600.0  # seconds: a scratch file this old belongs to a process that died writing it
+
+
+def prune_cache(folder: Path, limit: int | None = None) -> int:
+    """Bound a cache folder to ``limit`` entries (default :data:`CACHE_ENTRIES`): when it holds
+    more, the oldest written (file modification time) are removed down to three quarters of
+    ``limit``, with the scratch files of writers that died more than an hour ago. Only the
+    cache's own file names are touched (the folder may be one a user named with
+    ``PASSERELLES_CODE_CACHE``). Returns how many files went.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for n in range(6):
+    ...     entry = folder / f"{n:064x}-a70d0d0a.bin"
+    ...     _ = entry.write_bytes(b"")
+    ...     os.utime(entry, (1000 + n, 1000 + n))
+    >>> (folder / "notes.txt").write_text("mine")
+    4
+    >>> prune_cache(folder, limit=4)
+    3
+    >>> sorted(p.name[-14:] for p in folder.iterdir())  # the three newest and the foreign file
+    ['3-a70d0d0a.bin', '4-a70d0d0a.bin', '5-a70d0d0a.bin', 'notes.txt']
+    """
+    limit = CACHE_ENTRIES if limit is None else limit
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    entries: list[tuple[float, Path]] = []
+    stale: list[Path] = []
+    now = time.time()
+    for name in names:
+        if _CACHE_FILE.fullmatch(name) or _SCRATCH_FILE.fullmatch(name):
+            path = folder / name
+            try:
+                written = path.stat().st_mtime
+            except OSError:  # removed by another process meanwhile
+                continue
+            if name.startswith("."):
+                if now - written > _SCRATCH_AGE:
+                    stale.append(path)
+            else:
+                entries.append((written, path))
+    if len(entries) > limit:
+        entries.sort()
+        stale += [path for _, path in entries[: len(entries) - limit * 3 // 4]]
+    removed = 0
+    for path in stale:
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed
+
+
 def keep_cached(path: Path, data: bytes) -> bool:
     """Write a cache file atomically: into a scratch file of its own in the same folder
     (``tempfile``: unique per process and thread, so two map threads of one build writing the
     same entry at once never share one), then renamed over ``path`` — a reader sees a whole
-    file or none. A cache that cannot be written is passed over (False).
+    file or none. A cache that cannot be written is passed over (False). Writing a new entry
+    keeps the folder within :data:`CACHE_ENTRIES` (:func:`prune_cache`).
 
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
@@ -1744,6 +1806,7 @@ def keep_cached(path: Path, data: bytes) -> bool:
     ['x.bin']
     """
     scratch = None
+    new = not path.exists()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, scratch = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -1755,6 +1818,8 @@ def keep_cached(path: Path, data: bytes) -> bool:
             with contextlib.suppress(OSError):
                 os.unlink(scratch)
         return False
+    if new:  # a rewrite (a plan's new row text) adds no entry
+        prune_cache(path.parent)
     return True
 
 

@@ -70,6 +70,32 @@ def test_an_unwritable_cache_is_passed_over(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
+def test_the_cache_stays_bounded_and_keeps_what_is_not_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every edit of a mapping left its entries behind: the folder only grew (543 files after a
+    # few weeks of development). Writing a new entry now drops the oldest beyond the bound.
+    monkeypatch.setenv(mapping_compile.CODE_CACHE_VARIABLE, str(tmp_path))
+    monkeypatch.setattr(mapping_compile, "CACHE_ENTRIES", 8)
+    for n in range(8):
+        old = tmp_path / f"plan-{n:064x}.pickle"
+        old.write_bytes(b"old")
+        os.utime(old, (1_000 + n, 1_000 + n))
+    dead_writer = tmp_path / f".plan-{0:064x}.pickle.k2j4x9"
+    dead_writer.write_bytes(b"half")
+    os.utime(dead_writer, (1_000, 1_000))
+    (tmp_path / "README").write_text("a user's own file in the folder they named")
+    mapping_compile._bytecode("def mapped(records, lines, mark):\n    pass\n")  # a new entry: 9 > 8
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert "README" in names and dead_writer.name not in names
+    kept = [n for n in names if n.startswith("plan-")]
+    assert kept == [f"plan-{n:064x}.pickle" for n in range(3, 8)], kept  # 6 = 3/4 of 8, with the new
+    assert sum(n.endswith(".bin") for n in names) == 1
+    before = sorted(p.name for p in tmp_path.iterdir())
+    mapping_compile.keep_cached(tmp_path / kept[0], b"again")  # a rewrite adds nothing: no pruning
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
 # The columnar plans kept on disk (kg.mapping_columnar.stored_plan).
 
 
