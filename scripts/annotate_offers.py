@@ -108,8 +108,9 @@ def agree(path: Path, reference: Path) -> None:
         theirs = [m.code for m in r.mentions if m.code and m.kind != "diploma"]
         f, b = offer_item_pr(r, mine), offer_item_pr(a, theirs)
         fwd, back = fwd + f, back + b
-        print(f"{a.id}: mentions {len(a.mentions)} vs {len(r.mentions)}; new vs reference "
-              f"P {f.precision:.2f} R {f.recall:.2f}; reference vs new P {b.precision:.2f} R {b.recall:.2f}")
+        print(f"{a.id}: mentions {len(a.mentions)} vs {len(r.mentions)}; new vs reference: "
+              f"{f.correct}/{f.predicted} codes right, {f.found}/{f.gold} units found; reference vs new: "
+              f"{b.correct}/{b.predicted} right, {b.found}/{b.gold} found")
     print(f"all {len(new)} offers: new vs reference P {fwd.precision:.3f} R {fwd.recall:.3f} "
           f"({fwd.found}/{fwd.gold} units); reference vs new P {back.precision:.3f} R {back.recall:.3f} "
           f"({back.found}/{back.gold})")
