@@ -49,9 +49,18 @@ import pyoxigraph as ox
 
 from kg.namespaces import prefixes_for
 from kg.nlp.build_cache import per_build
-from kg.nlp.occupation_index import SharedVocabulary, TfIdfIndex
+from kg.nlp.occupation_index import SKIPPED, SharedVocabulary, TfIdfIndex
 from kg.nlp.occupation_memory import OfferMemory
-from kg.nlp.occupation_text import clean_title, gender_variants, pairs, stems
+from kg.nlp.occupation_text import (
+    PAIR_JOINER,
+    STOPWORDS,
+    clean_title,
+    gender_variants,
+    normalise,
+    pairs,
+    stem,
+    stems,
+)
 
 QUERIES = Path(__file__).resolve().parents[2] / "queries" / "nlp"
 DEFAULT_BASE = "https://w3id.org/passerelles/"
@@ -85,7 +94,7 @@ CANDIDATES = 30
 # K1201, ROME 4.0 K1225), which the plain score of ROME 4.0 features often leaves out of the list.
 V3_CANDIDATES = 3
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "nlp"
-CACHE_VERSION = 12  # bump when the model's fields or features change
+CACHE_VERSION = 13  # bump when the model's fields or features change
 # A label whose tokens the title holds (nearly) all of is "contained" in the title.
 CONTAINED = 0.999
 # Past this many labels with a value, a per-fiche maximum reduces over all labels rather than those.
@@ -97,6 +106,7 @@ PREFIX = 6
 # the common reading of the same words.
 RARE_FACTOR = 0.9
 _Known = tuple[np.ndarray, np.ndarray]  # distinct token ids (ascending) and their counts
+WORD_IDS = 500_000  # description words whose stem's id the model keeps (then it starts afresh)
 
 
 def title_features(text: str) -> list[str]:
@@ -127,6 +137,22 @@ def prefixes(words: list[str]) -> list[str]:
     ['techni~', 'usinag~']
     """
     return [w[:PREFIX] + "~" for w in words if len(w) > PREFIX]
+
+
+class _WordIds(dict[str, int]):
+    """A normalised description word → the :meth:`SharedVocabulary.sequence_id` of its stem, or ``SKIPPED``
+    for a word :func:`stems` leaves out (a stop word, one letter); filled on first use."""
+
+    def __init__(self, shared: SharedVocabulary) -> None:
+        super().__init__()
+        self.shared = shared
+
+    def __missing__(self, word: str) -> int:
+        if len(self) >= WORD_IDS:
+            self.clear()
+        value = SKIPPED if word in STOPWORDS or len(word) <= 1 else self.shared.sequence_id(stem(word))
+        self[word] = value
+        return value
 
 
 def _select(store: ox.Store, name: str, base: str) -> list[list[str]]:
@@ -201,7 +227,8 @@ class OccupationModel:
         indexes = [self._title_index, self._doc_index, self._v3_title_index or TfIdfIndex([])]
         if self.memory is not None:
             indexes += self.memory.indexes
-        self._shared = SharedVocabulary(indexes)
+        self._shared = SharedVocabulary(indexes, joiner=PAIR_JOINER)
+        self._word_ids = _WordIds(self._shared)
         self._shared_memory = self.memory
 
     def with_offers(
@@ -341,11 +368,20 @@ class OccupationModel:
     ) -> np.ndarray:
         """The per-fiche features named in FEATURES, a (len(FEATURES), len(codes)) array
         (``tokens``: :meth:`tokens` of the same offer, when already computed)."""
-        return self._features(title, text, *self._known(tokens or self.tokens(title, text)))
+        known = self._known(tokens) if tokens is not None else self._known_offer(title, text)
+        return self._features(title, text, *known)
 
     def _known(self, tokens: tuple[list[str], list[str]]) -> tuple[_Known, _Known]:
         """The title's and the description's query tokens as shared ids and counts (one lookup each)."""
         return self._shared.known(tokens[0]), self._shared.known(tokens[1])
+
+    def _known_offer(self, title: str, text: str) -> tuple[_Known, _Known]:
+        """:meth:`_known` of :meth:`tokens`: the same ids and counts, the description's found from the ids
+        of its words' stems (perf only: its ~250 stems and bigrams are neither built nor looked up as
+        strings, see :meth:`SharedVocabulary.known_with_pairs`)."""
+        words = self._word_ids
+        body = [words[w] for w in normalise(text[:MAX_TEXT]).split()]
+        return self._shared.known(title_features(clean_title(title))), self._shared.known_with_pairs(body)
 
     def _features(
         self, title: str, text: str, query: _Known, body_query: _Known, matches: bool = False
@@ -376,7 +412,8 @@ class OccupationModel:
             self._best(qcov),
             self._best(dcov),
             np.minimum(support, 1.0),
-            self._doc_index.query(title_words + pairs(title_words)),
+            # the title's stems and bigrams (its prefixes are no token of the fiche vocabularies)
+            self._doc_index.query_known(*shared.restrict(query, 1)),
             self._doc_index.query_known(*shared.restrict(body_query, 1)),
             self._best(text_app),
             self._best_head(cos),
@@ -416,8 +453,7 @@ class OccupationModel:
         "Masc / Fem" pair written out: "Menuisier / Menuisière d'agencement")."""
         if self._shared_memory is not self.memory:
             self._share()
-        known = self._known(self.tokens(title, text))
-        return self._features(title, text, *known, matches=True)[len(FEATURES):]
+        return self._features(title, text, *self._known_offer(title, text), matches=True)[len(FEATURES):]
 
     def _contained(self, qcov: np.ndarray, dcov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``title_full`` and ``title_exact`` from a query's coverages of every label."""
@@ -440,7 +476,7 @@ class OccupationModel:
         offers). ``exclude``: the examples to leave out (default: the offer's own copies)."""
         if self._shared_memory is not self.memory:  # examples set without with_offers
             self._share()
-        query, body_query = self._known(self.tokens(title, text))
+        query, body_query = self._known_offer(title, text)
         matched = self._features(title, text, query, body_query, matches=True)
         if self.memory is None:
             return np.vstack([matched, np.zeros((len(OfferMemory.FEATURES), len(self.codes)))])

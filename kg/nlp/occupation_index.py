@@ -156,6 +156,9 @@ class TfIdfIndex:
         return np.bincount(self._docs[where], weights=self._shares[where], minlength=self.size)
 
 
+SKIPPED = -2  # in a token sequence of SharedVocabulary.known_with_pairs: a word left out
+
+
 class SharedVocabulary:
     """The tokens of several indexes under one id, so that an offer's tokens are looked up once for all
     of them (perf only: the description is queried against three indexes, the title against four).
@@ -171,9 +174,13 @@ class SharedVocabulary:
     [[0, 1], [1, 2]]
     >>> [x.tolist() for x in shared.restrict(known, 1)]
     [[1], [1]]
+
+    With a ``joiner``, the tokens made of two others joined by it (the bigrams ``a_b``) can also be
+    found from the ids of a token sequence, without building the bigrams' strings
+    (:meth:`known_with_pairs`).
     """
 
-    def __init__(self, indexes: Sequence[TfIdfIndex]) -> None:
+    def __init__(self, indexes: Sequence[TfIdfIndex], joiner: str | None = None) -> None:
         tokens = sorted(set().union(*(index.vocabulary for index in indexes)))
         self.ids = {t: i for i, t in enumerate(tokens)}
         self._local = []
@@ -181,10 +188,68 @@ class SharedVocabulary:
             local = np.full(len(tokens), -1, dtype=np.int64)
             local[[self.ids[t] for t in index.vocabulary]] = list(index.vocabulary.values())
             self._local.append(local)
+        self.joiner = joiner
+        # A bigram's halves that are no token themselves get ids past the tokens' (so that the bigram is
+        # still found from them); (first half's id × _span + second half's id) → the bigram's id, sorted.
+        self._parts: dict[str, int] = {}
+        halves: list[tuple[int, int, int]] = []
+        for token, i in self.ids.items():
+            if joiner is None:
+                break
+            first, _, second = token.partition(joiner)
+            if first and second and joiner not in second:
+                halves.append((self._half(first), self._half(second), i))
+        self._span = len(self.ids) + len(self._parts)
+        codes = sorted((a * self._span + b, i) for a, b, i in halves)
+        self._pair_codes = np.asarray([c for c, _ in codes], dtype=np.int64)
+        self._pair_ids = np.asarray([i for _, i in codes], dtype=np.int64)
+
+    def _half(self, half: str) -> int:
+        found = self.ids.get(half)
+        return found if found is not None else self._parts.setdefault(half, len(self.ids) + len(self._parts))
 
     def known(self, tokens: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Distinct shared ids of the known ``tokens`` (ascending) and their counts."""
         return distinct_ids(self.ids, tokens)
+
+    def sequence_id(self, token: str) -> int:
+        """The id :meth:`known_with_pairs` reads for ``token``: its shared id, the id it has as the half of
+        a bigram, or -1 (neither: no bigram with it is known either). ``SKIPPED`` (-2) in a sequence
+        stands for a word that is no token (left out: the tokens around it are adjacent)."""
+        found = self.ids.get(token)
+        return found if found is not None else self._parts.get(token, -1)
+
+    def known_with_pairs(self, sequence: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`known` of a token sequence followed by its bigrams (each two adjacent tokens joined by
+        ``joiner``), from the tokens' :meth:`sequence_id`: the same ids and counts (perf only: no
+        bigram string is made nor looked up; the tokens must not hold the joiner).
+
+        >>> a = TfIdfIndex([["soudure", "tig", "soudure_tig", "tig_inox"], ["inox"]])
+        >>> shared = SharedVocabulary([a], joiner="_")
+        >>> words = ["soudure", "tig", "inox", "soudure", "tig", "acier"]
+        >>> tokens = words + [f"{x}_{y}" for x, y in zip(words, words[1:])]
+        >>> fast = shared.known_with_pairs([shared.sequence_id(w) for w in words])
+        >>> [x.tolist() for x in fast] == [x.tolist() for x in shared.known(tokens)]
+        True
+        >>> [x.tolist() for x in fast]
+        [[0, 1, 2, 3, 4], [1, 2, 2, 2, 1]]
+        >>> tig, inox = shared.sequence_id("tig"), shared.sequence_id("inox")  # "tig de inox": "de" skipped
+        >>> [x.tolist() for x in shared.known_with_pairs([tig, SKIPPED, inox])] == [[0, 3, 4], [1, 1, 1]]
+        True
+        """
+        ids = np.asarray(sequence, dtype=np.int64)
+        ids = ids[ids != SKIPPED]
+        found = ids[(ids >= 0) & (ids < len(self.ids))]
+        if len(ids) > 1 and len(self._pair_codes):
+            first, second = ids[:-1], ids[1:]
+            both = (first >= 0) & (second >= 0)
+            codes = first[both] * self._span + second[both]
+            at = np.minimum(np.searchsorted(self._pair_codes, codes), len(self._pair_codes) - 1)
+            found = np.concatenate([found, self._pair_ids[at[self._pair_codes[at] == codes]]])
+        if not len(found):
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        return np.unique(found, return_counts=True)
 
     def restrict(self, known: tuple[np.ndarray, np.ndarray], index: int) -> tuple[np.ndarray, np.ndarray]:
         """The ids and counts of :meth:`known` in the ``index``-th index's own ids."""
