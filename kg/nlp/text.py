@@ -93,6 +93,15 @@ def translate_sparse(text: str, table: Mapping[int, str]) -> str:
     return out
 
 
+def fold_text(text: str) -> str:
+    """:func:`strip_accents` of a text met once (a whole offer), not kept in its cache of words and lines.
+
+    >>> fold_text("Œuvre à côté")
+    'Oeuvre a cote'
+    """
+    return translate_sparse(text, _FOLDED)
+
+
 @lru_cache(maxsize=65536)
 def strip_accents(text: str) -> str:
     """Text without diacritics (``œ`` and ``æ`` spelt out).
