@@ -95,7 +95,8 @@ class TfIdfIndex:
     ) -> np.ndarray:
         weights = (1.0 + np.log(counts)) * self.idf_of[ids]
         weights /= math.sqrt(float(weights @ weights))
-        return np.bincount(docs, weights=self._weights[where] * np.repeat(weights, lengths), minlength=self.size)
+        spread = np.repeat(weights, lengths)
+        return np.bincount(docs, weights=self._weights[where] * spread, minlength=self.size)
 
     def query_coverage_known(
         self, ids: np.ndarray, counts: np.ndarray
