@@ -154,6 +154,29 @@ def test_a_piece_key_is_its_folded_form() -> None:
             assert segment._line_key(piece) == text.strip_accents(piece.lower()).replace("’", "'"), piece
 
 
+def previous_normalise_phrase(phrase: str) -> str:
+    out = []
+    for _, _, word in text.words(phrase):
+        if text.word_key(word) is None:
+            continue
+        form = text.strip_accents(word.lower())
+        if len(form) >= 4 and form[-1] == "s" and not form.endswith(("ss", "us", "is")):
+            form = form[:-1]
+        out.append(form)
+    return " ".join(out)
+
+
+def test_phrase_keys_and_forms_are_those_of_the_words() -> None:
+    samples = [*random_texts(3000, 40, seed=13), "Pose d'Enduits chaux-chanvre", "Faire preuve d'autonomie"]
+    for sample in samples:
+        assert text.normalise_phrase(sample) == previous_normalise_phrase(sample), sample
+        found = [w for _, _, w in text.words(sample)]
+        assert text.phrase_keys(sample) == [k for w in found if (k := text.word_key(w)) is not None]
+        assert text.content_form(sample) == " ".join(
+            text.form_key(w) for w in found if text.word_key(w) is not None
+        )
+
+
 def previous_is_french(description: str) -> bool:
     tokens = re.findall(r"[a-z]+", text.strip_accents(description.lower()))
     if len(tokens) < 8:

@@ -109,6 +109,10 @@ def strip_accents(text: str) -> str:
     >>> strip_accents("Œuvre à côté")
     'Oeuvre a cote'
     """
+    if text.isascii():  # (translate_sparse's first two cases, without its call: words, lines)
+        return text
+    if len(text) < _SPARSE_FROM:
+        return text.translate(_FOLDED)
     return translate_sparse(text, _FOLDED)
 
 
@@ -233,7 +237,7 @@ def words(text: str) -> list[tuple[int, int, str]]:
 
 def phrase_keys(text: str) -> list[str]:
     """The lemma keys of a phrase's content words, in order."""
-    return [k for _, _, w in words(text) if (k := word_key(w)) is not None]
+    return [k for w in _ALNUM_RUN.findall(text) if (k := word_key(w)) is not None]  # the words of words()
 
 
 def content_form(text: str) -> str:
@@ -242,7 +246,7 @@ def content_form(text: str) -> str:
     >>> content_form("Faire preuve d'autonomie")
     'autonomie'
     """
-    return " ".join(form_key(w) for _, _, w in words(text) if word_key(w) is not None)
+    return " ".join(form_key(w) for w in _ALNUM_RUN.findall(text) if word_key(w) is not None)
 
 
 @lru_cache(maxsize=65536)
@@ -255,12 +259,15 @@ def normalise_phrase(text: str) -> str:
     >>> normalise_phrase("pose des enduits chaux chanvre")
     'pose enduit chaux chanvre'
     """
-    out = []
-    for _, _, word in words(text):
-        if word_key(word) is None:
-            continue
-        form = strip_accents(word.lower())
-        if len(form) >= 4 and form[-1] == "s" and not form.endswith(("ss", "us", "is")):
-            form = form[:-1]
-        out.append(form)
-    return " ".join(out)
+    return " ".join(f for w in _ALNUM_RUN.findall(text) if (f := _phrase_form(w)) is not None)
+
+
+@lru_cache(maxsize=262144)
+def _phrase_form(word: str) -> str | None:
+    """A word's part of :func:`normalise_phrase` (None: a function word), kept per word."""
+    if word_key(word) is None:
+        return None
+    form = strip_accents(word.lower())
+    if len(form) >= 4 and form[-1] == "s" and not form.endswith(("ss", "us", "is")):
+        form = form[:-1]
+    return form
