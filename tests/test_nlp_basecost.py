@@ -46,6 +46,26 @@ def test_occupation_normalise_is_the_previous_substitution() -> None:
         assert occupation_text.normalise(sample) == expected, sample
 
 
+PREVIOUS_TITLE_PATTERNS = [
+    (occupation_text._PAREN_SUFFIX, re.compile(
+        r"(?<=\w)\(\s*(?:e|es|ere|eres|ère|ères|trice|rice|euse|se|ne|nne|le|lle|ve|ive|ice|fe)\s*\)", re.I
+    ), ""),
+    (occupation_text._DOT_SUFFIX,
+     re.compile(r"(?<=\w)[.·](?:e|es|ere|ère|trice|euse|se|ne|ve|ive)\b", re.I), ""),
+    (occupation_text._GENDER_MARK, re.compile(r"\(?\b[hf]\s*[/-]\s*[hf]\b\)?", re.I), " "),
+]
+
+
+def test_title_cleaning_patterns_replace_what_the_previous_ones_replaced() -> None:
+    rng = random.Random(17)
+    pieces = [*"aeEhHfF(). ·sSvVnN/-\t_1é", "(e)", "(E)", "( ve )", ".e", "·ive", "(trice)", "(h/f)", "F-H)"]
+    samples = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 14))) for _ in range(30000)]
+    samples += random_texts(2000, 40, seed=19)
+    for new, previous, replacement in PREVIOUS_TITLE_PATTERNS:
+        for sample in samples:
+            assert new.sub(replacement, sample) == previous.sub(replacement, sample), (new.pattern, sample)
+
+
 def test_bigrams_found_from_token_ids_are_the_bigram_strings() -> None:
     rng = random.Random(3)
     words = [f"w{i}" for i in range(12)]
