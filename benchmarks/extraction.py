@@ -251,9 +251,11 @@ def in_process_speed(store_path: pathlib.Path, merged: pathlib.Path, tmp: str) -
     # The linker component's clause memo is dropped before each pass: a pass over the same offers
     # would replay every clause; within a pass it answers the clauses met before (reposts).
     for name, workers in (("cold", 1), ("warm", 1), ("", 2)):
-        forget = getattr(extractor.nlp.get_pipe("pas_skill_linker"), "forget", None)  # absent before the memo
-        if forget is not None:
-            forget()
+        # (the occupation model's per-title rows likewise; absent before them)
+        for owner in (extractor.nlp.get_pipe("pas_skill_linker"), extractor.occupation):
+            forget = getattr(owner, "forget", None)  # absent before the memo
+            if forget is not None:
+                forget()
         out = pathlib.Path(tmp, f"speed{workers}{name}.jsonl")
         with open(out, "w", encoding="utf-8") as f:
             w0, c0 = time.perf_counter(), time.process_time()

@@ -40,7 +40,7 @@ Without labelled offers, the weighted sum of the twelve features (``DEFAULT_WEIG
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -51,7 +51,16 @@ from kg.namespaces import prefixes_for
 from kg.nlp.build_cache import per_build
 from kg.nlp.occupation_index import SharedVocabulary, TfIdfIndex
 from kg.nlp.occupation_memory import OfferMemory
-from kg.nlp.occupation_text import clean_title, gender_variants, pairs, stems
+from kg.nlp.occupation_text import (
+    PAIR_JOINER,
+    STOPWORDS,
+    clean_title,
+    gender_variants,
+    normalise,
+    pairs,
+    stem,
+    stems,
+)
 
 QUERIES = Path(__file__).resolve().parents[2] / "queries" / "nlp"
 DEFAULT_BASE = "https://w3id.org/passerelles/"
@@ -85,7 +94,7 @@ CANDIDATES = 30
 # K1201, ROME 4.0 K1225), which the plain score of ROME 4.0 features often leaves out of the list.
 V3_CANDIDATES = 3
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "nlp"
-CACHE_VERSION = 12  # bump when the model's fields or features change
+CACHE_VERSION = 13  # bump when the model's fields or features change
 # A label whose tokens the title holds (nearly) all of is "contained" in the title.
 CONTAINED = 0.999
 # Past this many labels with a value, a per-fiche maximum reduces over all labels rather than those.
@@ -97,6 +106,8 @@ PREFIX = 6
 # the common reading of the same words.
 RARE_FACTOR = 0.9
 _Known = tuple[np.ndarray, np.ndarray]  # distinct token ids (ascending) and their counts
+WORD_IDS = 500_000  # description words whose stem's id the model keeps (then it starts afresh)
+TITLE_MEMO = 256  # cleaned titles whose rows (~130 kB each) the model keeps, least recently used dropped
 
 
 def title_features(text: str) -> list[str]:
@@ -127,6 +138,25 @@ def prefixes(words: list[str]) -> list[str]:
     ['techni~', 'usinag~']
     """
     return [w[:PREFIX] + "~" for w in words if len(w) > PREFIX]
+
+
+SKIPPED = -1  # a description word that stems() leaves out (a stop word, one letter)
+
+
+class _WordIds(dict[str, int]):
+    """A normalised description word → the :meth:`SharedVocabulary.sequence_id` of its stem, or ``SKIPPED``
+    for a word :func:`stems` leaves out; filled on first use."""
+
+    def __init__(self, shared: SharedVocabulary) -> None:
+        super().__init__()
+        self.shared = shared
+
+    def __missing__(self, word: str) -> int:
+        if len(self) >= WORD_IDS:
+            self.clear()
+        value = SKIPPED if word in STOPWORDS or len(word) <= 1 else self.shared.sequence_id(stem(word))
+        self[word] = value
+        return value
 
 
 def _select(store: ox.Store, name: str, base: str) -> list[list[str]]:
@@ -201,7 +231,9 @@ class OccupationModel:
         indexes = [self._title_index, self._doc_index, self._v3_title_index or TfIdfIndex([])]
         if self.memory is not None:
             indexes += self.memory.indexes
-        self._shared = SharedVocabulary(indexes)
+        self._shared = SharedVocabulary(indexes, joiner=PAIR_JOINER)
+        self._word_ids = _WordIds(self._shared)
+        self._title_memo: OrderedDict[str, np.ndarray] = OrderedDict()
         self._shared_memory = self.memory
 
     def with_offers(
@@ -341,29 +373,31 @@ class OccupationModel:
     ) -> np.ndarray:
         """The per-fiche features named in FEATURES, a (len(FEATURES), len(codes)) array
         (``tokens``: :meth:`tokens` of the same offer, when already computed)."""
-        return self._features(title, text, *self._known(tokens or self.tokens(title, text)))
+        if tokens is not None:
+            return self._features(title, text, *self._known(tokens))
+        return self._features(title, text, *self._known_offer(title, text), memo=True)
 
     def _known(self, tokens: tuple[list[str], list[str]]) -> tuple[_Known, _Known]:
         """The title's and the description's query tokens as shared ids and counts (one lookup each)."""
         return self._shared.known(tokens[0]), self._shared.known(tokens[1])
 
+    def _known_offer(self, title: str, text: str) -> tuple[_Known, _Known]:
+        """:meth:`_known` of :meth:`tokens`: the same ids and counts, the description's found from the ids
+        of its words' stems (perf only: its ~250 stems and bigrams are neither built nor looked up as
+        strings, see :meth:`SharedVocabulary.known_with_pairs`)."""
+        words = self._word_ids
+        body = [i for w in normalise(text[:MAX_TEXT]).split() if (i := words[w]) != SKIPPED]
+        return self._shared.known(title_features(clean_title(title))), self._shared.known_with_pairs(body)
+
     def _features(
-        self, title: str, text: str, query: _Known, body_query: _Known, matches: bool = False
+        self, title: str, text: str, query: _Known, body_query: _Known, matches: bool = False,
+        memo: bool = False,
     ) -> np.ndarray:
         """FEATURES, then the TITLE_FEATURES when ``matches`` (from the same title and lead coverages:
-        the title index is queried once for both)."""
-        cleaned = clean_title(title)
+        the title index is queried once for both). ``memo``: ``query`` is the title's own (:meth:`tokens`),
+        so the rows that depend on the title alone may be read from the last titles' (:meth:`_title_rows`)."""
         shared = self._shared
-        title_query = shared.restrict(query, 0)
-        # One gather of the title's postings for its cosine and its coverages (the same values).
-        cos, *cover = self._title_index.query_coverage_known(*title_query)
-        title_cover = (cover[0], cover[1])
-        cos = cos * self._label_factor
-        qcov = title_cover[0] * self._label_factor
-        dcov = title_cover[1]
-        near = self._label_fiche[(cos > 0.5).nonzero()[0]]
-        support = np.log1p(np.bincount(near, minlength=len(self.codes)).astype(np.float64)) / 3.0
-        title_words = stems(cleaned)
+        rows = self._title_rows(title, query, matches, memo)
         text_app = self._title_index.contained_share_known(shared.restrict(body_query, 0)[0])
         lead_query = self._title_index._known(title_features(clean_title(text[:LEAD])))
         # The lead's coverages serve lead_full only: its postings gathered once for both when needed.
@@ -372,35 +406,78 @@ class OccupationModel:
         else:
             lead_cos = self._title_index.query_known(*lead_query)
         base = np.stack([
-            self._best(cos),
-            self._best(qcov),
-            self._best(dcov),
-            np.minimum(support, 1.0),
-            self._doc_index.query(title_words + pairs(title_words)),
+            rows[0],
+            rows[1],
+            rows[2],
+            rows[3],
+            rows[4],
             self._doc_index.query_known(*shared.restrict(body_query, 1)),
             self._best(text_app),
-            self._best_head(cos),
-            self._best_head(qcov),
+            rows[5],
+            rows[6],
             self._best(lead_cos),
         ])
         v3 = np.zeros(len(self.codes), dtype=np.float64)
         if self._v3_starts is not None:
             plain = base.mean(axis=0)
             v3[self._v3_targets] = np.maximum.reduceat(plain[self._v3_child], self._v3_starts)
+        if not matches:
+            return np.vstack([base, v3, rows[7]])
+        lead_contained, _ = self._contained(lead_cover[0], lead_cover[1])
+        return np.vstack([base, v3, rows[7], rows[8], rows[9], lead_contained])
+
+    def _title_rows(self, title: str, query: _Known, matches: bool, memo: bool) -> np.ndarray:
+        """The per-fiche rows that depend on the title alone: the best title cosine, query and label
+        coverages, the support, the title against the fiche vocabularies, the head cosine and coverage,
+        ``v3_title``, then (``matches``) ``title_full`` and ``title_exact``. Perf only: with ``memo``, the
+        rows of the last ``TITLE_MEMO`` cleaned titles are kept (16 % of the distinct real offers repeat
+        one), the same arrays as computed afresh."""
+        cleaned = clean_title(title)
+        found = self._title_memo.get(cleaned) if memo else None
+        if found is not None and len(found) >= 8 + 2 * matches:
+            self._title_memo.move_to_end(cleaned)
+            return found
+        shared = self._shared
+        # One gather of the title's postings for its cosine and its coverages (the same values).
+        cos, *cover = self._title_index.query_coverage_known(*shared.restrict(query, 0))
+        title_cover = (cover[0], cover[1])
+        cos = cos * self._label_factor
+        qcov = title_cover[0] * self._label_factor
+        near = self._label_fiche[(cos > 0.5).nonzero()[0]]
+        support = np.log1p(np.bincount(near, minlength=len(self.codes)).astype(np.float64)) / 3.0
         v3_title = np.zeros(len(self.codes), dtype=np.float64)
         if self._v3_title_index is not None and self._v3_title_starts is not None:
-            cos = self._v3_title_index.query_known(*shared.restrict(query, 2))
-            v3_title[self._v3_title_targets] = np.maximum.reduceat(cos, self._v3_title_starts)
-        if not matches:
-            return np.vstack([base, v3, v3_title])
-        once_words = once(title_words)
-        if once_words != title_words:  # a repeated stem: the coverage of the title read once
-            title_cover = self._title_index.coverage_known(
-                self._title_index._known(once_words + pairs(once_words) + prefixes(once_words))[0]
-            )
-        contained, exact = self._contained(*title_cover)
-        lead_contained, _ = self._contained(lead_cover[0], lead_cover[1])
-        return np.vstack([base, v3, v3_title, contained, exact, lead_contained])
+            v3_cos = self._v3_title_index.query_known(*shared.restrict(query, 2))
+            v3_title[self._v3_title_targets] = np.maximum.reduceat(v3_cos, self._v3_title_starts)
+        rows = [
+            self._best(cos),
+            self._best(qcov),
+            self._best(title_cover[1]),
+            np.minimum(support, 1.0),
+            # the title's stems and bigrams (its prefixes are no token of the fiche vocabularies)
+            self._doc_index.query_known(*shared.restrict(query, 1)),
+            self._best_head(cos),
+            self._best_head(qcov),
+            v3_title,
+        ]
+        if matches:
+            title_words = stems(cleaned)
+            once_words = once(title_words)
+            if once_words != title_words:  # a repeated stem: the coverage of the title read once
+                title_cover = self._title_index.coverage_known(
+                    self._title_index._known(once_words + pairs(once_words) + prefixes(once_words))[0]
+                )
+            rows.extend(self._contained(*title_cover))
+        stacked = np.stack(rows)
+        if memo:
+            if len(self._title_memo) >= TITLE_MEMO:
+                self._title_memo.popitem(last=False)
+            self._title_memo[cleaned] = stacked
+        return stacked
+
+    def forget(self) -> None:
+        """Drop the rows kept per title (benchmarks: a second pass over the same offers would read them)."""
+        self._title_memo.clear()
 
     def scores(self, title: str, text: str) -> np.ndarray:
         """The combined score of every fiche, in [0, 1] (weights are normalised to sum to 1)."""
@@ -416,8 +493,8 @@ class OccupationModel:
         "Masc / Fem" pair written out: "Menuisier / Menuisière d'agencement")."""
         if self._shared_memory is not self.memory:
             self._share()
-        known = self._known(self.tokens(title, text))
-        return self._features(title, text, *known, matches=True)[len(FEATURES):]
+        known = self._known_offer(title, text)
+        return self._features(title, text, *known, matches=True, memo=True)[len(FEATURES):]
 
     def _contained(self, qcov: np.ndarray, dcov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``title_full`` and ``title_exact`` from a query's coverages of every label."""
@@ -440,8 +517,8 @@ class OccupationModel:
         offers). ``exclude``: the examples to leave out (default: the offer's own copies)."""
         if self._shared_memory is not self.memory:  # examples set without with_offers
             self._share()
-        query, body_query = self._known(self.tokens(title, text))
-        matched = self._features(title, text, query, body_query, matches=True)
+        query, body_query = self._known_offer(title, text)
+        matched = self._features(title, text, query, body_query, matches=True, memo=True)
         if self.memory is None:
             return np.vstack([matched, np.zeros((len(OfferMemory.FEATURES), len(self.codes)))])
         known = (self._shared.restrict(query, 3), self._shared.restrict(body_query, 4))

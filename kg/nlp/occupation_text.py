@@ -17,6 +17,8 @@ import unicodedata
 from functools import lru_cache
 from itertools import pairwise
 
+from kg.nlp.text import translate_sparse
+
 # Function words of labels and titles; they carry no trade.
 STOPWORDS = frozenset(
     [
@@ -162,12 +164,15 @@ TITLE_NOISE = frozenset(
     ]
 )
 
+# Each pattern starts with a character (or class) and looks behind after it, rather than with a lookbehind
+# tried at every position: the regex engine then skips to the candidates (~5x faster on a description's
+# lead). "(e)" after a letter; ".e" after a letter; "H/F", "(h - f)" not after a word character.
 _PAREN_SUFFIX = re.compile(
-    r"(?<=\w)\(\s*(?:e|es|ere|eres|ère|ères|trice|rice|euse|se|ne|nne|le|lle|ve|ive|ice|fe)\s*\)", re.I
+    r"\((?<=\w\()\s*(?:e|es|ere|eres|ère|ères|trice|rice|euse|se|ne|nne|le|lle|ve|ive|ice|fe)\s*\)", re.I
 )
-_DOT_SUFFIX = re.compile(r"(?<=\w)[.·](?:e|es|ere|ère|trice|euse|se|ne|ve|ive)\b", re.I)
-_GENDER_MARK = re.compile(r"\(?\b[hf]\s*[/-]\s*[hf]\b\)?", re.I)
-_NON_WORD = re.compile(r"[^a-z0-9]+")
+_DOT_SUFFIX = re.compile(r"[.·](?<=\w[.·])(?:e|es|ere|ère|trice|euse|se|ne|ve|ive)\b", re.I)
+_GENDER_MARK = re.compile(r"\(\b[hHfF]\s*[/-]\s*[hHfF]\b\)?|[hHfF](?<!\w[hHfF])\s*[/-]\s*[hHfF]\b\)?")
+_WORD = re.compile(r"[a-z0-9]+")  # a normalised text's words: the rest separates them
 
 
 def _fold_table() -> dict[int, str]:
@@ -189,7 +194,7 @@ def strip_accents(text: str) -> str:
     >>> strip_accents("Hôtesse de caisse ŒUVRE, Ça")
     'hotesse de caisse oeuvre, ca'
     """
-    return text.lower().translate(_FOLD)
+    return translate_sparse(text.lower(), _FOLD)
 
 
 # Perf only: an offer's description is normalised for its query tokens and for its copies' keys, its
@@ -201,7 +206,7 @@ def normalise(text: str) -> str:
     >>> normalise("Aide-soignant(e) / Aide-Soignante, CDI !")
     'aide soignant e aide soignante cdi'
     """
-    return " ".join(_NON_WORD.sub(" ", strip_accents(text)).split())
+    return " ".join(_WORD.findall(strip_accents(text)))
 
 
 @lru_cache(maxsize=16)
@@ -269,13 +274,16 @@ def stem(word: str) -> str:
     return word
 
 
+PAIR_JOINER = "_"  # no normalised word holds it (normalise keeps letters, digits and spaces)
+
+
 def pairs(words: list[str]) -> list[str]:
-    """Adjacent-word bigrams, joined by "_".
+    """Adjacent-word bigrams, joined by ``PAIR_JOINER``.
 
     >>> pairs(["agent", "entretien", "locaux"])
     ['agent_entretien', 'entretien_locaux']
     """
-    return [f"{a}_{b}" for a, b in pairwise(words)]
+    return [f"{a}{PAIR_JOINER}{b}" for a, b in pairwise(words)]
 
 
 def stems(text: str) -> list[str]:

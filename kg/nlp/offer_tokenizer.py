@@ -54,17 +54,29 @@ _JOIN = (
     rf"(?:(?<![{_LOWER}])\.(?={_ALNUM})|\.(?![{_UPPER}])(?={_ALNUM})|·(?={_LETTER})|\+(?={_ALNUM})"
     rf"|[,\-/:](?=\d)|(?<={_LETTER})\((?={_LETTER}))"
 )
-_TOKEN = re.compile(
-    r"(\s+"
-    r"|(?:https?://|www\.)[^\s<>\"«»]*[^\s<>\"«».,;:!?)\]'’]"  # URL without its trailing punctuation
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail address
-    r"|(?i:aujourd['’]hui)"
-    rf"|{_ALNUM}*{_LETTER}['’](?={_LETTER})"  # elision (l', d', qu', jusqu'), apostrophe kept
-    rf"|{_ALNUM}+(?:{_JOIN}{_ALNUM}+)*"
-    r"|([^\w\s])\2*"  # a punctuation mark or symbol, or a run of the same one
-    r"|_+"
-    r")( ?)"
-)
+_URL = r"|(?:https?://|www\.)[^\s<>\"«»]*[^\s<>\"«».,;:!?)\]'’]"  # URL without its trailing punctuation
+_EMAIL = r"|[\w.+-]++@[\w-]+(?:\.[\w-]+)+"  # e-mail address
+
+
+def _token_pattern(email: bool) -> re.Pattern[str]:
+    """The token pattern, with its e-mail branch or without (a text without "@" has no address: its
+    words are then scanned once, not first as the start of an address). An elision (l', d', qu',
+    jusqu') is a run of letters and digits that ends with a letter, then the apostrophe, before a
+    letter; any other run goes on as a word: both read the run once."""
+    return re.compile(
+        r"(\s+"
+        + _URL
+        + (_EMAIL if email else "")
+        + r"|(?i:aujourd['’]hui)"
+        rf"|{_ALNUM}++(?:(?<={_LETTER})['’](?={_LETTER})|(?:{_JOIN}{_ALNUM}+)*)"
+        r"|([^\w\s])\2*"  # a punctuation mark or symbol, or a run of the same one
+        r"|_+"
+        r")( ?)"
+    )
+
+
+_TOKEN = _token_pattern(email=True)
+_TOKEN_NO_EMAIL = _token_pattern(email=False)
 
 
 class OfferTokenizer:
@@ -75,7 +87,7 @@ class OfferTokenizer:
         self.vocab = vocab
 
     def __call__(self, text: str) -> Doc:
-        found = _TOKEN.findall(text)
+        found = (_TOKEN if "@" in text else _TOKEN_NO_EMAIL).findall(text)
         return Doc(self.vocab, words=[f[0] for f in found], spaces=[f[2] == " " for f in found])
 
     def pipe(self, texts: list[str], batch_size: int = 1000) -> list[Doc]:

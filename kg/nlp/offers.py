@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kg.nlp.text import strip_accents
+from kg.nlp.text import fold_text
 
+_LETTERS = re.compile(r"[a-z]+")
 MAX_CHARS = 20_000  # longer descriptions are capped (the longest real one has ~6,000)
 _FRENCH = frozenset(
     """le la les de des du un une et en pour avec dans sur vous nous est au aux votre vos notre nos ou
@@ -192,9 +193,9 @@ def is_french(text: str) -> bool:
     >>> is_french("Nous recherchons un maçon pour notre chantier"), is_french("We need a mason for the site")
     (True, False)
     """
-    tokens = re.findall(r"[a-z]+", strip_accents(text.lower()))
+    tokens = _LETTERS.findall(fold_text(text.lower()))
+    french = sum(map(_FRENCH.__contains__, tokens))
+    english = sum(map(_ENGLISH.__contains__, tokens))
     if len(tokens) < 8:
-        return not sum(t in _ENGLISH for t in tokens) > sum(t in _FRENCH for t in tokens)
-    french = sum(t in _FRENCH for t in tokens)
-    english = sum(t in _ENGLISH for t in tokens)
+        return not english > french
     return french >= english and french >= 0.03 * len(tokens)

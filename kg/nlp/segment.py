@@ -75,13 +75,19 @@ _HEADING_RE = re.compile(
 )
 _LABELLED_RE = re.compile("|".join(rf"^(?P<{name}>{pattern})\s*:\s*\S" for name, pattern in _HEADINGS))
 _BULLET = re.compile(r"^[\s\-–—•·*✓✔➢➤►▶→▪■□◆◇○●☑✅🔹🔸👉✨⚡️]+")
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Þ•\-–✓➢])|\s+(?=[•✓✔➢➤►▪■])|\s*\*{2,}\s*")
-# Sentences about pay, benefits, contact or the hiring process, wherever they stand.
+# (Each branch starts with a character class, which the regex engine tests before entering it: a
+# sentence end after a full stop, a space before a bullet, a run of two or more asterisks.)
+_SENTENCE_END = re.compile(
+    r"\s(?<=[.!?;]\s)\s*(?=[A-ZÀ-ÖØ-Þ•\-–✓➢])|\s\s*(?=[•✓✔➢➤►▪■])|\s\s*\*{2,}\s*|\*{2,}\s*"
+)
+# Sentences about pay, benefits, contact or the hiring process, wherever they stand. (Each branch starts
+# with a letter or a class, which the regex engine tests before entering it: "h/f" is "h" not after a
+# word character, as \bh.)
 _NOT_REQUIREMENT = re.compile(
     r"remuner|salaire|\d\s*(?:€|euros?\b|k€)|mutuelle|prime|ticket|tickets? resto|conges|rtt\b|smic"
     r"|interesse|postuler|candidature|contactez|envoyez|rejoignez|n.hesitez|cv\b"
     r"|entretien (?:d.embauche|eventuel)"
-    r"|\bh\s*/\s*f\b|\bf\s*/\s*h\b|poste (?:a pourvoir|base)|prevoyance|participation aux frais"
+    r"|h(?<!\wh)\s*/\s*f\b|f(?<!\wf)\s*/\s*h\b|poste (?:a pourvoir|base)|prevoyance|participation aux frais"
     r"|vehicule de service"
 )
 
@@ -173,9 +179,13 @@ def segment(text: str) -> list[Segment]:
             if line.strip():
                 segments.append(Segment(start, end, "title", False))
             continue
+        if not line:  # no piece (perf only)
+            continue
         for a, b in _pieces(text, start, end):
-            piece = text[a:b]
-            key = _line_key(piece)
+            # A piece starts and ends with neither a bullet nor a space (_pieces): its key is its folded
+            # form, which _NOT_REQUIREMENT also reads (perf only: folded once).
+            folded = strip_accents(text[a:b].lower())
+            key = folded.replace("’", "'")
             opened = _heading(key)
             if opened is not None:
                 if opened != "conditions":
@@ -188,8 +198,6 @@ def segment(text: str) -> list[Segment]:
                 continue
             if labelled is not None:  # "Profil : autonome et rigoureux" opens the section too
                 section = labelled
-            requirement = section in REQUIREMENT_SECTIONS and not _NOT_REQUIREMENT.search(
-                strip_accents(piece.lower())
-            )
+            requirement = section in REQUIREMENT_SECTIONS and not _NOT_REQUIREMENT.search(folded)
             segments.append(Segment(a, b, section, requirement))
     return segments
