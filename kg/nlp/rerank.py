@@ -128,6 +128,21 @@ class Generator:
         self._static: dict[int, tuple[float, str, float, tuple[float, ...], float]] = {}
         self._fiches: dict[str, tuple[float, ...]] = {}
         self._sections: dict[str, tuple[float, ...]] = {}
+        self._prefilters: dict[int, tuple[Model, _Prefilter]] = {}
+
+    @staticmethod
+    def bounded(model: Model) -> bool:
+        """Whether :meth:`candidates` can bound ``model``'s logit: it reads no feature of the offer around a
+        clause (those come last)."""
+        return set(model.features) <= set(BASE_FEATURES) | set(RATE_FEATURES)
+
+    def _prefilter(self, model: Model | None) -> _Prefilter:
+        """The prefilter of ``model`` (built once per model: its per-entry part covers the gazetteer)."""
+        assert model is not None
+        known = self._prefilters.get(id(model))
+        if known is None or known[0] is not model:
+            known = self._prefilters[id(model)] = (model, _Prefilter(self, model))
+        return known[1]
 
     def candidates(
         self,
@@ -147,16 +162,14 @@ class Generator:
         a clause when it does not read them. A left-out candidate is below the threshold whatever those
         features are, so :func:`decide` would neither keep it nor let it claim words: the kept ones are
         the same."""
-        # the bound needs every feature the model reads but the span's; the offer's come last
-        readable = set(BASE_FEATURES) | set(RATE_FEATURES)
-        bound = model.bound if model is not None and set(model.features) <= readable else None
+        bound = model.bound if model is not None and self.bounded(model) else None
         self._fiches = {}  # they depend on the offer's predicted fiches
         top = [code for code, _ in predicted[: self.fiches]]
         lists = [self.gazetteer.fiche_items.get(code, frozenset()) for code in top]
         scores = [score for _, score in predicted[: self.fiches]]
         prior = frozenset().union(*lists) if lists else frozenset()
         tokens_of = [c[2] for c in clauses]
-        scored_all = self.linker.scored_many(tokens_of, text, prior or None, [c[3] for c in clauses])
+        scored_all = self.linker.scored_many(tokens_of, text, prior or None, [c[3] for c in clauses], lists)
         linked_by_clause: dict[int, list[Mention]] = {}
         for mention in linked:
             for number, (start, end, _, _) in enumerate(clauses):
@@ -164,6 +177,11 @@ class Generator:
                     linked_by_clause.setdefault(number, []).append(mention)
                     break
         out: list[Candidate] = []
+        # each candidate (one per item and clause, best score first) before its features: its clause, the
+        # place of the clause's keyed words and key strengths in per_clause, its entry, score, keyed words
+        # first, last and used, its span, the best other item's score, its rank, whether it is linked
+        rows: list[tuple[int, int, int, float, int, int, tuple[int, ...], int, int, float, int, bool]] = []
+        per_clause: list[tuple[list[tuple[int, str, float]], dict[str, float]]] = []
         for number, ((_, _, tokens, section), (keyed, scored)) in enumerate(
             zip(clauses, scored_all, strict=True)
         ):
@@ -189,6 +207,7 @@ class Generator:
             for place, (_, value) in enumerate(ranked):
                 rank_of.setdefault(value, place)
             strength = {k: max(f for _, f in v) for k, v in positions.items()}  # a key's best weight factor
+            per_clause.append((keyed, strength))
             seen: set[str] = set()
             for entry_number, score, first, last, used in sorted(pairs, key=lambda p: -p[1]):
                 entry = self.gazetteer.entries[entry_number]
@@ -205,19 +224,31 @@ class Generator:
                     m.code == entry.code and m.start < end and start < m.end
                     for m in linked_by_clause.get(number, ())
                 )
-                values = self._features(
-                    entry_number, score, first, last, used, keyed, strength, section, lists, scores,
-                    other, rank_of[best[entry.code]], is_linked,
-                )
-                if bound is not None and bound.hopeless(values, entry.code):
-                    continue
-                span = text[start:end]
-                if normalise_phrase(span) in self.titles:
-                    continue
-                features = self._span_features(values, entry, span)
-                out.append(
-                    Candidate(number, entry.code, start, end, frozenset(keyed[u][0] for u in used), features)
-                )
+                rows.append((number, len(per_clause) - 1, entry_number, score, first, last, used, start, end,
+                             other, rank_of[best[entry.code]], is_linked))
+        # perf only: most candidates are hopeless under the model; the prefilter tells most of them apart
+        # for the whole offer at once, before their features are computed one by one
+        keep = self._prefilter(model).keep(rows, per_clause, clauses, lists, scores) if bound is not None else None
+        for row, (number, place, entry_number, score, first, last, used, start, end, other, rank, is_linked) in (
+            enumerate(rows)
+        ):
+            if keep is not None and not keep[row]:
+                continue
+            keyed, strength = per_clause[place]
+            entry = self.gazetteer.entries[entry_number]
+            values = self._features(
+                entry_number, score, first, last, used, keyed, strength, clauses[number][3], lists, scores,
+                other, rank, is_linked,
+            )
+            if bound is not None and bound.hopeless(values, entry.code):
+                continue
+            span = text[start:end]
+            if normalise_phrase(span) in self.titles:
+                continue
+            features = self._span_features(values, entry, span)
+            out.append(
+                Candidate(number, entry.code, start, end, frozenset(keyed[u][0] for u in used), features)
+            )
         if bound is not None:  # the model reads none of the offer's features
             return out
         return self._in_offer(out, linked_by_clause, lists)
@@ -369,6 +400,128 @@ class _Bound:
             rates = self.model.rate(code)
             logit += sum([a * rates[i] for i, a in self.rated])
         return logit < self.below
+
+
+class _Prefilter:
+    """:meth:`_Bound.hopeless` for all the candidates of an offer at once (perf only), before their
+    features are computed one by one: the same linear bound, each feature the same value computed from
+    arrays (the sums in another order, hence the margin), but ``fuzzy_word`` (a per-word test) at its most
+    favourable value. A candidate it leaves out is one the bound leaves out; the others are checked one by
+    one as before (:meth:`Generator.candidates`), so the candidates kept are the same."""
+
+    MARGIN = 1e-7  # far above the rounding of a sum of ~35 terms, far below the bound's own 1e-6
+
+    def __init__(self, generator: Generator, model: Model) -> None:
+        bound = model.bound
+        coef = [0.0] * len(FEATURES)
+        for i, a in bound.terms:
+            coef[i] += a
+        self.coef = dict(zip(FEATURES, coef, strict=True))
+        gazetteer = generator.gazetteer
+        self.linker = generator.linker
+        idf = gazetteer.idf
+        key_id = self.linker._key_id
+        c = self.coef
+        static, totals, rarest = [], [], []
+        for number, entry in enumerate(gazetteer.entries):
+            total, rarest_key, label, kind, holding = generator._entry_features(number)
+            value = c["label_keys"] * label + c["one_key"] * (1.0 if label == 1.0 else 0.0)
+            value += sum(c[f"kind_{k}"] * v for k, v in zip(KINDS, kind, strict=False)) + c["alias"] * kind[-1]
+            value += c["fiches_holding"] * holding
+            if bound.rated:
+                rates = model.rate(entry.code)
+                value += sum(a * rates[i] for i, a in bound.rated)
+            static.append(value)
+            totals.append(total)
+            rarest.append(key_id[rarest_key] if rarest_key in idf else len(key_id))
+        self.static = numpy.array(static, dtype=numpy.float64)
+        self.totals = numpy.array(totals, dtype=numpy.float64)
+        self.rarest = numpy.array(rarest, dtype=numpy.int64)
+        # fuzzy_word is 0 or 1; every other feature is computed
+        self.limit = bound.below - max(c["fuzzy_word"], 0.0) - self.MARGIN
+        self._rows = numpy.zeros((3, 1, len(key_id) + 1), dtype=numpy.float64)
+
+    def keep(
+        self, rows: Sequence[tuple[int, int, int, float, int, int, tuple[int, ...], int, int, float, int, bool]],
+        per_clause: Sequence[tuple[list[tuple[int, str, float]], dict[str, float]]],
+        clauses: Sequence[tuple[int, int, list[Token], str]], lists: Sequence[frozenset[str]],
+        scores: Sequence[float],
+    ) -> list[bool]:
+        """Per row of :meth:`Generator.candidates`: False when the candidate is surely hopeless."""
+        if not rows:
+            return []
+        c = self.coef
+        linker = self.linker
+        key_id, idf = linker._key_id, linker._idf
+        if len(per_clause) > self._rows.shape[1]:
+            self._rows = numpy.zeros((3, len(per_clause), len(key_id) + 1), dtype=numpy.float64)
+        # per clause, for its keys: idf (found), idf × best factor (covered), 1 (present); 0 elsewhere
+        weights = self._rows
+        owner: list[int] = []
+        ids: list[int] = []
+        factors: list[float] = []
+        clause_part: list[float] = []
+        for place, (keyed, strength) in enumerate(per_clause):
+            for key, factor in strength.items():
+                owner.append(place)
+                ids.append(key_id[key])
+                factors.append(factor)
+        idf_of = idf[ids]
+        weights[0, owner, ids] = idf_of
+        weights[1, owner, ids] = idf_of * numpy.array(factors)
+        weights[2, owner, ids] = 1.0
+        number_of, place_of, entry_of, score_of, width_of, used_of, other_of, rank_of, linked_of = (
+            [], [], [], [], [], [], [], [], [])
+        fiche_part: dict[str, float] = {}
+        fiche_of: list[float] = []
+        entries = linker.gazetteer.entries
+        top = scores[0] if scores and scores[0] > 0 else 1.0
+        for number, place, entry_number, score, first, last, used, _, _, other, rank, is_linked in rows:
+            number_of.append(number)
+            place_of.append(place)
+            entry_of.append(entry_number)
+            score_of.append(score)
+            width_of.append(last - first + 1)
+            used_of.append(len(used))
+            other_of.append(other)
+            rank_of.append(rank)
+            linked_of.append(is_linked)
+            code = entries[entry_number].code
+            part = fiche_part.get(code)
+            if part is None:
+                holds = [code in items for items in lists]
+                part = sum(c[f"fiche{n + 1}"] for n, held in enumerate(holds[:3]) if held)
+                part += c["fiche_score"] * max((s / top for s, held in zip(scores, holds, strict=False) if held),
+                                               default=0.0)
+                fiche_part[code] = part
+            fiche_of.append(part)
+        for keyed, _ in per_clause:
+            clause_part.append(c["clause_words"] * math.log1p(len(keyed)))
+        section_part = [sum(c[f"section_{s}"] for s in SECTIONS if clauses[n][3] == s) for n in range(len(clauses))]
+        entry = numpy.array(entry_of, dtype=numpy.int64)
+        place = numpy.array(place_of, dtype=numpy.int64)
+        keys = linker._keys_padded[entry]
+        found = weights[0][place[:, None], keys]
+        covered = weights[1][place[:, None], keys].sum(axis=1)
+        shared = weights[2][place[:, None], keys].sum(axis=1)
+        anchor = weights[2][place, self.rarest[entry]]
+        weights[:, owner, ids] = 0.0
+        total = self.totals[entry]
+        score = numpy.array(score_of)
+        width = numpy.array(width_of, dtype=numpy.float64)
+        other = numpy.array(other_of)
+        logit = (
+            self.static[entry] + numpy.array(fiche_of) + numpy.array(clause_part)[place]
+            + numpy.array(section_part)[numpy.array(number_of, dtype=numpy.int64)]
+            + c["score"] * score + c["coverage"] * (covered / total)
+            + c["compactness"] * (numpy.array(used_of, dtype=numpy.float64) / numpy.maximum(width, 1.0))
+            + c["shared_keys"] * shared + c["missing_weight"] * ((total - found.sum(axis=1)) / 10.0)
+            + c["rarest_shared"] * (found.max(axis=1) / 10.0) + c["anchor"] * anchor
+            + c["span_words"] * width + c["best_other"] * other + c["margin"] * (score - other)
+            + c["rank"] * (1.0 / (1.0 + numpy.array(rank_of, dtype=numpy.float64)))
+            + c["linked"] * numpy.array(linked_of, dtype=numpy.float64)
+        )
+        return (logit >= self.limit).tolist()
 
 
 @dataclass(frozen=True)
@@ -575,6 +728,12 @@ class Reranker:
 
     generator: Generator
     model: Model
+
+    def __post_init__(self) -> None:
+        # perf only: the prefilter's per-entry part (the whole gazetteer) is built with the pipeline, not at
+        # the first offer
+        if self.generator.bounded(self.model):
+            self.generator._prefilter(self.model)
 
     @classmethod
     def shipped(cls, gazetteer: Gazetteer, titles: frozenset[str] = frozenset(), path: Path | None = None
