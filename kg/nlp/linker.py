@@ -557,7 +557,8 @@ class Linker:
         outside = self.outside_score if prior_codes else 0.0
         # perf only, for _score: each key's best weight factor, and each key's place when none repeats
         strength = {k: max(f for _, f in v) for k, v in positions.items()}
-        single = {k: v[0][0] for k, v in positions.items()} if all(len(v) == 1 for v in positions.values()) else None
+        once = all(len(v) == 1 for v in positions.values())
+        single = {k: v[0][0] for k, v in positions.items()} if once else None
         for number, reach in kept:
             entry = entries[number]
             favoured = entry.code in prior_codes

@@ -150,6 +150,8 @@ class SkillLinker:
         otherwise replay them all)."""
         self._memo.clear()
         self._setting_ids.clear()
+        if self.reranker is not None:
+            self.reranker.generator.forget()
 
     def _settings(self) -> int:
         """What a clause's result depends on besides its text and prior (settings change in tuning), as a
