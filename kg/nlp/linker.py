@@ -38,7 +38,7 @@ _LIST_CUT = re.compile(r"[,/]|\bet\b|\bou\b")  # what separates the items of a l
 _LIST_WORD = re.compile(r"[,/]|et|ou")  # a token that does
 KEYED_WORDS = 262_144  # words whose key the linker keeps (then it starts afresh)
 # a prior's entries by the keys a partial match needs, their mask, and its tasks by any of their keys
-_Prior = tuple[dict[str, tuple[int, ...]], "numpy.ndarray", dict[str, tuple[int, ...]]]
+_Prior = tuple[dict[str, list[int]], "numpy.ndarray", dict[str, list[int]]]
 
 
 @dataclass(frozen=True)
@@ -230,9 +230,7 @@ class Linker:
             mask[chosen] = True
             if len(self._priors) >= 1024:  # a fiche's items, or (the first stage) one or a few fiches
                 self._priors.clear()
-            cached = self._priors[setting] = (
-                {k: tuple(v) for k, v in index.items()}, mask, {k: tuple(v) for k, v in tasks.items()}
-            )
+            cached = self._priors[setting] = (index, mask, tasks)
         return cached
 
     def _prior_part(self, code: str) -> tuple[list[int], list[tuple[str, int]], list[tuple[str, int]]]:
@@ -401,8 +399,8 @@ class Linker:
         [('1', 0, 1), ('2', 1, 1)]
         """
         prior_codes = prior or frozenset()
-        prior_indexes: list[dict[str, tuple[int, ...]]] = []
-        prior_tasks: list[dict[str, tuple[int, ...]]] = []
+        prior_indexes: list[dict[str, list[int]]] = []
+        prior_tasks: list[dict[str, list[int]]] = []
         if prior_codes:
             pieces = [self._use_prior(p) for p in parts if p] if parts is not None else []
             if not pieces:
@@ -556,9 +554,16 @@ class Linker:
         present_keys = positions.keys()
         outside = self.outside_score if prior_codes else 0.0
         # perf only, for _score: each key's best weight factor, and each key's place when none repeats
-        strength = {k: max(f for _, f in v) for k, v in positions.items()}
-        once = all(len(v) == 1 for v in positions.values())
-        single = {k: v[0][0] for k, v in positions.items()} if once else None
+        strength: dict[str, float] = {}
+        single: dict[str, int] | None = {}
+        for k, v in positions.items():
+            if len(v) == 1:
+                strength[k] = v[0][1]
+                if single is not None:
+                    single[k] = v[0][0]
+            else:
+                strength[k] = max(f for _, f in v)
+                single = None
         for number, reach in kept:
             entry = entries[number]
             favoured = entry.code in prior_codes

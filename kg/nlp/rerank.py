@@ -277,7 +277,7 @@ class Generator:
         # perf only: most candidates are hopeless under the model; the prefilter tells most of them apart
         # for the whole offer at once, before their features are computed one by one
         keep = None if bound is None else self._prefilter(model).keep(rows, per_clause, clauses, lists,
-                                                                      scores)
+                                                                      scores, prior)
         for row, (number, place, entry_number, score, first, last, used, start, end, other, rank,
                   linked_here) in enumerate(rows):
             if keep is not None and not keep[row]:
@@ -513,9 +513,10 @@ class _Prefilter:
         self, rows: Sequence[_Row],
         per_clause: Sequence[tuple[list[tuple[int, str, float]], dict[str, float]]],
         clauses: Sequence[tuple[int, int, list[Token], str]], lists: Sequence[frozenset[str]],
-        scores: Sequence[float],
+        scores: Sequence[float], prior: frozenset[str],
     ) -> list[bool]:
-        """Per row of :meth:`Generator.candidates`: False when the candidate is surely hopeless."""
+        """Per row of :meth:`Generator.candidates`: False when the candidate is surely hopeless (``prior``:
+        the union of ``lists``)."""
         if not rows:
             return []
         c = self.coef
@@ -545,7 +546,6 @@ class _Prefilter:
         fiche_of: list[float] = []
         entries = linker.gazetteer.entries
         top = scores[0] if scores and scores[0] > 0 else 1.0
-        prior = frozenset().union(*lists) if lists else frozenset()
         for entry_number in entry_of:
             code = entries[entry_number].code
             if code not in prior:
