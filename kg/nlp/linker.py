@@ -25,6 +25,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy
 from rapidfuzz import fuzz, process
@@ -67,11 +68,12 @@ class Mention:
         }
 
 
-@dataclass(frozen=True)
-class Scored:
+class Scored(NamedTuple):
     """A candidate item of a clause that passed the linker's thresholds, before the candidates compete
     for the clause's words: its entry (and number in the gazetteer), score, the places in the clause's
-    keyed words of the first and last word it uses and of all of them, and whether it is in the prior."""
+    keyed words of the first and last word it uses and of all of them, and whether it is in the prior.
+    (A named tuple, perf only: ~140 are made per offer, and a frozen dataclass's ``__init__`` sets each
+    field through ``object.__setattr__``.)"""
 
     number: int
     entry: Entry
