@@ -11,7 +11,11 @@ import pytest
 from kg.nlp.gazetteer import Gazetteer
 from kg.nlp.linker import Linker, Mention, words
 from kg.nlp.rerank import (
+    BASE_FEATURES,
     FEATURES,
+    LIBERAL,
+    RATE_FEATURES,
+    SECTIONS,
     Candidate,
     Generator,
     Model,
@@ -370,3 +374,54 @@ def test_the_model_file_is_package_data() -> None:
     declared = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     patterns = declared.get("package-data", {}).get("kg.nlp", [])
     assert MODEL_FILE.is_file() and any(fnmatch.fnmatch(MODEL_FILE.name, p) for p in patterns)
+
+
+def test_the_prefilter_leaves_out_only_candidates_the_bound_leaves_out(gazetteer: Gazetteer) -> None:
+    texts = [
+        "Préparer les commandes; gestion du stock; conditionner les produits; rigueur et précision",
+        "Préparation des commandes et gestion des stocks; conduite de chariot; produits conditionnés",
+        "Vous préparez les commandes, gérez le stock et conduisez le chariot élévateur",
+    ]
+    names = (*BASE_FEATURES, *RATE_FEATURES)
+    rng = numpy.random.default_rng(7)
+    dropped = left = 0
+    for seed in range(12):
+        weights = tuple(rng.normal(scale=1.5, size=len(names)).tolist())
+        model = Model(names, tuple(rng.normal(scale=0.3, size=len(names)).tolist()),
+                      tuple(rng.uniform(0.5, 2.0, size=len(names)).tolist()), weights,
+                      float(rng.normal(scale=2.0)), float(rng.uniform(0.1, 0.9)), (("100", 0.8, 1.0),), 0.2)
+        bound = model.bound
+        for text in texts:
+            for section in SECTIONS:
+                clauses = clauses_of(text, section)
+                predicted = [("N1103", 0.8), ("N1101", 0.5)]
+                shipped = Linker(gazetteer).link_many([c[2] for c in clauses], text)
+                linked = [m for found in shipped for m in found]
+                every = Generator(gazetteer, fiches=2).candidates(clauses, text, predicted, linked)
+                expected = [(c.clause, c.code, c.start, c.end, c.features[: len(BASE_FEATURES)])
+                            for c in every if not bound.hopeless(c.features, c.code)]
+                kept = Generator(gazetteer, fiches=2).candidates(clauses, text, predicted, linked, model)
+                got = [(c.clause, c.code, c.start, c.end, c.features) for c in kept]
+                assert got == expected, (seed, text)
+                dropped += len(every) - len(kept)
+                left += len(kept)
+    assert dropped and left  # the models leave out some candidates and keep others
+
+
+def test_a_clause_met_again_gets_the_same_candidates_and_a_changed_setting_is_not_read_from_memory(
+    gazetteer: Gazetteer,
+) -> None:
+    generator = Generator(gazetteer)
+    first = "Préparer les commandes;gestion du stock"
+    second = "Conduire le chariot;gestion du stock;Préparer les commandes"  # the same two clauses, elsewhere
+    predicted = [("N1103", 0.8)]
+    generator.candidates(clauses_of(first), first, predicted)
+    again = generator.candidates(clauses_of(second), second, predicted)
+    fresh = Generator(gazetteer).candidates(clauses_of(second), second, predicted)
+    assert again == fresh and len(generator._memo) == 3  # two of the three met before
+    generator.linker.min_coverage = 0.99  # a setting changed on the instance: the memo is not read
+    changed = generator.candidates(clauses_of(second), second, predicted)
+    other = Generator(gazetteer, settings={**LIBERAL, "min_coverage": 0.99})
+    assert changed == other.candidates(clauses_of(second), second, predicted)
+    generator.forget()
+    assert not generator._memo

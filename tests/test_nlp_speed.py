@@ -75,3 +75,59 @@ def test_a_repost_gets_the_results_of_its_first_copy_without_being_processed_aga
     assert [r["id"] for r in results] == ["1", "2", "3"] and results[1]["commune"] == "76540"
     assert results[0]["skills"] and results[0]["emerging"]  # the test compares linked offers
     assert results[0]["emerging"][0] is not results[1]["emerging"][0]  # its own objects
+
+
+def test_a_prior_given_as_parts_and_the_scores_given_their_clause_strengths_change_no_candidate() -> None:
+    from kg.nlp.linker import words
+
+    rows = [("1", "Lecture de plan", "savoir"), ("2", "Souder des pièces métalliques", "savoir-faire"),
+            ("3", "Plan de soudure", "savoir"), ("4", "Contrôler des pièces", "savoir-faire"),
+            ("5", "Réception", "savoir-faire"), ("6", "Meuler des pièces", "savoir-faire")]
+    fiches = [("H2913", "1"), ("H2913", "2"), ("H2913", "5"), ("H2914", "3"), ("H2914", "4"), ("H2914", "6")]
+    gazetteer = Gazetteer.from_rows(rows, (), fiches)
+    settings = {"min_coverage": 0.6, "min_score": 0.5, "prior_coverage": 0.25, "prior_min_keys": 1,
+                "prior_anchor": False, "prior_lone_word": 0.5}
+    text = ("Lecture de plans, souder les pièces; réception, contrôle des pièces;"
+            " pièces à souder, plan, pièces")
+    clauses = [[(a + s, b + s, w) for a, b, w in words(p)] for s, p in _pieces(text)]
+    parts = [gazetteer.fiche_items["H2913"], gazetteer.fiche_items["H2914"]]
+    prior = parts[0] | parts[1]
+
+    def summary(found: list) -> list:  # type: ignore[type-arg]
+        return [(keyed, [(c.number, c.score, c.first, c.last, c.used, c.favoured) for c in scored])
+                for keyed, scored in found]
+
+    for linker in (Linker(gazetteer), Linker(gazetteer, **settings)):  # type: ignore[arg-type]
+        whole = summary(linker.scored_many(clauses, text, prior))
+        assert summary(linker.scored_many(clauses, text, prior, parts=parts)) == whole
+        assert any(scored for _, scored in whole)
+    # _score with the clause's key strengths and single places (None when a key repeats) and the total
+    linker = Linker(gazetteer, **settings)  # type: ignore[arg-type]
+    checked = repeated = 0
+    for tokens in clauses:
+        keyed = linker.keyed(tokens)
+        positions: dict[str, list[tuple[int, float]]] = {}
+        for order, (_, key, factor) in enumerate(keyed):
+            positions.setdefault(key, []).append((order, factor))
+        strength = {k: max(f for _, f in v) for k, v in positions.items()}
+        once = all(len(v) == 1 for v in positions.values())
+        single = {k: v[0][0] for k, v in positions.items()} if once else None
+        repeated += not once
+        linker._texts = [tokens[n][2] for n, _, _ in keyed]
+        for number, entry in enumerate(gazetteer.entries):
+            if not entry.keyset & positions.keys():
+                continue
+            slow = linker._score(entry, positions, keyed, 0.25)
+            total = gazetteer.weights[number][1]
+            fast = linker._score(entry, positions, keyed, 0.25, strength, single, total)
+            assert fast == slow
+            checked += slow is not None
+    assert checked >= 4 and repeated  # scores found, and a clause where a key repeats
+
+
+def _pieces(text: str) -> list[tuple[int, str]]:
+    out, start = [], 0
+    for piece in text.split(";"):
+        out.append((start, piece))
+        start += len(piece) + 1
+    return out

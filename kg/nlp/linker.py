@@ -25,6 +25,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy
 from rapidfuzz import fuzz, process
@@ -38,7 +39,7 @@ _LIST_CUT = re.compile(r"[,/]|\bet\b|\bou\b")  # what separates the items of a l
 _LIST_WORD = re.compile(r"[,/]|et|ou")  # a token that does
 KEYED_WORDS = 262_144  # words whose key the linker keeps (then it starts afresh)
 # a prior's entries by the keys a partial match needs, their mask, and its tasks by any of their keys
-_Prior = tuple[dict[str, tuple[int, ...]], "numpy.ndarray", dict[str, tuple[int, ...]]]
+_Prior = tuple[dict[str, list[int]], "numpy.ndarray", dict[str, list[int]]]
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,12 @@ class Mention:
         }
 
 
-@dataclass(frozen=True)
-class Scored:
+class Scored(NamedTuple):
     """A candidate item of a clause that passed the linker's thresholds, before the candidates compete
     for the clause's words: its entry (and number in the gazetteer), score, the places in the clause's
-    keyed words of the first and last word it uses and of all of them, and whether it is in the prior."""
+    keyed words of the first and last word it uses and of all of them, and whether it is in the prior.
+    (A named tuple, perf only: ~140 are made per offer, and a frozen dataclass's ``__init__`` sets each
+    field through ``object.__setattr__``.)"""
 
     number: int
     entry: Entry
@@ -228,11 +230,9 @@ class Linker:
                 for key, number in keyed:
                     index.setdefault(key, []).append(number)
             mask[chosen] = True
-            if len(self._priors) >= 256:
+            if len(self._priors) >= 1024:  # a fiche's items, or (the first stage) one or a few fiches
                 self._priors.clear()
-            cached = self._priors[setting] = (
-                {k: tuple(v) for k, v in index.items()}, mask, {k: tuple(v) for k, v in tasks.items()}
-            )
+            cached = self._priors[setting] = (index, mask, tasks)
         return cached
 
     def _prior_part(self, code: str) -> tuple[list[int], list[tuple[str, int]], list[tuple[str, int]]]:
@@ -387,10 +387,12 @@ class Linker:
         text: str | None = None,
         prior: frozenset[str] | None = None,
         sections: Sequence[str] | None = None,
+        parts: Sequence[frozenset[str]] | None = None,
     ) -> list[tuple[list[tuple[int, str, float]], list[Scored]]]:
         """Each clause's keyed words and its candidates that pass the thresholds, *before* they compete
         for the words (what :meth:`link_many` then keeps): the candidates of the learned second stage
-        (:mod:`kg.nlp.rerank`).
+        (:mod:`kg.nlp.rerank`). ``parts`` (perf only): sets whose union is ``prior``, each one's index kept
+        (the second stage's prior is three fiches' items, a new union per offer, of fiches met before).
 
         >>> from kg.nlp.gazetteer import Gazetteer
         >>> rows = [("1", "Lecture de plan", "savoir"), ("2", "Plan", "savoir")]
@@ -399,8 +401,15 @@ class Linker:
         [('1', 0, 1), ('2', 1, 1)]
         """
         prior_codes = prior or frozenset()
+        prior_indexes: list[dict[str, list[int]]] = []
+        prior_tasks: list[dict[str, list[int]]] = []
         if prior_codes:
-            prior_index, prior_mask, prior_tasks = self._use_prior(prior_codes)
+            pieces = [self._use_prior(p) for p in parts if p] if parts is not None else []
+            if not pieces:
+                pieces = [self._use_prior(prior_codes)]
+            prior_indexes = [p[0] for p in pieces]
+            prior_tasks = [p[2] for p in pieces]
+            prior_mask = pieces[0][1] if len(pieces) == 1 else numpy.logical_or.reduce([p[1] for p in pieces])
         index = self._index
         found: list[tuple[list[tuple[int, str, float]], dict[str, list[tuple[int, float]]]]] = []
         present: list[Collection[str]] = []
@@ -427,16 +436,18 @@ class Linker:
                 candidates.update(index.get(k, ()))
             alone: dict[str, int] = {}
             if prior_codes:
-                for k in positions:
-                    candidates.update(prior_index.get(k, ()))
+                for prior_index in prior_indexes:
+                    for k in positions:
+                        candidates.update(prior_index.get(k, ()))
                 if self.prior_lone_word is not None:
                     # perf only: the list items are looked for when a word could name a task of the prior
                     least, idf = self.prior_lone_word, self.gazetteer.idf
-                    wanted = {k for k in positions if k in prior_tasks and idf[k] >= least}
+                    wanted = {k for k in positions if any(k in t for t in prior_tasks) and idf[k] >= least}
                     if wanted:
                         alone = self._lone_keys(tokens, keyed, text, wanted)
-                        for k in alone:
-                            candidates.update(prior_tasks[k])
+                        for tasks in prior_tasks:
+                            for k in alone:
+                                candidates.update(tasks.get(k, ()))
             learned = self._learned(keyed, prior_codes) if learning else {}
             for code in learned:
                 candidates.add(self._by_code[code][0])
@@ -544,6 +555,17 @@ class Linker:
         idf = self.gazetteer.idf
         present_keys = positions.keys()
         outside = self.outside_score if prior_codes else 0.0
+        # perf only, for _score: each key's best weight factor, and each key's place when none repeats
+        strength: dict[str, float] = {}
+        single: dict[str, int] | None = {}
+        for k, v in positions.items():
+            if len(v) == 1:
+                strength[k] = v[0][1]
+                if single is not None:
+                    single[k] = v[0][0]
+            else:
+                strength[k] = max(f for _, f in v)
+                single = None
         for number, reach in kept:
             entry = entries[number]
             favoured = entry.code in prior_codes
@@ -564,9 +586,9 @@ class Linker:
                 if len(shared) >= min(least, len(entry.keys)) and (
                     not self.prior_anchor or max(entry.keys, key=idf.__getitem__) in shared
                 ):
-                    found = self._score(entry, positions, keyed, need)
+                    found = self._score(entry, positions, keyed, need, strength, single, weights[number][1])
             else:
-                found = self._score(entry, positions, keyed, need)
+                found = self._score(entry, positions, keyed, need, strength, single, weights[number][1])
             if found is None and favoured and alone and entry.kind == "savoir-faire":
                 found = self._lone(entry, alone, weights[number][1])
             if found is None and favoured and learned and entry.code in learned:
@@ -657,25 +679,40 @@ class Linker:
         positions: dict[str, list[tuple[int, float]]],
         keyed: list[tuple[int, str, float]],
         need: float,
+        strength: dict[str, float] | None = None,
+        single: dict[str, int] | None = None,
+        total: float | None = None,
     ) -> tuple[float, int, int, list[int]] | None:
+        """The entry's score in a clause, and the first, last and all the places (in ``keyed``) of the words
+        it uses; None under the thresholds. Perf only (same results): ``strength``, each key's best weight
+        factor in ``positions``; ``single``, each key's one place when no key occurs twice; ``total``, the
+        entry's total weight (``Gazetteer.weights``: the same sum)."""
         # Perf only: an entry's keys (distinct) all have an idf, Gazetteer.weight's value for them.
         weights = self.gazetteer.idf
-        total = sum([weights[k] for k in entry.keys])
+        if total is None:
+            total = sum([weights[k] for k in entry.keys])
         present = [k for k in entry.keys if k in positions]
-        coverage = sum(weights[k] * max(f for _, f in positions[k]) for k in present) / total
+        if strength is None:
+            coverage = sum(weights[k] * max(f for _, f in positions[k]) for k in present) / total
+        else:
+            coverage = sum([weights[k] * strength[k] for k in present]) / total
         if coverage < need:
             return None
-        # The tightest window holding one occurrence of each present key.
-        best: tuple[int, int, list[int]] | None = None
-        for anchor, _ in positions[present[0]]:
-            chosen = [anchor]
-            for key in present[1:]:
-                chosen.append(min((p for p, _ in positions[key]), key=lambda p: abs(p - anchor)))
-            first, last = min(chosen), max(chosen)
-            if best is None or last - first < best[1] - best[0]:
-                best = (first, last, sorted(set(chosen)))
-        assert best is not None
-        first, last, used = best
+        if single is not None:  # every key once: the window is the keys' places
+            used = sorted([single[k] for k in present])
+            first, last = used[0], used[-1]
+        else:
+            # The tightest window holding one occurrence of each present key.
+            best: tuple[int, int, list[int]] | None = None
+            for anchor, _ in positions[present[0]]:
+                chosen = [anchor]
+                for key in present[1:]:
+                    chosen.append(min((p for p, _ in positions[key]), key=lambda p: abs(p - anchor)))
+                first, last = min(chosen), max(chosen)
+                if best is None or last - first < best[1] - best[0]:
+                    best = (first, last, sorted(set(chosen)))
+            assert best is not None
+            first, last, used = best
         width = last - first + 1
         if width > len(present) + self.max_gap * len(present):
             return None

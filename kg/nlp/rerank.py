@@ -24,7 +24,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 
@@ -32,7 +32,7 @@ import numpy
 from rapidfuzz import fuzz
 
 from kg.nlp.gazetteer import Entry, Gazetteer
-from kg.nlp.linker import Linker, Mention, Token
+from kg.nlp.linker import Linker, Mention, Scored, Token
 from kg.nlp.text import form_key, normalise_phrase
 
 KINDS = ("savoir-faire", "savoir", "savoir-etre", "macro-competence")
@@ -70,6 +70,10 @@ FEATURES: tuple[str, ...] = (
     "linked_elsewhere",  # the shipped linker links the item in another clause of the offer
     "fiche_linked",  # log(1 + the offer's linked items that the item's best predicted fiche lists)
 )
+MEMO_SIZE = 100_000  # clauses whose liberal candidates the generator keeps (then it starts afresh)
+# The Linker fields a clause's candidates depend on (the gazetteer and the synonym and association tables
+# come with the instance)
+_SETTINGS = tuple(f.name for f in fields(Linker) if f.name not in {"gazetteer", "synonyms", "associations"})
 # The features of the shipped model (kg/nlp/rerank-model.json names its own; these are the first ones)
 BASE_FEATURES = FEATURES[: FEATURES.index("linked") + 1]
 
@@ -128,6 +132,65 @@ class Generator:
         self._static: dict[int, tuple[float, str, float, tuple[float, ...], float]] = {}
         self._fiches: dict[str, tuple[float, ...]] = {}
         self._sections: dict[str, tuple[float, ...]] = {}
+        self._prefilters: dict[int, tuple[Model, _Prefilter]] = {}
+        # a clause's text, predicted fiches and section → its tokens, start, keyed words and candidates
+        self._memo: dict[tuple[object, ...], tuple[list[Token], int, tuple[list[tuple[int, str, float]],
+                                                                       list[Scored]]]] = {}
+        self._setting_ids: dict[tuple[object, ...], int] = {}
+
+    def forget(self) -> None:
+        """Drop the liberal linker's results kept per clause."""
+        self._memo.clear()
+        self._setting_ids.clear()
+
+    def _scored_all(
+        self, clauses: Sequence[tuple[int, int, list[Token], str]], text: str, prior: frozenset[str],
+        lists: Sequence[frozenset[str]], top: tuple[str, ...],
+    ) -> list[tuple[list[tuple[int, str, float]], list[Scored]]]:
+        """The liberal linker's keyed words and candidates of each clause (:meth:`Linker.scored_many`).
+
+        Perf only: a clause met before (8 % of the 10,742 clauses of the 610 real offers: an employer's
+        boilerplate under the same three fiches) with the same words at the same places, the same
+        predicted fiches and section has the same ones, relative to its words (its keyed words' places
+        among its tokens, the candidates' places among its keyed words); the others are scored
+        together."""
+        keys: list[tuple[object, ...]] = []
+        out: list[tuple[list[tuple[int, str, float]], list[Scored]] | None] = []
+        # the linker's settings (a benchmark may change them on the instance), as a small number
+        linker = self.linker
+        state = (id(linker), *(getattr(linker, name) for name in _SETTINGS))
+        settings = self._setting_ids.setdefault(state, len(self._setting_ids))
+        for start, end, tokens, section in clauses:
+            stop = max(end, tokens[-1][1]) if tokens else end
+            key = (text[start:stop], top, section, settings)
+            keys.append(key)
+            known = self._memo.get(key)
+            out.append(known[2] if known is not None and _same_places(known[0], known[1], tokens, start)
+                       else None)
+        new = [n for n, found in enumerate(out) if found is None]
+        if new:
+            scored = self.linker.scored_many([clauses[n][2] for n in new], text, prior or None,
+                                             [clauses[n][3] for n in new], lists)
+            if len(self._memo) + len(new) > MEMO_SIZE:
+                self._memo.clear()
+            for n, found in zip(new, scored, strict=True):
+                out[n] = found
+                self._memo[keys[n]] = (clauses[n][2], clauses[n][0], found)
+        return [found for found in out if found is not None]
+
+    @staticmethod
+    def bounded(model: Model) -> bool:
+        """Whether :meth:`candidates` can bound ``model``'s logit: it reads no feature of the offer around a
+        clause (those come last)."""
+        return set(model.features) <= set(BASE_FEATURES) | set(RATE_FEATURES)
+
+    def _prefilter(self, model: Model | None) -> _Prefilter:
+        """The prefilter of ``model`` (built once per model: its per-entry part covers the gazetteer)."""
+        assert model is not None
+        known = self._prefilters.get(id(model))
+        if known is None or known[0] is not model:
+            known = self._prefilters[id(model)] = (model, _Prefilter(self, model))
+        return known[1]
 
     def candidates(
         self,
@@ -147,16 +210,13 @@ class Generator:
         a clause when it does not read them. A left-out candidate is below the threshold whatever those
         features are, so :func:`decide` would neither keep it nor let it claim words: the kept ones are
         the same."""
-        # the bound needs every feature the model reads but the span's; the offer's come last
-        readable = set(BASE_FEATURES) | set(RATE_FEATURES)
-        bound = model.bound if model is not None and set(model.features) <= readable else None
+        bound = model.bound if model is not None and self.bounded(model) else None
         self._fiches = {}  # they depend on the offer's predicted fiches
         top = [code for code, _ in predicted[: self.fiches]]
         lists = [self.gazetteer.fiche_items.get(code, frozenset()) for code in top]
         scores = [score for _, score in predicted[: self.fiches]]
         prior = frozenset().union(*lists) if lists else frozenset()
-        tokens_of = [c[2] for c in clauses]
-        scored_all = self.linker.scored_many(tokens_of, text, prior or None, [c[3] for c in clauses])
+        scored_all = self._scored_all(clauses, text, prior, lists, tuple(top))
         linked_by_clause: dict[int, list[Mention]] = {}
         for mention in linked:
             for number, (start, end, _, _) in enumerate(clauses):
@@ -164,7 +224,13 @@ class Generator:
                     linked_by_clause.setdefault(number, []).append(mention)
                     break
         out: list[Candidate] = []
-        for number, ((_, _, tokens, section), (keyed, scored)) in enumerate(
+        # each candidate (one per item and clause, best score first) before its features: its clause, the
+        # place of the clause's keyed words and key strengths in per_clause, its entry, score, keyed words
+        # first, last and used, its span, the best other item's score, its rank, whether it is linked
+        rows: list[_Row] = []
+        per_clause: list[tuple[list[tuple[int, str, float]], dict[str, float]]] = []
+        entries = self.gazetteer.entries
+        for number, ((_, _, tokens, _), (keyed, scored)) in enumerate(
             zip(clauses, scored_all, strict=True)
         ):
             positions: dict[str, list[tuple[int, float]]] = {}
@@ -189,35 +255,48 @@ class Generator:
             for place, (_, value) in enumerate(ranked):
                 rank_of.setdefault(value, place)
             strength = {k: max(f for _, f in v) for k, v in positions.items()}  # a key's best weight factor
+            per_clause.append((keyed, strength))
             seen: set[str] = set()
+            links = linked_by_clause.get(number, ())
+            place = len(per_clause) - 1
+            top_code, top_score = ranked[0]
+            second = ranked[1][1] if len(ranked) > 1 else 0.0
             for entry_number, score, first, last, used in sorted(pairs, key=lambda p: -p[1]):
-                entry = self.gazetteer.entries[entry_number]
-                if entry.code in seen:  # one candidate per item and clause: its best form
+                code = entries[entry_number].code
+                if code in seen:  # one candidate per item and clause: its best form
                     continue
-                seen.add(entry.code)
+                seen.add(code)
                 start, end = tokens[keyed[first][0]][0], tokens[keyed[last][0]][1]
                 # the best score of another item: the top one's, or the second's when this is the top item
-                if ranked[0][0] != entry.code:
-                    other = ranked[0][1]
-                else:
-                    other = ranked[1][1] if len(ranked) > 1 else 0.0
-                is_linked = any(
-                    m.code == entry.code and m.start < end and start < m.end
-                    for m in linked_by_clause.get(number, ())
+                other = top_score if top_code != code else second
+                is_linked = bool(links) and any(
+                    m.code == code and m.start < end and start < m.end for m in links
                 )
-                values = self._features(
-                    entry_number, score, first, last, used, keyed, strength, section, lists, scores,
-                    other, rank_of[best[entry.code]], is_linked,
-                )
-                if bound is not None and bound.hopeless(values, entry.code):
-                    continue
-                span = text[start:end]
-                if normalise_phrase(span) in self.titles:
-                    continue
-                features = self._span_features(values, entry, span)
-                out.append(
-                    Candidate(number, entry.code, start, end, frozenset(keyed[u][0] for u in used), features)
-                )
+                rows.append((number, place, entry_number, score, first, last, used, start, end,
+                             other, rank_of[best[code]], is_linked))
+        # perf only: most candidates are hopeless under the model; the prefilter tells most of them apart
+        # for the whole offer at once, before their features are computed one by one
+        keep = None if bound is None else self._prefilter(model).keep(rows, per_clause, clauses, lists,
+                                                                      scores, prior)
+        for row, (number, place, entry_number, score, first, last, used, start, end, other, rank,
+                  linked_here) in enumerate(rows):
+            if keep is not None and not keep[row]:
+                continue
+            keyed, strength = per_clause[place]
+            entry = self.gazetteer.entries[entry_number]
+            values = self._features(
+                entry_number, score, first, last, used, keyed, strength, clauses[number][3], lists, scores,
+                other, rank, linked_here,
+            )
+            if bound is not None and bound.hopeless(values, entry.code):
+                continue
+            span = text[start:end]
+            if normalise_phrase(span) in self.titles:
+                continue
+            features = self._span_features(values, entry, span)
+            out.append(
+                Candidate(number, entry.code, start, end, frozenset(keyed[u][0] for u in used), features)
+            )
         if bound is not None:  # the model reads none of the offer's features
             return out
         return self._in_offer(out, linked_by_clause, lists)
@@ -369,6 +448,145 @@ class _Bound:
             rates = self.model.rate(code)
             logit += sum([a * rates[i] for i, a in self.rated])
         return logit < self.below
+
+
+def _same_places(tokens: Sequence[Token], start: int, other: Sequence[Token], other_start: int) -> bool:
+    """Whether two clauses' tokens sit at the same places relative to their starts (their texts being
+    equal, so are then their words; as kg.nlp.pipeline's memo checks).
+
+    >>> _same_places([(5, 8, "abc")], 5, [(10, 13, "abc")], 10), _same_places([(5, 8, "abc")], 5, [], 10)
+    (True, False)
+    """
+    if len(tokens) != len(other):
+        return False
+    shift = other_start - start
+    return all(a + shift == c and b + shift == d for (a, b, _), (c, d, _) in zip(tokens, other, strict=True))
+
+
+# A candidate of Generator.candidates before its features: its clause, the place of the clause's keyed
+# words in per_clause, its entry, score, first, last and used keyed words, span, the best other item's
+# score, its rank, whether the shipped linker links it
+_Row = tuple[int, int, int, float, int, int, tuple[int, ...], int, int, float, int, bool]
+
+
+class _Prefilter:
+    """:meth:`_Bound.hopeless` for all the candidates of an offer at once (perf only), before their
+    features are computed one by one: the same linear bound, each feature the same value computed from
+    arrays (the sums in another order, hence the margin), but ``fuzzy_word`` (a per-word test) at its most
+    favourable value. A candidate it leaves out is one the bound leaves out; the others are checked one by
+    one as before (:meth:`Generator.candidates`), so the candidates kept are the same."""
+
+    MARGIN = 1e-7  # far above the rounding of a sum of ~35 terms, far below the bound's own 1e-6
+
+    def __init__(self, generator: Generator, model: Model) -> None:
+        bound = model.bound
+        coef = [0.0] * len(FEATURES)
+        for i, a in bound.terms:
+            coef[i] += a
+        self.coef = dict(zip(FEATURES, coef, strict=True))
+        gazetteer = generator.gazetteer
+        self.linker = generator.linker
+        idf = gazetteer.idf
+        key_id = self.linker._key_id
+        c = self.coef
+        static, totals, rarest = [], [], []
+        for number, entry in enumerate(gazetteer.entries):
+            total, rarest_key, label, kind, holding = generator._entry_features(number)
+            value = c["label_keys"] * label + c["one_key"] * (1.0 if label == 1.0 else 0.0)
+            value += sum(c[f"kind_{k}"] * v for k, v in zip(KINDS, kind, strict=False))
+            value += c["alias"] * kind[-1]
+            value += c["fiches_holding"] * holding
+            if bound.rated:
+                rates = model.rate(entry.code)
+                value += sum(a * rates[i] for i, a in bound.rated)
+            static.append(value)
+            totals.append(total)
+            rarest.append(key_id[rarest_key] if rarest_key in idf else len(key_id))
+        self.static = numpy.array(static, dtype=numpy.float64)
+        self.totals = numpy.array(totals, dtype=numpy.float64)
+        self.rarest = numpy.array(rarest, dtype=numpy.int64)
+        # fuzzy_word is 0 or 1; every other feature is computed
+        self.limit = bound.below - max(c["fuzzy_word"], 0.0) - self.MARGIN
+        self._rows = numpy.zeros((3, 1, len(key_id) + 1), dtype=numpy.float64)
+
+    def keep(
+        self, rows: Sequence[_Row],
+        per_clause: Sequence[tuple[list[tuple[int, str, float]], dict[str, float]]],
+        clauses: Sequence[tuple[int, int, list[Token], str]], lists: Sequence[frozenset[str]],
+        scores: Sequence[float], prior: frozenset[str],
+    ) -> list[bool]:
+        """Per row of :meth:`Generator.candidates`: False when the candidate is surely hopeless (``prior``:
+        the union of ``lists``)."""
+        if not rows:
+            return []
+        c = self.coef
+        linker = self.linker
+        key_id, idf = linker._key_id, linker._idf
+        if len(per_clause) > self._rows.shape[1]:
+            self._rows = numpy.zeros((3, len(per_clause), len(key_id) + 1), dtype=numpy.float64)
+        # per clause, for its keys: idf (found), idf × best factor (covered), 1 (present); 0 elsewhere
+        weights = self._rows
+        owner: list[int] = []
+        ids: list[int] = []
+        factors: list[float] = []
+        clause_part: list[float] = []
+        for row, (_, strength) in enumerate(per_clause):
+            for key, factor in strength.items():
+                owner.append(row)
+                ids.append(key_id[key])
+                factors.append(factor)
+        idf_of = idf[ids]
+        weights[0, owner, ids] = idf_of
+        weights[1, owner, ids] = idf_of * numpy.array(factors)
+        weights[2, owner, ids] = 1.0
+        # the rows' columns (zip transposes them in C)
+        (number_of, place_of, entry_of, score_of, first_of, last_of, used_of, _, _, other_of, rank_of,
+         linked_of) = zip(*rows, strict=True)
+        fiche_part: dict[str, float] = {}
+        fiche_of: list[float] = []
+        entries = linker.gazetteer.entries
+        top = scores[0] if scores and scores[0] > 0 else 1.0
+        for entry_number in entry_of:
+            code = entries[entry_number].code
+            if code not in prior:
+                fiche_of.append(0.0)
+                continue
+            part = fiche_part.get(code)
+            if part is None:
+                holds = [code in items for items in lists]
+                part = sum(c[f"fiche{n + 1}"] for n, held in enumerate(holds[:3]) if held)
+                best = max((s / top for s, held in zip(scores, holds, strict=False) if held), default=0.0)
+                part += c["fiche_score"] * best
+                fiche_part[code] = part
+            fiche_of.append(part)
+        for keyed, _ in per_clause:
+            clause_part.append(c["clause_words"] * math.log1p(len(keyed)))
+        section_part = [sum(c[f"section_{s}"] for s in SECTIONS if clause[3] == s) for clause in clauses]
+        entry_ids = numpy.array(entry_of, dtype=numpy.int64)
+        place_ids = numpy.array(place_of, dtype=numpy.int64)
+        keys = linker._keys_padded[entry_ids]
+        found = weights[0][place_ids[:, None], keys]
+        covered = weights[1][place_ids[:, None], keys].sum(axis=1)
+        shared = weights[2][place_ids[:, None], keys].sum(axis=1)
+        anchor = weights[2][place_ids, self.rarest[entry_ids]]
+        weights[:, owner, ids] = 0.0
+        total = self.totals[entry_ids]
+        score = numpy.array(score_of)
+        width = numpy.array(last_of, dtype=numpy.float64) - numpy.array(first_of, dtype=numpy.float64) + 1.0
+        other = numpy.array(other_of)
+        logit = (
+            self.static[entry_ids] + numpy.array(fiche_of) + numpy.array(clause_part)[place_ids]
+            + numpy.array(section_part)[numpy.array(number_of, dtype=numpy.int64)]
+            + c["score"] * score + c["coverage"] * (covered / total)
+            + c["compactness"] * (numpy.array([len(u) for u in used_of], dtype=numpy.float64)
+                                  / numpy.maximum(width, 1.0))
+            + c["shared_keys"] * shared + c["missing_weight"] * ((total - found.sum(axis=1)) / 10.0)
+            + c["rarest_shared"] * (found.max(axis=1) / 10.0) + c["anchor"] * anchor
+            + c["span_words"] * width + c["best_other"] * other + c["margin"] * (score - other)
+            + c["rank"] * (1.0 / (1.0 + numpy.array(rank_of, dtype=numpy.float64)))
+            + c["linked"] * numpy.array(linked_of, dtype=numpy.float64)
+        )
+        return (logit >= self.limit).tolist()
 
 
 @dataclass(frozen=True)
@@ -575,6 +793,12 @@ class Reranker:
 
     generator: Generator
     model: Model
+
+    def __post_init__(self) -> None:
+        # perf only: the prefilter's per-entry part (the whole gazetteer) is built with the pipeline, not at
+        # the first offer
+        if self.generator.bounded(self.model):
+            self.generator._prefilter(self.model)
 
     @classmethod
     def shipped(cls, gazetteer: Gazetteer, titles: frozenset[str] = frozenset(), path: Path | None = None
