@@ -51,8 +51,14 @@ MISS_CATEGORIES: dict[str, str] = {
     " of their words is a key of any accepted item's labels",
     "paraphrase (no label word)": "no candidate at the unit's mentions; no lemma key of their words is"
     " a key of any accepted item's labels",
-    "label words partly there": "no candidate at the unit's mentions, though some of their keys are"
-    " keys of an accepted item (too few, or not rare enough, for the liberal linker)",
+    "half the label's words there": "no candidate at the unit's mentions, though at least half of an"
+    " accepted item's label keys are among their words (the liberal linker's coverage or compactness"
+    " thresholds were not met)",
+    "few label words, item of a predicted fiche": "no candidate at the unit's mentions; some keys of an"
+    " accepted item's labels, under half, are among their words; an accepted item is listed by one of the"
+    " three predicted fiches (the prior's looser rules did not reach it)",
+    "few label words, item of no predicted fiche": "the same, no accepted item being listed by the three"
+    " predicted fiches",
     "first-stage link dropped": "the best candidate with an accepted code at the mentions is linked by"
     " the first stage (`linked`) and the model puts it under the threshold",
     "below threshold, near": "the best candidate with an accepted code at the mentions has a"
@@ -137,11 +143,12 @@ def near(a: frozenset[str], b: frozenset[str]) -> bool:
 def miss_category(
     mentions: Sequence[GoldMention], accepted: frozenset[str], judged: Sequence[Judged], threshold: float,
     clauses: Sequence[tuple[int, int]], mention_keys: Sequence[frozenset[str]],
-    label_keys: Mapping[str, frozenset[str]], offer: AnnotatedOffer,
+    label_keys: Mapping[str, frozenset[str]], offer: AnnotatedOffer, prior: frozenset[str] = frozenset(),
 ) -> str:
     """The first :data:`MISS_CATEGORIES` rule that a missed unit meets. ``mentions``: the unit's
     mentions, ``mention_keys`` their words' lemma keys; ``judged``: the offer's candidates; ``clauses``:
-    the (start, end) of the clauses the linker reads; ``label_keys``: an item's labels' keys."""
+    the (start, end) of the clauses the linker reads; ``label_keys``: an item's labels' keys; ``prior``:
+    the items of the offer's three predicted fiches."""
     at = [j for j in judged if j.candidate.code in accepted
           and any(_overlap(j.candidate.start, j.candidate.end, m.start, m.end) for m in mentions)]
     if not at:
@@ -153,7 +160,12 @@ def miss_category(
             if all(m.kind == "quality" for m in mentions):
                 return "quality phrased otherwise"
             return "paraphrase (no label word)"
-        return "label words partly there"
+        if any(len(words & label_keys.get(code, frozenset())) * 2 >= len(label_keys.get(code, frozenset()))
+               for code in accepted if label_keys.get(code)):
+            return "half the label's words there"
+        if accepted & prior:
+            return "few label words, item of a predicted fiche"
+        return "few label words, item of no predicted fiche"
     best = max(at, key=lambda j: j.probability)
     if best.probability < threshold:
         if best.candidate.features[_LINKED] > 0:
@@ -220,7 +232,7 @@ def false_positives(offer: AnnotatedOffer, kept: Sequence[Candidate]) -> list[st
 
 def categorise(
     offer: AnnotatedOffer, judged: Sequence[Judged], threshold: float, clauses: Sequence[tuple[int, int]],
-    text: str, title_end: int, label_keys: Mapping[str, frozenset[str]],
+    text: str, title_end: int, label_keys: Mapping[str, frozenset[str]], prior: frozenset[str] = frozenset(),
 ) -> tuple[list[tuple[str, frozenset[str], GoldMention]], list[tuple[str, str, Candidate]]]:
     """Every miss of the offer (category, unit, its first mention) and every false positive (category,
     code, its most probable kept candidate)."""
@@ -231,7 +243,8 @@ def categorise(
         if accepted & codes:
             continue
         keys = [frozenset(text_keys(text[m.start : m.end])) for m in mentions]
-        category = miss_category(mentions, accepted, judged, threshold, clauses, keys, label_keys, offer)
+        category = miss_category(mentions, accepted, judged, threshold, clauses, keys, label_keys, offer,
+                                 prior)
         misses.append((category, accepted, mentions[0]))
     wrong = []
     for code in false_positives(offer, kept):
@@ -433,12 +446,25 @@ def main() -> None:
     parser.add_argument("--dump", type=Path, default=None,
                         help="write every categorised error as JSON lines (ids, offsets, codes; no text)")
     parser.add_argument("--save", type=Path, default=None,
-                        help="pickle the reference's held-out candidates (for scratch analysis in var/)")
+                        help="pickle the reference's held-out candidates and decisions (git-ignored var/)")
+    parser.add_argument("--load", type=Path, default=None,
+                        help="categorise the errors of a run saved with --save (no CV)")
     args = parser.parse_args()
+    texts = offer_texts(args.data)
+    if args.load:
+        import pickle
+
+        from kg.nlp.gazetteer import Gazetteer
+        from kg.store import StoreLayout, open_store
+
+        with args.load.open("rb") as fh:
+            state = pickle.load(fh)  # our own file, written by --save
+        gazetteer = Gazetteer.cached(open_store(args.store), StoreLayout(args.store).current())
+        report(state, texts, gazetteer.fiche_items, args.examples, args.dump)
+        return
     lines = args.annotation.read_text().splitlines()
     rows = [annotated_offer(json.loads(line)) for line in lines if line.strip()]
     dev = [r for r in rows if r.split == "dev"]  # TEST is never read here
-    texts = offer_texts(args.data)
     t0 = time.perf_counter()
     runner = Runner(args.store, dev, texts)
     links = Links(runner)
@@ -462,8 +488,6 @@ def main() -> None:
     variants |= chosen
     before = PR(0, 0, 0, 0)
     totals = {name: PR(0, 0, 0, 0) for name in variants}
-    misses: list[tuple[str, str, GoldMention, frozenset[str]]] = []
-    wrongs: list[tuple[str, str, Candidate]] = []
     ceilings = {name: PR(0, 0, 0, 0) for name in variants}
     counted = {name: 0 for name in variants}
     saved: dict[int, tuple[list[Judged], float]] = {}
@@ -489,14 +513,8 @@ def main() -> None:
                 ceilings[name] = ceilings[name] + offer_item_pr(dev[o], {c.code for c in cands[o]})
                 counted[name] += len(cands[o])
             if variant == Variant():  # the reference: its errors are categorised
-                threshold = chosen_by[1]
                 for o in fold:
-                    saved[o] = (judged[o], threshold)
-                    missed_here, wrong_here = categorise(
-                        dev[o], judged[o], threshold, clauses[o], texts[dev[o].id][1], context[o].title_end,
-                        label_keys)
-                    misses += [(cat, dev[o].id, mention, unit) for cat, unit, mention in missed_here]
-                    wrongs += [(cat, dev[o].id, cand) for cat, _, cand in wrong_here]
+                    saved[o] = (judged[o], chosen_by[1])
             print(f"fold {number}: {name}: l2 {chosen_by[0]}, threshold {chosen_by[1]}, rule {chosen_by[2]}")
         print(f"fold {number} ({len(fold)} offers) in {time.perf_counter() - t1:.0f} s;"
               f" linker settings {'shipped' if args.quick else point}")
@@ -508,24 +526,48 @@ def main() -> None:
     for name in variants:
         c = ceilings[name]
         print(row(name, totals[name]) + f" {c.found}/{c.gold} ({c.recall:.3f}) | {counted[name]} |")
-    reference = totals["reference: liberal, 3 fiches, all features"]
-    missed = reference.gold - reference.found
-    wrong = reference.predicted - reference.correct
-    assert len(misses) == missed and len(wrongs) == wrong, (len(misses), missed, len(wrongs), wrong)
-    table("misses (gold units not found)", MISS_CATEGORIES, Counter(c for c, *_ in misses), missed,
-          {cat: [f"({oid}, {m.start}-{m.end}, {'/'.join(sorted(u))})" for c, oid, m, u in misses if c == cat]
-           for cat in MISS_CATEGORIES}, args.examples)
-    table("false positives (kept codes no mention accepts)", FP_CATEGORIES, Counter(c for c, *_ in wrongs),
-          wrong, {cat: [f"({oid}, {k.start}-{k.end}, {k.code})" for c, oid, k in wrongs if c == cat]
-                  for cat in FP_CATEGORIES}, args.examples)
+    state = {"dev": dev, "judged": saved, "clauses": clauses, "predicted": runner.predicted,
+             "label_keys": label_keys}
     if args.save:
         import pickle
 
         with args.save.open("wb") as fh:
-            pickle.dump({"dev": dev, "judged": saved, "clauses": clauses, "predicted": runner.predicted,
-                         "label_keys": label_keys}, fh)
-    if args.dump:
-        with args.dump.open("w") as f:
+            pickle.dump(state, fh)
+    report(state, texts, runner.gazetteer.fiche_items, args.examples, args.dump)
+
+
+def report(
+    state: Mapping[str, Any], texts: Mapping[str, tuple[str, str]], fiche_items: Mapping[str, frozenset[str]],
+    examples: int, dump: Path | None,
+) -> None:
+    """Categorise the reference's held-out errors (``state``: the DEV offers, their judged candidates and
+    threshold, clauses, predicted fiches, the items' label keys) and print the two tables."""
+    dev: Sequence[AnnotatedOffer] = state["dev"]
+    misses: list[tuple[str, str, GoldMention, frozenset[str]]] = []
+    wrongs: list[tuple[str, str, Candidate]] = []
+    total = PR(0, 0, 0, 0)
+    for o, (judged, threshold) in sorted(state["judged"].items()):
+        offer = dev[o]
+        title, text = texts[offer.id]
+        top = [code for code, _ in state["predicted"][o][:3]]
+        prior = frozenset().union(*(fiche_items.get(code, frozenset()) for code in top))
+        missed_here, wrong_here = categorise(offer, judged, threshold, state["clauses"][o], text, len(title),
+                                             state["label_keys"], prior)
+        misses += [(cat, offer.id, mention, unit) for cat, unit, mention in missed_here]
+        wrongs += [(cat, offer.id, cand) for cat, _, cand in wrong_here]
+        total = total + offer_item_pr(offer, {j.candidate.code for j in judged if j.kept})
+    missed = total.gold - total.found
+    wrong = total.predicted - total.correct
+    assert len(misses) == missed and len(wrongs) == wrong, (len(misses), missed, len(wrongs), wrong)
+    print(f"\nreference, held out: P {total.precision:.3f} R {total.recall:.3f} ({total.found}/{total.gold})")
+    table("misses (gold units not found)", MISS_CATEGORIES, Counter(c for c, *_ in misses), missed,
+          {cat: [f"({oid}, {m.start}-{m.end}, {'/'.join(sorted(u))})" for c, oid, m, u in misses if c == cat]
+           for cat in MISS_CATEGORIES}, examples)
+    table("false positives (kept codes no mention accepts)", FP_CATEGORIES, Counter(c for c, *_ in wrongs),
+          wrong, {cat: [f"({oid}, {k.start}-{k.end}, {k.code})" for c, oid, k in wrongs if c == cat]
+                  for cat in FP_CATEGORIES}, examples)
+    if dump:
+        with dump.open("w") as f:
             for cat, oid, m, u in misses:
                 f.write(json.dumps({"error": "miss", "category": cat, "id": oid, "start": m.start,
                                     "end": m.end, "kind": m.kind, "accepted": sorted(u)}) + "\n")

@@ -45,9 +45,10 @@ def offer(*mentions: GoldMention) -> AnnotatedOffer:
 
 
 def miss(mention: GoldMention, judged: list[Judged], keys: set[str], threshold: float = 0.4,
-         clauses: list[tuple[int, int]] = CLAUSES, other: tuple[GoldMention, ...] = ()) -> str:
+         clauses: list[tuple[int, int]] = CLAUSES, other: tuple[GoldMention, ...] = (),
+         prior: frozenset[str] = frozenset()) -> str:
     return miss_category([mention], mention.accepted, judged, threshold, clauses, [frozenset(keys)], LABELS,
-                         offer(mention, *other))
+                         offer(mention, *other), prior)
 
 
 def test_miss_without_candidate() -> None:
@@ -57,11 +58,13 @@ def test_miss_without_candidate() -> None:
     # no key of the accepted labels among its words
     assert miss(task, [], {"veil", "chantier"}) == "paraphrase (no label word)"
     assert miss(GoldMention(10, 30, "quality", "Q"), [], {"minuti"}) == "quality phrased otherwise"
-    # some label words are there
-    assert miss(task, [], {"secur"}) == "label words partly there"
+    # some label words are there: half of them or more, or fewer (the item in a predicted fiche or not)
+    assert miss(task, [], {"secur", "regl"}) == "half the label's words there"
+    assert miss(task, [], {"secur"}) == "few label words, item of no predicted fiche"
+    assert miss(task, [], {"secur"}, prior=frozenset({"R"})) == "few label words, item of a predicted fiche"
     # a candidate with the accepted code elsewhere in the offer is not at the mention
     away = Judged(cand("R", 70, 80, {9}, clause=1), 0.1, False)
-    assert miss(task, [away], {"secur"}) == "label words partly there"
+    assert miss(task, [away], {"secur"}) == "few label words, item of no predicted fiche"
     # an alternative counts as the unit's code
     alt = GoldMention(10, 30, "task", "T", ("R",))
     at = Judged(cand("R", 12, 20, {1}), 0.3, False)
