@@ -81,11 +81,12 @@ FP_CATEGORIES: dict[str, str] = {
     "null mention, no alternative": "the kept span overlaps a mention in no referential with no"
     " alternative: the requirement has no item",
     "on a diploma mention": "the kept span overlaps only diploma mentions",
-    "in the job title line": "no mention overlaps; the span is in the title (the offer's first line)",
+    "in the job title line": "no mention overlaps; the span is in the title (the offer's first line;"
+    " the segmenter keeps it off the requirement side, so this stays empty unless that changes)",
     "knowledge noun off the requirements": "no mention overlaps; the item is a one-key savoir (a"
     " knowledge noun: sector, trade, subject)",
-    "unannotated text, opening section": "no mention overlaps; the clause is in the opening section"
-    " (company and job description)",
+    "unannotated text, opening section": "no mention overlaps; the clause is in the segmenter's opening"
+    " section (`intro`: the text before any recognised heading, the whole offer when it has none)",
     "unannotated text, requirement sections": "no mention overlaps; the clause is in the missions,"
     " profile or qualities section (a word used in another sense, or text the guideline excludes)",
 }
