@@ -414,6 +414,24 @@ def twins(
     return rule
 
 
+_SCORE = FEATURES.index("score")
+_COVERAGE = FEATURES.index("coverage")
+
+
+def looser(candidates: Sequence[Candidate], X: numpy.ndarray, context: Any) -> numpy.ndarray:
+    """One 0/1 column: the candidate passes only the looser settings of the variant "more candidates" (its
+    coverage under the shipped liberal 0.6 or its score under 0.5), so the linear model can put the extra
+    candidates apart.
+
+    >>> row = tuple(0.55 if f in ("coverage", "score") else 0.0 for f in FEATURES)
+    >>> looser([Candidate(0, "A", 0, 1, frozenset(), row)], numpy.zeros((1, 0)), None).tolist()
+    [[1.0]]
+    """
+    extra = numpy.array([[1.0 if c.features[_COVERAGE] < 0.6 or c.features[_SCORE] < 0.5 else 0.0]
+                         for c in candidates]).reshape(len(candidates), 1)
+    return numpy.hstack([X, extra]) if len(X) else numpy.zeros((0, X.shape[1] + 1))
+
+
 # products of features the analysis points at: the false positives in the opening section are mostly
 # savoirs of no predicted fiche that the first stage links at full coverage
 _FICHES = [FEATURES.index(f) for f in ("fiche1", "fiche2", "fiche3")]
@@ -462,6 +480,9 @@ VARIANTS: dict[str, Variant] = {
         Variant(extra=opening_products, names=_PRODUCTS),
     "more candidates (liberal min_coverage 0.5, min_score 0.4, prior_coverage 0.2)":
         Variant(settings=(("min_coverage", 0.5), ("min_score", 0.4), ("prior_coverage", 0.2))),
+    "more candidates, marked (the same, + a 0/1 feature: passes only the looser settings)":
+        Variant(settings=(("min_coverage", 0.5), ("min_score", 0.4), ("prior_coverage", 0.2)),
+                extra=looser, names=("looser",)),
 }
 
 
