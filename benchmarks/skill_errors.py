@@ -480,6 +480,8 @@ VARIANTS: dict[str, Variant] = {
         Variant(extra=opening_products, names=_PRODUCTS),
     "more candidates (liberal min_coverage 0.5, min_score 0.4, prior_coverage 0.2)":
         Variant(settings=(("min_coverage", 0.5), ("min_score", 0.4), ("prior_coverage", 0.2))),
+    "more candidates of the predicted fiches only (liberal prior_coverage 0.15)":
+        Variant(settings=(("prior_coverage", 0.15),)),
     "more candidates, marked (the same, + a 0/1 feature: passes only the looser settings)":
         Variant(settings=(("min_coverage", 0.5), ("min_score", 0.4), ("prior_coverage", 0.2)),
                 extra=looser, names=("looser",)),
