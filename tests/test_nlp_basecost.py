@@ -1,7 +1,7 @@
-"""The perf-only rewrites outside the skill linker (docs/readme/basecost.md) give what the code they
-replaced gave: accent folding, the occupation model's token ids and title rows, the tokenizer's and the
-segmenter's regular expressions, the language check. The previous forms are written out here as the
-references."""
+"""The perf-only rewrites outside the skill linker (docs/guides/extraction-first-stage-cost.md) give
+what the code they replaced gave: accent folding, the occupation model's token ids and title rows,
+the tokenizer's and the segmenter's regular expressions, the language check. The previous forms are
+written out here as the references."""
 
 from __future__ import annotations
 

@@ -77,8 +77,8 @@ PRIOR_MARGIN: float | None = None
 # The learned second stage (kg.nlp.rerank) decides the links when PASSERELLES_NLP_RERANK=1, its model file
 # is there and the doc has its occupation candidates (the extraction; tune_linker.py and the bloc linking
 # use the first stage alone). Off by default: it costs ~5.6 ms per offer, the extraction falling from ~105
-# to ~66 offers per CPU-second (docs/readme/rerankcost.md; docs/guides/skill-linking-second-stage.md). On
-# without the model file: FileNotFoundError
+# to ~66 offers per CPU-second (docs/guides/skill-second-stage-cost.md,
+# docs/guides/skill-linking-second-stage.md). On without the model file: FileNotFoundError
 RERANK = wanted()
 EMERGING_SECTIONS = frozenset({"missions", "profile", "qualities"})
 MEMO_SIZE = 100_000  # clauses whose results the linker component keeps (then it starts afresh)
