@@ -76,7 +76,7 @@ PRIOR_FICHES = 1  # predicted fiches whose items are the linker's prior (benchma
 PRIOR_MARGIN: float | None = None
 # The learned second stage (kg.nlp.rerank) decides the links when PASSERELLES_NLP_RERANK=1, its model file
 # is there and the doc has its occupation candidates (the extraction; tune_linker.py and the bloc linking
-# use the first stage alone). Off by default: it costs ~5.6 ms per offer, the extraction falling from ~105
+# use the first stage alone). Off by default: it costs ~7 ms per offer, the cold extraction falling from ~105
 # to ~66 offers per CPU-second (docs/guides/skill-second-stage-cost.md,
 # docs/guides/skill-linking-second-stage.md). On without the model file: FileNotFoundError
 RERANK = wanted()
