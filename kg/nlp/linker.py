@@ -35,6 +35,20 @@ from kg.nlp.text import form_key, inclusive_base, word_key
 from kg.nlp.text import words as text_words
 
 Token = tuple[int, int, str]  # start, end, text — offsets into the offer text
+
+
+def same_places(tokens: Sequence[Token], start: int, other: Sequence[Token], other_start: int) -> bool:
+    """Whether two clauses' tokens sit at the same places relative to their starts (their texts being
+    equal, so are then their words): a clause met again may reuse what was found for the first one,
+    at its own offsets (the linker component's memo, the second stage's candidates).
+
+    >>> same_places([(5, 8, "abc")], 5, [(10, 13, "abc")], 10), same_places([(5, 8, "abc")], 5, [], 10)
+    (True, False)
+    """
+    if len(tokens) != len(other):
+        return False
+    shift = other_start - start
+    return all(a + shift == c and b + shift == d for (a, b, _), (c, d, _) in zip(tokens, other, strict=True))
 _LIST_CUT = re.compile(r"[,/]|\bet\b|\bou\b")  # what separates the items of a list
 _LIST_WORD = re.compile(r"[,/]|et|ou")  # a token that does
 KEYED_WORDS = 262_144  # words whose key the linker keeps (then it starts afresh)

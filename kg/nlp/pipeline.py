@@ -29,7 +29,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from kg.nlp.gazetteer import Gazetteer
-from kg.nlp.linker import Linker, Mention, Token, prior_fiches
+from kg.nlp.linker import Linker, Mention, Token, prior_fiches, same_places
 from kg.nlp.offer_tokenizer import OfferTokenizer
 from kg.nlp.offers import Offer, RecordError, prepare
 from kg.nlp.rerank import Reranker, wanted
@@ -193,7 +193,7 @@ class SkillLinker:
         for start, end, clause_tokens, section in self.clauses_of(doc):
             # Perf only: a clause met before (reposts, an employer's boilerplate: 18% of the clauses
             # of the 610 real offers) with the same words at the same places (checked on a hit, see
-            # _same_places), prior and settings has the same mentions and emerging phrases, at other
+            # same_places), prior and settings has the same mentions and emerging phrases, at other
             # offsets.
             stop = max(end, clause_tokens[-1][1]) if clause_tokens else end
             key: tuple[object, ...] = (text[start:stop], prior, section, settings)
@@ -206,10 +206,10 @@ class SkillLinker:
         for number, (start, _, clause_tokens, _, key) in enumerate(found_clauses):
             twin = seen.setdefault(key, number)
             twin_start, _, twin_tokens, _, _ = found_clauses[twin]
-            if twin != number and _same_places(twin_tokens, twin_start, clause_tokens, start):
+            if twin != number and same_places(twin_tokens, twin_start, clause_tokens, start):
                 continue  # the result of its twin, read below
             known = self._memo.get(key)
-            if known is not None and _same_places(known[0], known[1], clause_tokens, start):
+            if known is not None and same_places(known[0], known[1], clause_tokens, start):
                 results[number] = known[2]
             else:
                 new.append(number)
@@ -335,17 +335,6 @@ class SkillLinker:
         return {"text": phrase, "normalised": normalised, "start": start, "end": end}
 
 
-def _same_places(tokens: list[Token], start: int, other: list[Token], other_start: int) -> bool:
-    """Whether two clauses' tokens sit at the same places relative to their starts (their texts being
-    equal, so are then their words).
-
-    >>> _same_places([(5, 8, "abc")], 5, [(10, 13, "abc")], 10), _same_places([(5, 8, "abc")], 5, [], 10)
-    (True, False)
-    """
-    if len(tokens) != len(other):
-        return False
-    shift = other_start - start
-    return all(a + shift == c and b + shift == d for (a, b, _), (c, d, _) in zip(tokens, other, strict=True))
 
 
 def _moved(mentions: list[Mention], delta: int) -> list[Mention]:

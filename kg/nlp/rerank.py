@@ -32,7 +32,7 @@ import numpy
 from rapidfuzz import fuzz
 
 from kg.nlp.gazetteer import Entry, Gazetteer
-from kg.nlp.linker import Linker, Mention, Scored, Token
+from kg.nlp.linker import Linker, Mention, Scored, Token, same_places
 from kg.nlp.text import form_key, normalise_phrase
 
 KINDS = ("savoir-faire", "savoir", "savoir-etre", "macro-competence")
@@ -165,7 +165,7 @@ class Generator:
             key = (text[start:stop], top, section, settings)
             keys.append(key)
             known = self._memo.get(key)
-            out.append(known[2] if known is not None and _same_places(known[0], known[1], tokens, start)
+            out.append(known[2] if known is not None and same_places(known[0], known[1], tokens, start)
                        else None)
         new = [n for n, found in enumerate(out) if found is None]
         if new:
@@ -450,17 +450,6 @@ class _Bound:
         return logit < self.below
 
 
-def _same_places(tokens: Sequence[Token], start: int, other: Sequence[Token], other_start: int) -> bool:
-    """Whether two clauses' tokens sit at the same places relative to their starts (their texts being
-    equal, so are then their words; as kg.nlp.pipeline's memo checks).
-
-    >>> _same_places([(5, 8, "abc")], 5, [(10, 13, "abc")], 10), _same_places([(5, 8, "abc")], 5, [], 10)
-    (True, False)
-    """
-    if len(tokens) != len(other):
-        return False
-    shift = other_start - start
-    return all(a + shift == c and b + shift == d for (a, b, _), (c, d, _) in zip(tokens, other, strict=True))
 
 
 # A candidate of Generator.candidates before its features: its clause, the place of the clause's keyed
