@@ -41,14 +41,15 @@ from tune_linker import (  # noqa: E402
     Runner,
     annotation_parser,
     ascend,
+    cv_folds,
     offer_texts,
     pooled,
     row,
+    shipped_settings,
 )
 
 from kg.nlp.evaluate import PR, AnnotatedOffer, annotated_offer, offer_item_pr  # noqa: E402
 from kg.nlp.linker import Mention, prior_fiches  # noqa: E402
-from kg.nlp.pipeline import PRIOR_FICHES, PRIOR_MARGIN  # noqa: E402
 from kg.nlp.rerank import (  # noqa: E402
     BASE_FEATURES,
     BIN_FEATURES,
@@ -255,14 +256,8 @@ def main() -> None:
     titles = runner.component._titles
     generators = {fiches: Generator(runner.gazetteer, fiches=fiches, titles=titles) for fiches in (1, 3)}
     print(f"loaded in {time.perf_counter() - t0:.0f} s; liberal settings {LIBERAL}")
-    defaults = {k: getattr(runner.linker, k) for k in GRID if k not in PIPELINE_SETTINGS} | {
-        "prior_fiches": PRIOR_FICHES, "prior_margin": PRIOR_MARGIN}
-
-    order = list(range(len(dev)))
-    import random
-
-    random.Random(4).shuffle(order)
-    folds = [order[i::5] for i in range(5)]
+    defaults = shipped_settings(runner.linker)
+    order, folds = cv_folds(len(dev))
     without_linked = tuple(f for f in BASE_FEATURES if f != "linked")
     no_fiche = tuple(f for f in BASE_FEATURES if not f.startswith("fiche"))
     # variant name → (prior fiches of the liberal linker, features, candidate filter)

@@ -93,6 +93,26 @@ class Runner:
         return self.cache[key]
 
 
+def cv_folds(n: int) -> tuple[list[int], list[list[int]]]:
+    """The DEV offers' order and the five folds of every skill-linking CV (this script,
+    ``rerank_skills.py``, ``skill_errors.py``): shuffled with seed 4, every fifth offer a fold.
+
+    >>> order, folds = cv_folds(7)
+    >>> sorted(order) == list(range(7)), [len(f) for f in folds], sorted(sum(folds, [])) == list(range(7))
+    (True, [2, 2, 1, 1, 1], True)
+    """
+    order = list(range(n))
+    random.Random(4).shuffle(order)
+    return order, [order[i::5] for i in range(5)]
+
+
+def shipped_settings(linker: Any) -> dict[str, Any]:
+    """The linker's settings that the ascent searches (``GRID``, as it stands when called) and the
+    pipeline's prior settings, at the values the extraction ships."""
+    return {k: getattr(linker, k) for k in GRID if k not in PIPELINE_SETTINGS} | {
+        "prior_fiches": PRIOR_FICHES, "prior_margin": PRIOR_MARGIN}
+
+
 def pooled(counts: Sequence[PR], offers: Sequence[int]) -> PR:
     total = PR(0, 0, 0, 0)
     for o in offers:
@@ -258,18 +278,14 @@ def main() -> None:
         print(f"associations: {len(linker.associations)} keys, {pairs} pairs,"
               f" learned in {time.perf_counter() - t1:.1f} s")
         GRID.update(ASSOCIATION_GRID)
-    defaults = {k: getattr(linker, k) for k in GRID if k not in PIPELINE_SETTINGS} | {
-        "prior_fiches": PRIOR_FICHES, "prior_margin": PRIOR_MARGIN}
-    defaults |= settings(args.set)
+    defaults = shipped_settings(linker) | settings(args.set)
     compared = {**defaults, **settings(args.compare)}
     unknown = [name for name in [*args.freeze, *args.scan, *compared] if name not in GRID]
     if unknown:
         parser.error(f"unknown settings: {unknown}")
     without_prior = {**defaults, "prior_fiches": 0}
 
-    order = list(range(len(dev)))
-    random.Random(4).shuffle(order)
-    folds = [order[i::5] for i in range(5)]
+    order, folds = cv_folds(len(dev))
     held = PR(0, 0, 0, 0)
     for fold in folds:
         train = [o for o in order if o not in fold]
