@@ -22,12 +22,12 @@ Only DEV is read; TEST is never scored here.
 from __future__ import annotations
 
 import json
-import random
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ import numpy  # noqa: E402
 
 from kg.nlp.associations import text_keys  # noqa: E402
 from kg.nlp.evaluate import PR, AnnotatedOffer, GoldMention, annotated_offer, offer_item_pr  # noqa: E402
-from kg.nlp.rerank import BASE_FEATURES, FEATURES, Candidate, decide  # noqa: E402
+from kg.nlp.rerank import BASE_FEATURES, FEATURES, Candidate, decide, half_claimed  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------------
 # The categories (pure: tests/test_skill_errors.py checks them on hand-made cases)
@@ -330,24 +330,10 @@ def compete(limit: float) -> Rule:
     True
     """
 
-    def rule(
-        candidates: Sequence[Candidate], probabilities: Sequence[float], threshold: float
-    ) -> list[Candidate]:
-        order = sorted(range(len(candidates)), key=lambda i: (candidates[i].clause, -probabilities[i], i))
-        claimed: dict[int, set[int]] = {}
-        kept = []
-        for i in order:
-            c = candidates[i]
-            if probabilities[i] < threshold:
-                continue
-            taken = claimed.setdefault(c.clause, set())
-            if c.used and len(c.used & taken) >= limit * len(c.used):
-                continue
-            taken.update(c.used)
-            kept.append(c)
-        return kept
+    def loses(candidate: Candidate, taken: set[int], kept_in_clause: Sequence[Candidate]) -> bool:
+        return bool(candidate.used) and len(candidate.used & taken) >= limit * len(candidate.used)
 
-    return rule
+    return partial(decide, loses=loses)
 
 
 def raised(column: str, offset: float) -> Rule:
@@ -389,29 +375,14 @@ def twins(
     ['A']
     """
 
-    def rule(
-        candidates: Sequence[Candidate], probabilities: Sequence[float], threshold: float
-    ) -> list[Candidate]:
-        order = sorted(range(len(candidates)), key=lambda i: (candidates[i].clause, -probabilities[i], i))
-        claimed: dict[int, set[int]] = {}
-        in_clause: dict[int, list[Candidate]] = {}
-        kept = []
-        for i in order:
-            c = candidates[i]
-            if probabilities[i] < threshold:
-                continue
-            taken = claimed.setdefault(c.clause, set())
-            if c.used and len(c.used - taken) * 2 <= len(c.used):  # decide would drop it
-                mine = label_keys.get(c.code, frozenset())
-                if not any(k.used & c.used and alike(mine, label_keys.get(k.code, frozenset()))
-                           for k in in_clause.get(c.clause, ())):
-                    continue
-            taken.update(c.used)
-            in_clause.setdefault(c.clause, []).append(c)
-            kept.append(c)
-        return kept
+    def loses(candidate: Candidate, taken: set[int], kept_in_clause: Sequence[Candidate]) -> bool:
+        if not half_claimed(candidate, taken, kept_in_clause):
+            return False
+        mine = label_keys.get(candidate.code, frozenset())
+        return not any(k.used & candidate.used and alike(mine, label_keys.get(k.code, frozenset()))
+                       for k in kept_in_clause)
 
-    return rule
+    return partial(decide, loses=loses)
 
 
 _SCORE = FEATURES.index("score")
@@ -491,17 +462,16 @@ VARIANTS: dict[str, Variant] = {
 def main() -> None:
     from rerank_skills import Links, offer_candidates
     from tune_linker import (
-        GRID,
-        PIPELINE_SETTINGS,
         Runner,
         annotation_parser,
         ascend,
+        cv_folds,
         offer_texts,
         pooled,
         row,
+        shipped_settings,
     )
 
-    from kg.nlp.pipeline import PRIOR_FICHES, PRIOR_MARGIN
     from kg.nlp.rerank import LIBERAL, Generator
 
     parser = annotation_parser(__doc__.splitlines()[0])
@@ -545,11 +515,8 @@ def main() -> None:
     context = [Context(dev[o].id, len(texts[dev[o].id][0]), clauses[o], texts[dev[o].id][1])
                for o in range(len(dev))]
     print(f"loaded in {time.perf_counter() - t0:.0f} s")
-    defaults = {k: getattr(runner.linker, k) for k in GRID if k not in PIPELINE_SETTINGS} | {
-        "prior_fiches": PRIOR_FICHES, "prior_margin": PRIOR_MARGIN}
-    order = list(range(len(dev)))
-    random.Random(4).shuffle(order)
-    folds = [order[i::5] for i in range(5)]
+    defaults = shipped_settings(runner.linker)
+    order, folds = cv_folds(len(dev))
     variants = {"reference: liberal, 3 fiches, all features": Variant()}
     chosen = {k: v for k, v in VARIANTS.items() if not args.variant or any(t in k for t in args.variant)}
     variants |= chosen

@@ -707,11 +707,28 @@ def matrix(candidates: Sequence[Candidate], features: Sequence[str] = FEATURES) 
     return numpy.array([c.features for c in candidates], dtype=numpy.float64)[:, columns]
 
 
+def half_claimed(candidate: Candidate, taken: set[int], kept_in_clause: Sequence[Candidate]) -> bool:
+    """The linker's own competition for words: a candidate loses when at least half of its words are
+    already claimed (``taken``) by kept candidates of its clause (``kept_in_clause``, unused here; other
+    rules of :func:`decide` may read them).
+
+    >>> half_claimed(Candidate(0, "B", 0, 5, frozenset({1, 2}), ()), {1}, []), half_claimed(
+    ...     Candidate(0, "B", 0, 5, frozenset({1, 2, 3}), ()), {1}, [])
+    (True, False)
+    """
+    return bool(candidate.used) and len(candidate.used - taken) * 2 <= len(candidate.used)
+
+
 def decide(
-    candidates: Sequence[Candidate], probabilities: Sequence[float], threshold: float, compete: bool = True
+    candidates: Sequence[Candidate],
+    probabilities: Sequence[float],
+    threshold: float,
+    compete: bool = True,
+    loses: Callable[[Candidate, set[int], Sequence[Candidate]], bool] = half_claimed,
 ) -> list[Candidate]:
-    """The candidates kept: per clause, most probable first, those at or above ``threshold`` whose words
-    are not already more than half claimed by a kept one (the linker's own competition for words).
+    """The candidates kept: per clause, most probable first, those at or above ``threshold`` that do not
+    lose the clause's words to the ones kept before them (``loses``; default :func:`half_claimed`, the
+    linker's own rule; ``benchmarks/skill_errors.py`` measures others).
 
     >>> a = Candidate(0, "A", 0, 5, frozenset({0, 1}), ())
     >>> b = Candidate(0, "B", 0, 5, frozenset({1}), ())
@@ -725,15 +742,18 @@ def decide(
     """
     order = sorted(range(len(candidates)), key=lambda i: (candidates[i].clause, -probabilities[i], i))
     claimed: dict[int, set[int]] = {}
+    in_clause: dict[int, list[Candidate]] = {}
     kept: list[Candidate] = []
     for i in order:
         if probabilities[i] < threshold:
             continue
         candidate = candidates[i]
         taken = claimed.setdefault(candidate.clause, set())
-        if compete and len(candidate.used - taken) * 2 <= len(candidate.used) and candidate.used:
+        mine = in_clause.setdefault(candidate.clause, [])
+        if compete and loses(candidate, taken, mine):
             continue
         taken.update(candidate.used)
+        mine.append(candidate)
         kept.append(candidate)
     return kept
 
