@@ -117,7 +117,9 @@ def test_a_prior_given_as_parts_and_the_scores_given_their_clause_strengths_chan
         for number, entry in enumerate(gazetteer.entries):
             if not entry.keyset & positions.keys():
                 continue
-            slow = linker._score(entry, positions, keyed, 0.25)
+            # the reference: the tightest-window search (no single places), the idf summed afresh
+            slow = linker._score(entry, positions, keyed, 0.25, strength, None,
+                                 sum([gazetteer.idf[k] for k in entry.keys]))
             total = gazetteer.weights[number][1]
             fast = linker._score(entry, positions, keyed, 0.25, strength, single, total)
             assert fast == slow

@@ -49,6 +49,8 @@ def same_places(tokens: Sequence[Token], start: int, other: Sequence[Token], oth
         return False
     shift = other_start - start
     return all(a + shift == c and b + shift == d for (a, b, _), (c, d, _) in zip(tokens, other, strict=True))
+
+
 _LIST_CUT = re.compile(r"[,/]|\bet\b|\bou\b")  # what separates the items of a list
 _LIST_WORD = re.compile(r"[,/]|et|ou")  # a token that does
 KEYED_WORDS = 262_144  # words whose key the linker keeps (then it starts afresh)
@@ -693,23 +695,17 @@ class Linker:
         positions: dict[str, list[tuple[int, float]]],
         keyed: list[tuple[int, str, float]],
         need: float,
-        strength: dict[str, float] | None = None,
-        single: dict[str, int] | None = None,
-        total: float | None = None,
+        strength: dict[str, float],
+        single: dict[str, int] | None,
+        total: float,
     ) -> tuple[float, int, int, list[int]] | None:
         """The entry's score in a clause, and the first, last and all the places (in ``keyed``) of the words
-        it uses; None under the thresholds. Perf only (same results): ``strength``, each key's best weight
-        factor in ``positions``; ``single``, each key's one place when no key occurs twice; ``total``, the
-        entry's total weight (``Gazetteer.weights``: the same sum)."""
-        # Perf only: an entry's keys (distinct) all have an idf, Gazetteer.weight's value for them.
+        it uses; None under the thresholds. Computed once per clause by the caller: ``strength``, each
+        key's best weight factor in ``positions``; ``single``, each key's one place when no key occurs
+        twice (else None); ``total``, the entry's total weight (``Gazetteer.weights``)."""
         weights = self.gazetteer.idf
-        if total is None:
-            total = sum([weights[k] for k in entry.keys])
         present = [k for k in entry.keys if k in positions]
-        if strength is None:
-            coverage = sum(weights[k] * max(f for _, f in positions[k]) for k in present) / total
-        else:
-            coverage = sum([weights[k] * strength[k] for k in present]) / total
+        coverage = sum([weights[k] * strength[k] for k in present]) / total
         if coverage < need:
             return None
         if single is not None:  # every key once: the window is the keys' places
