@@ -7,6 +7,7 @@ Subcommands (run with the project's virtualenv, from the worktree root):
     python scripts/annotate_offers.py lookup "query"... # candidate ROME items for each query
     python scripts/annotate_offers.py compile DIR OUT   # scratch notes -> offsets-only annotation JSONL
     python scripts/annotate_offers.py agree NEW.jsonl   # a second annotator's blind records vs the reference
+    python scripts/annotate_offers.py precedents "phrase"...  # the reference's decisions on like phrases
 
 Scratch notes (one file per offer, ``DIR/NN.txt``, kept OUTSIDE the repository or in the git-ignored
 ``var/``) quote the annotated phrase so that the annotator can work from the text; ``compile`` turns each
@@ -42,6 +43,8 @@ TEST_AIN, TEST_MASONRY = 12, 3  # the last ones of each sample are TEST
 SEED2 = 20261129
 N2_AIN, N2_MASONRY = 20, 4
 TEST2_AIN, TEST2_MASONRY = 5, 1
+# Third draw (session 10), by the same rule after the first two.
+SEED3 = 20261130
 KINDS = {"task", "tool", "knowledge", "quality", "licence", "diploma"}
 
 
@@ -62,10 +65,11 @@ def _same_text(text: str) -> str:
     return " ".join(text.split())
 
 
-def _second_draw(first: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    rng = random.Random(SEED2)
+def _later_draw(earlier: list[tuple[str, str, str]], seed: int) -> list[tuple[str, str, str]]:
+    """N2_AIN + N2_MASONRY offers drawn with ``seed`` among those not in ``earlier``, no text twice."""
+    rng = random.Random(seed)
     by_id = offers_by_id()
-    taken = {oid for _, oid, _ in first}
+    taken = {oid for _, oid, _ in earlier}
     texts = {_same_text(offer_text(by_id[oid])) for oid in taken}
     out = []
     for name, n, n_test in ((AIN, N2_AIN, TEST2_AIN), (MASONRY, N2_MASONRY, TEST2_MASONRY)):
@@ -84,12 +88,13 @@ def _second_draw(first: list[tuple[str, str, str]]) -> list[tuple[str, str, str]
 
 def selection() -> list[tuple[str, str, str]]:
     """(source file name, offer id, split) in annotation order: numbers 0-59 the first draw, 60-83 the
-    second."""
+    second, 84-107 the third."""
     rng = random.Random(SEED)
     ain = rng.sample(sorted(o["id"] for o in load(AIN)), N_AIN)
     mas = rng.sample(sorted(o["id"] for o in load(MASONRY)), N_MASONRY)
     first = _split(AIN, ain, TEST_AIN) + _split(MASONRY, mas, TEST_MASONRY)
-    return first + _second_draw(first)
+    second = first + _later_draw(first, SEED2)
+    return second + _later_draw(second, SEED3)
 
 
 def agree(path: Path, reference: Path) -> None:
@@ -156,6 +161,31 @@ def lookup(queries: list[str], n: int = 4) -> None:
         for i in sub:
             if i not in seen:
                 print(f"  {its[i][0]} {its[i][1]}   sub {its[i][2]}")
+
+
+def precedents(queries: list[str], n: int = 6) -> None:
+    """The annotated mentions whose phrase is nearest each query (rapidfuzz token-set ratio, accents and
+    case aside), with kind, code and alternatives: the precedents a new annotator follows so that the same
+    phrase gets the same decision (code, or null with the near item as an alternative)."""
+    from rapidfuzz import fuzz, process
+
+    reference = Path(__file__).resolve().parent.parent / "tests/annotations/offers-skills.jsonl"
+    offers = offers_by_id()
+    labels = {c: lab for c, _, lab in items()}
+    rows = []
+    with open(reference, encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            text = offer_text(offers[r["id"]])
+            rows += [(text[m["start"]:m["end"]], m) for m in r["mentions"]]
+    phrases = [norm(p) for p, _ in rows]
+    for q in queries:
+        print(f"== {q}")
+        for _, score, i in process.extract(norm(q), phrases, scorer=fuzz.token_set_ratio, limit=n):
+            phrase, m = rows[i]
+            code = m["code"] or "null"
+            alts = ",".join(m["alternatives"])
+            print(f"  {score:5.1f} {phrase!r} {m['kind']} {code} {labels.get(m['code'], '')!r} [{alts}]")
 
 
 LINE = re.compile(
@@ -245,6 +275,8 @@ def main(argv: list[str]) -> None:
             for r in csv.DictReader(f):
                 if r["code_rome"] in argv[1:] and r["code_ogr"] in labels:
                     print(r["code_rome"], r["code_ogr"], *labels[r["code_ogr"]])
+    elif cmd == "precedents":
+        precedents(argv[1:])
     elif cmd == "compile":
         compile_notes(Path(argv[1]), Path(argv[2]))
     elif cmd == "agree":
