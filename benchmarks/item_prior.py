@@ -16,6 +16,8 @@ candidates (``benchmarks/rerank_skills.py --item-prior``):
   near-synonym choice), ``tick_rank``: 1 / (1 + how many have a higher prior), ``tick_gap``: its prior
   minus the best other's (0 alone); the prior is ``tick_fiche_rate`` when a predicted fiche lists the
   item, else ``tick_rate``;
+- ``kind`` group — ``tick_rate_KIND``: ``tick_rate`` for the items of that kind (the candidate's
+  ``kind_KIND`` feature), 0 for the others;
 - ``lift`` group — ``assoc_lift``: log of the highest lift of a key of the clause with the item (0 when
   none reaches the support), ``assoc_support``: log(1 + that pair's support).
 
@@ -43,14 +45,21 @@ import numpy
 
 from kg.nlp.associations import learn, text_keys
 from kg.nlp.offers_csv import offer_text, read_offers
-from kg.nlp.rerank import Candidate
+from kg.nlp.rerank import FEATURES, Candidate
+
+TICKED_KINDS = ("savoir-faire", "savoir", "macro-competence")
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "tick": ("tick_rate", "tick_fiche_rate", "tick_seen"),
     "rank": ("tick_rank", "tick_gap"),
     "lift": ("assoc_lift", "assoc_support"),
+    # recruiters never tick a savoir-être (France Travail's competences hold none), so the rate means
+    # something else per kind: tick_rate times each kind they tick (its kind_* feature)
+    "kind": tuple(f"tick_rate_{kind}" for kind in TICKED_KINDS),
 }
 COLUMNS: tuple[str, ...] = tuple(name for names in GROUPS.values() for name in names)
+# the columns that read nothing of the candidate's own features (all but the "kind" group)
+PLAIN: tuple[str, ...] = (*GROUPS["tick"], *GROUPS["rank"], *GROUPS["lift"])
 STRENGTH = 5.0  # pseudo-offers of the smoothing (set beforehand, see the module's docstring)
 MIN_SUPPORT = 2  # offers writing the word and ticking the item, for an association to count
 
@@ -189,9 +198,10 @@ class ItemPrior:
 
 def columns(
     prior: ItemPrior, candidates: Sequence[Candidate], clause_keys: Sequence[frozenset[str]],
-    fiches: Sequence[tuple[str, frozenset[str]]], names: Sequence[str] = COLUMNS,
+    fiches: Sequence[tuple[str, frozenset[str]]], names: Sequence[str] = PLAIN,
 ) -> numpy.ndarray:
-    """The columns ``names`` (of :data:`COLUMNS`) for an offer's candidates: ``clause_keys`` the keys of
+    """The columns ``names`` (of :data:`COLUMNS`; the ``kind`` group reads the candidates' features,
+    :data:`kg.nlp.rerank.FEATURES`) for an offer's candidates: ``clause_keys`` the keys of
     each of its clauses (by the candidates' ``clause``), ``fiches`` its predicted fiches (code, items)
     that give the liberal linker's prior, best first.
 
@@ -217,9 +227,105 @@ def columns(
             # the value the near-synonyms are ranked by
             "prior": in_fiche if fiche is not None else rate,
         })
+        if any(n.startswith("tick_rate_") for n in names):  # the kind features of the candidate
+            rows[-1] |= {f"tick_rate_{k}": rate * c.features[FEATURES.index(f"kind_{k}")]
+                         for k in TICKED_KINDS}
     for c, values in zip(candidates, rows, strict=True):
         others = [r["prior"] for d, r in zip(candidates, rows, strict=True)
                   if d is not c and d.clause == c.clause and d.used & c.used]
         values["tick_rank"] = 1.0 / (1 + sum(p > values["prior"] for p in others))
         values["tick_gap"] = values["prior"] - max(others) if others else 0.0
     return numpy.array([[r[n] for n in names] for r in rows], dtype=numpy.float64)
+
+
+def auc(scores: numpy.ndarray, labels: numpy.ndarray) -> float:
+    """The probability that a right candidate scores above a wrong one (ties half).
+
+    >>> auc(numpy.array([0.1, 0.4, 0.4, 0.9]), numpy.array([0, 0, 1, 1]))
+    0.875
+    """
+    right, wrong = scores[labels == 1], scores[labels == 0]
+    if not len(right) or not len(wrong):
+        return math.nan
+    above = (right[:, None] > wrong[None, :]).mean()
+    tied = (right[:, None] == wrong[None, :]).mean()
+    return float(above + tied / 2)
+
+
+def ordered_pairs(
+    candidates: Sequence[Candidate], labels: numpy.ndarray, value: numpy.ndarray
+) -> tuple[int, int, int]:
+    """Over the pairs of a right and a wrong candidate of one clause sharing a word (the near-synonym
+    choice): how many ``value`` orders right, wrong, or ties.
+
+    >>> a = Candidate(0, "A", 0, 4, frozenset({1}), ()); b = Candidate(0, "B", 0, 4, frozenset({1, 2}), ())
+    >>> c = Candidate(1, "C", 9, 12, frozenset({1}), ())  # another clause
+    >>> ordered_pairs([a, b, c], numpy.array([1, 0, 0]), numpy.array([0.2, 0.5, 0.1]))
+    (0, 1, 0)
+    """
+    right = wrong = tied = 0
+    for i, a in enumerate(candidates):
+        for j, b in enumerate(candidates):
+            if labels[i] == 1 and labels[j] == 0 and a.clause == b.clause and a.used & b.used:
+                right += int(value[i] > value[j])
+                wrong += int(value[i] < value[j])
+                tied += int(value[i] == value[j])
+    return right, wrong, tied
+
+
+def main() -> None:
+    """What the prior says of the DEV candidates, without fitting anything (the shipped first-stage
+    settings give the ``linked`` feature): each column's AUC, the tick rate's per item kind, and how it
+    orders the right and wrong candidates on shared words, beside the liberal linker's score."""
+    import json
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "benchmarks"))
+    from rerank_skills import Links, PriorColumns, label, offer_candidates
+    from tune_linker import Runner, annotation_parser, offer_texts, shipped_settings
+
+    from kg.nlp.evaluate import annotated_offer
+    from kg.nlp.rerank import KINDS, Generator
+
+    args = annotation_parser(__doc__.splitlines()[0]).parse_args()
+    rows = [annotated_offer(json.loads(line)) for line in args.annotation.read_text().splitlines()
+            if line.strip()]
+    dev = [r for r in rows if r.split == "dev"]
+    texts = offer_texts(args.data)
+    runner = Runner(args.store, dev, texts)
+    generator = Generator(runner.gazetteer, fiches=3, titles=runner.component._titles)
+    cands = offer_candidates(runner, generator, texts, Links(runner)(shipped_settings(runner.linker)))
+    prior = PriorColumns(runner, args.data, {r.id for r in rows}, texts)
+    X = prior([numpy.zeros((len(c), 0)) for c in cands], cands, COLUMNS)
+    y = [numpy.array([label(c, dev[o]) for c in found], dtype=numpy.int64) for o, found in enumerate(cands)]
+    every_x, every_y = numpy.vstack(X), numpy.concatenate(y)
+    score = numpy.array([c.features[FEATURES.index("score")] for found in cands for c in found])
+    could = numpy.array([prior.prior.available[c.code] > 0 for found in cands for c in found])
+    print(f"DEV candidates {len(every_y)}, right {int(every_y.sum())}; of an item the pool could tick"
+          f" {int(could.sum())} (right {int(every_y[could].sum())})")
+    print("| column | AUC, all candidates | AUC, items the pool could tick |\n|---|---|---|")
+    for i, name in enumerate(COLUMNS):
+        column = every_x[:, i]
+        print(f"| {name} | {auc(column, every_y):.3f} | {auc(column[could], every_y[could]):.3f} |")
+    print(f"| score (the liberal linker's, a base feature) | {auc(score, every_y):.3f} |"
+          f" {auc(score[could], every_y[could]):.3f} |")
+    kinds = numpy.array([next((k for k in KINDS if c.features[FEATURES.index(f"kind_{k}")]), "")
+                         for found in cands for c in found])
+    rate = every_x[:, COLUMNS.index("tick_rate")]
+    for kind in KINDS:
+        m = (kinds == kind) & could
+        print(f"tick_rate within {kind}: {int(m.sum())} candidates, {int(every_y[m].sum())} right,"
+              f" AUC {auc(rate[m], every_y[m]):.3f}")
+    best = [numpy.where(x[:, COLUMNS.index("tick_fiche_rate")] > 0, x[:, COLUMNS.index("tick_fiche_rate")],
+                        x[:, COLUMNS.index("tick_rate")]) for x in X]
+    scores = [numpy.array([c.features[FEATURES.index("score")] for c in found]) for found in cands]
+    for name, values in (("the prior (fiche rate, else item rate)", best), ("the liberal score", scores)):
+        counts = numpy.array([ordered_pairs(c, yy, v) for c, yy, v in zip(cands, y, values, strict=True)])
+        right, wrong, tied = counts.sum(axis=0).tolist()
+        print(f"right vs wrong candidate on shared words, ordered by {name}: right {right}, wrong {wrong},"
+              f" tied {tied}")
+
+
+if __name__ == "__main__":
+    main()

@@ -350,7 +350,8 @@ def main() -> None:
     prior_columns = None
     if args.item_prior:
         prior_columns = PriorColumns(runner, args.data, {r.id for r in rows}, texts)
-        groups = [*([g] for g in PRIOR_GROUPS), list(PRIOR_GROUPS)]
+        every = [g for g in PRIOR_GROUPS if g != "kind"]  # "kind": a refinement of "tick", measured with it
+        groups = [*([g] for g in every), every, ["tick", "kind"]]
         variants = {"liberal, 3 fiches, all features": variants["liberal, 3 fiches, all features"]} | {
             f"liberal, 3 fiches, all features + item prior: {', '.join(g)}":
                 (3, BASE_FEATURES, keep_all, False, frozenset(f"prior:{name}" for name in g))

@@ -12,9 +12,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from item_prior import COLUMNS, GROUPS, ItemPrior, PoolOffer, columns, pool, read_pool, same_text
+from item_prior import COLUMNS, GROUPS, PLAIN, ItemPrior, PoolOffer, columns, pool, read_pool, same_text
 
-from kg.nlp.rerank import Candidate
+from kg.nlp.rerank import FEATURES, Candidate
 
 FICHES = {"F1": frozenset({"A", "B", "C"}), "F2": frozenset({"C", "D"})}
 
@@ -100,7 +100,7 @@ def test_columns() -> None:
     keys = [frozenset({"lev", "charg"}), frozenset({"lev"})]
     fiches = [("F1", FICHES["F1"])]  # D is in no predicted fiche
     X = columns(prior, [a, b, c, d], keys, fiches)
-    got = {code: dict(zip(COLUMNS, row, strict=True)) for code, row in zip("ABCD", X.tolist(), strict=True)}
+    got = {code: dict(zip(PLAIN, row, strict=True)) for code, row in zip("ABCD", X.tolist(), strict=True)}
     assert got["A"]["tick_rate"] == 1.0 and got["A"]["tick_fiche_rate"] == 1.0
     assert got["B"]["tick_rate"] == 0.0 and got["B"]["tick_seen"] == pytest.approx(math.log(3))
     assert got["D"]["tick_rate"] == 1.0 and got["D"]["tick_fiche_rate"] == 0.0  # no predicted fiche
@@ -114,4 +114,12 @@ def test_columns() -> None:
     assert got["D"]["assoc_support"] == 0.0
     # a group's columns alone, in their order
     assert columns(prior, [a, b], keys, fiches, GROUPS["rank"]).tolist() == [[1.0, 1.0], [0.5, -1.0]]
-    assert columns(prior, [], keys, fiches).shape == (0, len(COLUMNS))
+    assert columns(prior, [], keys, fiches).shape == (0, len(PLAIN))
+    # the rate by kind: a savoir's rate in its own column only
+    savoir = Candidate(0, "A", 0, 4, frozenset({1}),
+                       tuple(1.0 if f == "kind_savoir" else 0.0 for f in FEATURES))
+    quality = Candidate(0, "A", 0, 4, frozenset({1}),
+                        tuple(1.0 if f == "kind_savoir-etre" else 0.0 for f in FEATURES))
+    assert columns(prior, [savoir, quality], keys, fiches, GROUPS["kind"]).tolist() == [
+        [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
+    assert len(columns(prior, [savoir], keys, fiches, COLUMNS)[0]) == len(COLUMNS)
