@@ -18,6 +18,10 @@ is the share of DEV units with an accepted item among the candidates. ``--test``
 the model fitted on all DEV (settings, L2 and threshold chosen on all DEV). ``--write`` fits the model
 on all DEV with the shipped linker's links as the ``linked`` feature and writes
 ``kg/nlp/rerank-model.json`` (the file the extraction reads).
+
+``--item-prior`` runs the reference beside the variants with the item prior learned from the recruiters'
+ticked ``competences`` of the real offers that are not annotated (``benchmarks/item_prior.py``; the
+statistics are fixed before the CV, from no annotated offer nor a copy of one).
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import numpy  # noqa: E402
+from item_prior import COLUMNS as PRIOR_COLUMNS  # noqa: E402
+from item_prior import GROUPS as PRIOR_GROUPS  # noqa: E402
+from item_prior import ItemPrior, columns, read_pool, same_text  # noqa: E402
 from tune_linker import (  # noqa: E402
     GRID,
     PIPELINE_SETTINGS,
@@ -48,6 +55,7 @@ from tune_linker import (  # noqa: E402
     shipped_settings,
 )
 
+from kg.nlp.associations import text_keys  # noqa: E402
 from kg.nlp.evaluate import PR, AnnotatedOffer, annotated_offer, offer_item_pr  # noqa: E402
 from kg.nlp.linker import Mention, prior_fiches  # noqa: E402
 from kg.nlp.rerank import (  # noqa: E402
@@ -214,6 +222,50 @@ def kind_offsets(
     return offsets
 
 
+class PriorColumns:
+    """The item-prior columns (``benchmarks/item_prior.py``) of the DEV offers' candidates: the prior is
+    learned once, before the CV, from the real offers minus the whole annotation selection (108 ids, DEV,
+    TEST and the draw being annotated) and minus any offer whose text is a copy of one of theirs."""
+
+    def __init__(self, runner: Runner, data: Path, annotated: set[str], texts: dict[str, tuple[str, str]],
+                 fiches: int = 3) -> None:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from annotate_offers import offer_text as annotated_text
+        from annotate_offers import offers_by_id, selection
+
+        by_id = offers_by_id()
+        excluded = {oid for _, oid, _ in selection()} | annotated
+        excluded_texts = {same_text(annotated_text(by_id[i])) for i in excluded if i in by_id}
+        excluded_texts |= {same_text(texts[i][1]) for i in excluded if i in texts}
+        found, why = read_pool(data, excluded, excluded_texts, runner.gazetteer.fiche_items)
+        self.prior = ItemPrior.learn(found)
+        print(f"item prior: {len(found)} offers with ticked items, {len(self.prior.ticks)} items ticked,"
+              f" {len(self.prior.by_key)} keys with an association; left out {dict(why)}"
+              f" (excluded: {len(excluded)} ids, {len(excluded_texts)} texts)")
+        gazetteer = runner.gazetteer
+        self.clause_keys = []
+        self.fiches = []
+        for doc, offer, predicted in zip(runner.docs, runner.offers, runner.predicted, strict=True):
+            text = texts[offer.id][1]
+            self.clause_keys.append([frozenset(text_keys(text[start:end]))
+                                     for start, end, _, _ in runner.component.clauses_of(doc)])
+            self.fiches.append([(code, gazetteer.fiche_items.get(code, frozenset()))
+                                for code, _ in predicted[:fiches]])
+
+    def __call__(self, X: Sequence[numpy.ndarray], cands: Sequence[list[Candidate]],
+                 names: Sequence[str]) -> list[numpy.ndarray]:
+        """``X`` with the columns ``names`` appended."""
+        return [numpy.hstack([x, columns(self.prior, c, self.clause_keys[o], self.fiches[o], names)])
+                for o, (x, c) in enumerate(zip(X, cands, strict=True))]
+
+    def coverage(self, cands: Sequence[list[Candidate]]) -> str:
+        """How many candidates have an item the pool could have ticked, and an association."""
+        every = [(o, c) for o, found in enumerate(cands) for c in found]
+        seen = sum(self.prior.available[c.code] > 0 for _, c in every)
+        lifted = sum(self.prior.lift(self.clause_keys[o][c.clause], c.code)[1] > 0 for o, c in every)
+        return f"{seen}/{len(every)} candidates of an item the pool could tick, {lifted} with an association"
+
+
 def ceiling(offers: Sequence[AnnotatedOffer], cands: Sequence[list[Candidate]]) -> PR:
     total = PR(0, 0, 0, 0)
     for offer, found in zip(offers, cands, strict=True):
@@ -238,6 +290,9 @@ def main() -> None:
                         help="keep every candidate above the threshold (no competition for a clause's words)")
     parser.add_argument("--quick", action="store_true",
                         help="take the shipped linker's settings in every fold instead of the ascent's")
+    parser.add_argument("--item-prior", action="store_true",
+                        help="the reference beside the item prior learned from the recruiters' ticked"
+                        " competences (benchmarks/item_prior.py), each feature group alone and together")
     parser.add_argument("--rates", action="store_true",
                         help="with --test/--write: the model with the learned item rates (shipped in session"
                         " 8; on the 63 DEV offers of session 9 they lower the CV figures, so not by default)")
@@ -292,6 +347,15 @@ def main() -> None:
         "liberal, 3 fiches, all features + item rates, a threshold per item kind":
             (3, BASE_FEATURES, keep_all, False, frozenset({"rates", "per-kind"})),
     }
+    prior_columns = None
+    if args.item_prior:
+        prior_columns = PriorColumns(runner, args.data, {r.id for r in rows}, texts)
+        every = [g for g in PRIOR_GROUPS if g != "kind"]  # "kind": a refinement of "tick", measured with it
+        groups = [*([g] for g in every), every, ["tick", "kind"]]
+        variants = {"liberal, 3 fiches, all features": variants["liberal, 3 fiches, all features"]} | {
+            f"liberal, 3 fiches, all features + item prior: {', '.join(g)}":
+                (3, BASE_FEATURES, keep_all, False, frozenset(f"prior:{name}" for name in g))
+            for g in groups}
     if args.variant:
         # per TEXT: the variant named so, else every variant whose name holds it
         chosen = {n for t in args.variant
@@ -312,8 +376,16 @@ def main() -> None:
             cands = [[c for c in found if keep(c)] for found in found_by[fiches]]
             X, y = data(dev, cands, features, anywhere, extras)
             names = (tuple(features) + (BIN_FEATURES if "bins" in extras else ())
-                     + (OVERLAP_FEATURES if "overlap" in extras else ())
-                     + (RATE_FEATURES if "rates" in extras else ()))
+                     + (OVERLAP_FEATURES if "overlap" in extras else ()))
+            added = tuple(n for n in PRIOR_COLUMNS if any(
+                f"prior:{g}" in extras and n in PRIOR_GROUPS[g] for g in PRIOR_GROUPS))
+            if added:
+                assert prior_columns is not None
+                X = prior_columns(X, cands, added)
+                names += added
+                if number == 0:
+                    print(f"{name}: {prior_columns.coverage(cands)}")
+            names += RATE_FEATURES if "rates" in extras else ()
             build = None
             if "rates" in extras:
                 codes = [[c.code for c in found] for found in cands]
@@ -336,6 +408,9 @@ def main() -> None:
             ceilings[name] = ceilings[name] + ceiling([dev[o] for o in fold], [cands[o] for o in fold])
             counted[name] += sum(len(cands[o]) for o in fold)
             print(f"fold {number}: {name}: l2 {l2}, threshold {threshold}")
+            if added:  # the standardised weights of the new columns (what the model makes of them)
+                weights = dict(zip(model.features, model.weights, strict=True))
+                print(f"fold {number}: {name}: weights " + ", ".join(f"{n} {weights[n]:+.2f}" for n in added))
         spent = time.perf_counter() - t1
         print(f"fold {number} ({len(fold)} offers) in {spent:.0f} s; linker settings {point}")
 

@@ -484,6 +484,12 @@ def main() -> None:
                         help="write every categorised error as JSON lines (ids, offsets, codes; no text)")
     parser.add_argument("--save", type=Path, default=None,
                         help="pickle the reference's held-out candidates and decisions (git-ignored var/)")
+    parser.add_argument("--item-prior", action="append", default=[], metavar="GROUPS",
+                        help="also measure the item prior's feature groups (benchmarks/item_prior.py GROUPS,"
+                        " comma-separated, e.g. tick,kind); repeatable")
+    parser.add_argument("--categorise", default=None, metavar="TEXT",
+                        help="categorise the errors of the change whose name holds TEXT (default: the"
+                        " reference)")
     parser.add_argument("--load", type=Path, default=None,
                         help="categorise the errors of a run saved with --save (no CV)")
     args = parser.parse_args()
@@ -525,6 +531,25 @@ def main() -> None:
         variants[twin_name] = Variant(rules=(
             ("decide", decide), ("same-key twins", twins(label_keys, frozenset.__eq__)),
             ("near twins", twins(label_keys, near))))
+    if args.item_prior:
+        from item_prior import GROUPS, columns
+        from rerank_skills import PriorColumns
+
+        prior = PriorColumns(runner, args.data, {r.id for r in rows}, texts)
+        index = {offer.id: o for o, offer in enumerate(dev)}
+
+        def extra(cands: Sequence[Candidate], X: numpy.ndarray, context: Context,
+                  names: tuple[str, ...]) -> numpy.ndarray:
+            o = index[context.id]
+            added = columns(prior.prior, cands, prior.clause_keys[o], prior.fiches[o], names)
+            return numpy.hstack([X, added])
+
+        for spec in args.item_prior:
+            names = tuple(n for group in spec.split(",") for n in GROUPS[group])
+            variants[f"+ item prior: {spec}"] = Variant(extra=partial(extra, names=names), names=names)
+    categorised = next((name for name in variants if args.categorise and args.categorise in name),
+                       next(iter(variants)))
+    print(f"errors categorised: {categorised}")
     before = PR(0, 0, 0, 0)
     totals = {name: PR(0, 0, 0, 0) for name in variants}
     ceilings = {name: PR(0, 0, 0, 0) for name in variants}
@@ -551,7 +576,7 @@ def main() -> None:
             for o in fold:
                 ceilings[name] = ceilings[name] + offer_item_pr(dev[o], {c.code for c in cands[o]})
                 counted[name] += len(cands[o])
-            if variant == Variant():  # the reference: its errors are categorised
+            if name == categorised:  # the reference, or the change asked for: its errors are categorised
                 for o in fold:
                     saved[o] = (judged[o], chosen_by[1])
             print(f"fold {number}: {name}: l2 {chosen_by[0]}, threshold {chosen_by[1]}, rule {chosen_by[2]}")
@@ -598,7 +623,8 @@ def report(
     missed = total.gold - total.found
     wrong = total.predicted - total.correct
     assert len(misses) == missed and len(wrongs) == wrong, (len(misses), missed, len(wrongs), wrong)
-    print(f"\nreference, held out: P {total.precision:.3f} R {total.recall:.3f} ({total.found}/{total.gold})")
+    print(f"\ncategorised, held out: P {total.precision:.3f} R {total.recall:.3f}"
+          f" ({total.found}/{total.gold})")
     table("misses (gold units not found)", MISS_CATEGORIES, Counter(c for c, *_ in misses), missed,
           {cat: [f"({oid}, {m.start}-{m.end}, {'/'.join(sorted(u))})" for c, oid, m, u in misses if c == cat]
            for cat in MISS_CATEGORIES}, examples)
