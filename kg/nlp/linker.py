@@ -22,7 +22,7 @@ word). Overlapping candidates compete for the words: the best keeps them.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
@@ -56,6 +56,13 @@ _LIST_WORD = re.compile(r"[,/]|et|ou")  # a token that does
 KEYED_WORDS = 262_144  # words whose key the linker keeps (then it starts afresh)
 # a prior's entries by the keys a partial match needs, their mask, and its tasks by any of their keys
 _Prior = tuple[dict[str, list[int]], "numpy.ndarray", dict[str, list[int]]]
+# Linker.scored_many's prune: (each clause's keyed words and key places, candidate entry numbers, their
+# clauses, coverage bounds) → the bounds, -1 for the candidates not to score
+Prune = Callable[
+    [Sequence[tuple[list[tuple[int, str, float]], dict[str, list[tuple[int, float]]]]], "numpy.ndarray",
+     "numpy.ndarray", "numpy.ndarray"],
+    "numpy.ndarray",
+]
 
 
 @dataclass(frozen=True)
@@ -404,11 +411,15 @@ class Linker:
         prior: frozenset[str] | None = None,
         sections: Sequence[str] | None = None,
         parts: Sequence[frozenset[str]] | None = None,
+        prune: Prune | None = None,
     ) -> list[tuple[list[tuple[int, str, float]], list[Scored]]]:
         """Each clause's keyed words and its candidates that pass the thresholds, *before* they compete
         for the words (what :meth:`link_many` then keeps): the candidates of the learned second stage
         (:mod:`kg.nlp.rerank`). ``parts`` (perf only): sets whose union is ``prior``, each one's index kept
         (the second stage's prior is three fiches' items, a new union per offer, of fiches met before).
+        ``prune`` (perf only, the second stage): given each clause's keyed words and key places, the
+        candidates' entry numbers, their clauses and coverage bounds, the bounds with -1 for the candidates
+        not to score (:meth:`kg.nlp.rerank.Generator.candidates` leaves out those its model cannot keep).
 
         >>> from kg.nlp.gazetteer import Gazetteer
         >>> rows = [("1", "Lecture de plan", "savoir"), ("2", "Plan", "savoir")]
@@ -489,7 +500,10 @@ class Linker:
             if self.prior_lone_word is not None or learning:
                 lone_prior = prior_mask[candidates_all] & numpy.array(lone, dtype=bool)
                 need_of = numpy.where(lone_prior, 0.0, need_of)
-        reaches = self._reachable(present, candidates_all, numpy.array(rows, dtype=numpy.int64), need_of)
+        row_of = numpy.array(rows, dtype=numpy.int64)
+        reaches = self._reachable(present, candidates_all, row_of, need_of)
+        if prune is not None:
+            reaches = prune(found, candidates_all, row_of, reaches)
         reach_list: list[float] = reaches.tolist()
         out: list[tuple[list[tuple[int, str, float]], list[Scored]]] = []
         for number, (tokens, (keyed, positions)) in enumerate(zip(clauses, found, strict=True)):
