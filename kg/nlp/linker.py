@@ -54,6 +54,7 @@ def same_places(tokens: Sequence[Token], start: int, other: Sequence[Token], oth
 _LIST_CUT = re.compile(r"[,/]|\bet\b|\bou\b")  # what separates the items of a list
 _LIST_WORD = re.compile(r"[,/]|et|ou")  # a token that does
 KEYED_WORDS = 262_144  # words whose key the linker keeps (then it starts afresh)
+CLAUSES_KEYED = 4_096  # token lists whose keyed words two linkers sharing words keep (then afresh)
 # a prior's entries by the keys a partial match needs, their mask, and its tasks by any of their keys
 _Prior = tuple[dict[str, list[int]], "numpy.ndarray", dict[str, list[int]]]
 # Linker.scored_many's prune: (each clause's keyed words and key places, candidate entry numbers, their
@@ -185,7 +186,8 @@ class Linker:
     assoc_score: float = 0.5  # the score of such a link (below the labels' matches, which win the words)
 
     def __post_init__(self) -> None:
-        self._texts: list[str] = []
+        self._tokens: Sequence[Token] = ()
+        self._keyed: list[tuple[int, str, float]] = []
         self._vocabulary = sorted(self.gazetteer.idf)
         # Perf only: the vocabulary by key length, so that a lookup scans only the lengths that can
         # reach the cutoff (same results as one scan of the whole sorted vocabulary).
@@ -207,6 +209,7 @@ class Linker:
         # Perf only: a word's key and weight factor (or ()), one dict lookup per word of a clause.
         self._keyed_words: dict[str, tuple[str, float] | tuple[()]] = {}
         self._keyed_for = self.fuzzy_word
+        self._clauses: dict[int, tuple[Sequence[Token], float, list[tuple[int, str, float]]]] | None = None
         self._by_code: dict[str, list[int]] = {}
         for number, entry in enumerate(self.gazetteer.entries):
             self._by_code.setdefault(entry.code, []).append(number)
@@ -296,6 +299,11 @@ class Linker:
             raise ValueError("share_words: another gazetteer or fuzzy_word keys words otherwise")
         self._keyed_words = other._keyed_words
         self._fuzzy = other._fuzzy
+        # the keyed words of a clause's token list, kept by identity (the second stage reads the very lists
+        # the first stage keyed, just before); the list is kept with them, so its id is not reused meanwhile
+        if other._clauses is None:
+            other._clauses = {}
+        self._clauses = other._clauses
 
     def _reachable(
         self, present: Sequence[Collection[str]], numbers: numpy.ndarray, rows: numpy.ndarray,
@@ -346,12 +354,22 @@ class Linker:
 
     def keyed(self, tokens: Sequence[Token]) -> list[tuple[int, str, float]]:
         """Content tokens as (token index, gazetteer key, weight factor 1 or 0.85 when fuzzy)."""
-        out = []
+        out: list[tuple[int, str, float]] = []
         known = self._keyed_words
         if self._keyed_for != self.fuzzy_word:  # the setting changed since the words were keyed
             known.clear()
             self._fuzzy.cache_clear()
             self._keyed_for = self.fuzzy_word
+            if self._clauses is not None:
+                self._clauses.clear()
+        clauses = self._clauses
+        if clauses is not None:  # the very token list keyed by the linker this one shares words with
+            hit = clauses.get(id(tokens))
+            if hit is not None and hit[0] is tokens and hit[1] == self.fuzzy_word:
+                return hit[2]
+            if len(clauses) >= CLAUSES_KEYED:
+                clauses.clear()
+            clauses[id(tokens)] = (tokens, self.fuzzy_word, out)  # (filled below; the list is never changed)
         for number, (_, _, text) in enumerate(tokens):
             found = known.get(text)
             if found is None:
@@ -469,7 +487,12 @@ class Linker:
                 if self.prior_lone_word is not None:
                     # perf only: the list items are looked for when a word could name a task of the prior
                     least, idf = self.prior_lone_word, self.gazetteer.idf
-                    wanted = {k for k in positions if any(k in t for t in prior_tasks) and idf[k] >= least}
+                    if len(prior_tasks) == 1:
+                        only = prior_tasks[0]
+                        wanted = {k for k in positions if k in only and idf[k] >= least}
+                    else:
+                        wanted = {k for k in positions
+                                  if idf[k] >= least and any(k in t for t in prior_tasks)}
                     if wanted:
                         alone = self._lone_keys(tokens, keyed, text, wanted)
                         for tasks in prior_tasks:
@@ -579,7 +602,7 @@ class Linker:
         ``one_word_savoir_away``; ``alone``: the keys of its one-word list items."""
         if not kept:
             return []
-        self._texts = [tokens[number][2] for number, _, _ in keyed]
+        self._tokens, self._keyed = tokens, keyed  # the words of a one-key label's match (_score)
         scored = []
         entries, weights = self.gazetteer.entries, self.gazetteer.weights
         idf = self.gazetteer.idf
@@ -745,7 +768,8 @@ class Linker:
                 return None
             # One stem is a weak clue (opérateur/opéras, assurer/assurances): the word itself
             # must read like the label's.
-            word = form_key(" ".join(inclusive_base(self._texts[u]) for u in used))
+            tokens, keyed = self._tokens, self._keyed
+            word = form_key(" ".join(inclusive_base(tokens[keyed[u][0]][2]) for u in used))
             if max(fuzz.ratio(word, form) for form in entry.contents or (entry.content,)) < self.single_word:
                 return None
         compactness = len(used) / width

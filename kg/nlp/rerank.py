@@ -298,7 +298,7 @@ class Generator:
             rank_of: dict[float, int] = {}  # a score's rank: how many items score more
             for place, (_, value) in enumerate(ranked):
                 rank_of.setdefault(value, place)
-            strength = {k: max(f for _, f in v) for k, v in positions.items()}  # a key's best weight factor
+            strength = _strength(positions)
             per_clause.append((keyed, strength))
             seen: set[str] = set()
             links = linked_by_clause.get(number, ())
@@ -459,6 +459,15 @@ class Generator:
         return tuple(values)
 
 
+def _strength(positions: Mapping[str, Sequence[tuple[int, float]]]) -> dict[str, float]:
+    """Each key's best weight factor among its places in a clause.
+
+    >>> _strength({"a": [(0, 1.0)], "b": [(1, 0.85), (3, 1.0)]})
+    {'a': 1.0, 'b': 1.0}
+    """
+    return {k: v[0][1] if len(v) == 1 else max([f for _, f in v]) for k, v in positions.items()}
+
+
 # The features of the span's text, computed last (Generator._span_features): each is in [0, 1].
 _SPAN_FEATURES = ("exact", "ratio", "token_set")
 _EXACT = FEATURES.index("exact")
@@ -549,6 +558,8 @@ class _Prefilter:
         self.generator_codes = generator._code_ids
         codes = self.generator_codes
         self.code_of = numpy.array([codes[e.code] for e in gazetteer.entries], dtype=numpy.int64)
+        # the entries of an item with several forms (entries)
+        self.forms = numpy.array([len(generator._by_code[e.code]) > 1 for e in gazetteer.entries], dtype=bool)
 
     def _clause_rows(
         self, per_clause: Iterable[dict[str, float]], count: int
@@ -591,7 +602,7 @@ class _Prefilter:
             return reach
         c = self.coef
         linker = self.linker
-        strengths = [{k: max(f for _, f in v) for k, v in positions.items()} for _, positions in found]
+        strengths = [_strength(positions) for _, positions in found]
         weights, owner, ids = self._clause_rows(strengths, len(found))
         entry_ids = numbers[valid]
         clause_ids = rows[valid]
@@ -639,12 +650,15 @@ class _Prefilter:
         count = len(self.code_of) + 1
         item = clause_ids * count + self.code_of[entry_ids]  # (clause, item) of each candidate
         code_ids = self.generator_codes
-        kept = [row * count + code_ids[code] for row, codes in enumerate(protected) for code in codes
-                if code in code_ids]
-        alive = numpy.concatenate([item[~hopeless], numpy.array(kept, dtype=numpy.int64)])
-        hopeless &= ~numpy.isin(item, alive)
+        # (clause, item) pairs not to leave out: linked there, or another form of the item is not hopeless
+        # (perf: a set, numpy.isin costs more at ~100 candidates; most items have one form)
+        alive = {row * count + code_ids[code] for row, codes in enumerate(protected) for code in codes
+                 if code in code_ids}
+        alive.update(item[~hopeless & self.forms[entry_ids]].tolist())
         out = reach.copy()
-        out[valid[hopeless]] = -1.0
+        for place, pair in zip(valid[hopeless].tolist(), item[hopeless].tolist(), strict=True):
+            if pair not in alive:
+                out[place] = -1.0
         return out
 
     def keep(
