@@ -113,7 +113,7 @@ def test_a_prior_given_as_parts_and_the_scores_given_their_clause_strengths_chan
         once = all(len(v) == 1 for v in positions.values())
         single = {k: v[0][0] for k, v in positions.items()} if once else None
         repeated += not once
-        linker._texts = [tokens[n][2] for n, _, _ in keyed]
+        linker._tokens, linker._keyed = tokens, keyed  # what _scored sets for _score
         for number, entry in enumerate(gazetteer.entries):
             if not entry.keyset & positions.keys():
                 continue
