@@ -335,7 +335,7 @@ def test_the_switch_on_without_the_model_file_says_so(
 
     monkeypatch.setattr(kg.nlp.pipeline, "RERANK", True)
     monkeypatch.setattr(kg.nlp.rerank, "MODEL_FILE", tmp_path / "rerank-model.json")
-    with pytest.raises(FileNotFoundError, match="PASSERELLES_NLP_RERANK=1 but the second stage's model file"):
+    with pytest.raises(FileNotFoundError, match="second stage is on but its model file"):
         kg.nlp.pipeline.load_pipeline(gazetteer)
     shipped = Path(kg.nlp.rerank.__file__).with_name("rerank-model.json")
     monkeypatch.setattr(kg.nlp.rerank, "MODEL_FILE", shipped)
@@ -359,7 +359,7 @@ def test_build_with_the_switch_on_and_no_model_file_stops_first_with_the_cause(
     store = tmp_path / "store"
     result = CliRunner().invoke(app, ["build", "--store", str(store)])
     assert result.exit_code == 1, result.output
-    assert "PASSERELLES_NLP_RERANK=1 but the second stage's model file" in result.output
+    assert "second stage is on but its model file" in result.output
     assert "cannot write" not in result.output and "records" not in result.output  # no source was read
     assert not store.exists() or not any(store.iterdir())
 

@@ -906,20 +906,21 @@ def decide(
 
 
 MODEL_FILE = Path(__file__).with_name("rerank-model.json")  # written by benchmarks/rerank_skills.py --write
-SETTING = "PASSERELLES_NLP_RERANK"  # "1": the second stage decides the links (off by default: its cost)
+SETTING = "PASSERELLES_NLP_RERANK"  # the second stage decides the links unless it is "0" (on by default)
 
 
 def wanted(environ: Mapping[str, str] = os.environ) -> bool:
-    """Whether the second stage is asked for (``PASSERELLES_NLP_RERANK=1``).
+    """Whether the second stage decides the links: yes unless ``PASSERELLES_NLP_RERANK=0`` (on by default
+    since session 10, when it became cheap enough: docs/readme/rrfast.md).
 
     >>> wanted({}), wanted({"PASSERELLES_NLP_RERANK": "1"}), wanted({"PASSERELLES_NLP_RERANK": "0"})
-    (False, True, False)
+    (True, True, False)
     """
-    return environ.get(SETTING, "") == "1"
+    return environ.get(SETTING, "1").strip() != "0"
 
 
 class ModelFileMissing(FileNotFoundError):
-    """The second stage is asked for and its model file is missing: a set-up error, not an I/O one."""
+    """The second stage is on and its model file is missing: a set-up error, not an I/O one."""
 
 
 def require_model(path: Path | None = None) -> Path:
@@ -930,14 +931,14 @@ def require_model(path: Path | None = None) -> Path:
     >>> require_model(Path("/no/m.json"))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    kg.nlp.rerank.ModelFileMissing: PASSERELLES_NLP_RERANK=1 but ... /no/m.json is missing: ...
+    kg.nlp.rerank.ModelFileMissing: the skill linker's second stage is on but .../no/m.json is missing: ...
     """
     path = MODEL_FILE if path is None else path
     if not path.is_file():
         raise ModelFileMissing(
-            f"{SETTING}=1 but the second stage's model file {path} is missing: reinstall "
+            f"the skill linker's second stage is on but its model file {path} is missing: reinstall "
             "the package (it ships kg/nlp/rerank-model.json), write it with "
-            f"benchmarks/rerank_skills.py --write, or unset {SETTING}"
+            f"benchmarks/rerank_skills.py --write, or set {SETTING}=0 (the first stage alone)"
         )
     return path
 
@@ -967,7 +968,7 @@ class Reranker:
         >>> Reranker.shipped(Gazetteer.from_rows([]), path=Path("/no/m.json"))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        kg.nlp.rerank.ModelFileMissing: PASSERELLES_NLP_RERANK=1 but ... /no/m.json is missing: ...
+        kg.nlp.rerank.ModelFileMissing: the skill linker's second stage is on ... /no/m.json is missing: ...
         """
         return cls(Generator(gazetteer, titles=titles), Model.load(require_model(path)))
 
