@@ -527,12 +527,16 @@ class Linker:
         reaches = self._reachable(present, candidates_all, row_of, need_of)
         if prune is not None:
             reaches = prune(found, candidates_all, row_of, reaches)
-        reach_list: list[float] = reaches.tolist()
+        # the candidates within reach, in order, and where each clause's start among them (perf only: most of
+        # the second stage's are not, once pruned)
+        within = numpy.flatnonzero(reaches >= 0)
+        kept_numbers: list[int] = candidates_all[within].tolist()
+        kept_reach: list[float] = reaches[within].tolist()
+        bounds: list[int] = numpy.searchsorted(within, starts).tolist()
         out: list[tuple[list[tuple[int, str, float]], list[Scored]]] = []
         for number, (tokens, (keyed, positions)) in enumerate(zip(clauses, found, strict=True)):
-            first, last = starts[number], starts[number + 1]
-            pairs = zip(numbers[first:last], reach_list[first:last], strict=True)
-            kept = [(n, r) for n, r in pairs if r >= 0]
+            first, last = bounds[number], bounds[number + 1]
+            kept = list(zip(kept_numbers[first:last], kept_reach[first:last], strict=True))
             away = sections is not None and sections[number] in self.one_word_savoir_away
             out.append(
                 (keyed, self._scored(

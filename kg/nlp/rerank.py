@@ -602,10 +602,13 @@ class _Prefilter:
             return reach
         c = self.coef
         linker = self.linker
-        strengths = [_strength(positions) for _, positions in found]
-        weights, owner, ids = self._clause_rows(strengths, len(found))
         entry_ids = numbers[valid]
-        clause_ids = rows[valid]
+        # the clauses with candidates within reach, each given a row (perf only: the others are not read)
+        used, clause_ids = numpy.unique(rows[valid], return_inverse=True)
+        chosen = used.tolist()
+        weights, owner, ids = self._clause_rows([_strength(found[n][1]) for n in chosen], len(chosen))
+        found = [found[n] for n in chosen]
+        sections = [sections[n] for n in chosen]
         keys = linker._keys_padded[entry_ids]
         found_idf = weights[0][clause_ids[:, None], keys]
         found_sum = found_idf.sum(axis=1)
@@ -652,7 +655,7 @@ class _Prefilter:
         code_ids = self.generator_codes
         # (clause, item) pairs not to leave out: linked there, or another form of the item is not hopeless
         # (perf: a set, numpy.isin costs more at ~100 candidates; most items have one form)
-        alive = {row * count + code_ids[code] for row, codes in enumerate(protected) for code in codes
+        alive = {row * count + code_ids[code] for row, n in enumerate(chosen) for code in protected[n]
                  if code in code_ids}
         alive.update(item[~hopeless & self.forms[entry_ids]].tolist())
         out = reach.copy()
