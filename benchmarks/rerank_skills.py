@@ -62,7 +62,9 @@ from kg.nlp.rerank import (  # noqa: E402
     BASE_FEATURES,
     BIN_FEATURES,
     FEATURES,
+    FIRST_STAGE_FEATURES,
     LIBERAL,
+    OTHERS_FEATURES,
     OVERLAP_FEATURES,
     RATE_FEATURES,
     Candidate,
@@ -293,6 +295,11 @@ def main() -> None:
     parser.add_argument("--item-prior", action="store_true",
                         help="the reference beside the item prior learned from the recruiters' ticked"
                         " competences (benchmarks/item_prior.py), each feature group alone and together")
+    parser.add_argument("--all-features", action="store_true",
+                        help="with --test/--write: the model over all of BASE_FEATURES (shipped before"
+                        " session 10) instead of without best_other, margin, rank (OTHERS_FEATURES: they"
+                        " make the liberal linker score every candidate; without them the CV lost 2 of 461"
+                        " units and gained 0.019 of precision, docs/readme/rrfast.md)")
     parser.add_argument("--rates", action="store_true",
                         help="with --test/--write: the model with the learned item rates (shipped in session"
                         " 8; on the 63 DEV offers of session 9 they lower the CV figures, so not by default)")
@@ -315,6 +322,11 @@ def main() -> None:
     order, folds = cv_folds(len(dev))
     without_linked = tuple(f for f in BASE_FEATURES if f != "linked")
     no_fiche = tuple(f for f in BASE_FEATURES if not f.startswith("fiche"))
+    # perf (docs/readme/rrfast.md): features that need every candidate's score (the liberal linker must
+    # then score all of them), and those that need the first stage (it must then run)
+    no_others = tuple(f for f in BASE_FEATURES if f not in OTHERS_FEATURES)
+    no_first = tuple(f for f in BASE_FEATURES if f not in FIRST_STAGE_FEATURES)
+    neither = tuple(f for f in no_others if f not in FIRST_STAGE_FEATURES)
     # variant name → (prior fiches of the liberal linker, features, candidate filter)
     keep_all: Callable[[Candidate], bool] = lambda c: True  # noqa: E731
     only_linked: Callable[[Candidate], bool] = lambda c: c.features[FEATURES.index("linked")] > 0  # noqa: E731
@@ -331,6 +343,13 @@ def main() -> None:
         "liberal, 3 fiches, all features, positive if accepted anywhere in the offer":
             (3, BASE_FEATURES, keep_all, True, none),
         "liberal, 1 fiche, all features": (1, BASE_FEATURES, keep_all, False, none),
+        "liberal, 3 fiches, without best_other, margin, rank": (3, no_others, keep_all, False, none),
+        "liberal, 3 fiches, without best_other, margin, rank + item rates (learned on the training folds)":
+            (3, no_others, keep_all, False, frozenset({"rates"})),
+        "liberal, 3 fiches, no first stage (without `linked`, nor its links as candidates)":
+            (3, no_first, keep_all, False, frozenset({"no-links"})),
+        "liberal, 3 fiches, no first stage, without best_other, margin, rank":
+            (3, neither, keep_all, False, frozenset({"no-links"})),
         "the linker's links only (a filter), all features": (3, BASE_FEATURES, only_linked, False, none),
         "liberal, 3 fiches, all features + item rates (learned on the training folds)":
             (3, BASE_FEATURES, keep_all, False, frozenset({"rates"})),
@@ -370,10 +389,12 @@ def main() -> None:
         train_offers = [o for o in order if o not in fold]
         point = defaults if args.quick else ascend(runner, defaults, train_offers)
         held_before = held_before + pooled(runner.counts(point), fold)
-        found_by = {f: offer_candidates(runner, generators[f], texts, links(point)) for f in (1, 3)
-                    if any(v[0] == f for v in variants.values())}
+        found_by = {(f, bare): offer_candidates(runner, generators[f], texts,
+                                                [[] for _ in dev] if bare else links(point))
+                    for f in (1, 3) for bare in (False, True)
+                    if any(v[0] == f and ("no-links" in v[4]) == bare for v in variants.values())}
         for name, (fiches, features, keep, anywhere, extras) in variants.items():
-            cands = [[c for c in found if keep(c)] for found in found_by[fiches]]
+            cands = [[c for c in found if keep(c)] for found in found_by[fiches, "no-links" in extras]]
             X, y = data(dev, cands, features, anywhere, extras)
             names = (tuple(features) + (BIN_FEATURES if "bins" in extras else ())
                      + (OVERLAP_FEATURES if "overlap" in extras else ()))
@@ -425,9 +446,12 @@ def main() -> None:
 
     if args.test or args.write:
         overall = ascend(runner, defaults, order)
-        # the shipped variant: "liberal, 3 fiches, all features" (with --rates: "… + item rates (learned on
-        # the training folds)", the variant shipped when DEV had 45 offers)
-        fiches, features = 3, BASE_FEATURES
+        # the shipped variant: "liberal, 3 fiches, without best_other, margin, rank" (--all-features: "…, all
+        # features", shipped in sessions 8-9; with --rates: "… + item rates (learned on the training folds)",
+        # the variant shipped when DEV had 45 offers)
+        fiches = 3
+        features = BASE_FEATURES if args.all_features else tuple(f for f in BASE_FEATURES
+                                                                 if f not in OTHERS_FEATURES)
         names = (*features, *RATE_FEATURES) if args.rates else tuple(features)
         # the model with the links of the settings chosen on all DEV, and the shipped one (the links of the
         # shipped defaults, as the extraction runs it)

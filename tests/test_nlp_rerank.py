@@ -14,6 +14,7 @@ from kg.nlp.rerank import (
     BASE_FEATURES,
     FEATURES,
     LIBERAL,
+    OTHERS_FEATURES,
     RATE_FEATURES,
     SECTIONS,
     Candidate,
@@ -334,7 +335,7 @@ def test_the_switch_on_without_the_model_file_says_so(
 
     monkeypatch.setattr(kg.nlp.pipeline, "RERANK", True)
     monkeypatch.setattr(kg.nlp.rerank, "MODEL_FILE", tmp_path / "rerank-model.json")
-    with pytest.raises(FileNotFoundError, match="PASSERELLES_NLP_RERANK=1 but the second stage's model file"):
+    with pytest.raises(FileNotFoundError, match="second stage is on but its model file"):
         kg.nlp.pipeline.load_pipeline(gazetteer)
     shipped = Path(kg.nlp.rerank.__file__).with_name("rerank-model.json")
     monkeypatch.setattr(kg.nlp.rerank, "MODEL_FILE", shipped)
@@ -358,7 +359,7 @@ def test_build_with_the_switch_on_and_no_model_file_stops_first_with_the_cause(
     store = tmp_path / "store"
     result = CliRunner().invoke(app, ["build", "--store", str(store)])
     assert result.exit_code == 1, result.output
-    assert "PASSERELLES_NLP_RERANK=1 but the second stage's model file" in result.output
+    assert "second stage is on but its model file" in result.output
     assert "cannot write" not in result.output and "records" not in result.output  # no source was read
     assert not store.exists() or not any(store.iterdir())
 
@@ -425,3 +426,61 @@ def test_a_clause_met_again_gets_the_same_candidates_and_a_changed_setting_is_no
     assert changed == other.candidates(clauses_of(second), second, predicted)
     generator.forget()
     assert not generator._memo
+
+
+def test_the_early_bound_leaves_out_only_candidates_the_model_cannot_keep() -> None:
+    """Generator.early (perf only): the candidates the liberal linker does not even score are hopeless
+    whatever their window, so a model that reads no other candidate's score gets the same candidates with
+    and without it; an item with two forms (two entries) is left out only with both."""
+    rows = [*ROWS, ("200", "Gestion de stock et inventaire", "savoir"),
+            ("101", "Emballer les produits", "savoir-faire"),
+            ("500", "Réception des marchandises", "savoir-faire"), ("600", "Préparation", "savoir")]
+    fiches = [*FICHES, ("N1103", "500"), ("N1101", "600")]
+    gazetteer = Gazetteer.from_rows(rows, (), fiches)
+    texts = [
+        "Préparer les commandes; gestion du stock et de l'inventaire; conditionner et emballer les produits",
+        "Préparation des commandes et gestion des stocks; chariot; réception, contrôle, emballage",
+        "Vous préparez les commandes, gérez le stock et conduisez le chariot élévateur; rigueur et précision",
+    ]
+    names = (*(f for f in BASE_FEATURES if f not in OTHERS_FEATURES), *RATE_FEATURES)
+    rng = numpy.random.default_rng(11)
+    early_out = kept_total = 0
+    for seed in range(16):
+        model = Model(names, tuple(rng.normal(scale=0.3, size=len(names)).tolist()),
+                      tuple(rng.uniform(0.5, 2.0, size=len(names)).tolist()),
+                      tuple(rng.normal(scale=1.5, size=len(names)).tolist()), float(rng.normal(scale=2.0)),
+                      float(rng.uniform(0.1, 0.9)), (("100", 0.8, 1.0),), 0.2)
+        for text in texts:
+            for section in SECTIONS:
+                clauses = clauses_of(text, section)
+                # (the tiny gazetteer's idf are low: one-word list items name a task only with a low floor)
+                for predicted, lone in (([("N1103", 0.8), ("N1101", 0.5)], 0.5), ([("N1101", 0.9)], 5.0)):
+                    shipped = Linker(gazetteer).link_many([c[2] for c in clauses], text)
+                    linked = [m for found in shipped for m in found]
+                    settings = {**LIBERAL, "prior_lone_word": lone}
+                    late = Generator(gazetteer, fiches=2, settings=settings, early=False)
+                    expected = late.candidates(clauses, text, predicted, linked, model)
+                    early = Generator(gazetteer, fiches=2, settings=settings)
+                    got = early.candidates(clauses, text, predicted, linked, model)
+                    # the same candidates, the same values of the features the model reads (best_other, margin
+                    # and rank, not read, are those among the candidates scored)
+                    assert [(c.clause, c.code, c.start, c.end, c.used) for c in got] == [
+                        (c.clause, c.code, c.start, c.end, c.used) for c in expected]
+                    if got:
+                        assert numpy.array_equal(model.rows(got), model.rows(expected)), (seed, text, section)
+                    early_out += sum(len(found[2][1]) for found in late._memo.values()) - sum(
+                        len(found[2][1]) for found in early._memo.values())
+                    kept_total += len(got)
+    assert early_out > 0 and kept_total > 0  # some are left out before their window, some candidates kept
+
+
+def test_the_early_bound_is_off_when_the_model_reads_the_other_candidates(gazetteer: Gazetteer) -> None:
+    model = Model(BASE_FEATURES, (0.0,) * len(BASE_FEATURES), (1.0,) * len(BASE_FEATURES),
+                  (0.1,) * len(BASE_FEATURES), 0.0, 0.5)
+    generator = Generator(gazetteer)
+    assert generator._early(model, [0.8]) is None
+    reduced = tuple(f for f in BASE_FEATURES if f not in OTHERS_FEATURES)
+    other = Model(reduced, (0.0,) * len(reduced), (1.0,) * len(reduced), (0.1,) * len(reduced), 0.0, 0.5)
+    assert generator._early(other, [0.8, 0.5]) is not None
+    assert generator._early(other, [0.5, 0.8]) is None  # fiche_score could pass 1: no early bound
+    assert Generator(gazetteer, early=False)._early(other, [0.8]) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+import pytest
 from rapidfuzz import fuzz, process
 
 from kg.nlp.gazetteer import Gazetteer
@@ -40,10 +41,19 @@ def test_accent_folding_matches_whole_string_nfkd() -> None:
     assert word_key("Réalisation") == "realis"
 
 
-def test_a_repost_gets_the_results_of_its_first_copy_without_being_processed_again() -> None:
+@pytest.mark.parametrize("stage", ["first", "second"])
+def test_a_repost_gets_the_results_of_its_first_copy_without_being_processed_again(
+    stage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kg.nlp.pipeline
     from kg.nlp.occupation import OccupationModel
     from kg.nlp.offers import Offer
     from kg.nlp.pipeline import Extractor, load_pipeline
+    from kg.nlp.rerank import Generator, Model, Reranker
+
+    # the first stage alone (PASSERELLES_NLP_RERANK=0), or the second with a model that keeps every candidate
+    # (the shipped one, fitted on the real gazetteer, keeps nothing of this two-item one)
+    monkeypatch.setattr(kg.nlp.pipeline, "RERANK", stage == "second")
 
     gazetteer = Gazetteer.from_rows(
         [("100596", "Techniques de maçonnerie", "savoir"),
@@ -60,7 +70,12 @@ def test_a_repost_gets_the_results_of_its_first_copy_without_being_processed_aga
             calls.append(title)
             return model.predict(title, text, k)
 
-    extractor = Extractor(load_pipeline(gazetteer), Counting())
+    nlp = load_pipeline(gazetteer)
+    if stage == "second":
+        component = nlp.get_pipe("pas_skill_linker")
+        keep_all = Model(("score",), (0.0,), (1.0,), (0.0,), 9.0, 0.5)
+        component.reranker = Reranker(Generator(gazetteer), keep_all)
+    extractor = Extractor(nlp, Counting())
     text = "Profil :\n- Techniques de maçonnerie\n- Pose de bardage bois et enduits chaux"
     first = {"id": "1", "intitule": "Maçon H/F", "description": text, "romeCode": "F1703",
              "lieuTravail": {"commune": "14047"}}
@@ -113,7 +128,7 @@ def test_a_prior_given_as_parts_and_the_scores_given_their_clause_strengths_chan
         once = all(len(v) == 1 for v in positions.values())
         single = {k: v[0][0] for k, v in positions.items()} if once else None
         repeated += not once
-        linker._texts = [tokens[n][2] for n, _, _ in keyed]
+        linker._tokens, linker._keyed = tokens, keyed  # what _scored sets for _score
         for number, entry in enumerate(gazetteer.entries):
             if not entry.keyset & positions.keys():
                 continue

@@ -22,7 +22,7 @@ word). Overlapping candidates compete for the words: the best keeps them.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
@@ -54,8 +54,16 @@ def same_places(tokens: Sequence[Token], start: int, other: Sequence[Token], oth
 _LIST_CUT = re.compile(r"[,/]|\bet\b|\bou\b")  # what separates the items of a list
 _LIST_WORD = re.compile(r"[,/]|et|ou")  # a token that does
 KEYED_WORDS = 262_144  # words whose key the linker keeps (then it starts afresh)
+CLAUSES_KEYED = 4_096  # token lists whose keyed words two linkers sharing words keep (then afresh)
 # a prior's entries by the keys a partial match needs, their mask, and its tasks by any of their keys
 _Prior = tuple[dict[str, list[int]], "numpy.ndarray", dict[str, list[int]]]
+# Linker.scored_many's prune: (each clause's keyed words and key places, candidate entry numbers, their
+# clauses, coverage bounds) → the bounds, -1 for the candidates not to score
+Prune = Callable[
+    [Sequence[tuple[list[tuple[int, str, float]], dict[str, list[tuple[int, float]]]]], "numpy.ndarray",
+     "numpy.ndarray", "numpy.ndarray"],
+    "numpy.ndarray",
+]
 
 
 @dataclass(frozen=True)
@@ -178,7 +186,8 @@ class Linker:
     assoc_score: float = 0.5  # the score of such a link (below the labels' matches, which win the words)
 
     def __post_init__(self) -> None:
-        self._texts: list[str] = []
+        self._tokens: Sequence[Token] = ()
+        self._keyed: list[tuple[int, str, float]] = []
         self._vocabulary = sorted(self.gazetteer.idf)
         # Perf only: the vocabulary by key length, so that a lookup scans only the lengths that can
         # reach the cutoff (same results as one scan of the whole sorted vocabulary).
@@ -200,6 +209,7 @@ class Linker:
         # Perf only: a word's key and weight factor (or ()), one dict lookup per word of a clause.
         self._keyed_words: dict[str, tuple[str, float] | tuple[()]] = {}
         self._keyed_for = self.fuzzy_word
+        self._clauses: dict[int, tuple[Sequence[Token], float, list[tuple[int, str, float]]]] | None = None
         self._by_code: dict[str, list[int]] = {}
         for number, entry in enumerate(self.gazetteer.entries):
             self._by_code.setdefault(entry.code, []).append(number)
@@ -289,6 +299,11 @@ class Linker:
             raise ValueError("share_words: another gazetteer or fuzzy_word keys words otherwise")
         self._keyed_words = other._keyed_words
         self._fuzzy = other._fuzzy
+        # the keyed words of a clause's token list, kept by identity (the second stage reads the very lists
+        # the first stage keyed, just before); the list is kept with them, so its id is not reused meanwhile
+        if other._clauses is None:
+            other._clauses = {}
+        self._clauses = other._clauses
 
     def _reachable(
         self, present: Sequence[Collection[str]], numbers: numpy.ndarray, rows: numpy.ndarray,
@@ -339,12 +354,22 @@ class Linker:
 
     def keyed(self, tokens: Sequence[Token]) -> list[tuple[int, str, float]]:
         """Content tokens as (token index, gazetteer key, weight factor 1 or 0.85 when fuzzy)."""
-        out = []
+        out: list[tuple[int, str, float]] = []
         known = self._keyed_words
         if self._keyed_for != self.fuzzy_word:  # the setting changed since the words were keyed
             known.clear()
             self._fuzzy.cache_clear()
             self._keyed_for = self.fuzzy_word
+            if self._clauses is not None:
+                self._clauses.clear()
+        clauses = self._clauses
+        if clauses is not None:  # the very token list keyed by the linker this one shares words with
+            hit = clauses.get(id(tokens))
+            if hit is not None and hit[0] is tokens and hit[1] == self.fuzzy_word:
+                return hit[2]
+            if len(clauses) >= CLAUSES_KEYED:
+                clauses.clear()
+            clauses[id(tokens)] = (tokens, self.fuzzy_word, out)  # (filled below; the list is never changed)
         for number, (_, _, text) in enumerate(tokens):
             found = known.get(text)
             if found is None:
@@ -404,11 +429,15 @@ class Linker:
         prior: frozenset[str] | None = None,
         sections: Sequence[str] | None = None,
         parts: Sequence[frozenset[str]] | None = None,
+        prune: Prune | None = None,
     ) -> list[tuple[list[tuple[int, str, float]], list[Scored]]]:
         """Each clause's keyed words and its candidates that pass the thresholds, *before* they compete
         for the words (what :meth:`link_many` then keeps): the candidates of the learned second stage
         (:mod:`kg.nlp.rerank`). ``parts`` (perf only): sets whose union is ``prior``, each one's index kept
         (the second stage's prior is three fiches' items, a new union per offer, of fiches met before).
+        ``prune`` (perf only, the second stage): given each clause's keyed words and key places, the
+        candidates' entry numbers, their clauses and coverage bounds, the bounds with -1 for the candidates
+        not to score (:meth:`kg.nlp.rerank.Generator.candidates` leaves out those its model cannot keep).
 
         >>> from kg.nlp.gazetteer import Gazetteer
         >>> rows = [("1", "Lecture de plan", "savoir"), ("2", "Plan", "savoir")]
@@ -458,7 +487,12 @@ class Linker:
                 if self.prior_lone_word is not None:
                     # perf only: the list items are looked for when a word could name a task of the prior
                     least, idf = self.prior_lone_word, self.gazetteer.idf
-                    wanted = {k for k in positions if any(k in t for t in prior_tasks) and idf[k] >= least}
+                    if len(prior_tasks) == 1:
+                        only = prior_tasks[0]
+                        wanted = {k for k in positions if k in only and idf[k] >= least}
+                    else:
+                        wanted = {k for k in positions
+                                  if idf[k] >= least and any(k in t for t in prior_tasks)}
                     if wanted:
                         alone = self._lone_keys(tokens, keyed, text, wanted)
                         for tasks in prior_tasks:
@@ -489,13 +523,20 @@ class Linker:
             if self.prior_lone_word is not None or learning:
                 lone_prior = prior_mask[candidates_all] & numpy.array(lone, dtype=bool)
                 need_of = numpy.where(lone_prior, 0.0, need_of)
-        reaches = self._reachable(present, candidates_all, numpy.array(rows, dtype=numpy.int64), need_of)
-        reach_list: list[float] = reaches.tolist()
+        row_of = numpy.array(rows, dtype=numpy.int64)
+        reaches = self._reachable(present, candidates_all, row_of, need_of)
+        if prune is not None:
+            reaches = prune(found, candidates_all, row_of, reaches)
+        # the candidates within reach, in order, and where each clause's start among them (perf only: most of
+        # the second stage's are not, once pruned)
+        within = numpy.flatnonzero(reaches >= 0)
+        kept_numbers: list[int] = candidates_all[within].tolist()
+        kept_reach: list[float] = reaches[within].tolist()
+        bounds: list[int] = numpy.searchsorted(within, starts).tolist()
         out: list[tuple[list[tuple[int, str, float]], list[Scored]]] = []
         for number, (tokens, (keyed, positions)) in enumerate(zip(clauses, found, strict=True)):
-            first, last = starts[number], starts[number + 1]
-            pairs = zip(numbers[first:last], reach_list[first:last], strict=True)
-            kept = [(n, r) for n, r in pairs if r >= 0]
+            first, last = bounds[number], bounds[number + 1]
+            kept = list(zip(kept_numbers[first:last], kept_reach[first:last], strict=True))
             away = sections is not None and sections[number] in self.one_word_savoir_away
             out.append(
                 (keyed, self._scored(
@@ -565,7 +606,7 @@ class Linker:
         ``one_word_savoir_away``; ``alone``: the keys of its one-word list items."""
         if not kept:
             return []
-        self._texts = [tokens[number][2] for number, _, _ in keyed]
+        self._tokens, self._keyed = tokens, keyed  # the words of a one-key label's match (_score)
         scored = []
         entries, weights = self.gazetteer.entries, self.gazetteer.weights
         idf = self.gazetteer.idf
@@ -731,7 +772,8 @@ class Linker:
                 return None
             # One stem is a weak clue (opérateur/opéras, assurer/assurances): the word itself
             # must read like the label's.
-            word = form_key(" ".join(inclusive_base(self._texts[u]) for u in used))
+            tokens, keyed = self._tokens, self._keyed
+            word = form_key(" ".join(inclusive_base(tokens[keyed[u][0]][2]) for u in used))
             if max(fuzz.ratio(word, form) for form in entry.contents or (entry.content,)) < self.single_word:
                 return None
         compactness = len(used) / width

@@ -74,11 +74,12 @@ PRIOR_FICHES = 1  # predicted fiches whose items are the linker's prior (benchma
 # the next fiches (up to 3) also give the prior when their score is at least this share of the top one
 # (None: off; kg.nlp.linker.prior_fiches, chosen by CV in benchmarks/tune_linker.py)
 PRIOR_MARGIN: float | None = None
-# The learned second stage (kg.nlp.rerank) decides the links when PASSERELLES_NLP_RERANK=1, its model file
-# is there and the doc has its occupation candidates (the extraction; tune_linker.py and the bloc linking
-# use the first stage alone). Off by default: it costs ~7 ms per offer, the cold extraction falling from ~105
-# to ~66 offers per CPU-second (docs/guides/skill-second-stage-cost.md,
-# docs/guides/skill-linking-second-stage.md). On without the model file: FileNotFoundError
+# The learned second stage (kg.nlp.rerank) decides the links unless PASSERELLES_NLP_RERANK=0, when the doc has
+# its occupation candidates (the extraction; tune_linker.py and the bloc linking use the first stage alone).
+# On by default since session 10: refitted without the features that read every candidate's score, it leaves
+# out most candidates before scoring them, and the cold extraction stays above 100 offers per CPU-second
+# (docs/readme/rrfast.md; docs/guides/skill-linking-second-stage.md). On without the model file:
+# FileNotFoundError
 RERANK = wanted()
 EMERGING_SECTIONS = frozenset({"missions", "profile", "qualities"})
 MEMO_SIZE = 100_000  # clauses whose results the linker component keeps (then it starts afresh)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -32,7 +32,7 @@ import numpy
 from rapidfuzz import fuzz
 
 from kg.nlp.gazetteer import Entry, Gazetteer
-from kg.nlp.linker import Linker, Mention, Scored, Token, same_places
+from kg.nlp.linker import Linker, Mention, Prune, Scored, Token, same_places
 from kg.nlp.text import form_key, normalise_phrase
 
 KINDS = ("savoir-faire", "savoir", "savoir-etre", "macro-competence")
@@ -70,12 +70,18 @@ FEATURES: tuple[str, ...] = (
     "linked_elsewhere",  # the shipped linker links the item in another clause of the offer
     "fiche_linked",  # log(1 + the offer's linked items that the item's best predicted fiche lists)
 )
+# a clause's keyed words and its keys' (place, weight factor) in them (Linker.scored_many)
+_Keyed = tuple[list[tuple[int, str, float]], dict[str, list[tuple[int, float]]]]
 MEMO_SIZE = 100_000  # clauses whose liberal candidates the generator keeps (then it starts afresh)
 # The Linker fields a clause's candidates depend on (the gazetteer and the synonym and association tables
 # come with the instance)
 _SETTINGS = tuple(f.name for f in fields(Linker) if f.name not in {"gazetteer", "synonyms", "associations"})
 # The features of the shipped model (kg/nlp/rerank-model.json names its own; these are the first ones)
 BASE_FEATURES = FEATURES[: FEATURES.index("linked") + 1]
+# The features that read the other candidates of the clause (the liberal linker must score them all)
+OTHERS_FEATURES = ("best_other", "margin", "rank")
+# The features that read the shipped (first-stage) linker's links (it must run before the second stage)
+FIRST_STAGE_FEATURES = ("linked", "linked_elsewhere", "fiche_linked")
 
 # The liberal first stage: every threshold of the shipped linker loosened (benchmarks/rerank_skills.py).
 LIBERAL = {
@@ -116,6 +122,9 @@ class Generator:
     fiches: int = 3
     settings: Mapping[str, object] = field(default_factory=lambda: dict(LIBERAL))
     titles: frozenset[str] = frozenset()
+    # perf only: leave out the hopeless candidates before the liberal linker scores them when the model
+    # allows it (_Prefilter.early); False: after (the same candidates; tests compare the two)
+    early: bool = True
 
     def __post_init__(self) -> None:
         self.linker = Linker(self.gazetteer, **self.settings)  # type: ignore[arg-type]
@@ -127,6 +136,7 @@ class Generator:
         self._by_code: dict[str, list[int]] = {}
         for number, entry in enumerate(self.gazetteer.entries):
             self._by_code.setdefault(entry.code, []).append(number)
+        self._code_ids = {code: number for number, code in enumerate(self._by_code)}
         # perf only: an entry's own features, once looked up (_entry_features); per offer, an item's fiche
         # features; a section's
         self._static: dict[int, tuple[float, str, float, tuple[float, ...], float]] = {}
@@ -145,9 +155,12 @@ class Generator:
 
     def _scored_all(
         self, clauses: Sequence[tuple[int, int, list[Token], str]], text: str, prior: frozenset[str],
-        lists: Sequence[frozenset[str]], top: tuple[str, ...],
+        lists: Sequence[frozenset[str]], top: tuple[str, ...], early: _Prefilter | None = None,
+        protected: Sequence[frozenset[str]] = (),
     ) -> list[tuple[list[tuple[int, str, float]], list[Scored]]]:
-        """The liberal linker's keyed words and candidates of each clause (:meth:`Linker.scored_many`).
+        """The liberal linker's keyed words and candidates of each clause (:meth:`Linker.scored_many`);
+        with ``early``, but the candidates it finds hopeless before their window (:meth:`_Prefilter.early`;
+        ``protected``: per clause, the items the shipped linker links there, never left out).
 
         Perf only: a clause met before (8 % of the 10,742 clauses of the 610 real offers: an employer's
         boilerplate under the same three fiches) with the same words at the same places, the same
@@ -160,17 +173,29 @@ class Generator:
         linker = self.linker
         state = (id(linker), *(getattr(linker, name) for name in _SETTINGS))
         settings = self._setting_ids.setdefault(state, len(self._setting_ids))
-        for start, end, tokens, section in clauses:
+        for number, (start, end, tokens, section) in enumerate(clauses):
             stop = max(end, tokens[-1][1]) if tokens else end
-            key = (text[start:stop], top, section, settings)
+            key: tuple[object, ...] = (text[start:stop], top, section, settings)
+            if early is not None:  # what it leaves out depends on the model and the clause's links
+                key += (id(early), protected[number])
             keys.append(key)
             known = self._memo.get(key)
             out.append(known[2] if known is not None and same_places(known[0], known[1], tokens, start)
                        else None)
         new = [n for n, found in enumerate(out) if found is None]
         if new:
-            scored = self.linker.scored_many([clauses[n][2] for n in new], text, prior or None,
-                                             [clauses[n][3] for n in new], lists)
+            sections = [clauses[n][3] for n in new]
+            prune: Prune | None = None
+            if early is not None:
+                kept = [protected[n] for n in new]
+
+                def prune(found: Sequence[_Keyed], numbers: numpy.ndarray, rows: numpy.ndarray,
+                          reach: numpy.ndarray) -> numpy.ndarray:
+                    assert early is not None
+                    return early.early(found, numbers, rows, reach, sections, lists, kept)
+
+            scored = self.linker.scored_many([clauses[n][2] for n in new], text, prior or None, sections,
+                                             lists, prune)
             if len(self._memo) + len(new) > MEMO_SIZE:
                 self._memo.clear()
             for n, found in zip(new, scored, strict=True):
@@ -183,6 +208,23 @@ class Generator:
         """Whether :meth:`candidates` can bound ``model``'s logit: it reads no feature of the offer around a
         clause (those come last)."""
         return set(model.features) <= set(BASE_FEATURES) | set(RATE_FEATURES)
+
+    def _early(self, model: Model | None, scores: Sequence[float]) -> _Prefilter | None:
+        """The prefilter that leaves out candidates before the liberal linker scores them, when it can
+        (:meth:`_Prefilter.early`): the model reads no other candidate's score, the linker has no synonym
+        nor association table, and the predicted fiches' scores put ``fiche_score`` in [0, 1] (the top one
+        positive, none above it nor negative)."""
+        if not self.early or model is None:
+            return None
+        prefilter = self._prefilter(model)
+        linker = self.linker
+        if not prefilter.early_ok or (linker.synonyms and linker.synonym_weight > 0) or (
+            linker.associations and linker.assoc_lift is not None
+        ):
+            return None
+        if scores and not (scores[0] > 0 and all(0 <= s <= scores[0] for s in scores)):
+            return None
+        return prefilter
 
     def _prefilter(self, model: Model | None) -> _Prefilter:
         """The prefilter of ``model`` (built once per model: its per-entry part covers the gazetteer)."""
@@ -216,13 +258,15 @@ class Generator:
         lists = [self.gazetteer.fiche_items.get(code, frozenset()) for code in top]
         scores = [score for _, score in predicted[: self.fiches]]
         prior = frozenset().union(*lists) if lists else frozenset()
-        scored_all = self._scored_all(clauses, text, prior, lists, tuple(top))
         linked_by_clause: dict[int, list[Mention]] = {}
         for mention in linked:
             for number, (start, end, _, _) in enumerate(clauses):
                 if start <= mention.start < end:
                     linked_by_clause.setdefault(number, []).append(mention)
                     break
+        early = self._early(model, scores) if bound is not None else None
+        protected = [frozenset(m.code for m in linked_by_clause.get(n, ())) for n in range(len(clauses))]
+        scored_all = self._scored_all(clauses, text, prior, lists, tuple(top), early, protected)
         out: list[Candidate] = []
         # each candidate (one per item and clause, best score first) before its features: its clause, the
         # place of the clause's keyed words and key strengths in per_clause, its entry, score, keyed words
@@ -254,7 +298,7 @@ class Generator:
             rank_of: dict[float, int] = {}  # a score's rank: how many items score more
             for place, (_, value) in enumerate(ranked):
                 rank_of.setdefault(value, place)
-            strength = {k: max(f for _, f in v) for k, v in positions.items()}  # a key's best weight factor
+            strength = _strength(positions)
             per_clause.append((keyed, strength))
             seen: set[str] = set()
             links = linked_by_clause.get(number, ())
@@ -415,6 +459,15 @@ class Generator:
         return tuple(values)
 
 
+def _strength(positions: Mapping[str, Sequence[tuple[int, float]]]) -> dict[str, float]:
+    """Each key's best weight factor among its places in a clause.
+
+    >>> _strength({"a": [(0, 1.0)], "b": [(1, 0.85), (3, 1.0)]})
+    {'a': 1.0, 'b': 1.0}
+    """
+    return {k: v[0][1] if len(v) == 1 else max([f for _, f in v]) for k, v in positions.items()}
+
+
 # The features of the span's text, computed last (Generator._span_features): each is in [0, 1].
 _SPAN_FEATURES = ("exact", "ratio", "token_set")
 _EXACT = FEATURES.index("exact")
@@ -497,6 +550,119 @@ class _Prefilter:
         # fuzzy_word is 0 or 1; every other feature is computed
         self.limit = bound.below - max(c["fuzzy_word"], 0.0) - self.MARGIN
         self._rows = numpy.zeros((3, 1, len(key_id) + 1), dtype=numpy.float64)
+        # the bound before the window (early): only when no feature reads the other candidates' scores, and
+        # each entry's keys are distinct (a window then uses one word per key found)
+        self.early_ok = not set(model.features) & set(OTHERS_FEATURES) and all(
+            len(set(e.keys)) == len(e.keys) for e in gazetteer.entries)
+        self.task = numpy.array([e.kind == "savoir-faire" for e in gazetteer.entries], dtype=bool)
+        self.generator_codes = generator._code_ids
+        codes = self.generator_codes
+        self.code_of = numpy.array([codes[e.code] for e in gazetteer.entries], dtype=numpy.int64)
+        # the entries of an item with several forms (entries)
+        self.forms = numpy.array([len(generator._by_code[e.code]) > 1 for e in gazetteer.entries], dtype=bool)
+
+    def _clause_rows(
+        self, per_clause: Iterable[dict[str, float]], count: int
+    ) -> tuple[numpy.ndarray, list[int], list[int]]:
+        """Per clause, for its keys: idf (found), idf × best factor (covered), 1 (present), 0 elsewhere;
+        and the cells written (to be reset to 0 once read)."""
+        key_id, idf = self.linker._key_id, self.linker._idf
+        if count > self._rows.shape[1]:
+            self._rows = numpy.zeros((3, count, len(key_id) + 1), dtype=numpy.float64)
+        weights = self._rows
+        owner: list[int] = []
+        ids: list[int] = []
+        factors: list[float] = []
+        for row, strength in enumerate(per_clause):
+            for key, factor in strength.items():
+                owner.append(row)
+                ids.append(key_id[key])
+                factors.append(factor)
+        idf_of = idf[ids]
+        weights[0, owner, ids] = idf_of
+        weights[1, owner, ids] = idf_of * numpy.array(factors)
+        weights[2, owner, ids] = 1.0
+        return weights, owner, ids
+
+    def early(
+        self, found: Sequence[_Keyed], numbers: numpy.ndarray, rows: numpy.ndarray, reach: numpy.ndarray,
+        sections: Sequence[str],
+        lists: Sequence[frozenset[str]], protected: Sequence[Collection[str]],
+    ) -> numpy.ndarray:
+        """``reach`` (the liberal linker's coverage bounds of its candidates, -1: not a candidate) with -1
+        for those surely hopeless whatever their window — before the linker computes it (perf only: then
+        only the others are scored): the features the window decides (``score``, ``compactness``,
+        ``span_words``) at their most favourable values jointly, the others as :meth:`keep` has them but
+        ``fiche_score`` (in [0, 1] below the top fiche, 1 for its items: the caller checks the scores allow
+        it) and ``linked`` (0: an item the shipped linker links in the clause, ``protected``, is never left
+        out). An item is left out of a clause only with all its forms there (its best form is its candidate:
+        another form must not stand in for a left-out one). Needs :attr:`early_ok`."""
+        valid = numpy.flatnonzero(reach >= 0)
+        if not len(valid):
+            return reach
+        c = self.coef
+        linker = self.linker
+        entry_ids = numbers[valid]
+        # the clauses with candidates within reach, each given a row (perf only: the others are not read)
+        used, clause_ids = numpy.unique(rows[valid], return_inverse=True)
+        chosen = used.tolist()
+        weights, owner, ids = self._clause_rows([_strength(found[n][1]) for n in chosen], len(chosen))
+        found = [found[n] for n in chosen]
+        sections = [sections[n] for n in chosen]
+        keys = linker._keys_padded[entry_ids]
+        found_idf = weights[0][clause_ids[:, None], keys]
+        found_sum = found_idf.sum(axis=1)
+        rarest = found_idf.max(axis=1)
+        covered = weights[1][clause_ids[:, None], keys].sum(axis=1)
+        shared = weights[2][clause_ids[:, None], keys].sum(axis=1)
+        anchor = weights[2][clause_ids, self.rarest[entry_ids]]
+        weights[:, owner, ids] = 0.0
+        total = self.totals[entry_ids]
+        coverage = covered / total
+        masks = [linker._use_prior(items)[1][entry_ids] if items else numpy.zeros(len(valid), dtype=bool)
+                 for items in lists[:3]]
+        masks += [numpy.zeros(len(valid), dtype=bool)] * (3 - len(masks))
+        favoured = masks[0] | masks[1] | masks[2]
+        fs = c["fiche_score"]
+        fiche = (c["fiche1"] * masks[0] + c["fiche2"] * masks[1] + c["fiche3"] * masks[2]
+                 + numpy.where(masks[0], fs, numpy.where(favoured, max(fs, 0.0), 0.0)))
+        words, places = c["clause_words"], {n: c[f"section_{n}"] for n in SECTIONS}
+        clause_part = numpy.array([words * math.log1p(len(keyed)) + places.get(section, 0.0)
+                                   for (keyed, _), section in zip(found, sections, strict=True)])
+        # the window: width w from the keys found n (one word each) to (1 + max_gap) n; compactness n / w,
+        # score = coverage × (0.75 + 0.25 n / w): A / w + B w + constant, its maximum at an end of the
+        # interval or at its stationary point
+        cs, cc, cw = c["score"], c["compactness"], c["span_words"]
+        n = numpy.maximum(shared, 1.0)
+        low, high = n, (1.0 + linker.max_gap) * n
+        a = n * (0.25 * cs * coverage + cc)
+        star = numpy.clip(numpy.sqrt(numpy.maximum(a / cw, 0.0)), low, high) if cw else low
+        window = numpy.maximum.reduce([a / w + cw * w for w in (low, high, star)]) + 0.75 * cs * coverage
+        if linker.prior_lone_word is not None:  # a one-word list item: that word alone, its idf ÷ the total
+            alone = cs * (rarest / total if cs > 0 else 0.0) + cc + cw
+            window = numpy.where(favoured & self.task[entry_ids], numpy.maximum(window, alone), window)
+        logit = (
+            self.static[entry_ids] + fiche + clause_part[clause_ids] + window
+            + c["coverage"] * coverage + c["shared_keys"] * shared
+            + c["missing_weight"] * ((total - found_sum) / 10.0) + c["rarest_shared"] * (rarest / 10.0)
+            + c["anchor"] * anchor
+        )
+        hopeless = logit < self.limit
+        if not hopeless.any():
+            return reach
+        count = len(self.code_of) + 1
+        item = clause_ids * count + self.code_of[entry_ids]  # (clause, item) of each candidate
+        code_ids = self.generator_codes
+        # (clause, item) pairs not to leave out: linked there, or another form of the item is not hopeless
+        # (perf: a set, numpy.isin costs more at ~100 candidates; most items have one form)
+        alive = {row * count + code_ids[code] for row, n in enumerate(chosen) for code in protected[n]
+                 if code in code_ids}
+        alive.update(item[~hopeless & self.forms[entry_ids]].tolist())
+        out = reach.copy()
+        for place, pair in zip(valid[hopeless].tolist(), item[hopeless].tolist(), strict=True):
+            if pair not in alive:
+                out[place] = -1.0
+        return out
 
     def keep(
         self, rows: Sequence[_Row],
@@ -510,24 +676,8 @@ class _Prefilter:
             return []
         c = self.coef
         linker = self.linker
-        key_id, idf = linker._key_id, linker._idf
-        if len(per_clause) > self._rows.shape[1]:
-            self._rows = numpy.zeros((3, len(per_clause), len(key_id) + 1), dtype=numpy.float64)
-        # per clause, for its keys: idf (found), idf × best factor (covered), 1 (present); 0 elsewhere
-        weights = self._rows
-        owner: list[int] = []
-        ids: list[int] = []
-        factors: list[float] = []
+        weights, owner, ids = self._clause_rows((strength for _, strength in per_clause), len(per_clause))
         clause_part: list[float] = []
-        for row, (_, strength) in enumerate(per_clause):
-            for key, factor in strength.items():
-                owner.append(row)
-                ids.append(key_id[key])
-                factors.append(factor)
-        idf_of = idf[ids]
-        weights[0, owner, ids] = idf_of
-        weights[1, owner, ids] = idf_of * numpy.array(factors)
-        weights[2, owner, ids] = 1.0
         # the rows' columns (zip transposes them in C)
         (number_of, place_of, entry_of, score_of, first_of, last_of, used_of, _, _, other_of, rank_of,
          linked_of) = zip(*rows, strict=True)
@@ -759,20 +909,21 @@ def decide(
 
 
 MODEL_FILE = Path(__file__).with_name("rerank-model.json")  # written by benchmarks/rerank_skills.py --write
-SETTING = "PASSERELLES_NLP_RERANK"  # "1": the second stage decides the links (off by default: its cost)
+SETTING = "PASSERELLES_NLP_RERANK"  # the second stage decides the links unless it is "0" (on by default)
 
 
 def wanted(environ: Mapping[str, str] = os.environ) -> bool:
-    """Whether the second stage is asked for (``PASSERELLES_NLP_RERANK=1``).
+    """Whether the second stage decides the links: yes unless ``PASSERELLES_NLP_RERANK=0`` (on by default
+    since session 10, when it became cheap enough: docs/readme/rrfast.md).
 
     >>> wanted({}), wanted({"PASSERELLES_NLP_RERANK": "1"}), wanted({"PASSERELLES_NLP_RERANK": "0"})
-    (False, True, False)
+    (True, True, False)
     """
-    return environ.get(SETTING, "") == "1"
+    return environ.get(SETTING, "1").strip() != "0"
 
 
 class ModelFileMissing(FileNotFoundError):
-    """The second stage is asked for and its model file is missing: a set-up error, not an I/O one."""
+    """The second stage is on and its model file is missing: a set-up error, not an I/O one."""
 
 
 def require_model(path: Path | None = None) -> Path:
@@ -783,14 +934,14 @@ def require_model(path: Path | None = None) -> Path:
     >>> require_model(Path("/no/m.json"))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    kg.nlp.rerank.ModelFileMissing: PASSERELLES_NLP_RERANK=1 but ... /no/m.json is missing: ...
+    kg.nlp.rerank.ModelFileMissing: the skill linker's second stage is on but .../no/m.json is missing: ...
     """
     path = MODEL_FILE if path is None else path
     if not path.is_file():
         raise ModelFileMissing(
-            f"{SETTING}=1 but the second stage's model file {path} is missing: reinstall "
+            f"the skill linker's second stage is on but its model file {path} is missing: reinstall "
             "the package (it ships kg/nlp/rerank-model.json), write it with "
-            f"benchmarks/rerank_skills.py --write, or unset {SETTING}"
+            f"benchmarks/rerank_skills.py --write, or set {SETTING}=0 (the first stage alone)"
         )
     return path
 
@@ -820,7 +971,7 @@ class Reranker:
         >>> Reranker.shipped(Gazetteer.from_rows([]), path=Path("/no/m.json"))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        kg.nlp.rerank.ModelFileMissing: PASSERELLES_NLP_RERANK=1 but ... /no/m.json is missing: ...
+        kg.nlp.rerank.ModelFileMissing: the skill linker's second stage is on ... /no/m.json is missing: ...
         """
         return cls(Generator(gazetteer, titles=titles), Model.load(require_model(path)))
 

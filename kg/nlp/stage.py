@@ -80,8 +80,8 @@ def _mark(stats: MappingStats, pairs: list[tuple[str, int]]) -> None:
 
 def graph_version(pipeline_version: str, rerank_model: Path | None = None) -> str:
     """The NLP graph's version: the project's, the spaCy pipeline's and, when the learned second
-    stage decides the links (``PASSERELLES_NLP_RERANK=1``), its model file's sha256 — another
-    model gives other links, so another version.
+    stage decides the links (the default; ``PASSERELLES_NLP_RERANK=0``: off), its model file's sha256 —
+    another model gives other links, so another version.
 
     >>> import tempfile
     >>> graph_version("3.8.0") == f"{__version__}-{MODEL}-3.8.0"
