@@ -299,7 +299,7 @@ def main() -> None:
                         help="with --test/--write: the model over all of BASE_FEATURES (shipped before"
                         " session 10) instead of without best_other, margin, rank (OTHERS_FEATURES: they"
                         " make the liberal linker score every candidate; without them the CV lost 2 of 461"
-                        " units and gained 0.019 of precision, docs/readme/rrfast.md)")
+                        " units and gained 0.019 of precision, docs/guides/skill-second-stage-default.md)")
     parser.add_argument("--rates", action="store_true",
                         help="with --test/--write: the model with the learned item rates (shipped in session"
                         " 8; on the 63 DEV offers of session 9 they lower the CV figures, so not by default)")
@@ -322,8 +322,8 @@ def main() -> None:
     order, folds = cv_folds(len(dev))
     without_linked = tuple(f for f in BASE_FEATURES if f != "linked")
     no_fiche = tuple(f for f in BASE_FEATURES if not f.startswith("fiche"))
-    # perf (docs/readme/rrfast.md): features that need every candidate's score (the liberal linker must
-    # then score all of them), and those that need the first stage (it must then run)
+    # perf (docs/guides/skill-second-stage-default.md): features that need every candidate's score (the
+    # liberal linker must then score all of them), and those that need the first stage (it must then run)
     no_others = tuple(f for f in BASE_FEATURES if f not in OTHERS_FEATURES)
     no_first = tuple(f for f in BASE_FEATURES if f not in FIRST_STAGE_FEATURES)
     neither = tuple(f for f in no_others if f not in FIRST_STAGE_FEATURES)

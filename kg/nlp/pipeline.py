@@ -78,8 +78,8 @@ PRIOR_MARGIN: float | None = None
 # its occupation candidates (the extraction; tune_linker.py and the bloc linking use the first stage alone).
 # On by default since session 10: refitted without the features that read every candidate's score, it leaves
 # out most candidates before scoring them, and the cold extraction stays above 100 offers per CPU-second
-# (docs/readme/rrfast.md; docs/guides/skill-linking-second-stage.md). On without the model file:
-# FileNotFoundError
+# (docs/guides/skill-second-stage-default.md; docs/guides/skill-linking-second-stage.md). On without the
+# model file: FileNotFoundError
 RERANK = wanted()
 EMERGING_SECTIONS = frozenset({"missions", "profile", "qualities"})
 MEMO_SIZE = 100_000  # clauses whose results the linker component keeps (then it starts afresh)

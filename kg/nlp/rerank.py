@@ -914,7 +914,7 @@ SETTING = "PASSERELLES_NLP_RERANK"  # the second stage decides the links unless 
 
 def wanted(environ: Mapping[str, str] = os.environ) -> bool:
     """Whether the second stage decides the links: yes unless ``PASSERELLES_NLP_RERANK=0`` (on by default
-    since session 10, when it became cheap enough: docs/readme/rrfast.md).
+    since session 10, when it became cheap enough: docs/guides/skill-second-stage-default.md).
 
     >>> wanted({}), wanted({"PASSERELLES_NLP_RERANK": "1"}), wanted({"PASSERELLES_NLP_RERANK": "0"})
     (True, True, False)
