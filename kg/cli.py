@@ -396,7 +396,7 @@ def extract(
         raise _fail(f"{missing[0]}: no such file")
     try:
         graph_store = open_store(settings.store)
-        # FileNotFoundError too when PASSERELLES_NLP_RERANK=1 and the second stage's model file is missing
+        # FileNotFoundError too when the second stage is on (the default) and its model file is missing
         extractor = make_extractor(graph_store, StoreLayout(settings.store).current(), settings.base_iri)
     except FileNotFoundError as exc:
         raise _fail(str(exc)) from None
