@@ -300,9 +300,10 @@ def main() -> None:
                         " session 10) instead of without best_other, margin, rank (OTHERS_FEATURES: they"
                         " make the liberal linker score every candidate; without them the CV lost 2 of 461"
                         " units and gained 0.019 of precision, docs/guides/skill-second-stage-default.md)")
-    parser.add_argument("--rates", action="store_true",
-                        help="with --test/--write: the model with the learned item rates (shipped in session"
-                        " 8; on the 63 DEV offers of session 9 they lower the CV figures, so not by default)")
+    parser.add_argument("--no-rates", action="store_true",
+                        help="with --test/--write: the model without the learned item rates (shipped in"
+                        " session 8, dropped in session 9 on 63 DEV offers, shipped again in session 10: on"
+                        " the 81 DEV offers they add 14 units under CV)")
     args = parser.parse_args()
     global COMPETE, INTERACTIONS
     COMPETE = not args.no_compete
@@ -446,13 +447,13 @@ def main() -> None:
 
     if args.test or args.write:
         overall = ascend(runner, defaults, order)
-        # the shipped variant: "liberal, 3 fiches, without best_other, margin, rank" (--all-features: "…, all
-        # features", shipped in sessions 8-9; with --rates: "… + item rates (learned on the training folds)",
-        # the variant shipped when DEV had 45 offers)
+        # the shipped variant (session 10): "liberal, 3 fiches, without best_other, margin, rank + item rates
+        # (learned on the training folds)"; --all-features: with those three (sessions 8-9); --no-rates:
+        # without the item rates (session 9)
         fiches = 3
         features = BASE_FEATURES if args.all_features else tuple(f for f in BASE_FEATURES
                                                                  if f not in OTHERS_FEATURES)
-        names = (*features, *RATE_FEATURES) if args.rates else tuple(features)
+        names = tuple(features) if args.no_rates else (*features, *RATE_FEATURES)
         # the model with the links of the settings chosen on all DEV, and the shipped one (the links of the
         # shipped defaults, as the extraction runs it)
         fitted: dict[str, tuple[dict[str, Any], Model]] = {}
@@ -464,11 +465,11 @@ def main() -> None:
             def build(train: Sequence[int]) -> list[numpy.ndarray]:
                 return with_item_rates(base, codes, y, train)  # noqa: B023 (called in this iteration)
 
-            X = build(order) if args.rates else base
+            X = build(order) if not args.no_rates else base
             l2, threshold = choose(X, y, order, names, judge_with(dev, cands),
-                                   build=build if args.rates else None)
+                                   build=build if not args.no_rates else None)
             model = fit_offers(X, y, order, names, l2, threshold)
-            if args.rates:
+            if not args.no_rates:
                 table, default = item_table(codes, y, order)
                 model = replace(model, rates=table, default_rate=default)
             fitted[name] = (point, model)
