@@ -101,7 +101,8 @@ def selection() -> list[tuple[str, str, str]]:
     first = _split(AIN, ain, TEST_AIN) + _split(MASONRY, mas, TEST_MASONRY)
     second = first + _later_draw(first, SEED2)
     third = second + _later_draw(second, SEED3)
-    return _near_copies_in_dev(third + _later_draw(third, SEED4, (N4_AIN, N4_MASONRY, TEST4_AIN, TEST4_MASONRY)))
+    fourth = _later_draw(third, SEED4, (N4_AIN, N4_MASONRY, TEST4_AIN, TEST4_MASONRY))
+    return _near_copies_in_dev(third + fourth)
 
 
 NEAR_COPY = 90.0  # rapidfuzz ratio of whitespace-normalised texts from which two offers are one ad
