@@ -277,12 +277,15 @@ class Generator:
         for number, ((_, _, tokens, _), (keyed, scored)) in enumerate(
             zip(clauses, scored_all, strict=True)
         ):
+            links = linked_by_clause.get(number, ())
+            if not scored and not links:  # perf only: no candidate (most clauses once the early bound ran)
+                continue
             positions: dict[str, list[tuple[int, float]]] = {}
             for order, (_, key, factor) in enumerate(keyed):
                 positions.setdefault(key, []).append((order, factor))
             pairs = [(s.number, s.score, s.first, s.last, s.used) for s in scored]
             known = {s.code for s in scored}
-            for mention in linked_by_clause.get(number, ()):
+            for mention in links:
                 if mention.code not in known:  # a link the liberal linker does not propose
                     extra = self._window(mention.code, keyed, positions, tokens, mention)
                     if extra is not None:
@@ -301,7 +304,6 @@ class Generator:
             strength = _strength(positions)
             per_clause.append((keyed, strength))
             seen: set[str] = set()
-            links = linked_by_clause.get(number, ())
             place = len(per_clause) - 1
             top_code, top_score = ranked[0]
             second = ranked[1][1] if len(ranked) > 1 else 0.0
@@ -609,12 +611,12 @@ class _Prefilter:
         weights, owner, ids = self._clause_rows([_strength(found[n][1]) for n in chosen], len(chosen))
         found = [found[n] for n in chosen]
         sections = [sections[n] for n in chosen]
-        keys = linker._keys_padded[entry_ids]
-        found_idf = weights[0][clause_ids[:, None], keys]
+        cells = linker.cells(clause_ids, entry_ids, weights.shape[2])
+        found_idf = weights[0].ravel().take(cells)
         found_sum = found_idf.sum(axis=1)
         rarest = found_idf.max(axis=1)
-        covered = weights[1][clause_ids[:, None], keys].sum(axis=1)
-        shared = weights[2][clause_ids[:, None], keys].sum(axis=1)
+        covered = weights[1].ravel().take(cells).sum(axis=1)
+        shared = weights[2].ravel().take(cells).sum(axis=1)
         anchor = weights[2][clause_ids, self.rarest[entry_ids]]
         weights[:, owner, ids] = 0.0
         total = self.totals[entry_ids]
@@ -703,10 +705,10 @@ class _Prefilter:
         section_part = [sum(c[f"section_{s}"] for s in SECTIONS if clause[3] == s) for clause in clauses]
         entry_ids = numpy.array(entry_of, dtype=numpy.int64)
         place_ids = numpy.array(place_of, dtype=numpy.int64)
-        keys = linker._keys_padded[entry_ids]
-        found = weights[0][place_ids[:, None], keys]
-        covered = weights[1][place_ids[:, None], keys].sum(axis=1)
-        shared = weights[2][place_ids[:, None], keys].sum(axis=1)
+        cells = linker.cells(place_ids, entry_ids, weights.shape[2])
+        found = weights[0].ravel().take(cells)
+        covered = weights[1].ravel().take(cells).sum(axis=1)
+        shared = weights[2].ravel().take(cells).sum(axis=1)
         anchor = weights[2][place_ids, self.rarest[entry_ids]]
         weights[:, owner, ids] = 0.0
         total = self.totals[entry_ids]
