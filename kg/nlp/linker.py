@@ -315,11 +315,14 @@ class Linker:
         if len(present) > len(self._weight):  # one row per clause of the offer
             self._weight = numpy.zeros((len(present), len(self._idf) + 1), dtype=numpy.float64)
         weight = self._weight  # the idf of each clause's keys in its row, 0 elsewhere (reset below)
-        ids = [self._key_id[k] for keys in present for k in keys]
-        owner = [row for row, keys in enumerate(present) for _ in range(len(keys))]
-        weight[owner, ids] = self._idf[ids]
-        reach = weight.ravel().take(self.cells(rows, numbers, weight.shape[1])).sum(axis=1)
-        weight[owner, ids] = 0.0
+        width = weight.shape[1]
+        flat = weight.ravel()
+        ids = numpy.array([self._key_id[k] for keys in present for k in keys], dtype=numpy.int64)
+        # each key's cell (row, key id) in the flattened table (one index array, not two: perf only)
+        written = ids + numpy.repeat(numpy.arange(0, len(present) * width, width), [len(k) for k in present])
+        flat[written] = self._idf.take(ids)
+        reach = flat.take(self.cells(rows, numbers, width)).sum(axis=1)
+        flat[written] = 0.0
         reach[reach < need * self._totals[numbers] - 1e-9] = -1.0
         return reach
 
