@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -489,6 +490,12 @@ class _Bound:
                  if f in RATE_FEATURES]
         self.model = model
         self.rated = rated
+        # perf only: the terms' values picked in C and multiplied by map, summed in the same order
+        picked = [i for i, _ in self.terms]
+        self._coefficients = tuple(a for _, a in self.terms)
+        self._pick: Callable[[Sequence[float]], Iterable[float]] = (
+            operator.itemgetter(*picked) if len(picked) > 1 else lambda values: [values[i] for i in picked]
+        )
         constant = model.bias - sum(a * m for a, m in zip(scaled, model.mean, strict=True))
         best = sum(max(a, 0.0) for f, a in zip(model.features, scaled, strict=True) if f in _SPAN_FEATURES)
         t = model.threshold
@@ -498,7 +505,7 @@ class _Bound:
 
     def hopeless(self, values: Sequence[float], code: str = "") -> bool:
         """Whether the candidate's probability is under the threshold whatever its span features."""
-        logit = sum([a * values[i] for i, a in self.terms])
+        logit = sum(map(operator.mul, self._coefficients, self._pick(values)))
         if self.rated:
             rates = self.model.rate(code)
             logit += sum([a * rates[i] for i, a in self.rated])
