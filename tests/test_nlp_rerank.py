@@ -269,6 +269,21 @@ def test_a_model_with_item_rates_looks_them_up_and_its_bound_keeps_the_same_deci
     assert Model.load(tmp_path / "m.json") == model
 
 
+def test_the_model_rows_are_its_features_columns_in_its_order(gazetteer: Gazetteer) -> None:
+    """Model.rows (one copy by index, the rates set per column) gives, column by column, the features the
+    model names in its order and the item rates, wherever they stand among them."""
+    text = "Préparer les commandes; gestion du stock; conditionner les produits"
+    found = Generator(gazetteer).candidates(clauses_of(text), text, [("N1103", 0.8)], [])
+    assert len(found) > 1
+    names = ("item_seen", "ratio", "coverage", "item_rate", "score")
+    model = Model(names, (0.0,) * 5, (1.0,) * 5, (1.0,) * 5, 0.0, 0.5, (("100", 0.9, 3.0),), 0.3)
+    rows = model.rows(found)
+    for c, row in zip(found, rows.tolist(), strict=True):
+        rate, seen = model.rate(c.code)
+        assert row == [seen, feature(c, "ratio"), feature(c, "coverage"), rate, feature(c, "score")]
+    assert rows.flags["C_CONTIGUOUS"] and rows.dtype == numpy.float64
+
+
 def test_the_pipeline_runs_the_second_stage_only_with_the_occupation_candidates(gazetteer: Gazetteer) -> None:
     from kg.nlp.pipeline import load_pipeline
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -277,12 +278,15 @@ class Generator:
         for number, ((_, _, tokens, _), (keyed, scored)) in enumerate(
             zip(clauses, scored_all, strict=True)
         ):
+            links = linked_by_clause.get(number, ())
+            if not scored and not links:  # perf only: no candidate (most clauses once the early bound ran)
+                continue
             positions: dict[str, list[tuple[int, float]]] = {}
             for order, (_, key, factor) in enumerate(keyed):
                 positions.setdefault(key, []).append((order, factor))
             pairs = [(s.number, s.score, s.first, s.last, s.used) for s in scored]
             known = {s.code for s in scored}
-            for mention in linked_by_clause.get(number, ()):
+            for mention in links:
                 if mention.code not in known:  # a link the liberal linker does not propose
                     extra = self._window(mention.code, keyed, positions, tokens, mention)
                     if extra is not None:
@@ -301,7 +305,6 @@ class Generator:
             strength = _strength(positions)
             per_clause.append((keyed, strength))
             seen: set[str] = set()
-            links = linked_by_clause.get(number, ())
             place = len(per_clause) - 1
             top_code, top_score = ranked[0]
             second = ranked[1][1] if len(ranked) > 1 else 0.0
@@ -487,6 +490,12 @@ class _Bound:
                  if f in RATE_FEATURES]
         self.model = model
         self.rated = rated
+        # perf only: the terms' values picked in C and multiplied by map, summed in the same order
+        picked = [i for i, _ in self.terms]
+        self._coefficients = tuple(a for _, a in self.terms)
+        self._pick: Callable[[Sequence[float]], Iterable[float]] = (
+            operator.itemgetter(*picked) if len(picked) > 1 else lambda values: [values[i] for i in picked]
+        )
         constant = model.bias - sum(a * m for a, m in zip(scaled, model.mean, strict=True))
         best = sum(max(a, 0.0) for f, a in zip(model.features, scaled, strict=True) if f in _SPAN_FEATURES)
         t = model.threshold
@@ -496,7 +505,7 @@ class _Bound:
 
     def hopeless(self, values: Sequence[float], code: str = "") -> bool:
         """Whether the candidate's probability is under the threshold whatever its span features."""
-        logit = sum([a * values[i] for i, a in self.terms])
+        logit = sum(map(operator.mul, self._coefficients, self._pick(values)))
         if self.rated:
             rates = self.model.rate(code)
             logit += sum([a * rates[i] for i, a in self.rated])
@@ -563,26 +572,36 @@ class _Prefilter:
 
     def _clause_rows(
         self, per_clause: Iterable[dict[str, float]], count: int
-    ) -> tuple[numpy.ndarray, list[int], list[int]]:
+    ) -> tuple[numpy.ndarray, numpy.ndarray]:
         """Per clause, for its keys: idf (found), idf × best factor (covered), 1 (present), 0 elsewhere;
-        and the cells written (to be reset to 0 once read)."""
+        and the cells written, flat in a layer (to be reset to 0 once read: :meth:`_reset`)."""
         key_id, idf = self.linker._key_id, self.linker._idf
         if count > self._rows.shape[1]:
             self._rows = numpy.zeros((3, count, len(key_id) + 1), dtype=numpy.float64)
         weights = self._rows
-        owner: list[int] = []
+        width = weights.shape[2]
+        cells: list[int] = []
         ids: list[int] = []
         factors: list[float] = []
         for row, strength in enumerate(per_clause):
+            base = row * width
             for key, factor in strength.items():
-                owner.append(row)
-                ids.append(key_id[key])
+                number = key_id[key]
+                ids.append(number)
+                cells.append(base + number)
                 factors.append(factor)
-        idf_of = idf[ids]
-        weights[0, owner, ids] = idf_of
-        weights[1, owner, ids] = idf_of * numpy.array(factors)
-        weights[2, owner, ids] = 1.0
-        return weights, owner, ids
+        # one flat index array per layer, not two index arrays (perf only)
+        written = numpy.array(cells, dtype=numpy.int64)
+        idf_of = idf.take(ids)
+        weights[0].ravel()[written] = idf_of
+        weights[1].ravel()[written] = idf_of * numpy.array(factors)
+        weights[2].ravel()[written] = 1.0
+        return weights, written
+
+    @staticmethod
+    def _reset(weights: numpy.ndarray, written: numpy.ndarray) -> None:
+        """The cells :meth:`_clause_rows` wrote back to 0."""
+        weights.reshape(3, -1)[:, written] = 0.0
 
     def early(
         self, found: Sequence[_Keyed], numbers: numpy.ndarray, rows: numpy.ndarray, reach: numpy.ndarray,
@@ -606,17 +625,17 @@ class _Prefilter:
         # the clauses with candidates within reach, each given a row (perf only: the others are not read)
         used, clause_ids = numpy.unique(rows[valid], return_inverse=True)
         chosen = used.tolist()
-        weights, owner, ids = self._clause_rows([_strength(found[n][1]) for n in chosen], len(chosen))
+        weights, written = self._clause_rows([_strength(found[n][1]) for n in chosen], len(chosen))
         found = [found[n] for n in chosen]
         sections = [sections[n] for n in chosen]
-        keys = linker._keys_padded[entry_ids]
-        found_idf = weights[0][clause_ids[:, None], keys]
+        cells = linker.cells(clause_ids, entry_ids, weights.shape[2])
+        found_idf = weights[0].ravel().take(cells)
         found_sum = found_idf.sum(axis=1)
         rarest = found_idf.max(axis=1)
-        covered = weights[1][clause_ids[:, None], keys].sum(axis=1)
-        shared = weights[2][clause_ids[:, None], keys].sum(axis=1)
+        covered = weights[1].ravel().take(cells).sum(axis=1)
+        shared = weights[2].ravel().take(cells).sum(axis=1)
         anchor = weights[2][clause_ids, self.rarest[entry_ids]]
-        weights[:, owner, ids] = 0.0
+        self._reset(weights, written)
         total = self.totals[entry_ids]
         coverage = covered / total
         masks = [linker._use_prior(items)[1][entry_ids] if items else numpy.zeros(len(valid), dtype=bool)
@@ -676,7 +695,7 @@ class _Prefilter:
             return []
         c = self.coef
         linker = self.linker
-        weights, owner, ids = self._clause_rows((strength for _, strength in per_clause), len(per_clause))
+        weights, written = self._clause_rows((strength for _, strength in per_clause), len(per_clause))
         clause_part: list[float] = []
         # the rows' columns (zip transposes them in C)
         (number_of, place_of, entry_of, score_of, first_of, last_of, used_of, _, _, other_of, rank_of,
@@ -703,12 +722,12 @@ class _Prefilter:
         section_part = [sum(c[f"section_{s}"] for s in SECTIONS if clause[3] == s) for clause in clauses]
         entry_ids = numpy.array(entry_of, dtype=numpy.int64)
         place_ids = numpy.array(place_of, dtype=numpy.int64)
-        keys = linker._keys_padded[entry_ids]
-        found = weights[0][place_ids[:, None], keys]
-        covered = weights[1][place_ids[:, None], keys].sum(axis=1)
-        shared = weights[2][place_ids[:, None], keys].sum(axis=1)
+        cells = linker.cells(place_ids, entry_ids, weights.shape[2])
+        found = weights[0].ravel().take(cells)
+        covered = weights[1].ravel().take(cells).sum(axis=1)
+        shared = weights[2].ravel().take(cells).sum(axis=1)
         anchor = weights[2][place_ids, self.rarest[entry_ids]]
-        weights[:, owner, ids] = 0.0
+        self._reset(weights, written)
         total = self.totals[entry_ids]
         score = numpy.array(score_of)
         width = numpy.array(last_of, dtype=numpy.float64) - numpy.array(first_of, dtype=numpy.float64) + 1.0
@@ -758,22 +777,37 @@ class Model:
     def _rates(self) -> dict[str, tuple[float, float]]:
         return {code: (rate, seen) for code, rate, seen in self.rates}
 
+    @cached_property
+    def _columns(self) -> tuple[numpy.ndarray, numpy.ndarray, list[tuple[int, int]]]:
+        """Where :meth:`rows` reads each feature: the model's columns of :data:`FEATURES` and their places
+        in ``FEATURES``; (column, place in :data:`RATE_FEATURES`) of the item rates."""
+        places = [n for n, name in enumerate(self.features) if name not in RATE_FEATURES]
+        return (numpy.array(places, dtype=numpy.int64),
+                numpy.array([FEATURES.index(self.features[n]) for n in places], dtype=numpy.int64),
+                [(n, RATE_FEATURES.index(name)) for n, name in enumerate(self.features)
+                 if name in RATE_FEATURES])
+
+    @cached_property
+    def _arrays(self) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+        return numpy.array(self.mean), numpy.array(self.scale), numpy.array(self.weights)
+
     def rows(self, candidates: Sequence[Candidate]) -> numpy.ndarray:
-        """The candidates' rows of the features the model reads (the item rates looked up)."""
+        """The candidates' rows of the features the model reads (the item rates looked up).
+
+        (Perf only: the columns copied with one index, not stacked one by one; the same values.)"""
         values = numpy.array([c.features for c in candidates], dtype=numpy.float64)
-        columns = []
-        for name in self.features:
-            if name in RATE_FEATURES:
-                i = RATE_FEATURES.index(name)
-                columns.append(numpy.array([self.rate(c.code)[i] for c in candidates]))
-            else:
-                columns.append(values[:, FEATURES.index(name)])
-        return numpy.column_stack(columns)
+        places, read, rated = self._columns
+        out = numpy.empty((len(candidates), len(self.features)), dtype=numpy.float64)
+        out[:, places] = values[:, read]
+        for column, i in rated:
+            out[:, column] = [self.rate(c.code)[i] for c in candidates]
+        return out
 
     def probability(self, X: numpy.ndarray) -> numpy.ndarray:
         """P(candidate is right) for rows of features (in ``self.features`` order)."""
-        z = (X - numpy.array(self.mean)) / numpy.array(self.scale)
-        return 1.0 / (1.0 + numpy.exp(-(z @ numpy.array(self.weights) + self.bias)))
+        mean, scale, weights = self._arrays
+        z = (X - mean) / scale
+        return 1.0 / (1.0 + numpy.exp(-(z @ weights + self.bias)))
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
