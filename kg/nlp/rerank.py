@@ -570,14 +570,18 @@ class _Prefilter:
         # the entries of an item with several forms (entries)
         self.forms = numpy.array([len(generator._by_code[e.code]) > 1 for e in gazetteer.entries], dtype=bool)
 
-    def _clause_rows(
-        self, per_clause: Iterable[dict[str, float]], count: int
-    ) -> tuple[numpy.ndarray, numpy.ndarray]:
-        """Per clause, for its keys: idf (found), idf × best factor (covered), 1 (present), 0 elsewhere;
-        and the cells written, flat in a layer (to be reset to 0 once read: :meth:`_reset`)."""
+    def _coverage(
+        self, per_clause: Iterable[dict[str, float]], count: int, places: numpy.ndarray,
+        entry_ids: numpy.ndarray,
+    ) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+        """For candidate ``i`` (entry ``entry_ids[i]`` in clause ``places[i]`` of ``per_clause``, each
+        clause's key → best weight factor): the idf of its label's keys found in the clause, summed and
+        the largest; the idf × best factor of those found (covered); how many are found; whether its
+        rarest key is found (anchor). Both bounds (:meth:`early`, :meth:`keep`) read these."""
         key_id, idf = self.linker._key_id, self.linker._idf
         if count > self._rows.shape[1]:
             self._rows = numpy.zeros((3, count, len(key_id) + 1), dtype=numpy.float64)
+        # per clause, for its keys: idf (found), idf × best factor (covered), 1 (present), 0 elsewhere
         weights = self._rows
         width = weights.shape[2]
         cells: list[int] = []
@@ -596,12 +600,13 @@ class _Prefilter:
         weights[0].ravel()[written] = idf_of
         weights[1].ravel()[written] = idf_of * numpy.array(factors)
         weights[2].ravel()[written] = 1.0
-        return weights, written
-
-    @staticmethod
-    def _reset(weights: numpy.ndarray, written: numpy.ndarray) -> None:
-        """The cells :meth:`_clause_rows` wrote back to 0."""
-        weights.reshape(3, -1)[:, written] = 0.0
+        taken = self.linker.cells(places, entry_ids, width)
+        found = weights[0].ravel().take(taken)
+        covered = weights[1].ravel().take(taken).sum(axis=1)
+        shared = weights[2].ravel().take(taken).sum(axis=1)
+        anchor = weights[2][places, self.rarest[entry_ids]]
+        weights.reshape(3, -1)[:, written] = 0.0  # the table is all 0 again for the next call
+        return found.sum(axis=1), found.max(axis=1), covered, shared, anchor
 
     def early(
         self, found: Sequence[_Keyed], numbers: numpy.ndarray, rows: numpy.ndarray, reach: numpy.ndarray,
@@ -625,17 +630,10 @@ class _Prefilter:
         # the clauses with candidates within reach, each given a row (perf only: the others are not read)
         used, clause_ids = numpy.unique(rows[valid], return_inverse=True)
         chosen = used.tolist()
-        weights, written = self._clause_rows([_strength(found[n][1]) for n in chosen], len(chosen))
+        found_sum, rarest, covered, shared, anchor = self._coverage(
+            [_strength(found[n][1]) for n in chosen], len(chosen), clause_ids, entry_ids)
         found = [found[n] for n in chosen]
         sections = [sections[n] for n in chosen]
-        cells = linker.cells(clause_ids, entry_ids, weights.shape[2])
-        found_idf = weights[0].ravel().take(cells)
-        found_sum = found_idf.sum(axis=1)
-        rarest = found_idf.max(axis=1)
-        covered = weights[1].ravel().take(cells).sum(axis=1)
-        shared = weights[2].ravel().take(cells).sum(axis=1)
-        anchor = weights[2][clause_ids, self.rarest[entry_ids]]
-        self._reset(weights, written)
         total = self.totals[entry_ids]
         coverage = covered / total
         masks = [linker._use_prior(items)[1][entry_ids] if items else numpy.zeros(len(valid), dtype=bool)
@@ -695,7 +693,6 @@ class _Prefilter:
             return []
         c = self.coef
         linker = self.linker
-        weights, written = self._clause_rows((strength for _, strength in per_clause), len(per_clause))
         clause_part: list[float] = []
         # the rows' columns (zip transposes them in C)
         (number_of, place_of, entry_of, score_of, first_of, last_of, used_of, _, _, other_of, rank_of,
@@ -722,12 +719,8 @@ class _Prefilter:
         section_part = [sum(c[f"section_{s}"] for s in SECTIONS if clause[3] == s) for clause in clauses]
         entry_ids = numpy.array(entry_of, dtype=numpy.int64)
         place_ids = numpy.array(place_of, dtype=numpy.int64)
-        cells = linker.cells(place_ids, entry_ids, weights.shape[2])
-        found = weights[0].ravel().take(cells)
-        covered = weights[1].ravel().take(cells).sum(axis=1)
-        shared = weights[2].ravel().take(cells).sum(axis=1)
-        anchor = weights[2][place_ids, self.rarest[entry_ids]]
-        self._reset(weights, written)
+        found_sum, rarest, covered, shared, anchor = self._coverage(
+            (strength for _, strength in per_clause), len(per_clause), place_ids, entry_ids)
         total = self.totals[entry_ids]
         score = numpy.array(score_of)
         width = numpy.array(last_of, dtype=numpy.float64) - numpy.array(first_of, dtype=numpy.float64) + 1.0
@@ -738,8 +731,8 @@ class _Prefilter:
             + c["score"] * score + c["coverage"] * (covered / total)
             + c["compactness"] * (numpy.array([len(u) for u in used_of], dtype=numpy.float64)
                                   / numpy.maximum(width, 1.0))
-            + c["shared_keys"] * shared + c["missing_weight"] * ((total - found.sum(axis=1)) / 10.0)
-            + c["rarest_shared"] * (found.max(axis=1) / 10.0) + c["anchor"] * anchor
+            + c["shared_keys"] * shared + c["missing_weight"] * ((total - found_sum) / 10.0)
+            + c["rarest_shared"] * (rarest / 10.0) + c["anchor"] * anchor
             + c["span_words"] * width + c["best_other"] * other + c["margin"] * (score - other)
             + c["rank"] * (1.0 / (1.0 + numpy.array(rank_of, dtype=numpy.float64)))
             + c["linked"] * numpy.array(linked_of, dtype=numpy.float64)
