@@ -24,6 +24,7 @@ mentions are written in text order.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import random
@@ -53,7 +54,10 @@ def offer_text(offer: dict) -> str:
     return (offer.get("intitule") or "") + "\n" + (offer.get("description") or "")
 
 
+@functools.cache
 def load(path: str) -> list[dict]:
+    """The offers of a file (read once per process: the draws, ``offers_by_id`` and the near-copy rule
+    all read the same two files; callers do not change the records)."""
     with open(DATA / path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
