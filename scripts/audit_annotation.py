@@ -10,22 +10,42 @@ Two checks over **all** DEV offers (the TEST split is never read nor changed):
    …). A DEV mention whose code is one of them and which lacks one of the listed alternatives gets it.
    With ``--write`` the annotation file is rewritten (one JSON object per line, as before).
 
+Two more rules over **both** splits, mechanical (they read the ROME labels and the mentions' own words,
+never a system output), closing the annotation under what rule 2-3 of "Choosing the item" already say:
+
+3. *The label is the mention*: an item whose label has the mention's words (same :func:`signature`) means
+   the same thing. It is accepted (an alternative); a mention in no referential gets it as its code (of
+   several such items: savoir-faire, then savoir-être, savoir, macro-compétence, as rule 2 orders them).
+4. *ROME's duplicates*: two items whose labels have the same signature are the same requirement ("Respect
+   des délais de livraison" / "Respecter les délais de livraison"); a mention accepting one accepts both.
+
+The signature of a phrase is the sequence of the Snowball stems of its words, function words and the
+light verbs of :data:`kg.nlp.text.STOP_WORDS` left out, and of its upper-case and digit tokens verbatim
+(so that "catégorie CE" and "catégorie DE", or "catégorie 3" and "catégorie 5", stay apart). Word order
+counts ("Techniques de présentation des produits" is not "Présentation de produits techniques"). It uses
+no derivational folding of the linker's keys, so a change of those keys does not move the annotation.
+
     .venv/bin/python scripts/audit_annotation.py [--write]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import re
 import sys
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+import Stemmer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kg.nlp.offers_csv import offer_text, read_offers  # noqa: E402
-from kg.nlp.text import form_key  # noqa: E402
+from kg.nlp.text import STOP_WORDS, form_key, strip_accents, words  # noqa: E402
 
 ANNOTATION = ROOT / "tests" / "annotations" / "offers-skills.jsonl"
 # docs/ANNOTATION.md, "Choosing the item", rule 5: the fixed choices that list alternatives
@@ -37,18 +57,106 @@ FIXED_ALTERNATIVES: dict[str, tuple[str, ...]] = {
     "300478": ("476920",),  # maîtrise de soi, gestion du stress
 }
 
+_STEMMER = Stemmer.Stemmer("french")
+_STOP_FORMS = frozenset(strip_accents(w) for w in STOP_WORDS)
+# "Choosing the item", rule 2: of equivalent items, the savoir-faire, else the savoir; the savoir-être
+# items are savoir-faire-like labels of qualities; the macro-compétence last
+KIND_ORDER = ("SF", "SE", "SA", "MC")
+
+
+def signature(phrase: str) -> tuple[str, ...]:
+    """The words of ``phrase`` that say what it means, in order: Snowball stems of the content words, the
+    upper-case tokens of up to 3 letters and the tokens with a digit verbatim (licence categories).
+
+    >>> signature("Respecter les délais de livraison") == signature("Respect des délais de livraison")
+    True
+    >>> signature("Assurer les règles de sécurité") == signature("règles de sécurité")
+    True
+    >>> signature("Permis de conduire catégorie CE") == signature("Permis de conduire catégorie DE")
+    False
+    >>> signature("Techniques de présentation des produits"), signature("Présentation de produits techniques")
+    (('techniqu', 'present', 'produit'), ('present', 'produit', 'techniqu'))
+    >>> signature("respect des normes d'hygiène")
+    ('respect', 'norm', 'hygien')
+    """
+    out = []
+    for _, _, word in words(phrase):
+        if any(c.isdigit() for c in word) or (word.isupper() and len(word) <= 3):
+            out.append(word)
+            continue
+        form = re.split(r"['’]", strip_accents(word.lower()).strip("'’-"))[-1]
+        if len(form) >= 2 and form not in _STOP_FORMS:
+            out.append(str(_STEMMER.stemWord(form)))
+    return tuple(out)
+
+
+def rome_items(data: Path) -> list[tuple[str, str, str]]:
+    """(code, kind, label) of every ROME v460 item an annotation may name: kind SF (savoir-faire), SE
+    (savoir-être), MC (macro-compétence) from the competence file, SA (savoir) from the savoir file."""
+    out = []
+    with (data / "rome" / "unix_referentiel_competence_v460_utf8.csv").open(encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            kind = ("SE" if r["cat_comp"] == "Savoir-être professionnel"
+                    else "MC" if r["nature"] != "Compétence" else "SF")
+            out.append((r["code_ogr"], kind, r["libelle_competence"]))
+    with (data / "rome" / "unix_referentiel_savoir_v460_utf8.csv").open(encoding="utf-8") as f:
+        out += [(r["code_ogr_savoir"], "SA", r["libelle_savoir"]) for r in csv.DictReader(f)]
+    return out
+
+
+def close_under_labels(
+    records: Iterable[dict], texts: Mapping[str, str], items: Iterable[tuple[str, str, str]]
+) -> list[tuple[str, int, int, str, str]]:
+    """Apply rules 3 and 4 (module doc) to ``records`` in place; return the changes as (offer id, start,
+    end, "code"|"alternative", item code). Diploma mentions are left alone (tagged apart, not scored).
+
+    >>> items = [("1", "SF", "Gérer les stocks"), ("2", "MC", "Gérer des stocks"), ("3", "SA", "Stocks")]
+    >>> recs = [{"id": "o", "mentions": [{"start": 0, "end": 16, "kind": "task", "code": None,
+    ...                                   "alternatives": []}]}]
+    >>> close_under_labels(recs, {"o": "gérer les stocks"}, items)
+    [('o', 0, 16, 'code', '1'), ('o', 0, 16, 'alternative', '2')]
+    >>> close_under_labels(recs, {"o": "gérer les stocks"}, items)  # closed: nothing more
+    []
+    """
+    rank = {kind: n for n, kind in enumerate(KIND_ORDER)}
+    groups: dict[tuple[str, ...], list[tuple[str, str]]] = defaultdict(list)
+    signature_of: dict[str, tuple[str, ...]] = {}
+    for code, kind, label in items:
+        signature_of[code] = sig = signature(label)
+        if sig:
+            groups[sig].append((code, kind))
+    changes = []
+    for record in records:
+        text = texts[record["id"]]
+        for m in record["mentions"]:
+            if m["kind"] == "diploma":
+                continue
+            same = [c for c, _ in sorted(groups.get(signature(text[m["start"] : m["end"]]), []),
+                                         key=lambda item: rank[item[1]])]
+            if m["code"] is None and same:
+                m["code"] = same[0]
+                m["alternatives"] = [a for a in m["alternatives"] if a != same[0]]
+                changes.append((record["id"], m["start"], m["end"], "code", same[0]))
+            accepted = ([m["code"]] if m["code"] else []) + m["alternatives"]
+            duplicates = [c for a in accepted for c, _ in groups.get(signature_of.get(a, ()), [])]
+            missing = [c for c in dict.fromkeys(same + duplicates) if c not in accepted]
+            m["alternatives"] = m["alternatives"] + missing
+            changes += [(record["id"], m["start"], m["end"], "alternative", c) for c in missing]
+    return changes
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--annotation", type=Path, default=ANNOTATION)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--write", action="store_true", help="rewrite the annotation with the fixes")
+    parser.add_argument("--verbose", action="store_true", help="print every change of checks 3-4")
     args = parser.parse_args()
     records = [json.loads(line) for line in args.annotation.read_text(encoding="utf-8").splitlines() if line]
     dev = [r for r in records if r["split"] == "dev"]
 
     texts: dict[str, str] = {}
-    for source in sorted({r["source"] for r in dev}):
+    for source in sorted({r["source"] for r in records}):
         path = next(p for p in (args.data / "offers" / source, args.data / "offers" / "trades" / source)
                     if p.exists())
         texts |= {offer["id"]: offer_text(offer) for offer in read_offers(path)}
@@ -77,7 +185,19 @@ def main() -> None:
     total = sum(1 for r in dev for m in r["mentions"] if m["code"] in FIXED_ALTERNATIVES)
     print(f"check 2: {total} DEV mentions with a fixed-choice code, {fixed} lacked a listed alternative "
           f"({len(touched)} offers)")
-    if args.write and fixed:
+    changes = close_under_labels(records, texts, rome_items(args.data))
+    for split in ("dev", "test"):
+        ids = {r["id"] for r in records if r["split"] == split}
+        mine = [c for c in changes if c[0] in ids]
+        coded = sum(c[3] == "code" for c in mine)
+        added = sum(c[3] == "alternative" for c in mine)
+        print(f"checks 3-4, {split.upper()}: {coded} mentions in no referential get the item whose label"
+              f" they are, {added} alternatives added"
+              f" ({len({c[:3] for c in mine})} mentions, {len({c[0] for c in mine})} offers)")
+    if args.verbose:
+        for offer, start, end, what, code in changes:
+            print(f"  {offer} {start}-{end} {texts[offer][start:end]!r}: {what} {code}")
+    if args.write and (fixed or changes):
         args.annotation.write_text(
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
         )

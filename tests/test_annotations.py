@@ -101,3 +101,37 @@ def test_annotation_matches_real_data(shared_data: Path) -> None:
 def test_selection_sizes() -> None:
     split = Counter(r["split"] for r in records())
     assert split["dev"] >= 40 and split["test"] >= 15
+
+
+def test_closed_under_label_rules(shared_data: Path) -> None:
+    # scripts/audit_annotation.py, checks 3-4: an item whose label has the mention's words, and every ROME
+    # duplicate of an accepted item, is accepted. A new draw (or a hand edit) that forgets one fails here
+    # until `python scripts/audit_annotation.py --write` is run.
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from audit_annotation import close_under_labels, rome_items
+
+    offers = _offers(shared_data)
+    texts = {r["id"]: (offers[(r["source"], r["id"])].get("intitule") or "") + "\n"
+             + (offers[(r["source"], r["id"])].get("description") or "") for r in records()}
+    changes = close_under_labels(records(), texts, rome_items(shared_data))
+    assert changes == [], f"{len(changes)} changes, first {changes[:3]}"
+
+
+def test_label_rules_on_a_forgotten_duplicate(shared_data: Path) -> None:
+    # The rule can fail: a mention "respect des délais de livraison" accepting only one of ROME's
+    # duplicates gets the others.
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from audit_annotation import close_under_labels, rome_items
+
+    items = rome_items(shared_data)
+    code = next(c for c, _, label in items if label == "Respecter les délais de livraison")
+    mention = {"start": 0, "end": 4, "kind": "task", "code": code, "alternatives": []}
+    record = {"id": "x", "mentions": [mention]}
+    changes = close_under_labels([record], {"x": "rien"}, items)
+    added = {c for *_, c in changes}
+    labels = {c: label for c, _, label in items}
+    assert added and all("délais de livraison" in labels[c] for c in added), [labels[c] for c in added]
