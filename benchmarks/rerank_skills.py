@@ -67,6 +67,7 @@ from kg.nlp.rerank import (  # noqa: E402
     OTHERS_FEATURES,
     OVERLAP_FEATURES,
     RATE_FEATURES,
+    STRUCTURE_FEATURES,
     Candidate,
     Generator,
     Model,
@@ -190,6 +191,16 @@ def data(
 
 
 OFFSETS = (-0.1, -0.05, 0.0, 0.05, 0.1, 0.15)
+
+# The label-structure features (kg.nlp.structure) measured in groups beside the shipped reference
+STRUCTURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "verb and head": ("verb_found", "head_found", "head_and_verb"),
+    "complements": ("complement_missing",),
+    "conjuncts": ("conjunct_coverage",),
+    "mention side": ("mention_side_coverage",),
+    "verb, head and mention side": ("verb_found", "head_found", "head_and_verb", "mention_side_coverage"),
+    "all": STRUCTURE_FEATURES,
+}
 
 
 def kind_offsets(
@@ -348,6 +359,9 @@ def main() -> None:
         "liberal, 3 fiches, without best_other, margin, rank": (3, no_others, keep_all, False, none),
         "liberal, 3 fiches, without best_other, margin, rank + item rates (learned on the training folds)":
             (3, no_others, keep_all, False, frozenset({"rates"})),
+        **{f"liberal, 3 fiches, without best_other, margin, rank + item rates + structure: {name}":
+           (3, (*no_others, *group), keep_all, False, frozenset({"rates"}))
+           for name, group in STRUCTURE_GROUPS.items()},
         "liberal, 3 fiches, no first stage (without `linked`, nor its links as candidates)":
             (3, no_first, keep_all, False, frozenset({"no-links"})),
         "liberal, 3 fiches, no first stage, without best_other, margin, rank":

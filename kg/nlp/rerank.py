@@ -20,6 +20,7 @@ True
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import operator
@@ -32,12 +33,17 @@ from pathlib import Path
 import numpy
 from rapidfuzz import fuzz
 
+from kg.nlp import structure as label_structure
 from kg.nlp.gazetteer import Entry, Gazetteer
 from kg.nlp.linker import Linker, Mention, Prune, Scored, Token, same_places
+from kg.nlp.structure import Structure, entry_structure
 from kg.nlp.text import form_key, normalise_phrase
 
 KINDS = ("savoir-faire", "savoir", "savoir-etre", "macro-competence")
 SECTIONS = ("intro", "missions", "profile", "qualities")
+# The features of the label's structure (after the base features, before the offer's: the shipped model's
+# feature layout, BASE_FEATURES, stays the same)
+STRUCTURE_FEATURES: tuple[str, ...] = label_structure.FEATURES
 FEATURES: tuple[str, ...] = (
     "score",  # the liberal linker's score (coverage × compactness)
     "coverage",  # the idf-weighted share of the label's keys found in the clause
@@ -66,6 +72,8 @@ FEATURES: tuple[str, ...] = (
     "rank",  # 1 / (1 + the candidate's rank by score in its clause)
     "fiches_holding",  # log(1 + number of ROME fiches that list the item)
     "linked",  # the shipped linker links this item at an overlapping span
+    # the label's structure (kg.nlp.structure): which of its parts the clause has
+    *STRUCTURE_FEATURES,
     # the offer around the clause
     "item_clauses",  # log(1 + clauses of the offer where the item is a candidate)
     "linked_elsewhere",  # the shipped linker links the item in another clause of the offer
@@ -144,6 +152,7 @@ class Generator:
         self._fiches: dict[str, tuple[float, ...]] = {}
         self._sections: dict[str, tuple[float, ...]] = {}
         self._prefilters: dict[int, tuple[Model, _Prefilter]] = {}
+        self._structures: dict[int, Structure] = {}  # an entry's label structure, once analysed
         # a clause's text, predicted fiches and section → its tokens, start, keyed words and candidates
         self._memo: dict[tuple[object, ...], tuple[list[Token], int, tuple[list[tuple[int, str, float]],
                                                                        list[Scored]]]] = {}
@@ -208,7 +217,7 @@ class Generator:
     def bounded(model: Model) -> bool:
         """Whether :meth:`candidates` can bound ``model``'s logit: it reads no feature of the offer around a
         clause (those come last)."""
-        return set(model.features) <= set(BASE_FEATURES) | set(RATE_FEATURES)
+        return set(model.features) <= set(BASE_FEATURES) | set(STRUCTURE_FEATURES) | set(RATE_FEATURES)
 
     def _early(self, model: Model | None, scores: Sequence[float]) -> _Prefilter | None:
         """The prefilter that leaves out candidates before the liberal linker scores them, when it can
@@ -274,6 +283,9 @@ class Generator:
         # first, last and used, its span, the best other item's score, its rank, whether it is linked
         rows: list[_Row] = []
         per_clause: list[tuple[list[tuple[int, str, float]], dict[str, float]]] = []
+        # perf only: the label's structure features when the model reads them (0 otherwise)
+        structured = model is None or not set(model.features).isdisjoint(STRUCTURE_FEATURES)
+        sides: list[list[int]] = []  # per clause of per_clause: each keyed word's stretch between punctuation
         entries = self.gazetteer.entries
         for number, ((_, _, tokens, _), (keyed, scored)) in enumerate(
             zip(clauses, scored_all, strict=True)
@@ -304,6 +316,8 @@ class Generator:
                 rank_of.setdefault(value, place)
             strength = _strength(positions)
             per_clause.append((keyed, strength))
+            if structured:
+                sides.append(_stretches(keyed, tokens))
             seen: set[str] = set()
             place = len(per_clause) - 1
             top_code, top_score = ranked[0]
@@ -335,6 +349,8 @@ class Generator:
                 entry_number, score, first, last, used, keyed, strength, clauses[number][3], lists, scores,
                 other, rank, linked_here,
             )
+            values += self._structure_features(entry_number, strength, keyed, sides[place], first, last) \
+                if structured else _NO_STRUCTURE
             if bound is not None and bound.hopeless(values, entry.code):
                 continue
             span = text[start:end]
@@ -443,6 +459,23 @@ class Generator:
         ]
         return values
 
+    def _structure_features(
+        self, number: int, found: dict[str, float], keyed: list[tuple[int, str, float]], stretch: list[int],
+        first: int, last: int,
+    ) -> tuple[float, ...]:
+        """:data:`STRUCTURE_FEATURES` of entry ``number``'s candidate over keyed words ``first`` to ``last``
+        of a clause (``found``: its keys' best factors; ``stretch``: each keyed word's stretch between
+        punctuation, :func:`_stretches`)."""
+        structure = self._structures.get(number)
+        entry = self.gazetteer.entries[number]
+        if structure is None:
+            structure = self._structures[number] = entry_structure(entry.label, entry.form, entry.kind)
+        low = bisect.bisect_left(stretch, stretch[first])
+        high = bisect.bisect_right(stretch, stretch[last])
+        side = [keyed[o][1] for o in range(low, high)]
+        total = self.gazetteer.weights[number][1] or 1.0
+        return label_structure.features(structure, self.gazetteer.idf, total, found, side, entry.keyset)
+
     def _entry_features(self, number: int) -> tuple[float, str, float, tuple[float, ...], float]:
         """What the features read of an entry alone: its total weight, rarest key, number of keys, kind
         (and alias) and the fiches holding its item."""
@@ -460,6 +493,32 @@ class Generator:
         values[_EXACT + 1] = fuzz.ratio(form, entry.form) / 100.0
         values[_EXACT + 2] = fuzz.token_set_ratio(form, entry.form) / 100.0
         return tuple(values)
+
+
+def _stretches(keyed: Sequence[tuple[int, str, float]], tokens: Sequence[Token]) -> list[int]:
+    """Each keyed word's stretch of its clause: how many cuts — punctuation tokens (no letter nor digit),
+    "et", "ou" — come before it.
+
+    >>> tokens = [(0, 4, "gérer"), (5, 8, "les"), (9, 15, "stocks"), (15, 16, ","), (17, 20, "caisse"),
+    ...           (21, 23, "et"), (24, 28, "quai")]
+    >>> _stretches([(0, "ger", 1.0), (2, "stock", 1.0), (4, "caiss", 1.0), (6, "quai", 1.0)], tokens)
+    [0, 0, 1, 2]
+    """
+    out = []
+    count = 0
+    place = 0
+    for token, _, _ in keyed:
+        while place < token:
+            word = tokens[place][2]
+            if word in _CUTS or not any(ch.isalnum() for ch in word):
+                count += 1
+            place += 1
+        out.append(count)
+    return out
+
+
+_NO_STRUCTURE = (0.0,) * len(STRUCTURE_FEATURES)
+_CUTS = frozenset({"et", "ou", "Et", "Ou", "ET", "OU"})
 
 
 def _strength(positions: Mapping[str, Sequence[tuple[int, float]]]) -> dict[str, float]:
@@ -541,9 +600,12 @@ class _Prefilter:
         key_id = self.linker._key_id
         c = self.coef
         static, totals, rarest = [], [], []
+        structured = any(c[f] for f in STRUCTURE_FEATURES)
         for number, entry in enumerate(gazetteer.entries):
             total, rarest_key, label, kind, holding = generator._entry_features(number)
             value = c["label_keys"] * label + c["one_key"] * (1.0 if label == 1.0 else 0.0)
+            if structured:  # the structure features at their most favourable values
+                value += self._structure_bound(generator, number, total)
             value += sum(c[f"kind_{k}"] * v for k, v in zip(KINDS, kind, strict=False))
             value += c["alias"] * kind[-1]
             value += c["fiches_holding"] * holding
@@ -569,6 +631,27 @@ class _Prefilter:
         self.code_of = numpy.array([codes[e.code] for e in gazetteer.entries], dtype=numpy.int64)
         # the entries of an item with several forms (entries)
         self.forms = numpy.array([len(generator._by_code[e.code]) > 1 for e in gazetteer.entries], dtype=bool)
+
+    def _structure_bound(self, generator: Generator, number: int, total: float) -> float:
+        """The most :data:`STRUCTURE_FEATURES` can add to entry ``number``'s logit (each at its largest
+        or smallest value for the label, as its coefficient's sign asks)."""
+        entry = generator.gazetteer.entries[number]
+        structure = generator._structures.get(number)
+        if structure is None:
+            structure = generator._structures[number] = entry_structure(entry.label, entry.form, entry.kind)
+        idf = generator.gazetteer.idf
+        head = 1.0 if structure.head is not None else 0.0
+        largest = {
+            "verb_found": 1.0 if structure.verbs else 0.0,
+            "head_found": head,
+            "head_and_verb": head,
+            "complement_missing": sum(idf.get(k, 0.0) for k in structure.complements) / total,
+            "conjunct_coverage": 1.0,
+            "mention_side_coverage": 1.0,
+        }
+        assert tuple(largest) == STRUCTURE_FEATURES
+        # every feature is 0 at its smallest
+        return sum(max(self.coef[f] * value, 0.0) for f, value in largest.items())
 
     def _coverage(
         self, per_clause: Iterable[dict[str, float]], count: int, places: numpy.ndarray,
