@@ -17,6 +17,7 @@ from kg.nlp.rerank import (
     OTHERS_FEATURES,
     RATE_FEATURES,
     SECTIONS,
+    SHIPPED_STRUCTURE,
     STRUCTURE_FEATURES,
     Candidate,
     Generator,
@@ -402,8 +403,9 @@ def test_the_prefilter_leaves_out_only_candidates_the_bound_leaves_out(gazetteer
     rng = numpy.random.default_rng(7)
     dropped = left = 0
     for seed in range(12):
-        # half the models read the label's structure too (their bound is then in the prefilter's)
-        structure = STRUCTURE_FEATURES if seed % 2 else ()
+        # some models read the label's structure too, all of it or the shipped part (their bound is then in
+        # the prefilter's); the shipped part is the first of STRUCTURE_FEATURES
+        structure = ((), STRUCTURE_FEATURES, SHIPPED_STRUCTURE)[seed % 3]
         names = (*BASE_FEATURES, *structure, *RATE_FEATURES)
         read = len(BASE_FEATURES) + len(structure)
         weights = tuple(rng.normal(scale=1.5, size=len(names)).tolist())
@@ -464,7 +466,7 @@ def test_the_early_bound_leaves_out_only_candidates_the_model_cannot_keep() -> N
     rng = numpy.random.default_rng(11)
     early_out = kept_total = 0
     for seed in range(16):
-        structure = STRUCTURE_FEATURES if seed % 2 else ()  # half the models read the label's structure
+        structure = ((), STRUCTURE_FEATURES, SHIPPED_STRUCTURE)[seed % 3]  # some read the label's structure
         names = (*(f for f in BASE_FEATURES if f not in OTHERS_FEATURES), *structure, *RATE_FEATURES)
         model = Model(names, tuple(rng.normal(scale=0.3, size=len(names)).tolist()),
                       tuple(rng.uniform(0.5, 2.0, size=len(names)).tolist()),

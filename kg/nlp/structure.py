@@ -174,8 +174,6 @@ def features(
     >>> features(s, idf, 8.0, {"stock": 1.0}, ["ger", "stock"], frozenset(idf))
     (0.0, 1.0, 0.0, 0.0, 0.5, 0.5)
     """
-    verb = any(v in found for v in structure.verbs)
-    head = structure.head is not None and structure.head in found
     missing = sum(idf.get(k, 0.0) for k in structure.complements if k not in found)
     best = 0.0
     for conjunct in structure.conjuncts:
@@ -183,11 +181,18 @@ def features(
         if weight > 0:
             best = max(best, sum(idf.get(k, 0.0) * found.get(k, 0.0) for k in conjunct) / weight)
     covered = sum(1 for k in side if k in keys) / len(side) if side else 0.0
-    return (
-        1.0 if verb else 0.0,
-        1.0 if head else 0.0,
-        1.0 if head and (verb or not structure.verbs) else 0.0,
-        missing / total if total > 0 else 0.0,
-        best,
-        covered,
-    )
+    return (*core(structure, found), missing / total if total > 0 else 0.0, best, covered)
+
+
+CORE = FEATURES[:3]  # verb_found, head_found, head_and_verb: what core() gives
+
+
+def core(structure: Structure, found: Mapping[str, float]) -> tuple[float, float, float]:
+    """The first three :data:`FEATURES` (:data:`CORE`) alone, the cheap ones.
+
+    >>> core(analyse("Gérer les stocks", "savoir-faire"), {"stock": 1.0, "ger": 0.9})
+    (1.0, 1.0, 1.0)
+    """
+    verb = any(v in found for v in structure.verbs)
+    head = structure.head is not None and structure.head in found
+    return 1.0 if verb else 0.0, 1.0 if head else 0.0, 1.0 if head and (verb or not structure.verbs) else 0.0
