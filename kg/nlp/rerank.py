@@ -20,6 +20,7 @@ True
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import operator
@@ -32,12 +33,22 @@ from pathlib import Path
 import numpy
 from rapidfuzz import fuzz
 
+from kg.nlp import structure as label_structure
 from kg.nlp.gazetteer import Entry, Gazetteer
 from kg.nlp.linker import Linker, Mention, Prune, Scored, Token, same_places
+from kg.nlp.structure import CORE, Structure, entry_structure
 from kg.nlp.text import form_key, normalise_phrase
 
 KINDS = ("savoir-faire", "savoir", "savoir-etre", "macro-competence")
 SECTIONS = ("intro", "missions", "profile", "qualities")
+# The features of the label's structure (after the base features, before the offer's: the shipped model's
+# feature layout, BASE_FEATURES, stays the same)
+STRUCTURE_FEATURES: tuple[str, ...] = label_structure.FEATURES
+# Those the shipped model reads (benchmarks/rerank_skills.py, variant "structure: verb and head": under
+# 5-fold CV on 106 DEV offers P 0.692 R 0.560 against 0.690 / 0.548 without them, same run; with
+# mention_side_coverage too, 0.693 / 0.563, but the prefilters can only bound that one, and let twice the
+# candidates through: docs/readme/verbobj.md)
+SHIPPED_STRUCTURE = ("verb_found", "head_found", "head_and_verb")
 FEATURES: tuple[str, ...] = (
     "score",  # the liberal linker's score (coverage × compactness)
     "coverage",  # the idf-weighted share of the label's keys found in the clause
@@ -66,6 +77,8 @@ FEATURES: tuple[str, ...] = (
     "rank",  # 1 / (1 + the candidate's rank by score in its clause)
     "fiches_holding",  # log(1 + number of ROME fiches that list the item)
     "linked",  # the shipped linker links this item at an overlapping span
+    # the label's structure (kg.nlp.structure): which of its parts the clause has
+    *STRUCTURE_FEATURES,
     # the offer around the clause
     "item_clauses",  # log(1 + clauses of the offer where the item is a candidate)
     "linked_elsewhere",  # the shipped linker links the item in another clause of the offer
@@ -144,6 +157,7 @@ class Generator:
         self._fiches: dict[str, tuple[float, ...]] = {}
         self._sections: dict[str, tuple[float, ...]] = {}
         self._prefilters: dict[int, tuple[Model, _Prefilter]] = {}
+        self._structures: dict[int, Structure] = {}  # an entry's label structure, once analysed
         # a clause's text, predicted fiches and section → its tokens, start, keyed words and candidates
         self._memo: dict[tuple[object, ...], tuple[list[Token], int, tuple[list[tuple[int, str, float]],
                                                                        list[Scored]]]] = {}
@@ -208,7 +222,7 @@ class Generator:
     def bounded(model: Model) -> bool:
         """Whether :meth:`candidates` can bound ``model``'s logit: it reads no feature of the offer around a
         clause (those come last)."""
-        return set(model.features) <= set(BASE_FEATURES) | set(RATE_FEATURES)
+        return set(model.features) <= set(BASE_FEATURES) | set(STRUCTURE_FEATURES) | set(RATE_FEATURES)
 
     def _early(self, model: Model | None, scores: Sequence[float]) -> _Prefilter | None:
         """The prefilter that leaves out candidates before the liberal linker scores them, when it can
@@ -274,6 +288,12 @@ class Generator:
         # first, last and used, its span, the best other item's score, its rank, whether it is linked
         rows: list[_Row] = []
         per_clause: list[tuple[list[tuple[int, str, float]], dict[str, float]]] = []
+        # perf only: the label's structure features when the model reads them (0 otherwise)
+        structured = model is None or not set(model.features).isdisjoint(STRUCTURE_FEATURES)
+        # perf only: verb_found, head_found, head_and_verb alone when the model reads no other (the others 0)
+        core_only = structured and model is not None and (
+            set(model.features) & set(STRUCTURE_FEATURES) <= set(CORE))
+        sides: list[list[int]] = []  # per clause of per_clause: each keyed word's stretch between punctuation
         entries = self.gazetteer.entries
         for number, ((_, _, tokens, _), (keyed, scored)) in enumerate(
             zip(clauses, scored_all, strict=True)
@@ -304,6 +324,8 @@ class Generator:
                 rank_of.setdefault(value, place)
             strength = _strength(positions)
             per_clause.append((keyed, strength))
+            if structured and not core_only:
+                sides.append(_stretches(keyed, tokens))
             seen: set[str] = set()
             place = len(per_clause) - 1
             top_code, top_score = ranked[0]
@@ -335,6 +357,11 @@ class Generator:
                 entry_number, score, first, last, used, keyed, strength, clauses[number][3], lists, scores,
                 other, rank, linked_here,
             )
+            if core_only:
+                values += self._core_features(entry_number, strength)
+            else:
+                values += self._structure_features(entry_number, strength, keyed, sides[place], first, last) \
+                    if structured else _NO_STRUCTURE
             if bound is not None and bound.hopeless(values, entry.code):
                 continue
             span = text[start:end]
@@ -443,6 +470,33 @@ class Generator:
         ]
         return values
 
+    def _structure_of(self, number: int) -> Structure:
+        """Entry ``number``'s label structure (analysed once)."""
+        structure = self._structures.get(number)
+        if structure is None:
+            entry = self.gazetteer.entries[number]
+            structure = self._structures[number] = entry_structure(entry.label, entry.form, entry.kind)
+        return structure
+
+    def _core_features(self, number: int, found: dict[str, float]) -> tuple[float, ...]:
+        """:data:`STRUCTURE_FEATURES` with only the :data:`kg.nlp.structure.CORE` ones computed."""
+        return (*label_structure.core(self._structure_of(number), found), 0.0, 0.0, 0.0)
+
+    def _structure_features(
+        self, number: int, found: dict[str, float], keyed: list[tuple[int, str, float]], stretch: list[int],
+        first: int, last: int,
+    ) -> tuple[float, ...]:
+        """:data:`STRUCTURE_FEATURES` of entry ``number``'s candidate over keyed words ``first`` to ``last``
+        of a clause (``found``: its keys' best factors; ``stretch``: each keyed word's stretch between
+        punctuation, :func:`_stretches`)."""
+        structure = self._structure_of(number)
+        entry = self.gazetteer.entries[number]
+        low = bisect.bisect_left(stretch, stretch[first])
+        high = bisect.bisect_right(stretch, stretch[last])
+        side = [keyed[o][1] for o in range(low, high)]
+        total = self.gazetteer.weights[number][1] or 1.0
+        return label_structure.features(structure, self.gazetteer.idf, total, found, side, entry.keyset)
+
     def _entry_features(self, number: int) -> tuple[float, str, float, tuple[float, ...], float]:
         """What the features read of an entry alone: its total weight, rarest key, number of keys, kind
         (and alias) and the fiches holding its item."""
@@ -460,6 +514,32 @@ class Generator:
         values[_EXACT + 1] = fuzz.ratio(form, entry.form) / 100.0
         values[_EXACT + 2] = fuzz.token_set_ratio(form, entry.form) / 100.0
         return tuple(values)
+
+
+def _stretches(keyed: Sequence[tuple[int, str, float]], tokens: Sequence[Token]) -> list[int]:
+    """Each keyed word's stretch of its clause: how many cuts — punctuation tokens (no letter nor digit),
+    "et", "ou" — come before it.
+
+    >>> tokens = [(0, 4, "gérer"), (5, 8, "les"), (9, 15, "stocks"), (15, 16, ","), (17, 20, "caisse"),
+    ...           (21, 23, "et"), (24, 28, "quai")]
+    >>> _stretches([(0, "ger", 1.0), (2, "stock", 1.0), (4, "caiss", 1.0), (6, "quai", 1.0)], tokens)
+    [0, 0, 1, 2]
+    """
+    out = []
+    count = 0
+    place = 0
+    for token, _, _ in keyed:
+        while place < token:
+            word = tokens[place][2]
+            if word in _CUTS or not any(ch.isalnum() for ch in word):
+                count += 1
+            place += 1
+        out.append(count)
+    return out
+
+
+_NO_STRUCTURE = (0.0,) * len(STRUCTURE_FEATURES)
+_CUTS = frozenset({"et", "ou", "Et", "Ou", "ET", "OU"})
 
 
 def _strength(positions: Mapping[str, Sequence[tuple[int, float]]]) -> dict[str, float]:
@@ -520,6 +600,9 @@ class _Bound:
 _Row = tuple[int, int, int, float, int, int, tuple[int, ...], int, int, float, int, bool]
 
 
+_Part = numpy.ndarray | float  # a part of the candidates' logits: one value each, or the same for all
+
+
 class _Prefilter:
     """:meth:`_Bound.hopeless` for all the candidates of an offer at once (perf only), before their
     features are computed one by one: the same linear bound, each feature the same value computed from
@@ -541,9 +624,21 @@ class _Prefilter:
         key_id = self.linker._key_id
         c = self.coef
         static, totals, rarest = [], [], []
+        self.structured = structured = any(c[f] for f in STRUCTURE_FEATURES)
+        # the key ids of each entry's head and verbs (the table's last id, never present, when there is none),
+        # whether it has no verb: _coverage reads verb_found, head_found, head_and_verb from the clause's keys
+        heads: list[int] = []
+        verbs: list[tuple[int, ...]] = []
+        verbless: list[bool] = []
         for number, entry in enumerate(gazetteer.entries):
             total, rarest_key, label, kind, holding = generator._entry_features(number)
             value = c["label_keys"] * label + c["one_key"] * (1.0 if label == 1.0 else 0.0)
+            if structured:
+                part, head, verb_ids, none = self._structure_bound(generator, number, total)
+                value += part
+                heads.append(head)
+                verbs.append(verb_ids)
+                verbless.append(none)
             value += sum(c[f"kind_{k}"] * v for k, v in zip(KINDS, kind, strict=False))
             value += c["alias"] * kind[-1]
             value += c["fiches_holding"] * holding
@@ -554,6 +649,10 @@ class _Prefilter:
             totals.append(total)
             rarest.append(key_id[rarest_key] if rarest_key in idf else len(key_id))
         self.static = numpy.array(static, dtype=numpy.float64)
+        width = max((len(v) for v in verbs), default=0) or 1
+        self.heads = numpy.array(heads, dtype=numpy.int64)
+        self.verbs = numpy.array([v + (len(key_id),) * (width - len(v)) for v in verbs], dtype=numpy.int64)
+        self.verbless = numpy.array(verbless, dtype=numpy.float64)
         self.totals = numpy.array(totals, dtype=numpy.float64)
         self.rarest = numpy.array(rarest, dtype=numpy.int64)
         # fuzzy_word is 0 or 1; every other feature is computed
@@ -570,14 +669,46 @@ class _Prefilter:
         # the entries of an item with several forms (entries)
         self.forms = numpy.array([len(generator._by_code[e.code]) > 1 for e in gazetteer.entries], dtype=bool)
 
+    def _structure_bound(
+        self, generator: Generator, number: int, total: float
+    ) -> tuple[float, int, tuple[int, ...], bool]:
+        """The most :data:`STRUCTURE_FEATURES` but ``verb_found``, ``head_found`` and ``head_and_verb`` can
+        add to entry ``number``'s logit (each at its largest or smallest value for the label, as its
+        coefficient's sign asks), and what :meth:`_coverage` reads those three with: the key ids of the
+        label's head and verbs, whether it has no verb. (A head or verb key the linker does not know —
+        none is known to happen — puts those three in the bound too, at their largest.)"""
+        structure = generator._structure_of(number)
+        idf = generator.gazetteer.idf
+        key_id = self.linker._key_id
+        never = len(key_id)  # a key id never present in a clause (the table's last column)
+        known = all(k in key_id for k in (*structure.verbs, structure.head) if k is not None)
+        head = 1.0 if structure.head is not None else 0.0
+        largest = {
+            "verb_found": 0.0 if known else 1.0 if structure.verbs else 0.0,
+            "head_found": 0.0 if known else head,
+            "head_and_verb": 0.0 if known else head,
+            "complement_missing": sum(idf.get(k, 0.0) for k in structure.complements) / total,
+            "conjunct_coverage": 1.0,
+            "mention_side_coverage": 1.0,
+        }
+        assert tuple(largest) == STRUCTURE_FEATURES and len(STRUCTURE_FEATURES) == len(CORE) + 3
+        # every feature is 0 at its smallest
+        part = sum(max(self.coef[f] * value, 0.0) for f, value in largest.items())
+        if not known:
+            return part, never, (), False
+        head_id = key_id[structure.head] if structure.head is not None else never
+        return part, head_id, tuple(key_id[k] for k in structure.verbs), not structure.verbs
+
     def _coverage(
         self, per_clause: Iterable[dict[str, float]], count: int, places: numpy.ndarray,
         entry_ids: numpy.ndarray,
-    ) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    ) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray, _Part]:
         """For candidate ``i`` (entry ``entry_ids[i]`` in clause ``places[i]`` of ``per_clause``, each
         clause's key → best weight factor): the idf of its label's keys found in the clause, summed and
         the largest; the idf × best factor of those found (covered); how many are found; whether its
-        rarest key is found (anchor). Both bounds (:meth:`early`, :meth:`keep`) read these."""
+        rarest key is found (anchor); the part of its logit of ``verb_found``, ``head_found`` and
+        ``head_and_verb`` (0 when the model reads none). Both bounds (:meth:`early`, :meth:`keep`) read
+        these."""
         key_id, idf = self.linker._key_id, self.linker._idf
         if count > self._rows.shape[1]:
             self._rows = numpy.zeros((3, count, len(key_id) + 1), dtype=numpy.float64)
@@ -605,8 +736,15 @@ class _Prefilter:
         covered = weights[1].ravel().take(taken).sum(axis=1)
         shared = weights[2].ravel().take(taken).sum(axis=1)
         anchor = weights[2][places, self.rarest[entry_ids]]
+        structure: _Part = 0.0
+        if self.structured:  # verb_found, head_found, head_and_verb: the clause has the key
+            c = self.coef
+            head = weights[2][places, self.heads[entry_ids]]
+            verb = weights[2][places[:, None], self.verbs[entry_ids]].max(axis=1)
+            both = head * numpy.maximum(verb, self.verbless[entry_ids])
+            structure = c["verb_found"] * verb + c["head_found"] * head + c["head_and_verb"] * both
         weights.reshape(3, -1)[:, written] = 0.0  # the table is all 0 again for the next call
-        return found.sum(axis=1), found.max(axis=1), covered, shared, anchor
+        return found.sum(axis=1), found.max(axis=1), covered, shared, anchor, structure
 
     def early(
         self, found: Sequence[_Keyed], numbers: numpy.ndarray, rows: numpy.ndarray, reach: numpy.ndarray,
@@ -630,7 +768,7 @@ class _Prefilter:
         # the clauses with candidates within reach, each given a row (perf only: the others are not read)
         used, clause_ids = numpy.unique(rows[valid], return_inverse=True)
         chosen = used.tolist()
-        found_sum, rarest, covered, shared, anchor = self._coverage(
+        found_sum, rarest, covered, shared, anchor, structure = self._coverage(
             [_strength(found[n][1]) for n in chosen], len(chosen), clause_ids, entry_ids)
         found = [found[n] for n in chosen]
         sections = [sections[n] for n in chosen]
@@ -662,7 +800,7 @@ class _Prefilter:
             self.static[entry_ids] + fiche + clause_part[clause_ids] + window
             + c["coverage"] * coverage + c["shared_keys"] * shared
             + c["missing_weight"] * ((total - found_sum) / 10.0) + c["rarest_shared"] * (rarest / 10.0)
-            + c["anchor"] * anchor
+            + c["anchor"] * anchor + structure
         )
         hopeless = logit < self.limit
         if not hopeless.any():
@@ -719,7 +857,7 @@ class _Prefilter:
         section_part = [sum(c[f"section_{s}"] for s in SECTIONS if clause[3] == s) for clause in clauses]
         entry_ids = numpy.array(entry_of, dtype=numpy.int64)
         place_ids = numpy.array(place_of, dtype=numpy.int64)
-        found_sum, rarest, covered, shared, anchor = self._coverage(
+        found_sum, rarest, covered, shared, anchor, structure = self._coverage(
             (strength for _, strength in per_clause), len(per_clause), place_ids, entry_ids)
         total = self.totals[entry_ids]
         score = numpy.array(score_of)
@@ -735,7 +873,7 @@ class _Prefilter:
             + c["rarest_shared"] * (rarest / 10.0) + c["anchor"] * anchor
             + c["span_words"] * width + c["best_other"] * other + c["margin"] * (score - other)
             + c["rank"] * (1.0 / (1.0 + numpy.array(rank_of, dtype=numpy.float64)))
-            + c["linked"] * numpy.array(linked_of, dtype=numpy.float64)
+            + c["linked"] * numpy.array(linked_of, dtype=numpy.float64) + structure
         )
         return (logit >= self.limit).tolist()
 
