@@ -139,12 +139,14 @@ def report(name: str, key: Key, counts: Counter[str], rome: set[str],
            pairs: list[tuple[str, str]], show: bool) -> None:
     """Print one keying's figures."""
     groups = stem_groups(key, rome)
+    per_key = Counter(k for w in rome if (k := key(w)) is not None and not k.isupper())
     merged = {k: v for k, v in groups.items() if len(v) > 1}
     split = [(a, b) for a, b in pairs if key(a) != key(b)]
     split_rome = [(a, b) for a, b in split if a in rome or b in rome]
     print(f"\n== {name}")
     print(f"ROME label words {len(rome)}, keys {len(groups)}, keys gathering 2+ Snowball stems {len(merged)},"
-          f" largest {max((len(v) for v in groups.values()), default=0)}")
+          f" largest {max((len(v) for v in groups.values()), default=0)};"
+          f" ROME words per key {len(rome) / max(len(per_key), 1):.3f} (most: {per_key.most_common(1)})")
     print(f"derived/verb pairs in the vocabulary {len(pairs)}: split {len(split)}"
           f" (one of the two in a ROME label: {len(split_rome)})")
     largest = sorted(merged.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:12]
