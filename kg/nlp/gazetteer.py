@@ -32,7 +32,7 @@ from kg.nlp.text import content_form, form_key, phrase_keys
 
 QUERIES_DIR = PROJECT_ROOT / "queries" / "nlp"
 CACHE_DIR = PROJECT_ROOT / "var" / "cache" / "nlp"
-CACHE_VERSION = 18  # bump when the entry layout or the keying changes
+CACHE_VERSION = 19  # bump when the entry layout or the keying changes
 ANCHOR_COVERAGE = 0.8  # the lowest coverage a linker may ask for (see Linker.min_coverage)
 _PARENS = re.compile(r"\s*\([^)]*\)")
 

@@ -5,7 +5,12 @@ Two keys are used: the *form* key (lower case, no accents: what "exact" compares
 inflection — plural, feminine, conjugation — and the common nominalisations: ``réaliser`` and
 ``réalisation`` share ``realis``), then folded to its word family by a few derivational endings
 Snowball keeps apart (``nettoyage``/``nettoyer``, ``conduite``/``conduire``,
-``entretien``/``entretenir``, ``réactif``/``réactivité``). Function words carry no key.
+``entretien``/``entretenir``, ``réactif``/``réactivité``, ``façonnage``/``façonner``,
+``diagnostic``/``diagnostiquer``). Snowball decides some endings by the word's length, so a verb
+and its noun can fall apart (``vérifier`` verifi, ``vérification`` verif; ``communiquer``
+communiqu, ``communication`` commun, which is also the key of ``commun``): those forms are
+rewritten to the verb before stemming (:func:`verb_form`). Function words carry no key.
+``benchmarks/word_families.py`` counts the families on the real vocabulary.
 
 >>> form_key("Maçonnerie  Générale")
 'maconnerie generale'
@@ -143,16 +148,68 @@ def word_key(word: str) -> str | None:
         form = re.split(r"['’]", form)[-1]
     if len(form) < 2 or form.isdigit() or form in _STOP_FORMS:
         return None
-    return family(str(_STEMMER.stemWord(form)))
+    return family(str(_STEMMER.stemWord(verb_form(word.lower(), form))))
+
+
+# A participle of an -ier or -iquer verb (négocié, communiquée): Snowball drops its i (negoc,
+# negoci) or reads -iqué as the adjective -ique (commun).
+_PARTICIPLES = ("ié", "iée", "iés", "iées", "iqué", "iquée", "iqués", "iquées")
+# Forms Snowball stems apart from their verb, rewritten to the verb: the -ifier verbs' forms, cut at
+# different places by the word's length (vérifier verifi, vérifie verif, planification planif,
+# modification modif); the -ication nouns whose ``ic`` Snowball deletes in long words
+# (communication commun, application appliqu); the present tense -iez of the -ier verbs (vous
+# négociez negoc), not the conditional nor the imperfect (aimeriez, puissiez, deveniez).
+_VERB_ENDINGS = (
+    (re.compile(r"(?<=if)i(?:e|es|ez|ent|ons|cations?|cateurs?|catrices?)$"), "ier"),
+    (re.compile(r"(?<=[^f]i)cations?$"), "quer"),
+    (re.compile(r"(?<=[^nrs]i)ez$"), "er"),
+)
+
+
+def verb_form(lower: str, form: str) -> str:
+    """The infinitive standing for ``form`` (``lower`` without its accents) where Snowball would
+    stem a verb's participle, present tense or action noun apart from the verb; ``form`` otherwise.
+
+    >>> verb_form("négociées", "negociees"), verb_form("communiqué", "communique")
+    ('negocier', 'communiquer')
+    >>> verb_form("planification", "planification"), verb_form("vérifiez", "verifiez")
+    ('planifier', 'verifier')
+    >>> verb_form("communications", "communications"), verb_form("négociez", "negociez")
+    ('communiquer', 'negocier')
+    >>> verb_form("négocie", "negocie"), verb_form("aimeriez", "aimeriez")
+    ('negocie', 'aimeriez')
+    """
+    for ending in _PARTICIPLES:
+        if lower.endswith(ending):
+            return form[: len(form) - len(ending) + ending.index("é")] + "er"
+    for pattern, verb in _VERB_ENDINGS:
+        if pattern.search(form):
+            return pattern.sub(verb, form)
+    return form
 
 
 # Derivational endings of Snowball stems, longest first, with what they become: the noun of an
 # action and its verb (-age, -ure, -tion, -ite), the -tien/-tenir verbs, y/i spellings, the
-# adjective and its -ité noun. Only applied when 4+ letters remain, so short stems stay apart.
+# adjective and its -ité noun, -ic/-iquer (diagnostic, fabricant, public/publique). Only applied
+# when 4+ letters remain, so short stems stay apart.
 _FAMILY_ENDINGS = (
     ("abilit", ""), ("ivit", ""), ("tien", "ten"), ("ation", ""), ("ition", ""), ("tion", "t"),
-    ("ag", ""), ("ur", ""), ("it", ""), ("ir", ""), ("if", ""), ("iv", ""), ("y", "i"), ("e", ""),
+    ("ag", ""), ("ur", ""), ("it", ""), ("ir", ""), ("if", ""), ("iv", ""), ("ic", "iqu"), ("y", "i"),
+    ("e", ""),
 )
+# Snowball's last step undoubles these endings (façonner facon), but not when the stem still had an
+# ending family() removes (façonnage faconnag → faconn): undoubled after -age and -eur nouns (not
+# after a plain -e: données donn stays apart from donner don).
+_DOUBLED = ("enn", "onn", "ett", "ell", "eill")
+# Stems no suffix rule relates: the -ail/-aux plural and its verb; exécuter, whose -ution noun
+# Snowball cuts to -u (exécution execu) as for the -uer verbs (distribuer, évoluer); diagnostique,
+# whose -ique Snowball strips as an adjective's (a rule would fold technique, mécanique…);
+# encaissement, which Snowball keeps whole (a -ssement rule would put connaissement, a bill of
+# lading, with connaissance).
+_EXCEPTIONS = {
+    "traval": "travail", "travaill": "travail", "execut": "execu", "diagnost": "diagnostiqu",
+    "encaissement": "encaiss",
+}
 
 
 @lru_cache(maxsize=262144)
@@ -163,15 +220,31 @@ def family(stem: str) -> str:
     ('nettoi', 'nettoi', 'entreten', 'entreten')
     >>> family("reactivit"), family("reactif"), family("soudur"), family("soud"), family("pos")
     ('react', 'react', 'soud', 'soud', 'pos')
+
+    An -ifier verb's stem keeps its ``if`` (qualifier is not qualité, planifier is not plan); the
+    other rules: -age after a doubled consonant, -ic, the exceptions.
+
+    >>> family("qualifi"), family("qualit"), family("planifi"), family("tarifi"), family("tarif")
+    ('qualif', 'qual', 'planif', 'tarif', 'tarif')
+    >>> family("faconnag"), family("facon"), family("diagnostic"), family("traval")
+    ('facon', 'facon', 'diagnostiqu', 'travail')
     """
+    undouble = False
     for _ in range(2):  # nettoyag → nettoy → nettoi
+        if stem.endswith("ifi"):  # no other ending off: its "if" is not an adjective's (qualif ≠ qual)
+            return stem[:-1]
         for ending, replacement in _FAMILY_ENDINGS:
             if stem.endswith(ending) and len(stem) - len(ending) >= 4:
                 stem = stem[: len(stem) - len(ending)] + replacement
+                undouble = undouble or ending in ("ag", "ur")
                 break
         else:
             break
-    return stem
+    if stem.endswith("ifi"):  # stratifieur → stratifie → stratifi
+        return stem[:-1]
+    if undouble and stem.endswith(_DOUBLED):
+        stem = stem[:-1]
+    return _EXCEPTIONS.get(stem, stem)
 
 
 _INCLUSIVE = re.compile(r"^([^\W\d_]{3,})[.·(][^\W\d_]{1,4}\)?$")
