@@ -1,7 +1,7 @@
 """The word families of the lemma keys (kg.nlp.text.word_key): a verb and its action noun or
 participle share a key, unrelated words that Snowball or the old folding put together do not.
 The pairs come from the scan of the ROME labels' and the real offers' vocabulary
-(benchmarks/word_families.py, docs/readme/morph.md)."""
+(benchmarks/word_families.py, docs/guides/word-families.md)."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ STRUCTURE_FEATURES: tuple[str, ...] = label_structure.FEATURES
 # Those the shipped model reads (benchmarks/rerank_skills.py, variant "structure: verb and head": under
 # 5-fold CV on 106 DEV offers P 0.692 R 0.560 against 0.690 / 0.548 without them, same run; with
 # mention_side_coverage too, 0.693 / 0.563, but the prefilters can only bound that one, and let twice the
-# candidates through: docs/readme/verbobj.md)
+# candidates through: docs/guides/skill-label-structure.md)
 SHIPPED_STRUCTURE = ("verb_found", "head_found", "head_and_verb")
 FEATURES: tuple[str, ...] = (
     "score",  # the liberal linker's score (coverage × compactness)
