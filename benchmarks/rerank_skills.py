@@ -203,6 +203,23 @@ STRUCTURE_GROUPS: dict[str, tuple[str, ...]] = {
     "all": STRUCTURE_FEATURES,
 }
 
+# Looser liberal first stages (changes to kg.nlp.rerank.LIBERAL, one threshold a step looser, and session 9's
+# three together) measured with the shipped features ("… + item rates + structure: verb and head"); run
+# them beside that variant: --variant "structure: verb and head" --variant "wide:"
+WIDE_SETTINGS: dict[str, dict[str, object]] = {
+    "min_coverage 0.5": {"min_coverage": 0.5},
+    "min_score 0.4": {"min_score": 0.4},
+    "prior_coverage 0.2": {"prior_coverage": 0.2},
+    "min_coverage 0.5, min_score 0.4, prior_coverage 0.2": {
+        "min_coverage": 0.5, "min_score": 0.4, "prior_coverage": 0.2},
+    # min_score binds only on spread-out matches: max_gap (2 extra words per matched key) bounds the
+    # compactness first
+    "max_gap 3": {"max_gap": 3},
+    "max_gap 3, min_score 0.4": {"max_gap": 3, "min_score": 0.4},
+    "single_word 75": {"single_word": 75.0},
+    "min_coverage 0.55": {"min_coverage": 0.55},
+}
+
 
 def kind_offsets(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], cands: Sequence[list[Candidate]],
@@ -335,6 +352,9 @@ def main() -> None:
     links = Links(runner)
     titles = runner.component._titles
     generators = {fiches: Generator(runner.gazetteer, fiches=fiches, titles=titles) for fiches in (1, 3)}
+    # a "wide:" variant's liberal settings (the others: LIBERAL); its generator is made when first needed
+    wide_of: dict[str, str] = {}
+    wide_generators: dict[str, Generator] = {}
     print(f"loaded in {time.perf_counter() - t0:.0f} s; liberal settings {LIBERAL}")
     defaults = shipped_settings(runner.linker)
     order, folds = cv_folds(len(dev))
@@ -367,6 +387,10 @@ def main() -> None:
         **{f"liberal, 3 fiches, without best_other, margin, rank + item rates + structure: {name}":
            (3, (*no_others, *group), keep_all, False, frozenset({"rates"}))
            for name, group in STRUCTURE_GROUPS.items()},
+        **{f"wide: liberal {name}, shipped features (without best_other, margin, rank + item rates + the"
+           f" structure's verb and head)":
+           (3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False, frozenset({"rates"}))
+           for name in WIDE_SETTINGS},
         "liberal, 3 fiches, no first stage (without `linked`, nor its links as candidates)":
             (3, no_first, keep_all, False, frozenset({"no-links"})),
         "liberal, 3 fiches, no first stage, without best_other, margin, rank":
@@ -396,6 +420,9 @@ def main() -> None:
             f"liberal, 3 fiches, all features + item prior: {', '.join(g)}":
                 (3, BASE_FEATURES, keep_all, False, frozenset(f"prior:{name}" for name in g))
             for g in groups}
+    for name in WIDE_SETTINGS:
+        wide_of[f"wide: liberal {name}, shipped features (without best_other, margin, rank + item rates + the"
+                f" structure's verb and head)"] = name
     if args.variant:
         # per TEXT: the variant named so, else every variant whose name holds it
         chosen = {n for t in args.variant
@@ -413,9 +440,18 @@ def main() -> None:
         found_by = {(f, bare): offer_candidates(runner, generators[f], texts,
                                                 [[] for _ in dev] if bare else links(point))
                     for f in (1, 3) for bare in (False, True)
-                    if any(v[0] == f and ("no-links" in v[4]) == bare for v in variants.values())}
+                    if any(v[0] == f and ("no-links" in v[4]) == bare
+                           for n, v in variants.items() if n not in wide_of)}
         for name, (fiches, features, keep, anywhere, extras) in variants.items():
-            cands = [[c for c in found if keep(c)] for found in found_by[fiches, "no-links" in extras]]
+            if name in wide_of:
+                setting = wide_of[name]
+                if setting not in wide_generators:
+                    wide_generators[setting] = Generator(runner.gazetteer, fiches=fiches, titles=titles,
+                                                         settings=LIBERAL | WIDE_SETTINGS[setting])
+                found = offer_candidates(runner, wide_generators[setting], texts, links(point))
+            else:
+                found = found_by[fiches, "no-links" in extras]
+            cands = [[c for c in f if keep(c)] for f in found]
             X, y = data(dev, cands, features, anywhere, extras)
             names = (tuple(features) + (BIN_FEATURES if "bins" in extras else ())
                      + (OVERLAP_FEATURES if "overlap" in extras else ()))
