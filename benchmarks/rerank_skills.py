@@ -203,10 +203,14 @@ STRUCTURE_GROUPS: dict[str, tuple[str, ...]] = {
     "all": STRUCTURE_FEATURES,
 }
 
-# Looser liberal first stages (changes to kg.nlp.rerank.LIBERAL, one threshold a step looser, and session 9's
-# three together) measured with the shipped features ("… + item rates + structure: verb and head"); run
-# them beside that variant: --variant "structure: verb and head" --variant "wide:"
+# Other liberal first stages (changes to kg.nlp.rerank.LIBERAL: before session 11's "wide", one threshold a
+# step looser, and session 9's three together) measured with the shipped features ("… + item rates +
+# structure: verb and head"); run them beside that variant: --variant "structure: verb and head"
+# --variant "wide:". Each is NARROW with the thresholds it names changed (docs/readme/wide.md);
+# "min_coverage 0.5, min_score 0.4, prior_coverage 0.2" is LIBERAL since then.
+NARROW = {"min_coverage": 0.6, "min_score": 0.5, "prior_coverage": 0.25}  # LIBERAL's before "wide"
 WIDE_SETTINGS: dict[str, dict[str, object]] = {
+    "narrow (min_coverage 0.6, min_score 0.5, prior_coverage 0.25)": {},
     "min_coverage 0.5": {"min_coverage": 0.5},
     "min_score 0.4": {"min_score": 0.4},
     "prior_coverage 0.2": {"prior_coverage": 0.2},
@@ -315,7 +319,8 @@ def main() -> None:
                         help="run only the variants whose name holds TEXT (repeatable)")
     parser.add_argument("--precision", type=float, default=None, metavar="P",
                         help="choose the threshold for the most recall at this inner-CV precision"
-                        " (default: the best F1)")
+                        " (default: the best F1), in the CV and for --write/--test (shipped from session 11's"
+                        " \"wide\": --precision 0.70)")
     parser.add_argument("--interactions", action="store_true",
                         help="add products of a few features (PAIRS) to every variant")
     parser.add_argument("--no-compete", action="store_true",
@@ -447,7 +452,7 @@ def main() -> None:
                 setting = wide_of[name]
                 if setting not in wide_generators:
                     wide_generators[setting] = Generator(runner.gazetteer, fiches=fiches, titles=titles,
-                                                         settings=LIBERAL | WIDE_SETTINGS[setting])
+                                                         settings=LIBERAL | NARROW | WIDE_SETTINGS[setting])
                 found = offer_candidates(runner, wide_generators[setting], texts, links(point))
             else:
                 found = found_by[fiches, "no-links" in extras]
@@ -525,7 +530,7 @@ def main() -> None:
                 return with_item_rates(base, codes, y, train)  # noqa: B023 (called in this iteration)
 
             X = build(order) if not args.no_rates else base
-            l2, threshold = choose(X, y, order, names, judge_with(dev, cands),
+            l2, threshold = choose(X, y, order, names, judge_with(dev, cands, args.precision),
                                    build=build if not args.no_rates else None)
             model = fit_offers(X, y, order, names, l2, threshold)
             if not args.no_rates:
