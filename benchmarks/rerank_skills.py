@@ -209,8 +209,9 @@ STRUCTURE_GROUPS: dict[str, tuple[str, ...]] = {
 # Other liberal first stages (changes to kg.nlp.rerank.LIBERAL: before session 11's "wide", one threshold a
 # step looser, and session 9's three together) measured with the shipped features ("… + item rates +
 # structure: verb and head"); run them beside that variant: --variant "structure: verb and head"
-# --variant "wide:". Each is NARROW with the thresholds it names changed (docs/readme/wide.md);
-# "min_coverage 0.5, min_score 0.4, prior_coverage 0.2" is LIBERAL since then.
+# --variant "wide:". Each is NARROW with the thresholds it names changed
+# (docs/guides/skill-wide-candidates.md); "min_coverage 0.5, min_score 0.4, prior_coverage 0.2" is LIBERAL
+# since then.
 NARROW = {"min_coverage": 0.6, "min_score": 0.5, "prior_coverage": 0.25}  # LIBERAL's before "wide"
 WIDE_SETTINGS: dict[str, dict[str, object]] = {
     "narrow (min_coverage 0.6, min_score 0.5, prior_coverage 0.25)": {},

@@ -99,7 +99,8 @@ FIRST_STAGE_FEATURES = ("linked", "linked_elsewhere", "fiche_linked")
 
 # The liberal first stage: every threshold of the shipped linker loosened (benchmarks/rerank_skills.py).
 # min_coverage 0.6 → 0.5, min_score 0.5 → 0.4, prior_coverage 0.25 → 0.2 in session 11 ("wide",
-# docs/readme/wide.md): with the label-structure features the model keeps P 0.70 over the wider set.
+# docs/guides/skill-wide-candidates.md): with the label-structure features the model keeps P 0.70 over
+# the wider set.
 LIBERAL = {
     "min_coverage": 0.5,
     "min_score": 0.4,
