@@ -160,15 +160,17 @@ def norm(s: str) -> str:
     return "".join(c for c in s if not unicodedata.combining(c)).replace("’", "'")
 
 
-def items() -> list[tuple[str, str, str]]:
-    """(code, kind, label) of every ROME v460 savoir-faire, savoir-être and savoir item."""
+def items(data: Path = DATA) -> list[tuple[str, str, str]]:
+    """(code, kind, label) of every ROME v460 item an annotation may name: kind SF (savoir-faire), SE
+    (savoir-être), MC (macro-compétence) from the competence file, SA (savoir) from the savoir file, read
+    from the open-data folder ``data``."""
     out = []
-    with open(DATA / "rome/unix_referentiel_competence_v460_utf8.csv", encoding="utf-8") as f:
+    with open(data / "rome/unix_referentiel_competence_v460_utf8.csv", encoding="utf-8") as f:
         for r in csv.DictReader(f):
             kind = "SE" if r["cat_comp"] == "Savoir-être professionnel" else (
                 "MC" if r["nature"] != "Compétence" else "SF")
             out.append((r["code_ogr"], kind, r["libelle_competence"]))
-    with open(DATA / "rome/unix_referentiel_savoir_v460_utf8.csv", encoding="utf-8") as f:
+    with open(data / "rome/unix_referentiel_savoir_v460_utf8.csv", encoding="utf-8") as f:
         for r in csv.DictReader(f):
             out.append((r["code_ogr_savoir"], "SA", r["libelle_savoir"]))
     return out

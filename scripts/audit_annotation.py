@@ -31,7 +31,6 @@ no derivational folding of the linker's keys, so a change of those keys does not
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import re
 import sys
@@ -43,6 +42,8 @@ import Stemmer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from annotate_offers import items as rome_items  # noqa: E402  (scripts/, beside this one)
 
 from kg.nlp.offers_csv import offer_text, read_offers  # noqa: E402
 from kg.nlp.text import STOP_WORDS, form_key, strip_accents, words  # noqa: E402
@@ -88,20 +89,6 @@ def signature(phrase: str) -> tuple[str, ...]:
         if len(form) >= 2 and form not in _STOP_FORMS:
             out.append(str(_STEMMER.stemWord(form)))
     return tuple(out)
-
-
-def rome_items(data: Path) -> list[tuple[str, str, str]]:
-    """(code, kind, label) of every ROME v460 item an annotation may name: kind SF (savoir-faire), SE
-    (savoir-être), MC (macro-compétence) from the competence file, SA (savoir) from the savoir file."""
-    out = []
-    with (data / "rome" / "unix_referentiel_competence_v460_utf8.csv").open(encoding="utf-8") as f:
-        for r in csv.DictReader(f):
-            kind = ("SE" if r["cat_comp"] == "Savoir-être professionnel"
-                    else "MC" if r["nature"] != "Compétence" else "SF")
-            out.append((r["code_ogr"], kind, r["libelle_competence"]))
-    with (data / "rome" / "unix_referentiel_savoir_v460_utf8.csv").open(encoding="utf-8") as f:
-        out += [(r["code_ogr_savoir"], "SA", r["libelle_savoir"]) for r in csv.DictReader(f)]
-    return out
 
 
 def close_under_labels(

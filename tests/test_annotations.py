@@ -5,9 +5,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import sys
 from collections import Counter
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
+
+from kg.nlp.offers_csv import offer_text
 
 ANNOTATION = Path(__file__).parent / "annotations" / "offers-skills.jsonl"
 KINDS = {"task", "tool", "knowledge", "quality", "licence", "diploma"}
@@ -86,7 +90,7 @@ def test_annotation_matches_real_data(shared_data: Path) -> None:
     for r in records():
         offer = offers.get((r["source"], r["id"]))
         assert offer is not None, f"offer {r['id']} not in {r['source']}"
-        text = (offer.get("intitule") or "") + "\n" + (offer.get("description") or "")
+        text = offer_text(offer)
         assert hashlib.sha256(text.encode("utf-8")).hexdigest() == r["sha256"], f"text of {r['id']} changed"
         for m in r["mentions"]:
             s, e = m["start"], m["end"]
@@ -103,18 +107,23 @@ def test_selection_sizes() -> None:
     assert split["dev"] >= 40 and split["test"] >= 15
 
 
+def _audit() -> tuple[Any, Any]:
+    """scripts/audit_annotation.py's rule (close_under_labels) and the ROME items it reads
+    (scripts/annotate_offers.py's items): the scripts are not a package."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from annotate_offers import items
+    from audit_annotation import close_under_labels
+
+    return close_under_labels, items
+
+
 def test_closed_under_label_rules(shared_data: Path) -> None:
     # scripts/audit_annotation.py, checks 3-4: an item whose label has the mention's words, and every ROME
     # duplicate of an accepted item, is accepted. A new draw (or a hand edit) that forgets one fails here
     # until `python scripts/audit_annotation.py --write` is run.
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-    from audit_annotation import close_under_labels, rome_items
-
+    close_under_labels, rome_items = _audit()
     offers = _offers(shared_data)
-    texts = {r["id"]: (offers[(r["source"], r["id"])].get("intitule") or "") + "\n"
-             + (offers[(r["source"], r["id"])].get("description") or "") for r in records()}
+    texts = {r["id"]: offer_text(offers[(r["source"], r["id"])]) for r in records()}
     changes = close_under_labels(records(), texts, rome_items(shared_data))
     assert changes == [], f"{len(changes)} changes, first {changes[:3]}"
 
@@ -122,11 +131,7 @@ def test_closed_under_label_rules(shared_data: Path) -> None:
 def test_label_rules_on_a_forgotten_duplicate(shared_data: Path) -> None:
     # The rule can fail: a mention "respect des délais de livraison" accepting only one of ROME's
     # duplicates gets the others.
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-    from audit_annotation import close_under_labels, rome_items
-
+    close_under_labels, rome_items = _audit()
     items = rome_items(shared_data)
     code = next(c for c, _, label in items if label == "Respecter les délais de livraison")
     mention = {"start": 0, "end": 4, "kind": "task", "code": code, "alternatives": []}
