@@ -394,6 +394,15 @@ def test_the_model_file_is_package_data() -> None:
     assert MODEL_FILE.is_file() and any(fnmatch.fnmatch(MODEL_FILE.name, p) for p in patterns)
 
 
+def _random_model(rng: numpy.random.Generator, names: tuple[str, ...]) -> Model:
+    """A model over ``names`` with random means, scales, weights, bias and threshold, and a learned rate for
+    item "100" (the bounds must hold for any model)."""
+    return Model(names, tuple(rng.normal(scale=0.3, size=len(names)).tolist()),
+                 tuple(rng.uniform(0.5, 2.0, size=len(names)).tolist()),
+                 tuple(rng.normal(scale=1.5, size=len(names)).tolist()), float(rng.normal(scale=2.0)),
+                 float(rng.uniform(0.1, 0.9)), (("100", 0.8, 1.0),), 0.2)
+
+
 def test_the_prefilter_leaves_out_only_candidates_the_bound_leaves_out(gazetteer: Gazetteer) -> None:
     texts = [
         "Préparer les commandes; gestion du stock; conditionner les produits; rigueur et précision",
@@ -408,10 +417,7 @@ def test_the_prefilter_leaves_out_only_candidates_the_bound_leaves_out(gazetteer
         structure = ((), STRUCTURE_FEATURES, SHIPPED_STRUCTURE)[seed % 3]
         names = (*BASE_FEATURES, *structure, *RATE_FEATURES)
         read = len(BASE_FEATURES) + len(structure)
-        weights = tuple(rng.normal(scale=1.5, size=len(names)).tolist())
-        model = Model(names, tuple(rng.normal(scale=0.3, size=len(names)).tolist()),
-                      tuple(rng.uniform(0.5, 2.0, size=len(names)).tolist()), weights,
-                      float(rng.normal(scale=2.0)), float(rng.uniform(0.1, 0.9)), (("100", 0.8, 1.0),), 0.2)
+        model = _random_model(rng, names)
         bound = model.bound
         for text in texts:
             for section in SECTIONS:
@@ -468,10 +474,7 @@ def test_the_early_bound_leaves_out_only_candidates_the_model_cannot_keep() -> N
     for seed in range(16):
         structure = ((), STRUCTURE_FEATURES, SHIPPED_STRUCTURE)[seed % 3]  # some read the label's structure
         names = (*(f for f in BASE_FEATURES if f not in OTHERS_FEATURES), *structure, *RATE_FEATURES)
-        model = Model(names, tuple(rng.normal(scale=0.3, size=len(names)).tolist()),
-                      tuple(rng.uniform(0.5, 2.0, size=len(names)).tolist()),
-                      tuple(rng.normal(scale=1.5, size=len(names)).tolist()), float(rng.normal(scale=2.0)),
-                      float(rng.uniform(0.1, 0.9)), (("100", 0.8, 1.0),), 0.2)
+        model = _random_model(rng, names)
         for text in texts:
             for section in SECTIONS:
                 clauses = clauses_of(text, section)
