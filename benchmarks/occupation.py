@@ -25,6 +25,10 @@ top-1 / top-3: a prediction counts when it is the declared code, or the fiche th
 appellation (``appellationlibelle``, read by this scorer only, never by the model) belongs to under
 the other ROME version (:class:`Crosswalk`): offers are coded in ROME v3 or ROME 4.0 and the text
 does not say which; and (2) every top-1 and top-3 miss put in one category (:func:`miss_category`).
+
+``--skills`` measures, beside the shipped re-ranker and on the same folds (and held-out sets), the
+re-ranker with the description's skills as evidence for the fiches listing them
+(``benchmarks/occupation_skills.py``; ``docs/readme/occskills.md``: not kept).
 """
 
 from __future__ import annotations
@@ -382,21 +386,29 @@ def static_features(model: OccupationModel, offers: Sequence[Offer]) -> np.ndarr
     ])
 
 
+# More per-candidate feature rows of an offer (given its candidates' codes), measured beside RERANK_FEATURES.
+Extra = Callable[["Offer", list[str]], np.ndarray]
+
+
 def reranker_rows(
     model: OccupationModel, base: np.ndarray, offers: Sequence[Offer], examples: Sequence[Offer],
-    leave_out: Callable[[int], list[int]], v3: int = V3_CANDIDATES,
+    leave_out: Callable[[int], list[int]], v3: int = V3_CANDIDATES, extra: Extra | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidates and their re-ranker features for ``offers`` (``base``: their :func:`static_features`),
     the labelled examples being ``examples`` (``leave_out(i)``: the examples offer i must not see;
-    ``v3``: how many candidates are v3 fiches, :meth:`OccupationModel.candidates`)."""
+    ``v3``: how many candidates are v3 fiches, :meth:`OccupationModel.candidates`; ``extra``: more
+    feature rows of an offer's candidates, appended after RERANK_FEATURES)."""
     memory = OfferMemory([(e.title, e.text, e.rome) for e in examples], model.codes)
     tops, rows = [], []
     for i, o in enumerate(offers):
-        extra = memory.features(o.title, o.text, leave_out(i))
-        full = np.vstack([base[i], *extra])
+        found = memory.features(o.title, o.text, leave_out(i))
+        full = np.vstack([base[i], *found])
         top = model.candidates(full, v3)
         tops.append(top)
-        rows.append(full[:, top].T)
+        chosen = full[:, top]
+        if extra is not None:
+            chosen = np.vstack([chosen, extra(o, [model.codes[c] for c in top])])
+        rows.append(chosen.T)
     return np.asarray(tops), np.asarray(rows)
 
 
@@ -419,12 +431,14 @@ def same_group(group: np.ndarray) -> Callable[[int], list[int]]:
 
 
 def fit_reranker(
-    model: OccupationModel, offers: Sequence[Offer], base: np.ndarray, v3: int = V3_CANDIDATES
+    model: OccupationModel, offers: Sequence[Offer], base: np.ndarray, v3: int = V3_CANDIDATES,
+    extra: Extra | None = None,
 ) -> np.ndarray:
-    """Re-ranker weights fitted on ``offers``, each seeing the others minus its own group."""
+    """Re-ranker weights fitted on ``offers``, each seeing the others minus its own group (``extra``:
+    more feature rows, :func:`reranker_rows`)."""
     group = groups(offers)
     gold = np.asarray([model.codes.index(o.rome) for o in offers])
-    tops, rows = reranker_rows(model, base, offers, offers, same_group(group), v3)
+    tops, rows = reranker_rows(model, base, offers, offers, same_group(group), v3, extra)
     return fit_softmax(rows, gold_index(tops, gold))
 
 
@@ -440,13 +454,16 @@ def cross_validate_reranker(
     """The shipped re-ranker measured by grouped k-fold CV: examples and weights from the training folds.
     With ``walk``, also the crosswalk-aware figures and the categories of the misses (:func:`report_misses`).
     ``variant``: ``features`` (the RERANK_FEATURES kept; the others are zeroed), ``v3_candidates``
-    (how many candidates are v3 fiches) and fit_softmax's ``l2`` and ``standardise``, to measure
-    another re-ranker on the same folds."""
+    (how many candidates are v3 fiches), ``extra`` (more feature rows, :func:`reranker_rows`) and
+    fit_softmax's ``l2`` and ``standardise``, to measure another re-ranker on the same folds."""
     variant = variant or {}
     kept_features = variant.get("features", RERANK_FEATURES)
     mask = np.asarray([n in kept_features for n in RERANK_FEATURES], dtype=np.float64)  # type: ignore[operator]
     v3 = int(variant.get("v3_candidates", V3_CANDIDATES))  # type: ignore[call-overload]
-    fit_options = {k: v for k, v in variant.items() if k not in ("features", "v3_candidates")}
+    extra: Extra | None = variant.get("extra")  # type: ignore[assignment]
+    if extra is not None:  # its rows are all kept
+        mask = np.concatenate([mask, np.ones(len(extra(offers[0], list(model.codes[:1]))))])
+    fit_options = {k: v for k, v in variant.items() if k not in ("features", "v3_candidates", "extra")}
     kept = [o for o in offers if o.rome in model.codes]
     base = static_features(model, kept)
     gold = np.asarray([model.codes.index(o.rome) for o in kept])
@@ -459,9 +476,12 @@ def cross_validate_reranker(
         train, test = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
         unseen[test] = ~np.isin(gold[test], gold[train])
         examples = [kept[i] for i in train]
-        tops, rows = reranker_rows(model, base[train], examples, examples, same_group(group[train]), v3)
+        tops, rows = reranker_rows(
+            model, base[train], examples, examples, same_group(group[train]), v3, extra
+        )
         w = fit_softmax(rows * mask, gold_index(tops, gold[train]), **fit_options)  # type: ignore[arg-type]
-        tops, rows = reranker_rows(model, base[test], [kept[i] for i in test], examples, lambda i: [], v3)
+        chosen = [kept[i] for i in test]
+        tops, rows = reranker_rows(model, base[test], chosen, examples, lambda i: [], v3, extra)
         rows = rows * mask
         held[test] = rerank_ranks(w, rows, gold_index(tops, gold[test]))
         first[test] = tops[np.arange(len(test)), np.argmax(rows @ w, axis=1)]
@@ -523,10 +543,11 @@ def report_misses(
 
 def heldout(
     model: OccupationModel, offers: Sequence[Offer], folder: Path,
-    v3_options: Sequence[int] = (V3_CANDIDATES,), walk: Crosswalk | None = None,
+    v3_options: Sequence[int] = (V3_CANDIDATES,), walk: Crosswalk | None = None, extra: Extra | None = None,
 ) -> None:
     """Scores the annotated TEST offers (model fitted without their groups) and the masonry file,
-    once per number of v3 candidates in ``v3_options`` (and crosswalk-aware, with ``walk``)."""
+    once per number of v3 candidates in ``v3_options`` (and crosswalk-aware, with ``walk``), then with
+    the ``extra`` feature rows (:func:`reranker_rows`) beside the shipped candidates."""
     annotation = ROOT / "tests" / "annotations" / "offers-skills.jsonl"
     lines = annotation.read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines if line.strip()]
@@ -537,7 +558,10 @@ def heldout(
     banned = {group[i] for i, o in enumerate(kept) if o.id in test_ids}
     train = [o for o, g in zip(kept, group, strict=True) if g not in banned]
     base = static_features(model, train)
-    weights = {v3: fit_reranker(model, train, base, v3) for v3 in v3_options}
+    runs: list[tuple[str, int, Extra | None]] = [(f"{v3} v3 candidates", v3, None) for v3 in v3_options]
+    if extra is not None:
+        runs.append((f"{V3_CANDIDATES} v3 candidates + extra features", V3_CANDIDATES, extra))
+    weights = {label: (v3, more, fit_reranker(model, train, base, v3, more)) for label, v3, more in runs}
     seen = {o.id for o in train}
     sets = {
         "annotated TEST offers": [o for o in [*offers, *trades] if o.id in test_ids and o.id not in seen],
@@ -552,11 +576,11 @@ def heldout(
         gold = np.asarray([model.codes.index(o.rome) for o in scored])
         linear = [hits([c for c, _ in model.predict(o.title, o.text, 5)], o.rome) for o in chosen]
         one, three, five = np.mean(np.asarray(linear), axis=0)
-        for v3, w in weights.items():
-            tops, rows = reranker_rows(model, scored_base, scored, train, lambda i: [], v3)
+        for label, (v3, more, w) in weights.items():
+            tops, rows = reranker_rows(model, scored_base, scored, train, lambda i: [], v3, more)
             r = rerank_ranks(w, rows, gold_index(tops, gold))
             r = np.concatenate([r, np.full(len(chosen) - len(scored), 10**6)])
-            print(f"held out, {name}: {len(chosen)} offers, re-ranker ({v3} v3 candidates) top-1 "
+            print(f"held out, {name}: {len(chosen)} offers, re-ranker ({label}) top-1 "
                   f"{(r < 1).mean():.3f}, top-3 {(r < 3).mean():.3f}, top-5 {(r < 5).mean():.3f}; "
                   f"linear (weights: all) {one:.2f} / {three:.2f} / {five:.2f}")
             if walk is not None:
@@ -566,6 +590,30 @@ def heldout(
                 ok3 = sum(any(walk.accepts(o, c) for c in p) for o, p in zip(scored, best, strict=True))
                 print(f"  crosswalk-aware (not the goal's metric): top-1 {ok1 / len(chosen):.3f}, "
                       f"top-3 {ok3 / len(chosen):.3f}")
+
+
+def skill_extra(
+    store: object, store_dir: Path, base: str, folder: Path, offers: Sequence[Offer],
+    names: Sequence[str] = (), liberal: bool = False,
+) -> Extra:
+    """The skill-evidence rows of :mod:`occupation_skills` (``names``: those kept, default all) for the
+    offers and the masonry file, as an :data:`Extra` (the description's items linked once per offer,
+    with no occupation prior; ``liberal``: :func:`occupation_skills.linked_items`)."""
+    from occupation_skills import SKILL_FEATURES, SkillEvidence, linked_items, skill_rows
+
+    rows = [SKILL_FEATURES.index(n) for n in names] if names else list(range(len(SKILL_FEATURES)))
+
+    trades = list(read_offers(folder / "trades")) if (folder / "trades").is_dir() else []
+    every = list({(o.file, o.id): o for o in [*offers, *trades]}.values())
+    start = time.process_time()
+    linked = linked_items(store_dir, [o.text for o in every], liberal=liberal)
+    found = dict(zip([(o.file, o.id) for o in every], linked, strict=True))
+    print(f"skills linked without a prior in {len(every)} descriptions: "
+          f"{sum(map(len, found.values())) / len(every):.1f} items per offer, "
+          f"{time.process_time() - start:.1f} s CPU")
+    evidence = SkillEvidence.from_store(store, base)
+    print("skill features measured: " + ", ".join(SKILL_FEATURES[k] for k in rows))
+    return lambda o, codes: skill_rows(evidence, found[o.file, o.id], codes)[rows]
 
 
 def timed(predict: Callable[[Offer], list[str]], offers: Sequence[Offer]) -> tuple[float, float]:
@@ -590,6 +638,13 @@ def main() -> None:
     parser.add_argument("--before", action="store_true",
                         help="also measure the previous re-ranker (no v3 candidates) on the same folds")
     parser.add_argument("--seed", type=int, default=0, help="seed of the grouped folds")
+    parser.add_argument("--skills", action="store_true",
+                        help="also measure the re-ranker with the description's skills as evidence "
+                             "(benchmarks/occupation_skills.py) on the same folds and held-out sets")
+    parser.add_argument("--skill-features", default="",
+                        help="with --skills: the SKILL_FEATURES kept, comma-separated (default: all)")
+    parser.add_argument("--skills-liberal", action="store_true",
+                        help="with --skills: link the description with the liberal first-stage settings")
     parser.add_argument("--reranker-only", action="store_true",
                         help="only the re-ranker's CV columns (no baseline, no linear weights, no timing)")
     args = parser.parse_args()
@@ -632,8 +687,17 @@ def main() -> None:
             columns["re-ranker before, CV"] = cross_validate_reranker(model, offers, seed=args.seed,
                                                                       variant=BEFORE)
         columns["re-ranker, 5-fold CV"] = cross_validate_reranker(model, offers, seed=args.seed, walk=walk)
+    extra = None
+    if args.skills:
+        names = [n for n in args.skill_features.split(",") if n]
+        extra = skill_extra(store, args.store, args.base, args.offers, offers, names, args.skills_liberal)
+    if extra is not None and not args.no_cv:
+        columns["re-ranker + skills, CV"] = cross_validate_reranker(
+            model, offers, seed=args.seed, variant={"extra": extra}
+        )
     if args.heldout:
-        heldout(model, offers, args.offers, (0, V3_CANDIDATES) if args.before else (V3_CANDIDATES,), walk)
+        heldout(model, offers, args.offers, (0, V3_CANDIDATES) if args.before else (V3_CANDIDATES,), walk,
+                extra)
     files = [*sorted({o.file for o in offers}), "ALL"]
     counts = {f: sum(o.file == f for o in offers) for f in files[:-1]} | {"ALL": len(offers)}
     print()

@@ -95,3 +95,51 @@ def test_each_miss_falls_in_the_first_category_that_applies(bench):
     partly = _features(codes, title_full={"I1304": 0.6})
     assert category("F1704", ["F1703"], features=partly) == "I"
     assert set(bench.MISS_CATEGORIES) == set("ABCDEFGHI")
+
+
+@pytest.fixture(scope="module")
+def skills():
+    path = ROOT / "benchmarks" / "occupation_skills.py"
+    spec = importlib.util.spec_from_file_location("occupation_skills_benchmark", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_skill_rows_favour_the_fiche_listing_the_rare_items(skills):
+    # "soft" is listed by every fiche (idf 0: no evidence), "brick" by the mason only, "plan" by two.
+    evidence = skills.SkillEvidence(
+        {"MASON": {"soft", "brick", "plan"}, "DRAFT": {"soft", "plan"}, "COOK": {"soft"}},
+        {"MASON": {"brick"}, "DRAFT": {"plan"}},
+    )
+    rows = skills.skill_rows(evidence, {"soft", "brick", "plan", "unknown"}, ["COOK", "DRAFT", "MASON"])
+    share, core, only, gap, contrast = rows
+    assert share[2] == pytest.approx(1.0) and share[0] == 0.0 and 0 < share[1] < share[2]
+    assert core[1] == pytest.approx(share[1]) and 0 < core[2] < share[2]  # the mason's "plan" is not core
+    assert only.tolist() == [0.0, 0.0, pytest.approx(np.log(2))]  # "brick": the mason alone
+    assert gap.max() == 0.0 and gap[0] == pytest.approx(-1.0)
+    assert contrast[0] == 0.0 and contrast[2] == pytest.approx(1.0)
+    # no listed item matched: no evidence for any candidate
+    assert not skills.skill_rows(evidence, {"unknown"}, ["COOK", "MASON"]).any()
+
+
+def test_extra_rows_are_appended_after_the_reranker_features(bench):
+    from kg.nlp.occupation import OccupationModel
+
+    fiches = {f"F{i:02d}": f"Métier {i}" for i in range(40)}
+    model = OccupationModel.from_labels(fiches, [], {})
+    offers = [bench.Offer("f", "1", "Métier 3", "Texte", "F03")]
+    base = bench.static_features(model, offers)
+    seen = []
+
+    def extra(offer, codes):
+        seen.append((offer.id, list(codes)))
+        return np.vstack([np.arange(len(codes), dtype=float), np.ones(len(codes))])
+
+    tops, rows = bench.reranker_rows(model, base, offers, offers, lambda i: [0], 0, extra)
+    plain_tops, plain = bench.reranker_rows(model, base, offers, offers, lambda i: [0], 0)
+    assert rows.shape == (1, 30, len(RERANK_FEATURES) + 2)
+    assert (tops == plain_tops).all() and (rows[..., : len(RERANK_FEATURES)] == plain).all()
+    assert seen == [("1", [model.codes[c] for c in tops[0]])] and rows[0, :, -2].tolist() == list(range(30))
