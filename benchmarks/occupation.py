@@ -28,7 +28,7 @@ does not say which; and (2) every top-1 and top-3 miss put in one category (:fun
 
 ``--skills`` measures, beside the shipped re-ranker and on the same folds (and held-out sets), the
 re-ranker with the description's skills as evidence for the fiches listing them
-(``benchmarks/occupation_skills.py``; ``docs/readme/occskills.md``: not kept).
+(``benchmarks/occupation_skills.py``; ``docs/guides/occupation-skill-evidence.md``: not kept).
 """
 
 from __future__ import annotations
