@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import numpy  # noqa: E402
+from group_thresholds import greedy_thresholds, group_of, pooled_counts  # noqa: E402
 from item_prior import COLUMNS as PRIOR_COLUMNS  # noqa: E402
 from item_prior import GROUPS as PRIOR_GROUPS  # noqa: E402
 from item_prior import ItemPrior, columns, read_pool, same_text  # noqa: E402
@@ -159,6 +160,17 @@ INTERACTIONS = False
 # precision floor and a recall floor); --best-f1 gives the rule before session 11
 SHIPPED_PRECISION = 0.70
 COMPETE = True  # kg.nlp.rerank.decide's word competition (--no-compete: every candidate above the threshold)
+# Thresholds per group (benchmarks/group_thresholds.py): the groupings measured beside the shipped single
+# threshold, each with the shipped model (variants "shipped model, thresholds per GROUPING")
+GROUPINGS = ("kind", "section", "linked", "kind+linked")
+# ... and with the inner precision floor raised by this much, beside one threshold at the same floor (run 1:
+# the per-group thresholds spend the inner slack down to 0.700 exactly and the held-out precision falls under
+# the floor)
+GROUP_MARGINS = (0.02,)
+# --learning-curve: the model fitted on these shares of each training fold's offers (random offer subsets,
+# CURVE_DRAWS draws each, the same outer folds); the whole training fold is the variant's own row
+CURVE_FRACTIONS = (0.25, 0.5, 0.75)
+CURVE_DRAWS = 3
 
 
 def scores(
@@ -229,13 +241,12 @@ WIDE_SETTINGS: dict[str, dict[str, object]] = {
 }
 
 
-def kind_offsets(
-    X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], cands: Sequence[list[Candidate]],
-    offers: Sequence[int], names: Sequence[str], l2: float, threshold: float, judge: Any,
-    build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None, parts: int = 4,
-) -> dict[str, float]:
-    """A threshold offset per item kind, chosen by coordinate ascent (two rounds) on the inner CV's
-    out-of-fold probabilities over ``offers`` (the training offers only), at the chosen L2 and threshold."""
+def inner_probabilities(
+    X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], names: Sequence[str],
+    l2: float, build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None, parts: int = 4,
+) -> dict[int, numpy.ndarray]:
+    """The out-of-fold probabilities of ``offers`` under the inner CV of :func:`kg.nlp.rerank.choose` (the
+    same parts; ``build``: the rows with the item rates learned without each part), at L2 ``l2``."""
     probabilities: dict[int, numpy.ndarray] = {}
     for i in range(parts):
         part = list(offers[i::parts])
@@ -244,6 +255,17 @@ def kind_offsets(
         model = fit_offers(Xp, y, rest, names, l2)
         for o in part:
             probabilities[o] = model.probability(Xp[o]) if len(Xp[o]) else numpy.zeros(0)
+    return probabilities
+
+
+def kind_offsets(
+    X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], cands: Sequence[list[Candidate]],
+    offers: Sequence[int], names: Sequence[str], l2: float, threshold: float, judge: Any,
+    build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None, parts: int = 4,
+) -> dict[str, float]:
+    """A threshold offset per item kind, chosen by coordinate ascent (two rounds) on the inner CV's
+    out-of-fold probabilities over ``offers`` (the training offers only), at the chosen L2 and threshold."""
+    probabilities = inner_probabilities(X, y, offers, names, l2, build, parts)
     offsets = {kind: 0.0 for kind in ("savoir-faire", "savoir", "savoir-etre", "macro-competence")}
 
     def value(trial: dict[str, float]) -> float:
@@ -306,6 +328,47 @@ class PriorColumns:
         return f"{seen}/{len(every)} candidates of an item the pool could tick, {lifted} with an association"
 
 
+def inner_text(pr: PR) -> str:
+    return f"P {pr.precision:.3f} R {pr.recall:.3f} ({pr.found}/{pr.gold})"
+
+
+def subset(offers: Sequence[int], fraction: float, seed: tuple[int, ...]) -> list[int]:
+    """A random share of ``offers`` (at least 8: the inner CV's 4 parts need some), in their order (the
+    inner CV's parts are every fourth of it).
+
+    >>> subset(list(range(40)), 0.25, (0, 0, 25)) == subset(list(range(40)), 0.25, (0, 0, 25))
+    True
+    >>> len(subset(list(range(40)), 0.25, (0, 1, 25))), len(subset(list(range(40)), 0.1, (0, 1, 10)))
+    (10, 8)
+    """
+    size = min(len(offers), max(8, round(fraction * len(offers))))
+    picked = set(numpy.random.default_rng(list(seed)).choice(len(offers), size=size, replace=False).tolist())
+    return [o for n, o in enumerate(offers) if n in picked]
+
+
+def curve_table(curve: Mapping[tuple[str, float, int], PR], whole: Mapping[str, PR], train: int) -> str:
+    """The learning curve's table: per variant and share of the training folds' offers, P/R/F1 pooled
+    over the held-out folds (mean of the draws, the units' range), the whole folds from ``whole``."""
+    lines = [f"\n| learning curve: variant | share of each training fold (~{train} offers) | P | R | F1 |"
+             " units found (mean; range over draws) |\n|---|---|---|---|---|---|"]
+    for name in whole:
+        for fraction in CURVE_FRACTIONS:
+            draws = [curve[k] for k in sorted(curve) if k[0] == name and k[1] == fraction]
+            if not draws:
+                continue
+            p = sum(d.precision for d in draws) / len(draws)
+            r = sum(d.recall for d in draws) / len(draws)
+            f = sum(d.f1 for d in draws) / len(draws)
+            units = [d.found for d in draws]
+            lines.append(f"| {name} | {fraction:.0%} | {p:.3f} | {r:.3f} | {f:.3f} |"
+                         f" {sum(units) / len(units):.1f}/{draws[0].gold} ({min(units)}–{max(units)}) |")
+        if any(k[0] == name for k in curve):
+            w = whole[name]
+            lines.append(f"| {name} | 100% | {w.precision:.3f} | {w.recall:.3f} | {w.f1:.3f} |"
+                         f" {w.found}/{w.gold} |")
+    return "\n".join(lines)
+
+
 def ceiling(offers: Sequence[AnnotatedOffer], cands: Sequence[list[Candidate]]) -> PR:
     total = PR(0, 0, 0, 0)
     for offer, found in zip(offers, cands, strict=True):
@@ -331,6 +394,11 @@ def main() -> None:
                         help="add products of a few features (PAIRS) to every variant")
     parser.add_argument("--no-compete", action="store_true",
                         help="keep every candidate above the threshold (no competition for a clause's words)")
+    parser.add_argument("--learning-curve", action="store_true",
+                        help="also fit each variant on"
+                        f" {', '.join(f'{f:.0%}' for f in CURVE_FRACTIONS)} of each training fold's offers"
+                        f" ({CURVE_DRAWS} random draws each, the same outer folds) and print P/R/F1 per"
+                        " share: does the learned stage want more annotated offers?")
     parser.add_argument("--quick", action="store_true",
                         help="take the shipped linker's settings in every fold instead of the ascent's")
     parser.add_argument("--item-prior", action="store_true",
@@ -404,6 +472,19 @@ def main() -> None:
            f" structure's verb and head)":
            (3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False, frozenset({"rates"}))
            for name in WIDE_SETTINGS},
+        **{f"shipped model (wide first stage, without best_other, margin, rank + item rates + the"
+           f" structure's verb and head), thresholds per {grouping}":
+           (3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False, frozenset({"rates", f"groups:{grouping}"}))
+           for grouping in GROUPINGS},
+        **{f"shipped model (wide first stage, without best_other, margin, rank + item rates + the"
+           f" structure's verb and head), thresholds per {grouping}, inner floor +{margin}":
+           (3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False,
+            frozenset({"rates", f"groups:{grouping}", f"margin:{margin}"}))
+           for grouping in ("section", "linked") for margin in GROUP_MARGINS},
+        **{f"shipped model (wide first stage, without best_other, margin, rank + item rates + the"
+           f" structure's verb and head), one threshold, inner floor +{margin}":
+           (3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False, frozenset({"rates", f"margin:{margin}"}))
+           for margin in GROUP_MARGINS},
         "liberal, 3 fiches, no first stage (without `linked`, nor its links as candidates)":
             (3, no_first, keep_all, False, frozenset({"no-links"})),
         "liberal, 3 fiches, no first stage, without best_other, margin, rank":
@@ -445,6 +526,9 @@ def main() -> None:
     held_after = {name: PR(0, 0, 0, 0) for name in variants}
     ceilings = {name: PR(0, 0, 0, 0) for name in variants}
     counted = {name: 0 for name in variants}
+    # --learning-curve: (variant, share, draw) → counts pooled over the held-out folds
+    curve: dict[tuple[str, float, int], PR] = {}
+    floor = SHIPPED_PRECISION if args.precision is None else args.precision
     for number, fold in enumerate([] if args.no_cv else folds):
         t1 = time.perf_counter()
         train_offers = [o for o in order if o not in fold]
@@ -486,7 +570,9 @@ def main() -> None:
                     return with_item_rates(base, codes, y, train)  # noqa: B023 (called in this iteration)
 
                 X = build(train_offers)
-            judge = judge_with(dev, cands, args.precision)
+            # "margin:M": the inner precision floor raised by M for the variant (its L2, threshold and groups)
+            margin = sum(float(e.split(":", 1)[1]) for e in extras if e.startswith("margin:"))
+            judge = judge_with(dev, cands, None if args.precision is None else args.precision + margin)
             fitter = fit_tiny if "tiny" in extras else None
             l2, threshold = choose(X, y, train_offers, names, judge, build=build, fitter=fitter)
             model = fit_offers(X, y, train_offers, names, l2, fitter=fitter)
@@ -495,7 +581,28 @@ def main() -> None:
                 offsets = kind_offsets(X, y, cands, train_offers, names, l2, threshold, judge, build)
                 probs = {o: shift_by_kind(cands[o], p, offsets) for o, p in probs.items()}
                 print(f"fold {number}: {name}: offsets {offsets}")
-            held_after[name] = held_after[name] + scores(dev, cands, probs, threshold, fold)
+            grouping = next((e.split(":", 1)[1] for e in extras if e.startswith("groups:")), None)
+            if grouping is None:
+                held_after[name] = held_after[name] + scores(dev, cands, probs, threshold, fold)
+            else:  # per group, chosen on the inner CV's out-of-fold probabilities of the training offers
+                inner = inner_probabilities(X, y, train_offers, names, l2, build)
+                choice, one = greedy_thresholds(dev, cands, inner, train_offers, grouping, floor + margin,
+                                                threshold, compete=COMPETE)
+                limits = {o: choice.limits([group_of(c, grouping) for c in cands[o]]) for o in fold}
+                held_after[name] = held_after[name] + pooled_counts(dev, cands, probs, limits, fold, COMPETE)
+                chosen_text = ", ".join(f"{g} {t}" for g, t in sorted(choice.thresholds.items()))
+                print(f"fold {number}: {name}: thresholds {chosen_text}; inner {inner_text(choice.counts)}"
+                      f" against one threshold {threshold}: {inner_text(one.counts)}")
+            if args.learning_curve and grouping is None:  # (the shipped rule's curve; not the groups')
+                for fraction in CURVE_FRACTIONS:
+                    for draw in range(CURVE_DRAWS):
+                        sub = subset(train_offers, fraction, (number, draw, round(fraction * 100)))
+                        Xs = X if build is None else build(sub)
+                        l2s, ts = choose(Xs, y, sub, names, judge, build=build, fitter=fitter)
+                        m = fit_offers(Xs, y, sub, names, l2s, fitter=fitter)
+                        ps = {o: m.probability(Xs[o]) if cands[o] else numpy.zeros(0) for o in fold}
+                        key = (name, fraction, draw)
+                        curve[key] = curve.get(key, PR(0, 0, 0, 0)) + scores(dev, cands, ps, ts, fold)
             ceilings[name] = ceilings[name] + ceiling([dev[o] for o in fold], [cands[o] for o in fold])
             counted[name] += sum(len(cands[o]) for o in fold)
             print(f"fold {number}: {name}: l2 {l2}, threshold {threshold}")
@@ -513,6 +620,9 @@ def main() -> None:
             c = ceilings[name]
             ceiling_cell = f"{c.found}/{c.gold} ({c.recall:.3f})"
             print(row(f"after: {name}", held_after[name]) + f" {ceiling_cell} | {counted[name]} |")
+
+        if args.learning_curve:
+            print(curve_table(curve, held_after, len(dev) - len(folds[0])))
 
     if args.test or args.write:
         overall = ascend(runner, defaults, order)

@@ -1040,13 +1040,15 @@ def half_claimed(candidate: Candidate, taken: set[int], kept_in_clause: Sequence
 def decide(
     candidates: Sequence[Candidate],
     probabilities: Sequence[float],
-    threshold: float,
+    threshold: float | Sequence[float],
     compete: bool = True,
     loses: Callable[[Candidate, set[int], Sequence[Candidate]], bool] = half_claimed,
 ) -> list[Candidate]:
     """The candidates kept: per clause, most probable first, those at or above ``threshold`` that do not
     lose the clause's words to the ones kept before them (``loses``; default :func:`half_claimed`, the
-    linker's own rule; ``benchmarks/skill_errors.py`` measures others).
+    linker's own rule; ``benchmarks/skill_errors.py`` measures others). ``threshold``: one for all, or one
+    per candidate (``benchmarks/group_thresholds.py``: a threshold per group); the order of the competition
+    is the probabilities' either way.
 
     >>> a = Candidate(0, "A", 0, 5, frozenset({0, 1}), ())
     >>> b = Candidate(0, "B", 0, 5, frozenset({1}), ())
@@ -1057,14 +1059,19 @@ def decide(
     ['B', 'C']
     >>> [k.code for k in decide([a, b, c], [0.7, 0.8, 0.3], 0.25, compete=False)]  # all above the threshold
     ['B', 'A', 'C']
+    >>> [k.code for k in decide([a, b, c], [0.7, 0.8, 0.3], [0.5, 0.9, 0.3])]  # B under its own threshold
+    ['A', 'C']
     """
     order = sorted(range(len(candidates)), key=lambda i: (candidates[i].clause, -probabilities[i], i))
+    # those at or above their threshold, in that order (one comprehension per case: perf)
+    if isinstance(threshold, (int, float)):
+        order = [i for i in order if probabilities[i] >= threshold]
+    else:
+        order = [i for i in order if probabilities[i] >= threshold[i]]
     claimed: dict[int, set[int]] = {}
     in_clause: dict[int, list[Candidate]] = {}
     kept: list[Candidate] = []
     for i in order:
-        if probabilities[i] < threshold:
-            continue
         candidate = candidates[i]
         taken = claimed.setdefault(candidate.clause, set())
         mine = in_clause.setdefault(candidate.clause, [])
