@@ -15,15 +15,19 @@ from kg.nlp.occupation import RERANK_FEATURES
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def bench():
-    path = ROOT / "benchmarks" / "occupation.py"
-    spec = importlib.util.spec_from_file_location("occupation_benchmark", path)
+def _load(file: str, name: str):
+    """A benchmark script imported as a module (benchmarks/ is no package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / file)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return _load("occupation.py", "occupation_benchmark")
 
 
 ROWS = [
@@ -99,13 +103,7 @@ def test_each_miss_falls_in_the_first_category_that_applies(bench):
 
 @pytest.fixture(scope="module")
 def skills():
-    path = ROOT / "benchmarks" / "occupation_skills.py"
-    spec = importlib.util.spec_from_file_location("occupation_skills_benchmark", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return _load("occupation_skills.py", "occupation_skills_benchmark")
 
 
 def test_skill_rows_favour_the_fiche_listing_the_rare_items(skills):
