@@ -39,9 +39,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import numpy  # noqa: E402
+from forest import Forest  # noqa: E402
 from item_prior import COLUMNS as PRIOR_COLUMNS  # noqa: E402
 from item_prior import GROUPS as PRIOR_GROUPS  # noqa: E402
 from item_prior import ItemPrior, columns, read_pool, same_text  # noqa: E402
+from skill_trees import choose_boosted, fit_boosted  # noqa: E402
 from tune_linker import (  # noqa: E402
     GRID,
     PIPELINE_SETTINGS,
@@ -158,6 +160,13 @@ INTERACTIONS = False
 # The inner-CV threshold rule of the shipped model: the most recall at this precision (issue #4's goal is a
 # precision floor and a recall floor); --best-f1 gives the rule before session 11
 SHIPPED_PRECISION = 0.70
+# The tree learners (benchmarks/skill_trees.py): name → extras
+TREE_VARIANTS: dict[str, frozenset[str]] = {
+    "LightGBM": frozenset({"trees"}),
+    "LightGBM, monotone in score, coverage, item_rate": frozenset({"trees", "monotone"}),
+    "logistic + LightGBM on its residual": frozenset({"trees", "residual"}),
+    "logistic + LightGBM on its residual, monotone": frozenset({"trees", "residual", "monotone"}),
+}
 COMPETE = True  # kg.nlp.rerank.decide's word competition (--no-compete: every candidate above the threshold)
 
 
@@ -423,6 +432,10 @@ def main() -> None:
             (3, BASE_FEATURES, keep_all, False, frozenset({"per-kind"})),
         "liberal, 3 fiches, all features + item rates, a threshold per item kind":
             (3, BASE_FEATURES, keep_all, False, frozenset({"rates", "per-kind"})),
+        # gradient-boosted trees (benchmarks/skill_trees.py) over the shipped features, candidates and rule
+        **{f"trees: {name}, shipped features": (3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False,
+                                                frozenset({"rates", *extra}))
+           for name, extra in TREE_VARIANTS.items()},
     }
     prior_columns = None
     if args.item_prior:
@@ -488,8 +501,22 @@ def main() -> None:
                 X = build(train_offers)
             judge = judge_with(dev, cands, args.precision)
             fitter = fit_tiny if "tiny" in extras else None
-            l2, threshold = choose(X, y, train_offers, names, judge, build=build, fitter=fitter)
-            model = fit_offers(X, y, train_offers, names, l2, fitter=fitter)
+            model: Any
+            if "trees" in extras:
+                # the residual's base: the logistic with the L2 the shipped variant's inner CV chooses
+                base_l2 = (choose(X, y, train_offers, names, judge, build=build)[0]
+                           if "residual" in extras else None)
+                config, threshold = choose_boosted(X, y, train_offers, names, judge, "monotone" in extras,
+                                                   base_l2, build=build)
+                model = fit_boosted(X, y, train_offers, names, config, "monotone" in extras, base_l2)
+                l2 = base_l2 if base_l2 is not None else 0.0
+                # what a constant bound of the trees' part of the logit would add (the prefilter's looseness)
+                most = (Forest.from_lightgbm(model.booster.dump_model(), config.rounds).most()
+                        if config.rounds else 0.0)
+                print(f"fold {number}: {name}: {config}; the trees' largest sum {most:.2f}")
+            else:
+                l2, threshold = choose(X, y, train_offers, names, judge, build=build, fitter=fitter)
+                model = fit_offers(X, y, train_offers, names, l2, fitter=fitter)
             probs = {o: model.probability(X[o]) if cands[o] else numpy.zeros(0) for o in fold}
             if "per-kind" in extras:
                 offsets = kind_offsets(X, y, cands, train_offers, names, l2, threshold, judge, build)
