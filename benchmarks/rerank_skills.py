@@ -27,6 +27,7 @@ statistics are fixed before the CV, from no annotated offer nor a copy of one).
 from __future__ import annotations
 
 import json
+import random
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -340,6 +341,9 @@ def main() -> None:
                         help="add products of a few features (PAIRS) to every variant")
     parser.add_argument("--no-compete", action="store_true",
                         help="keep every candidate above the threshold (no competition for a clause's words)")
+    parser.add_argument("--fold-seed", type=int, default=None, metavar="N",
+                        help="shuffle the DEV offers into the five folds with this seed instead of the shared"
+                        " folds' (tune_linker.cv_folds, seed 4): a second look at a difference")
     parser.add_argument("--quick", action="store_true",
                         help="take the shipped linker's settings in every fold instead of the ascent's")
     parser.add_argument("--item-prior", action="store_true",
@@ -380,6 +384,10 @@ def main() -> None:
     print(f"loaded in {time.perf_counter() - t0:.0f} s; liberal settings {LIBERAL}")
     defaults = shipped_settings(runner.linker)
     order, folds = cv_folds(len(dev))
+    if args.fold_seed is not None:
+        order = list(range(len(dev)))
+        random.Random(args.fold_seed).shuffle(order)
+        folds = [order[i::5] for i in range(5)]
     without_linked = tuple(f for f in BASE_FEATURES if f != "linked")
     no_fiche = tuple(f for f in BASE_FEATURES if not f.startswith("fiche"))
     # perf (docs/guides/skill-second-stage-default.md): features that need every candidate's score (the
