@@ -47,6 +47,8 @@ TEST2_AIN, TEST2_MASONRY = 5, 1
 # Third draw (session 10), by the same rule after the first two; the fourth (session 10 too) larger.
 SEED3 = 20261130
 SEED4, N4_AIN, N4_MASONRY, TEST4_AIN, TEST4_MASONRY = 20261131, 26, 6, 6, 2
+# Fifth draw (session 12): the fourth's sizes, the same rules.
+SEED5 = 20261132
 KINDS = {"task", "tool", "knowledge", "quality", "licence", "diploma"}
 
 
@@ -98,15 +100,16 @@ def _later_draw(
 
 def selection() -> list[tuple[str, str, str]]:
     """(source file name, offer id, split) in annotation order: numbers 0-59 the first draw, 60-83 the
-    second, 84-107 the third, 108-139 the fourth."""
+    second, 84-107 the third, 108-139 the fourth, 140-171 the fifth."""
     rng = random.Random(SEED)
     ain = rng.sample(sorted(o["id"] for o in load(AIN)), N_AIN)
     mas = rng.sample(sorted(o["id"] for o in load(MASONRY)), N_MASONRY)
     first = _split(AIN, ain, TEST_AIN) + _split(MASONRY, mas, TEST_MASONRY)
     second = first + _later_draw(first, SEED2)
     third = second + _later_draw(second, SEED3)
-    fourth = _later_draw(third, SEED4, (N4_AIN, N4_MASONRY, TEST4_AIN, TEST4_MASONRY))
-    return _near_copies_in_dev(third + fourth)
+    sizes = (N4_AIN, N4_MASONRY, TEST4_AIN, TEST4_MASONRY)
+    fourth = third + _later_draw(third, SEED4, sizes)
+    return _near_copies_in_dev(fourth + _later_draw(fourth, SEED5, sizes))
 
 
 NEAR_COPY = 90.0  # rapidfuzz ratio of whitespace-normalised texts from which two offers are one ad

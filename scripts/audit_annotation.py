@@ -60,6 +60,13 @@ FIXED_ALTERNATIVES: dict[str, tuple[str, ...]] = {
 
 _STEMMER = Stemmer.Stemmer("french")
 _STOP_FORMS = frozenset(strip_accents(w) for w in STOP_WORDS)
+# Rule 3 reads words, not senses: the mentions where an item's label has the mention's words but means
+# something else in the offer (a homonym), as (offer id, mention start, item) with the reason; the rule
+# neither codes nor accepts the item there. Fifth draw's adjudication (docs/ANNOTATION.md).
+HOMONYMS: dict[tuple[str, int, str], str] = {
+    ("196SHRT", 1247, "124945"): "automation 'recettes' (parameter sets of a program), not cooking recipes",
+    ("196SSMS", 862, "300269"): "deliveries handled administratively (office job), not making a delivery",
+}
 # "Choosing the item", rule 2: of equivalent items, the savoir-faire, else the savoir; the savoir-être
 # items are savoir-faire-like labels of qualities; the macro-compétence last
 KIND_ORDER = ("SF", "SE", "SA", "MC")
@@ -104,6 +111,11 @@ def close_under_labels(
     [('o', 0, 16, 'code', '1'), ('o', 0, 16, 'alternative', '2')]
     >>> close_under_labels(recs, {"o": "gérer les stocks"}, items)  # closed: nothing more
     []
+    >>> HOMONYMS[("h", 0, "3")] = "a test"
+    >>> close_under_labels([{"id": "h", "mentions": [{"start": 0, "end": 6, "kind": "task", "code": None,
+    ...                      "alternatives": []}]}], {"h": "stocks"}, items)  # a homonym: no change
+    []
+    >>> del HOMONYMS[("h", 0, "3")]
     """
     rank = {kind: n for n, kind in enumerate(KIND_ORDER)}
     groups: dict[tuple[str, ...], list[tuple[str, str]]] = defaultdict(list)
@@ -119,7 +131,8 @@ def close_under_labels(
             if m["kind"] == "diploma":
                 continue
             same = [c for c, _ in sorted(groups.get(signature(text[m["start"] : m["end"]]), []),
-                                         key=lambda item: rank[item[1]])]
+                                         key=lambda item: rank[item[1]])
+                    if (record["id"], m["start"], c) not in HOMONYMS]
             if m["code"] is None and same:
                 m["code"] = same[0]
                 m["alternatives"] = [a for a in m["alternatives"] if a != same[0]]
