@@ -40,7 +40,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import numpy  # noqa: E402
-from forest import Forest  # noqa: E402
 from item_prior import COLUMNS as PRIOR_COLUMNS  # noqa: E402
 from item_prior import GROUPS as PRIOR_GROUPS  # noqa: E402
 from item_prior import ItemPrior, columns, read_pool, same_text  # noqa: E402
@@ -60,6 +59,7 @@ from tune_linker import (  # noqa: E402
 
 from kg.nlp.associations import text_keys  # noqa: E402
 from kg.nlp.evaluate import PR, AnnotatedOffer, annotated_offer, offer_item_pr  # noqa: E402
+from kg.nlp.forest import Forest  # noqa: E402
 from kg.nlp.linker import Mention, prior_fiches  # noqa: E402
 from kg.nlp.rerank import (  # noqa: E402
     BASE_FEATURES,

@@ -1,5 +1,6 @@
-"""The tree learners of benchmarks/skill_trees.py and the numpy evaluator of benchmarks/forest.py on random
-rows (no real data). LightGBM is an experiment-only dependency: without it these tests are skipped."""
+"""The tree learners of benchmarks/skill_trees.py and the numpy evaluator of kg/nlp/forest.py against
+LightGBM, on random rows (no real data). LightGBM is a dev dependency (fitting only): without it these
+tests are skipped."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from forest import Forest
 from skill_trees import Boosted, Config, choose_boosted, fit_boosted, logit, train
 
+from kg.nlp.forest import Forest
 from kg.nlp.rerank import fit_offers
 
 pytest.importorskip("lightgbm")

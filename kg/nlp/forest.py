@@ -1,7 +1,6 @@
-"""A small numpy evaluator of a gradient-boosted tree ensemble (LightGBM's, exported to JSON), written so
-that trees in the skill linker's second stage (:mod:`kg.nlp.rerank`) could be evaluated without LightGBM at
-run time. Not shipped (the trees did not win: docs/readme/trees.md); ``benchmarks/rerank_skills.py`` reads
-:meth:`Forest.most` (the constant a bound of the logit would have to add for the trees).
+"""A small numpy evaluator of a gradient-boosted tree ensemble (LightGBM's, exported to JSON): the trees of
+the skill linker's second stage (:class:`kg.nlp.rerank.Model`, ``trees``), evaluated without LightGBM at
+run time (LightGBM fits them, in ``benchmarks/skill_trees.py`` only: a dev dependency).
 
 Every tree is stored flat: per node, the feature it splits on, the threshold (a row goes left when its
 value is ``<=`` it), the left and right children; a leaf is a node whose children are itself, with a
