@@ -1,5 +1,6 @@
 """Gradient-boosted trees (LightGBM) as the skill linker's second stage: the learners of the variants
-"trees: …" of ``benchmarks/rerank_skills.py`` (measured, not shipped: docs/readme/trees.md).
+"trees: …" of ``benchmarks/rerank_skills.py`` (docs/readme/trees.md) and of the shipped cascade
+(:class:`kg.nlp.rerank.Model` ``trees`` and ``gate``, docs/readme/treeship.md).
 
 The trees read the same rows as the shipped logistic regression (:class:`kg.nlp.rerank.Model`); their
 settings (leaves, least rows per leaf, rounds) and the decision threshold are chosen together by the same
@@ -7,7 +8,8 @@ inner 4-fold CV over the training offers as the logistic's L2 and threshold (:fu
 on a small grid fixed beforehand (:data:`GRID`). "Residual": the trees start from the logistic's logit
 (LightGBM's ``init_score``) and learn what it misses; zero rounds (the logistic alone) is then on the grid.
 
-LightGBM is an experiment-only dependency: ``.venv/bin/pip install lightgbm`` (not in pyproject.toml).
+LightGBM is a dev dependency (pyproject's dev extras): it fits the trees; the runtime evaluates them with
+:class:`kg.nlp.forest.Forest`.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class Boosted:
     rounds: int
     base: Model | None = None
     threshold: float = 0.5
+    # the cascade (kg.nlp.rerank.Model.gate): rows whose base probability is under it get 0
+    gate: float = 0.0
 
     def raw(self, X: numpy.ndarray) -> numpy.ndarray:
         out = logit(self.base, X) if self.base is not None else numpy.zeros(len(X))
@@ -71,7 +75,10 @@ class Boosted:
         return out
 
     def probability(self, X: numpy.ndarray) -> numpy.ndarray:
-        return 1.0 / (1.0 + numpy.exp(-self.raw(X)))
+        out = 1.0 / (1.0 + numpy.exp(-self.raw(X)))
+        if self.gate > 0 and self.base is not None and len(X):
+            out = numpy.where(self.base.probability(X) >= self.gate, out, 0.0)
+        return out
 
 
 def train(X: numpy.ndarray, y: numpy.ndarray, names: Sequence[str], leaves: int, min_leaf: int, rounds: int,
@@ -117,9 +124,22 @@ def choose_boosted(
     """The grid point and threshold whose out-of-fold decisions over ``offers`` (``parts``-fold inner CV,
     the parts of :func:`kg.nlp.rerank.choose`) ``judge`` scores best; ties to the first (fewer leaves,
     smaller leaf minimum, fewer rounds, lower threshold). ``build`` as in ``choose``."""
+    return choose_cascade(X, y, offers, names, judge, monotone, base_l2, (0.0,), parts, build)[0.0]
+
+
+def choose_cascade(
+    X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], names: Sequence[str],
+    judge: Judge, monotone: bool, base_l2: float | None, gates: Sequence[float], parts: int = 4,
+    build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None = None,
+) -> dict[float, tuple[Config, float]]:
+    """Per gate, :func:`choose_boosted`'s choice for the cascade at that gate: the inner CV's held-out
+    probabilities are 0 where the base logistic's probability is under the gate (what
+    :class:`kg.nlp.rerank.Model` with trees decides). The boosters are fitted once for all gates; gate 0
+    (or no base) is the plain residual."""
     rounds = ((0,) if base_l2 is not None else ()) + ROUNDS
     configs = [Config(leaves, min_leaf, r) for leaves in LEAVES for min_leaf in MIN_LEAF for r in rounds]
-    probabilities: dict[Config, dict[int, numpy.ndarray]] = {c: {} for c in configs}
+    probabilities: dict[tuple[float, Config], dict[int, numpy.ndarray]] = {
+        (g, c): {} for g in gates for c in configs}
     for i in range(parts):
         part = list(offers[i::parts])
         rest = [o for o in offers if o not in part]
@@ -134,15 +154,19 @@ def choose_boosted(
             for min_leaf in MIN_LEAF:
                 booster = train(rows, labels, names, leaves, min_leaf, max(ROUNDS), monotone, init)
                 for r in rounds:
-                    model = Boosted(booster, r, base)
-                    found = numpy.split(model.probability(held_rows), cuts) if held else []
-                    into = probabilities[Config(leaves, min_leaf, r)]
-                    into.update({o: numpy.zeros(0) for o in part})
-                    into.update(dict(zip(held, found, strict=True)))
-    best = (-1.0, configs[0], 0.5)
-    for config in configs:
-        for threshold in THRESHOLDS:
-            score = judge(probabilities[config], threshold, offers)
-            if score > best[0] + 1e-9:
-                best = (score, config, threshold)
-    return best[1], best[2]
+                    for g in gates:
+                        model = Boosted(booster, r, base, gate=g)
+                        found = numpy.split(model.probability(held_rows), cuts) if held else []
+                        into = probabilities[g, Config(leaves, min_leaf, r)]
+                        into.update({o: numpy.zeros(0) for o in part})
+                        into.update(dict(zip(held, found, strict=True)))
+    chosen: dict[float, tuple[Config, float]] = {}
+    for g in gates:
+        best = (-1.0, configs[0], 0.5)
+        for config in configs:
+            for threshold in THRESHOLDS:
+                score = judge(probabilities[g, config], threshold, offers)
+                if score > best[0] + 1e-9:
+                    best = (score, config, threshold)
+        chosen[g] = (best[1], best[2])
+    return chosen
