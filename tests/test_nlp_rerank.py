@@ -3,11 +3,13 @@ hand-made example, a fitted toy model, the word competition, and no leakage in t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy
 import pytest
 
+from kg.nlp.forest import Forest
 from kg.nlp.gazetteer import Gazetteer
 from kg.nlp.linker import Linker, Mention, words
 from kg.nlp.rerank import (
@@ -509,3 +511,93 @@ def test_the_early_bound_is_off_when_the_model_reads_the_other_candidates(gazett
     assert generator._early(other, [0.8, 0.5]) is not None
     assert generator._early(other, [0.5, 0.8]) is None  # fiche_score could pass 1: no early bound
     assert Generator(gazetteer, early=False)._early(other, [0.8]) is None
+
+
+def _random_tree(rng: numpy.random.Generator, columns: int) -> tuple[list[int], list[float], list[int],
+                                                                  list[int], list[float]]:
+    """One random tree of depth 1 to 3 (Forest's flat layout), split on values in the rows' range, its
+    leaves of either sign (mostly positive: the trees lift candidates over the threshold)."""
+    f: list[int] = []
+    th: list[float] = []
+    lf: list[int] = []
+    r: list[int] = []
+    v: list[float] = []
+
+    def grow(depth: int) -> int:
+        at = len(f)
+        f.append(0)
+        th.append(numpy.inf)
+        lf.append(at)
+        r.append(at)
+        v.append(float(rng.normal(loc=1.0, scale=2.0)))
+        if depth and rng.random() < 0.8:
+            f[at] = int(rng.integers(columns))
+            th[at] = float(rng.uniform(-0.5, 1.5))
+            lf[at] = grow(depth - 1)
+            r[at] = grow(depth - 1)
+        return at
+
+    grow(int(rng.integers(1, 4)))
+    return f, th, lf, r, v
+
+
+def _random_forest(rng: numpy.random.Generator, columns: int, count: int) -> Forest:
+    """``count`` random trees over ``columns`` features."""
+    trees = [_random_tree(rng, columns) for _ in range(count)]
+    return Forest(*(tuple(tuple(t[part]) for t in trees) for part in range(5)))  # type: ignore[arg-type]
+
+
+def test_the_cascade_with_the_prefilter_decides_as_without_it(gazetteer: Gazetteer, tmp_path: Path) -> None:
+    """A model with trees: the prefilter (and the early bound) bound the logistic's logit against the gate,
+    so the reranker keeps exactly what the unfiltered cascade keeps — among them candidates whose logistic
+    probability is under the threshold (a bound at the threshold would have dropped them)."""
+    texts = [
+        "Préparer les commandes; gestion du stock; conditionner les produits; rigueur et précision",
+        "Préparation des commandes et gestion des stocks; conduite de chariot; produits conditionnés",
+        "Vous préparez les commandes, gérez le stock et conduisez le chariot élévateur",
+    ]
+    rng = numpy.random.default_rng(12)
+    lifted = dropped = 0
+    for seed in range(12):
+        structure = ((), SHIPPED_STRUCTURE)[seed % 2]
+        names = (*(f for f in BASE_FEATURES if f not in OTHERS_FEATURES), *structure, *RATE_FEATURES)
+        model = replace(_random_model(rng, names), trees=_random_forest(rng, len(names), 6),
+                        gate=float(rng.uniform(0.02, 0.3)))
+        model = replace(model, threshold=max(model.threshold, model.gate + 0.05))
+        logistic = replace(model, trees=None)
+        for text in texts:
+            for section in SECTIONS:
+                clauses = clauses_of(text, section)
+                predicted = [("N1103", 0.8), ("N1101", 0.5)]
+                shipped = Linker(gazetteer).link_many([c[2] for c in clauses], text)
+                linked = [m for found in shipped for m in found]
+                every = Generator(gazetteer, fiches=2).candidates(clauses, text, predicted, linked)
+                if not every:
+                    continue
+                probabilities = model.probability(model.rows(every))
+                kept = decide(every, probabilities.tolist(), model.threshold)
+                reranker = Reranker(Generator(gazetteer, fiches=2), model)
+                got = reranker.mentions(clauses, text, predicted, linked)
+                assert [(m.start, m.end, m.code) for m in got] == sorted(
+                    (k.start, k.end, k.code) for k in kept), (seed, text, section)
+                base = logistic.probability(logistic.rows(every))
+                at = {id(c): n for n, c in enumerate(every)}
+                lifted += sum(base[at[id(k)]] < model.threshold for k in kept)
+                dropped += int((base < model.gate).sum())
+    assert lifted and dropped  # the trees keep some the logistic alone would not; the gate drops some
+    model.save(tmp_path / "m.json")
+    again = Model.load(tmp_path / "m.json")
+    assert again == model and again.bound.below == model.bound.below
+
+
+def test_a_model_without_trees_loads_and_bounds_as_before() -> None:
+    """The fields ``trees`` and ``gate`` default to a plain logistic: an old model file reads the same, and
+    its bound is at the threshold, not at the gate."""
+    old = {"features": ["score"], "mean": [0.0], "scale": [1.0], "weights": [2.0], "bias": -1.0,
+           "threshold": 0.4}
+    model = Model.from_json(old)
+    assert model.trees is None and model.gate == 0.0 and model.to_json() == old
+    assert model.bound.below == pytest.approx(numpy.log(0.4 / 0.6) + 1.0 - 1e-6)  # score is no span feature
+    # with trees, the bound reads the gate
+    gated = replace(model, trees=_random_forest(numpy.random.default_rng(0), 1, 2), gate=0.1)
+    assert gated.bound.below == pytest.approx(numpy.log(0.1 / 0.9) + 1.0 - 1e-6)

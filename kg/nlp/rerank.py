@@ -34,6 +34,7 @@ import numpy
 from rapidfuzz import fuzz
 
 from kg.nlp import structure as label_structure
+from kg.nlp.forest import Forest
 from kg.nlp.gazetteer import Entry, Gazetteer
 from kg.nlp.linker import Linker, Mention, Prune, Scored, Token, same_places
 from kg.nlp.structure import CORE, Structure, entry_structure
@@ -581,13 +582,17 @@ class _Bound:
         )
         constant = model.bias - sum(a * m for a, m in zip(scaled, model.mean, strict=True))
         best = sum(max(a, 0.0) for f, a in zip(model.features, scaled, strict=True) if f in _SPAN_FEATURES)
-        t = model.threshold
+        # with trees (the cascade, Model.gate): a candidate whose logistic probability is under the gate gets
+        # 0 whatever the trees say, so the gate is what the logistic's bound must reach; the trees' own
+        # bound (each tree's largest leaf, 5-34 logits) would let nearly every candidate through
+        t = model.gate if model.trees is not None else model.threshold
         # hopeless: logit + best < the threshold's logit, with room for rounding (1e-6 in the logit)
         self.below = (math.log(t / (1 - t)) if 0 < t < 1 else (-math.inf if t <= 0 else math.inf))
         self.below -= constant + best + 1e-6
 
     def hopeless(self, values: Sequence[float], code: str = "") -> bool:
-        """Whether the candidate's probability is under the threshold whatever its span features."""
+        """Whether the candidate's probability is under the threshold (with trees: the logistic's under the
+        gate) whatever its span features."""
         logit = sum(map(operator.mul, self._coefficients, self._pick(values)))
         if self.rated:
             rates = self.model.rate(code)
@@ -884,7 +889,17 @@ class _Prefilter:
 @dataclass(frozen=True)
 class Model:
     """A fitted logistic regression over :data:`FEATURES` (or a subset, ``features``), with the
-    standardisation it was fitted with and the decision threshold."""
+    standardisation it was fitted with and the decision threshold; optionally boosted trees on its residual
+    (a cascade: ``trees`` add to the logit of the rows whose logistic probability is at least ``gate``, the
+    others get 0).
+
+    >>> from kg.nlp.forest import Forest
+    >>> stump = Forest(((0, 0, 0),), ((0.5, numpy.inf, numpy.inf),), ((1, 1, 2),), ((2, 1, 2),),
+    ...                ((0.0, -1.0, 2.0),))
+    >>> m = Model(("score",), (0.0,), (1.0,), (1.0,), 0.0, 0.5, trees=stump, gate=0.4)
+    >>> [round(p, 3) for p in m.probability(numpy.array([[-1.0], [0.2], [0.9]])).tolist()]
+    [0.0, 0.31, 0.948]
+    """
 
     features: tuple[str, ...]
     mean: tuple[float, ...]
@@ -896,6 +911,10 @@ class Model:
     # the rate of an item never seen (with_item_rates)
     rates: tuple[tuple[str, float, float], ...] = ()
     default_rate: float = 0.0
+    # the residual trees over the rows of ``features`` (kg.nlp.forest; fitted by benchmarks/rerank_skills.py)
+    # and the logistic probability under which a row gets 0 (the prefilter's bound then reads the gate)
+    trees: Forest | None = None
+    gate: float = 0.0
 
     def rate(self, code: str) -> tuple[float, float]:
         """The item's learned (rate, log(1 + times a candidate)); an unseen item's: (default rate, 0)."""
@@ -941,12 +960,23 @@ class Model:
         """P(candidate is right) for rows of features (in ``self.features`` order)."""
         mean, scale, weights = self._arrays
         z = (X - mean) / scale
-        return 1.0 / (1.0 + numpy.exp(-(z @ weights + self.bias)))
+        logit = z @ weights + self.bias
+        p = 1.0 / (1.0 + numpy.exp(-logit))
+        if self.trees is None or not len(X):
+            return p
+        passed = numpy.flatnonzero(p >= self.gate)
+        out = numpy.zeros(len(X))
+        if len(passed):  # the trees walk only the rows the gate lets through (the others stay 0)
+            out[passed] = 1.0 / (1.0 + numpy.exp(-(logit[passed] + self.trees.raw(X[passed]))))
+        return out
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
             "features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
             "weights": list(self.weights), "bias": self.bias, "threshold": self.threshold}
+        if self.trees is not None:
+            out["gate"] = self.gate
+            out["trees"] = self.trees.to_json()
         if self.rates:
             out["default_rate"] = self.default_rate
             out["rates"] = [list(r) for r in self.rates]
@@ -962,6 +992,12 @@ class Model:
         >>> r = Model(("item_rate",), (0.0,), (1.0,), (2.0,), -1.0, 0.4, (("A", 0.5, 1.1),), 0.2)
         >>> Model.from_json(json.loads(json.dumps(r.to_json()))) == r, r.rate("A"), r.rate("B")
         (True, (0.5, 1.1), (0.2, 0.0))
+        >>> from kg.nlp.forest import Forest
+        >>> stump = Forest(((0, 0, 0),), ((0.5, numpy.inf, numpy.inf),), ((1, 1, 2),), ((2, 1, 2),),
+        ...                ((0.0, -1.0, 2.0),))
+        >>> t = Model(("score",), (0.0,), (1.0,), (2.0,), -1.0, 0.4, trees=stump, gate=0.1)
+        >>> Model.from_json(json.loads(json.dumps(t.to_json()))) == t
+        True
         """
         def floats(name: str) -> tuple[float, ...]:
             value = data[name]
@@ -975,15 +1011,21 @@ class Model:
         return cls(tuple(str(f) for f in features), floats("mean"), floats("scale"), floats("weights"),
                    float(data["bias"]), float(data.get("threshold", 0.5)),  # type: ignore[arg-type]
                    tuple((str(c), float(r), float(n)) for c, r, n in rates),
-                   float(data.get("default_rate", 0.0)))  # type: ignore[arg-type]
+                   float(data.get("default_rate", 0.0)),  # type: ignore[arg-type]
+                   Forest.from_json(trees) if isinstance(trees := data.get("trees"), list) else None,
+                   float(data.get("gate", 0.0)))  # type: ignore[arg-type]
 
     def save(self, path: Path) -> None:
         data = self.to_json()
         rates = data.pop("rates", None)
+        trees = data.pop("trees", None)
         text = json.dumps(data, indent=1)
-        if isinstance(rates, list):  # one item a line: thousands of them
-            body = ",\n".join("  " + json.dumps(r, ensure_ascii=False) for r in rates)
-            text = text[: -len("\n}")] + ',\n "rates": [\n' + body + "\n ]\n}"
+        # one tree a line, one item a line: hundreds of trees, thousands of items
+        for name, rows in (("trees", trees), ("rates", rates)):
+            if isinstance(rows, list):
+                compact = (",", ":") if name == "trees" else None
+                body = ",\n".join("  " + json.dumps(r, ensure_ascii=False, separators=compact) for r in rows)
+                text = text[: -len("\n}")] + f',\n "{name}": [\n' + body + "\n ]\n}"
         path.write_text(text + "\n", encoding="utf-8")
 
     @classmethod

@@ -1,0 +1,172 @@
+"""Gradient-boosted trees (LightGBM) as the skill linker's second stage: the learners of the variants
+"trees: …" of ``benchmarks/rerank_skills.py`` (docs/readme/trees.md) and of the shipped cascade
+(:class:`kg.nlp.rerank.Model` ``trees`` and ``gate``, docs/readme/treeship.md).
+
+The trees read the same rows as the shipped logistic regression (:class:`kg.nlp.rerank.Model`); their
+settings (leaves, least rows per leaf, rounds) and the decision threshold are chosen together by the same
+inner 4-fold CV over the training offers as the logistic's L2 and threshold (:func:`kg.nlp.rerank.choose`),
+on a small grid fixed beforehand (:data:`GRID`). "Residual": the trees start from the logistic's logit
+(LightGBM's ``init_score``) and learn what it misses; zero rounds (the logistic alone) is then on the grid.
+
+LightGBM is a dev dependency (pyproject's dev extras): it fits the trees; the runtime evaluates them with
+:class:`kg.nlp.forest.Forest`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy
+
+from kg.nlp.rerank import THRESHOLDS, Model, fit_offers
+
+# The grid, fixed before any run (not tuned on the outer folds): LightGBM's learning rate 0.05 and L2 1.0
+# throughout; rounds are read off one fit per (leaves, min_leaf) (the first n trees)
+LEAVES = (4, 8, 16)
+MIN_LEAF = (20, 80)
+ROUNDS = (50, 100, 200, 400)
+LEARNING_RATE = 0.05
+TREE_L2 = 1.0
+# increasing in these (the "monotone" variants): a better match or an item more often right is never
+# less likely right
+MONOTONE = ("score", "coverage", "item_rate")
+
+Judge = Callable[[Mapping[int, numpy.ndarray], float, Sequence[int]], float]
+
+
+@dataclass(frozen=True)
+class Config:
+    """One point of the grid."""
+
+    leaves: int
+    min_leaf: int
+    rounds: int
+
+
+def logit(model: Model, X: numpy.ndarray) -> numpy.ndarray:
+    """The logistic model's logit (the log-odds :meth:`Model.probability` squashes).
+
+    >>> m = Model(("score",), (0.0,), (1.0,), (2.0,), -1.0)
+    >>> logit(m, numpy.array([[1.0]])).tolist()
+    [1.0]
+    """
+    mean, scale, weights = (numpy.array(model.mean), numpy.array(model.scale), numpy.array(model.weights))
+    return ((X - mean) / scale) @ weights + model.bias if len(X) else numpy.zeros(0)
+
+
+@dataclass
+class Boosted:
+    """Trees (a LightGBM booster, its first ``rounds`` trees) on top of an optional logistic base;
+    ``probability`` as :class:`kg.nlp.rerank.Model`'s."""
+
+    booster: Any
+    rounds: int
+    base: Model | None = None
+    threshold: float = 0.5
+    # the cascade (kg.nlp.rerank.Model.gate): rows whose base probability is under it get 0
+    gate: float = 0.0
+
+    def raw(self, X: numpy.ndarray) -> numpy.ndarray:
+        out = logit(self.base, X) if self.base is not None else numpy.zeros(len(X))
+        if self.rounds and len(X):
+            out = out + self.booster.predict(X, num_iteration=self.rounds, raw_score=True)
+        return out
+
+    def probability(self, X: numpy.ndarray) -> numpy.ndarray:
+        out = 1.0 / (1.0 + numpy.exp(-self.raw(X)))
+        if self.gate > 0 and self.base is not None and len(X):
+            out = numpy.where(self.base.probability(X) >= self.gate, out, 0.0)
+        return out
+
+
+def train(X: numpy.ndarray, y: numpy.ndarray, names: Sequence[str], leaves: int, min_leaf: int, rounds: int,
+          monotone: bool, init: numpy.ndarray | None = None) -> Any:
+    """A LightGBM booster of ``rounds`` trees (deterministic: one thread, no sampling)."""
+    import lightgbm
+
+    params: dict[str, Any] = {
+        "objective": "binary", "num_leaves": leaves, "min_data_in_leaf": min_leaf,
+        "learning_rate": LEARNING_RATE, "lambda_l2": TREE_L2, "num_threads": 1, "verbose": -1,
+        "deterministic": True, "force_row_wise": True, "seed": 0, "min_sum_hessian_in_leaf": 1e-3,
+    }
+    if monotone:
+        params["monotone_constraints"] = [1 if n in MONOTONE else 0 for n in names]
+    data = lightgbm.Dataset(X, label=y, init_score=init, feature_name=[n.replace("-", "_") for n in names],
+                            free_raw_data=False)
+    return lightgbm.train(params, data, num_boost_round=max(rounds, 1))
+
+
+def _stacked(X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int]
+             ) -> tuple[numpy.ndarray, numpy.ndarray]:
+    kept = [o for o in offers if len(X[o])]
+    return numpy.vstack([X[o] for o in kept]), numpy.concatenate([y[o] for o in kept])
+
+
+def fit_boosted(
+    X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], names: Sequence[str],
+    config: Config, monotone: bool, base_l2: float | None, threshold: float = 0.5,
+) -> Boosted:
+    """The trees (on the logistic fitted with ``base_l2`` when given) fitted on ``offers``' rows."""
+    rows, labels = _stacked(X, y, offers)
+    base = fit_offers(X, y, offers, names, base_l2) if base_l2 is not None else None
+    init = logit(base, rows) if base is not None else None
+    booster = train(rows, labels, names, config.leaves, config.min_leaf, config.rounds, monotone, init)
+    return Boosted(booster, config.rounds, base, threshold)
+
+
+def choose_boosted(
+    X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], names: Sequence[str],
+    judge: Judge, monotone: bool, base_l2: float | None, parts: int = 4,
+    build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None = None,
+) -> tuple[Config, float]:
+    """The grid point and threshold whose out-of-fold decisions over ``offers`` (``parts``-fold inner CV,
+    the parts of :func:`kg.nlp.rerank.choose`) ``judge`` scores best; ties to the first (fewer leaves,
+    smaller leaf minimum, fewer rounds, lower threshold). ``build`` as in ``choose``."""
+    return choose_cascade(X, y, offers, names, judge, monotone, base_l2, (0.0,), parts, build)[0.0]
+
+
+def choose_cascade(
+    X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], names: Sequence[str],
+    judge: Judge, monotone: bool, base_l2: float | None, gates: Sequence[float], parts: int = 4,
+    build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None = None,
+) -> dict[float, tuple[Config, float]]:
+    """Per gate, :func:`choose_boosted`'s choice for the cascade at that gate: the inner CV's held-out
+    probabilities are 0 where the base logistic's probability is under the gate (what
+    :class:`kg.nlp.rerank.Model` with trees decides). The boosters are fitted once for all gates; gate 0
+    (or no base) is the plain residual."""
+    rounds = ((0,) if base_l2 is not None else ()) + ROUNDS
+    configs = [Config(leaves, min_leaf, r) for leaves in LEAVES for min_leaf in MIN_LEAF for r in rounds]
+    probabilities: dict[tuple[float, Config], dict[int, numpy.ndarray]] = {
+        (g, c): {} for g in gates for c in configs}
+    for i in range(parts):
+        part = list(offers[i::parts])
+        rest = [o for o in offers if o not in part]
+        Xp = X if build is None else build(rest)
+        rows, labels = _stacked(Xp, y, rest)
+        base = fit_offers(Xp, y, rest, names, base_l2) if base_l2 is not None else None
+        init = logit(base, rows) if base is not None else None
+        held = [o for o in part if len(Xp[o])]
+        held_rows = numpy.vstack([Xp[o] for o in held]) if held else numpy.zeros((0, len(names)))
+        cuts = numpy.cumsum([len(Xp[o]) for o in held])[:-1]
+        for leaves in LEAVES:
+            for min_leaf in MIN_LEAF:
+                booster = train(rows, labels, names, leaves, min_leaf, max(ROUNDS), monotone, init)
+                for r in rounds:
+                    for g in gates:
+                        model = Boosted(booster, r, base, gate=g)
+                        found = numpy.split(model.probability(held_rows), cuts) if held else []
+                        into = probabilities[g, Config(leaves, min_leaf, r)]
+                        into.update({o: numpy.zeros(0) for o in part})
+                        into.update(dict(zip(held, found, strict=True)))
+    chosen: dict[float, tuple[Config, float]] = {}
+    for g in gates:
+        best = (-1.0, configs[0], 0.5)
+        for config in configs:
+            for threshold in THRESHOLDS:
+                score = judge(probabilities[g, config], threshold, offers)
+                if score > best[0] + 1e-9:
+                    best = (score, config, threshold)
+        chosen[g] = (best[1], best[2])
+    return chosen
