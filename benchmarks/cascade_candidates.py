@@ -1,6 +1,6 @@
 """How many candidates the skill linker's prefilter lets through, and the extraction's CPU time, with the
 shipped model (``kg/nlp/rerank-model.json``) at other gates, or with another model file, on the real
-offers (docs/readme/treeship.md).
+offers (docs/guides/skill-tree-cascade.md).
 
     .venv/bin/python benchmarks/cascade_candidates.py --store /work/real-s11b [--gate 0.05 --gate 0.1]
         [--model OTHER.json] [--unfiltered]

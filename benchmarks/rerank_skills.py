@@ -169,7 +169,7 @@ CASCADE_GATES = (0.0, 0.05, 0.1, 0.15)
 # The shipped model's gate (--write, --test; None: the logistic alone). 0.15 since session 12: under 5-fold
 # CV on 130 DEV offers P 0.704 R 0.626 (625/999 units) beside the logistic's 0.708 / 0.582 (581), same run;
 # gates 0.05 / 0.1 read 0.705 / 0.623 and 0.699 / 0.628, and 0.15 lets the fewest candidates through the
-# prefilter (docs/readme/treeship.md)
+# prefilter (docs/guides/skill-tree-cascade.md)
 SHIPPED_GATE: float | None = 0.15
 # The tree learners (benchmarks/skill_trees.py): name → extras
 TREE_VARIANTS: dict[str, frozenset[str]] = {
@@ -177,9 +177,10 @@ TREE_VARIANTS: dict[str, frozenset[str]] = {
     "LightGBM, monotone in score, coverage, item_rate": frozenset({"trees", "monotone"}),
     "logistic + LightGBM on its residual": frozenset({"trees", "residual"}),
     "logistic + LightGBM on its residual, monotone": frozenset({"trees", "residual", "monotone"}),
-    # the cascade kg.nlp.rerank.Model ships (session 12, docs/readme/treeship.md): held-out probabilities 0
-    # where the logistic's is under the gate, in the inner CV too; the gates fixed before any run. Gate 0 is
-    # the plain residual monotone variant above (the same boosters: one inner CV serves every gate)
+    # the cascade kg.nlp.rerank.Model ships (session 12, docs/guides/skill-tree-cascade.md): held-out
+    # probabilities 0 where the logistic's is under the gate, in the inner CV too; the gates fixed before
+    # any run. Gate 0 is the plain residual monotone variant above (the same boosters: one inner CV serves
+    # every gate)
     **{f"logistic + LightGBM on its residual, monotone, cascade at gate {g}":
        frozenset({"trees", "residual", "monotone", f"gate:{g}"}) for g in CASCADE_GATES},
 }

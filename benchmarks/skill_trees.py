@@ -1,6 +1,6 @@
 """Gradient-boosted trees (LightGBM) as the skill linker's second stage: the learners of the variants
-"trees: …" of ``benchmarks/rerank_skills.py`` (docs/readme/trees.md) and of the shipped cascade
-(:class:`kg.nlp.rerank.Model` ``trees`` and ``gate``, docs/readme/treeship.md).
+"trees: …" of ``benchmarks/rerank_skills.py`` (docs/guides/skill-boosted-trees.md) and of the shipped cascade
+(:class:`kg.nlp.rerank.Model` ``trees`` and ``gate``, docs/guides/skill-tree-cascade.md).
 
 The trees read the same rows as the shipped logistic regression (:class:`kg.nlp.rerank.Model`); their
 settings (leaves, least rows per leaf, rounds) and the decision threshold are chosen together by the same
