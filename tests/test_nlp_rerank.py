@@ -405,12 +405,25 @@ def _random_model(rng: numpy.random.Generator, names: tuple[str, ...]) -> Model:
                  float(rng.uniform(0.1, 0.9)), (("100", 0.8, 1.0),), 0.2)
 
 
+# Texts the prefilter tests read (requirements with tasks, a tool and qualities)
+PREFILTER_TEXTS = (
+    "Préparer les commandes; gestion du stock; conditionner les produits; rigueur et précision",
+    "Préparation des commandes et gestion des stocks; conduite de chariot; produits conditionnés",
+    "Vous préparez les commandes, gérez le stock et conduisez le chariot élévateur",
+)
+
+
+def _offer_inputs(
+    gazetteer: Gazetteer, text: str, section: str
+) -> tuple[list, list[tuple[str, float]], list]:
+    """The clauses of ``text`` read as ``section``, two predicted fiches and the first stage's links: what
+    the generator reads for one offer."""
+    clauses = clauses_of(text, section)
+    shipped = Linker(gazetteer).link_many([c[2] for c in clauses], text)
+    return clauses, [("N1103", 0.8), ("N1101", 0.5)], [m for found in shipped for m in found]
+
+
 def test_the_prefilter_leaves_out_only_candidates_the_bound_leaves_out(gazetteer: Gazetteer) -> None:
-    texts = [
-        "Préparer les commandes; gestion du stock; conditionner les produits; rigueur et précision",
-        "Préparation des commandes et gestion des stocks; conduite de chariot; produits conditionnés",
-        "Vous préparez les commandes, gérez le stock et conduisez le chariot élévateur",
-    ]
     rng = numpy.random.default_rng(7)
     dropped = left = 0
     for seed in range(12):
@@ -421,12 +434,9 @@ def test_the_prefilter_leaves_out_only_candidates_the_bound_leaves_out(gazetteer
         read = len(BASE_FEATURES) + len(structure)
         model = _random_model(rng, names)
         bound = model.bound
-        for text in texts:
+        for text in PREFILTER_TEXTS:
             for section in SECTIONS:
-                clauses = clauses_of(text, section)
-                predicted = [("N1103", 0.8), ("N1101", 0.5)]
-                shipped = Linker(gazetteer).link_many([c[2] for c in clauses], text)
-                linked = [m for found in shipped for m in found]
+                clauses, predicted, linked = _offer_inputs(gazetteer, text, section)
                 every = Generator(gazetteer, fiches=2).candidates(clauses, text, predicted, linked)
                 expected = [(c.clause, c.code, c.start, c.end, c.features[:read])
                             for c in every if not bound.hopeless(c.features, c.code)]
@@ -551,11 +561,6 @@ def test_the_cascade_with_the_prefilter_decides_as_without_it(gazetteer: Gazette
     """A model with trees: the prefilter (and the early bound) bound the logistic's logit against the gate,
     so the reranker keeps exactly what the unfiltered cascade keeps — among them candidates whose logistic
     probability is under the threshold (a bound at the threshold would have dropped them)."""
-    texts = [
-        "Préparer les commandes; gestion du stock; conditionner les produits; rigueur et précision",
-        "Préparation des commandes et gestion des stocks; conduite de chariot; produits conditionnés",
-        "Vous préparez les commandes, gérez le stock et conduisez le chariot élévateur",
-    ]
     rng = numpy.random.default_rng(12)
     lifted = dropped = 0
     for seed in range(12):
@@ -565,12 +570,9 @@ def test_the_cascade_with_the_prefilter_decides_as_without_it(gazetteer: Gazette
                         gate=float(rng.uniform(0.02, 0.3)))
         model = replace(model, threshold=max(model.threshold, model.gate + 0.05))
         logistic = replace(model, trees=None)
-        for text in texts:
+        for text in PREFILTER_TEXTS:
             for section in SECTIONS:
-                clauses = clauses_of(text, section)
-                predicted = [("N1103", 0.8), ("N1101", 0.5)]
-                shipped = Linker(gazetteer).link_many([c[2] for c in clauses], text)
-                linked = [m for found in shipped for m in found]
+                clauses, predicted, linked = _offer_inputs(gazetteer, text, section)
                 every = Generator(gazetteer, fiches=2).candidates(clauses, text, predicted, linked)
                 if not every:
                     continue
