@@ -39,8 +39,15 @@ class Forest:
 
     @cached_property
     def _arrays(self) -> tuple[numpy.ndarray, ...]:
-        """The trees padded to one node count (a padding node is a leaf of value 0, never reached), with
-        every node's index offset by its tree's place, so one flat take walks all trees; the depth."""
+        """The trees padded to one node count (a padding node is a leaf of value 0, never reached), deepest
+        tree first, with every node's index offset by its tree's place, so one flat take walks all trees;
+        each node's two children side by side (left at ``2 * node``, right at ``2 * node + 1``: a leaf's
+        are itself); per step of the walk, how many trees (a prefix) still have a split to take.
+
+        (Perf only: the shallower trees stop walking once they reach their leaves — on the shipped 400 trees
+        8.1 steps each on average instead of the deepest's 14 — and one take finds the next node.)"""
+        depths = [self._depth(t) for t in range(len(self.feature))]
+        order = sorted(range(len(depths)), key=lambda t: -depths[t])
         width = max((len(f) for f in self.feature), default=1)
         count = len(self.feature)
         feature = numpy.zeros((count, width), dtype=numpy.int64)
@@ -48,42 +55,48 @@ class Forest:
         left = numpy.tile(numpy.arange(width), (count, 1))
         right = left.copy()
         value = numpy.zeros((count, width))
-        for t in range(count):
+        for place, t in enumerate(order):
             n = len(self.feature[t])
-            feature[t, :n] = self.feature[t]
-            threshold[t, :n] = self.threshold[t]
-            left[t, :n] = self.left[t]
-            right[t, :n] = self.right[t]
-            value[t, :n] = self.value[t]
+            feature[place, :n] = self.feature[t]
+            threshold[place, :n] = self.threshold[t]
+            left[place, :n] = self.left[t]
+            right[place, :n] = self.right[t]
+            value[place, :n] = self.value[t]
         offset = (numpy.arange(count) * width)[:, None]
-        return (feature.ravel(), threshold.ravel(), (left + offset).ravel(), (right + offset).ravel(),
-                value.ravel(), offset.ravel(), numpy.array(self._depth()))
+        children = numpy.stack([(left + offset).ravel(), (right + offset).ravel()], axis=1).ravel()
+        walking = numpy.array([sum(d > step for d in depths) for step in range(max(depths, default=0))],
+                              dtype=numpy.int64)
+        # the trees' places back in the stored order: the leaves are summed in that order, so the sums are
+        # those of the walk before the reordering, to the last bit
+        stored = numpy.argsort(numpy.array(order, dtype=numpy.int64))
+        return feature.ravel(), threshold.ravel(), children, value.ravel(), offset.ravel(), walking, stored
 
-    def _depth(self) -> int:
-        """The most splits on a path from a root to a leaf."""
+    def _depth(self, tree: int) -> int:
+        """The most splits on a path from tree ``tree``'s root to a leaf."""
+        left, right = self.left[tree], self.right[tree]
         deepest = 0
-        for left, right in zip(self.left, self.right, strict=True):
-            stack = [(0, 0)]
-            while stack:
-                node, depth = stack.pop()
-                if left[node] == node:
-                    deepest = max(deepest, depth)
-                else:
-                    stack += [(left[node], depth + 1), (right[node], depth + 1)]
+        stack = [(0, 0)]
+        while stack:
+            node, depth = stack.pop()
+            if left[node] == node:
+                deepest = max(deepest, depth)
+            else:
+                stack += [(left[node], depth + 1), (right[node], depth + 1)]
         return deepest
 
     def raw(self, X: numpy.ndarray) -> numpy.ndarray:
         """The sum of the trees' leaf values for each row of ``X`` (columns: the features split on)."""
         if not self.feature or not len(X):
             return numpy.zeros(len(X))
-        feature, threshold, left, right, value, offset, depth = self._arrays
+        feature, threshold, children, value, offset, walking, stored = self._arrays
         node = numpy.broadcast_to(offset, (len(X), len(offset))).copy()  # each row at each root
         rows = numpy.arange(len(X))[:, None] * X.shape[1]
         flat = numpy.ascontiguousarray(X, dtype=numpy.float64).ravel()
-        for _ in range(int(depth)):
-            go_left = flat.take(rows + feature.take(node)) <= threshold.take(node)
-            node = numpy.where(go_left, left.take(node), right.take(node))
-        return value.take(node).sum(axis=1)
+        for trees in walking.tolist():
+            part = node[:, :trees]
+            go_right = ~(flat.take(rows + feature.take(part)) <= threshold.take(part))
+            node[:, :trees] = children.take(2 * part + go_right)
+        return numpy.ascontiguousarray(value.take(node)[:, stored]).sum(axis=1)
 
     def most(self) -> float:
         """The largest sum of leaf values any row can reach (each tree's largest leaf): what a bound of the
