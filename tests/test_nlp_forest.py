@@ -8,33 +8,13 @@ import json
 import numpy
 
 from kg.nlp.forest import Forest
+from tests.forest_support import Tree, forest_of, random_tree
 
 
-def _tree(rng: numpy.random.Generator, columns: int, depth: int) -> tuple[list[int], list[float], list[int],
-                                                                           list[int], list[float]]:
-    """A random unbalanced tree in Forest's flat layout (a leaf: its own children, threshold +inf)."""
-    f: list[int] = []
-    th: list[float] = []
-    lf: list[int] = []
-    r: list[int] = []
-    v: list[float] = []
-
-    def grow(left: int) -> int:
-        at = len(f)
-        f.append(0)
-        th.append(numpy.inf)
-        lf.append(at)
-        r.append(at)
-        v.append(float(rng.normal()))
-        if left and rng.random() < 0.7:
-            f[at] = int(rng.integers(columns))
-            th[at] = float(rng.choice([0.0, 0.5, 1.0])) if rng.random() < 0.3 else float(rng.random())
-            lf[at] = grow(left - 1)
-            r[at] = grow(left - 1)
-        return at
-
-    grow(depth)
-    return f, th, lf, r, v
+def _tree(rng: numpy.random.Generator, columns: int, depth: int) -> Tree:
+    """Leaf values around 0; some thresholds on 0, 0.5 or 1 (the rows' tie values)."""
+    return random_tree(rng, columns, depth, 0.7, (0.0, 1.0), lambda g: float(g.choice([0.0, 0.5, 1.0]))
+                       if g.random() < 0.3 else float(g.random()))
 
 
 def _walk(forest: Forest, row: numpy.ndarray) -> float:
@@ -52,7 +32,7 @@ def test_the_forest_sums_the_leaves_a_plain_walk_reaches() -> None:
     rng = numpy.random.default_rng(3)
     for count, depth in ((1, 0), (5, 2), (40, 6)):
         trees = [_tree(rng, 4, depth) for _ in range(count)]
-        forest = Forest(*(tuple(tuple(t[part]) for t in trees) for part in range(5)))  # type: ignore[arg-type]
+        forest = forest_of(trees)
         X = rng.random((200, 4))
         X[:30] = rng.choice([0.0, 0.5, 1.0], size=(30, 4))  # rows on the split values (ties go left)
         expected = [_walk(forest, row) for row in X]

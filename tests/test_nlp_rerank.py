@@ -35,6 +35,7 @@ from kg.nlp.rerank import (
     with_overlap,
 )
 from kg.nlp.text import normalise_phrase
+from tests.forest_support import forest_of, random_tree
 
 ROWS = [
     ("100", "Préparer les commandes", "savoir-faire"),
@@ -523,38 +524,11 @@ def test_the_early_bound_is_off_when_the_model_reads_the_other_candidates(gazett
     assert Generator(gazetteer, early=False)._early(other, [0.8]) is None
 
 
-def _random_tree(rng: numpy.random.Generator, columns: int) -> tuple[list[int], list[float], list[int],
-                                                                  list[int], list[float]]:
-    """One random tree of depth 1 to 3 (Forest's flat layout), split on values in the rows' range, its
-    leaves of either sign (mostly positive: the trees lift candidates over the threshold)."""
-    f: list[int] = []
-    th: list[float] = []
-    lf: list[int] = []
-    r: list[int] = []
-    v: list[float] = []
-
-    def grow(depth: int) -> int:
-        at = len(f)
-        f.append(0)
-        th.append(numpy.inf)
-        lf.append(at)
-        r.append(at)
-        v.append(float(rng.normal(loc=1.0, scale=2.0)))
-        if depth and rng.random() < 0.8:
-            f[at] = int(rng.integers(columns))
-            th[at] = float(rng.uniform(-0.5, 1.5))
-            lf[at] = grow(depth - 1)
-            r[at] = grow(depth - 1)
-        return at
-
-    grow(int(rng.integers(1, 4)))
-    return f, th, lf, r, v
-
-
 def _random_forest(rng: numpy.random.Generator, columns: int, count: int) -> Forest:
-    """``count`` random trees over ``columns`` features."""
-    trees = [_random_tree(rng, columns) for _ in range(count)]
-    return Forest(*(tuple(tuple(t[part]) for t in trees) for part in range(5)))  # type: ignore[arg-type]
+    """``count`` random trees of depth 1 to 3 over ``columns`` features, split on values in the rows' range,
+    their leaves of either sign (mostly positive: the trees lift candidates over the threshold)."""
+    return forest_of([random_tree(rng, columns, int(rng.integers(1, 4)), 0.8, (1.0, 2.0),
+                                  lambda g: float(g.uniform(-0.5, 1.5))) for _ in range(count)])
 
 
 def test_the_cascade_with_the_prefilter_decides_as_without_it(gazetteer: Gazetteer, tmp_path: Path) -> None:
