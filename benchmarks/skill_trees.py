@@ -45,17 +45,6 @@ class Config:
     rounds: int
 
 
-def logit(model: Model, X: numpy.ndarray) -> numpy.ndarray:
-    """The logistic model's logit (the log-odds :meth:`Model.probability` squashes).
-
-    >>> m = Model(("score",), (0.0,), (1.0,), (2.0,), -1.0)
-    >>> logit(m, numpy.array([[1.0]])).tolist()
-    [1.0]
-    """
-    mean, scale, weights = (numpy.array(model.mean), numpy.array(model.scale), numpy.array(model.weights))
-    return ((X - mean) / scale) @ weights + model.bias if len(X) else numpy.zeros(0)
-
-
 @dataclass
 class Boosted:
     """Trees (a LightGBM booster, its first ``rounds`` trees) on top of an optional logistic base;
@@ -69,7 +58,7 @@ class Boosted:
     gate: float = 0.0
 
     def raw(self, X: numpy.ndarray) -> numpy.ndarray:
-        out = logit(self.base, X) if self.base is not None else numpy.zeros(len(X))
+        out = self.base.logit(X) if self.base is not None else numpy.zeros(len(X))
         if self.rounds and len(X):
             out = out + self.booster.predict(X, num_iteration=self.rounds, raw_score=True)
         return out
@@ -111,7 +100,7 @@ def fit_boosted(
     """The trees (on the logistic fitted with ``base_l2`` when given) fitted on ``offers``' rows."""
     rows, labels = _stacked(X, y, offers)
     base = fit_offers(X, y, offers, names, base_l2) if base_l2 is not None else None
-    init = logit(base, rows) if base is not None else None
+    init = base.logit(rows) if base is not None else None
     booster = train(rows, labels, names, config.leaves, config.min_leaf, config.rounds, monotone, init)
     return Boosted(booster, config.rounds, base, threshold)
 
@@ -146,7 +135,7 @@ def choose_cascade(
         Xp = X if build is None else build(rest)
         rows, labels = _stacked(Xp, y, rest)
         base = fit_offers(Xp, y, rest, names, base_l2) if base_l2 is not None else None
-        init = logit(base, rows) if base is not None else None
+        init = base.logit(rows) if base is not None else None
         held = [o for o in part if len(Xp[o])]
         held_rows = numpy.vstack([Xp[o] for o in held]) if held else numpy.zeros((0, len(names)))
         cuts = numpy.cumsum([len(Xp[o]) for o in held])[:-1]

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from skill_trees import Boosted, Config, choose_boosted, fit_boosted, logit, train
+from skill_trees import Boosted, Config, choose_boosted, fit_boosted, train
 
 from kg.nlp.forest import Forest
 from kg.nlp.rerank import fit_offers
@@ -55,7 +55,7 @@ def test_residual_without_rounds_is_the_logistic() -> None:
     model = fit_boosted(parts, labels, list(range(6)), NAMES, Config(4, 20, 0), False, base_l2=1.0)
     base = fit_offers(parts, labels, list(range(6)), NAMES, 1.0)
     assert numpy.allclose(model.probability(X), base.probability(X), atol=1e-12)
-    assert numpy.allclose(logit(base, X), numpy.log(base.probability(X) / (1 - base.probability(X))))
+    assert numpy.allclose(base.logit(X), numpy.log(base.probability(X) / (1 - base.probability(X))))
     # with rounds, the trees move the logit away from the logistic's
     boosted = fit_boosted(parts, labels, list(range(6)), NAMES, Config(4, 20, 50), False, base_l2=1.0)
     assert not numpy.allclose(boosted.probability(X), base.probability(X))

@@ -956,11 +956,19 @@ class Model:
             out[:, column] = [self.rate(c.code)[i] for c in candidates]
         return out
 
+    def logit(self, X: numpy.ndarray) -> numpy.ndarray:
+        """The logistic part's log-odds for rows of features (in ``self.features`` order): what the
+        probability squashes, and what residual trees are fitted on top of (benchmarks/skill_trees.py).
+
+        >>> Model(("score",), (0.0,), (1.0,), (2.0,), -1.0).logit(numpy.array([[1.0]])).tolist()
+        [1.0]
+        """
+        mean, scale, weights = self._arrays
+        return ((X - mean) / scale) @ weights + self.bias
+
     def probability(self, X: numpy.ndarray) -> numpy.ndarray:
         """P(candidate is right) for rows of features (in ``self.features`` order)."""
-        mean, scale, weights = self._arrays
-        z = (X - mean) / scale
-        logit = z @ weights + self.bias
+        logit = self.logit(X)
         p = 1.0 / (1.0 + numpy.exp(-logit))
         if self.trees is None or not len(X):
             return p
