@@ -29,6 +29,8 @@ does not say which; and (2) every top-1 and top-3 miss put in one category (:fun
 ``--skills`` measures, beside the shipped re-ranker and on the same folds (and held-out sets), the
 re-ranker with the description's skills as evidence for the fiches listing them
 (``benchmarks/occupation_skills.py``; ``docs/guides/occupation-skill-evidence.md``: not kept).
+``--certs`` does the same with the text of the certifications that prepare for each fiche
+(``benchmarks/occupation_certs.py``; ``docs/readme/occrncp.md``).
 """
 
 from __future__ import annotations
@@ -616,6 +618,32 @@ def skill_extra(
     return lambda o, codes: skill_rows(evidence, found[o.file, o.id], codes)[rows]
 
 
+def cert_extra(
+    store: object, base: str, names: Sequence[str] = (), entries: bool = True, max_fiches: int | None = None
+) -> Extra:
+    """The certification-evidence rows of :mod:`occupation_certs` (``names``: those kept, default all;
+    ``entries``, ``max_fiches``: :meth:`occupation_certs.CertEvidence.from_store`), as an :data:`Extra`;
+    each (offer, fiche) computed once (the folds ask for the same ones again)."""
+    from occupation_certs import CERT_FEATURES, CertEvidence, cert_rows
+
+    rows = [CERT_FEATURES.index(n) for n in names] if names else list(range(len(CERT_FEATURES)))
+    start = time.process_time()
+    evidence = CertEvidence.from_store(store, base, entries, max_fiches)
+    print(f"certification vocabulary of {len(evidence.vectors['text'])} ROME v3 fiches read in "
+          f"{time.process_time() - start:.1f} s CPU; features measured: "
+          + ", ".join(CERT_FEATURES[k] for k in rows))
+    memo: dict[tuple[str, str, str], np.ndarray] = {}
+
+    def extra(o: Offer, codes: list[str]) -> np.ndarray:
+        missing = [c for c in codes if (o.file, o.id, c) not in memo]
+        if missing:
+            for c, column in zip(missing, cert_rows(evidence, o.title, o.text, missing).T, strict=True):
+                memo[o.file, o.id, c] = column
+        return np.stack([memo[o.file, o.id, c] for c in codes], axis=1)[rows]
+
+    return extra
+
+
 def timed(predict: Callable[[Offer], list[str]], offers: Sequence[Offer]) -> tuple[float, float]:
     """Wall-clock and CPU milliseconds per offer (CPU time is the fair one on a shared machine)."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -645,6 +673,15 @@ def main() -> None:
                         help="with --skills: the SKILL_FEATURES kept, comma-separated (default: all)")
     parser.add_argument("--skills-liberal", action="store_true",
                         help="with --skills: link the description with the liberal first-stage settings")
+    parser.add_argument("--certs", action="store_true",
+                        help="also measure the re-ranker with the certifications' text as evidence "
+                             "(benchmarks/occupation_certs.py) on the same folds and held-out sets")
+    parser.add_argument("--cert-features", default="",
+                        help="with --certs: the CERT_FEATURES kept, comma-separated (default: all)")
+    parser.add_argument("--no-entries", action="store_true",
+                        help="with --certs: RNCP/RS certifications only, not the Certif Info entries' links")
+    parser.add_argument("--cert-max-fiches", type=int, default=None,
+                        help="with --certs: leave out certifications linked to more ROME v3 fiches than this")
     parser.add_argument("--reranker-only", action="store_true",
                         help="only the re-ranker's CV columns (no baseline, no linear weights, no timing)")
     args = parser.parse_args()
@@ -691,10 +728,14 @@ def main() -> None:
     if args.skills:
         names = [n for n in args.skill_features.split(",") if n]
         extra = skill_extra(store, args.store, args.base, args.offers, offers, names, args.skills_liberal)
+    if args.certs:
+        if extra is not None:
+            parser.error("--certs and --skills are measured one at a time")
+        names = [n for n in args.cert_features.split(",") if n]
+        extra = cert_extra(store, args.base, names, not args.no_entries, args.cert_max_fiches)
     if extra is not None and not args.no_cv:
-        columns["re-ranker + skills, CV"] = cross_validate_reranker(
-            model, offers, seed=args.seed, variant={"extra": extra}
-        )
+        name = "re-ranker + certs, CV" if args.certs else "re-ranker + skills, CV"
+        columns[name] = cross_validate_reranker(model, offers, seed=args.seed, variant={"extra": extra})
     if args.heldout:
         heldout(model, offers, args.offers, (0, V3_CANDIDATES) if args.before else (V3_CANDIDATES,), walk,
                 extra)

@@ -141,3 +141,72 @@ def test_extra_rows_are_appended_after_the_reranker_features(bench):
     assert rows.shape == (1, 30, len(RERANK_FEATURES) + 2)
     assert (tops == plain_tops).all() and (rows[..., : len(RERANK_FEATURES)] == plain).all()
     assert seen == [("1", [model.codes[c] for c in tops[0]])] and rows[0, :, -2].tolist() == list(range(30))
+
+
+@pytest.fixture(scope="module")
+def certs():
+    return _load("occupation_certs.py", "occupation_certs_benchmark")
+
+
+TOY_CERTS = """
+@prefix pas: <https://w3id.org/passerelles/ontology#> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+@base <https://w3id.org/passerelles/id/> .
+<rome-v3/I1304> pas:code "I1304" .
+<rome-v3/H2502> pas:code "H2502" .
+<rome-v3/D1102> pas:code "D1102" .
+<rome/I1304> a pas:Occupation ; pas:code "I1304" ; pas:romeV3Parent <rome-v3/I1304> .
+<rome/I1350> a pas:Occupation ; pas:code "I1350" ; pas:romeV3Parent <rome-v3/I1304> .
+<rome/H2502> a pas:Occupation ; pas:code "H2502" ; pas:romeV3Parent <rome-v3/H2502> .
+<rome/D1102> a pas:Occupation ; pas:code "D1102" ; pas:romeV3Parent <rome-v3/D1102> .
+<rncp/RNCP1> a pas:Certification ; skos:prefLabel "Technicien de maintenance industrielle"@fr ;
+    pas:relatedOccupationV3 <rome-v3/I1304> ; pas:hasBlock <bloc/RNCP1BC01> .
+<bloc/RNCP1BC01> skos:prefLabel "Diagnostiquer une panne sur un équipement automatisé"@fr .
+<rncp/RNCP2> a pas:Certification ; skos:prefLabel "Technicien de maintenance et de production"@fr ;
+    pas:relatedOccupationV3 <rome-v3/I1304> , <rome-v3/H2502> .
+<rncp/RNCP3> a pas:Certification ; skos:prefLabel "CAP boulanger"@fr ;
+    pas:relatedOccupationV3 <rome-v3/D1102> .
+<certifinfo/9> a pas:CertifInfoEntry ; skos:prefLabel "CAP boulanger"@fr ;
+    pas:describesCertification <rncp/RNCP3> .
+<certifinfo/10> a pas:CertifInfoEntry ; skos:prefLabel "Mention complémentaire boulangerie"@fr ;
+    pas:relatedOccupationV3 <rome-v3/D1102> .
+"""
+
+
+def test_cert_evidence_reads_the_graph_and_reaches_rome4_fiches_through_their_v3_parent(certs):
+    import pyoxigraph as ox
+
+    from kg.nlp.occupation import DEFAULT_BASE
+
+    store = ox.Store()
+    store.load(TOY_CERTS.encode(), ox.RdfFormat.TURTLE)
+    evidence = certs.CertEvidence.from_store(store, DEFAULT_BASE)
+    assert evidence.v3("I1350") == "I1304" and set(evidence.vectors["text"]) == {"I1304", "H2502", "D1102"}
+    # entry 9 describes RNCP3 (whose title the graph holds); entry 10 describes none: a unit of its own
+    assert len(evidence.titles_of["D1102"]) == 2
+    rows = certs.cert_rows(evidence, "Technicien de maintenance industrielle H/F",
+                           "Vous diagnostiquez les pannes des équipements automatisés.",
+                           ["I1304", "I1350", "H2502", "D1102"])
+    title, best, text, blocs, domain = rows
+    assert title[0] == title[1] > title[2] > 0 == title[3]  # RNCP2 counts half in each of its two fiches
+    assert best[0] == pytest.approx(1.0) and best[2] < 1.0 and best[3] == 0.0
+    assert blocs[0] > 0 and blocs[2] == 0.0 and not domain.any()
+    assert text[0] > text[2] >= 0.0
+    without = certs.CertEvidence.from_store(store, DEFAULT_BASE, entries=False)
+    assert len(without.titles_of["D1102"]) == 1
+
+
+def test_cert_extra_keeps_the_named_rows_and_remembers_each_offer_and_fiche(bench, certs, monkeypatch):
+    import pyoxigraph as ox
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when the benchmark runs as a script
+    from kg.nlp.occupation import DEFAULT_BASE
+
+    store = ox.Store()
+    store.load(TOY_CERTS.encode(), ox.RdfFormat.TURTLE)
+    evidence = certs.CertEvidence.from_store(store, DEFAULT_BASE)
+    extra = bench.cert_extra(store, DEFAULT_BASE, ["cert_text", "cert_title"])
+    offer = bench.Offer("f", "1", "Technicien de maintenance", "Diagnostiquer les pannes", "I1304")
+    for codes in (["I1304", "D1102"], ["H2502", "I1304", "I1350"]):  # the second list reuses I1304
+        expected = certs.cert_rows(evidence, offer.title, offer.text, codes)[[2, 0]]
+        assert np.allclose(extra(offer, codes), expected)
