@@ -14,7 +14,9 @@ ROME v3 fiches that have any certification text; stems of :mod:`kg.nlp.occupatio
   certification titles): an offer titled "Technicien de maintenance industrielle" names a title;
 - ``cert_text``: the description against the fiche's titles and bloc labels;
 - ``cert_blocs``: the description against the fiche's bloc labels only;
-- ``cert_domain``: the description against the Formacode labels its certifications cite.
+- ``cert_domain``: the description against the Formacode labels its certifications cite;
+- ``cert_cover``: the largest idf share of one certification title's words that the offer title
+  holds (diploma words, "BTS", "titre professionnel", weigh little: their idf over titles is low).
 
 This module only measures: the predictor (:mod:`kg.nlp.occupation`) does not read these features.
 
@@ -42,9 +44,9 @@ import numpy as np
 
 from kg.namespaces import prefixes_for
 from kg.nlp.occupation import MAX_TEXT
-from kg.nlp.occupation_text import clean_title, pairs, stems
+from kg.nlp.occupation_text import PAIR_JOINER, clean_title, pairs, stems
 
-CERT_FEATURES = ("cert_title", "cert_best", "cert_text", "cert_blocs", "cert_domain")
+CERT_FEATURES = ("cert_title", "cert_best", "cert_text", "cert_blocs", "cert_domain", "cert_cover")
 
 _Vector = dict[str, float]
 
@@ -128,10 +130,14 @@ class CertEvidence:
             self.vectors[kind] = {f: _normed(c, idf) for f, c in per_fiche.items()}
         self.title_idf = _idf(tokens for _, tokens in title_docs)
         self.titles_of: dict[str, list[_Vector]] = defaultdict(list)
+        self.covers_of: dict[str, list[tuple[dict[str, float], float]]] = defaultdict(list)
         for fiches, tokens in title_docs:
             vector = _normed(Counter(tokens), self.title_idf)
+            words = {t: self.title_idf[t] for t in tokens if PAIR_JOINER not in t}
             for fiche in fiches:
                 self.titles_of[fiche].append(vector)
+                if words:
+                    self.covers_of[fiche].append((words, sum(words.values())))
 
     @classmethod
     def from_store(
@@ -184,6 +190,7 @@ class CertEvidence:
 def cert_rows(evidence: CertEvidence, title: str, text: str, candidates: Sequence[str]) -> np.ndarray:
     """The ``CERT_FEATURES`` of each candidate fiche, a (len(CERT_FEATURES), len(candidates)) array."""
     title_q = title_tokens(title)
+    title_set = set(title_q)
     body = stems(text[:MAX_TEXT])
     queries = {
         "titles": evidence.query("titles", title_q),
@@ -200,4 +207,9 @@ def cert_rows(evidence: CertEvidence, title: str, text: str, candidates: Sequenc
             if doc:
                 rows[r, k] = _cosine(queries[kind], doc)
         rows[1, k] = max((_cosine(best_q, v) for v in evidence.titles_of.get(fiche, ())), default=0.0)
+        rows[5, k] = max(
+            (sum(w for t, w in words.items() if t in title_set) / total
+             for words, total in evidence.covers_of.get(fiche, ())),
+            default=0.0,
+        )
     return rows

@@ -187,11 +187,12 @@ def test_cert_evidence_reads_the_graph_and_reaches_rome4_fiches_through_their_v3
     rows = certs.cert_rows(evidence, "Technicien de maintenance industrielle H/F",
                            "Vous diagnostiquez les pannes des équipements automatisés.",
                            ["I1304", "I1350", "H2502", "D1102"])
-    title, best, text, blocs, domain = rows
+    title, best, text, blocs, domain, cover = rows
     assert title[0] == title[1] > title[2] > 0 == title[3]  # RNCP2 counts half in each of its two fiches
     assert best[0] == pytest.approx(1.0) and best[2] < 1.0 and best[3] == 0.0
     assert blocs[0] > 0 and blocs[2] == 0.0 and not domain.any()
     assert text[0] > text[2] >= 0.0
+    assert cover[0] == pytest.approx(1.0) and 0 < cover[2] < 1.0 and cover[3] == 0.0
     without = certs.CertEvidence.from_store(store, DEFAULT_BASE, entries=False)
     assert len(without.titles_of["D1102"]) == 1
 
