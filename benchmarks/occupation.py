@@ -30,7 +30,7 @@ does not say which; and (2) every top-1 and top-3 miss put in one category (:fun
 re-ranker with the description's skills as evidence for the fiches listing them
 (``benchmarks/occupation_skills.py``; ``docs/guides/occupation-skill-evidence.md``: not kept).
 ``--certs`` does the same with the text of the certifications that prepare for each fiche
-(``benchmarks/occupation_certs.py``; ``docs/readme/occrncp.md``).
+(``benchmarks/occupation_certs.py``; ``docs/guides/occupation-certification-evidence.md``).
 """
 
 from __future__ import annotations
