@@ -41,3 +41,24 @@ def test_the_forest_sums_the_leaves_a_plain_walk_reaches() -> None:
         again = Forest.from_json(json.loads(json.dumps(forest.to_json())))
         assert again == forest and numpy.array_equal(again.raw(X), forest.raw(X))
     assert forest.raw(numpy.zeros((0, 4))).shape == (0,)
+
+
+def test_the_sums_are_those_of_the_leaves_in_the_stored_order_to_the_last_bit() -> None:
+    """Raw sums, per row, each tree's leaf (a plain walk) in the trees' stored order, as numpy sums a row:
+    bit for bit, whichever pairs the walk sets aside on the way (trees deeper than several set-asides, rows
+    on the split values, one row and many)."""
+    rng = numpy.random.default_rng(8)
+    for count, depth in ((1, 0), (3, 1), (30, 5), (60, 13)):
+        forest = forest_of([_tree(rng, 4, depth) for _ in range(count)])
+        for rows in (1, 2, 45):
+            X = rng.random((rows, 4))
+            X[: rows // 2] = rng.choice([0.0, 0.5, 1.0], size=(rows // 2, 4))
+            leaves = numpy.array([[_walk(forest_of([_single(forest, t)]), row) for t in range(count)]
+                                  for row in X])
+            assert numpy.array_equal(forest.raw(X), leaves.sum(axis=1)), (count, depth, rows)
+
+
+def _single(forest: Forest, t: int) -> Tree:
+    """Tree ``t`` of ``forest`` in :func:`forest_of`'s layout."""
+    return (list(forest.feature[t]), list(forest.threshold[t]), list(forest.left[t]), list(forest.right[t]),
+            list(forest.value[t]))

@@ -426,7 +426,7 @@ def _offer_inputs(
 
 def test_the_prefilter_leaves_out_only_candidates_the_bound_leaves_out(gazetteer: Gazetteer) -> None:
     rng = numpy.random.default_rng(7)
-    dropped = left = 0
+    dropped = left = exact_out = 0
     for seed in range(12):
         # some models read the label's structure too, all of it or the shipped part (their bound is then in
         # the prefilter's); the shipped part is the first of STRUCTURE_FEATURES
@@ -439,14 +439,19 @@ def test_the_prefilter_leaves_out_only_candidates_the_bound_leaves_out(gazetteer
             for section in SECTIONS:
                 clauses, predicted, linked = _offer_inputs(gazetteer, text, section)
                 every = Generator(gazetteer, fiches=2).candidates(clauses, text, predicted, linked)
-                expected = [(c.clause, c.code, c.start, c.end, c.features[:read])
-                            for c in every if not bound.hopeless(c.features, c.code)]
+                # (and, the model reading the span's features, those hopeless once they are known)
+                expected = [(c.clause, c.code, c.start, c.end, c.features[:read]) for c in every
+                            if not bound.hopeless(c.features, c.code)
+                            and not bound.hopeless_exactly(c.features, c.code)]
+                exact_out += sum(not bound.hopeless(c.features, c.code) and bound.hopeless_exactly(
+                    c.features, c.code) for c in every)
                 kept = Generator(gazetteer, fiches=2).candidates(clauses, text, predicted, linked, model)
                 got = [(c.clause, c.code, c.start, c.end, c.features[:read]) for c in kept]
                 assert got == expected, (seed, text)
                 dropped += len(every) - len(kept)
                 left += len(kept)
     assert dropped and left  # the models leave out some candidates and keep others
+    assert exact_out  # some only once their span's features are known
 
 
 def test_a_clause_met_again_gets_the_same_candidates_and_a_changed_setting_is_not_read_from_memory(
@@ -577,3 +582,22 @@ def test_a_model_without_trees_loads_and_bounds_as_before() -> None:
     # with trees, the bound reads the gate
     gated = replace(model, trees=_random_forest(numpy.random.default_rng(0), 1, 2), gate=0.1)
     assert gated.bound.below == pytest.approx(numpy.log(0.1 / 0.9) + 1.0 - 1e-6)
+
+
+def test_candidates_under_the_gate_are_left_out_by_their_span_only_when_they_could_not_be_kept(
+    gazetteer: Gazetteer,
+) -> None:
+    """The prefilter leaves out, once their span's features are known, candidates under the gate: they would
+    get 0, which decide drops at a threshold above 0 — not at a threshold of 0, where they are kept."""
+    rng = numpy.random.default_rng(5)
+    names = (*(f for f in BASE_FEATURES if f not in OTHERS_FEATURES), *RATE_FEATURES)
+    model = replace(_random_model(rng, names), trees=_random_forest(rng, len(names), 3), gate=0.2)
+    generator = Generator(gazetteer, fiches=2)
+    assert generator._prefilter(model).spans and model.bound.spans_decide
+    anything = replace(model, threshold=0.0)
+    assert not Generator(gazetteer)._prefilter(anything).spans and not anything.bound.spans_decide
+    assert not any(anything.bound.hopeless_exactly(c.features, c.code) for text in PREFILTER_TEXTS
+                   for c in generator.candidates(*_offer_inputs(gazetteer, text, "missions")[:1], text,
+                                                 [("N1103", 0.8)]))
+    without = _random_model(rng, tuple(f for f in names if f not in ("exact", "ratio", "token_set")))
+    assert without.bound.spans_decide and not Generator(gazetteer)._prefilter(without).spans  # none read

@@ -248,13 +248,17 @@ class Linker:
             tasks: dict[str, list[int]] = {}
             mask = numpy.zeros(len(self.gazetteer.entries), dtype=bool)
             chosen: list[int] = []
+            # perf only: the items' parts looked up here (most are known), the lists' methods bound once
+            parts, anchor, coverage = self._prior_parts, self.prior_anchor, self.prior_coverage
+            in_index, in_tasks = index.setdefault, tasks.setdefault
             for code in prior:
-                numbers, keyed, tasked = self._prior_part(code)
+                part = parts.get((code, anchor, coverage))
+                numbers, keyed, tasked = part if part is not None else self._prior_part(code)
                 chosen += numbers
                 for key, number in tasked:
-                    tasks.setdefault(key, []).append(number)
+                    in_tasks(key, []).append(number)
                 for key, number in keyed:
-                    index.setdefault(key, []).append(number)
+                    in_index(key, []).append(number)
             mask[chosen] = True
             if len(self._priors) >= 1024:  # a fiche's items, or (the first stage) one or a few fiches
                 self._priors.clear()

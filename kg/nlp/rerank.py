@@ -267,8 +267,10 @@ class Generator:
 
         ``model`` (perf only): leave out the candidates it cannot keep — those whose logit, with the
         features that need rapidfuzz (``exact``, ``ratio``, ``token_set``) at their most favourable value,
-        is under its threshold — before computing those features; and the features of the offer around
-        a clause when it does not read them. A left-out candidate is below the threshold whatever those
+        is under its threshold (with trees: the logistic's probability under the gate) — before computing
+        those features, then, knowing them, those still under it (:meth:`_Prefilter.keep`) before the
+        others; and the features of the offer around a clause when it does not read them. A left-out
+        candidate is below the threshold (with trees: gets 0, under a threshold above 0) whatever those
         features are, so :func:`decide` would neither keep it nor let it claim words: the kept ones are
         the same."""
         bound = model.bound if model is not None and self.bounded(model) else None
@@ -348,9 +350,19 @@ class Generator:
                 rows.append((number, place, entry_number, score, first, last, used, start, end,
                              other, rank_of[best[code]], is_linked))
         # perf only: most candidates are hopeless under the model; the prefilter tells most of them apart
-        # for the whole offer at once, before their features are computed one by one
+        # for the whole offer at once, before their features are computed one by one (with their span's
+        # features, computed once: most of those under the gate are told apart by them)
+        spans: dict[int, tuple[float, float, float]] = {}
+
+        def span_of(row: int) -> tuple[float, float, float]:
+            start, end = rows[row][7], rows[row][8]
+            found = spans[row] = _span_values(entries[rows[row][2]], text[start:end])
+            return found
+
         keep = None if bound is None else self._prefilter(model).keep(rows, per_clause, clauses, lists,
-                                                                      scores, prior)
+                                                                      scores, prior, span_of)
+        # the prefilter read the span features: the bound that knows them replaces the one that does not
+        exactly = bound is not None and self._prefilter(model).spans
         for row, (number, place, entry_number, score, first, last, used, start, end, other, rank,
                   linked_here) in enumerate(rows):
             if keep is not None and not keep[row]:
@@ -366,12 +378,14 @@ class Generator:
             else:
                 values += self._structure_features(entry_number, strength, keyed, sides[place], first, last) \
                     if structured else _NO_STRUCTURE
-            if bound is not None and bound.hopeless(values, entry.code):
+            if bound is not None and not exactly and bound.hopeless(values, entry.code):
                 continue
             span = text[start:end]
             if normalise_phrase(span) in self.titles:
                 continue
-            features = self._span_features(values, entry, span)
+            features = self._span_features(values, entry, span, spans.get(row))
+            if exactly and bound is not None and bound.hopeless_exactly(features, entry.code):
+                continue
             out.append(
                 Candidate(number, entry.code, start, end, frozenset(keyed[u][0] for u in used), features)
             )
@@ -511,13 +525,27 @@ class Generator:
                 float(len(entry.keys)), kind, math.log1p(self._holding.get(entry.code, 0)))
 
     @staticmethod
-    def _span_features(values: list[float], entry: Entry, span: str) -> tuple[float, ...]:
-        """The features with those of the span's text filled in (rapidfuzz, the costly ones)."""
-        form = form_key(span)
-        values[_EXACT] = 1.0 if form == entry.form else 0.0
-        values[_EXACT + 1] = fuzz.ratio(form, entry.form) / 100.0
-        values[_EXACT + 2] = fuzz.token_set_ratio(form, entry.form) / 100.0
+    def _span_features(
+        values: list[float], entry: Entry, span: str, known: tuple[float, float, float] | None = None
+    ) -> tuple[float, ...]:
+        """The features with those of the span's text filled in (rapidfuzz, the costly ones; ``known``:
+        :func:`_span_values` already computed)."""
+        values[_EXACT : _EXACT + 3] = _span_values(entry, span) if known is None else known
         return tuple(values)
+
+
+def _span_values(entry: Entry, span: str) -> tuple[float, float, float]:
+    """The features of a span's text (:data:`_SPAN_FEATURES`) for an entry: whether it reads as the label,
+    rapidfuzz's ratio and token-set ratio of the two (÷ 100).
+
+    >>> from kg.nlp.gazetteer import Gazetteer
+    >>> entry = Gazetteer.from_rows([("1", "Gestion des stocks", "savoir")]).entries[0]
+    >>> _span_values(entry, "gestion des stocks"), _span_values(entry, "stocks")[0]
+    ((1.0, 1.0, 1.0), 0.0)
+    """
+    form = form_key(span)
+    return (1.0 if form == entry.form else 0.0, fuzz.ratio(form, entry.form) / 100.0,
+            fuzz.token_set_ratio(form, entry.form) / 100.0)
 
 
 def _stretches(keyed: Sequence[tuple[int, str, float]], tokens: Sequence[Token]) -> list[int]:
@@ -588,6 +616,13 @@ class _Bound:
         t = model.gate if model.trees is not None else model.threshold
         # hopeless: logit + best < the threshold's logit, with room for rounding (1e-6 in the logit)
         self.below = (math.log(t / (1 - t)) if 0 < t < 1 else (-math.inf if t <= 0 else math.inf))
+        # the same with the span features known (_Prefilter.keep): their part of the logit, each feature's
+        # coefficient (0 when the model reads none)
+        self.exactly = self.below - (constant + 1e-6)
+        self.span = tuple(sum(a for f, a in zip(model.features, scaled, strict=True) if f == name)
+                          for name in _SPAN_FEATURES)
+        # a candidate left out under the gate would get 0, which decide keeps only at a threshold <= 0
+        self.spans_decide = model.trees is None or model.threshold > 0
         self.below -= constant + best + 1e-6
 
     def hopeless(self, values: Sequence[float], code: str = "") -> bool:
@@ -598,6 +633,17 @@ class _Bound:
             rates = self.model.rate(code)
             logit += sum([a * rates[i] for i, a in self.rated])
         return logit < self.below
+
+    def hopeless_exactly(self, features: Sequence[float], code: str = "") -> bool:
+        """Whether the candidate's probability is under the threshold (with trees: the logistic's under the
+        gate) given all its features, its span's too — what :meth:`_Prefilter.keep` leaves out once it
+        knows them, when it may (:attr:`spans_decide`)."""
+        logit = sum(map(operator.mul, self._coefficients, self._pick(features)))
+        if self.rated:
+            rates = self.model.rate(code)
+            logit += sum([a * rates[i] for i, a in self.rated])
+        logit += sum(map(operator.mul, self.span, features[_EXACT : _EXACT + 3]))
+        return self.spans_decide and logit < self.exactly
 
 
 
@@ -665,6 +711,11 @@ class _Prefilter:
         self.rarest = numpy.array(rarest, dtype=numpy.int64)
         # fuzzy_word is 0 or 1; every other feature is computed
         self.limit = bound.below - max(c["fuzzy_word"], 0.0) - self.MARGIN
+        # the same with the span features known (keep), when the model reads them and may leave out
+        # candidates under it
+        self.exactly = bound.exactly - max(c["fuzzy_word"], 0.0) - self.MARGIN
+        self.span = numpy.array(bound.span, dtype=numpy.float64)
+        self.spans = bound.spans_decide and any(bound.span)
         self._rows = numpy.zeros((3, 1, len(key_id) + 1), dtype=numpy.float64)
         # the bound before the window (early): only when no feature reads the other candidates' scores, and
         # each entry's keys are distinct (a window then uses one word per key found)
@@ -822,9 +873,9 @@ class _Prefilter:
                  if code in code_ids}
         alive.update(item[~hopeless & self.forms[entry_ids]].tolist())
         out = reach.copy()
-        for place, pair in zip(valid[hopeless].tolist(), item[hopeless].tolist(), strict=True):
-            if pair not in alive:
-                out[place] = -1.0
+        # (the places set in one assignment: perf only)
+        out[[place for place, pair in zip(valid[hopeless].tolist(), item[hopeless].tolist(), strict=True)
+             if pair not in alive]] = -1.0
         return out
 
     def keep(
@@ -832,9 +883,15 @@ class _Prefilter:
         per_clause: Sequence[tuple[list[tuple[int, str, float]], dict[str, float]]],
         clauses: Sequence[tuple[int, int, list[Token], str]], lists: Sequence[frozenset[str]],
         scores: Sequence[float], prior: frozenset[str],
+        spans: Callable[[int], tuple[float, float, float]] | None = None,
     ) -> list[bool]:
         """Per row of :meth:`Generator.candidates`: False when the candidate is surely hopeless (``prior``:
-        the union of ``lists``)."""
+        the union of ``lists``). ``spans``: a row's span features (:func:`_span_values`); with them, also
+        False for the rows that are hopeless once those are known (:meth:`_Bound.hopeless_exactly`), when
+        the model reads them and the rows left out would not be kept (:attr:`_Bound.spans_decide`).
+
+        (Perf only: under a gate most candidates are told apart by their span's features alone, and
+        those cost less than all the others, computed one by one.)"""
         if not rows:
             return []
         c = self.coef
@@ -883,7 +940,15 @@ class _Prefilter:
             + c["rank"] * (1.0 / (1.0 + numpy.array(rank_of, dtype=numpy.float64)))
             + c["linked"] * numpy.array(linked_of, dtype=numpy.float64) + structure
         )
-        return (logit >= self.limit).tolist()
+        kept = logit >= self.limit
+        if spans is None or not self.spans:
+            return kept.tolist()
+        rows_kept = numpy.flatnonzero(kept)
+        if not len(rows_kept):
+            return kept.tolist()
+        values = numpy.array([spans(row) for row in rows_kept.tolist()], dtype=numpy.float64)
+        kept[rows_kept] = logit[rows_kept] + values @ self.span >= self.exactly
+        return kept.tolist()
 
 
 @dataclass(frozen=True)

@@ -121,8 +121,16 @@ def strip_accents(text: str) -> str:
     return translate_sparse(text, _FOLDED)
 
 
+@lru_cache(maxsize=65536)
 def form_key(text: str) -> str:
-    """Lower case, no accents, apostrophes and dashes as spaces, single spaces."""
+    """Lower case, no accents, apostrophes and dashes as spaces, single spaces.
+
+    (Kept per text, perf only: the second stage reads the same spans, a window of a clause's words, for
+    each item it proposes there, and job titles, words and boilerplate come back from offer to offer.)
+
+    >>> form_key("Gestion  d'Équipe - chantier")
+    'gestion d equipe chantier'
+    """
     text = strip_accents(text.lower()).replace("’", " ").replace("'", " ").replace("-", " ")
     return " ".join(_WORD.findall(text))
 
