@@ -49,7 +49,7 @@ SEED3 = 20261130
 SEED4, N4_AIN, N4_MASONRY, TEST4_AIN, TEST4_MASONRY = 20261131, 26, 6, 6, 2
 # Fifth draw (session 12): the fourth's sizes, the same rules.
 SEED5 = 20261132
-# Sixth draw (session 13): twice the fourth's sizes (the learning curve of session 12 still rose), the same rules.
+# Sixth draw (session 13): twice the fourth's sizes (session 12's learning curve still rose), same rules.
 SEED6, N6_AIN, N6_MASONRY, TEST6_AIN, TEST6_MASONRY = 20261133, 52, 12, 12, 4
 KINDS = {"task", "tool", "knowledge", "quality", "licence", "diploma"}
 
