@@ -183,6 +183,9 @@ TREE_VARIANTS: dict[str, frozenset[str]] = {
     # every gate)
     **{f"logistic + LightGBM on its residual, monotone, cascade at gate {g}":
        frozenset({"trees", "residual", "monotone", f"gate:{g}"}) for g in CASCADE_GATES},
+    # the same on the wider grid of session 13 (skill_trees.WIDE_LEAVES, WIDE_MIN_LEAF, WIDE_RATES)
+    **{f"logistic + LightGBM on its residual, monotone, cascade at gate {g}, wide grid":
+       frozenset({"trees", "residual", "monotone", f"gate:{g}", "grid:wide"}) for g in CASCADE_GATES},
 }
 COMPETE = True  # kg.nlp.rerank.decide's word competition (--no-compete: every candidate above the threshold)
 # Thresholds per group (benchmarks/group_thresholds.py): the groupings measured beside the shipped single
@@ -452,6 +455,9 @@ def main() -> None:
                         f" {SHIPPED_GATE} (None: the logistic alone); --cascade-gate 0: the trees, no gate")
     parser.add_argument("--logistic", action="store_const", const=None, dest="cascade_gate",
                         help="with --test/--write: the logistic alone (no trees)")
+    parser.add_argument("--wide-grid", action="store_true",
+                        help="with --test/--write: the trees' grid point chosen on session 13's wider grid"
+                             " (skill_trees.WIDE_LEAVES, WIDE_MIN_LEAF, WIDE_RATES)")
     parser.add_argument("--model-out", type=Path, default=MODEL_PATH, metavar="PATH",
                         help=f"where --write writes the model (default {MODEL_PATH})")
     args = parser.parse_args()
@@ -575,7 +581,8 @@ def main() -> None:
     curve: dict[tuple[str, float, int], PR] = {}
     floor = SHIPPED_PRECISION if args.precision is None else args.precision
     # the cascade variants' fold, fits and choices (shared by the gates of a fold)
-    cascade_fold, cascade_l2 = -1, 0.0
+    cascade_fold: tuple[int, bool] = (-1, False)
+    cascade_l2 = 0.0
     cascade_fits: dict[Config, Boosted] = {}
     cascade_choice: dict[float, tuple[Config, float]] = {}
     for number, fold in enumerate([] if args.no_cv else folds):
@@ -627,11 +634,12 @@ def main() -> None:
             gate = next((float(e[5:]) for e in extras if e.startswith("gate:")), None)
             if gate is not None:
                 # one inner CV (and one fit per grid point) for every gate of the fold
-                if cascade_fold != number:
-                    cascade_fold, cascade_fits = number, {}
+                wide = "grid:wide" in extras
+                if cascade_fold != (number, wide):
+                    cascade_fold, cascade_fits = (number, wide), {}
                     cascade_l2 = choose(X, y, train_offers, names, judge, build=build)[0]
                     cascade_choice = choose_cascade(X, y, train_offers, names, judge, True, cascade_l2,
-                                                    CASCADE_GATES, build=build)
+                                                    CASCADE_GATES, build=build, wide=wide)
                 config, threshold = cascade_choice[gate]
                 if config not in cascade_fits:
                     cascade_fits[config] = fit_boosted(X, y, train_offers, names, config, True, cascade_l2)
@@ -737,7 +745,8 @@ def main() -> None:
                 gate = args.cascade_gate
                 judge = judge_with(dev, cands, args.precision)
                 config, threshold = choose_cascade(X, y, order, names, judge, True, l2, (gate,),
-                                                   build=build if not args.no_rates else None)[gate]
+                                                   build=build if not args.no_rates else None,
+                                                   wide=args.wide_grid)[gate]
                 boosted = fit_boosted(X, y, order, names, config, True, l2)
                 trees = (Forest.from_lightgbm(boosted.booster.dump_model(), config.rounds)
                          if config.rounds else None)

@@ -28,6 +28,13 @@ LEAVES = (4, 8, 16)
 MIN_LEAF = (20, 80)
 ROUNDS = (50, 100, 200, 400)
 LEARNING_RATE = 0.05
+# The wider grid of session 13 (the variants "..., wide grid"; fixed before any run): session 12's inner CV
+# often chose the edge of the grid above (16 leaves, 400 rounds). Twice the learning rate reaches what 800
+# rounds would at the shipped 400 trees' evaluation cost; 32 leaves and a leaf minimum of 160 widen the other
+# two edges
+WIDE_LEAVES = (4, 8, 16, 32)
+WIDE_MIN_LEAF = (20, 80, 160)
+WIDE_RATES = (0.05, 0.1)
 TREE_L2 = 1.0
 # increasing in these (the "monotone" variants): a better match or an item more often right is never
 # less likely right
@@ -43,6 +50,7 @@ class Config:
     leaves: int
     min_leaf: int
     rounds: int
+    rate: float = LEARNING_RATE
 
 
 @dataclass
@@ -71,13 +79,13 @@ class Boosted:
 
 
 def train(X: numpy.ndarray, y: numpy.ndarray, names: Sequence[str], leaves: int, min_leaf: int, rounds: int,
-          monotone: bool, init: numpy.ndarray | None = None) -> Any:
+          monotone: bool, init: numpy.ndarray | None = None, rate: float = LEARNING_RATE) -> Any:
     """A LightGBM booster of ``rounds`` trees (deterministic: one thread, no sampling)."""
     import lightgbm
 
     params: dict[str, Any] = {
         "objective": "binary", "num_leaves": leaves, "min_data_in_leaf": min_leaf,
-        "learning_rate": LEARNING_RATE, "lambda_l2": TREE_L2, "num_threads": 1, "verbose": -1,
+        "learning_rate": rate, "lambda_l2": TREE_L2, "num_threads": 1, "verbose": -1,
         "deterministic": True, "force_row_wise": True, "seed": 0, "min_sum_hessian_in_leaf": 1e-3,
     }
     if monotone:
@@ -101,7 +109,8 @@ def fit_boosted(
     rows, labels = _stacked(X, y, offers)
     base = fit_offers(X, y, offers, names, base_l2) if base_l2 is not None else None
     init = base.logit(rows) if base is not None else None
-    booster = train(rows, labels, names, config.leaves, config.min_leaf, config.rounds, monotone, init)
+    booster = train(rows, labels, names, config.leaves, config.min_leaf, config.rounds, monotone, init,
+                    config.rate)
     return Boosted(booster, config.rounds, base, threshold)
 
 
@@ -119,14 +128,20 @@ def choose_boosted(
 def choose_cascade(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], names: Sequence[str],
     judge: Judge, monotone: bool, base_l2: float | None, gates: Sequence[float], parts: int = 4,
-    build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None = None,
+    build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None = None, wide: bool = False,
 ) -> dict[float, tuple[Config, float]]:
     """Per gate, :func:`choose_boosted`'s choice for the cascade at that gate: the inner CV's held-out
     probabilities are 0 where the base logistic's probability is under the gate (what
     :class:`kg.nlp.rerank.Model` with trees decides). The boosters are fitted once for all gates; gate 0
-    (or no base) is the plain residual."""
+    (or no base) is the plain residual. ``wide``: the grid of :data:`WIDE_LEAVES`, :data:`WIDE_MIN_LEAF`,
+    :data:`WIDE_RATES`."""
     rounds = ((0,) if base_l2 is not None else ()) + ROUNDS
-    configs = [Config(leaves, min_leaf, r) for leaves in LEAVES for min_leaf in MIN_LEAF for r in rounds]
+    grid = [(leaves, min_leaf, rate) for leaves in (WIDE_LEAVES if wide else LEAVES)
+            for min_leaf in (WIDE_MIN_LEAF if wide else MIN_LEAF)
+            for rate in (WIDE_RATES if wide else (LEARNING_RATE,))]
+    # zero rounds is the logistic whatever the grid point: one configuration
+    configs = list(dict.fromkeys(Config(leaves, min_leaf, r, rate) if r else Config(grid[0][0], grid[0][1], 0)
+                                 for leaves, min_leaf, rate in grid for r in rounds))
     probabilities: dict[tuple[float, Config], dict[int, numpy.ndarray]] = {
         (g, c): {} for g in gates for c in configs}
     for i in range(parts):
@@ -139,16 +154,16 @@ def choose_cascade(
         held = [o for o in part if len(Xp[o])]
         held_rows = numpy.vstack([Xp[o] for o in held]) if held else numpy.zeros((0, len(names)))
         cuts = numpy.cumsum([len(Xp[o]) for o in held])[:-1]
-        for leaves in LEAVES:
-            for min_leaf in MIN_LEAF:
-                booster = train(rows, labels, names, leaves, min_leaf, max(ROUNDS), monotone, init)
-                for r in rounds:
-                    for g in gates:
-                        model = Boosted(booster, r, base, gate=g)
-                        found = numpy.split(model.probability(held_rows), cuts) if held else []
-                        into = probabilities[g, Config(leaves, min_leaf, r)]
-                        into.update({o: numpy.zeros(0) for o in part})
-                        into.update(dict(zip(held, found, strict=True)))
+        for leaves, min_leaf, rate in grid:
+            booster = train(rows, labels, names, leaves, min_leaf, max(ROUNDS), monotone, init, rate)
+            for r in rounds:
+                config = Config(leaves, min_leaf, r, rate) if r else Config(grid[0][0], grid[0][1], 0)
+                for g in gates:
+                    model = Boosted(booster, r, base, gate=g)
+                    found = numpy.split(model.probability(held_rows), cuts) if held else []
+                    into = probabilities[g, config]
+                    into.update({o: numpy.zeros(0) for o in part})
+                    into.update(dict(zip(held, found, strict=True)))
     chosen: dict[float, tuple[Config, float]] = {}
     for g in gates:
         best = (-1.0, configs[0], 0.5)

@@ -49,6 +49,8 @@ SEED3 = 20261130
 SEED4, N4_AIN, N4_MASONRY, TEST4_AIN, TEST4_MASONRY = 20261131, 26, 6, 6, 2
 # Fifth draw (session 12): the fourth's sizes, the same rules.
 SEED5 = 20261132
+# Sixth draw (session 13): twice the fourth's sizes (session 12's learning curve still rose), same rules.
+SEED6, N6_AIN, N6_MASONRY, TEST6_AIN, TEST6_MASONRY = 20261133, 52, 12, 12, 4
 KINDS = {"task", "tool", "knowledge", "quality", "licence", "diploma"}
 
 
@@ -100,7 +102,7 @@ def _later_draw(
 
 def selection() -> list[tuple[str, str, str]]:
     """(source file name, offer id, split) in annotation order: numbers 0-59 the first draw, 60-83 the
-    second, 84-107 the third, 108-139 the fourth, 140-171 the fifth."""
+    second, 84-107 the third, 108-139 the fourth, 140-171 the fifth, 172-235 the sixth."""
     rng = random.Random(SEED)
     ain = rng.sample(sorted(o["id"] for o in load(AIN)), N_AIN)
     mas = rng.sample(sorted(o["id"] for o in load(MASONRY)), N_MASONRY)
@@ -109,7 +111,9 @@ def selection() -> list[tuple[str, str, str]]:
     third = second + _later_draw(second, SEED3)
     sizes = (N4_AIN, N4_MASONRY, TEST4_AIN, TEST4_MASONRY)
     fourth = third + _later_draw(third, SEED4, sizes)
-    return _near_copies_in_dev(fourth + _later_draw(fourth, SEED5, sizes))
+    fifth = fourth + _later_draw(fourth, SEED5, sizes)
+    sixth = (N6_AIN, N6_MASONRY, TEST6_AIN, TEST6_MASONRY)
+    return _near_copies_in_dev(fifth + _later_draw(fifth, SEED6, sixth))
 
 
 NEAR_COPY = 90.0  # rapidfuzz ratio of whitespace-normalised texts from which two offers are one ad

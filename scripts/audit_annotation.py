@@ -66,6 +66,10 @@ _STOP_FORMS = frozenset(strip_accents(w) for w in STOP_WORDS)
 HOMONYMS: dict[tuple[str, int, str], str] = {
     ("196SHRT", 1247, "124945"): "automation 'recettes' (parameter sets of a program), not cooking recipes",
     ("196SSMS", 862, "300269"): "deliveries handled administratively (office job), not making a delivery",
+    # sixth draw
+    ("1242095", 860, "107539"): "'soutien ... psychologique' gives support, not the knowledge of psychology",
+    ("1237764", 212, "104699"): "a store department's 'production' figures, not productique",
+    ("1237764", 1444, "477056"): "organising the team's work (a manager's task), not the teamwork quality",
 }
 # "Choosing the item", rule 2: of equivalent items, the savoir-faire, else the savoir; the savoir-être
 # items are savoir-faire-like labels of qualities; the macro-compétence last
