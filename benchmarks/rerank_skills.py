@@ -171,6 +171,9 @@ CASCADE_GATES = (0.0, 0.05, 0.1, 0.15)
 # gates 0.05 / 0.1 read 0.705 / 0.623 and 0.699 / 0.628, and 0.15 lets the fewest candidates through the
 # prefilter (docs/guides/skill-tree-cascade.md)
 SHIPPED_GATE: float | None = 0.15
+# The features only the trees of the variant "trees read more" read (session 13): those that read the other
+# candidates of the clause, and the label-structure features the logistic leaves out
+TREES_ONLY = (*OTHERS_FEATURES, *(f for f in STRUCTURE_FEATURES if f not in SHIPPED_STRUCTURE))
 # The tree learners (benchmarks/skill_trees.py): name → extras
 TREE_VARIANTS: dict[str, frozenset[str]] = {
     "LightGBM": frozenset({"trees"}),
@@ -232,6 +235,29 @@ def data(
         for offer, found in zip(offers, cands, strict=True)
     ]
     return X, y
+
+
+def restricted(
+    X: Sequence[numpy.ndarray], names: Sequence[str],
+    build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None, columns: Sequence[int] | None,
+) -> tuple[Sequence[numpy.ndarray], Sequence[str], Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None]:
+    """``X``, ``names`` and ``build`` with only ``columns`` (all when None): what the logistic of the
+    variant "trees read more" reads.
+
+    >>> X, names, build = restricted([numpy.arange(6.0).reshape(2, 3)], ("a", "b", "c"), None, [0, 2])
+    >>> X[0].tolist(), names, build
+    ([[0.0, 2.0], [3.0, 5.0]], ['a', 'c'], None)
+    """
+    if columns is None:
+        return X, names, build
+    picked = list(columns)
+    inner = build
+
+    def narrowed(train: Sequence[int]) -> list[numpy.ndarray]:
+        assert inner is not None
+        return [x[:, picked] for x in inner(train)]
+
+    return [x[:, picked] for x in X], [names[i] for i in picked], narrowed if build is not None else None
 
 
 OFFSETS = (-0.1, -0.05, 0.0, 0.05, 0.1, 0.15)
@@ -555,6 +581,11 @@ def main() -> None:
         **{f"trees: {name}, shipped features": (3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False,
                                                 frozenset({"rates", *extra}))
            for name, extra in TREE_VARIANTS.items()},
+        # the same cascade, its trees also reading the features the logistic leaves out for the prefilter's
+        # sake (TREES_ONLY: the trees score only candidates past the gate, so the bound stays exact)
+        "trees: cascade at gate 0.15, trees read more": (
+            3, (*no_others, *SHIPPED_STRUCTURE, *TREES_ONLY), keep_all, False,
+            frozenset({"rates", "trees", "residual", "monotone", "gate:0.15", "trees-more"})),
     }
     prior_columns = None
     if args.item_prior:
@@ -581,7 +612,7 @@ def main() -> None:
     curve: dict[tuple[str, float, int], PR] = {}
     floor = SHIPPED_PRECISION if args.precision is None else args.precision
     # the cascade variants' fold, fits and choices (shared by the gates of a fold)
-    cascade_fold: tuple[int, bool] = (-1, False)
+    cascade_fold: tuple[int, bool, bool] = (-1, False, False)
     cascade_l2 = 0.0
     cascade_fits: dict[Config, Boosted] = {}
     cascade_choice: dict[float, tuple[Config, float]] = {}
@@ -635,18 +666,25 @@ def main() -> None:
             if gate is not None:
                 # one inner CV (and one fit per grid point) for every gate of the fold
                 wide = "grid:wide" in extras
-                if cascade_fold != (number, wide):
-                    cascade_fold, cascade_fits = (number, wide), {}
-                    cascade_l2 = choose(X, y, train_offers, names, judge, build=build)[0]
+                # "trees-more": the logistic over the columns but TREES_ONLY, the trees over all
+                columns = ([i for i, n in enumerate(names) if n not in TREES_ONLY] if "trees-more" in extras
+                           else None)
+                if cascade_fold != (number, wide, columns is not None):
+                    cascade_fold, cascade_fits = (number, wide, columns is not None), {}
+                    Xb, names_b, build_b = restricted(X, names, build, columns)
+                    cascade_l2 = choose(Xb, y, train_offers, names_b, judge, build=build_b)[0]
                     cascade_choice = choose_cascade(X, y, train_offers, names, judge, True, cascade_l2,
-                                                    CASCADE_GATES, build=build, wide=wide)
+                                                    CASCADE_GATES, build=build, wide=wide,
+                                                    base_columns=columns)
                 config, threshold = cascade_choice[gate]
                 if config not in cascade_fits:
-                    cascade_fits[config] = fit_boosted(X, y, train_offers, names, config, True, cascade_l2)
+                    cascade_fits[config] = fit_boosted(X, y, train_offers, names, config, True, cascade_l2,
+                                                       base_columns=columns)
                 model = replace(cascade_fits[config], gate=gate)
                 l2 = cascade_l2
                 assert model.base is not None
-                passed = sum(int((model.base.probability(X[o]) >= gate).sum()) for o in fold if cands[o])
+                passed = sum(int((model.base.probability(model._base_rows(X[o])) >= gate).sum())
+                             for o in fold if cands[o])
                 print(f"fold {number}: {name}: {config}; held-out candidates at or above the gate {passed}"
                       f" of {sum(len(cands[o]) for o in fold)}")
             elif "trees" in extras:

@@ -64,9 +64,14 @@ class Boosted:
     threshold: float = 0.5
     # the cascade (kg.nlp.rerank.Model.gate): rows whose base probability is under it get 0
     gate: float = 0.0
+    # the columns the base reads (None: all); the trees read all (the variants "trees read more")
+    base_columns: Sequence[int] | None = None
+
+    def _base_rows(self, X: numpy.ndarray) -> numpy.ndarray:
+        return X if self.base_columns is None else X[:, list(self.base_columns)]
 
     def raw(self, X: numpy.ndarray) -> numpy.ndarray:
-        out = self.base.logit(X) if self.base is not None else numpy.zeros(len(X))
+        out = self.base.logit(self._base_rows(X)) if self.base is not None else numpy.zeros(len(X))
         if self.rounds and len(X):
             out = out + self.booster.predict(X, num_iteration=self.rounds, raw_score=True)
         return out
@@ -74,7 +79,7 @@ class Boosted:
     def probability(self, X: numpy.ndarray) -> numpy.ndarray:
         out = 1.0 / (1.0 + numpy.exp(-self.raw(X)))
         if self.gate > 0 and self.base is not None and len(X):
-            out = numpy.where(self.base.probability(X) >= self.gate, out, 0.0)
+            out = numpy.where(self.base.probability(self._base_rows(X)) >= self.gate, out, 0.0)
         return out
 
 
@@ -104,14 +109,30 @@ def _stacked(X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Seq
 def fit_boosted(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], names: Sequence[str],
     config: Config, monotone: bool, base_l2: float | None, threshold: float = 0.5,
+    base_columns: Sequence[int] | None = None,
 ) -> Boosted:
-    """The trees (on the logistic fitted with ``base_l2`` when given) fitted on ``offers``' rows."""
+    """The trees (on the logistic fitted with ``base_l2`` when given, over ``base_columns`` only when given)
+    fitted on ``offers``' rows."""
     rows, labels = _stacked(X, y, offers)
-    base = fit_offers(X, y, offers, names, base_l2) if base_l2 is not None else None
-    init = base.logit(rows) if base is not None else None
+    base, init = _base(X, y, offers, names, base_l2, rows, base_columns)
     booster = train(rows, labels, names, config.leaves, config.min_leaf, config.rounds, monotone, init,
                     config.rate)
-    return Boosted(booster, config.rounds, base, threshold)
+    return Boosted(booster, config.rounds, base, threshold, base_columns=base_columns)
+
+
+def _base(
+    X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], names: Sequence[str],
+    base_l2: float | None, rows: numpy.ndarray, columns: Sequence[int] | None,
+) -> tuple[Model | None, numpy.ndarray | None]:
+    """The residual's base (the logistic over ``columns``, all when None) and its logit on ``rows``."""
+    if base_l2 is None:
+        return None, None
+    if columns is None:
+        base = fit_offers(X, y, offers, names, base_l2)
+        return base, base.logit(rows)
+    picked = list(columns)
+    base = fit_offers([x[:, picked] for x in X], y, offers, [names[i] for i in picked], base_l2)
+    return base, base.logit(rows[:, picked])
 
 
 def choose_boosted(
@@ -129,6 +150,7 @@ def choose_cascade(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], names: Sequence[str],
     judge: Judge, monotone: bool, base_l2: float | None, gates: Sequence[float], parts: int = 4,
     build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None = None, wide: bool = False,
+    base_columns: Sequence[int] | None = None,
 ) -> dict[float, tuple[Config, float]]:
     """Per gate, :func:`choose_boosted`'s choice for the cascade at that gate: the inner CV's held-out
     probabilities are 0 where the base logistic's probability is under the gate (what
@@ -149,8 +171,7 @@ def choose_cascade(
         rest = [o for o in offers if o not in part]
         Xp = X if build is None else build(rest)
         rows, labels = _stacked(Xp, y, rest)
-        base = fit_offers(Xp, y, rest, names, base_l2) if base_l2 is not None else None
-        init = base.logit(rows) if base is not None else None
+        base, init = _base(Xp, y, rest, names, base_l2, rows, base_columns)
         held = [o for o in part if len(Xp[o])]
         held_rows = numpy.vstack([Xp[o] for o in held]) if held else numpy.zeros((0, len(names)))
         cuts = numpy.cumsum([len(Xp[o]) for o in held])[:-1]
@@ -159,7 +180,7 @@ def choose_cascade(
             for r in rounds:
                 config = Config(leaves, min_leaf, r, rate) if r else Config(grid[0][0], grid[0][1], 0)
                 for g in gates:
-                    model = Boosted(booster, r, base, gate=g)
+                    model = Boosted(booster, r, base, gate=g, base_columns=base_columns)
                     found = numpy.split(model.probability(held_rows), cuts) if held else []
                     into = probabilities[g, config]
                     into.update({o: numpy.zeros(0) for o in part})
