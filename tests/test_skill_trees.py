@@ -86,3 +86,21 @@ def test_choose_boosted_uses_only_the_given_offers() -> None:
     config, threshold = choose_boosted(parts, labels, [0, 1, 2, 3, 4, 5], NAMES, judge, False, None)
     assert all(s == {0, 1, 2, 3, 4, 5} for s in seen)
     assert config.rounds > 0 and 0.05 <= threshold <= 0.8
+
+
+def test_residual_base_over_some_columns() -> None:
+    """base_columns (the variant "trees read more"): the logistic reads only those columns, the trees all;
+    with no rounds the cascade is that logistic, with every column it is the plain residual."""
+    X, y = rows(6, 600)
+    parts = [X[i::6] for i in range(6)]
+    labels = [y[i::6] for i in range(6)]
+    some = [0, 1, 2]
+    model = fit_boosted(parts, labels, list(range(6)), NAMES, Config(4, 20, 0), False, base_l2=1.0,
+                        base_columns=some)
+    base = fit_offers([p[:, some] for p in parts], labels, list(range(6)), NAMES[:3], 1.0)
+    assert model.base is not None and model.base.features == NAMES[:3]
+    assert numpy.allclose(model.probability(X), base.probability(X[:, some]), atol=1e-12)
+    every = fit_boosted(parts, labels, list(range(6)), NAMES, Config(4, 20, 30), False, base_l2=1.0,
+                        base_columns=range(len(NAMES)))
+    plain = fit_boosted(parts, labels, list(range(6)), NAMES, Config(4, 20, 30), False, base_l2=1.0)
+    assert numpy.allclose(every.probability(X), plain.probability(X), atol=1e-12)
