@@ -46,7 +46,7 @@ from group_thresholds import greedy_thresholds, group_of, pooled_counts  # noqa:
 from item_prior import COLUMNS as PRIOR_COLUMNS  # noqa: E402
 from item_prior import GROUPS as PRIOR_GROUPS  # noqa: E402
 from item_prior import ItemPrior, columns, read_pool, same_text  # noqa: E402
-from skill_trees import Boosted, Config, choose_boosted, choose_cascade, fit_boosted  # noqa: E402
+from skill_trees import Boosted, Config, choose_boosted, choose_cascade, fit_boosted, restricted  # noqa: E402
 from tune_linker import (  # noqa: E402
     GRID,
     PIPELINE_SETTINGS,
@@ -235,29 +235,6 @@ def data(
         for offer, found in zip(offers, cands, strict=True)
     ]
     return X, y
-
-
-def restricted(
-    X: Sequence[numpy.ndarray], names: Sequence[str],
-    build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None, columns: Sequence[int] | None,
-) -> tuple[Sequence[numpy.ndarray], Sequence[str], Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None]:
-    """``X``, ``names`` and ``build`` with only ``columns`` (all when None): what the logistic of the
-    variant "trees read more" reads.
-
-    >>> X, names, build = restricted([numpy.arange(6.0).reshape(2, 3)], ("a", "b", "c"), None, [0, 2])
-    >>> X[0].tolist(), names, build
-    ([[0.0, 2.0], [3.0, 5.0]], ['a', 'c'], None)
-    """
-    if columns is None:
-        return X, names, build
-    picked = list(columns)
-    inner = build
-
-    def narrowed(train: Sequence[int]) -> list[numpy.ndarray]:
-        assert inner is not None
-        return [x[:, picked] for x in inner(train)]
-
-    return [x[:, picked] for x in X], [names[i] for i in picked], narrowed if build is not None else None
 
 
 OFFSETS = (-0.1, -0.05, 0.0, 0.05, 0.1, 0.15)

@@ -120,6 +120,29 @@ def fit_boosted(
     return Boosted(booster, config.rounds, base, threshold, base_columns=base_columns)
 
 
+def restricted(
+    X: Sequence[numpy.ndarray], names: Sequence[str],
+    build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None, columns: Sequence[int] | None,
+) -> tuple[Sequence[numpy.ndarray], Sequence[str], Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None]:
+    """``X``, ``names`` and ``build`` with only ``columns`` (all when None): what the logistic of the
+    variant "trees read more" reads.
+
+    >>> X, names, build = restricted([numpy.arange(6.0).reshape(2, 3)], ("a", "b", "c"), None, [0, 2])
+    >>> X[0].tolist(), names, build
+    ([[0.0, 2.0], [3.0, 5.0]], ['a', 'c'], None)
+    """
+    if columns is None:
+        return X, names, build
+    picked = list(columns)
+    inner = build
+
+    def narrowed(train: Sequence[int]) -> list[numpy.ndarray]:
+        assert inner is not None
+        return [x[:, picked] for x in inner(train)]
+
+    return [x[:, picked] for x in X], [names[i] for i in picked], narrowed if build is not None else None
+
+
 def _base(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], names: Sequence[str],
     base_l2: float | None, rows: numpy.ndarray, columns: Sequence[int] | None,
@@ -127,12 +150,9 @@ def _base(
     """The residual's base (the logistic over ``columns``, all when None) and its logit on ``rows``."""
     if base_l2 is None:
         return None, None
-    if columns is None:
-        base = fit_offers(X, y, offers, names, base_l2)
-        return base, base.logit(rows)
-    picked = list(columns)
-    base = fit_offers([x[:, picked] for x in X], y, offers, [names[i] for i in picked], base_l2)
-    return base, base.logit(rows[:, picked])
+    Xb, names_b, _ = restricted(X, names, None, columns)
+    base = fit_offers(Xb, y, offers, names_b, base_l2)
+    return base, base.logit(rows if columns is None else rows[:, list(columns)])
 
 
 def choose_boosted(
