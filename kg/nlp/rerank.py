@@ -625,24 +625,24 @@ class _Bound:
         self.spans_decide = model.trees is None or model.threshold > 0
         self.below -= constant + best + 1e-6
 
-    def hopeless(self, values: Sequence[float], code: str = "") -> bool:
-        """Whether the candidate's probability is under the threshold (with trees: the logistic's under the
-        gate) whatever its span features."""
+    def _terms(self, values: Sequence[float], code: str) -> float:
+        """The logit's part from the bounded terms and the item's learned rates (what both tests read)."""
         logit = sum(map(operator.mul, self._coefficients, self._pick(values)))
         if self.rated:
             rates = self.model.rate(code)
             logit += sum([a * rates[i] for i, a in self.rated])
-        return logit < self.below
+        return logit
+
+    def hopeless(self, values: Sequence[float], code: str = "") -> bool:
+        """Whether the candidate's probability is under the threshold (with trees: the logistic's under the
+        gate) whatever its span features."""
+        return self._terms(values, code) < self.below
 
     def hopeless_exactly(self, features: Sequence[float], code: str = "") -> bool:
         """Whether the candidate's probability is under the threshold (with trees: the logistic's under the
         gate) given all its features, its span's too — what :meth:`_Prefilter.keep` leaves out once it
         knows them, when it may (:attr:`spans_decide`)."""
-        logit = sum(map(operator.mul, self._coefficients, self._pick(features)))
-        if self.rated:
-            rates = self.model.rate(code)
-            logit += sum([a * rates[i] for i, a in self.rated])
-        logit += sum(map(operator.mul, self.span, features[_EXACT : _EXACT + 3]))
+        logit = self._terms(features, code) + sum(map(operator.mul, self.span, features[_EXACT : _EXACT + 3]))
         return self.spans_decide and logit < self.exactly
 
 
