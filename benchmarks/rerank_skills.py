@@ -29,7 +29,6 @@ statistics are fixed before the CV, from no annotated offer nor a copy of one).
 from __future__ import annotations
 
 import json
-import random
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -484,11 +483,7 @@ def main() -> None:
     wide_generators: dict[str, Generator] = {}
     print(f"loaded in {time.perf_counter() - t0:.0f} s; liberal settings {LIBERAL}")
     defaults = shipped_settings(runner.linker)
-    order, folds = cv_folds(len(dev))
-    if args.fold_seed is not None:
-        order = list(range(len(dev)))
-        random.Random(args.fold_seed).shuffle(order)
-        folds = [order[i::5] for i in range(5)]
+    order, folds = cv_folds(len(dev)) if args.fold_seed is None else cv_folds(len(dev), args.fold_seed)
     without_linked = tuple(f for f in BASE_FEATURES if f != "linked")
     no_fiche = tuple(f for f in BASE_FEATURES if not f.startswith("fiche"))
     # perf (docs/guides/skill-second-stage-default.md): features that need every candidate's score (the
@@ -660,7 +655,7 @@ def main() -> None:
                 model = replace(cascade_fits[config], gate=gate)
                 l2 = cascade_l2
                 assert model.base is not None
-                passed = sum(int((model.base.probability(model._base_rows(X[o])) >= gate).sum())
+                passed = sum(int((model.base.probability(model.base_rows(X[o])) >= gate).sum())
                              for o in fold if cands[o])
                 print(f"fold {number}: {name}: {config}; held-out candidates at or above the gate {passed}"
                       f" of {sum(len(cands[o]) for o in fold)}")

@@ -67,11 +67,12 @@ class Boosted:
     # the columns the base reads (None: all); the trees read all (the variants "trees read more")
     base_columns: Sequence[int] | None = None
 
-    def _base_rows(self, X: numpy.ndarray) -> numpy.ndarray:
+    def base_rows(self, X: numpy.ndarray) -> numpy.ndarray:
+        """The columns of ``X`` the base reads."""
         return X if self.base_columns is None else X[:, list(self.base_columns)]
 
     def raw(self, X: numpy.ndarray) -> numpy.ndarray:
-        out = self.base.logit(self._base_rows(X)) if self.base is not None else numpy.zeros(len(X))
+        out = self.base.logit(self.base_rows(X)) if self.base is not None else numpy.zeros(len(X))
         if self.rounds and len(X):
             out = out + self.booster.predict(X, num_iteration=self.rounds, raw_score=True)
         return out
@@ -79,7 +80,7 @@ class Boosted:
     def probability(self, X: numpy.ndarray) -> numpy.ndarray:
         out = 1.0 / (1.0 + numpy.exp(-self.raw(X)))
         if self.gate > 0 and self.base is not None and len(X):
-            out = numpy.where(self.base.probability(self._base_rows(X)) >= self.gate, out, 0.0)
+            out = numpy.where(self.base.probability(self.base_rows(X)) >= self.gate, out, 0.0)
         return out
 
 

@@ -93,16 +93,17 @@ class Runner:
         return self.cache[key]
 
 
-def cv_folds(n: int) -> tuple[list[int], list[list[int]]]:
+def cv_folds(n: int, seed: int = 4) -> tuple[list[int], list[list[int]]]:
     """The DEV offers' order and the five folds of every skill-linking CV (this script,
-    ``rerank_skills.py``, ``skill_errors.py``): shuffled with seed 4, every fifth offer a fold.
+    ``rerank_skills.py``, ``skill_errors.py``): shuffled with ``seed`` (4; another for a second look, as
+    ``rerank_skills.py --fold-seed``), every fifth offer a fold.
 
     >>> order, folds = cv_folds(7)
     >>> sorted(order) == list(range(7)), [len(f) for f in folds], sorted(sum(folds, [])) == list(range(7))
     (True, [2, 2, 1, 1, 1], True)
     """
     order = list(range(n))
-    random.Random(4).shuffle(order)
+    random.Random(seed).shuffle(order)
     return order, [order[i::5] for i in range(5)]
 
 
