@@ -594,16 +594,27 @@ def heldout(
                       f"top-3 {ok3 / len(chosen):.3f}")
 
 
+def kept_rows(features: Sequence[str], names: str | Sequence[str]) -> list[int]:
+    """The rows of ``features`` named in ``names`` (a list, or comma-separated as on the command line; none:
+    all of them), for the options ``--skill-features`` and ``--cert-features``.
+
+    >>> kept_rows(("a", "b", "c"), "c,a"), kept_rows(("a", "b"), "")
+    ([2, 0], [0, 1])
+    """
+    chosen = [n for n in names.split(",") if n] if isinstance(names, str) else list(names)
+    return [features.index(n) for n in chosen] if chosen else list(range(len(features)))
+
+
 def skill_extra(
     store: object, store_dir: Path, base: str, folder: Path, offers: Sequence[Offer],
-    names: Sequence[str] = (), liberal: bool = False,
+    names: str | Sequence[str] = (), liberal: bool = False,
 ) -> Extra:
-    """The skill-evidence rows of :mod:`occupation_skills` (``names``: those kept, default all) for the
+    """The skill-evidence rows of :mod:`occupation_skills` (``names``: those kept, :func:`kept_rows`) for the
     offers and the masonry file, as an :data:`Extra` (the description's items linked once per offer,
     with no occupation prior; ``liberal``: :func:`occupation_skills.linked_items`)."""
     from occupation_skills import SKILL_FEATURES, SkillEvidence, linked_items, skill_rows
 
-    rows = [SKILL_FEATURES.index(n) for n in names] if names else list(range(len(SKILL_FEATURES)))
+    rows = kept_rows(SKILL_FEATURES, names)
 
     trades = list(read_offers(folder / "trades")) if (folder / "trades").is_dir() else []
     every = list({(o.file, o.id): o for o in [*offers, *trades]}.values())
@@ -619,14 +630,15 @@ def skill_extra(
 
 
 def cert_extra(
-    store: object, base: str, names: Sequence[str] = (), entries: bool = True, max_fiches: int | None = None
+    store: object, base: str, names: str | Sequence[str] = (), entries: bool = True,
+    max_fiches: int | None = None,
 ) -> Extra:
-    """The certification-evidence rows of :mod:`occupation_certs` (``names``: those kept, default all;
+    """The certification-evidence rows of :mod:`occupation_certs` (``names``: those kept, :func:`kept_rows`;
     ``entries``, ``max_fiches``: :meth:`occupation_certs.CertEvidence.from_store`), as an :data:`Extra`;
     each (offer, fiche) computed once (the folds ask for the same ones again)."""
     from occupation_certs import CERT_FEATURES, CertEvidence, cert_rows
 
-    rows = [CERT_FEATURES.index(n) for n in names] if names else list(range(len(CERT_FEATURES)))
+    rows = kept_rows(CERT_FEATURES, names)
     start = time.process_time()
     evidence = CertEvidence.from_store(store, base, entries, max_fiches)
     print(f"certification vocabulary of {len(evidence.vectors['text'])} ROME v3 fiches read in "
@@ -726,13 +738,12 @@ def main() -> None:
         columns["re-ranker, 5-fold CV"] = cross_validate_reranker(model, offers, seed=args.seed, walk=walk)
     extra = None
     if args.skills:
-        names = [n for n in args.skill_features.split(",") if n]
-        extra = skill_extra(store, args.store, args.base, args.offers, offers, names, args.skills_liberal)
+        extra = skill_extra(store, args.store, args.base, args.offers, offers, args.skill_features,
+                            args.skills_liberal)
     if args.certs:
         if extra is not None:
             parser.error("--certs and --skills are measured one at a time")
-        names = [n for n in args.cert_features.split(",") if n]
-        extra = cert_extra(store, args.base, names, not args.no_entries, args.cert_max_fiches)
+        extra = cert_extra(store, args.base, args.cert_features, not args.no_entries, args.cert_max_fiches)
     if extra is not None and not args.no_cv:
         name = "re-ranker + certs, CV" if args.certs else "re-ranker + skills, CV"
         columns[name] = cross_validate_reranker(model, offers, seed=args.seed, variant={"extra": extra})
