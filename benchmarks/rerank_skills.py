@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -45,6 +46,7 @@ from group_thresholds import greedy_thresholds, group_of, pooled_counts  # noqa:
 from item_prior import COLUMNS as PRIOR_COLUMNS  # noqa: E402
 from item_prior import GROUPS as PRIOR_GROUPS  # noqa: E402
 from item_prior import ItemPrior, columns, read_pool, same_text  # noqa: E402
+from rate_changes import changes, seen_pairs  # noqa: E402
 from skill_trees import Boosted, Config, choose_boosted, choose_cascade, fit_boosted, restricted  # noqa: E402
 from tune_linker import (  # noqa: E402
     GRID,
@@ -63,6 +65,8 @@ from kg.nlp.associations import text_keys  # noqa: E402
 from kg.nlp.evaluate import PR, AnnotatedOffer, annotated_offer, offer_item_pr  # noqa: E402
 from kg.nlp.forest import Forest  # noqa: E402
 from kg.nlp.linker import Mention, prior_fiches  # noqa: E402
+from kg.nlp.phrase_rates import FEATURES as PHRASE_FEATURES  # noqa: E402
+from kg.nlp.phrase_rates import PAIR_FEATURES, PhraseTable, phrase_key, with_phrase_rates  # noqa: E402
 from kg.nlp.rerank import (  # noqa: E402
     BASE_FEATURES,
     BIN_FEATURES,
@@ -189,6 +193,8 @@ TREE_VARIANTS: dict[str, frozenset[str]] = {
     **{f"logistic + LightGBM on its residual, monotone, cascade at gate {g}, wide grid":
        frozenset({"trees", "residual", "monotone", f"gate:{g}", "grid:wide"}) for g in CASCADE_GATES},
 }
+# The variant the others are compared with, decision by decision (its name holds this)
+REFERENCE = "cascade at gate 0.15, shipped features"
 COMPETE = True  # kg.nlp.rerank.decide's word competition (--no-compete: every candidate above the threshold)
 # Thresholds per group (benchmarks/group_thresholds.py): the groupings measured beside the shipped single
 # threshold, each with the shipped model (variants "shipped model, thresholds per GROUPING")
@@ -433,7 +439,8 @@ def main() -> None:
                         help="shuffle the DEV offers into the five folds with this seed instead of the shared"
                         " folds' (tune_linker.cv_folds, seed 4): a second look at a difference")
     parser.add_argument("--quick", action="store_true",
-                        help="take the shipped linker's settings in every fold instead of the ascent's")
+                        help="take the shipped linker's settings in every fold instead of the ascent's (with"
+                        " --test/--write: fit the shipped model alone, no ascent on all DEV)")
     parser.add_argument("--item-prior", action="store_true",
                         help="the reference beside the item prior learned from the recruiters' ticked"
                         " competences (benchmarks/item_prior.py), each feature group alone and together")
@@ -455,6 +462,10 @@ def main() -> None:
                         " whose logistic probability is under G get 0 (the variants 'cascade at gate';"
                         " grid point and threshold chosen by the inner CV on all DEV); default"
                         f" {SHIPPED_GATE} (None: the logistic alone); --cascade-gate 0: the trees, no gate")
+    parser.add_argument("--no-phrase-rates", action="store_true",
+                        help="with --test/--write: the model without the learned phrase rates"
+                        " (kg.nlp.phrase_rates, shipped from session 14: the variant 'phrase rates, cascade"
+                        " at gate 0.15, logistic and trees')")
     parser.add_argument("--logistic", action="store_const", const=None, dest="cascade_gate",
                         help="with --test/--write: the logistic alone (no trees)")
     parser.add_argument("--wide-grid", action="store_true",
@@ -558,6 +569,14 @@ def main() -> None:
         "trees: cascade at gate 0.15, trees read more": (
             3, (*no_others, *SHIPPED_STRUCTURE, *TREES_ONLY), keep_all, False,
             frozenset({"rates", "trees", "residual", "monotone", "gate:0.15", "trees-more"})),
+        # the shipped cascade with the phrase-level rates of benchmarks/phrase_rates.py (session 14): read by
+        # the logistic and the trees, or by the trees alone (the logistic's bound, hence the prefilter, then
+        # stays as shipped)
+        **{f"phrase rates{name}, cascade at gate 0.15, {readers}": (
+            3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False,
+            frozenset({"rates", "trees", "residual", "monotone", "gate:0.15", phrases, *extra}))
+           for name, phrases in (("", "phrase:all"), (": pair only", "phrase:pair"))
+           for readers, extra in (("logistic and trees", ()), ("trees only", ("phrase-trees",)))},
     }
     prior_columns = None
     if args.item_prior:
@@ -580,11 +599,13 @@ def main() -> None:
     held_after = {name: PR(0, 0, 0, 0) for name in variants}
     ceilings = {name: PR(0, 0, 0, 0) for name in variants}
     counted = {name: 0 for name in variants}
+    # each variant's kept candidates per held-out offer (where a variant differs from the reference)
+    kept_by: dict[str, dict[int, list[Candidate]]] = {name: {} for name in variants}
     # --learning-curve: (variant, share, draw) → counts pooled over the held-out folds
     curve: dict[tuple[str, float, int], PR] = {}
     floor = SHIPPED_PRECISION if args.precision is None else args.precision
     # the cascade variants' fold, fits and choices (shared by the gates of a fold)
-    cascade_fold: tuple[int, bool, bool] = (-1, False, False)
+    cascade_fold: tuple[object, ...] = ()
     cascade_l2 = 0.0
     cascade_fits: dict[Config, Boosted] = {}
     cascade_choice: dict[float, tuple[Config, float]] = {}
@@ -629,6 +650,28 @@ def main() -> None:
                     return with_item_rates(base, codes, y, train)  # noqa: B023 (called in this iteration)
 
                 X = build(train_offers)
+            phrased = next((e[7:] for e in extras if e.startswith("phrase:")), None)
+            if phrased is not None:
+                assert build is not None
+                added_phrase = PHRASE_FEATURES if phrased == "all" else PAIR_FEATURES
+                names += added_phrase
+                rated, codes = build, [[c.code for c in found] for found in cands]
+                item_column = names.index("item_rate")
+                spans = [[phrase_key(texts[dev[o].id][1][c.start : c.end]) for c in found]
+                         for o, found in enumerate(cands)]
+                clause_of = [[c.clause for c in found] for found in cands]
+
+                def build(train: Sequence[int]) -> list[numpy.ndarray]:
+                    rows = rated(train)  # noqa: B023 (called in this iteration)
+                    rates = [x[:, item_column] for x in rows]  # noqa: B023
+                    return with_phrase_rates(rows, codes, spans, clause_of, y, rates, train,  # noqa: B023
+                                             added_phrase)  # noqa: B023
+
+                X = build(train_offers)
+                held_rows = [X[o] for o in fold if len(X[o])]
+                seen = seen_pairs(numpy.vstack(held_rows), names) if held_rows else (0, 0)
+                print(f"fold {number}: {name}: held-out candidates whose pair was seen in training"
+                      f" {seen[0]}, whose phrase was {seen[1]}, of {sum(len(cands[o]) for o in fold)}")
             # "margin:M": the inner precision floor raised by M for the variant (its L2, threshold and groups)
             margin = sum(float(e.split(":", 1)[1]) for e in extras if e.startswith("margin:"))
             judge = judge_with(dev, cands, None if args.precision is None else args.precision + margin)
@@ -639,10 +682,13 @@ def main() -> None:
                 # one inner CV (and one fit per grid point) for every gate of the fold
                 wide = "grid:wide" in extras
                 # "trees-more": the logistic over the columns but TREES_ONLY, the trees over all
-                columns = ([i for i, n in enumerate(names) if n not in TREES_ONLY] if "trees-more" in extras
-                           else None)
-                if cascade_fold != (number, wide, columns is not None):
-                    cascade_fold, cascade_fits = (number, wide, columns is not None), {}
+                trees_only = ((TREES_ONLY if "trees-more" in extras else ())
+                              + (PHRASE_FEATURES if "phrase-trees" in extras else ()))
+                columns = [i for i, n in enumerate(names) if n not in trees_only] if trees_only else None
+                # (the variants' own features and columns: those of another variant need their own fits)
+                fold_key = (number, wide, tuple(names), None if columns is None else tuple(columns))
+                if cascade_fold != fold_key:
+                    cascade_fold, cascade_fits = fold_key, {}
                     Xb, names_b, build_b = restricted(X, names, build, columns)
                     cascade_l2 = choose(Xb, y, train_offers, names_b, judge, build=build_b)[0]
                     cascade_choice = choose_cascade(X, y, train_offers, names, judge, True, cascade_l2,
@@ -682,6 +728,8 @@ def main() -> None:
             grouping = next((e.split(":", 1)[1] for e in extras if e.startswith("groups:")), None)
             if grouping is None:
                 held_after[name] = held_after[name] + scores(dev, cands, probs, threshold, fold)
+                kept_by[name].update({o: decide(cands[o], probs[o].tolist(), threshold, COMPETE)
+                                      for o in fold})
             else:  # per group, chosen on the inner CV's out-of-fold probabilities of the training offers
                 inner = inner_probabilities(X, y, train_offers, names, l2, build)
                 choice, one = greedy_thresholds(dev, cands, inner, train_offers, grouping, floor + margin,
@@ -721,9 +769,22 @@ def main() -> None:
 
         if args.learning_curve:
             print(curve_table(curve, held_after, len(dev) - len(folds[0])))
+        reference = next((n for n in variants if REFERENCE in n), None)
+        if reference is not None and len(variants) > 1:
+            print(f"\n| against {reference}: variant | units gained (ranked out / another item on the"
+                  " words) | units lost (same) | wrong codes dropped | wrong codes added |"
+                  "\n|---|---|---|---|---|")
+            for name in variants:
+                if name == reference or len(kept_by[name]) != len(dev):
+                    continue
+                moved = sum((changes(dev[o], kept_by[reference][o], kept_by[name][o]) for o in order),
+                            Counter())
+                print(f"| {name} | {moved['unit gained (ranked)']} / {moved['unit gained (choice)']} |"
+                      f" {moved['unit lost (ranked)']} / {moved['unit lost (choice)']} |"
+                      f" {moved['wrong code dropped']} | {moved['wrong code added']} |")
 
     if args.test or args.write:
-        overall = ascend(runner, defaults, order)
+        overall = defaults if args.quick else ascend(runner, defaults, order)
         # the shipped variant (session 11): "liberal, 3 fiches, without best_other, margin, rank + item rates
         # + structure: verb and head"; --no-structure: session 10's (without the structure);
         # --all-features: with best_other, margin, rank (sessions 8-9); --no-rates: without the item rates
@@ -734,16 +795,29 @@ def main() -> None:
         if not args.no_structure:
             features = (*features, *SHIPPED_STRUCTURE)
         names = tuple(features) if args.no_rates else (*features, *RATE_FEATURES)
+        # the phrase rates (session 14, the variant "phrase rates, cascade at gate 0.15, logistic and trees")
+        phrased = not args.no_rates and not args.no_phrase_rates
+        names += PHRASE_FEATURES if phrased else ()
         # the model with the links of the settings chosen on all DEV, and the shipped one (the links of the
         # shipped defaults, as the extraction runs it)
         fitted: dict[str, tuple[dict[str, Any], Model]] = {}
-        for name, point in (("settings chosen on all DEV", overall), ("shipped defaults", defaults)):
+        # (--quick: the shipped one alone, no ascent)
+        points = (() if args.quick else (("settings chosen on all DEV", overall),)) + (
+            ("shipped defaults", defaults),)
+        for name, point in points:
             cands = offer_candidates(runner, generators[fiches], texts, links(point))
             base, y = data(dev, cands, features)
             codes = [[c.code for c in found] for found in cands]
+            spans = [[phrase_key(texts[dev[o].id][1][c.start : c.end]) for c in found]
+                     for o, found in enumerate(cands)]
+            clause_of = [[c.clause for c in found] for found in cands]
 
             def build(train: Sequence[int]) -> list[numpy.ndarray]:
-                return with_item_rates(base, codes, y, train)  # noqa: B023 (called in this iteration)
+                rows = with_item_rates(base, codes, y, train)  # noqa: B023 (called in this iteration)
+                if not phrased:
+                    return rows
+                return with_phrase_rates(rows, codes, spans, clause_of, y,  # noqa: B023
+                                         [x[:, names.index("item_rate")] for x in rows], train)
 
             X = build(order) if not args.no_rates else base
             l2, threshold = choose(X, y, order, names, judge_with(dev, cands, args.precision),
@@ -765,6 +839,11 @@ def main() -> None:
             if not args.no_rates:
                 table, default = item_table(codes, y, order)
                 model = replace(model, rates=table, default_rate=default)
+            if phrased:
+                model = replace(model, phrases=PhraseTable.learn(codes, spans, clause_of, y, order))
+                assert model.phrases is not None
+                print(f"all DEV, links of the {name}: phrase rates of {len(model.phrases.pairs)} (phrase,"
+                      f" item) pairs and {len(model.phrases.phrases)} phrases (each of 2 offers or more)")
             fitted[name] = (point, model)
             probs = {o: model.probability(X[o]) if cands[o] else numpy.zeros(0) for o in order}
             fits = scores(dev, cands, probs, threshold, order)
@@ -785,7 +864,7 @@ def main() -> None:
             print(row("before: linker, shipped defaults", pooled(test_runner.counts(defaults), everything)))
             for name, (point, model) in fitted.items():
                 test_cands = offer_candidates(test_runner, generators[fiches], texts, test_links(point))
-                probs = {o: model.probability(model.rows(c)) if c else numpy.zeros(0)
+                probs = {o: model.probability(model.rows(c, texts[test[o].id][1])) if c else numpy.zeros(0)
                          for o, c in enumerate(test_cands)}
                 after = scores(test, test_cands, probs, model.threshold, everything)
                 print(row(f"after: second stage fitted on all DEV, links of the {name}", after))

@@ -37,6 +37,8 @@ from kg.nlp import structure as label_structure
 from kg.nlp.forest import Forest
 from kg.nlp.gazetteer import Entry, Gazetteer
 from kg.nlp.linker import Linker, Mention, Prune, Scored, Token, same_places
+from kg.nlp.phrase_rates import FEATURES as PHRASE_FEATURES
+from kg.nlp.phrase_rates import PhraseTable, phrase_key
 from kg.nlp.structure import CORE, Structure, entry_structure
 from kg.nlp.text import form_key, normalise_phrase
 
@@ -226,7 +228,7 @@ class Generator:
     def bounded(model: Model) -> bool:
         """Whether :meth:`candidates` can bound ``model``'s logit: it reads no feature of the offer around a
         clause (those come last)."""
-        return set(model.features) <= set(BASE_FEATURES) | set(STRUCTURE_FEATURES) | set(RATE_FEATURES)
+        return set(model.features) <= {*BASE_FEATURES, *STRUCTURE_FEATURES, *RATE_FEATURES, *PHRASE_FEATURES}
 
     def _early(self, model: Model | None, scores: Sequence[float]) -> _Prefilter | None:
         """The prefilter that leaves out candidates before the liberal linker scores them, when it can
@@ -596,7 +598,7 @@ class _Bound:
     def __init__(self, model: Model) -> None:
         scaled = [w / s for w, s in zip(model.weights, model.scale, strict=True)]
         self.terms = [(FEATURES.index(f), a) for f, a in zip(model.features, scaled, strict=True)
-                      if f not in _SPAN_FEATURES and f not in RATE_FEATURES]
+                      if f not in _SPAN_FEATURES and f not in RATE_FEATURES and f not in PHRASE_FEATURES]
         # the learned item rates (known from the item alone): their part of the logit per item
         rated = [(RATE_FEATURES.index(f), a) for f, a in zip(model.features, scaled, strict=True)
                  if f in RATE_FEATURES]
@@ -610,6 +612,11 @@ class _Bound:
         )
         constant = model.bias - sum(a * m for a, m in zip(scaled, model.mean, strict=True))
         best = sum(max(a, 0.0) for f, a in zip(model.features, scaled, strict=True) if f in _SPAN_FEATURES)
+        # the phrase rates (kg.nlp.phrase_rates: known from the span's keys, which neither bound reads) at
+        # their most favourable value, each in [0, its table's largest]
+        most = (model.phrases or PhraseTable()).most()
+        phrased = sum(max(a * most[f], 0.0) for f, a in zip(model.features, scaled, strict=True)
+                      if f in PHRASE_FEATURES)
         # with trees (the cascade, Model.gate): a candidate whose logistic probability is under the gate gets
         # 0 whatever the trees say, so the gate is what the logistic's bound must reach; the trees' own
         # bound (each tree's largest leaf, 5-34 logits) would let nearly every candidate through
@@ -618,12 +625,12 @@ class _Bound:
         self.below = (math.log(t / (1 - t)) if 0 < t < 1 else (-math.inf if t <= 0 else math.inf))
         # the same with the span features known (_Prefilter.keep): their part of the logit, each feature's
         # coefficient (0 when the model reads none)
-        self.exactly = self.below - (constant + 1e-6)
+        self.exactly = self.below - (constant + phrased + 1e-6)
         self.span = tuple(sum(a for f, a in zip(model.features, scaled, strict=True) if f == name)
                           for name in _SPAN_FEATURES)
         # a candidate left out under the gate would get 0, which decide keeps only at a threshold <= 0
         self.spans_decide = model.trees is None or model.threshold > 0
-        self.below -= constant + best + 1e-6
+        self.below -= constant + best + phrased + 1e-6
 
     def _terms(self, values: Sequence[float], code: str) -> float:
         """The logit's part from the bounded terms and the item's learned rates (what both tests read)."""
@@ -980,6 +987,8 @@ class Model:
     # and the logistic probability under which a row gets 0 (the prefilter's bound then reads the gate)
     trees: Forest | None = None
     gate: float = 0.0
+    # the learned phrase rates (kg.nlp.phrase_rates.FEATURES) when the model reads them
+    phrases: PhraseTable | None = None
 
     def rate(self, code: str) -> tuple[float, float]:
         """The item's learned (rate, log(1 + times a candidate)); an unseen item's: (default rate, 0)."""
@@ -999,7 +1008,8 @@ class Model:
     def _columns(self) -> tuple[numpy.ndarray, numpy.ndarray, list[tuple[int, int]]]:
         """Where :meth:`rows` reads each feature: the model's columns of :data:`FEATURES` and their places
         in ``FEATURES``; (column, place in :data:`RATE_FEATURES`) of the item rates."""
-        places = [n for n, name in enumerate(self.features) if name not in RATE_FEATURES]
+        places = [n for n, name in enumerate(self.features)
+                  if name not in RATE_FEATURES and name not in PHRASE_FEATURES]
         return (numpy.array(places, dtype=numpy.int64),
                 numpy.array([FEATURES.index(self.features[n]) for n in places], dtype=numpy.int64),
                 [(n, RATE_FEATURES.index(name)) for n, name in enumerate(self.features)
@@ -1009,8 +1019,9 @@ class Model:
     def _arrays(self) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
         return numpy.array(self.mean), numpy.array(self.scale), numpy.array(self.weights)
 
-    def rows(self, candidates: Sequence[Candidate]) -> numpy.ndarray:
-        """The candidates' rows of the features the model reads (the item rates looked up).
+    def rows(self, candidates: Sequence[Candidate], text: str = "") -> numpy.ndarray:
+        """The candidates' rows of the features the model reads (the item rates looked up; the phrase
+        rates of their spans in ``text``, the offer's).
 
         (Perf only: the columns copied with one index, not stacked one by one; the same values.)"""
         values = numpy.array([c.features for c in candidates], dtype=numpy.float64)
@@ -1019,6 +1030,14 @@ class Model:
         out[:, places] = values[:, read]
         for column, i in rated:
             out[:, column] = [self.rate(c.code)[i] for c in candidates]
+        phrased = [(n, PHRASE_FEATURES.index(name)) for n, name in enumerate(self.features)
+                   if name in PHRASE_FEATURES]
+        if phrased and len(candidates):
+            table = self.phrases or PhraseTable()
+            found = numpy.array([table.values(c.code, phrase_key(text[c.start : c.end]), self.rate(c.code)[0])
+                                 for c in candidates], dtype=numpy.float64)
+            for column, i in phrased:
+                out[:, column] = found[:, i]
         return out
 
     def logit(self, X: numpy.ndarray) -> numpy.ndarray:
@@ -1053,6 +1072,8 @@ class Model:
         if self.rates:
             out["default_rate"] = self.default_rate
             out["rates"] = [list(r) for r in self.rates]
+        if self.phrases is not None:
+            out["phrases"] = self.phrases.to_json()
         return out
 
     @classmethod
@@ -1086,13 +1107,21 @@ class Model:
                    tuple((str(c), float(r), float(n)) for c, r, n in rates),
                    float(data.get("default_rate", 0.0)),  # type: ignore[arg-type]
                    Forest.from_json(trees) if isinstance(trees := data.get("trees"), list) else None,
-                   float(data.get("gate", 0.0)))  # type: ignore[arg-type]
+                   float(data.get("gate", 0.0)),  # type: ignore[arg-type]
+                   PhraseTable.from_json(table) if isinstance(table := data.get("phrases"), dict) else None)
 
     def save(self, path: Path) -> None:
         data = self.to_json()
         rates = data.pop("rates", None)
         trees = data.pop("trees", None)
+        phrases = data.pop("phrases", None)
         text = json.dumps(data, indent=1)
+        if isinstance(phrases, dict):  # its scalars, then its tables one entry a line: thousands of phrases
+            tables = {name: phrases.pop(name) for name in ("pairs", "phrases")}
+            body = "".join(f', "{name}": [\n' + ",\n".join("  " + json.dumps(r, ensure_ascii=False)
+                                                            for r in rows) + "\n ]"
+                           for name, rows in tables.items())
+            text = text[: -len("\n}")] + ',\n "phrases": ' + json.dumps(phrases)[:-1] + body + "}\n}"
         # one tree a line, one item a line: hundreds of trees, thousands of items
         for name, rows in (("trees", trees), ("rates", rates)):
             if isinstance(rows, list):
@@ -1276,7 +1305,7 @@ class Reranker:
         found = self.generator.candidates(clauses, text, predicted, linked, self.model)
         if not found:
             return []
-        probabilities = self.model.probability(self.model.rows(found)).tolist()
+        probabilities = self.model.probability(self.model.rows(found, text)).tolist()
         kept = decide(found, probabilities, self.model.threshold)
         chance = {id(c): p for c, p in zip(found, probabilities, strict=True)}
         entries = self.generator.gazetteer.entries
