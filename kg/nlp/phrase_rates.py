@@ -158,18 +158,36 @@ class PhraseTable:
         return (_rate(right, seen, item_rate, self.smoothing), math.log1p(seen),
                 _rate(p_right, p_seen, self.base, self.smoothing), math.log1p(p_seen))
 
-    def most(self) -> dict[str, float]:
-        """The largest value of each feature (a bound of its term; every one is at least 0, the rates at
-        most 1).
+    @cached_property
+    def _by_item(self) -> dict[str, list[tuple[float, float]]]:
+        out: dict[str, list[tuple[float, float]]] = {}
+        for _, code, right, seen in self.pairs:
+            out.setdefault(code, []).append((right, seen))
+        return out
 
-        >>> most = PhraseTable((("p", "A", 1.0, 2.0),), (("p", 1.0, 3.0),), 0.5).most()
-        >>> most["pair_seen"] == math.log1p(2), most["phrase_seen"] == math.log1p(3)
-        (True, True)
+    def ranges(self, code: str, item_rate: float) -> dict[str, tuple[float, float]]:
+        """The least and largest value of each of :data:`FEATURES` a candidate of item ``code`` can read
+        (its item rate ``item_rate``), whatever its phrase (an unseen one too): what a bound of the logit
+        reads before the span's phrase is known.
+
+        >>> table = PhraseTable((("p", "A", 3.0, 3.0), ("q", "A", 0.0, 1.0)), (("p", 0.0, 2.0),), 0.5, 1.0)
+        >>> table.ranges("A", 0.4)["pair_rate"], table.ranges("B", 0.4)["pair_rate"]  # 0.4 / 2, 3.4 / 4
+        ((0.2, 0.85), (0.4, 0.4))
+        >>> table.ranges("A", 0.4)["phrase_rate"], table.ranges("B", 0.4)["phrase_seen"]
+        ((0.1666..., 0.5), (0.0, 1.0986...))
         """
-        pairs = max((n for *_, n in self.pairs), default=0.0)
-        phrases = max((n for *_, n in self.phrases), default=0.0)
-        return {"pair_rate": 1.0, "pair_seen": math.log1p(pairs), "phrase_rate": 1.0,
-                "phrase_seen": math.log1p(phrases)}
+        pairs = self._by_item.get(code, [])
+        rates = [item_rate, *(_rate(r, n, item_rate, self.smoothing) for r, n in pairs)]
+        seen = [0.0, *(math.log1p(n) for _, n in pairs)]
+        phrase = self._phrase_ranges
+        return {"pair_rate": (min(rates), max(rates)), "pair_seen": (min(seen), max(seen)),
+                "phrase_rate": phrase[0], "phrase_seen": phrase[1]}
+
+    @cached_property
+    def _phrase_ranges(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        rates = [self.base, *(_rate(r, n, self.base, self.smoothing) for _, r, n in self.phrases)]
+        seen = [0.0, *(math.log1p(n) for *_, n in self.phrases)]
+        return (min(rates), max(rates)), (min(seen), max(seen))
 
     def to_json(self) -> dict[str, object]:
         return {"base": self.base, "smoothing": self.smoothing, "pairs": [list(r) for r in self.pairs],

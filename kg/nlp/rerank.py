@@ -614,9 +614,10 @@ class _Bound:
         best = sum(max(a, 0.0) for f, a in zip(model.features, scaled, strict=True) if f in _SPAN_FEATURES)
         # the phrase rates (kg.nlp.phrase_rates: known from the span's keys, which neither bound reads) at
         # their most favourable value, each in [0, its table's largest]
-        most = (model.phrases or PhraseTable()).most()
-        phrased = sum(max(a * most[f], 0.0) for f, a in zip(model.features, scaled, strict=True)
-                      if f in PHRASE_FEATURES)
+        # the phrase rates (kg.nlp.phrase_rates: known from the span's keys, which neither bound reads):
+        # their most favourable part of the logit for the candidate's item, whatever its phrase (pair_part)
+        self.phrased = [(f, a) for f, a in zip(model.features, scaled, strict=True) if f in PHRASE_FEATURES]
+        self._pair_parts: dict[str, float] = {}
         # with trees (the cascade, Model.gate): a candidate whose logistic probability is under the gate gets
         # 0 whatever the trees say, so the gate is what the logistic's bound must reach; the trees' own
         # bound (each tree's largest leaf, 5-34 logits) would let nearly every candidate through
@@ -625,12 +626,12 @@ class _Bound:
         self.below = (math.log(t / (1 - t)) if 0 < t < 1 else (-math.inf if t <= 0 else math.inf))
         # the same with the span features known (_Prefilter.keep): their part of the logit, each feature's
         # coefficient (0 when the model reads none)
-        self.exactly = self.below - (constant + phrased + 1e-6)
+        self.exactly = self.below - (constant + 1e-6)
         self.span = tuple(sum(a for f, a in zip(model.features, scaled, strict=True) if f == name)
                           for name in _SPAN_FEATURES)
         # a candidate left out under the gate would get 0, which decide keeps only at a threshold <= 0
         self.spans_decide = model.trees is None or model.threshold > 0
-        self.below -= constant + best + phrased + 1e-6
+        self.below -= constant + best + 1e-6
 
     def _terms(self, values: Sequence[float], code: str) -> float:
         """The logit's part from the bounded terms and the item's learned rates (what both tests read)."""
@@ -638,7 +639,19 @@ class _Bound:
         if self.rated:
             rates = self.model.rate(code)
             logit += sum([a * rates[i] for i, a in self.rated])
+        if self.phrased:
+            logit += self.pair_part(code)
         return logit
+
+    def pair_part(self, code: str) -> float:
+        """The most the phrase rates can add to the logit of a candidate of item ``code`` (each at the end
+        of its range, :meth:`kg.nlp.phrase_rates.PhraseTable.ranges`, its coefficient's sign asks)."""
+        part = self._pair_parts.get(code)
+        if part is None:
+            ranges = (self.model.phrases or PhraseTable()).ranges(code, self.model.rate(code)[0])
+            part = sum(max(a * ranges[f][0], a * ranges[f][1]) for f, a in self.phrased)
+            self._pair_parts[code] = part
+        return part
 
     def hopeless(self, values: Sequence[float], code: str = "") -> bool:
         """Whether the candidate's probability is under the threshold (with trees: the logistic's under the
@@ -706,6 +719,8 @@ class _Prefilter:
             if bound.rated:
                 rates = model.rate(entry.code)
                 value += sum(a * rates[i] for i, a in bound.rated)
+            if bound.phrased:
+                value += bound.pair_part(entry.code)
             static.append(value)
             totals.append(total)
             rarest.append(key_id[rarest_key] if rarest_key in idf else len(key_id))
