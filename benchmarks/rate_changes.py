@@ -1,5 +1,6 @@
 """Where a variant of ``benchmarks/rerank_skills.py`` decides otherwise than the reference, and how many
-held-out candidates read a learned phrase rate (:mod:`kg.nlp.phrase_rates`; docs/readme/phraserates.md)."""
+held-out candidates read a learned phrase rate (:mod:`kg.nlp.phrase_rates`;
+docs/guides/skill-phrase-rates.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Phrase-level rates learned from the training offers' labelled candidates: second-stage evidence of the
-skill linker (:mod:`kg.nlp.rerank`; docs/readme/phraserates.md).
+skill linker (:mod:`kg.nlp.rerank`; docs/guides/skill-phrase-rates.md).
 
 The item rates (:func:`kg.nlp.rerank.with_item_rates`) say how often an *item* is right when it is a
 candidate. These say it per **phrase**: the sorted lemma keys of the candidate's span
