@@ -21,12 +21,18 @@ from kg.nlp.rerank import (
     SHIPPED_STRUCTURE,
     Generator,
     Model,
-    Reranker,
-    decide,
     item_table,
     with_item_rates,
 )
-from tests.test_nlp_rerank import FICHES, PREFILTER_TEXTS, ROWS, _offer_inputs, _random_forest, _random_model
+from tests.test_nlp_rerank import (
+    FICHES,
+    PREFILTER_TEXTS,
+    ROWS,
+    _offer_inputs,
+    _random_forest,
+    _random_model,
+    kept_alike,
+)
 
 
 @pytest.fixture(scope="module")
@@ -124,17 +130,12 @@ def test_a_model_reading_phrase_rates_keeps_with_the_prefilter_what_it_keeps_wit
         model = _phrase_model(rng, table, trees=seed % 2 == 1)
         for text in PREFILTER_TEXTS:
             for section in SECTIONS:
-                clauses, predicted, linked = _offer_inputs(gazetteer, text, section)
-                every = Generator(gazetteer, fiches=2).candidates(clauses, text, predicted, linked)
-                if not every:
+                case = kept_alike(gazetteer, model, text, section, seed)
+                if case is None:
                     continue
-                rows = model.rows(every, text)
-                read += int((rows[:, -1] > 0).sum())
-                kept = decide(every, model.probability(rows).tolist(), model.threshold)
-                reranker = Reranker(Generator(gazetteer, fiches=2), model)
-                got = reranker.mentions(clauses, text, predicted, linked)
-                assert [(m.start, m.end, m.code) for m in got] == sorted(
-                    (k.start, k.end, k.code) for k in kept), (seed, text, section)
+                every = case[0]
+                read += int((model.rows(every, text)[:, -1] > 0).sum())
+                clauses, predicted, linked = _offer_inputs(gazetteer, text, section)
                 dropped += len(every) - len(Generator(gazetteer, fiches=2).candidates(
                     clauses, text, predicted, linked, model))
     assert read and dropped  # the spans read the table; the bound still leaves some candidates out

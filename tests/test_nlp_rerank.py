@@ -540,6 +540,23 @@ def _random_forest(rng: numpy.random.Generator, columns: int, count: int) -> For
                                   lambda g: float(g.uniform(-0.5, 1.5))) for _ in range(count)])
 
 
+def kept_alike(
+    gazetteer: Gazetteer, model: Model, text: str, section: str, seed: int,
+) -> tuple[list[Candidate], list[Candidate]] | None:
+    """Checks that the reranker with ``model`` (its prefilter and bounds on) keeps on ``text`` read in
+    ``section`` exactly what deciding every candidate keeps; gives (every candidate, those kept), None when
+    there is no candidate. ``seed`` names the case when the check fails."""
+    clauses, predicted, linked = _offer_inputs(gazetteer, text, section)
+    every = Generator(gazetteer, fiches=2).candidates(clauses, text, predicted, linked)
+    if not every:
+        return None
+    kept = decide(every, model.probability(model.rows(every, text)).tolist(), model.threshold)
+    got = Reranker(Generator(gazetteer, fiches=2), model).mentions(clauses, text, predicted, linked)
+    assert [(m.start, m.end, m.code) for m in got] == sorted(
+        (k.start, k.end, k.code) for k in kept), (seed, text, section)
+    return every, kept
+
+
 def test_the_cascade_with_the_prefilter_decides_as_without_it(gazetteer: Gazetteer, tmp_path: Path) -> None:
     """A model with trees: the prefilter (and the early bound) bound the logistic's logit against the gate,
     so the reranker keeps exactly what the unfiltered cascade keeps — among them candidates whose logistic
@@ -555,16 +572,10 @@ def test_the_cascade_with_the_prefilter_decides_as_without_it(gazetteer: Gazette
         logistic = replace(model, trees=None)
         for text in PREFILTER_TEXTS:
             for section in SECTIONS:
-                clauses, predicted, linked = _offer_inputs(gazetteer, text, section)
-                every = Generator(gazetteer, fiches=2).candidates(clauses, text, predicted, linked)
-                if not every:
+                case = kept_alike(gazetteer, model, text, section, seed)
+                if case is None:
                     continue
-                probabilities = model.probability(model.rows(every))
-                kept = decide(every, probabilities.tolist(), model.threshold)
-                reranker = Reranker(Generator(gazetteer, fiches=2), model)
-                got = reranker.mentions(clauses, text, predicted, linked)
-                assert [(m.start, m.end, m.code) for m in got] == sorted(
-                    (k.start, k.end, k.code) for k in kept), (seed, text, section)
+                every, kept = case
                 base = logistic.probability(logistic.rows(every))
                 at = {id(c): n for n, c in enumerate(every)}
                 lifted += sum(base[at[id(k)]] < model.threshold for k in kept)
