@@ -612,8 +612,6 @@ class _Bound:
         )
         constant = model.bias - sum(a * m for a, m in zip(scaled, model.mean, strict=True))
         best = sum(max(a, 0.0) for f, a in zip(model.features, scaled, strict=True) if f in _SPAN_FEATURES)
-        # the phrase rates (kg.nlp.phrase_rates: known from the span's keys, which neither bound reads) at
-        # their most favourable value, each in [0, its table's largest]
         # the phrase rates (kg.nlp.phrase_rates: known from the span's keys, which neither bound reads):
         # their most favourable part of the logit for the candidate's item, whatever its phrase (pair_part)
         self.phrased = [(f, a) for f, a in zip(model.features, scaled, strict=True) if f in PHRASE_FEATURES]
