@@ -1131,21 +1131,33 @@ class Model:
         text = json.dumps(data, indent=1)
         if isinstance(phrases, dict):  # its scalars, then its tables one entry a line: thousands of phrases
             tables = {name: phrases.pop(name) for name in ("pairs", "phrases")}
-            body = "".join(f', "{name}": [\n' + ",\n".join("  " + json.dumps(r, ensure_ascii=False)
-                                                            for r in rows) + "\n ]"
-                           for name, rows in tables.items())
+            body = "".join(", " + _one_a_line(name, rows) for name, rows in tables.items())
             text = text[: -len("\n}")] + ',\n "phrases": ' + json.dumps(phrases)[:-1] + body + "}\n}"
         # one tree a line, one item a line: hundreds of trees, thousands of items
         for name, rows in (("trees", trees), ("rates", rates)):
             if isinstance(rows, list):
                 compact = (",", ":") if name == "trees" else None
-                body = ",\n".join("  " + json.dumps(r, ensure_ascii=False, separators=compact) for r in rows)
-                text = text[: -len("\n}")] + f',\n "{name}": [\n' + body + "\n ]\n}"
+                text = text[: -len("\n}")] + ",\n " + _one_a_line(name, rows, compact) + "\n}"
         path.write_text(text + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path) -> Model:
         return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+
+def _one_a_line(name: str, rows: Iterable[object], separators: tuple[str, str] | None = None) -> str:
+    """A model file's long list as a JSON member, one entry a line (so that a refit's diff reads entry by
+    entry).
+
+    >>> print(_one_a_line("rates", [["A", 0.5], ["B", 1.0]]))
+    "rates": [
+      ["A", 0.5],
+      ["B", 1.0]
+     ]
+    """
+    return f'"{name}": [\n' + ",\n".join(
+        "  " + json.dumps(r, ensure_ascii=False, separators=separators) for r in rows) + "\n ]"
 
 
 def fit(
