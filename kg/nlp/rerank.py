@@ -1029,6 +1029,12 @@ class Model:
                  if name in RATE_FEATURES])
 
     @cached_property
+    def _phrase_columns(self) -> list[tuple[int, int]]:
+        """(column, place in :data:`kg.nlp.phrase_rates.FEATURES`) of the phrase rates :meth:`rows` fills."""
+        return [(n, PHRASE_FEATURES.index(name)) for n, name in enumerate(self.features)
+                if name in PHRASE_FEATURES]
+
+    @cached_property
     def _arrays(self) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
         return numpy.array(self.mean), numpy.array(self.scale), numpy.array(self.weights)
 
@@ -1043,8 +1049,7 @@ class Model:
         out[:, places] = values[:, read]
         for column, i in rated:
             out[:, column] = [self.rate(c.code)[i] for c in candidates]
-        phrased = [(n, PHRASE_FEATURES.index(name)) for n, name in enumerate(self.features)
-                   if name in PHRASE_FEATURES]
+        phrased = self._phrase_columns
         if phrased and len(candidates):
             table = self.phrases or PhraseTable()
             found = numpy.array([table.values(c.code, phrase_key(text[c.start : c.end]), self.rate(c.code)[0])
