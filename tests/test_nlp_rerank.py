@@ -388,6 +388,33 @@ def test_build_with_the_switch_on_and_no_model_file_stops_first_with_the_cause(
     assert not store.exists() or not any(store.iterdir())
 
 
+def test_the_stage_version_hashes_the_model_file_of_the_call_not_of_the_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: ``kg.nlp.stage`` bound ``MODEL_FILE`` at import, so a build after a test that patched it
+    while the stage was first imported hashed the patched (deleted) path and failed
+    (``pytest tests/test_nlp_rerank.py tests/test_nlp.py`` errored two demo builds)."""
+    import importlib
+    import sys
+
+    import kg.nlp.pipeline
+    import kg.nlp.rerank
+
+    gone = tmp_path / "gone.json"
+    gone.write_text("{}")
+    monkeypatch.setattr(kg.nlp.pipeline, "RERANK", True)
+    monkeypatch.setattr(kg.nlp.rerank, "MODEL_FILE", gone)
+    monkeypatch.delitem(sys.modules, "kg.nlp.stage", raising=False)
+    stage = importlib.import_module("kg.nlp.stage")  # first imported while the path is patched
+    assert stage.stage_version("3.8.0").endswith("-3.8.0-rerank-44136fa355b3")  # sha256 of "{}"
+    gone.unlink()
+    shipped = Path(kg.nlp.rerank.__file__).with_name("rerank-model.json")
+    monkeypatch.setattr(kg.nlp.rerank, "MODEL_FILE", shipped)
+    assert stage.stage_version("3.8.0") == stage.graph_version("3.8.0", shipped)
+    monkeypatch.setattr(kg.nlp.pipeline, "RERANK", False)
+    assert stage.stage_version("3.8.0") == stage.graph_version("3.8.0")
+
+
 def test_the_model_file_is_package_data() -> None:
     """A non-editable install ships the model file (pyproject's package data names it)."""
     import fnmatch

@@ -22,13 +22,13 @@ import pyoxigraph as ox
 from kg import __version__
 from kg.manifest import Manifest, SourceSpec
 from kg.mapping import MappingStats
+from kg.nlp import pipeline, rerank
 from kg.nlp.coverage import block_coverage
 from kg.nlp.extract import occupation_model
 from kg.nlp.gazetteer import Gazetteer, select
 from kg.nlp.graph import GraphWriter
 from kg.nlp.offers import Offer, RecordError, read_offers
-from kg.nlp.pipeline import MODEL, RERANK, Extractor, load_pipeline
-from kg.nlp.rerank import MODEL_FILE
+from kg.nlp.pipeline import MODEL, Extractor, load_pipeline
 from kg.provenance import SourceReport, graph_iri
 
 OFFER_MAPPING = "offers-jobs.rq"
@@ -97,6 +97,17 @@ def graph_version(pipeline_version: str, rerank_model: Path | None = None) -> st
     return version
 
 
+def stage_version(pipeline_version: str) -> str:
+    """:func:`graph_version` of the model file the pipeline loads now: the switch and the file are read
+    at call time, not bound at import (a test that patched ``kg.nlp.rerank.MODEL_FILE`` while this module
+    was first imported used to leave every later build hashing that patched, deleted path).
+
+    >>> stage_version("3.8.0").startswith(f"{__version__}-{MODEL}-3.8.0")
+    True
+    """
+    return graph_version(pipeline_version, rerank.require_model() if pipeline.RERANK else None)
+
+
 def run_stage(manifest: Manifest, store: ox.Store, base_iri: str, spool_dir: Path) -> StageResult | None:
     """Extract the offer sources and the blocks of ``store`` into an N-Triples spool."""
     sources = offer_sources(manifest)
@@ -109,7 +120,7 @@ def run_stage(manifest: Manifest, store: ox.Store, base_iri: str, spool_dir: Pat
     nlp = load_pipeline(gazetteer)
     extractor = Extractor(nlp, occupation_model(view, base_iri))
     t_models = time.perf_counter()
-    version = graph_version(str(nlp.meta.get("version", "")), MODEL_FILE if RERANK else None)
+    version = stage_version(str(nlp.meta.get("version", "")))
     spec = SourceSpec(
         name=NAME,
         title="Extraction des offres d'emploi et des blocs RNCP (kg.nlp) — compétences, métiers prédits, "
