@@ -45,6 +45,9 @@ from group_thresholds import greedy_thresholds, group_of, pooled_counts  # noqa:
 from item_prior import COLUMNS as PRIOR_COLUMNS  # noqa: E402
 from item_prior import GROUPS as PRIOR_GROUPS  # noqa: E402
 from item_prior import ItemPrior, columns, read_pool, same_text  # noqa: E402
+from skill_aliases import COLUMNS as ALIAS_COLUMNS  # noqa: E402
+from skill_aliases import report as alias_report  # noqa: E402
+from skill_aliases import with_aliases  # noqa: E402
 from skill_trees import Boosted, Config, choose_boosted, choose_cascade, fit_boosted, restricted  # noqa: E402
 from tune_linker import (  # noqa: E402
     GRID,
@@ -558,6 +561,13 @@ def main() -> None:
         "trees: cascade at gate 0.15, trees read more": (
             3, (*no_others, *SHIPPED_STRUCTURE, *TREES_ONLY), keep_all, False,
             frozenset({"rates", "trees", "residual", "monotone", "gate:0.15", "trees-more"})),
+        # session 14: candidates from aliases learned from the training folds' annotated mentions
+        # (benchmarks/skill_aliases.py), with their own columns (ALIAS_COLUMNS), beside the shipped models
+        "aliases: logistic (shipped features) + learned aliases": (
+            3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False, frozenset({"rates", "aliases"})),
+        "aliases: cascade at gate 0.15 (shipped features) + learned aliases": (
+            3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False,
+            frozenset({"rates", "trees", "residual", "monotone", "gate:0.15", "aliases"})),
     }
     prior_columns = None
     if args.item_prior:
@@ -584,7 +594,8 @@ def main() -> None:
     curve: dict[tuple[str, float, int], PR] = {}
     floor = SHIPPED_PRECISION if args.precision is None else args.precision
     # the cascade variants' fold, fits and choices (shared by the gates of a fold)
-    cascade_fold: tuple[int, bool, bool] = (-1, False, False)
+    cascade_fold: tuple[int, bool, bool, bool] = (-1, False, False, False)
+    clauses_of: list[list[tuple[int, int, list[Any], str]]] = []  # each DEV offer's clauses (the aliases')
     cascade_l2 = 0.0
     cascade_fits: dict[Config, Boosted] = {}
     cascade_choice: dict[float, tuple[Config, float]] = {}
@@ -608,6 +619,13 @@ def main() -> None:
             else:
                 found = found_by[fiches, "no-links" in extras]
             cands = [[c for c in f if keep(c)] for f in found]
+            if "aliases" in extras:  # learned from the training folds only
+                if not clauses_of:
+                    clauses_of.extend(runner.component.clauses_of(doc) for doc in runner.docs)
+                cands, alias_columns, alias_counts = with_aliases(
+                    dev, [texts[o.id][1] for o in dev], clauses_of, runner.predicted, generators[fiches],
+                    cands, train_offers)
+                print(f"fold {number}: {name}: {dict(alias_counts)}")
             X, y = data(dev, cands, features, anywhere, extras)
             names = (tuple(features) + (BIN_FEATURES if "bins" in extras else ())
                      + (OVERLAP_FEATURES if "overlap" in extras else ()))
@@ -619,6 +637,9 @@ def main() -> None:
                 names += added
                 if number == 0:
                     print(f"{name}: {prior_columns.coverage(cands)}")
+            if "aliases" in extras:
+                X = [numpy.hstack([x, a]) for x, a in zip(X, alias_columns, strict=True)]
+                names += ALIAS_COLUMNS
             names += RATE_FEATURES if "rates" in extras else ()
             build = None
             if "rates" in extras:
@@ -641,8 +662,9 @@ def main() -> None:
                 # "trees-more": the logistic over the columns but TREES_ONLY, the trees over all
                 columns = ([i for i, n in enumerate(names) if n not in TREES_ONLY] if "trees-more" in extras
                            else None)
-                if cascade_fold != (number, wide, columns is not None):
-                    cascade_fold, cascade_fits = (number, wide, columns is not None), {}
+                tag = (number, wide, columns is not None, "aliases" in extras)
+                if cascade_fold != tag:
+                    cascade_fold, cascade_fits = tag, {}
                     Xb, names_b, build_b = restricted(X, names, build, columns)
                     cascade_l2 = choose(Xb, y, train_offers, names_b, judge, build=build_b)[0]
                     cascade_choice = choose_cascade(X, y, train_offers, names, judge, True, cascade_l2,
@@ -682,6 +704,9 @@ def main() -> None:
             grouping = next((e.split(":", 1)[1] for e in extras if e.startswith("groups:")), None)
             if grouping is None:
                 held_after[name] = held_after[name] + scores(dev, cands, probs, threshold, fold)
+                if "aliases" in extras:  # what the held-out alias candidates do once decided
+                    print(f"fold {number}: {name}: alias candidates"
+                          f" {dict(alias_report(dev, cands, alias_columns, probs, threshold, fold))}")
             else:  # per group, chosen on the inner CV's out-of-fold probabilities of the training offers
                 inner = inner_probabilities(X, y, train_offers, names, l2, build)
                 choice, one = greedy_thresholds(dev, cands, inner, train_offers, grouping, floor + margin,
