@@ -8,10 +8,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from skill_aliases import COLUMNS, MIN_SUPPORT, Table, matches, new_matches, window, with_aliases
+from skill_aliases import COLUMNS, MIN_SUPPORT, Table, matches, new_matches, with_aliases
 
 from kg.nlp.evaluate import AnnotatedOffer, GoldMention
 from kg.nlp.gazetteer import Gazetteer
+from kg.nlp.learned_aliases import window
 from kg.nlp.linker import words
 from kg.nlp.rerank import FEATURES, Candidate, Generator
 
