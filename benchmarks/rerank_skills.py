@@ -46,6 +46,7 @@ from item_prior import COLUMNS as PRIOR_COLUMNS  # noqa: E402
 from item_prior import GROUPS as PRIOR_GROUPS  # noqa: E402
 from item_prior import ItemPrior, columns, read_pool, same_text  # noqa: E402
 from skill_aliases import COLUMNS as ALIAS_COLUMNS  # noqa: E402
+from skill_aliases import Table as AliasTable  # noqa: E402
 from skill_aliases import report as alias_report  # noqa: E402
 from skill_aliases import with_aliases  # noqa: E402
 from skill_trees import Boosted, Config, choose_boosted, choose_cascade, fit_boosted, restricted  # noqa: E402
@@ -449,6 +450,10 @@ def main() -> None:
                         help="with --test/--write: the model without the learned item rates (shipped in"
                         " session 8, dropped in session 9 on 63 DEV offers, shipped again in session 10: on"
                         " 81 and 106 DEV offers they add 0.02-0.03 of F1 under CV, mostly precision)")
+    parser.add_argument("--no-aliases", action="store_true",
+                        help="with --test/--write: the model without the learned aliases (shipped from"
+                        " session 14: the variant 'aliases: cascade at gate 0.15 (shipped features) + learned"
+                        " aliases', +19 / +29 units under --quick CV, seeds 4 / 5, docs/readme/aliases.md)")
     parser.add_argument("--no-structure", action="store_true",
                         help="with --test/--write: the model without the label-structure features (shipped"
                         " from session 11: SHIPPED_STRUCTURE, the variant 'structure: verb and head';"
@@ -748,7 +753,8 @@ def main() -> None:
             print(curve_table(curve, held_after, len(dev) - len(folds[0])))
 
     if args.test or args.write:
-        overall = ascend(runner, defaults, order)
+        # (the settings chosen on all DEV only serve --test's comparison: --write alone skips their ascent)
+        overall = ascend(runner, defaults, order) if args.test else None
         # the shipped variant (session 11): "liberal, 3 fiches, without best_other, margin, rank + item rates
         # + structure: verb and head"; --no-structure: session 10's (without the structure);
         # --all-features: with best_other, margin, rank (sessions 8-9); --no-rates: without the item rates
@@ -758,13 +764,25 @@ def main() -> None:
                                                                  if f not in OTHERS_FEATURES)
         if not args.no_structure:
             features = (*features, *SHIPPED_STRUCTURE)
-        names = tuple(features) if args.no_rates else (*features, *RATE_FEATURES)
+        # the learned aliases' columns (session 14) before the item rates, as in the CV's variants
+        names = (*features, *(() if args.no_aliases else ALIAS_COLUMNS))
+        names = names if args.no_rates else (*names, *RATE_FEATURES)
+        dev_texts = [texts[o.id][1] for o in dev]
+        dev_clauses = [] if args.no_aliases else [runner.component.clauses_of(doc) for doc in runner.docs]
         # the model with the links of the settings chosen on all DEV, and the shipped one (the links of the
         # shipped defaults, as the extraction runs it)
         fitted: dict[str, tuple[dict[str, Any], Model]] = {}
         for name, point in (("settings chosen on all DEV", overall), ("shipped defaults", defaults)):
+            if point is None:
+                continue
             cands = offer_candidates(runner, generators[fiches], texts, links(point))
+            if not args.no_aliases:  # each offer reads the table of all DEV without its own share
+                cands, alias_columns, alias_counts = with_aliases(
+                    dev, dev_texts, dev_clauses, runner.predicted, generators[fiches], cands, order)
+                print(f"all DEV, links of the {name}: {dict(alias_counts)}")
             base, y = data(dev, cands, features)
+            if not args.no_aliases:
+                base = [numpy.hstack([x, a]) for x, a in zip(base, alias_columns, strict=True)]
             codes = [[c.code for c in found] for found in cands]
 
             def build(train: Sequence[int]) -> list[numpy.ndarray]:
@@ -790,6 +808,11 @@ def main() -> None:
             if not args.no_rates:
                 table, default = item_table(codes, y, order)
                 model = replace(model, rates=table, default_rate=default)
+            if not args.no_aliases:  # the table of all DEV: lemma keys and counts, >= 2 offers each
+                shipped = AliasTable.learn((o, dev_texts[o], dev[o], dev_clauses[o]) for o in order).shipped()
+                model = replace(model, aliases=shipped)
+                print(f"all DEV: {len(shipped.entries)} learned aliases over"
+                      f" {len({keys for keys, *_ in shipped.entries})} key sets in the model")
             fitted[name] = (point, model)
             probs = {o: model.probability(X[o]) if cands[o] else numpy.zeros(0) for o in order}
             fits = scores(dev, cands, probs, threshold, order)

@@ -301,7 +301,10 @@ def test_the_pipeline_runs_the_second_stage_only_with_the_occupation_candidates(
         doc._.occupations = occupations
         return [m.code for m in next(iter(nlp.pipe([doc])))._.skills]
 
-    assert codes([("N1103", 0.8)]) == ["100", "200"]  # no model: the first stage (RERANK off by default)
+    # no model: the first stage (the shipped model's own decisions on this toy gazetteer are no fixed fact:
+    # they move with each refit)
+    component.reranker = None
+    assert codes([("N1103", 0.8)]) == ["100", "200"]
     component.reranker = Reranker(Generator(gazetteer), Model(("exact",), (0.5,), (0.5,), (4.0,), 0.0, 0.5))
     assert codes(None) == ["100", "200"]  # no occupation candidates: the first stage
     assert codes([("N1103", 0.8)]) == ["100"]  # the second stage keeps the exact reading only
@@ -337,6 +340,7 @@ def test_a_phrase_the_second_stage_drops_is_emerging_again(gazetteer: Gazetteer)
         done = next(iter(nlp.pipe([doc])))
         return [m.code for m in done._.skills], [str(e["text"]) for e in done._.emerging]
 
+    component.reranker = None  # (not the shipped model: its decisions here move with each refit)
     assert run([("N1103", 0.8)]) == (["100", "200"], [])  # the first stage links both, nothing emerges
     component.reranker = Reranker(Generator(gazetteer), Model(("exact",), (0.5,), (0.5,), (4.0,), 0.0, 0.5))
     component.forget()
