@@ -6,7 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+# (appended: first, benchmarks/graphql.py would shadow the graphql package for the modules collected after)
+sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 from skill_aliases import COLUMNS, MIN_SUPPORT, Table, matches, new_matches, with_aliases
 
