@@ -47,6 +47,10 @@ from item_prior import COLUMNS as PRIOR_COLUMNS  # noqa: E402
 from item_prior import GROUPS as PRIOR_GROUPS  # noqa: E402
 from item_prior import ItemPrior, columns, read_pool, same_text  # noqa: E402
 from rate_changes import changes, seen_pairs  # noqa: E402
+from skill_aliases import COLUMNS as ALIAS_COLUMNS  # noqa: E402
+from skill_aliases import Table as AliasTable  # noqa: E402
+from skill_aliases import report as alias_report  # noqa: E402
+from skill_aliases import with_aliases  # noqa: E402
 from skill_trees import Boosted, Config, choose_boosted, choose_cascade, fit_boosted, restricted  # noqa: E402
 from tune_linker import (  # noqa: E402
     GRID,
@@ -195,6 +199,8 @@ TREE_VARIANTS: dict[str, frozenset[str]] = {
 }
 # The variant the others are compared with, decision by decision (its name holds this)
 REFERENCE = "cascade at gate 0.15, shipped features"
+# Session 14's two learned features together (the learned aliases merged with the shipped phrase rates)
+COMBINED = "phrase rates + aliases, cascade at gate 0.15"
 COMPETE = True  # kg.nlp.rerank.decide's word competition (--no-compete: every candidate above the threshold)
 # Thresholds per group (benchmarks/group_thresholds.py): the groupings measured beside the shipped single
 # threshold, each with the shipped model (variants "shipped model, thresholds per GROUPING")
@@ -453,6 +459,10 @@ def main() -> None:
                         help="with --test/--write: the model without the learned item rates (shipped in"
                         " session 8, dropped in session 9 on 63 DEV offers, shipped again in session 10: on"
                         " 81 and 106 DEV offers they add 0.02-0.03 of F1 under CV, mostly precision)")
+    parser.add_argument("--no-aliases", action="store_true",
+                        help="with --test/--write: the model without the learned aliases (shipped from"
+                        " session 14: the variant 'aliases: cascade at gate 0.15 (shipped features) + learned"
+                        " aliases', +19 / +29 units under --quick CV, seeds 4 / 5, docs/readme/aliases.md)")
     parser.add_argument("--no-structure", action="store_true",
                         help="with --test/--write: the model without the label-structure features (shipped"
                         " from session 11: SHIPPED_STRUCTURE, the variant 'structure: verb and head';"
@@ -577,6 +587,19 @@ def main() -> None:
             frozenset({"rates", "trees", "residual", "monotone", "gate:0.15", phrases, *extra}))
            for name, phrases in (("", "phrase:all"), (": pair only", "phrase:pair"))
            for readers, extra in (("logistic and trees", ()), ("trees only", ("phrase-trees",)))},
+        # session 14: candidates from aliases learned from the training folds' annotated mentions
+        # (benchmarks/skill_aliases.py), with their own columns (ALIAS_COLUMNS), beside the shipped models
+        "aliases: logistic (shipped features) + learned aliases": (
+            3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False, frozenset({"rates", "aliases"})),
+        "aliases: cascade at gate 0.15 (shipped features) + learned aliases": (
+            3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False,
+            frozenset({"rates", "trees", "residual", "monotone", "gate:0.15", "aliases"})),
+        # both (session 14, merged): the shipped phrase-rates variant's features and cascade + the 4 alias
+        # columns and the alias candidates; its reference is "phrase rates, cascade at gate 0.15, logistic
+        # and trees" (the model shipped before the merge), run beside it
+        COMBINED: (
+            3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False,
+            frozenset({"rates", "trees", "residual", "monotone", "gate:0.15", "phrase:all", "aliases"})),
     }
     prior_columns = None
     if args.item_prior:
@@ -606,6 +629,7 @@ def main() -> None:
     floor = SHIPPED_PRECISION if args.precision is None else args.precision
     # the cascade variants' fold, fits and choices (shared by the gates of a fold)
     cascade_fold: tuple[object, ...] = ()
+    clauses_of: list[list[tuple[int, int, list[Any], str]]] = []  # each DEV offer's clauses (the aliases')
     cascade_l2 = 0.0
     cascade_fits: dict[Config, Boosted] = {}
     cascade_choice: dict[float, tuple[Config, float]] = {}
@@ -629,6 +653,13 @@ def main() -> None:
             else:
                 found = found_by[fiches, "no-links" in extras]
             cands = [[c for c in f if keep(c)] for f in found]
+            if "aliases" in extras:  # learned from the training folds only
+                if not clauses_of:
+                    clauses_of.extend(runner.component.clauses_of(doc) for doc in runner.docs)
+                cands, alias_columns, alias_counts = with_aliases(
+                    dev, [texts[o.id][1] for o in dev], clauses_of, runner.predicted, generators[fiches],
+                    cands, train_offers)
+                print(f"fold {number}: {name}: {dict(alias_counts)}")
             X, y = data(dev, cands, features, anywhere, extras)
             names = (tuple(features) + (BIN_FEATURES if "bins" in extras else ())
                      + (OVERLAP_FEATURES if "overlap" in extras else ()))
@@ -640,6 +671,9 @@ def main() -> None:
                 names += added
                 if number == 0:
                     print(f"{name}: {prior_columns.coverage(cands)}")
+            if "aliases" in extras:
+                X = [numpy.hstack([x, a]) for x, a in zip(X, alias_columns, strict=True)]
+                names += ALIAS_COLUMNS
             names += RATE_FEATURES if "rates" in extras else ()
             build = None
             if "rates" in extras:
@@ -685,8 +719,10 @@ def main() -> None:
                 trees_only = ((TREES_ONLY if "trees-more" in extras else ())
                               + (PHRASE_FEATURES if "phrase-trees" in extras else ()))
                 columns = [i for i, n in enumerate(names) if n not in trees_only] if trees_only else None
-                # (the variants' own features and columns: those of another variant need their own fits)
-                fold_key = (number, wide, tuple(names), None if columns is None else tuple(columns))
+                # (the variants' own features, columns and candidates — the aliases add theirs —: those of
+                # another variant need their own fits)
+                fold_key = (number, wide, tuple(names), None if columns is None else tuple(columns),
+                            "aliases" in extras)
                 if cascade_fold != fold_key:
                     cascade_fold, cascade_fits = fold_key, {}
                     Xb, names_b, build_b = restricted(X, names, build, columns)
@@ -730,6 +766,9 @@ def main() -> None:
                 held_after[name] = held_after[name] + scores(dev, cands, probs, threshold, fold)
                 kept_by[name].update({o: decide(cands[o], probs[o].tolist(), threshold, COMPETE)
                                       for o in fold})
+                if "aliases" in extras:  # what the held-out alias candidates do once decided
+                    print(f"fold {number}: {name}: alias candidates"
+                          f" {dict(alias_report(dev, cands, alias_columns, probs, threshold, fold))}")
             else:  # per group, chosen on the inner CV's out-of-fold probabilities of the training offers
                 inner = inner_probabilities(X, y, train_offers, names, l2, build)
                 choice, one = greedy_thresholds(dev, cands, inner, train_offers, grouping, floor + margin,
@@ -784,7 +823,10 @@ def main() -> None:
                       f" {moved['wrong code dropped']} | {moved['wrong code added']} |")
 
     if args.test or args.write:
-        overall = defaults if args.quick else ascend(runner, defaults, order)
+        # the settings chosen on all DEV only serve --test's comparison: --write alone, or --quick, skips
+        # their ascent (--quick: the shipped defaults stand for them)
+        ascended = args.test and not args.quick
+        overall = ascend(runner, defaults, order) if ascended else defaults
         # the shipped variant (session 11): "liberal, 3 fiches, without best_other, margin, rank + item rates
         # + structure: verb and head"; --no-structure: session 10's (without the structure);
         # --all-features: with best_other, margin, rank (sessions 8-9); --no-rates: without the item rates
@@ -794,19 +836,30 @@ def main() -> None:
                                                                  if f not in OTHERS_FEATURES)
         if not args.no_structure:
             features = (*features, *SHIPPED_STRUCTURE)
-        names = tuple(features) if args.no_rates else (*features, *RATE_FEATURES)
-        # the phrase rates (session 14, the variant "phrase rates, cascade at gate 0.15, logistic and trees")
+        # the learned aliases' columns (session 14) before the item rates, as in the CV's variants
+        names = (*features, *(() if args.no_aliases else ALIAS_COLUMNS))
+        names = names if args.no_rates else (*names, *RATE_FEATURES)
+        # the phrase rates (session 14, the variant "phrase rates, cascade at gate 0.15, logistic and trees";
+        # with the aliases: the variant COMBINED)
         phrased = not args.no_rates and not args.no_phrase_rates
         names += PHRASE_FEATURES if phrased else ()
+        dev_texts = [texts[o.id][1] for o in dev]
+        dev_clauses = [] if args.no_aliases else [runner.component.clauses_of(doc) for doc in runner.docs]
         # the model with the links of the settings chosen on all DEV, and the shipped one (the links of the
         # shipped defaults, as the extraction runs it)
         fitted: dict[str, tuple[dict[str, Any], Model]] = {}
-        # (--quick: the shipped one alone, no ascent)
-        points = (() if args.quick else (("settings chosen on all DEV", overall),)) + (
+        # (--quick or --write alone: the shipped one alone, no ascent)
+        points = ((("settings chosen on all DEV", overall),) if ascended else ()) + (
             ("shipped defaults", defaults),)
         for name, point in points:
             cands = offer_candidates(runner, generators[fiches], texts, links(point))
+            if not args.no_aliases:  # each offer reads the table of all DEV without its own share
+                cands, alias_columns, alias_counts = with_aliases(
+                    dev, dev_texts, dev_clauses, runner.predicted, generators[fiches], cands, order)
+                print(f"all DEV, links of the {name}: {dict(alias_counts)}")
             base, y = data(dev, cands, features)
+            if not args.no_aliases:
+                base = [numpy.hstack([x, a]) for x, a in zip(base, alias_columns, strict=True)]
             codes = [[c.code for c in found] for found in cands]
             spans = [[phrase_key(texts[dev[o].id][1][c.start : c.end]) for c in found]
                      for o, found in enumerate(cands)]
@@ -844,6 +897,11 @@ def main() -> None:
                 assert model.phrases is not None
                 print(f"all DEV, links of the {name}: phrase rates of {len(model.phrases.pairs)} (phrase,"
                       f" item) pairs and {len(model.phrases.phrases)} phrases (each of 2 offers or more)")
+            if not args.no_aliases:  # the table of all DEV: lemma keys and counts, >= 2 offers each
+                shipped = AliasTable.learn((o, dev_texts[o], dev[o], dev_clauses[o]) for o in order).shipped()
+                model = replace(model, aliases=shipped)
+                print(f"all DEV: {len(shipped.entries)} learned aliases over"
+                      f" {len({keys for keys, *_ in shipped.entries})} key sets in the model")
             fitted[name] = (point, model)
             probs = {o: model.probability(X[o]) if cands[o] else numpy.zeros(0) for o in order}
             fits = scores(dev, cands, probs, threshold, order)
