@@ -50,7 +50,7 @@ from rate_changes import changes, seen_pairs  # noqa: E402
 from skill_aliases import COLUMNS as ALIAS_COLUMNS  # noqa: E402
 from skill_aliases import Table as AliasTable  # noqa: E402
 from skill_aliases import report as alias_report  # noqa: E402
-from skill_aliases import with_aliases  # noqa: E402
+from skill_aliases import with_aliases, with_shipped_aliases  # noqa: E402
 from skill_trees import Boosted, Config, choose_boosted, choose_cascade, fit_boosted, restricted  # noqa: E402
 from tune_linker import (  # noqa: E402
     GRID,
@@ -920,8 +920,13 @@ def main() -> None:
             before = pooled(test_runner.counts(overall), everything)
             print(row("before: linker, settings chosen on DEV", before))
             print(row("before: linker, shipped defaults", pooled(test_runner.counts(defaults), everything)))
+            test_clauses = [test_runner.component.clauses_of(doc) for doc in test_runner.docs]
             for name, (point, model) in fitted.items():
                 test_cands = offer_candidates(test_runner, generators[fiches], texts, test_links(point))
+                if model.aliases.entries:  # the model's aliases (learned on all DEV), as kg extract does
+                    test_cands = with_shipped_aliases(model.aliases, [texts[o.id][1] for o in test],
+                                                      test_clauses, test_runner.predicted, generators[fiches],
+                                                      test_cands)
                 probs = {o: model.probability(model.rows(c, texts[test[o].id][1])) if c else numpy.zeros(0)
                          for o, c in enumerate(test_cands)}
                 after = scores(test, test_cands, probs, model.threshold, everything)

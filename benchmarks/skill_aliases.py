@@ -24,17 +24,27 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy
 
 from kg.nlp import learned_aliases
 from kg.nlp.evaluate import AnnotatedOffer
-from kg.nlp.learned_aliases import COLUMNS, MIN_SUPPORT, SLACK, Clause, Match, Table, matches, new_matches
+from kg.nlp.learned_aliases import (
+    COLUMNS,
+    MIN_SUPPORT,
+    SLACK,
+    Clause,
+    Match,
+    Shipped,
+    Table,
+    matches,
+    new_matches,
+)
 from kg.nlp.rerank import FEATURES, Candidate, Generator, decide
 
 __all__ = ["COLUMNS", "MIN_SUPPORT", "SLACK", "Table", "candidate", "matches", "new_matches", "report",
-           "with_aliases"]
+           "with_aliases", "with_shipped_aliases"]
 
 def candidate(
     generator: Generator, clause: Clause, number: int, text: str, predicted: Sequence[tuple[str, float]],
@@ -80,6 +90,36 @@ def with_aliases(
             block[len(found):] = numpy.array(rows)
         columns.append(block)
     return out, columns, counts
+
+
+def with_shipped_aliases(
+    shipped: Shipped, texts: Sequence[str], clauses: Sequence[Sequence[Clause]],
+    predicted: Sequence[Sequence[tuple[str, float]]], generator: Generator, cands: Sequence[list[Candidate]],
+) -> list[list[Candidate]]:
+    """Every offer's candidates with the alias candidates of a model's table appended (``shipped``: the
+    model file's, learned on all DEV), their :data:`COLUMNS` in ``Candidate.alias`` (what
+    :meth:`kg.nlp.rerank.Model.rows` reads): what ``rerank_skills.py --test`` scores on TEST offers, as
+    :func:`with_aliases` builds them for a held-out fold.
+
+    >>> from kg.nlp.gazetteer import Gazetteer
+    >>> generator = Generator(Gazetteer.from_rows([("1", "Manutention de charges", "savoir-faire")]))
+    >>> text = "Port de charges lourdes"
+    >>> clause = (0, 23, [(0, 4, "Port"), (5, 7, "de"), (8, 15, "charges"), (16, 23, "lourdes")], "profile")
+    >>> table = Shipped(((("charg", "port"), "1", 2, 3, 2),))
+    >>> (found,) = with_shipped_aliases(table, [text], [[clause]], [[("F", 1.0)]], generator, [[]])
+    >>> [(c.code, text[c.start : c.end], c.alias[0]) for c in found]
+    [('1', 'Port de charges', 1.0)]
+    """
+    out: list[list[Candidate]] = []
+    for o, found in enumerate(cands):
+        spans = [(c.clause, c.code, c.start, c.end) for c in found]
+        extra = []
+        for m in new_matches(shipped.matches(clauses[o]), spans):
+            c = candidate(generator, clauses[o][m.clause], m.clause, texts[o], predicted[o], m)
+            if c is not None:
+                extra.append(replace(c, alias=shipped.columns(m)))
+        out.append([*found, *extra])
+    return out
 
 
 def report(

@@ -4,12 +4,21 @@ data): what is learned, where it matches, what a training offer reads without it
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 # (appended: first, benchmarks/graphql.py would shadow the graphql package for the modules collected after)
 sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from skill_aliases import COLUMNS, MIN_SUPPORT, Table, matches, new_matches, with_aliases
+from skill_aliases import (
+    COLUMNS,
+    MIN_SUPPORT,
+    Table,
+    matches,
+    new_matches,
+    with_aliases,
+    with_shipped_aliases,
+)
 
 from kg.nlp.evaluate import AnnotatedOffer, GoldMention
 from kg.nlp.gazetteer import Gazetteer
@@ -104,3 +113,20 @@ def test_with_aliases_learns_from_training_offers_only() -> None:
     out, _, counts = with_aliases(offers, texts, clauses, predicted, generator, cands, train=[0, 1])
     assert counts["training"] == 0 and counts["held out"] == 2
     assert [len(found) for found in out] == [1, 1, 2, 2]
+
+
+def test_a_models_table_gives_a_test_offer_the_candidates_a_held_out_fold_reads() -> None:
+    """rerank_skills.py --test: the model file's table (learned on the training offers) proposes on a new
+    offer the alias candidates and columns that with_aliases gives a held-out offer."""
+    gazetteer = Gazetteer.from_rows([("1", "Manutention de charges", "savoir-faire"),
+                                     ("2", "Port de charges", "savoir-faire")])
+    generator = Generator(gazetteer, fiches=3)
+    offers = [offer(0, CARRY), offer(1, CARRY), offer(2, CARRY), offer(3)]
+    texts, clauses, predicted = [TEXT] * 4, [CLAUSES] * 4, [[("F", 1.0)]] * 4
+    first = Candidate(0, "2", 0, 15, frozenset({0, 2}), (0.0,) * len(FEATURES))
+    cands = [[first] for _ in offers]
+    held, columns, _ = with_aliases(offers, texts, clauses, predicted, generator, cands, train=[0, 1, 2])
+    shipped = Table.learn((o, TEXT, offers[o], CLAUSES) for o in (0, 1, 2)).shipped()
+    (found,) = with_shipped_aliases(shipped, texts[3:], clauses[3:], predicted[3:], generator, cands[3:])
+    assert [replace(c, alias=()) for c in found] == held[3] and len(found) == 2
+    assert [list(c.alias) if c.alias else [0.0] * len(COLUMNS) for c in found] == columns[3].tolist()
