@@ -48,10 +48,20 @@ from item_prior import GROUPS as PRIOR_GROUPS  # noqa: E402
 from item_prior import ItemPrior, columns, read_pool, same_text  # noqa: E402
 from rate_changes import changes, seen_pairs  # noqa: E402
 from skill_aliases import COLUMNS as ALIAS_COLUMNS  # noqa: E402
+from skill_aliases import MIN_SUPPORT as ALIAS_SUPPORT  # noqa: E402
 from skill_aliases import Table as AliasTable  # noqa: E402
 from skill_aliases import report as alias_report  # noqa: E402
 from skill_aliases import with_aliases, with_shipped_aliases  # noqa: E402
-from skill_trees import Boosted, Config, choose_boosted, choose_cascade, fit_boosted, restricted  # noqa: E402
+from skill_trees import (  # noqa: E402
+    ALIAS_MONOTONE,
+    Boosted,
+    Config,
+    Monotone,
+    choose_boosted,
+    choose_cascade,
+    fit_boosted,
+    restricted,
+)
 from tune_linker import (  # noqa: E402
     GRID,
     PIPELINE_SETTINGS,
@@ -203,6 +213,14 @@ REFERENCES = ("cascade at gate 0.15, shipped features",
               "phrase rates, cascade at gate 0.15, logistic and trees")
 # Session 14's two learned features together (the learned aliases merged with the shipped phrase rates)
 COMBINED = "phrase rates + aliases, cascade at gate 0.15"
+# its stricter variants (session 15) and their extras: "support:N" aliases at least N training offers
+# annotated; "margin:M" (as elsewhere) the inner floor raised by M; "monotone:aliases" the trees' constraints
+# ALIAS_MONOTONE
+STRICT = {
+    "phrase rates + aliases (support >= 3), cascade at gate 0.15": ("support:3",),
+    "phrase rates + aliases, cascade at gate 0.15, inner floor +0.01": ("margin:0.01",),
+    "phrase rates + aliases, monotone alias columns": ("monotone:aliases",),
+}
 COMPETE = True  # kg.nlp.rerank.decide's word competition (--no-compete: every candidate above the threshold)
 # Thresholds per group (benchmarks/group_thresholds.py): the groupings measured beside the shipped single
 # threshold, each with the shipped model (variants "shipped model, thresholds per GROUPING")
@@ -602,6 +620,13 @@ def main() -> None:
         COMBINED: (
             3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False,
             frozenset({"rates", "trees", "residual", "monotone", "gate:0.15", "phrase:all", "aliases"})),
+        # session 15: COMBINED made stricter, three ways fixed before any run (docs/readme/strict.md): only
+        # aliases 3 training offers annotated; the inner precision floor +0.01 for its own choices (L2, trees,
+        # threshold); the trees also increasing in the alias's support and precision
+        **{name: (3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False,
+                  frozenset({"rates", "trees", "residual", "monotone", "gate:0.15", "phrase:all", "aliases",
+                             *extra}))
+           for name, extra in STRICT.items()},
     }
     prior_columns = None
     if args.item_prior:
@@ -658,9 +683,10 @@ def main() -> None:
             if "aliases" in extras:  # learned from the training folds only
                 if not clauses_of:
                     clauses_of.extend(runner.component.clauses_of(doc) for doc in runner.docs)
+                support = next((int(e[8:]) for e in extras if e.startswith("support:")), ALIAS_SUPPORT)
                 cands, alias_columns, alias_counts = with_aliases(
                     dev, [texts[o.id][1] for o in dev], clauses_of, runner.predicted, generators[fiches],
-                    cands, train_offers)
+                    cands, train_offers, support)
                 print(f"fold {number}: {name}: {dict(alias_counts)}")
             X, y = data(dev, cands, features, anywhere, extras)
             names = (tuple(features) + (BIN_FEATURES if "bins" in extras else ())
@@ -723,19 +749,22 @@ def main() -> None:
                 columns = [i for i, n in enumerate(names) if n not in trees_only] if trees_only else None
                 # (the variants' own features, columns and candidates — the aliases add theirs —: those of
                 # another variant need their own fits)
+                # (and their other extras: the aliases' support, the floor's margin, the constraints —
+                # shared only by the gates of one variant)
                 fold_key = (number, wide, tuple(names), None if columns is None else tuple(columns),
-                            "aliases" in extras)
+                            "aliases" in extras, frozenset(e for e in extras if not e.startswith("gate:")))
+                monotone: Monotone = ALIAS_MONOTONE if "monotone:aliases" in extras else True
                 if cascade_fold != fold_key:
                     cascade_fold, cascade_fits = fold_key, {}
                     Xb, names_b, build_b = restricted(X, names, build, columns)
                     cascade_l2 = choose(Xb, y, train_offers, names_b, judge, build=build_b)[0]
-                    cascade_choice = choose_cascade(X, y, train_offers, names, judge, True, cascade_l2,
+                    cascade_choice = choose_cascade(X, y, train_offers, names, judge, monotone, cascade_l2,
                                                     CASCADE_GATES, build=build, wide=wide,
                                                     base_columns=columns)
                 config, threshold = cascade_choice[gate]
                 if config not in cascade_fits:
-                    cascade_fits[config] = fit_boosted(X, y, train_offers, names, config, True, cascade_l2,
-                                                       base_columns=columns)
+                    cascade_fits[config] = fit_boosted(X, y, train_offers, names, config, monotone,
+                                                       cascade_l2, base_columns=columns)
                 model = replace(cascade_fits[config], gate=gate)
                 l2 = cascade_l2
                 assert model.base is not None

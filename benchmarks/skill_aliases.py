@@ -63,13 +63,14 @@ def candidate(
 def with_aliases(
     offers: Sequence[AnnotatedOffer], texts: Sequence[str], clauses: Sequence[Sequence[Clause]],
     predicted: Sequence[Sequence[tuple[str, float]]], generator: Generator, cands: Sequence[list[Candidate]],
-    train: Sequence[int],
+    train: Sequence[int], min_support: int = MIN_SUPPORT,
 ) -> tuple[list[list[Candidate]], list[numpy.ndarray], Counter[str]]:
-    """Every offer's candidates with its alias candidates appended (the aliases learned from the ``train``
-    offers; a training offer reads them without its own share), the :data:`COLUMNS` of each (0 for the
-    others), and counts (aliases, alias candidates in and out of ``train``)."""
+    """Every offer's candidates with its alias candidates appended (the aliases that at least
+    ``min_support`` of the ``train`` offers annotated; a training offer reads them without its own share),
+    the :data:`COLUMNS` of each (0 for the others), and counts (aliases, alias candidates in and out of
+    ``train``)."""
     inside = set(train)
-    table = Table.learn((o, texts[o], offers[o], clauses[o]) for o in train)
+    table = Table.learn(((o, texts[o], offers[o], clauses[o]) for o in train), min_support)
     out: list[list[Candidate]] = []
     columns: list[numpy.ndarray] = []
     counts: Counter[str] = Counter(aliases=len(table.aliases()))

@@ -7,6 +7,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 # (appended: first, benchmarks/graphql.py would shadow the graphql package for the modules collected after)
 sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
@@ -57,6 +59,38 @@ def test_support_counts_distinct_offers() -> None:
     assert twice.aliases(without=0) == [] and len(twice.aliases(without=2)) == 2
     assert twice.stats(keys, "1", without=2) == type(stats)(2, 2, 2)
     assert MIN_SUPPORT == 2
+
+
+def test_a_stricter_support() -> None:
+    """min_support 3 (the variant "phrase rates + aliases (support >= 3)"): an alias two offers annotated is
+    dropped, one three did is kept, and an offer reads it only when three others annotated it."""
+    keys = frozenset({"port", "charg", "lourd"})
+    two = given(offer(0, CARRY), offer(1, CARRY), offer(2))
+    assert Table.learn(two, min_support=3).aliases() == []
+    four = given(offer(0, CARRY), offer(1, CARRY), offer(2, CARRY), offer(3, CARRY), offer(4))
+    table = Table.learn(four, min_support=3)
+    assert sorted(table.aliases()) == [(keys, "1"), (keys, "2")]
+    assert table.stats(keys, "1").support == 4 and len(table.aliases(without=0)) == 2
+    assert Table.learn(four[1:], min_support=3).aliases(without=1) == []
+    assert [e[2] for e in table.shipped().entries] == [4, 4]
+    # the default is MIN_SUPPORT; under it, refused (the model file's data policy)
+    assert Table.learn(two).aliases() == Table.learn(two, min_support=MIN_SUPPORT).aliases() != []
+    with pytest.raises(ValueError):
+        Table.learn(two, min_support=1)
+
+
+def test_with_aliases_reads_the_support_it_is_given() -> None:
+    gazetteer = Gazetteer.from_rows([("1", "Manutention de charges", "savoir-faire")])
+    generator = Generator(gazetteer, fiches=3)
+    offers = [offer(0, CARRY), offer(1, CARRY), offer(2, CARRY), offer(3)]
+    texts, clauses, predicted = [TEXT] * 4, [CLAUSES] * 4, [[("F", 1.0)]] * 4
+    cands: list[list[Candidate]] = [[] for _ in offers]
+    _, _, loose = with_aliases(offers, texts, clauses, predicted, generator, cands, train=[0, 1, 2])
+    out, _, strict = with_aliases(offers, texts, clauses, predicted, generator, cands, [0, 1, 2], 3)
+    # (item 2 is not in the gazetteer: no candidate) three supporters: the held-out offer reads the alias;
+    # a training offer has two others, under 3
+    assert loose["held out"] == strict["held out"] == 1 and loose["training"] == 3
+    assert strict["training"] == 0 and [len(found) for found in out] == [0, 0, 0, 1]
 
 
 def test_diplomas_and_null_mentions_give_no_alias() -> None:

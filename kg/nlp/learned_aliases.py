@@ -7,9 +7,10 @@ item it accepts (the code and its alternatives). On another offer, a clause whos
 keys of such an *alias* within a window of at most ``keys + SLACK`` keyed words yields a candidate for its
 item (:func:`matches`), unless the liberal first stage already proposed that item on overlapping words
 (:func:`new_matches`). Only aliases that at least :data:`MIN_SUPPORT` distinct training offers annotated
-are kept. Their features (:data:`COLUMNS`, :meth:`Stats.columns`): the flag, log(1 + support), the alias's
-precision in the training clauses (its windows overlapping a mention that accepts the item ÷ all its
-windows there) and its number of keys; every other candidate reads 0 in them.
+are kept (``Table.learn``'s ``min_support``: that many or more). Their features (:data:`COLUMNS`,
+:meth:`Stats.columns`): the flag, log(1 + support), the alias's precision in the training clauses (its
+windows overlapping a mention that accepts the item ÷ all its windows there) and its number of keys; every
+other candidate reads 0 in them.
 
 :class:`Table` learns them (``benchmarks/skill_aliases.py``, ``benchmarks/rerank_skills.py``: a training
 offer reads the table without its own share); :class:`Shipped` is what the model file keeps — per alias its
@@ -236,11 +237,15 @@ class Table:
     # (keys, item) → per offer: its windows in the offer's clauses, and those on an accepting mention
     windows: dict[Alias, Counter[int]] = field(default_factory=dict)
     right: dict[Alias, Counter[int]] = field(default_factory=dict)
+    # the distinct offers an alias needs (an offer reading the table without itself: other than it)
+    min_support: int = MIN_SUPPORT
 
     @classmethod
-    def learn(cls, offers: Iterable[tuple[int, str, AnnotatedOffer, Sequence[Clause]]]) -> Table:
+    def learn(cls, offers: Iterable[tuple[int, str, AnnotatedOffer, Sequence[Clause]]],
+              min_support: int = MIN_SUPPORT) -> Table:
         """The table of ``offers`` given as (number, text, annotation, clauses): the aliases that at least
-        :data:`MIN_SUPPORT` of them annotated, and their windows in all of their clauses.
+        ``min_support`` (:data:`MIN_SUPPORT`, never under it: the model file's data policy) of them
+        annotated, and their windows in all of their clauses.
 
         >>> from kg.nlp.evaluate import AnnotatedOffer, GoldMention
         >>> text = "port de charges"
@@ -253,9 +258,14 @@ class Table:
         []
         >>> table.shipped().entries
         ((('charg', 'port'), '1', 2, 2, 2), (('charg', 'port'), '2', 2, 2, 2))
+        >>> Table.learn([(0, text, offer, [clause]), (1, text, offer, [clause])], min_support=3).aliases()
+        []
         """
+        # (stricter only: the model file keeps no alias fewer than MIN_SUPPORT offers gave)
+        if min_support < MIN_SUPPORT:
+            raise ValueError(f"min_support {min_support} < MIN_SUPPORT {MIN_SUPPORT}")
         given = list(offers)
-        table = cls()
+        table = cls(min_support=min_support)
         for number, text, offer, _ in given:
             for m in offer.mentions:
                 if m.code is None or m.kind == "diploma":
@@ -264,7 +274,7 @@ class Table:
                 if keys:
                     for code in m.accepted:
                         table.supporters.setdefault((keys, code), set()).add(number)
-        table.supporters = {a: s for a, s in table.supporters.items() if len(s) >= MIN_SUPPORT}
+        table.supporters = {a: s for a, s in table.supporters.items() if len(s) >= min_support}
         for number, _, offer, clauses in given:
             for found in matches(clauses, table.supporters):
                 alias = (found.keys, found.code)
@@ -284,11 +294,11 @@ class Table:
                      sum(right.values()) - right.get(without, 0))  # type: ignore[arg-type]
 
     def aliases(self, without: int | None = None) -> list[Alias]:
-        """The aliases at least :data:`MIN_SUPPORT` offers other than ``without`` annotated."""
-        return [a for a, s in self.supporters.items() if len(s - {without}) >= MIN_SUPPORT]
+        """The aliases at least :attr:`min_support` offers other than ``without`` annotated."""
+        return [a for a, s in self.supporters.items() if len(s - {without}) >= self.min_support]
 
     def shipped(self) -> Shipped:
-        """The table as the model file keeps it (every alias at least :data:`MIN_SUPPORT` offers annotated,
+        """The table as the model file keeps it (every alias at least :attr:`min_support` offers annotated,
         sorted by keys and item): lemma keys and counts only."""
         out = []
         for keys, code in self.aliases():
