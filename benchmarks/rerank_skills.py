@@ -181,6 +181,12 @@ INTERACTIONS = False
 # The inner-CV threshold rule of the shipped model: the most recall at this precision (issue #4's goal is a
 # precision floor and a recall floor); --best-f1 gives the rule before session 11
 SHIPPED_PRECISION = 0.70
+# what --write fits the combined model with (session 15, docs/readme/strict.md: the variants of STRICT, the
+# one that wins under the quick CV on both fold seeds, else session 14's rule): the aliases' support, the
+# inner floor's margin over --precision, the trees' monotone constraints
+SHIPPED_ALIAS_SUPPORT = ALIAS_SUPPORT
+SHIPPED_MARGIN = 0.0
+SHIPPED_MONOTONE: Monotone = True
 # The cascade variants' gates (fixed before any run)
 CASCADE_GATES = (0.0, 0.05, 0.1, 0.15)
 # The shipped model's gate (--write, --test; None: the logistic alone). 0.15 since session 12: under 5-fold
@@ -886,7 +892,8 @@ def main() -> None:
             cands = offer_candidates(runner, generators[fiches], texts, links(point))
             if not args.no_aliases:  # each offer reads the table of all DEV without its own share
                 cands, alias_columns, alias_counts = with_aliases(
-                    dev, dev_texts, dev_clauses, runner.predicted, generators[fiches], cands, order)
+                    dev, dev_texts, dev_clauses, runner.predicted, generators[fiches], cands, order,
+                    SHIPPED_ALIAS_SUPPORT)
                 print(f"all DEV, links of the {name}: {dict(alias_counts)}")
             base, y = data(dev, cands, features)
             if not args.no_aliases:
@@ -904,18 +911,19 @@ def main() -> None:
                                          [x[:, names.index("item_rate")] for x in rows], train)
 
             X = build(order) if not args.no_rates else base
-            l2, threshold = choose(X, y, order, names, judge_with(dev, cands, args.precision),
+            floor_shipped = None if args.precision is None else args.precision + SHIPPED_MARGIN
+            l2, threshold = choose(X, y, order, names, judge_with(dev, cands, floor_shipped),
                                    build=build if not args.no_rates else None)
             model = fit_offers(X, y, order, names, l2, threshold)
             if args.cascade_gate is not None:
                 # the trees on the logistic's residual (the same L2), their grid point and threshold chosen
                 # by the inner CV on all DEV with the cascade at the gate, as in the CV's variants
                 gate = args.cascade_gate
-                judge = judge_with(dev, cands, args.precision)
-                config, threshold = choose_cascade(X, y, order, names, judge, True, l2, (gate,),
+                judge = judge_with(dev, cands, floor_shipped)
+                config, threshold = choose_cascade(X, y, order, names, judge, SHIPPED_MONOTONE, l2, (gate,),
                                                    build=build if not args.no_rates else None,
                                                    wide=args.wide_grid)[gate]
-                boosted = fit_boosted(X, y, order, names, config, True, l2)
+                boosted = fit_boosted(X, y, order, names, config, SHIPPED_MONOTONE, l2)
                 trees = (Forest.from_lightgbm(boosted.booster.dump_model(), config.rounds)
                          if config.rounds else None)
                 model = replace(model, threshold=threshold, trees=trees, gate=gate if trees else 0.0)
@@ -929,7 +937,8 @@ def main() -> None:
                 print(f"all DEV, links of the {name}: phrase rates of {len(model.phrases.pairs)} (phrase,"
                       f" item) pairs and {len(model.phrases.phrases)} phrases (each of 2 offers or more)")
             if not args.no_aliases:  # the table of all DEV: lemma keys and counts, >= 2 offers each
-                shipped = AliasTable.learn((o, dev_texts[o], dev[o], dev_clauses[o]) for o in order).shipped()
+                shipped = AliasTable.learn(((o, dev_texts[o], dev[o], dev_clauses[o]) for o in order),
+                                           SHIPPED_ALIAS_SUPPORT).shipped()
                 model = replace(model, aliases=shipped)
                 print(f"all DEV: {len(shipped.entries)} learned aliases over"
                       f" {len({keys for keys, *_ in shipped.entries})} key sets in the model")
