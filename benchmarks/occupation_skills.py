@@ -42,8 +42,9 @@ from kg.nlp.rerank import LIBERAL
 from kg.store import StoreLayout, open_store
 
 SKILL_FEATURES = ("skill_share", "skill_core", "skill_only", "skill_gap", "skill_contrast")
-# Which linker methods count as evidence ("fuzzy" matches are the least precise).
-METHODS = frozenset({"exact", "lemma", "fuzzy"})
+# Which linker methods count as evidence ("fuzzy" matches are the least precise; "alias": the second
+# stage's learned aliases, session 14).
+METHODS = frozenset({"exact", "lemma", "fuzzy", "alias"})
 
 
 @dataclass

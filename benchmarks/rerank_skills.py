@@ -47,7 +47,21 @@ from item_prior import COLUMNS as PRIOR_COLUMNS  # noqa: E402
 from item_prior import GROUPS as PRIOR_GROUPS  # noqa: E402
 from item_prior import ItemPrior, columns, read_pool, same_text  # noqa: E402
 from rate_changes import changes, seen_pairs  # noqa: E402
-from skill_trees import Boosted, Config, choose_boosted, choose_cascade, fit_boosted, restricted  # noqa: E402
+from skill_aliases import COLUMNS as ALIAS_COLUMNS  # noqa: E402
+from skill_aliases import MIN_SUPPORT as ALIAS_SUPPORT  # noqa: E402
+from skill_aliases import Table as AliasTable  # noqa: E402
+from skill_aliases import report as alias_report  # noqa: E402
+from skill_aliases import with_aliases, with_shipped_aliases  # noqa: E402
+from skill_trees import (  # noqa: E402
+    ALIAS_MONOTONE,
+    Boosted,
+    Config,
+    Monotone,
+    choose_boosted,
+    choose_cascade,
+    fit_boosted,
+    restricted,
+)
 from tune_linker import (  # noqa: E402
     GRID,
     PIPELINE_SETTINGS,
@@ -167,6 +181,13 @@ INTERACTIONS = False
 # The inner-CV threshold rule of the shipped model: the most recall at this precision (issue #4's goal is a
 # precision floor and a recall floor); --best-f1 gives the rule before session 11
 SHIPPED_PRECISION = 0.70
+# what --write fits the combined model with (session 15, docs/readme/strict.md: the variants of STRICT, the
+# one that wins under the quick CV on both fold seeds, else session 14's rule): the aliases' support, the
+# inner floor's margin over --precision, the trees' monotone constraints. The winner: "phrase rates +
+# aliases, monotone alias columns" (891 / 897 units at P 0.712 / 0.708, against the phrase rates' 880 / 879)
+SHIPPED_ALIAS_SUPPORT = ALIAS_SUPPORT
+SHIPPED_MARGIN = 0.0
+SHIPPED_MONOTONE: Monotone = ALIAS_MONOTONE
 # The cascade variants' gates (fixed before any run)
 CASCADE_GATES = (0.0, 0.05, 0.1, 0.15)
 # The shipped model's gate (--write, --test; None: the logistic alone). 0.15 since session 12: under 5-fold
@@ -193,8 +214,20 @@ TREE_VARIANTS: dict[str, frozenset[str]] = {
     **{f"logistic + LightGBM on its residual, monotone, cascade at gate {g}, wide grid":
        frozenset({"trees", "residual", "monotone", f"gate:{g}", "grid:wide"}) for g in CASCADE_GATES},
 }
-# The variant the others are compared with, decision by decision (its name holds this)
-REFERENCE = "cascade at gate 0.15, shipped features"
+# The variant the others are compared with, decision by decision (its name holds this): session 13's
+# cascade, else the phrase-rates model shipped in session 14 (the reference of COMBINED)
+REFERENCES = ("cascade at gate 0.15, shipped features",
+              "phrase rates, cascade at gate 0.15, logistic and trees")
+# Session 14's two learned features together (the learned aliases merged with the shipped phrase rates)
+COMBINED = "phrase rates + aliases, cascade at gate 0.15"
+# its stricter variants (session 15) and their extras: "support:N" aliases at least N training offers
+# annotated; "margin:M" (as elsewhere) the inner floor raised by M; "monotone:aliases" the trees' constraints
+# ALIAS_MONOTONE
+STRICT = {
+    "phrase rates + aliases (support >= 3), cascade at gate 0.15": ("support:3",),
+    "phrase rates + aliases, cascade at gate 0.15, inner floor +0.01": ("margin:0.01",),
+    "phrase rates + aliases, monotone alias columns": ("monotone:aliases",),
+}
 COMPETE = True  # kg.nlp.rerank.decide's word competition (--no-compete: every candidate above the threshold)
 # Thresholds per group (benchmarks/group_thresholds.py): the groupings measured beside the shipped single
 # threshold, each with the shipped model (variants "shipped model, thresholds per GROUPING")
@@ -453,6 +486,10 @@ def main() -> None:
                         help="with --test/--write: the model without the learned item rates (shipped in"
                         " session 8, dropped in session 9 on 63 DEV offers, shipped again in session 10: on"
                         " 81 and 106 DEV offers they add 0.02-0.03 of F1 under CV, mostly precision)")
+    parser.add_argument("--no-aliases", action="store_true",
+                        help="with --test/--write: the model without the learned aliases (shipped from"
+                        " session 14: the variant 'aliases: cascade at gate 0.15 (shipped features) + learned"
+                        " aliases', +19 / +29 units under --quick CV, seeds 4 / 5, docs/readme/aliases.md)")
     parser.add_argument("--no-structure", action="store_true",
                         help="with --test/--write: the model without the label-structure features (shipped"
                         " from session 11: SHIPPED_STRUCTURE, the variant 'structure: verb and head';"
@@ -577,6 +614,26 @@ def main() -> None:
             frozenset({"rates", "trees", "residual", "monotone", "gate:0.15", phrases, *extra}))
            for name, phrases in (("", "phrase:all"), (": pair only", "phrase:pair"))
            for readers, extra in (("logistic and trees", ()), ("trees only", ("phrase-trees",)))},
+        # session 14: candidates from aliases learned from the training folds' annotated mentions
+        # (benchmarks/skill_aliases.py), with their own columns (ALIAS_COLUMNS), beside the shipped models
+        "aliases: logistic (shipped features) + learned aliases": (
+            3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False, frozenset({"rates", "aliases"})),
+        "aliases: cascade at gate 0.15 (shipped features) + learned aliases": (
+            3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False,
+            frozenset({"rates", "trees", "residual", "monotone", "gate:0.15", "aliases"})),
+        # both (session 14, merged): the shipped phrase-rates variant's features and cascade + the 4 alias
+        # columns and the alias candidates; its reference is "phrase rates, cascade at gate 0.15, logistic
+        # and trees" (the model shipped before the merge), run beside it
+        COMBINED: (
+            3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False,
+            frozenset({"rates", "trees", "residual", "monotone", "gate:0.15", "phrase:all", "aliases"})),
+        # session 15: COMBINED made stricter, three ways fixed before any run (docs/readme/strict.md): only
+        # aliases 3 training offers annotated; the inner precision floor +0.01 for its own choices (L2, trees,
+        # threshold); the trees also increasing in the alias's support and precision
+        **{name: (3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False,
+                  frozenset({"rates", "trees", "residual", "monotone", "gate:0.15", "phrase:all", "aliases",
+                             *extra}))
+           for name, extra in STRICT.items()},
     }
     prior_columns = None
     if args.item_prior:
@@ -606,6 +663,7 @@ def main() -> None:
     floor = SHIPPED_PRECISION if args.precision is None else args.precision
     # the cascade variants' fold, fits and choices (shared by the gates of a fold)
     cascade_fold: tuple[object, ...] = ()
+    clauses_of: list[list[tuple[int, int, list[Any], str]]] = []  # each DEV offer's clauses (the aliases')
     cascade_l2 = 0.0
     cascade_fits: dict[Config, Boosted] = {}
     cascade_choice: dict[float, tuple[Config, float]] = {}
@@ -629,6 +687,14 @@ def main() -> None:
             else:
                 found = found_by[fiches, "no-links" in extras]
             cands = [[c for c in f if keep(c)] for f in found]
+            if "aliases" in extras:  # learned from the training folds only
+                if not clauses_of:
+                    clauses_of.extend(runner.component.clauses_of(doc) for doc in runner.docs)
+                support = next((int(e[8:]) for e in extras if e.startswith("support:")), ALIAS_SUPPORT)
+                cands, alias_columns, alias_counts = with_aliases(
+                    dev, [texts[o.id][1] for o in dev], clauses_of, runner.predicted, generators[fiches],
+                    cands, train_offers, support)
+                print(f"fold {number}: {name}: {dict(alias_counts)}")
             X, y = data(dev, cands, features, anywhere, extras)
             names = (tuple(features) + (BIN_FEATURES if "bins" in extras else ())
                      + (OVERLAP_FEATURES if "overlap" in extras else ()))
@@ -640,6 +706,9 @@ def main() -> None:
                 names += added
                 if number == 0:
                     print(f"{name}: {prior_columns.coverage(cands)}")
+            if "aliases" in extras:
+                X = [numpy.hstack([x, a]) for x, a in zip(X, alias_columns, strict=True)]
+                names += ALIAS_COLUMNS
             names += RATE_FEATURES if "rates" in extras else ()
             build = None
             if "rates" in extras:
@@ -685,19 +754,24 @@ def main() -> None:
                 trees_only = ((TREES_ONLY if "trees-more" in extras else ())
                               + (PHRASE_FEATURES if "phrase-trees" in extras else ()))
                 columns = [i for i, n in enumerate(names) if n not in trees_only] if trees_only else None
-                # (the variants' own features and columns: those of another variant need their own fits)
-                fold_key = (number, wide, tuple(names), None if columns is None else tuple(columns))
+                # (the variants' own features, columns and candidates — the aliases add theirs —: those of
+                # another variant need their own fits)
+                # (and their other extras: the aliases' support, the floor's margin, the constraints —
+                # shared only by the gates of one variant)
+                fold_key = (number, wide, tuple(names), None if columns is None else tuple(columns),
+                            "aliases" in extras, frozenset(e for e in extras if not e.startswith("gate:")))
+                monotone: Monotone = ALIAS_MONOTONE if "monotone:aliases" in extras else True
                 if cascade_fold != fold_key:
                     cascade_fold, cascade_fits = fold_key, {}
                     Xb, names_b, build_b = restricted(X, names, build, columns)
                     cascade_l2 = choose(Xb, y, train_offers, names_b, judge, build=build_b)[0]
-                    cascade_choice = choose_cascade(X, y, train_offers, names, judge, True, cascade_l2,
+                    cascade_choice = choose_cascade(X, y, train_offers, names, judge, monotone, cascade_l2,
                                                     CASCADE_GATES, build=build, wide=wide,
                                                     base_columns=columns)
                 config, threshold = cascade_choice[gate]
                 if config not in cascade_fits:
-                    cascade_fits[config] = fit_boosted(X, y, train_offers, names, config, True, cascade_l2,
-                                                       base_columns=columns)
+                    cascade_fits[config] = fit_boosted(X, y, train_offers, names, config, monotone,
+                                                       cascade_l2, base_columns=columns)
                 model = replace(cascade_fits[config], gate=gate)
                 l2 = cascade_l2
                 assert model.base is not None
@@ -730,6 +804,9 @@ def main() -> None:
                 held_after[name] = held_after[name] + scores(dev, cands, probs, threshold, fold)
                 kept_by[name].update({o: decide(cands[o], probs[o].tolist(), threshold, COMPETE)
                                       for o in fold})
+                if "aliases" in extras:  # what the held-out alias candidates do once decided
+                    print(f"fold {number}: {name}: alias candidates"
+                          f" {dict(alias_report(dev, cands, alias_columns, probs, threshold, fold))}")
             else:  # per group, chosen on the inner CV's out-of-fold probabilities of the training offers
                 inner = inner_probabilities(X, y, train_offers, names, l2, build)
                 choice, one = greedy_thresholds(dev, cands, inner, train_offers, grouping, floor + margin,
@@ -769,7 +846,7 @@ def main() -> None:
 
         if args.learning_curve:
             print(curve_table(curve, held_after, len(dev) - len(folds[0])))
-        reference = next((n for n in variants if REFERENCE in n), None)
+        reference = next((n for r in REFERENCES for n in variants if r in n), None)
         if reference is not None and len(variants) > 1:
             print(f"\n| against {reference}: variant | units gained (ranked out / another item on the"
                   " words) | units lost (same) | wrong codes dropped | wrong codes added |"
@@ -784,7 +861,10 @@ def main() -> None:
                       f" {moved['wrong code dropped']} | {moved['wrong code added']} |")
 
     if args.test or args.write:
-        overall = defaults if args.quick else ascend(runner, defaults, order)
+        # the settings chosen on all DEV only serve --test's comparison: --write alone, or --quick, skips
+        # their ascent (--quick: the shipped defaults stand for them)
+        ascended = args.test and not args.quick
+        overall = ascend(runner, defaults, order) if ascended else defaults
         # the shipped variant (session 11): "liberal, 3 fiches, without best_other, margin, rank + item rates
         # + structure: verb and head"; --no-structure: session 10's (without the structure);
         # --all-features: with best_other, margin, rank (sessions 8-9); --no-rates: without the item rates
@@ -794,19 +874,31 @@ def main() -> None:
                                                                  if f not in OTHERS_FEATURES)
         if not args.no_structure:
             features = (*features, *SHIPPED_STRUCTURE)
-        names = tuple(features) if args.no_rates else (*features, *RATE_FEATURES)
-        # the phrase rates (session 14, the variant "phrase rates, cascade at gate 0.15, logistic and trees")
+        # the learned aliases' columns (session 14) before the item rates, as in the CV's variants
+        names = (*features, *(() if args.no_aliases else ALIAS_COLUMNS))
+        names = names if args.no_rates else (*names, *RATE_FEATURES)
+        # the phrase rates (session 14, the variant "phrase rates, cascade at gate 0.15, logistic and trees";
+        # with the aliases: the variant COMBINED)
         phrased = not args.no_rates and not args.no_phrase_rates
         names += PHRASE_FEATURES if phrased else ()
+        dev_texts = [texts[o.id][1] for o in dev]
+        dev_clauses = [] if args.no_aliases else [runner.component.clauses_of(doc) for doc in runner.docs]
         # the model with the links of the settings chosen on all DEV, and the shipped one (the links of the
         # shipped defaults, as the extraction runs it)
         fitted: dict[str, tuple[dict[str, Any], Model]] = {}
-        # (--quick: the shipped one alone, no ascent)
-        points = (() if args.quick else (("settings chosen on all DEV", overall),)) + (
+        # (--quick or --write alone: the shipped one alone, no ascent)
+        points = ((("settings chosen on all DEV", overall),) if ascended else ()) + (
             ("shipped defaults", defaults),)
         for name, point in points:
             cands = offer_candidates(runner, generators[fiches], texts, links(point))
+            if not args.no_aliases:  # each offer reads the table of all DEV without its own share
+                cands, alias_columns, alias_counts = with_aliases(
+                    dev, dev_texts, dev_clauses, runner.predicted, generators[fiches], cands, order,
+                    SHIPPED_ALIAS_SUPPORT)
+                print(f"all DEV, links of the {name}: {dict(alias_counts)}")
             base, y = data(dev, cands, features)
+            if not args.no_aliases:
+                base = [numpy.hstack([x, a]) for x, a in zip(base, alias_columns, strict=True)]
             codes = [[c.code for c in found] for found in cands]
             spans = [[phrase_key(texts[dev[o].id][1][c.start : c.end]) for c in found]
                      for o, found in enumerate(cands)]
@@ -820,18 +912,19 @@ def main() -> None:
                                          [x[:, names.index("item_rate")] for x in rows], train)
 
             X = build(order) if not args.no_rates else base
-            l2, threshold = choose(X, y, order, names, judge_with(dev, cands, args.precision),
+            floor_shipped = None if args.precision is None else args.precision + SHIPPED_MARGIN
+            l2, threshold = choose(X, y, order, names, judge_with(dev, cands, floor_shipped),
                                    build=build if not args.no_rates else None)
             model = fit_offers(X, y, order, names, l2, threshold)
             if args.cascade_gate is not None:
                 # the trees on the logistic's residual (the same L2), their grid point and threshold chosen
                 # by the inner CV on all DEV with the cascade at the gate, as in the CV's variants
                 gate = args.cascade_gate
-                judge = judge_with(dev, cands, args.precision)
-                config, threshold = choose_cascade(X, y, order, names, judge, True, l2, (gate,),
+                judge = judge_with(dev, cands, floor_shipped)
+                config, threshold = choose_cascade(X, y, order, names, judge, SHIPPED_MONOTONE, l2, (gate,),
                                                    build=build if not args.no_rates else None,
                                                    wide=args.wide_grid)[gate]
-                boosted = fit_boosted(X, y, order, names, config, True, l2)
+                boosted = fit_boosted(X, y, order, names, config, SHIPPED_MONOTONE, l2)
                 trees = (Forest.from_lightgbm(boosted.booster.dump_model(), config.rounds)
                          if config.rounds else None)
                 model = replace(model, threshold=threshold, trees=trees, gate=gate if trees else 0.0)
@@ -844,6 +937,12 @@ def main() -> None:
                 assert model.phrases is not None
                 print(f"all DEV, links of the {name}: phrase rates of {len(model.phrases.pairs)} (phrase,"
                       f" item) pairs and {len(model.phrases.phrases)} phrases (each of 2 offers or more)")
+            if not args.no_aliases:  # the table of all DEV: lemma keys and counts, >= 2 offers each
+                shipped = AliasTable.learn(((o, dev_texts[o], dev[o], dev_clauses[o]) for o in order),
+                                           SHIPPED_ALIAS_SUPPORT).shipped()
+                model = replace(model, aliases=shipped)
+                print(f"all DEV: {len(shipped.entries)} learned aliases over"
+                      f" {len({keys for keys, *_ in shipped.entries})} key sets in the model")
             fitted[name] = (point, model)
             probs = {o: model.probability(X[o]) if cands[o] else numpy.zeros(0) for o in order}
             fits = scores(dev, cands, probs, threshold, order)
@@ -862,8 +961,13 @@ def main() -> None:
             before = pooled(test_runner.counts(overall), everything)
             print(row("before: linker, settings chosen on DEV", before))
             print(row("before: linker, shipped defaults", pooled(test_runner.counts(defaults), everything)))
+            test_clauses = [test_runner.component.clauses_of(doc) for doc in test_runner.docs]
             for name, (point, model) in fitted.items():
                 test_cands = offer_candidates(test_runner, generators[fiches], texts, test_links(point))
+                if model.aliases.entries:  # the model's aliases (learned on all DEV), as kg extract does
+                    test_cands = with_shipped_aliases(model.aliases, [texts[o.id][1] for o in test],
+                                                      test_clauses, test_runner.predicted, generators[fiches],
+                                                      test_cands)
                 probs = {o: model.probability(model.rows(c, texts[test[o].id][1])) if c else numpy.zeros(0)
                          for o, c in enumerate(test_cands)}
                 after = scores(test, test_cands, probs, model.threshold, everything)

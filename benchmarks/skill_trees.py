@@ -40,6 +40,11 @@ TREE_L2 = 1.0
 # less likely right; nor a (phrase, item) pair or a phrase more often right (benchmarks/phrase_rates.py,
 # session 14: the shipped model reads neither, its trees are unchanged)
 MONOTONE = ("score", "coverage", "item_rate", "pair_rate", "phrase_rate")
+# the variant "phrase rates + aliases, monotone alias columns" (session 15, fixed before its run): also an
+# alias annotated by more training offers, or more often right in their clauses, is never less likely right
+ALIAS_MONOTONE = (*MONOTONE, "alias_support", "alias_precision")
+# a booster's monotone constraints: none (False), MONOTONE (True) or these increasing columns
+Monotone = bool | tuple[str, ...]
 
 Judge = Callable[[Mapping[int, numpy.ndarray], float, Sequence[int]], float]
 
@@ -85,8 +90,20 @@ class Boosted:
         return out
 
 
+def constraints(names: Sequence[str], monotone: Monotone) -> list[int]:
+    """LightGBM's ``monotone_constraints`` for the columns ``names``: 1 (increasing) for those of
+    :data:`MONOTONE` (``monotone`` True) or of the tuple ``monotone``, 0 for the others (all 0: False).
+
+    >>> names = ("score", "alias_support", "alias_precision", "alias_keys")
+    >>> constraints(names, True), constraints(names, ALIAS_MONOTONE), constraints(names, False)
+    ([1, 0, 0, 0], [1, 1, 1, 0], [0, 0, 0, 0])
+    """
+    increasing = () if monotone is False else MONOTONE if monotone is True else monotone
+    return [1 if n in increasing else 0 for n in names]
+
+
 def train(X: numpy.ndarray, y: numpy.ndarray, names: Sequence[str], leaves: int, min_leaf: int, rounds: int,
-          monotone: bool, init: numpy.ndarray | None = None, rate: float = LEARNING_RATE) -> Any:
+          monotone: Monotone, init: numpy.ndarray | None = None, rate: float = LEARNING_RATE) -> Any:
     """A LightGBM booster of ``rounds`` trees (deterministic: one thread, no sampling)."""
     import lightgbm
 
@@ -96,7 +113,7 @@ def train(X: numpy.ndarray, y: numpy.ndarray, names: Sequence[str], leaves: int,
         "deterministic": True, "force_row_wise": True, "seed": 0, "min_sum_hessian_in_leaf": 1e-3,
     }
     if monotone:
-        params["monotone_constraints"] = [1 if n in MONOTONE else 0 for n in names]
+        params["monotone_constraints"] = constraints(names, monotone)
     data = lightgbm.Dataset(X, label=y, init_score=init, feature_name=[n.replace("-", "_") for n in names],
                             free_raw_data=False)
     return lightgbm.train(params, data, num_boost_round=max(rounds, 1))
@@ -110,7 +127,7 @@ def _stacked(X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Seq
 
 def fit_boosted(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], names: Sequence[str],
-    config: Config, monotone: bool, base_l2: float | None, threshold: float = 0.5,
+    config: Config, monotone: Monotone, base_l2: float | None, threshold: float = 0.5,
     base_columns: Sequence[int] | None = None,
 ) -> Boosted:
     """The trees (on the logistic fitted with ``base_l2`` when given, over ``base_columns`` only when given)
@@ -159,7 +176,7 @@ def _base(
 
 def choose_boosted(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], names: Sequence[str],
-    judge: Judge, monotone: bool, base_l2: float | None, parts: int = 4,
+    judge: Judge, monotone: Monotone, base_l2: float | None, parts: int = 4,
     build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None = None,
 ) -> tuple[Config, float]:
     """The grid point and threshold whose out-of-fold decisions over ``offers`` (``parts``-fold inner CV,
@@ -170,7 +187,7 @@ def choose_boosted(
 
 def choose_cascade(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], names: Sequence[str],
-    judge: Judge, monotone: bool, base_l2: float | None, gates: Sequence[float], parts: int = 4,
+    judge: Judge, monotone: Monotone, base_l2: float | None, gates: Sequence[float], parts: int = 4,
     build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None = None, wide: bool = False,
     base_columns: Sequence[int] | None = None,
 ) -> dict[float, tuple[Config, float]]:

@@ -12,7 +12,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from skill_trees import Boosted, Config, choose_boosted, fit_boosted, train
+from skill_trees import (
+    ALIAS_MONOTONE,
+    MONOTONE,
+    Boosted,
+    Config,
+    choose_boosted,
+    constraints,
+    fit_boosted,
+    train,
+)
 
 from kg.nlp.forest import Forest
 from kg.nlp.rerank import fit_offers
@@ -69,6 +78,29 @@ def test_monotone_trees_never_fall_with_score() -> None:
     grid[:, 0] = numpy.tile(numpy.linspace(0, 1, 11), 40)
     p = model.probability(grid).reshape(40, 11)
     assert (numpy.diff(p, axis=1) >= -1e-12).all()
+
+
+def test_alias_constraints_add_support_and_precision_only() -> None:
+    """The variant "phrase rates + aliases, monotone alias columns" (session 15): MONOTONE's columns plus the
+    alias's support and precision; its flag and number of keys stay free."""
+    names = (*MONOTONE, "learned_alias", "alias_support", "alias_precision", "alias_keys", "other")
+    assert constraints(names, True) == [1] * len(MONOTONE) + [0] * 5
+    assert constraints(names, ALIAS_MONOTONE) == [1] * len(MONOTONE) + [0, 1, 1, 0, 0]
+    assert constraints(names, False) == [0] * len(names)
+
+
+def test_trees_never_fall_with_a_column_the_tuple_names() -> None:
+    """A tuple of names as ``monotone``: the trees are increasing in those columns, not in the others."""
+    X, y = rows(4, 1500)
+    y = (X[:, 4] + 0.3 * numpy.random.default_rng(7).random(len(X)) > 0.6).astype(numpy.float64)
+    y[X[:, 4] > 0.9] = 0.0  # a fall at the top of "other" that free trees learn
+    grid = numpy.repeat(rows(5, 40)[0], 11, axis=0)
+    grid[:, 4] = numpy.tile(numpy.linspace(0, 1, 11), 40)
+    falls = {}
+    for monotone in (("other",), True):
+        model = Boosted(train(X, y, NAMES, 8, 20, 80, monotone=monotone), 80)
+        falls[monotone] = float(numpy.diff(model.probability(grid).reshape(40, 11), axis=1).min())
+    assert falls["other",] >= -1e-12 and falls[True] < -0.05
 
 
 def test_choose_boosted_uses_only_the_given_offers() -> None:

@@ -36,6 +36,8 @@ from rapidfuzz import fuzz
 from kg.nlp import structure as label_structure
 from kg.nlp.forest import Forest
 from kg.nlp.gazetteer import Entry, Gazetteer
+from kg.nlp.learned_aliases import COLUMNS as ALIAS_FEATURES
+from kg.nlp.learned_aliases import Match, Shipped, new_matches
 from kg.nlp.linker import Linker, Mention, Prune, Scored, Token, same_places
 from kg.nlp.phrase_rates import FEATURES as PHRASE_FEATURES
 from kg.nlp.phrase_rates import PhraseTable, phrase_key
@@ -93,6 +95,8 @@ MEMO_SIZE = 100_000  # clauses whose liberal candidates the generator keeps (the
 # The Linker fields a clause's candidates depend on (the gazetteer and the synonym and association tables
 # come with the instance)
 _SETTINGS = tuple(f.name for f in fields(Linker) if f.name not in {"gazetteer", "synonyms", "associations"})
+# The features of the offer around a clause (the last ones; Generator._in_offer)
+OFFER_FEATURES = FEATURES[FEATURES.index("item_clauses") :]
 # The features of the shipped model (kg/nlp/rerank-model.json names its own; these are the first ones)
 BASE_FEATURES = FEATURES[: FEATURES.index("linked") + 1]
 # The features that read the other candidates of the clause (the liberal linker must score them all)
@@ -121,7 +125,8 @@ LIBERAL = {
 @dataclass(frozen=True)
 class Candidate:
     """One (clause span, item) pair: the clause's number in the offer, the item, the span's offsets,
-    the clause tokens it uses (for the competition of :func:`decide`) and its features."""
+    the clause tokens it uses (for the competition of :func:`decide`) and its features; ``alias``: a learned
+    alias's candidate's :data:`ALIAS_FEATURES` (:mod:`kg.nlp.learned_aliases`; empty: all 0)."""
 
     clause: int
     code: str
@@ -129,6 +134,7 @@ class Candidate:
     end: int
     used: frozenset[int]
     features: tuple[float, ...]
+    alias: tuple[float, ...] = ()
 
 
 @dataclass
@@ -228,7 +234,8 @@ class Generator:
     def bounded(model: Model) -> bool:
         """Whether :meth:`candidates` can bound ``model``'s logit: it reads no feature of the offer around a
         clause (those come last)."""
-        return set(model.features) <= {*BASE_FEATURES, *STRUCTURE_FEATURES, *RATE_FEATURES, *PHRASE_FEATURES}
+        return set(model.features) <= {*BASE_FEATURES, *STRUCTURE_FEATURES, *RATE_FEATURES, *PHRASE_FEATURES,
+                                        *ALIAS_FEATURES}
 
     def _early(self, model: Model | None, scores: Sequence[float]) -> _Prefilter | None:
         """The prefilter that leaves out candidates before the liberal linker scores them, when it can
@@ -289,6 +296,15 @@ class Generator:
                     break
         early = self._early(model, scores) if bound is not None else None
         protected = [frozenset(m.code for m in linked_by_clause.get(n, ())) for n in range(len(clauses))]
+        # the learned aliases' matches: their items are protected from the early bound, so that the rule
+        # "no candidate of the item on overlapping words" (new_matches) reads the same liberal candidates as
+        # without it (as the CV read them: benchmarks/skill_aliases.py)
+        aliases = model.aliases.matches(clauses) if model is not None else []
+        if aliases:
+            items: dict[int, set[str]] = {}
+            for m in aliases:
+                items.setdefault(m.clause, set()).add(m.code)
+            protected = [p | items[n] if n in items else p for n, p in enumerate(protected)]
         scored_all = self._scored_all(clauses, text, prior, lists, tuple(top), early, protected)
         out: list[Candidate] = []
         # each candidate (one per item and clause, best score first) before its features: its clause, the
@@ -361,6 +377,11 @@ class Generator:
             found = spans[row] = _span_values(entries[rows[row][2]], text[start:end])
             return found
 
+        if aliases:  # the liberal candidates of the aliases' items, before any bound, job titles out
+            wanted = {(m.clause, m.code) for m in aliases}
+            spans_of = [(r[0], entries[r[2]].code, r[7], r[8]) for r in rows]
+            aliases = new_matches(aliases, [s for s in spans_of if s[:2] in wanted
+                                            and normalise_phrase(text[s[2] : s[3]]) not in self.titles])
         keep = None if bound is None else self._prefilter(model).keep(rows, per_clause, clauses, lists,
                                                                       scores, prior, span_of)
         # the prefilter read the span features: the bound that knows them replaces the one that does not
@@ -391,9 +412,53 @@ class Generator:
             out.append(
                 Candidate(number, entry.code, start, end, frozenset(keyed[u][0] for u in used), features)
             )
-        if bound is not None:  # the model reads none of the offer's features
-            return out
-        return self._in_offer(out, linked_by_clause, lists)
+        if bound is None:  # the model may read the offer's features
+            out = self._in_offer(out, linked_by_clause, lists)
+        if aliases:  # (a few per offer: past every bound)
+            assert model is not None
+            width = len(FEATURES) if bound is None else len(FEATURES) - len(OFFER_FEATURES)
+            for m in aliases:
+                found = self.alias_candidate(clauses[m.clause], m, text, lists, scores, width,
+                                             model.aliases.columns(m))
+                if found is not None:
+                    out.append(found)
+        return out
+
+    def alias_candidate(
+        self, clause: tuple[int, int, list[Token], str], match: Match, text: str,
+        lists: Sequence[frozenset[str]], scores: Sequence[float], width: int = 0,
+        columns: tuple[float, ...] = (),
+    ) -> Candidate | None:
+        """A learned alias's match (:mod:`kg.nlp.learned_aliases`) as a candidate: the features the liberal
+        generator gives a candidate (:meth:`_features`, the verb and head of the label's structure, the
+        span's rapidfuzz ratios) with the liberal score 0 and no competitor, over the item's form that
+        shares the most keys with the clause, the others 0 up to ``width`` features; ``columns``: its
+        :data:`ALIAS_FEATURES`. None when the gazetteer has no such item, or when no word of the window is
+        in its vocabulary (no feature to read). ``lists``, ``scores``: the predicted fiches' items and
+        scores (the generator's fiche features are those of the offer being read)."""
+        entries = self._by_code.get(match.code)
+        if not entries:
+            return None
+        _, _, tokens, section = clause
+        keyed = self.linker.keyed(tokens)
+        positions: dict[str, list[tuple[int, float]]] = {}
+        for order, (_, key, factor) in enumerate(keyed):
+            positions.setdefault(key, []).append((order, factor))
+        strength = _strength(positions)
+        entry_number = max(entries, key=lambda n: len(self.gazetteer.entries[n].keyset & positions.keys()))
+        inside = [o for o, (t, _, _) in enumerate(keyed) if t in match.used]
+        if not inside:  # (words the gazetteer does not key: its keyed words in the window, if any)
+            inside = [o for o, (t, _, _) in enumerate(keyed)
+                      if tokens[t][0] >= match.start and tokens[t][1] <= match.end]
+        if not inside:
+            return None
+        values = self._features(entry_number, 0.0, inside[0], inside[-1], inside, keyed, strength, section,
+                                lists, scores, 0.0, len(positions), False)
+        values += self._core_features(entry_number, strength)
+        features = self._span_features(values, self.gazetteer.entries[entry_number],
+                                       text[match.start : match.end])
+        features += (0.0,) * (width - len(features))
+        return Candidate(match.clause, match.code, match.start, match.end, match.used, features, columns)
 
     def _in_offer(
         self, found: list[Candidate], linked: dict[int, list[Mention]], lists: Sequence[frozenset[str]]
@@ -573,6 +638,7 @@ def _stretches(keyed: Sequence[tuple[int, str, float]], tokens: Sequence[Token])
 
 
 _NO_STRUCTURE = (0.0,) * len(STRUCTURE_FEATURES)
+NO_ALIASES = Shipped()  # a model that reads no learned alias
 _CUTS = frozenset({"et", "ou", "Et", "Ou", "ET", "OU"})
 
 
@@ -598,7 +664,8 @@ class _Bound:
     def __init__(self, model: Model) -> None:
         scaled = [w / s for w, s in zip(model.weights, model.scale, strict=True)]
         self.terms = [(FEATURES.index(f), a) for f, a in zip(model.features, scaled, strict=True)
-                      if f not in _SPAN_FEATURES and f not in RATE_FEATURES and f not in PHRASE_FEATURES]
+                      if f not in _SPAN_FEATURES and f not in RATE_FEATURES and f not in PHRASE_FEATURES
+                      and f not in ALIAS_FEATURES]
         # the learned item rates (known from the item alone): their part of the logit per item
         rated = [(RATE_FEATURES.index(f), a) for f, a in zip(model.features, scaled, strict=True)
                  if f in RATE_FEATURES]
@@ -610,6 +677,8 @@ class _Bound:
         self._pick: Callable[[Sequence[float]], Iterable[float]] = (
             operator.itemgetter(*picked) if len(picked) > 1 else lambda values: [values[i] for i in picked]
         )
+        # (the learned aliases' columns are out of the terms: 0 for every candidate the bounds judge, their
+        # part in the constant; an alias's own candidate comes past every bound, Generator.candidates)
         constant = model.bias - sum(a * m for a, m in zip(scaled, model.mean, strict=True))
         best = sum(max(a, 0.0) for f, a in zip(model.features, scaled, strict=True) if f in _SPAN_FEATURES)
         # the phrase rates (kg.nlp.phrase_rates: known from the span's keys, which neither bound reads):
@@ -1002,6 +1071,9 @@ class Model:
     gate: float = 0.0
     # the learned phrase rates (kg.nlp.phrase_rates.FEATURES) when the model reads them
     phrases: PhraseTable | None = None
+    # the learned aliases (ALIAS_FEATURES) when the model reads them: their candidates come past every bound
+    # (their columns are 0 for the others, which the bound's constant counts)
+    aliases: Shipped = NO_ALIASES
 
     def rate(self, code: str) -> tuple[float, float]:
         """The item's learned (rate, log(1 + times a candidate)); an unseen item's: (default rate, 0)."""
@@ -1018,15 +1090,18 @@ class Model:
         return {code: (rate, seen) for code, rate, seen in self.rates}
 
     @cached_property
-    def _columns(self) -> tuple[numpy.ndarray, numpy.ndarray, list[tuple[int, int]]]:
+    def _columns(self) -> tuple[numpy.ndarray, numpy.ndarray, list[tuple[int, int]], list[tuple[int, int]]]:
         """Where :meth:`rows` reads each feature: the model's columns of :data:`FEATURES` and their places
-        in ``FEATURES``; (column, place in :data:`RATE_FEATURES`) of the item rates."""
+        in ``FEATURES``; (column, place in :data:`RATE_FEATURES`) of the item rates; (column, place in
+        :data:`ALIAS_FEATURES`) of the alias columns (the phrase rates: :meth:`rows`)."""
         places = [n for n, name in enumerate(self.features)
-                  if name not in RATE_FEATURES and name not in PHRASE_FEATURES]
+                  if name not in RATE_FEATURES and name not in PHRASE_FEATURES and name not in ALIAS_FEATURES]
         return (numpy.array(places, dtype=numpy.int64),
                 numpy.array([FEATURES.index(self.features[n]) for n in places], dtype=numpy.int64),
                 [(n, RATE_FEATURES.index(name)) for n, name in enumerate(self.features)
-                 if name in RATE_FEATURES])
+                 if name in RATE_FEATURES],
+                [(n, ALIAS_FEATURES.index(name)) for n, name in enumerate(self.features)
+                 if name in ALIAS_FEATURES])
 
     @cached_property
     def _phrase_columns(self) -> list[tuple[int, int]]:
@@ -1040,11 +1115,12 @@ class Model:
 
     def rows(self, candidates: Sequence[Candidate], text: str = "") -> numpy.ndarray:
         """The candidates' rows of the features the model reads (the item rates looked up; the phrase
-        rates of their spans in ``text``, the offer's).
+        rates of their spans in ``text``, the offer's; the alias columns 0 but for the aliases'
+        candidates).
 
         (Perf only: the columns copied with one index, not stacked one by one; the same values.)"""
         values = numpy.array([c.features for c in candidates], dtype=numpy.float64)
-        places, read, rated = self._columns
+        places, read, rated, aliased = self._columns
         out = numpy.empty((len(candidates), len(self.features)), dtype=numpy.float64)
         out[:, places] = values[:, read]
         for column, i in rated:
@@ -1056,6 +1132,8 @@ class Model:
                                  for c in candidates], dtype=numpy.float64)
             for column, i in phrased:
                 out[:, column] = found[:, i]
+        for column, i in aliased:
+            out[:, column] = [c.alias[i] if c.alias else 0.0 for c in candidates]
         return out
 
     def logit(self, X: numpy.ndarray) -> numpy.ndarray:
@@ -1092,6 +1170,8 @@ class Model:
             out["rates"] = [list(r) for r in self.rates]
         if self.phrases is not None:
             out["phrases"] = self.phrases.to_json()
+        if self.aliases.entries:
+            out["aliases"] = self.aliases.to_json()
         return out
 
     @classmethod
@@ -1110,6 +1190,10 @@ class Model:
         >>> t = Model(("score",), (0.0,), (1.0,), (2.0,), -1.0, 0.4, trees=stump, gate=0.1)
         >>> Model.from_json(json.loads(json.dumps(t.to_json()))) == t
         True
+        >>> table = Shipped(((("port",), "1", 2, 3, 2),))
+        >>> a = Model(("learned_alias",), (0.0,), (1.0,), (2.0,), -1.0, aliases=table)
+        >>> Model.from_json(json.loads(json.dumps(a.to_json()))) == a
+        True
         """
         def floats(name: str) -> tuple[float, ...]:
             value = data[name]
@@ -1126,20 +1210,23 @@ class Model:
                    float(data.get("default_rate", 0.0)),  # type: ignore[arg-type]
                    Forest.from_json(trees) if isinstance(trees := data.get("trees"), list) else None,
                    float(data.get("gate", 0.0)),  # type: ignore[arg-type]
-                   PhraseTable.from_json(table) if isinstance(table := data.get("phrases"), dict) else None)
+                   PhraseTable.from_json(table) if isinstance(table := data.get("phrases"), dict) else None,
+                   Shipped.from_json(aliases) if isinstance(aliases := data.get("aliases"), list)
+                   else NO_ALIASES)
 
     def save(self, path: Path) -> None:
         data = self.to_json()
         rates = data.pop("rates", None)
         trees = data.pop("trees", None)
         phrases = data.pop("phrases", None)
+        aliases = data.pop("aliases", None)
         text = json.dumps(data, indent=1)
         if isinstance(phrases, dict):  # its scalars, then its tables one entry a line: thousands of phrases
             tables = {name: phrases.pop(name) for name in ("pairs", "phrases")}
             body = "".join(", " + _one_a_line(name, rows) for name, rows in tables.items())
             text = text[: -len("\n}")] + ',\n "phrases": ' + json.dumps(phrases)[:-1] + body + "}\n}"
-        # one tree a line, one item a line: hundreds of trees, thousands of items
-        for name, rows in (("trees", trees), ("rates", rates)):
+        # one tree a line, one item a line, one alias a line: hundreds of trees, thousands of items
+        for name, rows in (("trees", trees), ("rates", rates), ("aliases", aliases)):
             if isinstance(rows, list):
                 compact = (",", ":") if name == "trees" else None
                 text = text[: -len("\n}")] + ",\n " + _one_a_line(name, rows, compact) + "\n}"
@@ -1344,7 +1431,9 @@ class Reranker:
         out = []
         for c in kept:
             entry = entries[first[c.code][0]]
-            if c.features[exact] and not c.features[alias]:
+            if c.alias and c.alias[0]:  # a learned alias's candidate (kg.nlp.learned_aliases)
+                method = "alias"
+            elif c.features[exact] and not c.features[alias]:
                 method = "exact"
             else:
                 method = "lemma" if c.features[score] >= 0.999 else "fuzzy"
