@@ -181,10 +181,11 @@ INTERACTIONS = False
 # The inner-CV threshold rule of the shipped model: the most recall at this precision (issue #4's goal is a
 # precision floor and a recall floor); --best-f1 gives the rule before session 11
 SHIPPED_PRECISION = 0.70
-# what --write fits the combined model with (session 15, docs/readme/strict.md: the variants of STRICT, the
-# one that wins under the quick CV on both fold seeds, else session 14's rule): the aliases' support, the
-# inner floor's margin over --precision, the trees' monotone constraints. The winner: "phrase rates +
-# aliases, monotone alias columns" (891 / 897 units at P 0.712 / 0.708, against the phrase rates' 880 / 879)
+# what --write fits the combined model with (session 15, docs/guides/skill-aliases-monotone.md: the variants
+# of STRICT, the one that wins under the quick CV on both fold seeds, else session 14's rule): the aliases'
+# support, the inner floor's margin over --precision, the trees' monotone constraints. The winner: "phrase
+# rates + aliases, monotone alias columns" (891 / 897 units at P 0.712 / 0.708, against the phrase rates' 880
+# / 879)
 SHIPPED_ALIAS_SUPPORT = ALIAS_SUPPORT
 SHIPPED_MARGIN = 0.0
 SHIPPED_MONOTONE: Monotone = ALIAS_MONOTONE
@@ -489,7 +490,8 @@ def main() -> None:
     parser.add_argument("--no-aliases", action="store_true",
                         help="with --test/--write: the model without the learned aliases (shipped from"
                         " session 14: the variant 'aliases: cascade at gate 0.15 (shipped features) + learned"
-                        " aliases', +19 / +29 units under --quick CV, seeds 4 / 5, docs/readme/aliases.md)")
+                        " aliases', +19 / +29 units under --quick CV, seeds 4 / 5,"
+                        " docs/guides/skill-learned-aliases.md)")
     parser.add_argument("--no-structure", action="store_true",
                         help="with --test/--write: the model without the label-structure features (shipped"
                         " from session 11: SHIPPED_STRUCTURE, the variant 'structure: verb and head';"
@@ -627,9 +629,10 @@ def main() -> None:
         COMBINED: (
             3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False,
             frozenset({"rates", "trees", "residual", "monotone", "gate:0.15", "phrase:all", "aliases"})),
-        # session 15: COMBINED made stricter, three ways fixed before any run (docs/readme/strict.md): only
-        # aliases 3 training offers annotated; the inner precision floor +0.01 for its own choices (L2, trees,
-        # threshold); the trees also increasing in the alias's support and precision
+        # session 15: COMBINED made stricter, three ways fixed before any run
+        # (docs/guides/skill-aliases-monotone.md): only aliases 3 training offers annotated; the inner
+        # precision floor +0.01 for its own choices (L2, trees, threshold); the trees also increasing in the
+        # alias's support and precision
         **{name: (3, (*no_others, *SHIPPED_STRUCTURE), keep_all, False,
                   frozenset({"rates", "trees", "residual", "monotone", "gate:0.15", "phrase:all", "aliases",
                              *extra}))

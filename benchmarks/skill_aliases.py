@@ -1,5 +1,6 @@
 """Aliases learned from the annotation's own mentions: candidates for requirements worded as no ROME label
-is (paraphrases), for the skill linker's second stage (issue #4, session 14; docs/readme/aliases.md).
+is (paraphrases), for the skill linker's second stage (issue #4, session 14;
+docs/guides/skill-learned-aliases.md).
 
 Recruiters repeat their phrasings. Each annotated mention of a training offer that names an item (a code,
 not a diploma) gives the lemma key set of its text (:func:`kg.nlp.text.word_key`, stop words out) → each

@@ -1,5 +1,6 @@
 """Aliases learned from the annotation's own mentions: second-stage candidates for requirements worded as
-no ROME label is (issue #4, session 14; docs/readme/aliases.md, docs/readme/aliasship.md).
+no ROME label is (issue #4, sessions 14-15; docs/guides/skill-learned-aliases.md,
+docs/guides/skill-learned-aliases-shipping.md, docs/guides/skill-aliases-monotone.md).
 
 Recruiters repeat their phrasings. Each annotated mention of a training offer that names an item (a code,
 not a diploma) gives the lemma key set of its text (:func:`kg.nlp.text.word_key`, stop words out) → each
