@@ -277,25 +277,17 @@ def main() -> None:
     """What the prior says of the DEV candidates, without fitting anything (the shipped first-stage
     settings give the ``linked`` feature): each column's AUC, the tick rate's per item kind, and how it
     orders the right and wrong candidates on shared words, beside the liberal linker's score."""
-    import json
     import sys
 
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root / "benchmarks"))
-    from rerank_skills import Links, PriorColumns, label, offer_candidates
-    from tune_linker import Runner, annotation_parser, offer_texts, shipped_settings
+    from rerank_skills import PriorColumns, label, shipped_candidates
+    from tune_linker import annotation_parser
 
-    from kg.nlp.evaluate import annotated_offer
-    from kg.nlp.rerank import KINDS, Generator
+    from kg.nlp.rerank import KINDS
 
     args = annotation_parser(__doc__.splitlines()[0]).parse_args()
-    rows = [annotated_offer(json.loads(line)) for line in args.annotation.read_text().splitlines()
-            if line.strip()]
-    dev = [r for r in rows if r.split == "dev"]
-    texts = offer_texts(args.data)
-    runner = Runner(args.store, dev, texts)
-    generator = Generator(runner.gazetteer, fiches=3, titles=runner.component._titles)
-    cands = offer_candidates(runner, generator, texts, Links(runner)(shipped_settings(runner.linker)))
+    rows, dev, texts, runner, cands = shipped_candidates(args.annotation, args.data, args.store)
     prior = PriorColumns(runner, args.data, {r.id for r in rows}, texts)
     X = prior([numpy.zeros((len(c), 0)) for c in cands], cands, COLUMNS)
     y = [numpy.array([label(c, dev[o]) for c in found], dtype=numpy.int64) for o, found in enumerate(cands)]

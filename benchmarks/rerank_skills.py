@@ -155,6 +155,25 @@ def offer_candidates(
     return out
 
 
+Texts = dict[str, tuple[str, str]]  # offer id → (title, intitule + "\n" + description)
+
+
+def shipped_candidates(
+    annotation: Path, data: Path, store: Path
+) -> tuple[list[AnnotatedOffer], list[AnnotatedOffer], Texts, Runner, list[list[Candidate]]]:
+    """What the benchmarks that read the DEV candidates without choosing a first stage start from
+    (item_prior.py, skill_aliases.py): the annotation's offers, its DEV offers, the real offers' texts, the
+    runner on DEV and each DEV offer's liberal candidates (3 fiches), the shipped first stage's links giving
+    the ``linked`` feature."""
+    rows = [annotated_offer(json.loads(line)) for line in annotation.read_text().splitlines() if line.strip()]
+    dev = [r for r in rows if r.split == "dev"]
+    texts = offer_texts(data)
+    runner = Runner(store, dev, texts)
+    generator = Generator(runner.gazetteer, fiches=3, titles=runner.component._titles)
+    cands = offer_candidates(runner, generator, texts, Links(runner)(shipped_settings(runner.linker)))
+    return rows, dev, texts, runner, cands
+
+
 def judge_with(
     offers: Sequence[AnnotatedOffer], cands: Sequence[list[Candidate]], precision: float | None = None
 ) -> Callable[[Mapping[int, numpy.ndarray], float, Sequence[int]], float]:

@@ -161,14 +161,12 @@ def report(
 
 def main() -> None:
     """The ceiling with and without the aliases, per fold of the CV's folds (see the module's doc)."""
-    import json
     import time
 
-    from rerank_skills import Links, label, offer_candidates
-    from tune_linker import Runner, annotation_parser, cv_folds, offer_texts, shipped_settings
+    from rerank_skills import label, shipped_candidates
+    from tune_linker import annotation_parser, cv_folds
 
-    from kg.nlp.evaluate import PR, annotated_offer, offer_item_pr
-    from kg.nlp.rerank import Generator
+    from kg.nlp.evaluate import PR, offer_item_pr
 
     parser = annotation_parser(__doc__.splitlines()[0])
     parser.add_argument("--fold-seed", type=int, action="append", default=[], metavar="N",
@@ -178,13 +176,7 @@ def main() -> None:
     args = parser.parse_args()
     learned_aliases.SLACK = args.slack
     t0 = time.perf_counter()
-    rows = [annotated_offer(json.loads(line)) for line in args.annotation.read_text().splitlines()
-            if line.strip()]
-    dev = [r for r in rows if r.split == "dev"]
-    texts = offer_texts(args.data)
-    runner = Runner(args.store, dev, texts)
-    generator = Generator(runner.gazetteer, fiches=3, titles=runner.component._titles)
-    base = offer_candidates(runner, generator, texts, Links(runner)(shipped_settings(runner.linker)))
+    _, dev, texts, runner, base = shipped_candidates(args.annotation, args.data, args.store)
     clauses = [runner.component.clauses_of(doc) for doc in runner.docs]
     every = [(o, texts[offer.id][1], offer, clauses[o]) for o, offer in enumerate(dev)]
     print(f"loaded in {time.perf_counter() - t0:.0f} s; {sum(map(len, base))} liberal candidates")
