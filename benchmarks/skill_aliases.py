@@ -61,6 +61,21 @@ def candidate(
     return generator.alias_candidate(clause, match, text, lists, [score for _, score in top], len(FEATURES))
 
 
+def _new_candidates(
+    generator: Generator, found: Sequence[Candidate], clauses: Sequence[Clause], text: str,
+    predicted: Sequence[tuple[str, float]], found_matches: Sequence[Match],
+) -> list[tuple[Candidate, Match]]:
+    """The alias candidates of one offer (:func:`candidate`) for the matches whose item no candidate of
+    ``found`` proposes on overlapping words (:func:`kg.nlp.learned_aliases.new_matches`), with their match."""
+    spans = [(c.clause, c.code, c.start, c.end) for c in found]
+    out = []
+    for m in new_matches(found_matches, spans):
+        c = candidate(generator, clauses[m.clause], m.clause, text, predicted, m)
+        if c is not None:
+            out.append((c, m))
+    return out
+
+
 def with_aliases(
     offers: Sequence[AnnotatedOffer], texts: Sequence[str], clauses: Sequence[Sequence[Clause]],
     predicted: Sequence[Sequence[tuple[str, float]]], generator: Generator, cands: Sequence[list[Candidate]],
@@ -77,14 +92,10 @@ def with_aliases(
     counts: Counter[str] = Counter(aliases=len(table.aliases()))
     for o, found in enumerate(cands):
         without = o if o in inside else None
-        spans = [(c.clause, c.code, c.start, c.end) for c in found]
-        extra: list[Candidate] = []
-        rows: list[tuple[float, ...]] = []
-        for m in new_matches(matches(clauses[o], table.aliases(without)), spans):
-            c = candidate(generator, clauses[o][m.clause], m.clause, texts[o], predicted[o], m)
-            if c is not None:
-                extra.append(c)
-                rows.append(table.stats(m.keys, m.code, without).columns(m.keys))
+        new = _new_candidates(generator, found, clauses[o], texts[o], predicted[o],
+                              matches(clauses[o], table.aliases(without)))
+        extra = [c for c, _ in new]
+        rows = [table.stats(m.keys, m.code, without).columns(m.keys) for _, m in new]
         counts["training" if without is not None else "held out"] += len(extra)
         out.append([*found, *extra])
         block = numpy.zeros((len(found) + len(extra), len(COLUMNS)))
@@ -114,13 +125,9 @@ def with_shipped_aliases(
     """
     out: list[list[Candidate]] = []
     for o, found in enumerate(cands):
-        spans = [(c.clause, c.code, c.start, c.end) for c in found]
-        extra = []
-        for m in new_matches(shipped.matches(clauses[o]), spans):
-            c = candidate(generator, clauses[o][m.clause], m.clause, texts[o], predicted[o], m)
-            if c is not None:
-                extra.append(replace(c, alias=shipped.columns(m)))
-        out.append([*found, *extra])
+        new = _new_candidates(generator, found, clauses[o], texts[o], predicted[o],
+                              shipped.matches(clauses[o]))
+        out.append([*found, *(replace(c, alias=shipped.columns(m)) for c, m in new)])
     return out
 
 
