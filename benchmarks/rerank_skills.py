@@ -776,12 +776,10 @@ def main() -> None:
                 trees_only = ((TREES_ONLY if "trees-more" in extras else ())
                               + (PHRASE_FEATURES if "phrase-trees" in extras else ()))
                 columns = [i for i, n in enumerate(names) if n not in trees_only] if trees_only else None
-                # (the variants' own features, columns and candidates — the aliases add theirs —: those of
-                # another variant need their own fits)
-                # (and their other extras: the aliases' support, the floor's margin, the constraints —
-                # shared only by the gates of one variant)
-                fold_key = (number, wide, tuple(names), None if columns is None else tuple(columns),
-                            "aliases" in extras, frozenset(e for e in extras if not e.startswith("gate:")))
+                # (a variant's names and extras but its gate fix its columns, grid, candidates — the aliases
+                # add theirs —, support, floor margin and constraints: only the gates of one variant share
+                # one inner CV and its fits)
+                fold_key = (number, tuple(names), frozenset(e for e in extras if not e.startswith("gate:")))
                 monotone: Monotone = ALIAS_MONOTONE if "monotone:aliases" in extras else True
                 if cascade_fold != fold_key:
                     cascade_fold, cascade_fits = fold_key, {}
