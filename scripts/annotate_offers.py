@@ -51,6 +51,9 @@ SEED4, N4_AIN, N4_MASONRY, TEST4_AIN, TEST4_MASONRY = 20261131, 26, 6, 6, 2
 SEED5 = 20261132
 # Sixth draw (session 13): twice the fourth's sizes (session 12's learning curve still rose), same rules.
 SEED6, N6_AIN, N6_MASONRY, TEST6_AIN, TEST6_MASONRY = 20261133, 52, 12, 12, 4
+# Seventh draw (session 16): a fresh held-out set, all TEST (the near-copy rule still sends a copy of a DEV
+# ad to DEV): the first TEST split was read after each of sessions 12-15's choices, this one is read once.
+SEED7, N7_AIN, N7_MASONRY = 20261134, 32, 8
 KINDS = {"task", "tool", "knowledge", "quality", "licence", "diploma"}
 
 
@@ -102,7 +105,8 @@ def _later_draw(
 
 def selection() -> list[tuple[str, str, str]]:
     """(source file name, offer id, split) in annotation order: numbers 0-59 the first draw, 60-83 the
-    second, 84-107 the third, 108-139 the fourth, 140-171 the fifth, 172-235 the sixth."""
+    second, 84-107 the third, 108-139 the fourth, 140-171 the fifth, 172-235 the sixth, 236-275 the
+    seventh."""
     rng = random.Random(SEED)
     ain = rng.sample(sorted(o["id"] for o in load(AIN)), N_AIN)
     mas = rng.sample(sorted(o["id"] for o in load(MASONRY)), N_MASONRY)
@@ -112,8 +116,9 @@ def selection() -> list[tuple[str, str, str]]:
     sizes = (N4_AIN, N4_MASONRY, TEST4_AIN, TEST4_MASONRY)
     fourth = third + _later_draw(third, SEED4, sizes)
     fifth = fourth + _later_draw(fourth, SEED5, sizes)
-    sixth = (N6_AIN, N6_MASONRY, TEST6_AIN, TEST6_MASONRY)
-    return _near_copies_in_dev(fifth + _later_draw(fifth, SEED6, sixth))
+    sixth = fifth + _later_draw(fifth, SEED6, (N6_AIN, N6_MASONRY, TEST6_AIN, TEST6_MASONRY))
+    seventh = sixth + _later_draw(sixth, SEED7, (N7_AIN, N7_MASONRY, N7_AIN, N7_MASONRY))
+    return _near_copies_in_dev(seventh)
 
 
 NEAR_COPY = 90.0  # rapidfuzz ratio of whitespace-normalised texts from which two offers are one ad
