@@ -165,12 +165,22 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
 
 
+# TEST by when it was first scored (docs/ANNOTATION.md): draws 1-6 after each of sessions 12-15's choices,
+# the seventh draw (session 16) a fresh held-out set.
+TEST_PARTS = (("test, draws 1-6", range(1, 7)), ("test, draw 7", range(7, 8)))
+
+
 def skill_rows(
     name: str, gold: Sequence[AnnotatedOffer], preds: Mapping[str, Sequence[PredictedSkill]]
 ) -> list[list[Any]]:
+    """One row per split, then TEST apart by draws (:data:`TEST_PARTS`) when it holds more than one part."""
+    parts = [(split, [g for g in gold if g.split == split]) for split in ("dev", "test")]
+    by_draw = [(label, [g for g in gold if g.split == "test" and g.draw in draws])
+               for label, draws in TEST_PARTS]
+    if sum(bool(part) for _, part in by_draw) > 1:
+        parts += by_draw
     rows = []
-    for split in ("dev", "test"):
-        part = [g for g in gold if g.split == split]
+    for split, part in parts:
         if not part:
             continue
         item = skill_pr(part, preds)

@@ -54,7 +54,19 @@ SEED6, N6_AIN, N6_MASONRY, TEST6_AIN, TEST6_MASONRY = 20261133, 52, 12, 12, 4
 # Seventh draw (session 16): a fresh held-out set, all TEST (the near-copy rule still sends a copy of a DEV
 # ad to DEV): the first TEST split was read after each of sessions 12-15's choices, this one is read once.
 SEED7, N7_AIN, N7_MASONRY = 20261134, 32, 8
+# The first number of each draw in the selection (docs/ANNOTATION.md): draw d holds numbers
+# DRAW_STARTS[d - 1] up to the next start.
+DRAW_STARTS = (0, 60, 84, 108, 140, 172, 236)
 KINDS = {"task", "tool", "knowledge", "quality", "licence", "diploma"}
+
+
+def draw_of(number: int) -> int:
+    """The draw (1-7) of the offer with this number of the selection.
+
+    >>> draw_of(0), draw_of(59), draw_of(60), draw_of(235), draw_of(236)
+    (1, 1, 2, 6, 7)
+    """
+    return sum(number >= start for start in DRAW_STARTS)
 
 
 def offer_text(offer: dict) -> str:
@@ -290,6 +302,7 @@ def compile_notes(notes: Path, out: Path) -> None:
             "id": oid,
             "source": src,
             "split": split,
+            "draw": draw_of(n),
             "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
             "mentions": sorted(mentions, key=lambda m: (m["start"], m["end"])),
         })

@@ -57,6 +57,7 @@ class AnnotatedOffer:
     split: str
     sha256: str
     mentions: tuple[GoldMention, ...] = field(default=())
+    draw: int = 0  # the draw of docs/ANNOTATION.md the offer came in (1-7; 0 when not recorded)
 
 
 @dataclass(frozen=True)
@@ -106,10 +107,10 @@ def load_annotation(path: Path) -> list[AnnotatedOffer]:
 def annotated_offer(record: Mapping[str, Any]) -> AnnotatedOffer:
     """One annotation record → AnnotatedOffer.
 
-    >>> a = annotated_offer({"id": "7", "source": "f.jsonl", "split": "dev", "sha256": "x",
+    >>> a = annotated_offer({"id": "7", "source": "f.jsonl", "split": "dev", "sha256": "x", "draw": 2,
     ...     "mentions": [{"start": 0, "end": 5, "kind": "quality", "code": "300490", "alternatives": []}]})
-    >>> a.mentions[0].code, a.split
-    ('300490', 'dev')
+    >>> a.mentions[0].code, a.split, a.draw
+    ('300490', 'dev', 2)
     """
     return AnnotatedOffer(
         id=str(record["id"]),
@@ -120,6 +121,7 @@ def annotated_offer(record: Mapping[str, Any]) -> AnnotatedOffer:
             GoldMention(m["start"], m["end"], m["kind"], m.get("code"), tuple(m.get("alternatives") or ()))
             for m in record.get("mentions", ())
         ),
+        draw=int(record.get("draw", 0)),
     )
 
 

@@ -1,0 +1,32 @@
+"""benchmarks/extraction.py's skill table: TEST split by draws (docs/ANNOTATION.md, the seventh draw)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from kg.nlp.evaluate import AnnotatedOffer, GoldMention, PredictedSkill
+
+# appended, as in tests/test_skill_aliases.py: benchmarks/graphql.py would shadow the graphql package
+sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+from extraction import skill_rows
+
+
+def _offer(oid: str, split: str, draw: int, code: str) -> AnnotatedOffer:
+    return AnnotatedOffer(oid, "f.jsonl", split, "", (GoldMention(0, 5, "task", code),), draw)
+
+
+def test_test_rows_by_draw_when_the_fresh_draw_is_there() -> None:
+    gold = [_offer("d", "dev", 3, "1"), _offer("t", "test", 2, "2"), _offer("f", "test", 7, "3")]
+    preds = {oid: [PredictedSkill(code, 0, 5)] for oid, code in (("d", "1"), ("t", "9"), ("f", "3"))}
+    rows = {row[1]: row for row in skill_rows("system", gold, preds)}
+    assert list(rows) == ["dev", "test", "test, draws 1-6", "test, draw 7"]
+    assert [rows[k][8] for k in rows] == ["1/1", "1/2", "0/1", "1/1"]
+    assert rows["test, draws 1-6"][3] == 0.0 and rows["test, draw 7"][3] == 1.0
+
+
+def test_no_draw_rows_for_one_part() -> None:
+    gold = [_offer("d", "dev", 0, "1"), _offer("t", "test", 0, "2")]
+    rows = skill_rows("system", gold, {"t": [PredictedSkill("2", 0, 5)]})
+    assert [row[1] for row in rows] == ["dev", "test"]
