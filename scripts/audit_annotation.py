@@ -1,14 +1,13 @@
 """Rule-driven consistency audit of the DEV split of the skill annotation (docs/ANNOTATION.md).
 
-Two checks over **all** DEV offers (the TEST split is never read nor changed):
-
-1. *Same phrase, same items*: the mentions whose text is the same (accents, case and punctuation
-   aside) in different offers must carry the same code and alternatives. Reported only (a difference
+1. *Same phrase, same items* (DEV): the mentions whose text is the same (accents, case and punctuation
+   aside) in different DEV offers must carry the same code and alternatives. Reported only (a difference
    would need a reading of both offers).
-2. *Fixed choices*: "Choosing the item", rule 5 of docs/ANNOTATION.md, fixes the alternatives of the
-   frequent quality items (organisation → 300483 with 497464 and 497465, autonomy → 300460 with 492404,
-   …). A DEV mention whose code is one of them and which lacks one of the listed alternatives gets it.
-   With ``--write`` the annotation file is rewritten (one JSON object per line, as before).
+2. *Fixed choices* (both splits since session 16; DEV only before): "Choosing the item", rule 5 of
+   docs/ANNOTATION.md, fixes the alternatives of the frequent quality items (organisation → 300483 with
+   497464 and 497465, autonomy → 300460 with 492404, …). A mention whose code is one of them and which
+   lacks one of the listed alternatives gets it. With ``--write`` the annotation file is rewritten (one
+   JSON object per line, as before).
 
 Two more rules over **both** splits, mechanical (they read the ROME labels and the mentions' own words,
 never a system output), closing the annotation under what rule 2-3 of "Choosing the item" already say:
@@ -74,6 +73,21 @@ HOMONYMS: dict[tuple[str, int, str], str] = {
 # "Choosing the item", rule 2: of equivalent items, the savoir-faire, else the savoir; the savoir-être
 # items are savoir-faire-like labels of qualities; the macro-compétence last
 KIND_ORDER = ("SF", "SE", "SA", "MC")
+
+
+def fix_choice(mention: dict) -> bool:
+    """Give a mention coded with a fixed choice of rule 5 the alternatives that rule lists; True if any
+    was missing.
+
+    >>> m = {"code": "300460", "alternatives": []}
+    >>> fix_choice(m), m["alternatives"], fix_choice(m)
+    (True, ['492404'], False)
+    """
+    listed = FIXED_ALTERNATIVES.get(mention["code"] or "", ())
+    missing = [a for a in listed if a not in mention["alternatives"]]
+    if missing:
+        mention["alternatives"] = mention["alternatives"] + missing
+    return bool(missing)
 
 
 def signature(phrase: str) -> tuple[str, ...]:
@@ -178,17 +192,13 @@ def main() -> None:
           f"{len(differing)} of these annotated differently")
 
     fixed = 0
-    touched = set()
-    for record in dev:
-        for m in record["mentions"]:
-            missing = [a for a in FIXED_ALTERNATIVES.get(m["code"] or "", ()) if a not in m["alternatives"]]
-            if missing:
-                m["alternatives"] = m["alternatives"] + missing
-                fixed += 1
-                touched.add(record["id"])
-    total = sum(1 for r in dev for m in r["mentions"] if m["code"] in FIXED_ALTERNATIVES)
-    print(f"check 2: {total} DEV mentions with a fixed-choice code, {fixed} lacked a listed alternative "
-          f"({len(touched)} offers)")
+    for split in ("dev", "test"):
+        part = [r for r in records if r["split"] == split]
+        done = [r["id"] for r in part for m in r["mentions"] if fix_choice(m)]
+        fixed += len(done)
+        total = sum(1 for r in part for m in r["mentions"] if m["code"] in FIXED_ALTERNATIVES)
+        print(f"check 2, {split.upper()}: {total} mentions with a fixed-choice code, {len(done)} lacked a"
+              f" listed alternative ({len(set(done))} offers)")
     changes = close_under_labels(records, texts, rome_items(args.data))
     for split in ("dev", "test"):
         ids = {r["id"] for r in records if r["split"] == split}

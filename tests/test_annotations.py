@@ -131,6 +131,17 @@ def _audit() -> tuple[Any, Any]:
     return close_under_labels, items
 
 
+def test_fixed_choices_carry_their_alternatives() -> None:
+    # docs/ANNOTATION.md, "Choosing the item", rule 5, in both splits (TEST got it in session 16: 5 mentions)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from audit_annotation import FIXED_ALTERNATIVES
+
+    for r in records():
+        for m in r["mentions"]:
+            listed = FIXED_ALTERNATIVES.get(m["code"] or "", ())
+            assert set(listed) <= set(m["alternatives"]), (r["id"], m["start"], m["code"])
+
+
 def test_closed_under_label_rules(shared_data: Path) -> None:
     # scripts/audit_annotation.py, checks 3-4: an item whose label has the mention's words, and every ROME
     # duplicate of an accepted item, is accepted. A new draw (or a hand edit) that forgets one fails here
