@@ -69,6 +69,9 @@ HOMONYMS: dict[tuple[str, int, str], str] = {
     ("1242095", 860, "107539"): "'soutien ... psychologique' gives support, not the knowledge of psychology",
     ("1237764", 212, "104699"): "a store department's 'production' figures, not productique",
     ("1237764", 1444, "477056"): "organising the team's work (a manager's task), not the teamwork quality",
+    # seventh draw: the signature drops a word that carries the meaning here
+    ("1236733", 326, "106774"): "'Traitement du son' is sound processing; the signature reads 'son' as 'his'",
+    ("196SYRT", 725, "479810"): "managing networks, not 'Gestion de la capacité réseau' (drops 'capacité')",
 }
 # "Choosing the item", rule 2: of equivalent items, the savoir-faire, else the savoir; the savoir-être
 # items are savoir-faire-like labels of qualities; the macro-compétence last
