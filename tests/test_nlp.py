@@ -531,6 +531,30 @@ def test_two_workers_give_the_same_output_in_order(tmp_path: Path, gazetteer: Ga
     assert outputs[0] == outputs[1]
 
 
+def test_a_run_collects_less_often_and_restores_the_collector(tmp_path: Path, pipeline) -> None:  # type: ignore[no-untyped-def]
+    import gc
+    import io
+
+    from kg.heap import YOUNG_THRESHOLD
+    from kg.nlp.extract import run
+    from kg.nlp.occupation import OccupationModel
+    from kg.nlp.pipeline import Extractor
+
+    model = OccupationModel.from_labels(
+        {"F1703": "Maçon / Maçonne"}, [], {"F1703": ["Techniques de maçonnerie"]}
+    )
+    offers = tmp_path / "offers.jsonl"
+    offers.write_text(json.dumps({**OFFER, "id": "901NORM"}) + "\n", encoding="utf-8")
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    during: list[tuple[int, ...]] = []  # the thresholds while a result is written (inside the pass)
+    stats = run(Extractor(pipeline, model), [offers], io.StringIO(), on_result=lambda _: during.append(
+        gc.get_threshold()))
+    assert stats.offers == 1 and during and during[0][0] >= YOUNG_THRESHOLD
+    assert gc.get_threshold() == before  # the process's collector as it was
+    if frozen == 0:  # a heap not frozen before is unfrozen after
+        assert gc.get_freeze_count() == 0
+
+
 def test_unchanged_demo_rebuild_is_a_no_op_despite_the_nlp_stage(demo_store) -> None:  # type: ignore[no-untyped-def]
     """Regression: the NLP stage's spec names no mapping file, which made the build's input digests
     fail (FileNotFoundError) and, once past that, every rebuild look changed."""

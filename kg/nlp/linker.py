@@ -274,22 +274,26 @@ class Linker:
         if part is not None:
             return part
         idf = self.gazetteer.idf
+        entries, weights, coverage = self.gazetteer.entries, self.gazetteer.weights, self.prior_coverage
         numbers: list[int] = []
         keyed: list[tuple[str, int]] = []
         tasked: list[tuple[str, int]] = []
         for number in self._by_code.get(code, ()):
             numbers.append(number)
-            keys = self.gazetteer.entries[number].keys
-            if self.gazetteer.entries[number].kind == "savoir-faire":
+            entry = entries[number]
+            keys = entry.keys
+            if entry.kind == "savoir-faire":
                 tasked += [(key, number) for key in keys]
             if self.prior_anchor:
                 keyed.append((max(keys, key=idf.__getitem__), number))
                 continue
-            total = rest = self.gazetteer.weights[number][1]
-            for key in sorted(keys, key=lambda k: -idf[k]):
+            total = rest = weights[number][1]
+            least = coverage * total
+            # heaviest first (perf only: reverse=True keeps ties in their order, as the key -idf did)
+            for key in sorted(keys, key=idf.__getitem__, reverse=True):
                 keyed.append((key, number))
                 rest -= idf[key]
-                if rest < self.prior_coverage * total:
+                if rest < least:
                     break
         if len(self._prior_parts) >= 65536:
             self._prior_parts.clear()
