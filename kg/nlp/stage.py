@@ -20,6 +20,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from kg import __version__
+from kg.heap import fewer_collections
 from kg.manifest import Manifest, SourceSpec
 from kg.mapping import MappingStats
 from kg.nlp import pipeline, rerank
@@ -163,7 +164,8 @@ def run_stage(manifest: Manifest, store: ox.Store, base_iri: str, spool_dir: Pat
                 yield number, item
 
     try:
-        with spool.open("w", encoding="utf-8") as out:
+        # perf only, as kg.nlp.extract.run: the pass's caches would start full collections
+        with fewer_collections(), spool.open("w", encoding="utf-8") as out:
             pending: list[tuple[int, Offer | RecordError]] = []
             for entry in numbered():
                 pending.append(entry)
