@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kg.namespaces import prefixes_for  # noqa: E402
+from kg.nlp.near_copies import copy_groups  # noqa: E402
 from kg.nlp.occupation import (  # noqa: E402
     CANDIDATES,
     DEFAULT_BASE,
@@ -63,7 +64,7 @@ from kg.nlp.occupation import (  # noqa: E402
     OccupationModel,
     once,
 )
-from kg.nlp.occupation_memory import OfferMemory, group_keys  # noqa: E402
+from kg.nlp.occupation_memory import OfferMemory  # noqa: E402
 from kg.nlp.occupation_text import clean_title, gender_variants, stems  # noqa: E402
 from kg.store import open_store  # noqa: E402
 
@@ -289,29 +290,15 @@ def choose_weights(features: np.ndarray, gold: np.ndarray, start: np.ndarray, ro
 
 def groups(offers: Sequence[Offer]) -> np.ndarray:
     """A group number per offer: offers sharing their normalised text or their description's first 300
-    normalised characters are one group (union-find), so that no copy of an offer is on both sides.
+    normalised characters are one group (:func:`kg.nlp.near_copies.copy_groups`'s exact rule), so that no
+    copy of an offer is on both sides.
 
     >>> a, b, c = (Offer("f", str(i), t, d, "K1302") for i, (t, d) in
     ...            enumerate([("Aide", "Texte A"), ("AIDE (H/F)", "Texte  a"), ("Cariste", "Texte C")]))
     >>> [int(g) for g in groups([a, b, c])]
     [0, 0, 2]
     """
-    parent = list(range(len(offers)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    seen: dict[str, int] = {}
-    for i, o in enumerate(offers):
-        for key in group_keys(o.title, o.text):
-            if key in seen:
-                parent[find(i)] = find(seen[key])
-            else:
-                seen[key] = i
-    return np.asarray([find(i) for i in range(len(offers))])
+    return np.asarray(copy_groups([(o.title, o.text) for o in offers], near=None))
 
 
 def grouped_folds(offers: Sequence[Offer], folds: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

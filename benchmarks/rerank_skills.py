@@ -69,6 +69,8 @@ from tune_linker import (  # noqa: E402
     annotation_parser,
     ascend,
     cv_folds,
+    dev_groups,
+    group_summary,
     offer_texts,
     pooled,
     row,
@@ -79,6 +81,7 @@ from kg.nlp.associations import text_keys  # noqa: E402
 from kg.nlp.evaluate import PR, AnnotatedOffer, annotated_offer, offer_item_pr  # noqa: E402
 from kg.nlp.forest import Forest  # noqa: E402
 from kg.nlp.linker import Mention, prior_fiches  # noqa: E402
+from kg.nlp.near_copies import grouped_parts  # noqa: E402
 from kg.nlp.phrase_rates import FEATURES as PHRASE_FEATURES  # noqa: E402
 from kg.nlp.phrase_rates import PAIR_FEATURES, PhraseTable, phrase_key, with_phrase_rates  # noqa: E402
 from kg.nlp.rerank import (  # noqa: E402
@@ -333,12 +336,13 @@ WIDE_SETTINGS: dict[str, dict[str, object]] = {
 def inner_probabilities(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], names: Sequence[str],
     l2: float, build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None, parts: int = 4,
+    groups: Sequence[int] | None = None,
 ) -> dict[int, numpy.ndarray]:
     """The out-of-fold probabilities of ``offers`` under the inner CV of :func:`kg.nlp.rerank.choose` (the
-    same parts; ``build``: the rows with the item rates learned without each part), at L2 ``l2``."""
+    same parts, ``groups`` as its; ``build``: the rows with the item rates learned without each part), at
+    L2 ``l2``."""
     probabilities: dict[int, numpy.ndarray] = {}
-    for i in range(parts):
-        part = list(offers[i::parts])
+    for part in grouped_parts(offers, parts, groups):
         rest = [o for o in offers if o not in part]
         Xp = X if build is None else build(rest)
         model = fit_offers(Xp, y, rest, names, l2)
@@ -351,10 +355,11 @@ def kind_offsets(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], cands: Sequence[list[Candidate]],
     offers: Sequence[int], names: Sequence[str], l2: float, threshold: float, judge: Any,
     build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None, parts: int = 4,
+    groups: Sequence[int] | None = None,
 ) -> dict[str, float]:
     """A threshold offset per item kind, chosen by coordinate ascent (two rounds) on the inner CV's
     out-of-fold probabilities over ``offers`` (the training offers only), at the chosen L2 and threshold."""
-    probabilities = inner_probabilities(X, y, offers, names, l2, build, parts)
+    probabilities = inner_probabilities(X, y, offers, names, l2, build, parts, groups)
     offsets = {kind: 0.0 for kind in ("savoir-faire", "savoir", "savoir-etre", "macro-competence")}
 
     def value(trial: dict[str, float]) -> float:
@@ -491,6 +496,9 @@ def main() -> None:
     parser.add_argument("--fold-seed", type=int, default=None, metavar="N",
                         help="shuffle the DEV offers into the five folds with this seed instead of the shared"
                         " folds' (tune_linker.cv_folds, seed 4): a second look at a difference")
+    parser.add_argument("--ungrouped", action="store_true",
+                        help="folds, inner parts and learned evidence by offer, not by group of near-copies"
+                             " (kg.nlp.near_copies.copy_groups; the CV and refit of sessions 7-15)")
     parser.add_argument("--quick", action="store_true",
                         help="take the shipped linker's settings in every fold instead of the ascent's (with"
                         " --test/--write: fit the shipped model alone, no ascent on all DEV)")
@@ -552,7 +560,11 @@ def main() -> None:
     wide_generators: dict[str, Generator] = {}
     print(f"loaded in {time.perf_counter() - t0:.0f} s; liberal settings {LIBERAL}")
     defaults = shipped_settings(runner.linker)
-    order, folds = cv_folds(len(dev)) if args.fold_seed is None else cv_folds(len(dev), args.fold_seed)
+    # copies and near-copies (kg.nlp.near_copies): one fold, one inner part, and left out of each other's
+    # learned evidence; --ungrouped: each offer its own group (the CV of sessions 7-15)
+    groups = None if args.ungrouped else dev_groups(dev, texts)
+    print(f"DEV: {group_summary(groups) if groups is not None else 'ungrouped (each offer its own group)'}")
+    order, folds = cv_folds(len(dev), 4 if args.fold_seed is None else args.fold_seed, groups)
     without_linked = tuple(f for f in BASE_FEATURES if f != "linked")
     no_fiche = tuple(f for f in BASE_FEATURES if not f.startswith("fiche"))
     # perf (docs/guides/skill-second-stage-default.md): features that need every candidate's score (the
@@ -715,7 +727,7 @@ def main() -> None:
                 support = next((int(e[8:]) for e in extras if e.startswith("support:")), ALIAS_SUPPORT)
                 cands, alias_columns, alias_counts = with_aliases(
                     dev, [texts[o.id][1] for o in dev], clauses_of, runner.predicted, generators[fiches],
-                    cands, train_offers, support)
+                    cands, train_offers, support, groups)
                 print(f"fold {number}: {name}: {dict(alias_counts)}")
             X, y = data(dev, cands, features, anywhere, extras)
             names = (tuple(features) + (BIN_FEATURES if "bins" in extras else ())
@@ -738,7 +750,7 @@ def main() -> None:
                 base = X
 
                 def build(train: Sequence[int]) -> list[numpy.ndarray]:
-                    return with_item_rates(base, codes, y, train)  # noqa: B023 (called in this iteration)
+                    return with_item_rates(base, codes, y, train, groups=groups)  # noqa: B023 (this iteration)
 
                 X = build(train_offers)
             phrased = next((e[7:] for e in extras if e.startswith("phrase:")), None)
@@ -756,7 +768,7 @@ def main() -> None:
                     rows = rated(train)  # noqa: B023 (called in this iteration)
                     rates = [x[:, item_column] for x in rows]  # noqa: B023
                     return with_phrase_rates(rows, codes, spans, clause_of, y, rates, train,  # noqa: B023
-                                             added_phrase)  # noqa: B023
+                                             added_phrase, groups=groups)  # noqa: B023
 
                 X = build(train_offers)
                 held_rows = [X[o] for o in fold if len(X[o])]
@@ -784,10 +796,10 @@ def main() -> None:
                 if cascade_fold != fold_key:
                     cascade_fold, cascade_fits = fold_key, {}
                     Xb, names_b, build_b = restricted(X, names, build, columns)
-                    cascade_l2 = choose(Xb, y, train_offers, names_b, judge, build=build_b)[0]
+                    cascade_l2 = choose(Xb, y, train_offers, names_b, judge, build=build_b, groups=groups)[0]
                     cascade_choice = choose_cascade(X, y, train_offers, names, judge, monotone, cascade_l2,
                                                     CASCADE_GATES, build=build, wide=wide,
-                                                    base_columns=columns)
+                                                    base_columns=columns, groups=groups)
                 config, threshold = cascade_choice[gate]
                 if config not in cascade_fits:
                     cascade_fits[config] = fit_boosted(X, y, train_offers, names, config, monotone,
@@ -801,10 +813,10 @@ def main() -> None:
                       f" of {sum(len(cands[o]) for o in fold)}")
             elif "trees" in extras:
                 # the residual's base: the logistic with the L2 the shipped variant's inner CV chooses
-                base_l2 = (choose(X, y, train_offers, names, judge, build=build)[0]
+                base_l2 = (choose(X, y, train_offers, names, judge, build=build, groups=groups)[0]
                            if "residual" in extras else None)
                 config, threshold = choose_boosted(X, y, train_offers, names, judge, "monotone" in extras,
-                                                   base_l2, build=build)
+                                                   base_l2, build=build, groups=groups)
                 model = fit_boosted(X, y, train_offers, names, config, "monotone" in extras, base_l2)
                 l2 = base_l2 if base_l2 is not None else 0.0
                 # what a constant bound of the trees' part of the logit would add (the prefilter's looseness)
@@ -812,11 +824,13 @@ def main() -> None:
                         if config.rounds else 0.0)
                 print(f"fold {number}: {name}: {config}; the trees' largest sum {most:.2f}")
             else:
-                l2, threshold = choose(X, y, train_offers, names, judge, build=build, fitter=fitter)
+                l2, threshold = choose(X, y, train_offers, names, judge, build=build, fitter=fitter,
+                                       groups=groups)
                 model = fit_offers(X, y, train_offers, names, l2, fitter=fitter)
             probs = {o: model.probability(X[o]) if cands[o] else numpy.zeros(0) for o in fold}
             if "per-kind" in extras:
-                offsets = kind_offsets(X, y, cands, train_offers, names, l2, threshold, judge, build)
+                offsets = kind_offsets(X, y, cands, train_offers, names, l2, threshold, judge, build,
+                                       groups=groups)
                 probs = {o: shift_by_kind(cands[o], p, offsets) for o, p in probs.items()}
                 print(f"fold {number}: {name}: offsets {offsets}")
             grouping = next((e.split(":", 1)[1] for e in extras if e.startswith("groups:")), None)
@@ -828,7 +842,7 @@ def main() -> None:
                     print(f"fold {number}: {name}: alias candidates"
                           f" {dict(alias_report(dev, cands, alias_columns, probs, threshold, fold))}")
             else:  # per group, chosen on the inner CV's out-of-fold probabilities of the training offers
-                inner = inner_probabilities(X, y, train_offers, names, l2, build)
+                inner = inner_probabilities(X, y, train_offers, names, l2, build, groups=groups)
                 choice, one = greedy_thresholds(dev, cands, inner, train_offers, grouping, floor + margin,
                                                 threshold, compete=COMPETE)
                 limits = {o: choice.limits([group_of(c, grouping) for c in cands[o]]) for o in fold}
@@ -841,7 +855,7 @@ def main() -> None:
                     for draw in range(CURVE_DRAWS):
                         sub = subset(train_offers, fraction, (number, draw, round(fraction * 100)))
                         Xs = X if build is None else build(sub)
-                        l2s, ts = choose(Xs, y, sub, names, judge, build=build, fitter=fitter)
+                        l2s, ts = choose(Xs, y, sub, names, judge, build=build, fitter=fitter, groups=groups)
                         m = fit_offers(Xs, y, sub, names, l2s, fitter=fitter)
                         ps = {o: m.probability(Xs[o]) if cands[o] else numpy.zeros(0) for o in fold}
                         key = (name, fraction, draw)
@@ -914,7 +928,7 @@ def main() -> None:
             if not args.no_aliases:  # each offer reads the table of all DEV without its own share
                 cands, alias_columns, alias_counts = with_aliases(
                     dev, dev_texts, dev_clauses, runner.predicted, generators[fiches], cands, order,
-                    SHIPPED_ALIAS_SUPPORT)
+                    SHIPPED_ALIAS_SUPPORT, groups)
                 print(f"all DEV, links of the {name}: {dict(alias_counts)}")
             base, y = data(dev, cands, features)
             if not args.no_aliases:
@@ -925,16 +939,17 @@ def main() -> None:
             clause_of = [[c.clause for c in found] for found in cands]
 
             def build(train: Sequence[int]) -> list[numpy.ndarray]:
-                rows = with_item_rates(base, codes, y, train)  # noqa: B023 (called in this iteration)
+                rows = with_item_rates(base, codes, y, train, groups=groups)  # noqa: B023 (this iteration)
                 if not phrased:
                     return rows
                 return with_phrase_rates(rows, codes, spans, clause_of, y,  # noqa: B023
-                                         [x[:, names.index("item_rate")] for x in rows], train)
+                                         [x[:, names.index("item_rate")] for x in rows], train,
+                                         groups=groups)
 
             X = build(order) if not args.no_rates else base
             floor_shipped = None if args.precision is None else args.precision + SHIPPED_MARGIN
             l2, threshold = choose(X, y, order, names, judge_with(dev, cands, floor_shipped),
-                                   build=build if not args.no_rates else None)
+                                   build=build if not args.no_rates else None, groups=groups)
             model = fit_offers(X, y, order, names, l2, threshold)
             if args.cascade_gate is not None:
                 # the trees on the logistic's residual (the same L2), their grid point and threshold chosen
@@ -943,7 +958,7 @@ def main() -> None:
                 judge = judge_with(dev, cands, floor_shipped)
                 config, threshold = choose_cascade(X, y, order, names, judge, SHIPPED_MONOTONE, l2, (gate,),
                                                    build=build if not args.no_rates else None,
-                                                   wide=args.wide_grid)[gate]
+                                                   wide=args.wide_grid, groups=groups)[gate]
                 boosted = fit_boosted(X, y, order, names, config, SHIPPED_MONOTONE, l2)
                 trees = (Forest.from_lightgbm(boosted.booster.dump_model(), config.rounds)
                          if config.rounds else None)
@@ -953,13 +968,14 @@ def main() -> None:
                 table, default = item_table(codes, y, order)
                 model = replace(model, rates=table, default_rate=default)
             if phrased:
-                model = replace(model, phrases=PhraseTable.learn(codes, spans, clause_of, y, order))
+                model = replace(model, phrases=PhraseTable.learn(codes, spans, clause_of, y, order,
+                                                                 groups=groups))
                 assert model.phrases is not None
                 print(f"all DEV, links of the {name}: phrase rates of {len(model.phrases.pairs)} (phrase,"
                       f" item) pairs and {len(model.phrases.phrases)} phrases (each of 2 offers or more)")
             if not args.no_aliases:  # the table of all DEV: lemma keys and counts, >= 2 offers each
                 shipped = AliasTable.learn(((o, dev_texts[o], dev[o], dev_clauses[o]) for o in order),
-                                           SHIPPED_ALIAS_SUPPORT).shipped()
+                                           SHIPPED_ALIAS_SUPPORT, groups).shipped()
                 model = replace(model, aliases=shipped)
                 print(f"all DEV: {len(shipped.entries)} learned aliases over"
                       f" {len({keys for keys, *_ in shipped.entries})} key sets in the model")

@@ -79,24 +79,26 @@ def _new_candidates(
 def with_aliases(
     offers: Sequence[AnnotatedOffer], texts: Sequence[str], clauses: Sequence[Sequence[Clause]],
     predicted: Sequence[Sequence[tuple[str, float]]], generator: Generator, cands: Sequence[list[Candidate]],
-    train: Sequence[int], min_support: int = MIN_SUPPORT,
+    train: Sequence[int], min_support: int = MIN_SUPPORT, groups: Sequence[int] | None = None,
 ) -> tuple[list[list[Candidate]], list[numpy.ndarray], Counter[str]]:
     """Every offer's candidates with its alias candidates appended (the aliases that at least
-    ``min_support`` of the ``train`` offers annotated; a training offer reads them without its own share),
-    the :data:`COLUMNS` of each (0 for the others), and counts (aliases, alias candidates in and out of
+    ``min_support`` of the ``train`` offers annotated; every offer reads them without its group's share:
+    a training offer without its own and its copies', ``groups`` as :meth:`Table.learn`'s), the
+    :data:`COLUMNS` of each (0 for the others), and counts (aliases, alias candidates in and out of
     ``train``)."""
     inside = set(train)
-    table = Table.learn(((o, texts[o], offers[o], clauses[o]) for o in train), min_support)
+    table = Table.learn(((o, texts[o], offers[o], clauses[o]) for o in train), min_support, groups)
     out: list[list[Candidate]] = []
     columns: list[numpy.ndarray] = []
     counts: Counter[str] = Counter(aliases=len(table.aliases()))
     for o, found in enumerate(cands):
-        without = o if o in inside else None
+        # (an offer outside train with no copy in it has no share: nothing is left out)
+        without = o if groups is None else groups[o]
         new = _new_candidates(generator, found, clauses[o], texts[o], predicted[o],
                               matches(clauses[o], table.aliases(without)))
         extra = [c for c, _ in new]
         rows = [table.stats(m.keys, m.code, without).columns(m.keys) for _, m in new]
-        counts["training" if without is not None else "held out"] += len(extra)
+        counts["training" if o in inside else "held out"] += len(extra)
         out.append([*found, *extra])
         block = numpy.zeros((len(found) + len(extra), len(COLUMNS)))
         if rows:
@@ -171,7 +173,7 @@ def main() -> None:
     import time
 
     from rerank_skills import label, shipped_candidates
-    from tune_linker import annotation_parser, cv_folds
+    from tune_linker import annotation_parser, cv_folds, dev_groups
 
     from kg.nlp.evaluate import PR, offer_item_pr
 
@@ -190,14 +192,15 @@ def main() -> None:
     print("\n| fold seed | ceiling, liberal first stage | ceiling with the aliases | units gained | aliases"
           " per fold (mean) | held-out alias candidates | right at their span | right in the offer |"
           "\n|---|---|---|---|---|---|---|---|")
+    groups = dev_groups(dev, texts)  # copies in one fold, one supporter (kg.nlp.near_copies)
     for seed in args.fold_seed or [4, 5]:
-        _, folds = cv_folds(len(dev), seed)
+        _, folds = cv_folds(len(dev), seed, groups)
         before = after = PR(0, 0, 0, 0)
         count = right = anywhere = 0
         tables = 0
         kinds: Counter[str] = Counter()
         for fold in folds:
-            table = Table.learn(e for e in every if e[0] not in fold)
+            table = Table.learn((e for e in every if e[0] not in fold), groups=groups)
             known = table.aliases()
             tables += len(known)
             for o in fold:

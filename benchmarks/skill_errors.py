@@ -466,6 +466,7 @@ def main() -> None:
         annotation_parser,
         ascend,
         cv_folds,
+        dev_groups,
         offer_texts,
         pooled,
         row,
@@ -522,7 +523,8 @@ def main() -> None:
                for o in range(len(dev))]
     print(f"loaded in {time.perf_counter() - t0:.0f} s")
     defaults = shipped_settings(runner.linker)
-    order, folds = cv_folds(len(dev))
+    # copies and near-copies in one outer fold (kg.nlp.near_copies; the inner CV of `choose` is not grouped)
+    order, folds = cv_folds(len(dev), groups=dev_groups(dev, texts))
     variants = {"reference: liberal, 3 fiches, all features": Variant()}
     chosen = {k: v for k, v in VARIANTS.items() if not args.variant or any(t in k for t in args.variant)}
     variants |= chosen

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy
 
+from kg.nlp.near_copies import grouped_parts
 from kg.nlp.rerank import THRESHOLDS, Model, fit_offers
 
 # The grid, fixed before any run (not tuned on the outer folds): LightGBM's learning rate 0.05 and L2 1.0
@@ -178,18 +179,20 @@ def choose_boosted(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], names: Sequence[str],
     judge: Judge, monotone: Monotone, base_l2: float | None, parts: int = 4,
     build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None = None,
+    groups: Sequence[int] | None = None,
 ) -> tuple[Config, float]:
     """The grid point and threshold whose out-of-fold decisions over ``offers`` (``parts``-fold inner CV,
     the parts of :func:`kg.nlp.rerank.choose`) ``judge`` scores best; ties to the first (fewer leaves,
-    smaller leaf minimum, fewer rounds, lower threshold). ``build`` as in ``choose``."""
-    return choose_cascade(X, y, offers, names, judge, monotone, base_l2, (0.0,), parts, build)[0.0]
+    smaller leaf minimum, fewer rounds, lower threshold). ``build`` and ``groups`` as in ``choose``."""
+    return choose_cascade(X, y, offers, names, judge, monotone, base_l2, (0.0,), parts, build,
+                          groups=groups)[0.0]
 
 
 def choose_cascade(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], names: Sequence[str],
     judge: Judge, monotone: Monotone, base_l2: float | None, gates: Sequence[float], parts: int = 4,
     build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None = None, wide: bool = False,
-    base_columns: Sequence[int] | None = None,
+    base_columns: Sequence[int] | None = None, groups: Sequence[int] | None = None,
 ) -> dict[float, tuple[Config, float]]:
     """Per gate, :func:`choose_boosted`'s choice for the cascade at that gate: the inner CV's held-out
     probabilities are 0 where the base logistic's probability is under the gate (what
@@ -205,8 +208,7 @@ def choose_cascade(
                                  for leaves, min_leaf, rate in grid for r in rounds))
     probabilities: dict[tuple[float, Config], dict[int, numpy.ndarray]] = {
         (g, c): {} for g in gates for c in configs}
-    for i in range(parts):
-        part = list(offers[i::parts])
+    for part in grouped_parts(offers, parts, groups):  # (copies in one part: groups, as choose's)
         rest = [o for o in offers if o not in part]
         Xp = X if build is None else build(rest)
         rows, labels = _stacked(Xp, y, rest)

@@ -21,6 +21,7 @@ import json
 import random
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from kg.nlp.evaluate import PR, AnnotatedOffer, annotated_offer, offer_item_pr  
 from kg.nlp.extract import occupation_model  # noqa: E402
 from kg.nlp.gazetteer import Gazetteer  # noqa: E402
 from kg.nlp.linker import prior_fiches  # noqa: E402
+from kg.nlp.near_copies import copy_groups, grouped_parts  # noqa: E402
 from kg.nlp.pipeline import PRIOR_FICHES, PRIOR_MARGIN, load_pipeline  # noqa: E402
 from kg.store import StoreLayout, open_store  # noqa: E402
 
@@ -93,18 +95,42 @@ class Runner:
         return self.cache[key]
 
 
-def cv_folds(n: int, seed: int = 4) -> tuple[list[int], list[list[int]]]:
+def cv_folds(n: int, seed: int = 4, groups: Sequence[int] | None = None) -> tuple[list[int], list[list[int]]]:
     """The DEV offers' order and the five folds of every skill-linking CV (this script,
     ``rerank_skills.py``, ``skill_errors.py``): shuffled with ``seed`` (4; another for a second look, as
-    ``rerank_skills.py --fold-seed``), every fifth offer a fold.
+    ``rerank_skills.py --fold-seed``), every fifth offer a fold; with ``groups`` (each offer's group,
+    :func:`dev_groups`) an offer whose copy came earlier in the order joins its copy's fold
+    (:func:`kg.nlp.near_copies.grouped_parts`: offers without copies keep their fold).
 
     >>> order, folds = cv_folds(7)
     >>> sorted(order) == list(range(7)), [len(f) for f in folds], sorted(sum(folds, [])) == list(range(7))
     (True, [2, 2, 1, 1, 1], True)
+    >>> _, grouped = cv_folds(7, groups=[0, 1, 2, 3, 4, 5, 0])  # 0 and 6 one ad
+    >>> [f for f in grouped if 0 in f] == [f for f in grouped if 6 in f]
+    True
     """
     order = list(range(n))
     random.Random(seed).shuffle(order)
-    return order, [order[i::5] for i in range(5)]
+    return order, grouped_parts(order, 5, groups)
+
+
+def dev_groups(offers: Sequence[AnnotatedOffer], texts: dict[str, tuple[str, str]]) -> list[int]:
+    """Each offer's group of copies and near-copies (:func:`kg.nlp.near_copies.copy_groups`, from the
+    title and the description of ``texts``' ``title + "\n" + description``): the smallest index of its
+    group."""
+    return copy_groups([(title, text[len(title) + 1:]) for title, text in (texts[o.id] for o in offers)])
+
+
+def group_summary(groups: Sequence[int]) -> str:
+    """How many offers are in groups of two or more, and in how many groups.
+
+    >>> group_summary([0, 0, 2, 3, 3, 3])
+    '6 offers in 3 groups; 5 in 2 groups of copies (largest 3)'
+    """
+    sizes = Counter(groups)
+    copies = [s for s in sizes.values() if s > 1]
+    return (f"{len(groups)} offers in {len(sizes)} groups; {sum(copies)} in {len(copies)} groups of copies"
+            f" (largest {max(copies, default=1)})")
 
 
 def shipped_settings(linker: Any) -> dict[str, Any]:
@@ -286,7 +312,9 @@ def main() -> None:
         parser.error(f"unknown settings: {unknown}")
     without_prior = {**defaults, "prior_fiches": 0}
 
-    order, folds = cv_folds(len(dev))
+    groups = dev_groups(dev, texts)  # copies and near-copies in one fold (kg.nlp.near_copies)
+    print(f"DEV: {group_summary(groups)}")
+    order, folds = cv_folds(len(dev), groups=groups)
     held = PR(0, 0, 0, 0)
     for fold in folds:
         train = [o for o in order if o not in fold]

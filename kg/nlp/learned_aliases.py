@@ -243,10 +243,13 @@ class Table:
 
     @classmethod
     def learn(cls, offers: Iterable[tuple[int, str, AnnotatedOffer, Sequence[Clause]]],
-              min_support: int = MIN_SUPPORT) -> Table:
+              min_support: int = MIN_SUPPORT, groups: Sequence[int] | None = None) -> Table:
         """The table of ``offers`` given as (number, text, annotation, clauses): the aliases that at least
         ``min_support`` (:data:`MIN_SUPPORT`, never under it: the model file's data policy) of them
-        annotated, and their windows in all of their clauses.
+        annotated, and their windows in all of their clauses. With ``groups`` (each number's group of
+        copies, :func:`kg.nlp.near_copies.copy_groups`; None: each offer its own) the counts are kept by
+        group: support counts distinct groups (an ad and its repost are one offer's evidence), and
+        :meth:`stats` / :meth:`aliases` ``without`` name a group.
 
         >>> from kg.nlp.evaluate import AnnotatedOffer, GoldMention
         >>> text = "port de charges"
@@ -261,11 +264,14 @@ class Table:
         ((('charg', 'port'), '1', 2, 2, 2), (('charg', 'port'), '2', 2, 2, 2))
         >>> Table.learn([(0, text, offer, [clause]), (1, text, offer, [clause])], min_support=3).aliases()
         []
+        >>> Table.learn([(0, text, offer, [clause]), (1, text, offer, [clause])], groups=[0, 0]).aliases()
+        []
         """
         # (stricter only: the model file keeps no alias fewer than MIN_SUPPORT offers gave)
         if min_support < MIN_SUPPORT:
             raise ValueError(f"min_support {min_support} < MIN_SUPPORT {MIN_SUPPORT}")
-        given = list(offers)
+        given = [(number if groups is None else groups[number], text, offer, clauses)
+                 for number, text, offer, clauses in offers]
         table = cls(min_support=min_support)
         for number, text, offer, _ in given:
             for m in offer.mentions:
@@ -286,7 +292,7 @@ class Table:
         return table
 
     def stats(self, keys: Keys, code: str, without: int | None = None) -> Stats:
-        """The alias's evidence, offer ``without``'s share left out."""
+        """The alias's evidence, offer (or group) ``without``'s share left out."""
         alias = (keys, code)
         supporters = self.supporters.get(alias, set())
         windows = self.windows.get(alias, Counter())
@@ -295,7 +301,7 @@ class Table:
                      sum(right.values()) - right.get(without, 0))  # type: ignore[arg-type]
 
     def aliases(self, without: int | None = None) -> list[Alias]:
-        """The aliases at least :attr:`min_support` offers other than ``without`` annotated."""
+        """The aliases at least :attr:`min_support` offers (or groups) other than ``without`` annotated."""
         return [a for a, s in self.supporters.items() if len(s - {without}) >= self.min_support]
 
     def shipped(self) -> Shipped:

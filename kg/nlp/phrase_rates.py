@@ -33,6 +33,7 @@ from typing import TypeVar
 import numpy
 
 from kg.nlp.associations import text_keys
+from kg.nlp.near_copies import group_members
 
 PAIR_FEATURES = ("pair_rate", "pair_seen")
 PHRASE_FEATURES = ("phrase_rate", "phrase_seen")
@@ -87,6 +88,18 @@ class _Counts:
         self.pair_offers.update(other.pair_offers)
         self.phrase_offers.update(other.phrase_offers)
 
+    @classmethod
+    def of_group(cls, members: Sequence[_Counts]) -> _Counts:
+        """One group of copies' counts (:func:`kg.nlp.near_copies.copy_groups`): its offers' counts added,
+        but each entry supported by ONE offer (an ad and its repost are one piece of evidence)."""
+        out = cls()
+        for m in members:
+            _add(out.pairs, m.pairs)
+            _add(out.phrases, m.phrases)
+        out.pair_offers.update(out.pairs.keys())
+        out.phrase_offers.update(out.phrases.keys())
+        return out
+
 
 def _add(into: dict[K, list[float]], cells: Mapping[K, list[float]]) -> None:
     """``cells``' [right, seen] added to ``into``'s."""
@@ -126,13 +139,20 @@ class PhraseTable:
     def learn(
         cls, codes: Sequence[Sequence[str]], phrases: Sequence[Sequence[str]],
         clauses: Sequence[Sequence[int]], y: Sequence[numpy.ndarray], offers: Sequence[int],
-        smoothing: float = SMOOTHING, min_offers: int = MIN_OFFERS,
+        smoothing: float = SMOOTHING, min_offers: int = MIN_OFFERS, groups: Sequence[int] | None = None,
     ) -> PhraseTable:
         """The table of ``offers``' candidates (each offer's items, :func:`phrase_key` and clause numbers,
-        labels)."""
+        labels); ``min_offers`` counts distinct groups of copies (``groups``,
+        :func:`kg.nlp.near_copies.copy_groups`; None: each offer its own).
+
+        >>> args = [["A"]] * 2, [["p"]] * 2, [[0]] * 2, [numpy.array([1.0])] * 2, [0, 1]
+        >>> len(PhraseTable.learn(*args).pairs), len(PhraseTable.learn(*args, groups=[0, 0]).pairs)
+        (1, 0)
+        """
         total = _Counts()
-        for o in offers:
-            total.add(_Counts.of_offer(codes[o], phrases[o], clauses[o], y[o].tolist()))
+        for members in group_members(offers, groups).values():
+            total.add(_Counts.of_group([_Counts.of_offer(codes[o], phrases[o], clauses[o], y[o].tolist())
+                                        for o in members]))
         right = sum(r for r, _ in total.phrases.values())
         seen = sum(n for _, n in total.phrases.values())
         return cls(
@@ -206,13 +226,15 @@ def with_phrase_rates(
     X: Sequence[numpy.ndarray], codes: Sequence[Sequence[str]], phrases: Sequence[Sequence[str]],
     clauses: Sequence[Sequence[int]], y: Sequence[numpy.ndarray], item_rates: Sequence[numpy.ndarray],
     train: Sequence[int], names: Sequence[str] = FEATURES, smoothing: float = SMOOTHING,
-    min_offers: int = MIN_OFFERS,
+    min_offers: int = MIN_OFFERS, groups: Sequence[int] | None = None,
 ) -> list[numpy.ndarray]:
     """Every offer's rows with the columns ``names`` (of :data:`FEATURES`) appended, learned from the
     ``train`` offers' labels only (``codes``, ``phrases``, ``clauses``: each offer's candidates' items,
     :func:`phrase_key` and clause numbers; ``item_rates``: their item rates learned from the same offers,
     :func:`kg.nlp.rerank.with_item_rates`). A training offer reads the others'; an offer outside ``train``
-    reads what :meth:`PhraseTable.learn` over ``train`` gives it.
+    reads what :meth:`PhraseTable.learn` over ``train`` gives it. With ``groups`` (each offer's group of
+    copies, :func:`kg.nlp.near_copies.copy_groups`; None: each offer its own) an offer reads nothing of
+    its group's, and ``min_offers`` counts groups.
 
     >>> X = [numpy.zeros((1, 0))] * 3
     >>> y = [numpy.array([1.0]), numpy.array([1.0]), numpy.array([0.0])]
@@ -224,20 +246,26 @@ def with_phrase_rates(
     >>> held = with_phrase_rates(X, [["A"]] * 3, [["p"]] * 3, [[0]] * 3, y, rates, [0, 1], smoothing=0.0)
     >>> held[2][0].round(3).tolist(), held[0][0].round(3).tolist()  # 0 reads 1 alone: one offer, unseen
     ([1.0, 1.099, 1.0, 1.099], [0.5, 0.0, 1.0, 0.0])
+    >>> copies = with_phrase_rates(X, [["A"]] * 3, [["p"]] * 3, [[0]] * 3, y, rates, [0, 1, 2],
+    ...                            smoothing=0.0, min_offers=1, groups=[0, 0, 2])
+    >>> [r[0].round(3).tolist() for r in copies]  # 0 and 1 one ad: they read 2 alone, 2 reads them
+    [[0.0, 0.693, 0.0, 0.693], [0.0, 0.693, 0.0, 0.693], [1.0, 1.099, 1.0, 1.099]]
     """
     assert set(names) <= set(FEATURES), names
     own = [_Counts.of_offer(codes[o], phrases[o], clauses[o], y[o].tolist()) for o in range(len(codes))]
+    # the training offers' counts by group (an offer and its copies: one offer's support)
+    by_group = {g: _Counts.of_group([own[o] for o in members])
+                for g, members in group_members(train, groups).items()}
     total = _Counts()
-    for o in train:
-        total.add(own[o])
+    for counts in by_group.values():
+        total.add(counts)
     total_right = sum(r for r, _ in total.phrases.values())
     total_seen = sum(n for _, n in total.phrases.values())
-    inside = set(train)
     none = (0.0, 0.0)
     columns = [FEATURES.index(n) for n in names]
     out = []
     for o, rows in enumerate(X):
-        mine = own[o] if o in inside else _Counts()
+        mine = by_group.get(o if groups is None else groups[o], _Counts())
         mine_right = sum(r for r, _ in mine.phrases.values())
         mine_seen = sum(n for _, n in mine.phrases.values())
         base_n = total_seen - mine_seen

@@ -39,6 +39,7 @@ from kg.nlp.gazetteer import Entry, Gazetteer
 from kg.nlp.learned_aliases import COLUMNS as ALIAS_FEATURES
 from kg.nlp.learned_aliases import Match, Shipped, new_matches
 from kg.nlp.linker import Linker, Mention, Prune, Scored, Token, same_places
+from kg.nlp.near_copies import group_members, grouped_parts
 from kg.nlp.phrase_rates import FEATURES as PHRASE_FEATURES
 from kg.nlp.phrase_rates import PhraseTable, phrase_key
 from kg.nlp.structure import CORE, Structure, entry_structure
@@ -1470,15 +1471,17 @@ def fit_offers(
 def choose(
     X: Sequence[numpy.ndarray], y: Sequence[numpy.ndarray], offers: Sequence[int], features: Sequence[str],
     judge: Judge, parts: int = 4, build: Callable[[Sequence[int]], Sequence[numpy.ndarray]] | None = None,
-    fitter: Callable[..., Model] | None = None,
+    fitter: Callable[..., Model] | None = None, groups: Sequence[int] | None = None,
 ) -> tuple[float, float]:
     """The L2 weight and threshold whose out-of-fold decisions over ``offers`` (``parts``-fold inner CV)
     ``judge`` scores best; ties go to the first (smaller L2, lower threshold).
 
     ``build``: the feature rows when some are learned from the training offers (:func:`with_item_rates`):
     ``build(training offers)`` gives every offer's rows, so each inner part is judged with features learned
-    without it (``X`` is then unused)."""
-    inner = [list(offers[i::parts]) for i in range(parts)]
+    without it (``X`` is then unused). ``groups``: each offer's group of copies
+    (:func:`kg.nlp.near_copies.copy_groups`; None: each offer its own), kept in one inner part
+    (:func:`kg.nlp.near_copies.grouped_parts`)."""
+    inner = grouped_parts(offers, parts, groups)
     best = (-1.0, L2S[0], 0.5)
     rows = {}
     for part in inner:
@@ -1523,28 +1526,33 @@ RATE_FEATURES = ("item_rate", "item_seen")
 
 def with_item_rates(
     X: Sequence[numpy.ndarray], codes: Sequence[Sequence[str]], y: Sequence[numpy.ndarray],
-    train: Sequence[int], smoothing: float = 3.0,
+    train: Sequence[int], smoothing: float = 3.0, groups: Sequence[int] | None = None,
 ) -> list[numpy.ndarray]:
     """Every offer's rows with two columns appended, learned from the ``train`` offers' labels only: how
     often the candidate's item is right when it is a candidate (smoothed towards the overall rate by
-    ``smoothing`` pseudo-candidates) and log(1 + how often it is a candidate). A training offer's own
-    candidates are left out of its rates (its rows must look like a new offer's); an offer outside
-    ``train`` reads the rates of all of ``train`` — never its own labels.
+    ``smoothing`` pseudo-candidates) and log(1 + how often it is a candidate). Every offer's group
+    (``groups``, :func:`kg.nlp.near_copies.copy_groups`; None: each offer its own) is left out of its
+    rates: a training offer's own candidates and its copies' (its rows must look like a new offer's, and
+    a copy's identical labels would vouch for it); an offer outside ``train`` reads the rates of all of
+    ``train`` but its copies — never its own labels.
 
     >>> X = [numpy.zeros((1, 0)), numpy.zeros((1, 0)), numpy.zeros((1, 0))]
     >>> y = [numpy.array([1.0]), numpy.array([0.0]), numpy.array([1.0])]
     >>> rows = with_item_rates(X, [["A"], ["A"], ["A"]], y, train=[0, 1], smoothing=0.0)
     >>> [r[0].round(3).tolist() for r in rows]  # offer 2 reads 0 and 1; 0 reads 1, 1 reads 0
     [[0.0, 0.693], [1.0, 0.693], [0.5, 1.099]]
+    >>> rows = with_item_rates(X, [["A"], ["A"], ["A"]], y, train=[0, 1, 2], smoothing=0.0, groups=[0, 1, 0])
+    >>> [r[0].round(3).tolist() for r in rows]  # 0 and 2 one ad: each reads 1 alone, 1 reads both
+    [[0.0, 0.693], [1.0, 1.099], [0.0, 0.693]]
     """
     positives, seen = _item_counts(codes, y, train)
     total_pos = sum(positives.values())
     total = sum(seen.values())
-    inside = set(train)
+    members = group_members(train, groups)
     out = []
     for o, rows in enumerate(X):
-        # leave a training offer's own candidates out
-        own_pos, own = _item_counts(codes, y, [o]) if o in inside else ({}, {})
+        # leave the offer's group (in train: itself and its copies) out
+        own_pos, own = _item_counts(codes, y, members.get(o if groups is None else groups[o], []))
         base_n = total - sum(own.values())
         base = (total_pos - sum(own_pos.values())) / base_n if base_n > 0 else 0.0
         extra = numpy.zeros((len(rows), 2))
