@@ -382,7 +382,8 @@ class Generator:
             spans_of = [(r[0], entries[r[2]].code, r[7], r[8]) for r in rows]
             aliases = new_matches(aliases, [s for s in spans_of if s[:2] in wanted
                                             and normalise_phrase(text[s[2] : s[3]]) not in self.titles])
-        def phrase_of(row: int) -> str:
+
+        def phrase_of(row: int) -> str:  # the row's phrase, as Model.rows reads it (kept per span)
             return phrase_key(text[rows[row][7] : rows[row][8]])
 
         keep = None if bound is None else self._prefilter(model).keep(rows, per_clause, clauses, lists,
@@ -768,8 +769,10 @@ class _Prefilter:
     """:meth:`_Bound.hopeless` for all the candidates of an offer at once (perf only), before their
     features are computed one by one: the same linear bound, each feature the same value computed from
     arrays (the sums in another order, hence the margin), but ``fuzzy_word`` (a per-word test) at its most
-    favourable value. A candidate it leaves out is one the bound leaves out; the others are checked one by
-    one as before (:meth:`Generator.candidates`), so the candidates kept are the same."""
+    favourable value; and the phrase rates at their item's most favourable value, then (:meth:`keep`) at
+    the candidate's own once its span's phrase is read. A candidate it leaves out could not reach the
+    threshold (with trees: the gate); the others are checked one by one as before
+    (:meth:`Generator.candidates`), so the candidates kept are the same."""
 
     MARGIN = 1e-7  # far above the rounding of a sum of ~35 terms, far below the bound's own 1e-6
 
