@@ -1,6 +1,7 @@
 """The learned phrase rates of the skill linker's second stage (kg/nlp/phrase_rates.py): learned from the
 training offers only, the shipped table what a held-out offer reads, the data policy, and a model reading
-them keeps exactly what it would keep without the prefilter."""
+them keeps exactly what it would keep without the prefilter, whose bound reads each candidate's own phrase
+once its span is known and never falls under the logit."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from kg.nlp.phrase_rates import FEATURES as PHRASE_FEATURES
 from kg.nlp.phrase_rates import PhraseTable, phrase_key, with_phrase_rates
 from kg.nlp.rerank import (
     BASE_FEATURES,
+    MODEL_FILE,
+    NO_ALIASES,
     OTHERS_FEATURES,
     RATE_FEATURES,
     SECTIONS,
@@ -142,3 +145,60 @@ def test_a_model_reading_phrase_rates_keeps_with_the_prefilter_what_it_keeps_wit
     model.save(tmp_path / "m.json")
     again = Model.load(tmp_path / "m.json")
     assert again == model and again.bound.below == model.bound.below
+
+
+# A table over the hand-made gazetteer's items with the phrases of PREFILTER_TEXTS, seen and unseen: a pair
+# rate high and low for the same item, a phrase seen often (its negative coefficient, in the shipped model,
+# is what the item-wide bound cannot know)
+BOUND_TABLE = PhraseTable((
+    (phrase_key("préparer les commandes"), "100", 6.0, 6.0), (phrase_key("commandes"), "100", 0.0, 8.0),
+    (phrase_key("gestion du stock"), "200", 0.0, 9.0), (phrase_key("gestion des stocks"), "200", 7.0, 7.0),
+    (phrase_key("rigueur et précision"), "300", 4.0, 4.0)), (
+    (phrase_key("préparer les commandes"), 6.0, 40.0), (phrase_key("gestion du stock"), 1.0, 60.0),
+    (phrase_key("conduite de chariot"), 0.0, 30.0)), 0.2)
+
+
+def _bound_models() -> list[Model]:
+    """Random models reading the phrase rates (with and without trees), and the shipped model's
+    coefficients, gate and trees over :data:`BOUND_TABLE` and an item rate (real-shaped logits)."""
+    rng = numpy.random.default_rng(33)
+    models = [_phrase_model(rng, BOUND_TABLE, trees=seed % 2 == 1) for seed in range(8)]
+    shipped = Model.load(MODEL_FILE)
+    models.append(replace(shipped, phrases=BOUND_TABLE, aliases=NO_ALIASES, rates=(("100", 0.8, 2.0),)))
+    return models
+
+
+def test_the_phrase_bound_is_never_under_the_logit_and_leaves_out_more(gazetteer: Gazetteer) -> None:
+    """The prefilter's phrase part is the candidate's own (what its row reads), never more than its item's
+    largest; every candidate whose logistic logit reaches the gate (no trees: the threshold) is still a
+    candidate; and reading the phrase leaves out candidates the item-wide bound lets through."""
+    reachable = with_phrase = without_phrase = 0
+    for number, model in enumerate(_bound_models()):
+        bound = model.bound
+        scaled = numpy.array(model.weights) / numpy.array(model.scale)
+        columns = [model.features.index(f) for f in PHRASE_FEATURES]
+        t = model.gate if model.trees is not None else model.threshold
+        for text in PREFILTER_TEXTS:
+            for section in SECTIONS:
+                clauses, predicted, linked = _offer_inputs(gazetteer, text, section)
+                every = Generator(gazetteer, fiches=2).candidates(clauses, text, predicted, linked)
+                if not every:
+                    continue
+                X = model.rows(every, text)
+                for c, row in zip(every, X, strict=True):
+                    own = bound.phrase_part(c.code, phrase_key(text[c.start : c.end]))
+                    assert own == pytest.approx(float(row[columns] @ scaled[columns]), abs=1e-12)
+                    assert own <= bound.pair_part(c.code) + 1e-12
+                reach = model.logit(X) >= numpy.log(t / (1 - t))
+                generator = Generator(gazetteer, fiches=2)
+                kept = {(c.clause, c.code, c.start, c.end)
+                        for c in generator.candidates(clauses, text, predicted, linked, model)}
+                wanted = {(c.clause, c.code, c.start, c.end) for c, r in zip(every, reach, strict=True) if r}
+                assert wanted <= kept, (number, text, section)
+                reachable += len(wanted)
+                with_phrase += len(kept)
+                prefilter = generator._prefilter(model)
+                prefilter.phrased = False  # the item's largest phrase part, as before
+                without_phrase += len(generator.candidates(clauses, text, predicted, linked, model))
+    assert reachable  # not vacuous: candidates reach the gate
+    assert with_phrase < without_phrase  # the candidates' own phrases leave some out

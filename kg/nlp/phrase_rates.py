@@ -27,7 +27,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TypeVar
 
 import numpy
@@ -43,8 +43,12 @@ MIN_OFFERS = 2  # distinct supporting offers an entry needs (the model file's da
 K = TypeVar("K")
 
 
+@lru_cache(maxsize=65536)
 def phrase_key(span: str) -> str:
     """The phrase of a candidate's span: its distinct lemma keys, sorted, joined by spaces.
+
+    (Kept per span: the prefilter, :meth:`kg.nlp.rerank._Prefilter.keep`, reads a candidate's phrase
+    before :meth:`kg.nlp.rerank.Model.rows` reads it again.)
 
     >>> phrase_key("Rigueur budgétaire"), phrase_key("budgétaire, la rigueur")
     ('budgeta rigu', 'budgeta rigu')

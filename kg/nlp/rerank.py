@@ -383,8 +383,12 @@ class Generator:
             spans_of = [(r[0], entries[r[2]].code, r[7], r[8]) for r in rows]
             aliases = new_matches(aliases, [s for s in spans_of if s[:2] in wanted
                                             and normalise_phrase(text[s[2] : s[3]]) not in self.titles])
+
+        def phrase_of(row: int) -> str:  # the row's phrase, as Model.rows reads it (kept per span)
+            return phrase_key(text[rows[row][7] : rows[row][8]])
+
         keep = None if bound is None else self._prefilter(model).keep(rows, per_clause, clauses, lists,
-                                                                      scores, prior, span_of)
+                                                                      scores, prior, span_of, phrase_of)
         # the prefilter read the span features: the bound that knows them replaces the one that does not
         exactly = bound is not None and self._prefilter(model).spans
         for row, (number, place, entry_number, score, first, last, used, start, end, other, rank,
@@ -686,6 +690,8 @@ class _Bound:
         # their most favourable part of the logit for the candidate's item, whatever its phrase (pair_part)
         self.phrased = [(f, a) for f, a in zip(model.features, scaled, strict=True) if f in PHRASE_FEATURES]
         self._pair_parts: dict[str, float] = {}
+        # the same once the phrase is known (phrase_part): each coefficient, its place in the table's values
+        self._phrase_places = [(PHRASE_FEATURES.index(f), a) for f, a in self.phrased]
         # with trees (the cascade, Model.gate): a candidate whose logistic probability is under the gate gets
         # 0 whatever the trees say, so the gate is what the logistic's bound must reach; the trees' own
         # bound (each tree's largest leaf, 5-34 logits) would let nearly every candidate through
@@ -721,6 +727,21 @@ class _Bound:
             self._pair_parts[code] = part
         return part
 
+    def phrase_part(self, code: str, phrase: str) -> float:
+        """What the phrase rates add to the logit of a candidate of item ``code`` on ``phrase`` (its span's
+        :func:`kg.nlp.phrase_rates.phrase_key`): the values :meth:`Model.rows` gives it, so never more than
+        :meth:`pair_part`.
+
+        >>> table = PhraseTable((("p", "A", 3.0, 3.0),), (), 0.5, 1.0)
+        >>> model = Model(("pair_rate",), (0.0,), (1.0,), (2.0,), 0.0, phrases=table, default_rate=0.2)
+        >>> model.bound.phrase_part("A", "p"), model.bound.phrase_part("A", "q"), model.bound.pair_part("A")
+        (1.6, 0.4, 1.6)
+        """
+        if not self.phrased:
+            return 0.0
+        values = (self.model.phrases or PhraseTable()).values(code, phrase, self.model.rate(code)[0])
+        return sum([a * values[i] for i, a in self._phrase_places])
+
     def hopeless(self, values: Sequence[float], code: str = "") -> bool:
         """Whether the candidate's probability is under the threshold (with trees: the logistic's under the
         gate) whatever its span features."""
@@ -749,8 +770,10 @@ class _Prefilter:
     """:meth:`_Bound.hopeless` for all the candidates of an offer at once (perf only), before their
     features are computed one by one: the same linear bound, each feature the same value computed from
     arrays (the sums in another order, hence the margin), but ``fuzzy_word`` (a per-word test) at its most
-    favourable value. A candidate it leaves out is one the bound leaves out; the others are checked one by
-    one as before (:meth:`Generator.candidates`), so the candidates kept are the same."""
+    favourable value; and the phrase rates at their item's most favourable value, then (:meth:`keep`) at
+    the candidate's own once its span's phrase is read. A candidate it leaves out could not reach the
+    threshold (with trees: the gate); the others are checked one by one as before
+    (:meth:`Generator.candidates`), so the candidates kept are the same."""
 
     MARGIN = 1e-7  # far above the rounding of a sum of ~35 terms, far below the bound's own 1e-6
 
@@ -765,7 +788,7 @@ class _Prefilter:
         idf = gazetteer.idf
         key_id = self.linker._key_id
         c = self.coef
-        static, totals, rarest = [], [], []
+        static, totals, rarest, pair_parts = [], [], [], []
         self.structured = structured = any(c[f] for f in STRUCTURE_FEATURES)
         # the key ids of each entry's head and verbs (the table's last id, never present, when there is none),
         # whether it has no verb: _coverage reads verb_found, head_found, head_and_verb from the clause's keys
@@ -788,7 +811,8 @@ class _Prefilter:
                 rates = model.rate(entry.code)
                 value += sum(a * rates[i] for i, a in bound.rated)
             if bound.phrased:
-                value += bound.pair_part(entry.code)
+                pair_parts.append(bound.pair_part(entry.code))
+                value += pair_parts[-1]
             static.append(value)
             totals.append(total)
             rarest.append(key_id[rarest_key] if rarest_key in idf else len(key_id))
@@ -806,6 +830,11 @@ class _Prefilter:
         self.exactly = bound.exactly - max(c["fuzzy_word"], 0.0) - self.MARGIN
         self.span = numpy.array(bound.span, dtype=numpy.float64)
         self.spans = bound.spans_decide and any(bound.span)
+        # the phrase rates' part in static, at its largest for the entry's item (pair_part): keep replaces it
+        # by the candidate's own once its span's phrase is known, when the rows left out would not be kept
+        self.pair_parts = numpy.array(pair_parts, dtype=numpy.float64)
+        self.phrased = bound.spans_decide and bool(bound.phrased)
+        self.bound = bound
         self._rows = numpy.zeros((3, 1, len(key_id) + 1), dtype=numpy.float64)
         # the bound before the window (early): only when no feature reads the other candidates' scores, and
         # each entry's keys are distinct (a window then uses one word per key found)
@@ -974,14 +1003,19 @@ class _Prefilter:
         clauses: Sequence[tuple[int, int, list[Token], str]], lists: Sequence[frozenset[str]],
         scores: Sequence[float], prior: frozenset[str],
         spans: Callable[[int], tuple[float, float, float]] | None = None,
+        phrases: Callable[[int], str] | None = None,
     ) -> list[bool]:
         """Per row of :meth:`Generator.candidates`: False when the candidate is surely hopeless (``prior``:
         the union of ``lists``). ``spans``: a row's span features (:func:`_span_values`); with them, also
         False for the rows that are hopeless once those are known (:meth:`_Bound.hopeless_exactly`), when
         the model reads them and the rows left out would not be kept (:attr:`_Bound.spans_decide`).
+        ``phrases``: a row's phrase (the :func:`kg.nlp.phrase_rates.phrase_key` of its span); with them (and
+        ``spans``), the phrase rates' part is the row's own (:meth:`_Bound.phrase_part`) rather than its
+        item's largest, for the rows still kept.
 
         (Perf only: under a gate most candidates are told apart by their span's features alone, and
-        those cost less than all the others, computed one by one.)"""
+        those cost less than all the others, computed one by one; the phrase's part is known exactly for
+        the cost of its keys, which :meth:`Model.rows` reads again for the rows kept.)"""
         if not rows:
             return []
         c = self.coef
@@ -1031,13 +1065,21 @@ class _Prefilter:
             + c["linked"] * numpy.array(linked_of, dtype=numpy.float64) + structure
         )
         kept = logit >= self.limit
-        if spans is None or not self.spans:
+        phrased = phrases is not None and self.phrased
+        if spans is None or not (self.spans or phrased):
             return kept.tolist()
         rows_kept = numpy.flatnonzero(kept)
-        if not len(rows_kept):
-            return kept.tolist()
-        values = numpy.array([spans(row) for row in rows_kept.tolist()], dtype=numpy.float64)
-        kept[rows_kept] = logit[rows_kept] + values @ self.span >= self.exactly
+        if phrased and len(rows_kept):  # (first: a phrase costs less than a span's features, 3 µs to 5)
+            assert phrases is not None
+            phrase_part = self.bound.phrase_part
+            own = numpy.array([phrase_part(entries[entry_of[row]].code, phrases(row))
+                               for row in rows_kept.tolist()], dtype=numpy.float64)
+            logit[rows_kept] += own - self.pair_parts[entry_ids[rows_kept]]
+            kept[rows_kept] = sure = logit[rows_kept] >= self.limit
+            rows_kept = rows_kept[sure]
+        if self.spans and len(rows_kept):
+            values = numpy.array([spans(row) for row in rows_kept.tolist()], dtype=numpy.float64)
+            kept[rows_kept] = logit[rows_kept] + values @ self.span >= self.exactly
         return kept.tolist()
 
 
