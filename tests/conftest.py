@@ -14,6 +14,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+# The graphql package, imported before any test module puts benchmarks/ first on sys.path (some benchmark
+# modules do when imported): benchmarks/graphql.py would then shadow it for api.app, in whatever order
+# the modules are collected (`pytest tests/test_skill_errors.py tests/test_gaps_interfaces.py` failed).
+import graphql  # noqa: F401
 import httpx
 import pyoxigraph as ox
 import pytest
