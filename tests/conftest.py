@@ -14,10 +14,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-# The graphql package, imported before any test module puts benchmarks/ first on sys.path (some benchmark
-# modules do when imported): benchmarks/graphql.py would then shadow it for api.app, in whatever order
-# the modules are collected (`pytest tests/test_skill_errors.py tests/test_gaps_interfaces.py` failed).
-import graphql  # noqa: F401
 import httpx
 import pyoxigraph as ox
 import pytest
@@ -26,6 +22,16 @@ from hypothesis import settings
 from kg.config import Settings
 from kg.remote_store import RemoteStore, publish_build
 from kg.store import StoreLayout, open_store, remote_endpoints
+
+# benchmarks/ never before the installed packages: benchmarks/graphql.py would shadow the graphql package that
+# api.app imports. Some benchmark modules put their folder first on sys.path when a test imports them, and a
+# process the SPARQL pool starts (forkserver) inherits the parent's sys.path and imports this file again: move
+# the folder last, then import the package once, whatever the collection order (`pytest
+# tests/test_skill_errors.py tests/test_gaps_interfaces.py` failed at collection; with the package imported
+# here but the folder left first, `tests/test_skill_errors.py tests/test_sparql_pool.py` failed in the pool).
+_BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path[:] = sorted(sys.path, key=lambda p: Path(p or ".").resolve() == _BENCHMARKS)
+import graphql  # noqa: E402, F401
 
 # Property-based tests (tests/test_fuzz_*.py): few, reproducible examples in CI; a long run is a
 # benchmark: `pytest tests/test_fuzz_readers.py --hypothesis-profile=long`.
