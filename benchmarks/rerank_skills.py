@@ -276,6 +276,20 @@ def scores(
     return total
 
 
+def phrase_inputs(
+    offers: Sequence[AnnotatedOffer], texts: Mapping[str, tuple[str, str]], cands: Sequence[list[Candidate]],
+) -> tuple[list[list[str]], list[list[str]], list[list[int]]]:
+    """What the phrase rates read of each offer's candidates (:func:`kg.nlp.phrase_rates.with_phrase_rates`):
+    their items, phrases (:func:`kg.nlp.phrase_rates.phrase_key` of the span in the offer's text) and clause
+    numbers; the CV's phrase variants and ``--write`` build them alike."""
+    return (
+        [[c.code for c in found] for found in cands],
+        [[phrase_key(texts[offers[o].id][1][c.start : c.end]) for c in found]
+         for o, found in enumerate(cands)],
+        [[c.clause for c in found] for found in cands],
+    )
+
+
 def data(
     offers: Sequence[AnnotatedOffer], cands: Sequence[list[Candidate]], features: Sequence[str],
     anywhere: bool = False, extras: frozenset[str] = frozenset(),
@@ -758,11 +772,9 @@ def main() -> None:
                 assert build is not None
                 added_phrase = PHRASE_FEATURES if phrased == "all" else PAIR_FEATURES
                 names += added_phrase
-                rated, codes = build, [[c.code for c in found] for found in cands]
+                rated = build
+                codes, spans, clause_of = phrase_inputs(dev, texts, cands)
                 item_column = names.index("item_rate")
-                spans = [[phrase_key(texts[dev[o].id][1][c.start : c.end]) for c in found]
-                         for o, found in enumerate(cands)]
-                clause_of = [[c.clause for c in found] for found in cands]
 
                 def build(train: Sequence[int]) -> list[numpy.ndarray]:
                     rows = rated(train)  # noqa: B023 (called in this iteration)
@@ -933,10 +945,7 @@ def main() -> None:
             base, y = data(dev, cands, features)
             if not args.no_aliases:
                 base = [numpy.hstack([x, a]) for x, a in zip(base, alias_columns, strict=True)]
-            codes = [[c.code for c in found] for found in cands]
-            spans = [[phrase_key(texts[dev[o].id][1][c.start : c.end]) for c in found]
-                     for o, found in enumerate(cands)]
-            clause_of = [[c.clause for c in found] for found in cands]
+            codes, spans, clause_of = phrase_inputs(dev, texts, cands)
 
             def build(train: Sequence[int]) -> list[numpy.ndarray]:
                 rows = with_item_rates(base, codes, y, train, groups=groups)  # noqa: B023 (this iteration)
