@@ -33,6 +33,13 @@ import sys
 import unicodedata
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# the near-copy rule's threshold and normal form, and the annotated text, are the project's own: the skill CV
+# groups offers by the same rule (kg.nlp.near_copies), and the offsets refer to the text the extraction reads
+from kg.nlp.near_copies import NEAR_COPY, same_text
+from kg.nlp.offers_csv import offer_text
+
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 AIN = "offers/ft_offres_dep01_ain_2025-08.jsonl"
 MASONRY = "offers/trades/ft_offres_maconnerie_france_2024-02-22.jsonl"
@@ -69,10 +76,6 @@ def draw_of(number: int) -> int:
     return sum(number >= start for start in DRAW_STARTS)
 
 
-def offer_text(offer: dict) -> str:
-    return (offer.get("intitule") or "") + "\n" + (offer.get("description") or "")
-
-
 @functools.cache
 def load(path: str) -> list[dict]:
     """The offers of a file (read once per process: the draws, ``offers_by_id`` and the near-copy rule
@@ -85,10 +88,6 @@ def _split(name: str, ids: list[str], n_test: int) -> list[tuple[str, str, str]]
     return [(Path(name).name, oid, "test" if i >= len(ids) - n_test else "dev") for i, oid in enumerate(ids)]
 
 
-def _same_text(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _later_draw(
     earlier: list[tuple[str, str, str]], seed: int,
     sizes: tuple[int, int, int, int] = (N2_AIN, N2_MASONRY, TEST2_AIN, TEST2_MASONRY),
@@ -99,13 +98,13 @@ def _later_draw(
     rng = random.Random(seed)
     by_id = offers_by_id()
     taken = {oid for _, oid, _ in earlier}
-    texts = {_same_text(offer_text(by_id[oid])) for oid in taken}
+    texts = {same_text(offer_text(by_id[oid])) for oid in taken}
     out = []
     for name, n, n_test in ((AIN, n_ain, test_ain), (MASONRY, n_masonry, test_masonry)):
         fresh = sorted(o["id"] for o in load(name) if o["id"] not in taken)
         drawn: list[str] = []
         for oid in rng.sample(fresh, len(fresh)):
-            key = _same_text(offer_text(by_id[oid]))
+            key = same_text(offer_text(by_id[oid]))
             if key not in texts:
                 texts.add(key)
                 drawn.append(oid)
@@ -133,9 +132,6 @@ def selection() -> list[tuple[str, str, str]]:
     return _near_copies_in_dev(seventh)
 
 
-NEAR_COPY = 90.0  # rapidfuzz ratio of whitespace-normalised texts from which two offers are one ad
-
-
 def _near_copies_in_dev(drawn: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     """A TEST offer whose text nearly copies a DEV offer's (the same ad reposted with a line changed, which
     the exact-text rule of the draws lets through) is put in DEV: TEST must hold texts no fitting saw. On
@@ -144,7 +140,7 @@ def _near_copies_in_dev(drawn: list[tuple[str, str, str]]) -> list[tuple[str, st
     from rapidfuzz import fuzz
 
     by_id = offers_by_id()
-    text = {oid: _same_text(offer_text(by_id[oid])) for _, oid, _ in drawn}
+    text = {oid: same_text(offer_text(by_id[oid])) for _, oid, _ in drawn}
     dev = [oid for _, oid, split in drawn if split == "dev"]
     return [(name, oid, "dev" if split == "test" and any(
                 fuzz.ratio(text[oid], text[d]) >= NEAR_COPY for d in dev) else split)

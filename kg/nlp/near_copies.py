@@ -7,8 +7,9 @@ smallest index of its group) so that folds and leave-out can work by group:
 
 - the exact rule of the occupation benchmark (:func:`kg.nlp.occupation_memory.group_keys`: the same
   normalised text, or the same first 300 normalised characters of the description);
-- the annotation's near-copy rule (``NEAR_COPY`` of ``scripts/annotate_offers.py``): rapidfuzz
-  ``fuzz.ratio`` of the whitespace-normalised ``title + "\\n" + description`` at least :data:`NEAR_COPY`.
+- the annotation's near-copy rule (``scripts/annotate_offers.py`` reads :data:`NEAR_COPY` and
+  :func:`same_text` from here): rapidfuzz ``fuzz.ratio`` of the whitespace-normalised
+  ``title + "\\n" + description`` at least :data:`NEAR_COPY`.
 
 Both are transitive (union-find).
 
@@ -26,7 +27,7 @@ from rapidfuzz import fuzz, process
 
 from kg.nlp.occupation_memory import group_keys
 
-NEAR_COPY = 90.0  # as scripts/annotate_offers.py: the ratio from which two texts are one ad
+NEAR_COPY = 90.0  # the ratio from which two texts are one ad (also the annotation draws' rule)
 
 
 def same_text(text: str) -> str:
