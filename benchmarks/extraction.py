@@ -166,8 +166,8 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]
 
 
 # TEST by when it was first scored (docs/ANNOTATION.md): draws 1-6 after each of sessions 12-15's choices,
-# the seventh draw (session 16) a fresh held-out set.
-TEST_PARTS = (("test, draws 1-6", range(1, 7)), ("test, draw 7", range(7, 8)))
+# the seventh draw (session 16) a fresh held-out set, the eighth (session 17, Ardèche) another.
+TEST_PARTS = (("test, draws 1-6", range(1, 7)), ("test, draw 7", range(7, 8)), ("test, draw 8", range(8, 9)))
 
 
 def skill_rows(

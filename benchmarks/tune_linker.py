@@ -22,7 +22,7 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from kg.nlp.extract import occupation_model  # noqa: E402
 from kg.nlp.gazetteer import Gazetteer  # noqa: E402
 from kg.nlp.linker import prior_fiches  # noqa: E402
 from kg.nlp.near_copies import copy_groups, grouped_parts  # noqa: E402
+from kg.nlp.offers_csv import offer_text, read_offers  # noqa: E402
 from kg.nlp.pipeline import PRIOR_FICHES, PRIOR_MARGIN, load_pipeline  # noqa: E402
 from kg.store import StoreLayout, open_store  # noqa: E402
 
@@ -197,25 +198,21 @@ def association_table(
     the annotated offers (DEV and TEST) and any offer that duplicates one of them (same id, or the same
     words: a Jaccard index of their key sets ≥ 0.5), so that no held-out offer leaks into the table."""
     from kg.nlp.associations import learn, text_keys
-    from kg.nlp.offers_csv import offer_text, read_offers
 
     gold = [text_keys(texts[i][1]) for i in annotated if i in texts]
     rows = []
     left_out = 0
-    for path in sorted((data / "offers").rglob("*")):
-        if path.suffix not in {".jsonl", ".csv"}:
+    for offer in real_offers(data):
+        listed = offer.get("competences") or []
+        ticked = {c["code"] for c in listed if isinstance(c, dict) and c.get("code")}
+        if not ticked:
             continue
-        for offer in read_offers(path):
-            listed = offer.get("competences") or []
-            ticked = {c["code"] for c in listed if isinstance(c, dict) and c.get("code")}
-            if not ticked:
-                continue
-            keys = text_keys(offer_text(offer))
-            if offer.get("id") in annotated or any(len(keys & g) >= 0.5 * len(keys | g) for g in gold):
-                left_out += 1
-                continue
-            fiche = gazetteer.fiche_items.get(str(offer.get("romeCode") or ""), frozenset())
-            rows.append((keys, ticked, fiche))
+        keys = text_keys(offer_text(offer))
+        if offer.get("id") in annotated or any(len(keys & g) >= 0.5 * len(keys | g) for g in gold):
+            left_out += 1
+            continue
+        fiche = gazetteer.fiche_items.get(str(offer.get("romeCode") or ""), frozenset())
+        rows.append((keys, ticked, fiche))
     print(f"association data: {len(rows)} offers with competences, {left_out} left out"
           " (annotated or duplicates)")
     return learn(rows)
@@ -240,15 +237,17 @@ def row(name: str, pr: PR) -> str:
 
 
 def offer_texts(data: Path) -> dict[str, tuple[str, str]]:
-    """Each real JSONL offer's title and ``intitule + "\n" + description`` (the text the annotation's
-    offsets refer to), by offer id, from ``data``/offers."""
-    texts: dict[str, tuple[str, str]] = {}
-    for path in (data / "offers").rglob("*.jsonl"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            offer = json.loads(line)
-            title = offer.get("intitule") or ""
-            texts[offer["id"]] = (title, title + "\n" + (offer.get("description") or ""))
-    return texts
+    """Each real offer's title and ``intitule + "\n" + description`` (the text the annotation's offsets
+    refer to), by offer id, from ``data``/offers: the JSON Lines files and the CSV dumps (the eighth
+    annotation draw is Ardèche's)."""
+    return {offer["id"]: (offer.get("intitule") or "", offer_text(offer)) for offer in real_offers(data)}
+
+
+def real_offers(data: Path) -> Iterator[dict[str, Any]]:
+    """Every offer of every JSON Lines file and CSV dump under ``data``/offers, files in name order."""
+    for path in sorted((data / "offers").rglob("*")):
+        if path.suffix in (".jsonl", ".csv"):
+            yield from read_offers(path)
 
 
 def annotation_parser(description: str) -> argparse.ArgumentParser:

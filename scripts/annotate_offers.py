@@ -38,11 +38,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # the near-copy rule's threshold and normal form, and the annotated text, are the project's own: the skill CV
 # groups offers by the same rule (kg.nlp.near_copies), and the offsets refer to the text the extraction reads
 from kg.nlp.near_copies import NEAR_COPY, same_text
-from kg.nlp.offers_csv import offer_text
+from kg.nlp.offers_csv import offer_text, read_offers
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 AIN = "offers/ft_offres_dep01_ain_2025-08.jsonl"
 MASONRY = "offers/trades/ft_offres_maconnerie_france_2024-02-22.jsonl"
+# The Ardèche files (CSV dumps of the same API, CDI offers of March and May 2025): no draw before the eighth.
+ARDECHE_03 = "offers/ft_offres_dep07_ardeche_cdi_2025-03.csv"
+ARDECHE_05 = "offers/ft_offres_dep07_ardeche_cdi_2025-05.csv"
 SEED = 20261128
 N_AIN, N_MASONRY = 50, 10
 TEST_AIN, TEST_MASONRY = 12, 3  # the last ones of each sample are TEST
@@ -61,27 +64,29 @@ SEED6, N6_AIN, N6_MASONRY, TEST6_AIN, TEST6_MASONRY = 20261133, 52, 12, 12, 4
 # Seventh draw (session 16): a fresh held-out set, all TEST (the near-copy rule still sends a copy of a DEV
 # ad to DEV): the first TEST split was read after each of sessions 12-15's choices, this one is read once.
 SEED7, N7_AIN, N7_MASONRY = 20261134, 32, 8
+# Eighth draw (session 17): the Ardèche offers, another département and month than every earlier draw; 40 of
+# each file, the last 16 of each TEST (a second fresh held-out set, read once), the rest DEV.
+SEED8, N8, TEST8 = 20261135, 40, 16
 # The first number of each draw in the selection (docs/ANNOTATION.md): draw d holds numbers
 # DRAW_STARTS[d - 1] up to the next start.
-DRAW_STARTS = (0, 60, 84, 108, 140, 172, 236)
+DRAW_STARTS = (0, 60, 84, 108, 140, 172, 236, 276)
 KINDS = {"task", "tool", "knowledge", "quality", "licence", "diploma"}
 
 
 def draw_of(number: int) -> int:
-    """The draw (1-7) of the offer with this number of the selection.
+    """The draw (1-8) of the offer with this number of the selection.
 
-    >>> draw_of(0), draw_of(59), draw_of(60), draw_of(235), draw_of(236)
-    (1, 1, 2, 6, 7)
+    >>> draw_of(0), draw_of(59), draw_of(60), draw_of(235), draw_of(236), draw_of(276)
+    (1, 1, 2, 6, 7, 8)
     """
     return sum(number >= start for start in DRAW_STARTS)
 
 
 @functools.cache
 def load(path: str) -> list[dict]:
-    """The offers of a file (read once per process: the draws, ``offers_by_id`` and the near-copy rule
-    all read the same two files; callers do not change the records)."""
-    with open(DATA / path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """The offers of a file, JSON Lines or CSV dump (read once per process: the draws, ``offers_by_id`` and
+    the near-copy rule all read the same files; callers do not change the records)."""
+    return list(read_offers(DATA / path))
 
 
 def _split(name: str, ids: list[str], n_test: int) -> list[tuple[str, str, str]]:
@@ -95,12 +100,20 @@ def _later_draw(
     """``sizes`` = (Ain, masonry, of which TEST) offers drawn with ``seed`` among those not in ``earlier``,
     no text twice."""
     n_ain, n_masonry, test_ain, test_masonry = sizes
+    return _draw_files(earlier, seed, ((AIN, n_ain, test_ain), (MASONRY, n_masonry, test_masonry)))
+
+
+def _draw_files(
+    earlier: list[tuple[str, str, str]], seed: int, plan: tuple[tuple[str, int, int], ...],
+) -> list[tuple[str, str, str]]:
+    """For each (file, n, of which TEST) of ``plan`` in turn, n offers drawn with one ``seed`` among those
+    not in ``earlier``, no text twice (the exact-text rule; near copies are ``_near_copies_in_dev``'s)."""
     rng = random.Random(seed)
     by_id = offers_by_id()
     taken = {oid for _, oid, _ in earlier}
     texts = {same_text(offer_text(by_id[oid])) for oid in taken}
     out = []
-    for name, n, n_test in ((AIN, n_ain, test_ain), (MASONRY, n_masonry, test_masonry)):
+    for name, n, n_test in plan:
         fresh = sorted(o["id"] for o in load(name) if o["id"] not in taken)
         drawn: list[str] = []
         for oid in rng.sample(fresh, len(fresh)):
@@ -117,7 +130,7 @@ def _later_draw(
 def selection() -> list[tuple[str, str, str]]:
     """(source file name, offer id, split) in annotation order: numbers 0-59 the first draw, 60-83 the
     second, 84-107 the third, 108-139 the fourth, 140-171 the fifth, 172-235 the sixth, 236-275 the
-    seventh."""
+    seventh, 276-355 the eighth."""
     rng = random.Random(SEED)
     ain = rng.sample(sorted(o["id"] for o in load(AIN)), N_AIN)
     mas = rng.sample(sorted(o["id"] for o in load(MASONRY)), N_MASONRY)
@@ -129,7 +142,8 @@ def selection() -> list[tuple[str, str, str]]:
     fifth = fourth + _later_draw(fourth, SEED5, sizes)
     sixth = fifth + _later_draw(fifth, SEED6, (N6_AIN, N6_MASONRY, TEST6_AIN, TEST6_MASONRY))
     seventh = sixth + _later_draw(sixth, SEED7, (N7_AIN, N7_MASONRY, N7_AIN, N7_MASONRY))
-    return _near_copies_in_dev(seventh)
+    eighth = seventh + _draw_files(seventh, SEED8, ((ARDECHE_03, N8, TEST8), (ARDECHE_05, N8, TEST8)))
+    return _near_copies_in_dev(eighth)
 
 
 def _near_copies_in_dev(drawn: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
@@ -172,7 +186,7 @@ def agree(path: Path, reference: Path) -> None:
 
 
 def offers_by_id() -> dict[str, dict]:
-    return {o["id"]: o for path in (AIN, MASONRY) for o in load(path)}
+    return {o["id"]: o for path in (AIN, MASONRY, ARDECHE_03, ARDECHE_05) for o in load(path)}
 
 
 def norm(s: str) -> str:

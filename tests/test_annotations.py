@@ -11,13 +11,14 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from kg.nlp.offers_csv import offer_text
+from kg.nlp.offers_csv import offer_text, read_offers
 
 ANNOTATION = Path(__file__).parent / "annotations" / "offers-skills.jsonl"
 KINDS = {"task", "tool", "knowledge", "quality", "licence", "diploma"}
 AIN = "ft_offres_dep01_ain_2025-08.jsonl"
 MASONRY = "ft_offres_maconnerie_france_2024-02-22.jsonl"
-SOURCES = {AIN: f"offers/{AIN}", MASONRY: f"offers/trades/{MASONRY}"}
+ARDECHE = ("ft_offres_dep07_ardeche_cdi_2025-03.csv", "ft_offres_dep07_ardeche_cdi_2025-05.csv")
+SOURCES = {AIN: f"offers/{AIN}", MASONRY: f"offers/trades/{MASONRY}", **{a: f"offers/{a}" for a in ARDECHE}}
 
 
 def records() -> list[dict]:
@@ -32,7 +33,7 @@ def test_structure_without_data() -> None:
     assert {r["split"] for r in recs} <= {"dev", "test"}
     for r in recs:
         assert set(r) == {"id", "source", "split", "draw", "sha256", "mentions"}
-        assert r["draw"] in range(1, 8), r["id"]
+        assert r["draw"] in range(1, 9), r["id"]
         for m in r["mentions"]:
             assert set(m) == {"start", "end", "kind", "code", "alternatives"}, r["id"]
             assert m["kind"] in KINDS
@@ -64,11 +65,7 @@ def _rome_codes(data: Path) -> set[str]:
 def _offers(data: Path) -> dict[tuple[str, str], dict]:
     out = {}
     for name, rel in SOURCES.items():
-        with open(data / rel, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    o = json.loads(line)
-                    out[(name, o["id"])] = o
+        out.update(((name, o["id"]), o) for o in read_offers(data / rel))
     return out
 
 

@@ -26,6 +26,15 @@ def test_test_rows_by_draw_when_the_fresh_draw_is_there() -> None:
     assert rows["test, draws 1-6"][3] == 0.0 and rows["test, draw 7"][3] == 1.0
 
 
+def test_each_fresh_draw_has_its_row() -> None:
+    # the eighth draw (Ardèche, session 17) is a second fresh set, read apart from the seventh
+    gold = [_offer("t", "test", 7, "1"), _offer("a", "test", 8, "2"), _offer("b", "test", 8, "3")]
+    preds = {"t": [PredictedSkill("1", 0, 5)], "a": [PredictedSkill("2", 0, 5)]}
+    rows = {row[1]: row for row in skill_rows("system", gold, preds)}
+    assert list(rows) == ["test", "test, draw 7", "test, draw 8"]  # no DEV offer, no empty part
+    assert rows["test, draw 8"][2] == 2 and rows["test, draw 8"][8] == "1/2"
+
+
 def test_no_draw_rows_for_one_part() -> None:
     gold = [_offer("d", "dev", 0, "1"), _offer("t", "test", 0, "2")]
     rows = skill_rows("system", gold, {"t": [PredictedSkill("2", 0, 5)]})
