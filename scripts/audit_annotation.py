@@ -72,6 +72,12 @@ HOMONYMS: dict[tuple[str, int, str], str] = {
     # seventh draw: the signature drops a word that carries the meaning here
     ("1236733", 326, "106774"): "'Traitement du son' is sound processing; the signature reads 'son' as 'his'",
     ("196SYRT", 725, "479810"): "managing networks, not 'Gestion de la capacité réseau' (drops 'capacité')",
+    # eighth draw
+    ("189LTZK", 625, "106774"): "'sous-traitants' (subcontractors), not 'Traitement du son' (sound work)",
+    ("189PHRL", 1926, "104699"): "experience in food 'production', not productique (the same stem)",
+    ("189SNHY", 731, "514759"): "an aesthetic sense (a finisher's eye), not 'Esthétique' (beauty care)",
+    ("189DSLT", 2449, "107539"): "'une certaine dose de psychologie' is tact with people, not the discipline",
+    ("189YWTF", 730, "107539"): "'soutien ... psychologique' gives support, as the sixth draw's 1242095",
 }
 # "Choosing the item", rule 2: of equivalent items, the savoir-faire, else the savoir; the savoir-être
 # items are savoir-faire-like labels of qualities; the macro-compétence last
