@@ -113,8 +113,11 @@ def test_predictions_from_extraction_and_stats(tmp_path: Path) -> None:
 
 def test_project_annotation_loads() -> None:
     offers = load_annotation(ANNOTATION)
-    assert offers and all(o.mentions for o in offers)
-    assert {o.split for o in offers} <= {"dev", "test"}
+    assert offers and {o.split for o in offers} <= {"dev", "test"}
+    # an offer that states no requirement has an empty record (two of the eighth draw's, docs/ANNOTATION.md);
+    # many would mean notes lost between the annotators and `compile`
+    empty = [o.id for o in offers if not o.mentions]
+    assert len(empty) <= len(offers) // 50, empty
 
 
 def test_read_offers_pipe_csv_with_dotted_columns(tmp_path: Path) -> None:
