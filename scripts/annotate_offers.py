@@ -67,17 +67,21 @@ SEED7, N7_AIN, N7_MASONRY = 20261134, 32, 8
 # Eighth draw (session 17): the Ardèche offers, another département and month than every earlier draw; 40 of
 # each file, the last 16 of each TEST (a second fresh held-out set, read once), the rest DEV.
 SEED8, N8, TEST8 = 20261135, 40, 16
+# Ninth draw (session 17): training offers only (the eighth draw's DEV offers lifted every TEST part), all
+# DEV; an offer that nearly copies a TEST offer is skipped: TEST keeps its offers, no copy of one trains.
+SEED9 = 20261136
+PLAN9 = ((AIN, 32, 0), (MASONRY, 8, 0), (ARDECHE_03, 20, 0), (ARDECHE_05, 20, 0))
 # The first number of each draw in the selection (docs/ANNOTATION.md): draw d holds numbers
 # DRAW_STARTS[d - 1] up to the next start.
-DRAW_STARTS = (0, 60, 84, 108, 140, 172, 236, 276)
+DRAW_STARTS = (0, 60, 84, 108, 140, 172, 236, 276, 356)
 KINDS = {"task", "tool", "knowledge", "quality", "licence", "diploma"}
 
 
 def draw_of(number: int) -> int:
-    """The draw (1-8) of the offer with this number of the selection.
+    """The draw (1-9) of the offer with this number of the selection.
 
-    >>> draw_of(0), draw_of(59), draw_of(60), draw_of(235), draw_of(236), draw_of(276)
-    (1, 1, 2, 6, 7, 8)
+    >>> draw_of(0), draw_of(59), draw_of(60), draw_of(235), draw_of(236), draw_of(276), draw_of(356)
+    (1, 1, 2, 6, 7, 8, 9)
     """
     return sum(number >= start for start in DRAW_STARTS)
 
@@ -105,19 +109,26 @@ def _later_draw(
 
 def _draw_files(
     earlier: list[tuple[str, str, str]], seed: int, plan: tuple[tuple[str, int, int], ...],
+    skip_test_copies: bool = False,
 ) -> list[tuple[str, str, str]]:
     """For each (file, n, of which TEST) of ``plan`` in turn, n offers drawn with one ``seed`` among those
-    not in ``earlier``, no text twice (the exact-text rule; near copies are ``_near_copies_in_dev``'s)."""
+    not in ``earlier``, no text twice (the exact-text rule; near copies are ``_near_copies_in_dev``'s).
+    With ``skip_test_copies`` an offer whose text nearly copies an earlier TEST offer's is not drawn."""
+    from rapidfuzz import fuzz
+
     rng = random.Random(seed)
     by_id = offers_by_id()
     taken = {oid for _, oid, _ in earlier}
     texts = {same_text(offer_text(by_id[oid])) for oid in taken}
+    tests = [same_text(offer_text(by_id[oid])) for _, oid, split in earlier if split == "test"]
     out = []
     for name, n, n_test in plan:
         fresh = sorted(o["id"] for o in load(name) if o["id"] not in taken)
         drawn: list[str] = []
         for oid in rng.sample(fresh, len(fresh)):
             key = same_text(offer_text(by_id[oid]))
+            if skip_test_copies and any(fuzz.ratio(key, t) >= NEAR_COPY for t in tests):
+                continue
             if key not in texts:
                 texts.add(key)
                 drawn.append(oid)
@@ -130,7 +141,7 @@ def _draw_files(
 def selection() -> list[tuple[str, str, str]]:
     """(source file name, offer id, split) in annotation order: numbers 0-59 the first draw, 60-83 the
     second, 84-107 the third, 108-139 the fourth, 140-171 the fifth, 172-235 the sixth, 236-275 the
-    seventh, 276-355 the eighth."""
+    seventh, 276-355 the eighth, 356-435 the ninth."""
     rng = random.Random(SEED)
     ain = rng.sample(sorted(o["id"] for o in load(AIN)), N_AIN)
     mas = rng.sample(sorted(o["id"] for o in load(MASONRY)), N_MASONRY)
@@ -143,7 +154,9 @@ def selection() -> list[tuple[str, str, str]]:
     sixth = fifth + _later_draw(fifth, SEED6, (N6_AIN, N6_MASONRY, TEST6_AIN, TEST6_MASONRY))
     seventh = sixth + _later_draw(sixth, SEED7, (N7_AIN, N7_MASONRY, N7_AIN, N7_MASONRY))
     eighth = seventh + _draw_files(seventh, SEED8, ((ARDECHE_03, N8, TEST8), (ARDECHE_05, N8, TEST8)))
-    return _near_copies_in_dev(eighth)
+    # the eighth draw's TEST offers are final before the ninth is drawn around them
+    eighth = _near_copies_in_dev(eighth)
+    return _near_copies_in_dev(eighth + _draw_files(eighth, SEED9, PLAN9, skip_test_copies=True))
 
 
 def _near_copies_in_dev(drawn: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
