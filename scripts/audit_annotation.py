@@ -78,6 +78,8 @@ HOMONYMS: dict[tuple[str, int, str], str] = {
     ("189SNHY", 731, "514759"): "an aesthetic sense (a finisher's eye), not 'Esthétique' (beauty care)",
     ("189DSLT", 2449, "107539"): "'une certaine dose de psychologie' is tact with people, not the discipline",
     ("189YWTF", 730, "107539"): "'soutien ... psychologique' gives support, as the sixth draw's 1242095",
+    # ninth draw
+    ("191YQPH", 3175, "107021"): "'tolérance' (a quality) is not 'Tôlerie' (sheet-metal work; the same stem)",
 }
 # "Choosing the item", rule 2: of equivalent items, the savoir-faire, else the savoir; the savoir-être
 # items are savoir-faire-like labels of qualities; the macro-compétence last
