@@ -71,17 +71,21 @@ SEED8, N8, TEST8 = 20261135, 40, 16
 # DEV; an offer that nearly copies a TEST offer is skipped: TEST keeps its offers, no copy of one trains.
 SEED9 = 20261136
 PLAN9 = ((AIN, 32, 0), (MASONRY, 8, 0), (ARDECHE_03, 20, 0), (ARDECHE_05, 20, 0))
+# Tenth draw (session 17): the same rules, 80 more training offers asked (the ninth's refit still gained on
+# TEST); 27 Ain offers are left that no TEST offer nearly copies, so 77 are drawn.
+SEED10 = 20261137
+PLAN10 = ((AIN, 30, 0), (MASONRY, 10, 0), (ARDECHE_03, 20, 0), (ARDECHE_05, 20, 0))
 # The first number of each draw in the selection (docs/ANNOTATION.md): draw d holds numbers
 # DRAW_STARTS[d - 1] up to the next start.
-DRAW_STARTS = (0, 60, 84, 108, 140, 172, 236, 276, 356)
+DRAW_STARTS = (0, 60, 84, 108, 140, 172, 236, 276, 356, 436)
 KINDS = {"task", "tool", "knowledge", "quality", "licence", "diploma"}
 
 
 def draw_of(number: int) -> int:
-    """The draw (1-9) of the offer with this number of the selection.
+    """The draw (1-10) of the offer with this number of the selection.
 
-    >>> draw_of(0), draw_of(59), draw_of(60), draw_of(235), draw_of(236), draw_of(276), draw_of(356)
-    (1, 1, 2, 6, 7, 8, 9)
+    >>> [draw_of(n) for n in (0, 59, 60, 235, 236, 276, 356, 436)]
+    [1, 1, 2, 6, 7, 8, 9, 10]
     """
     return sum(number >= start for start in DRAW_STARTS)
 
@@ -141,7 +145,7 @@ def _draw_files(
 def selection() -> list[tuple[str, str, str]]:
     """(source file name, offer id, split) in annotation order: numbers 0-59 the first draw, 60-83 the
     second, 84-107 the third, 108-139 the fourth, 140-171 the fifth, 172-235 the sixth, 236-275 the
-    seventh, 276-355 the eighth, 356-435 the ninth."""
+    seventh, 276-355 the eighth, 356-435 the ninth, 436-512 the tenth (77: the Ain offers ran out)."""
     rng = random.Random(SEED)
     ain = rng.sample(sorted(o["id"] for o in load(AIN)), N_AIN)
     mas = rng.sample(sorted(o["id"] for o in load(MASONRY)), N_MASONRY)
@@ -156,7 +160,9 @@ def selection() -> list[tuple[str, str, str]]:
     eighth = seventh + _draw_files(seventh, SEED8, ((ARDECHE_03, N8, TEST8), (ARDECHE_05, N8, TEST8)))
     # the eighth draw's TEST offers are final before the ninth is drawn around them
     eighth = _near_copies_in_dev(eighth)
-    return _near_copies_in_dev(eighth + _draw_files(eighth, SEED9, PLAN9, skip_test_copies=True))
+    ninth = eighth + _draw_files(eighth, SEED9, PLAN9, skip_test_copies=True)
+    tenth = ninth + _draw_files(ninth, SEED10, PLAN10, skip_test_copies=True)
+    return _near_copies_in_dev(tenth)
 
 
 def _near_copies_in_dev(drawn: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
