@@ -80,6 +80,11 @@ HOMONYMS: dict[tuple[str, int, str], str] = {
     ("189YWTF", 730, "107539"): "'soutien ... psychologique' gives support, as the sixth draw's 1242095",
     # ninth draw
     ("191YQPH", 3175, "107021"): "'tolérance' (a quality) is not 'Tôlerie' (sheet-metal work; the same stem)",
+    # tenth draw
+    ("190BCZD", 3201, "107021"): "'tolérance', as the ninth draw's 191YQPH (a near copy)",
+    ("196SWJM", 216, "492419"): "laboratory 'analyses' (a task), not 'Capacité d'analyse' (a quality)",
+    ("192MZXV", 139, "492419"): "analysing contracts (a task), not 'Capacité d'analyse' (a quality)",
+    ("169WTYD", 545, "125903"): "the 'C' of 'permis EB et C' (a truck licence), not the C language",
 }
 # "Choosing the item", rule 2: of equivalent items, the savoir-faire, else the savoir; the savoir-être
 # items are savoir-faire-like labels of qualities; the macro-compétence last
