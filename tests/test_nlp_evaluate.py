@@ -134,6 +134,20 @@ def test_read_offers_pipe_csv_with_dotted_columns(tmp_path: Path) -> None:
     assert offer_text(offer) == "Maçon H/F\nMonter des murs.\nPermis B"
 
 
+def test_read_offers_puts_the_csv_field_limit_back(tmp_path: Path) -> None:
+    # Regression (session 17): read_offers raised the csv module's process-wide field limit for good, so once
+    # tests/test_annotations.py read the Ardèche CSV dumps, the graph readers' oversized-field check
+    # (tests/test_fuzz_readers.py) no longer fired in the same pytest process.
+    import csv
+
+    path = tmp_path / "long.csv"
+    path.write_text("id|description\n1|" + "x" * 200_000 + "\n", encoding="utf-8")
+    before = csv.field_size_limit()
+    [offer] = list(read_offers(path))
+    assert len(offer["description"]) == 200_000
+    assert csv.field_size_limit() == before
+
+
 def test_read_offers_comma_csv_with_literal_objects(tmp_path: Path) -> None:
     path = tmp_path / "comma.csv"
     path.write_text(

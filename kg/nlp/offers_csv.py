@@ -100,10 +100,15 @@ def read_offers(path: Path) -> Iterator[dict[str, Any]]:
     """
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        csv.field_size_limit(sys.maxsize)
-        with open(path, encoding="utf-8", newline="") as f:
-            for row in csv.DictReader(f, delimiter=_csv_delimiter(path)):
-                yield csv_row_to_offer(row)
+        # descriptions exceed the csv module's default field limit; the limit is process-wide, so it is put
+        # back once the file is read (the graph's CSV readers rely on it to reject oversized fields)
+        previous = csv.field_size_limit(sys.maxsize)
+        try:
+            with open(path, encoding="utf-8", newline="") as f:
+                for row in csv.DictReader(f, delimiter=_csv_delimiter(path)):
+                    yield csv_row_to_offer(row)
+        finally:
+            csv.field_size_limit(previous)
     elif suffix == ".jsonl":
         with open(path, encoding="utf-8") as f:
             for line in f:
