@@ -244,10 +244,12 @@ def offer_texts(data: Path) -> dict[str, tuple[str, str]]:
 
 
 def real_offers(data: Path) -> Iterator[dict[str, Any]]:
-    """Every offer of every JSON Lines file and CSV dump under ``data``/offers, files in name order."""
-    for path in sorted((data / "offers").rglob("*")):
-        if path.suffix in (".jsonl", ".csv"):
-            yield from read_offers(path)
+    """Every offer of the real offer files (:func:`extraction.offer_files`: the JSON Lines files and CSV
+    dumps under ``data``/offers), files in name order."""
+    from extraction import offer_files
+
+    for path in offer_files(data):
+        yield from read_offers(path)
 
 
 def annotation_parser(description: str) -> argparse.ArgumentParser:
