@@ -75,9 +75,13 @@ PLAN9 = ((AIN, 32, 0), (MASONRY, 8, 0), (ARDECHE_03, 20, 0), (ARDECHE_05, 20, 0)
 # TEST); 27 Ain offers are left that no TEST offer nearly copies, so 77 are drawn.
 SEED10 = 20261137
 PLAN10 = ((AIN, 30, 0), (MASONRY, 10, 0), (ARDECHE_03, 20, 0), (ARDECHE_05, 20, 0))
+# Eleventh draw (session 18): every offer left that is no copy of an annotated one and no near copy of a TEST
+# offer (12 masonry, 23 + 19 Ardèche), all DEV: the tenth's refit still gained recall on TEST.
+SEED11 = 20261138
+PLAN11 = ((MASONRY, 14, 0), (ARDECHE_03, 27, 0), (ARDECHE_05, 24, 0))
 # The first number of each draw in the selection (docs/ANNOTATION.md): draw d holds numbers
 # DRAW_STARTS[d - 1] up to the next start.
-DRAW_STARTS = (0, 60, 84, 108, 140, 172, 236, 276, 356, 436)
+DRAW_STARTS = (0, 60, 84, 108, 140, 172, 236, 276, 356, 436, 513)
 KINDS = {"task", "tool", "knowledge", "quality", "licence", "diploma"}
 
 
@@ -162,7 +166,8 @@ def selection() -> list[tuple[str, str, str]]:
     eighth = _near_copies_in_dev(eighth)
     ninth = eighth + _draw_files(eighth, SEED9, PLAN9, skip_test_copies=True)
     tenth = ninth + _draw_files(ninth, SEED10, PLAN10, skip_test_copies=True)
-    return _near_copies_in_dev(tenth)
+    eleventh = tenth + _draw_files(tenth, SEED11, PLAN11, skip_test_copies=True)
+    return _near_copies_in_dev(eleventh)
 
 
 def _near_copies_in_dev(drawn: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
