@@ -86,10 +86,10 @@ KINDS = {"task", "tool", "knowledge", "quality", "licence", "diploma"}
 
 
 def draw_of(number: int) -> int:
-    """The draw (1-10) of the offer with this number of the selection.
+    """The draw (1-11) of the offer with this number of the selection.
 
-    >>> [draw_of(n) for n in (0, 59, 60, 235, 236, 276, 356, 436)]
-    [1, 1, 2, 6, 7, 8, 9, 10]
+    >>> [draw_of(n) for n in (0, 59, 60, 235, 236, 276, 356, 436, 513)]
+    [1, 1, 2, 6, 7, 8, 9, 10, 11]
     """
     return sum(number >= start for start in DRAW_STARTS)
 
@@ -128,14 +128,15 @@ def _draw_files(
     by_id = offers_by_id()
     taken = {oid for _, oid, _ in earlier}
     texts = {same_text(offer_text(by_id[oid])) for oid in taken}
-    tests = [same_text(offer_text(by_id[oid])) for _, oid, split in earlier if split == "test"]
+    tests = [same_text(offer_text(by_id[oid])) for _, oid, split in earlier
+             if split == "test"] if skip_test_copies else []
     out = []
     for name, n, n_test in plan:
         fresh = sorted(o["id"] for o in load(name) if o["id"] not in taken)
         drawn: list[str] = []
         for oid in rng.sample(fresh, len(fresh)):
             key = same_text(offer_text(by_id[oid]))
-            if skip_test_copies and any(fuzz.ratio(key, t) >= NEAR_COPY for t in tests):
+            if any(fuzz.ratio(key, t) >= NEAR_COPY for t in tests):
                 continue
             if key not in texts:
                 texts.add(key)
@@ -149,7 +150,8 @@ def _draw_files(
 def selection() -> list[tuple[str, str, str]]:
     """(source file name, offer id, split) in annotation order: numbers 0-59 the first draw, 60-83 the
     second, 84-107 the third, 108-139 the fourth, 140-171 the fifth, 172-235 the sixth, 236-275 the
-    seventh, 276-355 the eighth, 356-435 the ninth, 436-512 the tenth (77: the Ain offers ran out)."""
+    seventh, 276-355 the eighth, 356-435 the ninth, 436-512 the tenth (77: the Ain offers ran out), 513-566
+    the eleventh (54: every offer left)."""
     rng = random.Random(SEED)
     ain = rng.sample(sorted(o["id"] for o in load(AIN)), N_AIN)
     mas = rng.sample(sorted(o["id"] for o in load(MASONRY)), N_MASONRY)
