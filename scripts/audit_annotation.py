@@ -85,6 +85,8 @@ HOMONYMS: dict[tuple[str, int, str], str] = {
     ("196SWJM", 216, "492419"): "laboratory 'analyses' (a task), not 'Capacité d'analyse' (a quality)",
     ("192MZXV", 139, "492419"): "analysing contracts (a task), not 'Capacité d'analyse' (a quality)",
     ("169WTYD", 545, "125903"): "the 'C' of 'permis EB et C' (a truck licence), not the C language",
+    # eleventh draw
+    ("190FMHN", 763, "104699"): "a packing line's 'production' step, not productique (as 189PHRL)",
 }
 # "Choosing the item", rule 2: of equivalent items, the savoir-faire, else the savoir; the savoir-être
 # items are savoir-faire-like labels of qualities; the macro-compétence last

@@ -33,7 +33,7 @@ def test_structure_without_data() -> None:
     assert {r["split"] for r in recs} <= {"dev", "test"}
     for r in recs:
         assert set(r) == {"id", "source", "split", "draw", "sha256", "mentions"}
-        assert r["draw"] in range(1, 11), r["id"]
+        assert r["draw"] in range(1, 12), r["id"]
         for m in r["mentions"]:
             assert set(m) == {"start", "end", "kind", "code", "alternatives"}, r["id"]
             assert m["kind"] in KINDS
