@@ -952,7 +952,7 @@ class _Prefilter:
         sections = [sections[n] for n in chosen]
         total = self.totals[entry_ids]
         coverage = covered / total
-        masks = [linker._use_prior(items)[1][entry_ids] if items else numpy.zeros(len(valid), dtype=bool)
+        masks = [linker._prior_mask(items)[entry_ids] if items else numpy.zeros(len(valid), dtype=bool)
                  for items in lists[:3]]
         masks += [numpy.zeros(len(valid), dtype=bool)] * (3 - len(masks))
         favoured = masks[0] | masks[1] | masks[2]
