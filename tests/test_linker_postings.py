@@ -206,3 +206,37 @@ def test_the_postings_follow_a_change_of_the_prior_setting_and_ties_of_idf() -> 
         assert _new_candidates(linker, clauses, text, prior, None) == \
             _old_candidates(linker, clauses, text, prior, None)
     assert len(linker._prior_found) == 4  # the prior's postings per (prior_anchor, prior_coverage)
+
+
+def test_the_fuzzy_lookup_reading_the_reachable_lengths_histograms_at_once_matches_a_full_scan() -> None:
+    from rapidfuzz import fuzz, process
+
+    rng = random.Random(7)
+    letters = "abcdeéèfghijklmnopqrstuvwxyzç"
+    stems = ["".join(rng.choice(letters) for _ in range(rng.randint(3, 14))) for _ in range(600)]
+    pairs = zip(stems[::2], stems[1::2], strict=True)
+    rows = [(str(n), f"{a} {b}", "savoir") for n, (a, b) in enumerate(pairs)]
+    linker = Linker(Gazetteer.from_rows(rows))
+    queries = []
+    for key in rng.sample(linker._vocabulary, 200):
+        chars = list(key)
+        for _ in range(rng.randint(0, 3)):  # typos: a letter changed, dropped or added
+            place = rng.randrange(len(chars) + 1)
+            step = rng.choice(("change", "drop", "add"))
+            if step == "add" or not chars:
+                chars.insert(place, rng.choice(letters + "0"))
+            elif place < len(chars):
+                chars[place] = rng.choice(letters) if step == "change" else ""
+        queries.append("".join(chars))
+    # each length's first and last keys (the ends of its run of histograms), the last letter doubled
+    queries += [run[0] + run[0][-1] for run in linker._by_length.values()]
+    queries += [run[-1] + run[-1][-1] for run in linker._by_length.values()]
+    for cutoff in (88.0, 80.0, 70.0):
+        linker.fuzzy_word = cutoff
+        matched = 0
+        for query in queries:
+            found = process.extractOne(query, linker._vocabulary, scorer=fuzz.ratio, score_cutoff=cutoff)
+            expected = None if len(query) < 6 or found is None else found[0]
+            assert linker._closest_key(query) == expected, (query, cutoff)
+            matched += expected is not None and expected != query
+        assert matched >= 20  # typos found, not only exact keys or misses

@@ -205,9 +205,18 @@ class Linker:
         alphabet = sorted({c for key in self._vocabulary for c in key})
         self._column = {c: number for number, c in enumerate(alphabet)}
         self._other = len(alphabet)  # the column of characters no key has
-        self._histograms = {
-            length: self._histogram_rows(choices) for length, choices in by_length.items()
-        }
+        # (the keys by length, then in sorted order, each length a run of columns of one table of histograms
+        # with a row per character: a lookup reads the runs of the lengths it can reach at once, and only the
+        # rows of its word's characters — perf only)
+        ordered = [key for length in sorted(by_length) for key in by_length[length]]
+        self._ordered = ordered
+        self._ordered_lengths = numpy.array([len(key) for key in ordered], dtype=numpy.int64)
+        self._runs: dict[int, tuple[int, int]] = {}
+        start = 0
+        for length in sorted(by_length):
+            self._runs[length] = (start, start + len(by_length[length]))
+            start += len(by_length[length])
+        self._histograms = numpy.ascontiguousarray(self._histogram_rows(ordered).T)
         self._fuzzy = lru_cache(maxsize=65536)(self._closest_key)
         # Perf only: a word's key and weight factor (or ()), one dict lookup per word of a clause.
         self._keyed_words: dict[str, tuple[str, float] | tuple[()]] = {}
@@ -419,19 +428,28 @@ class Linker:
     def _closest_key(self, key: str) -> str | None:
         if len(key) < 6:
             return None
-        # fuzz.ratio(a, b) <= 200 * min(len) / (len(a) + len(b)): other lengths cannot reach the cutoff.
+        # fuzz.ratio(a, b) <= 200 * min(len) / (len(a) + len(b)): other lengths cannot reach the cutoff (those
+        # that can are a run of lengths, hence of the ordered keys).
         n = len(key)
+        reachable = [self._runs[length] for length in self._by_length
+                     if 200 * min(n, length) / (n + length) >= self.fuzzy_word]
+        if not reachable:
+            return None
+        first, last = min(start for start, _ in reachable), max(end for _, end in reachable)
         histogram = self._histogram_rows([key])[0]
         slack = 1.0 - self.fuzzy_word / 100.0
+        # ratio = 100 * (1 - indel / (n + length)) and indel >= the histograms' L1 distance, which is the sum
+        # of both histograms (n + length) less twice what they share (read in the word's characters' rows)
+        columns = numpy.flatnonzero(histogram)
+        shared = numpy.minimum(self._histograms[columns, first:last], histogram[columns, None]).sum(axis=0)
+        lengths = self._ordered_lengths[first:last]
+        near = numpy.flatnonzero(lengths + n - 2 * shared <= slack * (n + lengths) + 1e-9)
+        kept_by_length: dict[int, list[str]] = {}  # each length's keys still in sorted order
+        for place in (near + first).tolist():
+            choice = self._ordered[place]
+            kept_by_length.setdefault(len(choice), []).append(choice)
         best: tuple[float, str] | None = None
-        for length, choices in self._by_length.items():
-            if 200 * min(n, length) / (n + length) < self.fuzzy_word:
-                continue
-            # ratio = 100 * (1 - indel / (n + length)) and indel >= the histograms' L1 distance
-            near = numpy.abs(self._histograms[length] - histogram).sum(axis=1) <= slack * (n + length) + 1e-9
-            if not near.any():
-                continue
-            kept = [choices[i] for i in numpy.flatnonzero(near).tolist()]  # still in sorted order
+        for kept in kept_by_length.values():
             found = process.extractOne(key, kept, scorer=fuzz.ratio, score_cutoff=self.fuzzy_word)
             # Ties go to the first key in sorted order, as one scan of the sorted vocabulary gives.
             if found is not None and (best is None or (-found[1], found[0]) < (-best[0], best[1])):
