@@ -240,3 +240,15 @@ def test_the_fuzzy_lookup_reading_the_reachable_lengths_histograms_at_once_match
             assert linker._closest_key(query) == expected, (query, cutoff)
             matched += expected is not None and expected != query
         assert matched >= 20  # typos found, not only exact keys or misses
+
+
+def test_distinct_is_numpy_unique_with_its_inverse() -> None:
+    from kg.nlp.rerank import distinct
+
+    rng = numpy.random.default_rng(3)
+    for size in (0, 1, 2, 5, 40, 300):
+        for values in (numpy.sort(rng.integers(0, 12, size)), rng.integers(0, 12, size)):
+            used, inverse = distinct(values)
+            expected = numpy.unique(values, return_inverse=True)
+            assert used.tolist() == expected[0].tolist() and inverse.tolist() == expected[1].tolist()
+            assert inverse.dtype == expected[1].dtype
