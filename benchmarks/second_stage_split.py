@@ -38,7 +38,7 @@ PARTS: tuple[tuple[str, str, str, str], ...] = (
     ("    liberal linker (Generator._scored_all)", "Generator", "_scored_all", ""),
     ("      its windows (Linker._scored)", "liberal", "_scored", "kept"),
     ("      early bound (_Prefilter.early)", "_Prefilter", "early", ""),
-    ("      prior index (Linker._use_prior)", "liberal", "_use_prior", ""),
+    ("      prior postings (Linker._prior_postings)", "liberal", "_prior_postings", ""),
     ("    prefilter (_Prefilter.keep; rows in, kept)", "_Prefilter", "keep", "rows"),
     ("    base features (Generator._features)", "Generator", "_features", ""),
     ("    structure features (Generator._core_features)", "Generator", "_core_features", ""),

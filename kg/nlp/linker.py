@@ -55,8 +55,11 @@ _LIST_CUT = re.compile(r"[,/]|\bet\b|\bou\b")  # what separates the items of a l
 _LIST_WORD = re.compile(r"[,/]|et|ou")  # a token that does
 KEYED_WORDS = 262_144  # words whose key the linker keeps (then it starts afresh)
 CLAUSES_KEYED = 4_096  # token lists whose keyed words two linkers sharing words keep (then afresh)
-# a prior's entries by the keys a partial match needs, their mask, and its tasks by any of their keys
-_Prior = tuple[dict[str, list[int]], "numpy.ndarray", dict[str, list[int]]]
+# postings of key ids (CSR): where each key id's entry numbers start in the second array (one slot more
+# than the vocabulary: the padding id, no entry), the entry numbers key by key
+_Postings = tuple["numpy.ndarray", "numpy.ndarray"]
+# (key id, entry number) pairs sorted by key id: the key ids, the entry numbers
+_Sorted = tuple["numpy.ndarray", "numpy.ndarray"]
 # Linker.scored_many's prune: (each clause's keyed words and key places, candidate entry numbers, their
 # clauses, coverage bounds) → the bounds, -1 for the candidates not to score
 Prune = Callable[
@@ -202,9 +205,18 @@ class Linker:
         alphabet = sorted({c for key in self._vocabulary for c in key})
         self._column = {c: number for number, c in enumerate(alphabet)}
         self._other = len(alphabet)  # the column of characters no key has
-        self._histograms = {
-            length: self._histogram_rows(choices) for length, choices in by_length.items()
-        }
+        # (the keys by length, then in sorted order, each length a run of columns of one table of histograms
+        # with a row per character: a lookup reads the runs of the lengths it can reach at once, and only the
+        # rows of its word's characters — perf only)
+        ordered = [key for length in sorted(by_length) for key in by_length[length]]
+        self._ordered = ordered
+        self._ordered_lengths = numpy.array([len(key) for key in ordered], dtype=numpy.int64)
+        self._runs: dict[int, tuple[int, int]] = {}
+        start = 0
+        for length in sorted(by_length):
+            self._runs[length] = (start, start + len(by_length[length]))
+            start += len(by_length[length])
+        self._histograms = numpy.ascontiguousarray(self._histogram_rows(ordered).T)
         self._fuzzy = lru_cache(maxsize=65536)(self._closest_key)
         # Perf only: a word's key and weight factor (or ()), one dict lookup per word of a clause.
         self._keyed_words: dict[str, tuple[str, float] | tuple[()]] = {}
@@ -213,10 +225,7 @@ class Linker:
         self._by_code: dict[str, list[int]] = {}
         for number, entry in enumerate(self.gazetteer.entries):
             self._by_code.setdefault(entry.code, []).append(number)
-        self._priors: dict[tuple[frozenset[str], bool, float], _Prior] = {}
-        self._prior_parts: dict[
-            tuple[str, bool, float], tuple[list[int], list[tuple[str, int]], list[tuple[str, int]]]
-        ] = {}
+        self._masks: dict[frozenset[str], numpy.ndarray] = {}  # a prior's entries (kept per prior)
         # Perf only: the entries' keys as arrays, so that the coverage bound of all the candidates of
         # a clause is one numpy gather instead of a Python loop per candidate.
         key_id = {key: number for number, key in enumerate(self._vocabulary)}
@@ -233,72 +242,129 @@ class Linker:
         self._totals = numpy.array([w[1] for w in self.gazetteer.weights], dtype=numpy.float64)
         # The candidates of a key as a tuple: a clause's few small sets are united faster in Python
         # than by numpy.unique.
-        self._index = {k: tuple(v) for k, v in self.gazetteer.index.items()}
         self._weight = numpy.zeros((1, padding + 1), dtype=numpy.float64)
+        # Perf only: the candidates of all the clauses of an offer gathered in one numpy pass (the sets of
+        # a clause's keys' entries were united clause by clause in Python, and a prior's index built per
+        # fiche from each item's part): the gazetteer's index as postings; per prior and setting, its
+        # entries by the keys a partial match needs and its tasks by any key (_prior_postings)
+        index = self.gazetteer.index
+        self._index_postings = self._postings(
+            numpy.array([key_id[k] for k, found in index.items() for _ in found], dtype=numpy.int64),
+            numpy.array([n for found in index.values() for n in found], dtype=numpy.int64),
+        )
+        self._task = numpy.array([e.kind == "savoir-faire" for e in self.gazetteer.entries], dtype=bool)
+        self._idf_padded = numpy.append(self._idf, 0.0)  # (the padding key's: 0)
+        self._prior_found: dict[tuple[frozenset[str], bool, float], tuple[_Sorted, _Sorted]] = {}
 
-    def _use_prior(self, prior: frozenset[str]) -> _Prior:
-        """The prior's entries by the keys a partial match needs, and a mask of its entries (kept per
-        prior and setting: an offer's clauses, and offers of the same fiche, share it). With
-        ``prior_anchor`` that is the rarest key alone; else the heaviest keys whose complement weighs
-        less than ``prior_coverage`` (as the gazetteer's own index does for ``min_coverage``)."""
+    def _postings(self, keys: numpy.ndarray, numbers: numpy.ndarray) -> _Postings:
+        """Postings of (key id, entry number) pairs: each key id's entry numbers, ascending, each once."""
+        order = numpy.lexsort((numbers, keys))
+        keys, numbers = keys[order], numbers[order]
+        if len(keys):
+            distinct = numpy.ones(len(keys), dtype=bool)
+            distinct[1:] = (keys[1:] != keys[:-1]) | (numbers[1:] != numbers[:-1])
+            keys, numbers = keys[distinct], numbers[distinct]
+        starts = numpy.zeros(len(self._vocabulary) + 2, dtype=numpy.int64)
+        numpy.cumsum(numpy.bincount(keys, minlength=len(self._vocabulary) + 1), out=starts[1:])
+        return starts, numbers
+
+    @staticmethod
+    def _gather(
+        first: numpy.ndarray, counts: numpy.ndarray, numbers: numpy.ndarray, ids: numpy.ndarray,
+        rows: numpy.ndarray,
+    ) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+        """The entries posted under key ids ``ids`` (key id ``ids[i]``'s are ``counts[i]`` entry numbers of
+        ``numbers`` from ``first[i]``): for each (key id, entry) found, its row (that of its key id in
+        ``rows``), the entry number and the key id."""
+        ends = numpy.cumsum(counts)
+        # each posting's place in numbers: its key id's first, plus its rank among that key id's
+        places = numpy.repeat(first - ends + counts, counts) + numpy.arange(ends[-1] if len(ends) else 0)
+        return rows.repeat(counts), numbers.take(places), ids.repeat(counts)
+
+    def _posted(
+        self, postings: _Postings, ids: numpy.ndarray, rows: numpy.ndarray
+    ) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+        """:meth:`_gather` from postings (CSR)."""
+        starts, numbers = postings
+        first = starts.take(ids)
+        return self._gather(first, starts.take(ids + 1) - first, numbers, ids, rows)
+
+    def _sorted_gather(
+        self, pairs: _Sorted, ids: numpy.ndarray, rows: numpy.ndarray
+    ) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+        """:meth:`_gather` from (key id, entry) pairs sorted by key id."""
+        keys, numbers = pairs
+        first = keys.searchsorted(ids)
+        return self._gather(first, keys.searchsorted(ids, "right") - first, numbers, ids, rows)
+
+    def _needed_keys(self, numbers: numpy.ndarray) -> tuple[numpy.ndarray, numpy.ndarray]:
+        """The keys of entries ``numbers`` that a partial match of an item of the prior needs, as (key id,
+        entry number) pairs: with ``prior_anchor`` the rarest key alone (the first of the largest idf);
+        else the heaviest keys whose complement weighs less than ``prior_coverage`` (as the gazetteer's own
+        index does for ``min_coverage``; ties of idf in the label's order, the rest subtracted key by
+        key)."""
+        if not len(numbers):
+            return numbers, numbers
+        padded = self._keys_padded[numbers]
+        held = padded != len(self._vocabulary)
+        lengths = held.sum(axis=1)
+        padded, held = padded[:, : lengths.max()], held[:, : lengths.max()]
+        values = numpy.where(held, self._idf_padded.take(padded), -numpy.inf)
+        if self.prior_anchor:
+            rarest = values.argmax(axis=1)  # the first of the largest
+            has = lengths > 0
+            return padded[numpy.arange(len(padded)), rarest][has], numbers[has]
+        order = numpy.argsort(-values, axis=1, kind="stable")  # heaviest first, ties in the label's order
+        ranked = numpy.take_along_axis(padded, order, axis=1)
+        weight = numpy.take_along_axis(values, order, axis=1)
+        take = numpy.zeros(padded.shape, dtype=bool)
+        totals = self._totals.take(numbers)
+        rest = totals.copy()
+        least = self.prior_coverage * totals
+        going = lengths > 0
+        for column in range(padded.shape[1]):
+            going &= column < lengths
+            take[:, column] = going
+            rest -= numpy.where(going, weight[:, column], 0.0)
+            going &= ~(rest < least)
+        return ranked[take], numpy.repeat(numbers, take.sum(axis=1))
+
+    def _prior_postings(self, prior: frozenset[str]) -> tuple[_Sorted, _Sorted]:
+        """The prior's entries by the keys a partial match needs (:meth:`_needed_keys`), and its tasks (its
+        savoir-faire entries) by any of their keys, as pairs sorted by key id (kept per prior and setting:
+        an offer's clauses, and offers of the same fiche, share them)."""
         setting = (prior, self.prior_anchor, self.prior_coverage)
-        cached = self._priors.get(setting)
-        if cached is None:
-            index: dict[str, list[int]] = {}
-            tasks: dict[str, list[int]] = {}
-            mask = numpy.zeros(len(self.gazetteer.entries), dtype=bool)
-            chosen: list[int] = []
-            # perf only: the items' parts looked up here (most are known), the lists' methods bound once
-            parts, anchor, coverage = self._prior_parts, self.prior_anchor, self.prior_coverage
-            in_index, in_tasks = index.setdefault, tasks.setdefault
-            for code in prior:
-                part = parts.get((code, anchor, coverage))
-                numbers, keyed, tasked = part if part is not None else self._prior_part(code)
-                chosen += numbers
-                for key, number in tasked:
-                    in_tasks(key, []).append(number)
-                for key, number in keyed:
-                    in_index(key, []).append(number)
-            mask[chosen] = True
-            if len(self._priors) >= 1024:  # a fiche's items, or (the first stage) one or a few fiches
-                self._priors.clear()
-            cached = self._priors[setting] = (index, mask, tasks)
-        return cached
+        found = self._prior_found.get(setting)
+        if found is None:
+            by_code = self._by_code
+            numbers = numpy.array([n for code in prior for n in by_code.get(code, ())], dtype=numpy.int64)
+            keys, owners = self._needed_keys(numbers)
+            order = keys.argsort(kind="stable")
+            tasks = numbers[self._task[numbers]]
+            padded = self._keys_padded[tasks]
+            held = padded != len(self._vocabulary)
+            task_keys = padded[held]
+            task_owners = numpy.repeat(tasks, held.sum(axis=1))
+            task_order = task_keys.argsort(kind="stable")
+            if len(self._prior_found) >= 1024:  # a fiche's items, or (the first stage) one or a few fiches
+                self._prior_found.clear()
+            found = self._prior_found[setting] = (
+                (keys[order], owners[order]), (task_keys[task_order], task_owners[task_order])
+            )
+        return found
 
-    def _prior_part(self, code: str) -> tuple[list[int], list[tuple[str, int]], list[tuple[str, int]]]:
-        """What an item brings to a prior (:meth:`_use_prior`), kept per item and setting (perf only: the
-        liberal linker of kg.nlp.rerank has a new prior, three fiches' items, per offer): its entries,
-        (key, entry) pairs of the index, of the tasks; in the order the prior's lists are built."""
-        setting = (code, self.prior_anchor, self.prior_coverage)
-        part = self._prior_parts.get(setting)
-        if part is not None:
-            return part
-        idf = self.gazetteer.idf
-        entries, weights, coverage = self.gazetteer.entries, self.gazetteer.weights, self.prior_coverage
-        numbers: list[int] = []
-        keyed: list[tuple[str, int]] = []
-        tasked: list[tuple[str, int]] = []
-        for number in self._by_code.get(code, ()):
-            numbers.append(number)
-            entry = entries[number]
-            keys = entry.keys
-            if entry.kind == "savoir-faire":
-                tasked += [(key, number) for key in keys]
-            if self.prior_anchor:
-                keyed.append((max(keys, key=idf.__getitem__), number))
-                continue
-            total = rest = weights[number][1]
-            least = coverage * total
-            # heaviest first (perf only: reverse=True keeps ties in their order, as the key -idf did)
-            for key in sorted(keys, key=idf.__getitem__, reverse=True):
-                keyed.append((key, number))
-                rest -= idf[key]
-                if rest < least:
-                    break
-        if len(self._prior_parts) >= 65536:
-            self._prior_parts.clear()
-        part = self._prior_parts[setting] = (numbers, keyed, tasked)
-        return part
+    def _prior_mask(self, prior: frozenset[str]) -> numpy.ndarray:
+        """A mask of the prior's entries (kept per prior: an offer's clauses, and offers of the same fiche,
+        share it)."""
+        mask = self._masks.get(prior)
+        if mask is None:
+            mask = numpy.zeros(len(self.gazetteer.entries), dtype=bool)
+            by_code = self._by_code
+            mask[[n for code in prior for n in by_code.get(code, ())]] = True
+            if len(self._masks) >= 1024:  # a fiche's items, or (the first stage) one or a few fiches
+                self._masks.clear()
+            self._masks[prior] = mask
+        return mask
 
     def share_words(self, other: Linker) -> None:
         """Read and fill ``other``'s table of keyed words (perf only: the liberal linker of the second stage
@@ -314,20 +380,20 @@ class Linker:
         self._clauses = other._clauses
 
     def _reachable(
-        self, present: Sequence[Collection[str]], numbers: numpy.ndarray, rows: numpy.ndarray,
-        need: numpy.ndarray | float,
+        self, ids: numpy.ndarray, id_rows: numpy.ndarray, count: int, numbers: numpy.ndarray,
+        rows: numpy.ndarray, need: numpy.ndarray | float,
     ) -> numpy.ndarray:
-        """The coverage bound of candidates ``numbers``, candidate ``i`` being one of clause
-        ``rows[i]`` whose keys are ``present[rows[i]]``: the weight of its keys present in its clause,
-        or -1 when that is under ``need`` of its total (the cheap upper bound of coverage)."""
-        if len(present) > len(self._weight):  # one row per clause of the offer
-            self._weight = numpy.zeros((len(present), len(self._idf) + 1), dtype=numpy.float64)
+        """The coverage bound of candidates ``numbers``, candidate ``i`` being one of clause ``rows[i]``
+        (of ``count``) whose keys are those of key ids ``ids`` in row ``rows[i]`` of ``id_rows``: the weight
+        of its keys present in its clause, or -1 when that is under ``need`` of its total (the cheap upper
+        bound of coverage)."""
+        if count > len(self._weight):  # one row per clause of the offer
+            self._weight = numpy.zeros((count, len(self._idf) + 1), dtype=numpy.float64)
         weight = self._weight  # the idf of each clause's keys in its row, 0 elsewhere (reset below)
         width = weight.shape[1]
         flat = weight.ravel()
-        ids = numpy.array([self._key_id[k] for keys in present for k in keys], dtype=numpy.int64)
         # each key's cell (row, key id) in the flattened table (one index array, not two: perf only)
-        written = ids + numpy.repeat(numpy.arange(0, len(present) * width, width), [len(k) for k in present])
+        written = ids + id_rows * width
         flat[written] = self._idf.take(ids)
         reach = flat.take(self.cells(rows, numbers, width)).sum(axis=1)
         flat[written] = 0.0
@@ -362,19 +428,28 @@ class Linker:
     def _closest_key(self, key: str) -> str | None:
         if len(key) < 6:
             return None
-        # fuzz.ratio(a, b) <= 200 * min(len) / (len(a) + len(b)): other lengths cannot reach the cutoff.
+        # fuzz.ratio(a, b) <= 200 * min(len) / (len(a) + len(b)): other lengths cannot reach the cutoff (those
+        # that can are a run of lengths, hence of the ordered keys).
         n = len(key)
+        reachable = [self._runs[length] for length in self._by_length
+                     if 200 * min(n, length) / (n + length) >= self.fuzzy_word]
+        if not reachable:
+            return None
+        first, last = min(start for start, _ in reachable), max(end for _, end in reachable)
         histogram = self._histogram_rows([key])[0]
         slack = 1.0 - self.fuzzy_word / 100.0
+        # ratio = 100 * (1 - indel / (n + length)) and indel >= the histograms' L1 distance, which is the sum
+        # of both histograms (n + length) less twice what they share (read in the word's characters' rows)
+        columns = numpy.flatnonzero(histogram)
+        shared = numpy.minimum(self._histograms[columns, first:last], histogram[columns, None]).sum(axis=0)
+        lengths = self._ordered_lengths[first:last]
+        near = numpy.flatnonzero(lengths + n - 2 * shared <= slack * (n + lengths) + 1e-9)
+        kept_by_length: dict[int, list[str]] = {}  # each length's keys still in sorted order
+        for place in (near + first).tolist():
+            choice = self._ordered[place]
+            kept_by_length.setdefault(len(choice), []).append(choice)
         best: tuple[float, str] | None = None
-        for length, choices in self._by_length.items():
-            if 200 * min(n, length) / (n + length) < self.fuzzy_word:
-                continue
-            # ratio = 100 * (1 - indel / (n + length)) and indel >= the histograms' L1 distance
-            near = numpy.abs(self._histograms[length] - histogram).sum(axis=1) <= slack * (n + length) + 1e-9
-            if not near.any():
-                continue
-            kept = [choices[i] for i in numpy.flatnonzero(near).tolist()]  # still in sorted order
+        for kept in kept_by_length.values():
             found = process.extractOne(key, kept, scorer=fuzz.ratio, score_cutoff=self.fuzzy_word)
             # Ties go to the first key in sorted order, as one scan of the sorted vocabulary gives.
             if found is not None and (best is None or (-found[1], found[0]) < (-best[0], best[1])):
@@ -475,86 +550,51 @@ class Linker:
         [('1', 0, 1), ('2', 1, 1)]
         """
         prior_codes = prior or frozenset()
-        prior_indexes: list[dict[str, list[int]]] = []
-        prior_tasks: list[dict[str, list[int]]] = []
+        prior_mask: numpy.ndarray | None = None
+        pieces: list[frozenset[str]] = []
         if prior_codes:
-            pieces = [self._use_prior(p) for p in parts if p] if parts is not None else []
+            pieces = [p for p in parts if p] if parts is not None else []
             if not pieces:
-                pieces = [self._use_prior(prior_codes)]
-            prior_indexes = [p[0] for p in pieces]
-            prior_tasks = [p[2] for p in pieces]
-            prior_mask = pieces[0][1] if len(pieces) == 1 else numpy.logical_or.reduce([p[1] for p in pieces])
-        index = self._index
+                pieces = [prior_codes]
+            masks = [self._prior_mask(p) for p in pieces]
+            prior_mask = masks[0] if len(masks) == 1 else numpy.logical_or.reduce(masks)
+        key_id = self._key_id
         found: list[tuple[list[tuple[int, str, float]], dict[str, list[tuple[int, float]]]]] = []
-        present: list[Collection[str]] = []
-        numbers: list[int] = []
-        rows: list[int] = []
-        lone: list[bool] = []  # per candidate: its clause has a one-word list item (prior_lone_word)
-        lone_keys: list[dict[str, int]] = []
-        learned_all: list[dict[str, tuple[int, float]]] = []
-        learning = bool(prior_codes and self.assoc_lift is not None and self.associations)
-        starts: list[int] = []
+        ids: list[int] = []  # the key ids of each clause's keys, clause after clause
+        counts: list[int] = []  # how many each clause has
+        synonyms = self.synonym_weight > 0 and self.synonyms
         for tokens in clauses:
             keyed = self.keyed(tokens)
             positions: dict[str, list[tuple[int, float]]] = {}
             for order, (_, key, factor) in enumerate(keyed):
                 positions.setdefault(key, []).append((order, factor))
-            if self.synonym_weight > 0 and self.synonyms:
+            if synonyms:
                 literal = set(positions)  # a key the clause writes is not also read through a synonym
                 for order, (_, key, factor) in enumerate(keyed):
                     for other, _similarity in self.synonyms.get(key, ()):
                         if other not in literal:
                             positions.setdefault(other, []).append((order, factor * self.synonym_weight))
-            candidates: set[int] = set()
-            for k in positions:
-                candidates.update(index.get(k, ()))
-            alone: dict[str, int] = {}
-            if prior_codes:
-                for prior_index in prior_indexes:
-                    # (only the keys the prior's index holds: most of a clause's are not, and the
-                    # intersection is made in C)
-                    for k in positions.keys() & prior_index.keys():
-                        candidates.update(prior_index[k])
-                if self.prior_lone_word is not None:
-                    # perf only: the list items are looked for when a word could name a task of the prior
-                    least, idf = self.prior_lone_word, self.gazetteer.idf
-                    # (the clause's keys met in the tasks' keys: set operations in C, the smaller side read)
-                    named = positions.keys() & prior_tasks[0].keys()
-                    for more in prior_tasks[1:]:
-                        named |= positions.keys() & more.keys()
-                    wanted = {k for k in named if idf[k] >= least}
-                    if wanted:
-                        alone = self._lone_keys(tokens, keyed, text, wanted)
-                        for tasks in prior_tasks:
-                            for k in alone:
-                                candidates.update(tasks.get(k, ()))
-            learned = self._learned(keyed, prior_codes) if learning else {}
-            for code in learned:
-                candidates.add(self._by_code[code][0])
-            starts.append(len(numbers))
-            if candidates:
-                numbers += sorted(candidates)
-                rows += [len(present)] * len(candidates)
-                lone += [bool(alone or learned)] * len(candidates)
-                present.append(positions.keys())
+                known = [key_id[k] for k in positions if k in key_id]  # (a synonym no label has: no entry)
             else:
-                present.append(())
-            lone_keys.append(alone)
-            learned_all.append(learned)
+                known = [key_id[k] for k in positions]
+            ids += known
+            counts.append(len(known))
             found.append((keyed, positions))
-        starts.append(len(numbers))
-        if not numbers:
+        id_array = numpy.array(ids, dtype=numpy.int64)
+        id_rows = numpy.repeat(numpy.arange(len(clauses), dtype=numpy.int64), counts)
+        candidates_all, row_of, lone_keys, learned_all, lone_clause = self._candidates(
+            clauses, text, found, id_array, id_rows, prior_codes, pieces)
+        if not len(candidates_all):
             return [(keyed, []) for keyed, _ in found]
-        candidates_all = numpy.array(numbers, dtype=numpy.int64)
+        starts = numpy.searchsorted(row_of, numpy.arange(len(clauses) + 1))
         need_of: numpy.ndarray | float = self.min_coverage
-        if prior_codes:
+        if prior_mask is not None:
             low = min(self.prior_coverage, self.min_coverage)
             need_of = numpy.where(prior_mask[candidates_all], low, self.min_coverage)
-            if self.prior_lone_word is not None or learning:
-                lone_prior = prior_mask[candidates_all] & numpy.array(lone, dtype=bool)
+            if self.prior_lone_word is not None or (self.assoc_lift is not None and self.associations):
+                lone_prior = prior_mask[candidates_all] & lone_clause[row_of]
                 need_of = numpy.where(lone_prior, 0.0, need_of)
-        row_of = numpy.array(rows, dtype=numpy.int64)
-        reaches = self._reachable(present, candidates_all, row_of, need_of)
+        reaches = self._reachable(id_array, id_rows, len(clauses), candidates_all, row_of, need_of)
         if prune is not None:
             reaches = prune(found, candidates_all, row_of, reaches)
         # the candidates within reach, in order, and where each clause's start among them (perf only: most of
@@ -574,6 +614,83 @@ class Linker:
                 ))
             )
         return out
+
+    def _candidates(
+        self, clauses: Sequence[Sequence[Token]], text: str | None,
+        found: Sequence[tuple[list[tuple[int, str, float]], dict[str, list[tuple[int, float]]]]],
+        id_array: numpy.ndarray, id_rows: numpy.ndarray, prior_codes: frozenset[str],
+        pieces: Sequence[frozenset[str]],
+    ) -> tuple[numpy.ndarray, numpy.ndarray, list[dict[str, int]], list[dict[str, tuple[int, float]]],
+               numpy.ndarray]:
+        """The candidate entries of the clauses (:meth:`scored_many`; ``found``: each clause's keyed words
+        and key places, ``id_array``: their keys' ids, clause after clause, ``id_rows`` each one's clause;
+        ``pieces``: sets whose union is the prior, none without one): the entry numbers and their clauses,
+        each (clause, entry) once, clause after clause, entries ascending; each clause's one-word list items
+        (:meth:`_lone_keys`) and associated items (:meth:`_learned`), and whether it has any."""
+        # each clause's candidates: the entries posted under its keys in the gazetteer's index, with a prior
+        # those of the prior posted under the keys a partial match needs, the tasks of the prior named by a
+        # one-word list item, the items its words are associated with — gathered for all the clauses at once
+        pair_rows, pair_numbers, _ = self._posted(self._index_postings, id_array, id_rows)
+        more_rows, more_numbers = [pair_rows], [pair_numbers]
+        lone_keys: list[dict[str, int]] = [{} for _ in clauses]
+        learned_all: list[dict[str, tuple[int, float]]] = [{} for _ in clauses]
+        lone_clause = numpy.zeros(len(clauses), dtype=bool)  # a one-word list item or an associated word
+        if prior_codes:
+            postings = [self._prior_postings(p) for p in pieces]
+            for needed, _ in postings:
+                rows_, numbers_, _ = self._sorted_gather(needed, id_array, id_rows)
+                more_rows.append(rows_)
+                more_numbers.append(numbers_)
+            if self.prior_lone_word is not None and len(id_array):
+                # perf only: the list items are looked for when a word could name a task of the prior (a
+                # clause key held by a task of the prior, weighing prior_lone_word or more)
+                named = numpy.zeros(len(id_array), dtype=bool)
+                for _, (task_keys, _) in postings:
+                    if len(task_keys):
+                        places = task_keys.searchsorted(id_array).clip(max=len(task_keys) - 1)
+                        named |= task_keys.take(places) == id_array
+                named &= self._idf.take(id_array) >= self.prior_lone_word
+                if named.any():
+                    wanted: dict[int, set[str]] = {}
+                    vocabulary = self._vocabulary
+                    for row, key in zip(id_rows[named].tolist(), id_array[named].tolist(), strict=True):
+                        wanted.setdefault(row, set()).add(vocabulary[key])
+                    alone_ids: list[int] = []  # the keys of the one-word list items, and their clauses
+                    alone_rows: list[int] = []
+                    key_id = self._key_id
+                    for row, keys in wanted.items():
+                        alone = lone_keys[row] = self._lone_keys(clauses[row], found[row][0], text, keys)
+                        alone_ids += [key_id[k] for k in alone]
+                        alone_rows += [row] * len(alone)
+                    if alone_ids:
+                        ids_ = numpy.array(alone_ids, dtype=numpy.int64)
+                        rows_ = numpy.array(alone_rows, dtype=numpy.int64)
+                        for _, tasks in postings:
+                            task_rows, task_numbers, _ = self._sorted_gather(tasks, ids_, rows_)
+                            more_rows.append(task_rows)
+                            more_numbers.append(task_numbers)
+            if self.assoc_lift is not None and self.associations:
+                by_code = self._by_code
+                extra: list[int] = []
+                extra_rows: list[int] = []
+                for row, (keyed, _) in enumerate(found):
+                    learned = learned_all[row] = self._learned(keyed, prior_codes)
+                    extra += [by_code[code][0] for code in learned]
+                    extra_rows += [row] * len(learned)
+                more_rows.append(numpy.array(extra_rows, dtype=numpy.int64))
+                more_numbers.append(numpy.array(extra, dtype=numpy.int64))
+            lone_clause[[row for row in range(len(clauses)) if lone_keys[row] or learned_all[row]]] = True
+        size = len(self.gazetteer.entries)
+        # each (clause, entry) once, clause after clause, entries ascending (as each clause's sorted set was;
+        # perf only: sorted and told apart here, numpy.unique costs several times more at ~1,000 pairs)
+        pairs = numpy.sort(numpy.concatenate(more_rows) * size + numpy.concatenate(more_numbers))
+        if len(pairs) > 1:
+            distinct = numpy.empty(len(pairs), dtype=bool)
+            distinct[0] = True
+            numpy.not_equal(pairs[1:], pairs[:-1], out=distinct[1:])
+            pairs = pairs[distinct]
+        row_of = pairs // size
+        return pairs - row_of * size, row_of, lone_keys, learned_all, lone_clause
 
     @staticmethod
     def _lone_keys(
