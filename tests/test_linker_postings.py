@@ -20,6 +20,14 @@ WORDS = ("plan", "lecture", "souder", "pièce", "métal", "contrôle", "récepti
 KINDS = ("savoir", "savoir-faire", "savoir-etre", "macro-competence")
 
 
+def _positions(keyed: list[tuple[int, str, float]]) -> dict[str, list[tuple[int, float]]]:
+    """Each key's places in a clause's keyed words, with their weight factors (as ``scored_many``)."""
+    positions: dict[str, list[tuple[int, float]]] = {}
+    for order, (_, key, factor) in enumerate(keyed):
+        positions.setdefault(key, []).append((order, factor))
+    return positions
+
+
 def _old_part(linker: Linker, code: str) -> tuple[list[int], list[tuple[str, int]], list[tuple[str, int]]]:
     gazetteer = linker.gazetteer
     idf = gazetteer.idf
@@ -83,9 +91,7 @@ def _old_candidates(
     lone: list[bool] = []
     for tokens in clauses:
         keyed = linker.keyed(tokens)
-        positions: dict[str, list[tuple[int, float]]] = {}
-        for order, (_, key, factor) in enumerate(keyed):
-            positions.setdefault(key, []).append((order, factor))
+        positions = _positions(keyed)
         candidates: set[int] = set()
         for k in positions:
             candidates.update(index.get(k, ()))
@@ -130,9 +136,7 @@ def _new_candidates(
     counts: list[int] = []
     for tokens in clauses:
         keyed = linker.keyed(tokens)
-        positions: dict[str, list[tuple[int, float]]] = {}
-        for order, (_, key, factor) in enumerate(keyed):
-            positions.setdefault(key, []).append((order, factor))
+        positions = _positions(keyed)
         ids += [linker._key_id[k] for k in positions]
         counts.append(len(positions))
         found.append((keyed, positions))
