@@ -138,6 +138,22 @@ def prior_fiches(predicted: Sequence[tuple[str, float]], count: int, margin: flo
     return chosen
 
 
+def run_starts(values: numpy.ndarray) -> numpy.ndarray:
+    """Where each run of equal neighbours starts: for sorted values, the first of each distinct value (perf
+    only: ``numpy.unique`` sorts again and costs several times more at a few thousand values).
+
+    >>> run_starts(numpy.array([2, 2, 5, 7, 7])).tolist()
+    [True, False, True, True, False]
+    >>> run_starts(numpy.array([], dtype=numpy.int64)).tolist()
+    []
+    """
+    starts = numpy.empty(len(values), dtype=bool)
+    if len(values):
+        starts[0] = True
+        numpy.not_equal(values[1:], values[:-1], out=starts[1:])
+    return starts
+
+
 def words(text: str) -> list[Token]:
     """Tokens of a text without spaCy (block labels, tests)."""
     return text_words(text)
@@ -260,10 +276,8 @@ class Linker:
         """Postings of (key id, entry number) pairs: each key id's entry numbers, ascending, each once."""
         order = numpy.lexsort((numbers, keys))
         keys, numbers = keys[order], numbers[order]
-        if len(keys):
-            distinct = numpy.ones(len(keys), dtype=bool)
-            distinct[1:] = (keys[1:] != keys[:-1]) | (numbers[1:] != numbers[:-1])
-            keys, numbers = keys[distinct], numbers[distinct]
+        distinct = run_starts(keys) | run_starts(numbers)  # (key, entry) pairs once
+        keys, numbers = keys[distinct], numbers[distinct]
         starts = numpy.zeros(len(self._vocabulary) + 2, dtype=numpy.int64)
         numpy.cumsum(numpy.bincount(keys, minlength=len(self._vocabulary) + 1), out=starts[1:])
         return starts, numbers
@@ -684,11 +698,7 @@ class Linker:
         # each (clause, entry) once, clause after clause, entries ascending (as each clause's sorted set was;
         # perf only: sorted and told apart here, numpy.unique costs several times more at ~1,000 pairs)
         pairs = numpy.sort(numpy.concatenate(more_rows) * size + numpy.concatenate(more_numbers))
-        if len(pairs) > 1:
-            distinct = numpy.empty(len(pairs), dtype=bool)
-            distinct[0] = True
-            numpy.not_equal(pairs[1:], pairs[:-1], out=distinct[1:])
-            pairs = pairs[distinct]
+        pairs = pairs[run_starts(pairs)]
         row_of = pairs // size
         return pairs - row_of * size, row_of, lone_keys, learned_all, lone_clause
 

@@ -38,7 +38,7 @@ from kg.nlp.forest import Forest
 from kg.nlp.gazetteer import Entry, Gazetteer
 from kg.nlp.learned_aliases import COLUMNS as ALIAS_FEATURES
 from kg.nlp.learned_aliases import Match, Shipped, new_matches
-from kg.nlp.linker import Linker, Mention, Prune, Scored, Token, same_places
+from kg.nlp.linker import Linker, Mention, Prune, Scored, Token, run_starts, same_places
 from kg.nlp.near_copies import group_members, grouped_parts
 from kg.nlp.phrase_rates import FEATURES as PHRASE_FEATURES
 from kg.nlp.phrase_rates import PhraseTable, phrase_key
@@ -658,9 +658,7 @@ def distinct(values: numpy.ndarray) -> tuple[numpy.ndarray, numpy.ndarray]:
     [[2, 7], [1, 0, 1]]
     """
     if len(values) > 1 and bool((values[1:] >= values[:-1]).all()):
-        starts = numpy.empty(len(values), dtype=bool)
-        starts[0] = True
-        numpy.not_equal(values[1:], values[:-1], out=starts[1:])
+        starts = run_starts(values)
         return values[starts], numpy.cumsum(starts) - 1
     used, inverse = numpy.unique(values, return_inverse=True)
     return used, inverse
