@@ -114,7 +114,7 @@ def test_splits_and_draws_follow_the_selection(shared_data: Path) -> None:
 
 
 def test_training_draws_hold_no_copy_of_a_test_offer(shared_data: Path) -> None:
-    # the ninth and tenth draws (all DEV) skip any offer whose text nearly copies a TEST offer's, so that no
+    # the ninth to eleventh draws (all DEV) skip any offer whose text nearly copies a TEST offer's, so that no
     # copy of a held-out text is trained on (the near-copy rule would otherwise move the TEST offer to DEV)
     from rapidfuzz import fuzz
 
