@@ -69,6 +69,7 @@ from tune_linker import (  # noqa: E402
     annotation_parser,
     ascend,
     cv_folds,
+    declared_codes,
     dev_groups,
     group_summary,
     offer_texts,
@@ -171,7 +172,7 @@ def shipped_candidates(
     rows = [annotated_offer(json.loads(line)) for line in annotation.read_text().splitlines() if line.strip()]
     dev = [r for r in rows if r.split == "dev"]
     texts = offer_texts(data)
-    runner = Runner(store, dev, texts)
+    runner = Runner(store, dev, texts, declared_codes(data))
     generator = Generator(runner.gazetteer, fiches=3, titles=runner.component._titles)
     cands = offer_candidates(runner, generator, texts, Links(runner)(shipped_settings(runner.linker)))
     return rows, dev, texts, runner, cands
@@ -565,7 +566,7 @@ def main() -> None:
     test = [r for r in rows if r.split == "test"]
     texts = offer_texts(args.data)
     t0 = time.perf_counter()
-    runner = Runner(args.store, dev, texts)
+    runner = Runner(args.store, dev, texts, declared_codes(args.data))
     links = Links(runner)
     titles = runner.component._titles
     generators = {fiches: Generator(runner.gazetteer, fiches=fiches, titles=titles) for fiches in (1, 3)}
@@ -998,7 +999,7 @@ def main() -> None:
             fitted["shipped defaults"][1].save(args.model_out)
             print(f"wrote {args.model_out}")
         if args.test:
-            test_runner = Runner(args.store, test, texts)
+            test_runner = Runner(args.store, test, texts, declared_codes(args.data))
             test_links = Links(test_runner)
             everything = list(range(len(test)))
             print(f"\n| TEST split, {len(test)} offers (read once) | P | R | F1 | units found |"

@@ -466,6 +466,7 @@ def main() -> None:
         annotation_parser,
         ascend,
         cv_folds,
+        declared_codes,
         dev_groups,
         offer_texts,
         pooled,
@@ -510,7 +511,7 @@ def main() -> None:
     rows = [annotated_offer(json.loads(line)) for line in lines if line.strip()]
     dev = [r for r in rows if r.split == "dev"]  # TEST is never read here
     t0 = time.perf_counter()
-    runner = Runner(args.store, dev, texts)
+    runner = Runner(args.store, dev, texts, declared_codes(args.data))
     links = Links(runner)
     component: Any = runner.component  # the pas_skill_linker pipe (kg.nlp.pipeline.SkillLinker)
     generators: dict[tuple[tuple[str, Any], ...], Generator] = {

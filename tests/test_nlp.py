@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 import pytest
@@ -358,6 +359,41 @@ def test_prior_takes_the_next_fiches_within_a_margin_of_the_top_one() -> None:
     assert prior_fiches(close, 1, 0.2) == ["K1302", "K1304", "G1603"]
     assert prior_fiches(close, 1, 0.2, most=2) == ["K1302", "K1304"]
     assert prior_fiches([("K1302", 0.9), ("K1304", 0.1)], 1, 0.8) == ["K1302"]
+
+
+def test_skills_are_linked_under_the_declared_fiche_the_occupation_read_from_the_text_alone(
+    gazetteer: Gazetteer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kg.nlp.pipeline
+    from kg.nlp.occupation import OccupationModel
+    from kg.nlp.offers import Offer
+    from kg.nlp.pipeline import Extractor, SkillLinker, load_pipeline
+
+    # the first stage: the shipped second stage is fitted on the real gazetteer and keeps nothing of this one
+    monkeypatch.setattr(kg.nlp.pipeline, "RERANK", False)
+    nlp = load_pipeline(gazetteer)
+    component = nlp.get_pipe("pas_skill_linker")
+    assert isinstance(component, SkillLinker) and component.linker is not None
+    component.linker.prior_coverage, component.linker.prior_min_keys = 0.3, 1
+    component.linker.prior_anchor = False
+    model = OccupationModel.from_labels(
+        {"F1703": "Maçon / Maçonne", "K1302": "Assistant / Assistante de vie aux familles"}, [],
+        {"F1703": ["Techniques de maçonnerie"], "K1302": ["Effectuer les courses d'une personne"]},
+    )
+    extractor = Extractor(nlp, model)
+    offer = {"id": "1", "intitule": "Maçon H/F", "description": "Vos missions :\n- Courses et repas",
+             "romeCode": "K1302"}
+
+    def run(**changes: object) -> dict[str, Any]:
+        return next(extractor.extract([Offer("a.jsonl", 1, {**offer, **changes})]))
+
+    declared, undeclared = run(), run(romeCode=None)
+    # "Courses et repas" is a partial phrase of a K1302 item: linked only with that fiche as the prior
+    assert [s["code"] for s in declared["skills"]] == ["107920"] and undeclared["skills"] == []
+    assert declared["occupation"]["code"] == "F1703"  # the prediction never reads the declared code
+    assert declared["occupation"] == {**undeclared["occupation"], "declared": "K1302"}
+    monkeypatch.setattr(kg.nlp.pipeline, "DECLARED_PRIOR", False)
+    assert run()["skills"] == []
 
 
 def test_linker_reads_a_word_as_its_synonyms_key_at_a_reduced_weight() -> None:

@@ -83,11 +83,14 @@ def test_a_repost_gets_the_results_of_its_first_copy_without_being_processed_aga
         Offer("a.jsonl", 1, first),
         Offer("a.jsonl", 2, {**first, "id": "2", "lieuTravail": {"commune": "76540"}}),  # a repost
         Offer("a.jsonl", 3, {**first, "id": "3", "intitule": "Maçon"}),  # the same description, another title
+        Offer("a.jsonl", 4, {**first, "id": "4", "romeCode": "D1102"}),  # the same text, declared otherwise
     ]
     results = list(extractor.extract(offers, batch_size=1))  # the repost is in another batch
     alone = [next(extractor.extract([offer])) for offer in offers]
-    assert results == alone and calls == ["Maçon H/F", "Maçon", "Maçon H/F", "Maçon H/F", "Maçon"]
-    assert [r["id"] for r in results] == ["1", "2", "3"] and results[1]["commune"] == "76540"
+    assert results == alone
+    # the fourth offer is processed again: its skills are linked under another fiche
+    assert calls == ["Maçon H/F", "Maçon", "Maçon H/F", "Maçon H/F", "Maçon H/F", "Maçon", "Maçon H/F"]
+    assert [r["id"] for r in results] == ["1", "2", "3", "4"] and results[1]["commune"] == "76540"
     assert results[0]["skills"] and results[0]["emerging"]  # the test compares linked offers
     assert results[0]["emerging"][0] is not results[1]["emerging"][0]  # its own objects
 

@@ -138,6 +138,25 @@ def prior_fiches(predicted: Sequence[tuple[str, float]], count: int, margin: flo
     return chosen
 
 
+def declared_first(predicted: Sequence[tuple[str, float]], declared: str | None,
+                   most: int = 5) -> list[tuple[str, float]]:
+    """The fiches an offer's skills are linked under: its declared ROME code first, at the top predicted
+    score, then the predicted fiches without it (``most`` in all); the predicted ones alone when it
+    declares none. The occupation prediction never reads the declared code (it is what that benchmark
+    checks); the skill linking may, as the recruiter's word on the offer's trade: under the grouped CV it
+    links more of the annotated requirements (docs/guides/skill-declared-prior.md).
+
+    >>> declared_first([("K1302", 0.9), ("K1304", 0.5)], "K1304")
+    [('K1304', 0.9), ('K1302', 0.9)]
+    >>> declared_first([("K1302", 0.9)], None), declared_first([], "F1703")
+    ([('K1302', 0.9)], [('F1703', 1.0)])
+    """
+    if not declared:
+        return list(predicted[:most])
+    top = predicted[0][1] if predicted else 1.0
+    return [(declared, top), *[p for p in predicted if p[0] != declared][: most - 1]]
+
+
 def run_starts(values: numpy.ndarray) -> numpy.ndarray:
     """Where each run of equal neighbours starts: for sorted values, the first of each distinct value (perf
     only: ``numpy.unique`` sorts again and costs several times more at a few thousand values).

@@ -29,7 +29,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from kg.nlp.gazetteer import Gazetteer
-from kg.nlp.linker import Linker, Mention, Token, prior_fiches, same_places
+from kg.nlp.linker import Linker, Mention, Token, declared_first, prior_fiches, same_places
 from kg.nlp.offer_tokenizer import OfferTokenizer
 from kg.nlp.offers import Offer, RecordError, prepare
 from kg.nlp.rerank import Reranker, wanted
@@ -49,6 +49,7 @@ _TEXT = "pas_text"
 _Result = tuple[list[Mention], list[dict[str, object]]]  # a clause's mentions and emerging phrases
 # an offer's occupation candidates, skills and emerging phrases
 _Extracted = tuple[list[tuple[str, float]], list[Mention], list[dict[str, object]]]
+_Key = tuple[str, int, str | None]  # an offer's text, its title's length and its declared code
 
 
 def doc_text(doc: Doc) -> str:
@@ -81,6 +82,10 @@ PRIOR_MARGIN: float | None = None
 # (docs/guides/skill-second-stage-default.md; docs/guides/skill-linking-second-stage.md). On without the
 # model file: FileNotFoundError
 RERANK = wanted()
+# The skills of an offer are linked under its declared ROME code first, then its predicted fiches
+# (kg.nlp.linker.declared_first; grouped CV in docs/guides/skill-declared-prior.md); the occupation output
+# stays the prediction from the text alone.
+DECLARED_PRIOR = True
 EMERGING_SECTIONS = frozenset({"missions", "profile", "qualities"})
 MEMO_SIZE = 100_000  # clauses whose results the linker component keeps (then it starts afresh)
 REPOSTS = 20_000  # offers whose results Extractor.extract keeps for their reposts (then it starts afresh)
@@ -402,12 +407,12 @@ class Extractor:
     ) -> Iterator[dict[str, Any]]:
         """One result (or error object) per offer, in order.
 
-        Perf only: an offer whose text (title and capped description) was met before in the same call
-        — a repost: 41 of the 610 real offers — gets the first one's occupation candidates, skills and
-        emerging phrases without being processed again (they depend on nothing else; its own id,
-        declared code, commune and warnings are its own)."""
+        Perf only: an offer whose text (title and capped description) and declared code were met before
+        in the same call — a repost: 41 of the 610 real offers — gets the first one's occupation
+        candidates, skills and emerging phrases without being processed again (they depend on nothing
+        else; its own id, commune and warnings are its own)."""
         pending: list[tuple[Offer, str, list[str]]] = []
-        seen: dict[tuple[str, int], _Extracted] = {}
+        seen: dict[_Key, _Extracted] = {}
         for item in offers:
             if isinstance(item, RecordError):
                 yield from self._flush(pending, seen)
@@ -427,19 +432,21 @@ class Extractor:
         yield from self._flush(pending, seen)
 
     def _flush(
-        self, pending: list[tuple[Offer, str, list[str]]], seen: dict[tuple[str, int], _Extracted]
+        self, pending: list[tuple[Offer, str, list[str]]], seen: dict[_Key, _Extracted]
     ) -> Iterator[dict[str, Any]]:
-        # An offer is its text and where its title ends (the occupation reads the two apart).
-        found: dict[tuple[str, int], _Extracted] = {}
-        new: dict[tuple[str, int], tuple[Offer, str]] = {}
+        # An offer is its text, where its title ends (the occupation reads the two apart) and its declared
+        # code (the skills' fiches start with it).
+        found: dict[_Key, _Extracted] = {}
+        new: dict[_Key, tuple[Offer, str]] = {}
         for offer, text, _ in pending:
-            key = (text, len(offer.title))
+            key = (text, len(offer.title), offer.declared)
             if key in seen:
                 found[key] = seen[key]
             elif key not in new:
                 new[key] = (offer, text)
-        # The occupation comes first: the items of its top fiches are the skill linker's prior. It reads
-        # the title and the (capped) description apart, as benchmarks/occupation.py evaluates it.
+        # The occupation comes first: the items of its top fiches, after the declared one, are the skill
+        # linker's prior. It reads the title and the (capped) description apart, as
+        # benchmarks/occupation.py evaluates it, and never the declared code.
         predictions = [
             self.occupation.predict(offer.title, text[len(offer.title) + 1 :], k=self.candidates)
             for offer, text in new.values()
@@ -447,9 +454,10 @@ class Extractor:
         made = [self._make_doc(text) for _, text in new.values()]
         linker = self.nlp.get_pipe("pas_skill_linker")
         assert isinstance(linker, SkillLinker)
-        for doc, predicted in zip(made, predictions, strict=True):
-            doc._.prior = linker.prior(predicted)
-            doc._.occupations = predicted
+        for doc, (offer, _), predicted in zip(made, new.values(), predictions, strict=True):
+            fiches = declared_first(predicted, offer.declared) if DECLARED_PRIOR else predicted
+            doc._.prior = linker.prior(fiches)
+            doc._.occupations = fiches
         docs = self.nlp.pipe(made)
         for key, doc, predicted in zip(new, docs, predictions, strict=True):
             found[key] = (predicted, doc._.skills, doc._.emerging)
@@ -457,7 +465,7 @@ class Extractor:
             seen.clear()
         seen.update((key, found[key]) for key in new)
         for offer, text, warnings in pending:
-            yield self._result(offer, warnings, *found[text, len(offer.title)])
+            yield self._result(offer, warnings, *found[text, len(offer.title), offer.declared])
 
     def _make_doc(self, text: str) -> Doc:
         """The tokenised text, which keeps the string it was made from (see :func:`doc_text`)."""
