@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from kg.nlp.evaluate import PR, AnnotatedOffer, annotated_offer, offer_item_pr  # noqa: E402
 from kg.nlp.extract import occupation_model  # noqa: E402
 from kg.nlp.gazetteer import Gazetteer  # noqa: E402
-from kg.nlp.linker import declared_first, prior_fiches  # noqa: E402
+from kg.nlp.linker import prior_fiches  # noqa: E402
 from kg.nlp.near_copies import copy_groups, grouped_parts  # noqa: E402
 from kg.nlp.offers_csv import offer_text, read_offers  # noqa: E402
-from kg.nlp.pipeline import DECLARED_PRIOR, PRIOR_FICHES, PRIOR_MARGIN, load_pipeline  # noqa: E402
+from kg.nlp.pipeline import PRIOR_FICHES, PRIOR_MARGIN, load_pipeline  # noqa: E402
 from kg.store import StoreLayout, open_store  # noqa: E402
 
 BASE = "https://w3id.org/passerelles/"
@@ -81,8 +81,8 @@ class Runner:
         self.docs = [segmenter(self.nlp.make_doc(texts[o.id][1])) for o in offers]
         # the fiches the skills are linked under, as in the extraction (kg.nlp.pipeline.Extractor)
         self.predicted = [
-            declared_first(predicted, declared.get(o.id)) if DECLARED_PRIOR else predicted
-            for o, predicted in ((o, model.predict(texts[o.id][0], texts[o.id][1], k=5)) for o in offers)
+            self.component.fiches(model.predict(texts[o.id][0], texts[o.id][1], k=5), declared.get(o.id))
+            for o in offers
         ]
         self.cache: dict[tuple[Any, ...], list[PR]] = {}
 

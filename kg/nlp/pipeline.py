@@ -172,6 +172,20 @@ class SkillLinker:
             return None
         return self.linker.gazetteer.prior(prior_fiches(predicted, self.prior_fiches, self.prior_margin))
 
+    def fiches(self, predicted: list[tuple[str, float]], declared: str | None) -> list[tuple[str, float]]:
+        """The fiches an offer's skills are linked under (its prior and the second stage's occupations): the
+        declared one first when ``DECLARED_PRIOR`` and the gazetteer knows it (a code of no fiche, such as a
+        ROME v3 code v4 dropped, would leave the prior empty), then the predicted ones
+        (:func:`kg.nlp.linker.declared_first`).
+
+        >>> component = SkillLinker(2, 6).use(Gazetteer.from_rows([("1", "Lire un plan", "savoir-faire")], (),
+        ...                                                      [("F1703", "1")]))
+        >>> component.fiches([("F1704", 0.8)], "F1703"), component.fiches([("F1704", 0.8)], "Z9999")
+        ([('F1703', 0.8), ('F1704', 0.8)], [('F1704', 0.8)])
+        """
+        known = self.linker is not None and declared in self.linker.gazetteer.fiche_items
+        return declared_first(predicted, declared if DECLARED_PRIOR and known else None)
+
     def use(self, gazetteer: Gazetteer) -> SkillLinker:
         self.linker = Linker(gazetteer)
         self.forget()
@@ -455,7 +469,7 @@ class Extractor:
         linker = self.nlp.get_pipe("pas_skill_linker")
         assert isinstance(linker, SkillLinker)
         for doc, (offer, _), predicted in zip(made, new.values(), predictions, strict=True):
-            fiches = declared_first(predicted, offer.declared) if DECLARED_PRIOR else predicted
+            fiches = linker.fiches(predicted, offer.declared)
             doc._.prior = linker.prior(fiches)
             doc._.occupations = fiches
         docs = self.nlp.pipe(made)
