@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # the near-copy rule's threshold and normal form, and the annotated text, are the project's own: the skill CV
 # groups offers by the same rule (kg.nlp.near_copies), and the offsets refer to the text the extraction reads
-from kg.nlp.near_copies import NEAR_COPY, same_text
+from kg.nlp.near_copies import near_copy, same_text
 from kg.nlp.offers_csv import offer_text, read_offers
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -122,7 +122,6 @@ def _draw_files(
     """For each (file, n, of which TEST) of ``plan`` in turn, n offers drawn with one ``seed`` among those
     not in ``earlier``, no text twice (the exact-text rule; near copies are ``_near_copies_in_dev``'s).
     With ``skip_test_copies`` an offer whose text nearly copies an earlier TEST offer's is not drawn."""
-    from rapidfuzz import fuzz
 
     rng = random.Random(seed)
     by_id = offers_by_id()
@@ -136,7 +135,7 @@ def _draw_files(
         drawn: list[str] = []
         for oid in rng.sample(fresh, len(fresh)):
             key = same_text(offer_text(by_id[oid]))
-            if any(fuzz.ratio(key, t) >= NEAR_COPY for t in tests):
+            if any(near_copy(key, t) for t in tests):
                 continue
             if key not in texts:
                 texts.add(key)
@@ -177,14 +176,12 @@ def _near_copies_in_dev(drawn: list[tuple[str, str, str]]) -> list[tuple[str, st
     the exact-text rule of the draws lets through) is put in DEV: TEST must hold texts no fitting saw. On
     the 140 drawn offers this moves one offer of the fourth draw (number 130, ratio 96.6); no TEST offer of
     the earlier draws is above 80."""
-    from rapidfuzz import fuzz
 
     by_id = offers_by_id()
     text = {oid: same_text(offer_text(by_id[oid])) for _, oid, _ in drawn}
     dev = [oid for _, oid, split in drawn if split == "dev"]
-    return [(name, oid, "dev" if split == "test" and any(
-                fuzz.ratio(text[oid], text[d]) >= NEAR_COPY for d in dev) else split)
-            for name, oid, split in drawn]
+    return [(name, oid, "dev" if split == "test" and any(near_copy(text[oid], text[d]) for d in dev)
+             else split) for name, oid, split in drawn]
 
 
 def agree(path: Path, reference: Path) -> None:

@@ -39,6 +39,18 @@ def same_text(text: str) -> str:
     return " ".join(text.split())
 
 
+def near_copy(text: str, other: str, near: float = NEAR_COPY) -> bool:
+    """Whether two texts in :func:`same_text` form are one ad by the near-copy rule: a rapidfuzz
+    ``fuzz.ratio`` at least ``near`` (the annotation draws' test, one text against another).
+
+    >>> near_copy("Maçon H/F Poser des parpaings.", "Maçon Poser des parpaings.")
+    True
+    >>> near_copy("Maçon", "Cariste")
+    False
+    """
+    return fuzz.ratio(text, other) >= near
+
+
 def copy_groups(offers: Sequence[tuple[str, str]], near: float | None = NEAR_COPY) -> list[int]:
     """A group per offer given as (title, description): the smallest index of the offers it is one ad
     with, by the exact keys of :func:`group_keys` or (unless ``near`` is None) a rapidfuzz ratio of
