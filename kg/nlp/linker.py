@@ -642,6 +642,9 @@ class Linker:
         out: list[tuple[list[tuple[int, str, float]], list[Scored]]] = []
         for number, (tokens, (keyed, positions)) in enumerate(zip(clauses, found, strict=True)):
             first, last = bounds[number], bounds[number + 1]
+            if first == last:  # no candidate (perf only: most clauses of the second stage, once pruned)
+                out.append((keyed, []))
+                continue
             kept = list(zip(kept_numbers[first:last], kept_reach[first:last], strict=True))
             away = sections is not None and sections[number] in self.one_word_savoir_away
             out.append(

@@ -827,6 +827,9 @@ class _Prefilter:
         for i, a in bound.terms:
             coef[i] += a
         self.coef = dict(zip(FEATURES, coef, strict=True))
+        # (perf only: keep reads them per item and clause) fiche1-3's coefficients, each section's
+        self.fiche_coefs = (self.coef["fiche1"], self.coef["fiche2"], self.coef["fiche3"])
+        self.section_coefs = tuple((s, self.coef[f"section_{s}"]) for s in SECTIONS)
         gazetteer = generator.gazetteer
         self.linker = generator.linker
         idf = gazetteer.idf
@@ -1079,14 +1082,14 @@ class _Prefilter:
             part = fiche_part.get(code)
             if part is None:
                 holds = [code in items for items in lists]
-                part = sum(c[f"fiche{n + 1}"] for n, held in enumerate(holds[:3]) if held)
+                part = sum(a for a, held in zip(self.fiche_coefs, holds[:3], strict=False) if held)
                 best = max((s / top for s, held in zip(scores, holds, strict=False) if held), default=0.0)
                 part += c["fiche_score"] * best
                 fiche_part[code] = part
             fiche_of.append(part)
         for keyed, _ in per_clause:
             clause_part.append(c["clause_words"] * math.log1p(len(keyed)))
-        section_part = [sum(c[f"section_{s}"] for s in SECTIONS if clause[3] == s) for clause in clauses]
+        section_part = [sum(a for s, a in self.section_coefs if clause[3] == s) for clause in clauses]
         entry_ids = numpy.array(entry_of, dtype=numpy.int64)
         place_ids = numpy.array(place_of, dtype=numpy.int64)
         found_sum, rarest, covered, shared, anchor, structure = self._coverage(
