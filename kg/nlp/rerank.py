@@ -92,6 +92,9 @@ FEATURES: tuple[str, ...] = (
 )
 # a clause's keyed words and its keys' (place, weight factor) in them (Linker.scored_many)
 _Keyed = tuple[list[tuple[int, str, float]], dict[str, list[tuple[int, float]]]]
+# a clause's token list, keyed words, keys' (place, weight factor) and best factors (alias_candidate)
+_Words = tuple[Sequence[Token], list[tuple[int, str, float]], dict[str, list[tuple[int, float]]],
+               dict[str, float]]
 MEMO_SIZE = 100_000  # clauses whose liberal candidates the generator keeps (then it starts afresh)
 SPAN_VALUES = 262_144  # (label form, span) pairs whose _span_values are kept (then it starts afresh)
 PHRASE_PARTS = 262_144  # (item, phrase) pairs whose phrase_part a model's bound keeps (then it starts afresh)
@@ -424,9 +427,10 @@ class Generator:
         if aliases:  # (a few per offer: past every bound)
             assert model is not None
             width = len(FEATURES) if bound is None else len(FEATURES) - len(OFFER_FEATURES)
+            clause_words: dict[int, _Words] = {}  # (perf only: ~2.4 matches per clause that has one)
             for m in aliases:
                 found = self.alias_candidate(clauses[m.clause], m, text, lists, scores, width,
-                                             model.aliases.columns(m))
+                                             model.aliases.columns(m), clause_words)
                 if found is not None:
                     out.append(found)
         return out
@@ -435,6 +439,7 @@ class Generator:
         self, clause: tuple[int, int, list[Token], str], match: Match, text: str,
         lists: Sequence[frozenset[str]], scores: Sequence[float], width: int = 0,
         columns: tuple[float, ...] = (),
+        words: dict[int, _Words] | None = None,
     ) -> Candidate | None:
         """A learned alias's match (:mod:`kg.nlp.learned_aliases`) as a candidate: the features the liberal
         generator gives a candidate (:meth:`_features`, the verb and head of the label's structure, the
@@ -442,16 +447,24 @@ class Generator:
         shares the most keys with the clause, the others 0 up to ``width`` features; ``columns``: its
         :data:`ALIAS_FEATURES`. None when the gazetteer has no such item, or when no word of the window is
         in its vocabulary (no feature to read). ``lists``, ``scores``: the predicted fiches' items and
-        scores (the generator's fiche features are those of the offer being read)."""
+        scores (the generator's fiche features are those of the offer being read). ``words`` (perf only):
+        a clause's keyed words, key places and strengths, kept by its token list's id for the next match of
+        the same clause."""
         entries = self._by_code.get(match.code)
         if not entries:
             return None
         _, _, tokens, section = clause
-        keyed = self.linker.keyed(tokens)
-        positions: dict[str, list[tuple[int, float]]] = {}
-        for order, (_, key, factor) in enumerate(keyed):
-            positions.setdefault(key, []).append((order, factor))
-        strength = _strength(positions)
+        known = words.get(id(tokens)) if words is not None else None
+        if known is not None and known[0] is tokens:
+            _, keyed, positions, strength = known
+        else:
+            keyed = self.linker.keyed(tokens)
+            positions = {}
+            for order, (_, key, factor) in enumerate(keyed):
+                positions.setdefault(key, []).append((order, factor))
+            strength = _strength(positions)
+            if words is not None:
+                words[id(tokens)] = (tokens, keyed, positions, strength)
         entry_number = max(entries, key=lambda n: len(self.gazetteer.entries[n].keyset & positions.keys()))
         inside = [o for o, (t, _, _) in enumerate(keyed) if t in match.used]
         if not inside:  # (words the gazetteer does not key: its keyed words in the window, if any)
