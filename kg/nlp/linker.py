@@ -817,6 +817,9 @@ class Linker:
         # a one-word knowledge item outside the prior is not linked here (but in the prior)
         no_lone_savoir = away or bool(prior_codes and not self.one_word_savoir_outside)
         score_found = self._score_found
+        # the least score at each need (the same expression _score_found would evaluate per candidate)
+        least_floor = self.min_score * min(1.0, least_need / self.min_coverage)
+        full_floor = self.min_score * min(1.0, full / self.min_coverage)
         new = tuple.__new__
         found_in = positions.__contains__  # (filter and map below: no comprehension's frame per candidate)
         for number, reach in kept:
@@ -837,9 +840,11 @@ class Linker:
                     if len(shared) >= min(least, len(keys)) and (
                         not self.prior_anchor or max(keys, key=idf.__getitem__) in shared
                     ):
-                        found = score_found(entry, present, positions, least_need, weighed, single, total)
+                        found = score_found(entry, present, positions, least_need, weighed, single, total,
+                                            least_floor)
                 else:
-                    found = score_found(entry, present, positions, least_need, weighed, single, total)
+                    found = score_found(entry, present, positions, least_need, weighed, single, total,
+                                        least_floor)
                 if found is None and alone and entry.kind == "savoir-faire":
                     lone = self._lone(entry, alone, total)
                     if lone is not None:
@@ -851,7 +856,7 @@ class Linker:
                     continue
             else:
                 found = score_found(entry, list(filter(found_in, keys)), positions, full, weighed, single,
-                                    total)
+                                    total, full_floor)
                 if found is None or found[0] < outside:
                     continue
             scored.append(new(Scored, (number, entry, found[0], found[1], found[2], found[3], favoured)))
@@ -947,7 +952,8 @@ class Linker:
         weights = self.gazetteer.idf
         present = [k for k in entry.keys if k in positions]
         weighed = {k: weights[k] * strength[k] for k in present}
-        found = self._score_found(entry, present, positions, need, weighed, single, total)
+        found = self._score_found(entry, present, positions, need, weighed, single, total,
+                                  self.min_score * min(1.0, need / self.min_coverage))
         return None if found is None else (found[0], found[1], found[2], list(found[3]))
 
     def _score_found(
@@ -959,9 +965,11 @@ class Linker:
         weighed: dict[str, float],
         single: dict[str, int] | None,
         total: float,
+        floor: float,
     ) -> tuple[float, int, int, tuple[int, ...]] | None:
-        """:meth:`_score` given the entry's keys found in the clause, in the entry's order (``present``), and
-        each found key's idf × best weight factor (``weighed``); the places used as a tuple."""
+        """:meth:`_score` given the entry's keys found in the clause, in the entry's order (``present``),
+        each found key's idf × best weight factor (``weighed``) and the least score at ``need``
+        (``floor``: ``min_score × min(1, need ÷ min_coverage)``); the places used as a tuple."""
         coverage = sum(map(weighed.__getitem__, present)) / total  # (the same additions as over a list)
         if coverage < need:
             return None
@@ -995,7 +1003,7 @@ class Linker:
                 return None
         compactness = len(used) / width
         score = coverage * (0.75 + 0.25 * compactness)
-        if score < self.min_score * min(1.0, need / self.min_coverage):
+        if score < floor:
             return None
         return score, first, last, tuple(used)
 

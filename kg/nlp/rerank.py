@@ -28,6 +28,7 @@ import os
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from functools import cached_property
+from itertools import compress
 from pathlib import Path
 
 import numpy
@@ -96,8 +97,8 @@ _Keyed = tuple[list[tuple[int, str, float]], dict[str, list[tuple[int, float]]]]
 _Words = tuple[Sequence[Token], list[tuple[int, str, float]], dict[str, list[tuple[int, float]]],
                dict[str, float]]
 MEMO_SIZE = 100_000  # clauses whose liberal candidates the generator keeps (then it starts afresh)
-SPAN_VALUES = 262_144  # (label form, span) pairs whose _span_values are kept (then it starts afresh)
-PHRASE_PARTS = 262_144  # (item, phrase) pairs whose phrase_part a model's bound keeps (then it starts afresh)
+SPAN_VALUES = 65_536  # (label form, span) pairs whose _span_values are kept (then it starts afresh)
+PHRASE_PARTS = 65_536  # (item, phrase) pairs whose phrase_part a model's bound keeps (then it starts afresh)
 # The Linker fields a clause's candidates depend on (the gazetteer and the synonym and association tables
 # come with the instance)
 _SETTINGS = tuple(f.name for f in fields(Linker) if f.name not in {"gazetteer", "synonyms", "associations"})
@@ -396,10 +397,9 @@ class Generator:
                                                                       scores, prior, span_of, phrase_of)
         # the prefilter read the span features: the bound that knows them replaces the one that does not
         exactly = bound is not None and self._prefilter(model).spans
+        # (the rows kept, in order: compress skips the others in C, perf only)
         for row, (number, place, entry_number, score, first, last, used, start, end, other, rank,
-                  linked_here) in enumerate(rows):
-            if keep is not None and not keep[row]:
-                continue
+                  linked_here) in (enumerate(rows) if keep is None else compress(enumerate(rows), keep)):
             keyed, strength = per_clause[place]
             entry = self.gazetteer.entries[entry_number]
             values = self._features(
@@ -957,7 +957,7 @@ class _Prefilter:
         factors: list[float] = []
         counts: list[int] = []
         for strength in per_clause:  # (perf only: the lists extended by the clause, not by the key)
-            ids += [key_id[key] for key in strength]
+            ids += map(key_id.__getitem__, strength)
             factors += strength.values()
             counts.append(len(strength))
         # one flat index array per layer, not two index arrays (perf only)
