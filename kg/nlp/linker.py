@@ -257,6 +257,9 @@ class Linker:
         self._keyed_words: dict[str, tuple[str, float] | tuple[()]] = {}
         self._keyed_for = self.fuzzy_word
         self._clauses: dict[int, tuple[Sequence[Token], float, list[tuple[int, str, float]]]] | None = None
+        # a shared keyed list's key places and their key ids (scored_many; perf only), by the list's id
+        self._places: dict[int, tuple[list[tuple[int, str, float]], dict[str, list[tuple[int, float]]],
+                                      list[int]]] = {}
         self._by_code: dict[str, list[int]] = {}
         for number, entry in enumerate(self.gazetteer.entries):
             self._by_code.setdefault(entry.code, []).append(number)
@@ -414,6 +417,7 @@ class Linker:
         if other._clauses is None:
             other._clauses = {}
         self._clauses = other._clauses
+        self._places = other._places
 
     def _reachable(
         self, ids: numpy.ndarray, id_rows: numpy.ndarray, count: int, numbers: numpy.ndarray,
@@ -599,20 +603,33 @@ class Linker:
         ids: list[int] = []  # the key ids of each clause's keys, clause after clause
         counts: list[int] = []  # how many each clause has
         synonyms = self.synonym_weight > 0 and self.synonyms
+        # perf only: a keyed list shared with another linker (share_words) has its key places kept with it
+        # (the second stage reads the clauses the first stage has just read); never with synonyms
+        shared = self._clauses is not None and not synonyms
+        kept_places = self._places
         for tokens in clauses:
             keyed = self.keyed(tokens)
-            positions: dict[str, list[tuple[int, float]]] = {}
-            for order, (_, key, factor) in enumerate(keyed):
-                positions.setdefault(key, []).append((order, factor))
-            if synonyms:
-                literal = set(positions)  # a key the clause writes is not also read through a synonym
-                for order, (_, key, factor) in enumerate(keyed):
-                    for other, _similarity in self.synonyms.get(key, ()):
-                        if other not in literal:
-                            positions.setdefault(other, []).append((order, factor * self.synonym_weight))
-                known = [key_id[k] for k in positions if k in key_id]  # (a synonym no label has: no entry)
+            hit = kept_places.get(id(keyed)) if shared else None
+            if hit is not None and hit[0] is keyed:
+                positions, known = hit[1], hit[2]
             else:
-                known = [key_id[k] for k in positions]
+                positions = {}
+                for order, (_, key, factor) in enumerate(keyed):
+                    positions.setdefault(key, []).append((order, factor))
+                if synonyms:
+                    literal = set(positions)  # a key the clause writes is not also read through a synonym
+                    for order, (_, key, factor) in enumerate(keyed):
+                        for other, _similarity in self.synonyms.get(key, ()):
+                            if other not in literal:
+                                positions.setdefault(other, []).append((order, factor * self.synonym_weight))
+                    # (a synonym no label has: no entry)
+                    known = [key_id[k] for k in positions if k in key_id]
+                else:
+                    known = list(map(key_id.__getitem__, positions))
+                if shared:
+                    if len(kept_places) >= CLAUSES_KEYED:
+                        kept_places.clear()
+                    kept_places[id(keyed)] = (keyed, positions, known)  # (keyed kept: its id is not reused)
             ids += known
             counts.append(len(known))
             found.append((keyed, positions))
