@@ -268,6 +268,11 @@ def test_linkers_sharing_words_read_the_kept_key_places_as_fresh_ones(seed: int)
             fresh = Linker(gazetteer, **{f: getattr(linker, f) for f in ("min_coverage", "min_score",
                            "single_word", "prior_coverage", "prior_min_keys", "prior_anchor", "outside_score",
                            "prior_bonus", "one_word_savoir_away", "prior_lone_word", "fuzzy_word")})
-            assert _summary(linker.scored_many(picked, text, prior)) == \
-                _summary(fresh.scored_many(picked, text, prior))
+            found = linker.scored_many(picked, text, prior)
+            assert _summary(found) == _summary(fresh.scored_many(picked, text, prior))
+            for keyed, _ in found:  # the kept key places (Generator.candidates reads them) are the fresh ones
+                places: dict[str, list[tuple[int, float]]] = {}
+                for place, (_, key, factor) in enumerate(keyed):
+                    places.setdefault(key, []).append((place, factor))
+                assert linker.key_places(keyed) == places == fresh.key_places(list(keyed))
     assert first._places is second._places and first._places

@@ -419,6 +419,24 @@ class Linker:
         self._clauses = other._clauses
         self._places = other._places
 
+    def key_places(self, keyed: list[tuple[int, str, float]]) -> dict[str, list[tuple[int, float]]]:
+        """Each key's (place, weight factor) in a clause's keyed words, synonyms aside: those
+        :meth:`scored_many` kept for the list when it did (perf only: linkers sharing their words), else
+        computed (read them only).
+
+        >>> from kg.nlp.gazetteer import Gazetteer
+        >>> linker = Linker(Gazetteer.from_rows([("1", "Plan", "savoir")]))
+        >>> linker.key_places([(0, "plan", 1.0), (2, "plan", 0.85)])
+        {'plan': [(0, 1.0), (1, 0.85)]}
+        """
+        hit = self._places.get(id(keyed))
+        if hit is not None and hit[0] is keyed:
+            return hit[1]
+        positions: dict[str, list[tuple[int, float]]] = {}
+        for order, (_, key, factor) in enumerate(keyed):
+            positions.setdefault(key, []).append((order, factor))
+        return positions
+
     def _reachable(
         self, ids: numpy.ndarray, id_rows: numpy.ndarray, count: int, numbers: numpy.ndarray,
         rows: numpy.ndarray, need: numpy.ndarray | float,
