@@ -240,39 +240,3 @@ def test_score_keeps_its_signature_and_results() -> None:
             expected = _Before._old_score(linker, entry, positions, 0.25, strength, None, total)  # type: ignore[arg-type]
             assert linker._score(entry, positions, keyed, 0.25, strength, None, total) == expected
             assert expected is not None
-
-
-@pytest.mark.parametrize("seed", range(20))
-def test_linkers_sharing_words_read_the_kept_key_places_as_fresh_ones(seed: int) -> None:
-    """Two linkers sharing their keyed words (the first and second stage: ``share_words``) keep each keyed
-    list's key places for the other (perf only): the same results as linkers that share nothing, clause
-    lists read again (the same token lists), in another order, and after a change of ``fuzzy_word``."""
-    rng = random.Random(100 + seed)
-    gazetteer, _ = _random_case(rng)
-    first, second = Linker(gazetteer), Linker(gazetteer, **LIBERAL)  # type: ignore[arg-type]
-    second.share_words(first)
-    pieces = [" ".join(rng.choice((*WORDS, *TYPOS, ",", "et", "de")) for _ in range(rng.randint(0, 8)))
-              for _ in range(rng.randint(1, 10))]
-    clauses = [words(p) for p in pieces]
-    text = None
-    fiches = sorted(gazetteer.fiche_items)
-    for round_ in range(4):
-        if round_ == 2:
-            for linker in (first, second):
-                linker.fuzzy_word = 100.0  # (no misspelt word keyed any more)
-        chosen = rng.sample(fiches, rng.randint(0, min(3, len(fiches))))
-        prior = frozenset().union(*[gazetteer.fiche_items[f] for f in chosen]) if chosen else None
-        order = rng.sample(range(len(clauses)), len(clauses))
-        picked = [clauses[n] for n in order]
-        for linker in (first, second):
-            fresh = Linker(gazetteer, **{f: getattr(linker, f) for f in ("min_coverage", "min_score",
-                           "single_word", "prior_coverage", "prior_min_keys", "prior_anchor", "outside_score",
-                           "prior_bonus", "one_word_savoir_away", "prior_lone_word", "fuzzy_word")})
-            found = linker.scored_many(picked, text, prior)
-            assert _summary(found) == _summary(fresh.scored_many(picked, text, prior))
-            for keyed, _ in found:  # the kept key places (Generator.candidates reads them) are the fresh ones
-                places: dict[str, list[tuple[int, float]]] = {}
-                for place, (_, key, factor) in enumerate(keyed):
-                    places.setdefault(key, []).append((place, factor))
-                assert linker.key_places(keyed) == places == fresh.key_places(list(keyed))
-    assert first._places is second._places and first._places

@@ -257,9 +257,6 @@ class Linker:
         self._keyed_words: dict[str, tuple[str, float] | tuple[()]] = {}
         self._keyed_for = self.fuzzy_word
         self._clauses: dict[int, tuple[Sequence[Token], float, list[tuple[int, str, float]]]] | None = None
-        # a shared keyed list's key places and their key ids (scored_many; perf only), by the list's id
-        self._places: dict[int, tuple[list[tuple[int, str, float]], dict[str, list[tuple[int, float]]],
-                                      list[int]]] = {}
         self._by_code: dict[str, list[int]] = {}
         for number, entry in enumerate(self.gazetteer.entries):
             self._by_code.setdefault(entry.code, []).append(number)
@@ -417,25 +414,6 @@ class Linker:
         if other._clauses is None:
             other._clauses = {}
         self._clauses = other._clauses
-        self._places = other._places
-
-    def key_places(self, keyed: list[tuple[int, str, float]]) -> dict[str, list[tuple[int, float]]]:
-        """Each key's (place, weight factor) in a clause's keyed words, synonyms aside: those
-        :meth:`scored_many` kept for the list when it did (perf only: linkers sharing their words), else
-        computed (read them only).
-
-        >>> from kg.nlp.gazetteer import Gazetteer
-        >>> linker = Linker(Gazetteer.from_rows([("1", "Plan", "savoir")]))
-        >>> linker.key_places([(0, "plan", 1.0), (2, "plan", 0.85)])
-        {'plan': [(0, 1.0), (1, 0.85)]}
-        """
-        hit = self._places.get(id(keyed))
-        if hit is not None and hit[0] is keyed:
-            return hit[1]
-        positions: dict[str, list[tuple[int, float]]] = {}
-        for order, (_, key, factor) in enumerate(keyed):
-            positions.setdefault(key, []).append((order, factor))
-        return positions
 
     def _reachable(
         self, ids: numpy.ndarray, id_rows: numpy.ndarray, count: int, numbers: numpy.ndarray,
@@ -621,33 +599,20 @@ class Linker:
         ids: list[int] = []  # the key ids of each clause's keys, clause after clause
         counts: list[int] = []  # how many each clause has
         synonyms = self.synonym_weight > 0 and self.synonyms
-        # perf only: a keyed list shared with another linker (share_words) has its key places kept with it
-        # (the second stage reads the clauses the first stage has just read); never with synonyms
-        shared = self._clauses is not None and not synonyms
-        kept_places = self._places
         for tokens in clauses:
             keyed = self.keyed(tokens)
-            hit = kept_places.get(id(keyed)) if shared else None
-            if hit is not None and hit[0] is keyed:
-                positions, known = hit[1], hit[2]
-            else:
-                positions = {}
+            positions: dict[str, list[tuple[int, float]]] = {}
+            for order, (_, key, factor) in enumerate(keyed):
+                positions.setdefault(key, []).append((order, factor))
+            if synonyms:
+                literal = set(positions)  # a key the clause writes is not also read through a synonym
                 for order, (_, key, factor) in enumerate(keyed):
-                    positions.setdefault(key, []).append((order, factor))
-                if synonyms:
-                    literal = set(positions)  # a key the clause writes is not also read through a synonym
-                    for order, (_, key, factor) in enumerate(keyed):
-                        for other, _similarity in self.synonyms.get(key, ()):
-                            if other not in literal:
-                                positions.setdefault(other, []).append((order, factor * self.synonym_weight))
-                    # (a synonym no label has: no entry)
-                    known = [key_id[k] for k in positions if k in key_id]
-                else:
-                    known = list(map(key_id.__getitem__, positions))
-                if shared:
-                    if len(kept_places) >= CLAUSES_KEYED:
-                        kept_places.clear()
-                    kept_places[id(keyed)] = (keyed, positions, known)  # (keyed kept: its id is not reused)
+                    for other, _similarity in self.synonyms.get(key, ()):
+                        if other not in literal:
+                            positions.setdefault(other, []).append((order, factor * self.synonym_weight))
+                known = [key_id[k] for k in positions if k in key_id]  # (a synonym no label has: no entry)
+            else:
+                known = [key_id[k] for k in positions]
             ids += known
             counts.append(len(known))
             found.append((keyed, positions))

@@ -332,7 +332,9 @@ class Generator:
             links = linked_by_clause.get(number, ())
             if not scored and not links:  # perf only: no candidate (most clauses once the early bound ran)
                 continue
-            positions = self.linker.key_places(keyed)
+            positions: dict[str, list[tuple[int, float]]] = {}
+            for order, (_, key, factor) in enumerate(keyed):
+                positions.setdefault(key, []).append((order, factor))
             pairs = list(map(_PAIR, scored))  # (number, score, first, last, used) of each
             known = {s[1].code for s in scored}  # (the entries' codes: Scored.code is a property, perf only)
             for mention in links:
