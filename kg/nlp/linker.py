@@ -290,6 +290,9 @@ class Linker:
         self._task = numpy.array([e.kind == "savoir-faire" for e in self.gazetteer.entries], dtype=bool)
         self._idf_padded = numpy.append(self._idf, 0.0)  # (the padding key's: 0)
         self._prior_found: dict[tuple[frozenset[str], bool, float], tuple[_Sorted, _Sorted]] = {}
+        # Perf only: the per-entry part of the order of a clause's candidates (_scored): a savoir-être item,
+        # then the entry with more keys, then its code
+        self._tie = [(e.kind != "savoir-etre", -len(e.keys), e.code) for e in self.gazetteer.entries]
 
     def _postings(self, keys: numpy.ndarray, numbers: numpy.ndarray) -> _Postings:
         """Postings of (key id, entry number) pairs: each key id's entry numbers, ascending, each once."""
@@ -639,6 +642,9 @@ class Linker:
         out: list[tuple[list[tuple[int, str, float]], list[Scored]]] = []
         for number, (tokens, (keyed, positions)) in enumerate(zip(clauses, found, strict=True)):
             first, last = bounds[number], bounds[number + 1]
+            if first == last:  # no candidate (perf only: most clauses of the second stage, once pruned)
+                out.append((keyed, []))
+                continue
             kept = list(zip(kept_numbers[first:last], kept_reach[first:last], strict=True))
             away = sections is not None and sections[number] in self.one_word_savoir_away
             out.append(
@@ -779,16 +785,21 @@ class Linker:
     ) -> list[Scored]:
         """A clause's candidates among ``kept`` (entry number, coverage bound) that pass the thresholds,
         best first (the order in which they claim words); ``away``: the clause is in a section of
-        ``one_word_savoir_away``; ``alone``: the keys of its one-word list items."""
+        ``one_word_savoir_away``; ``alone``: the keys of its one-word list items.
+
+        (Perf only: each candidate's keys found in the clause are listed once and scored by
+        :meth:`_score_found` from each key's idf × best weight factor and one place, computed once per
+        clause; the thresholds that depend on the candidate's prior alone, once per call; the order's
+        per-entry part read from a table. The same floats, in the same order, as :meth:`_score`.)"""
         if not kept:
             return []
         self._tokens, self._keyed = tokens, keyed  # the words of a one-key label's match (_score)
-        scored = []
+        scored: list[Scored] = []
         entries, weights = self.gazetteer.entries, self.gazetteer.weights
         idf = self.gazetteer.idf
         present_keys = positions.keys()
         outside = self.outside_score if prior_codes else 0.0
-        # perf only, for _score: each key's best weight factor, and each key's place when none repeats
+        # each key's best weight factor, and each key's place when none repeats
         strength: dict[str, float] = {}
         single: dict[str, int] | None = {}
         for k, v in positions.items():
@@ -799,44 +810,61 @@ class Linker:
             else:
                 strength[k] = max(f for _, f in v)
                 single = None
+        # each key's idf × best factor (the terms _score sums; a synonym key no label has is never read)
+        weighed = {k: idf[k] * f for k, f in strength.items() if k in idf}
+        least_need = min(self.prior_coverage, self.min_coverage)
+        full = self.min_coverage
+        # a one-word knowledge item outside the prior is not linked here (but in the prior)
+        no_lone_savoir = away or bool(prior_codes and not self.one_word_savoir_outside)
+        score_found = self._score_found
+        # the least score at each need (the same expression _score_found would evaluate per candidate)
+        least_floor = self.min_score * min(1.0, least_need / self.min_coverage)
+        full_floor = self.min_score * min(1.0, full / self.min_coverage)
+        new = tuple.__new__
+        found_in = positions.__contains__  # (filter and map below: no comprehension's frame per candidate)
         for number, reach in kept:
             entry = entries[number]
             favoured = entry.code in prior_codes
-            if (
-                not favoured
-                and (away or (prior_codes and not self.one_word_savoir_outside))
-                and entry.kind == "savoir"
-                and len(entry.keys) == 1
-            ):
+            keys = entry.keys
+            if not favoured and no_lone_savoir and entry.kind == "savoir" and len(keys) == 1:
                 continue
-            need = min(self.prior_coverage, self.min_coverage) if favoured else self.min_coverage
-            found: tuple[float, int, int, list[int]] | None = None
-            if favoured and reach < self.min_coverage * weights[number][1] - 1e-9:
-                shared = present_keys & entry.keyset
-                least = self.prior_min_keys
-                if self.prior_macro_keys is not None and entry.kind == "macro-competence":
-                    least = self.prior_macro_keys
-                if len(shared) >= min(least, len(entry.keys)) and (
-                    not self.prior_anchor or max(entry.keys, key=idf.__getitem__) in shared
-                ):
-                    found = self._score(entry, positions, keyed, need, strength, single, weights[number][1])
+            total = weights[number][1]
+            found: tuple[float, int, int, tuple[int, ...]] | None = None
+            if favoured:
+                present = list(filter(found_in, keys))
+                if reach < full * total - 1e-9:
+                    shared = present_keys & entry.keyset
+                    least = self.prior_min_keys
+                    if self.prior_macro_keys is not None and entry.kind == "macro-competence":
+                        least = self.prior_macro_keys
+                    if len(shared) >= min(least, len(keys)) and (
+                        not self.prior_anchor or max(keys, key=idf.__getitem__) in shared
+                    ):
+                        found = score_found(entry, present, positions, least_need, weighed, single, total,
+                                            least_floor)
+                else:
+                    found = score_found(entry, present, positions, least_need, weighed, single, total,
+                                        least_floor)
+                if found is None and alone and entry.kind == "savoir-faire":
+                    lone = self._lone(entry, alone, total)
+                    if lone is not None:
+                        found = lone[0], lone[1], lone[2], tuple(lone[3])
+                if found is None and learned and entry.code in learned:
+                    order = learned[entry.code][0]
+                    found = self.assoc_score, order, order, (order,)
+                if found is None:
+                    continue
             else:
-                found = self._score(entry, positions, keyed, need, strength, single, weights[number][1])
-            if found is None and favoured and alone and entry.kind == "savoir-faire":
-                found = self._lone(entry, alone, weights[number][1])
-            if found is None and favoured and learned and entry.code in learned:
-                order = learned[entry.code][0]
-                found = self.assoc_score, order, order, [order]
-            if found is None or (not favoured and found[0] < outside):
-                continue
-            scored.append(Scored(number, entry, found[0], found[1], found[2], tuple(found[3]), favoured))
+                found = score_found(entry, list(filter(found_in, keys)), positions, full, weighed, single,
+                                    total, full_floor)
+                if found is None or found[0] < outside:
+                    continue
+            scored.append(new(Scored, (number, entry, found[0], found[1], found[2], found[3], favoured)))
         # Best score first; on a tie an item of the prior, a savoir-être item, then the entry
         # with more keys.
         bonus = self.prior_bonus
-        scored.sort(
-            key=lambda s: (-round(s.score + bonus * s.favoured, 6), not s.favoured,
-                           s.entry.kind != "savoir-etre", -len(s.entry.keys), s.entry.code)
-        )
+        tie = self._tie
+        scored.sort(key=lambda s: (-round(s[2] + bonus * s[6], 6), not s[6], tie[s[0]]))
         return scored
 
     def _compete(
@@ -919,14 +947,34 @@ class Linker:
         """The entry's score in a clause, and the first, last and all the places (in ``keyed``) of the words
         it uses; None under the thresholds. Computed once per clause by the caller: ``strength``, each
         key's best weight factor in ``positions``; ``single``, each key's one place when no key occurs
-        twice (else None); ``total``, the entry's total weight (``Gazetteer.weights``)."""
+        twice (else None); ``total``, the entry's total weight (``Gazetteer.weights``). (``keyed``: the
+        clause's keyed words, as :meth:`_scored` sets them for a one-key label's match.)"""
         weights = self.gazetteer.idf
         present = [k for k in entry.keys if k in positions]
-        coverage = sum([weights[k] * strength[k] for k in present]) / total
+        weighed = {k: weights[k] * strength[k] for k in present}
+        found = self._score_found(entry, present, positions, need, weighed, single, total,
+                                  self.min_score * min(1.0, need / self.min_coverage))
+        return None if found is None else (found[0], found[1], found[2], list(found[3]))
+
+    def _score_found(
+        self,
+        entry: Entry,
+        present: list[str],
+        positions: dict[str, list[tuple[int, float]]],
+        need: float,
+        weighed: dict[str, float],
+        single: dict[str, int] | None,
+        total: float,
+        floor: float,
+    ) -> tuple[float, int, int, tuple[int, ...]] | None:
+        """:meth:`_score` given the entry's keys found in the clause, in the entry's order (``present``),
+        each found key's idf × best weight factor (``weighed``) and the least score at ``need``
+        (``floor``: ``min_score × min(1, need ÷ min_coverage)``); the places used as a tuple."""
+        coverage = sum(map(weighed.__getitem__, present)) / total  # (the same additions as over a list)
         if coverage < need:
             return None
         if single is not None:  # every key once: the window is the keys' places
-            used = sorted([single[k] for k in present])
+            used = sorted(map(single.__getitem__, present))
             first, last = used[0], used[-1]
         else:
             # The tightest window holding one occurrence of each present key.
@@ -943,8 +991,9 @@ class Linker:
         width = last - first + 1
         if width > len(present) + self.max_gap * len(present):
             return None
-        if len(entry.keys) == 1:
-            if len(entry.keys[0]) < 2:  # a lone capital ("C", the language) is a category, an initial
+        keys = entry.keys
+        if len(keys) == 1:
+            if len(keys[0]) < 2:  # a lone capital ("C", the language) is a category, an initial
                 return None
             # One stem is a weak clue (opérateur/opéras, assurer/assurances): the word itself
             # must read like the label's.
@@ -954,9 +1003,9 @@ class Linker:
                 return None
         compactness = len(used) / width
         score = coverage * (0.75 + 0.25 * compactness)
-        if score < self.min_score * min(1.0, need / self.min_coverage):
+        if score < floor:
             return None
-        return score, first, last, used
+        return score, first, last, tuple(used)
 
     def _method(self, entry: Entry, span: str, score: float) -> str:
         if form_key(span) == entry.form and not entry.alias:
