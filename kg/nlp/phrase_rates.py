@@ -44,7 +44,6 @@ K = TypeVar("K")
 
 
 @lru_cache(maxsize=65536)
-@lru_cache(maxsize=65536)
 def phrase_key(span: str) -> str:
     """The phrase of a candidate's span: its distinct lemma keys, sorted, joined by spaces.
 
