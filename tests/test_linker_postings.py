@@ -148,6 +148,19 @@ def _new_candidates(
     return out, lone_keys, learned_all, lone.tolist()
 
 
+def random_clauses(rng: random.Random, vocabulary: Sequence[str]) -> tuple[str, list[list[Token]]]:
+    """One to twelve clauses of up to nine words drawn from ``vocabulary``, joined by " ; " (the text), each
+    as its tokens at their places in that text (also tests/test_linker_scoring.py's)."""
+    pieces = [" ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 9)))
+              for _ in range(rng.randint(1, 12))]
+    clauses: list[list[Token]] = []
+    start = 0
+    for piece in pieces:
+        clauses.append([(a + start, b + start, w) for a, b, w in words(piece)])
+        start += len(piece) + 3
+    return " ; ".join(pieces), clauses
+
+
 def _random_case(rng: random.Random) -> tuple[Gazetteer, list[str]]:
     rows = []
     for number in range(rng.randint(5, 60)):
@@ -176,16 +189,7 @@ def test_candidates_from_postings_are_those_of_the_per_clause_sets(seed: int) ->
             for word in rng.sample(WORDS, 8)
         }
     linker = Linker(gazetteer, **settings)  # type: ignore[arg-type]
-    pieces = []
-    for _ in range(rng.randint(1, 12)):
-        pieces.append(" ".join(rng.choice((*WORDS, ",", "et", "ou", "de", "les"))
-                               for _ in range(rng.randint(0, 9))))
-    text = " ; ".join(pieces)
-    clauses: list[list[Token]] = []
-    start = 0
-    for piece in pieces:
-        clauses.append([(a + start, b + start, w) for a, b, w in words(piece)])
-        start += len(piece) + 3
+    text, clauses = random_clauses(rng, (*WORDS, ",", "et", "ou", "de", "les"))
     fiches = sorted(gazetteer.fiche_items)
     for _ in range(4):
         chosen = rng.sample(fiches, rng.randint(0, min(3, len(fiches))))

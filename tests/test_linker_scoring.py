@@ -17,6 +17,7 @@ from kg.nlp.gazetteer import Entry, Gazetteer
 from kg.nlp.linker import Linker, Scored, Token, words
 from kg.nlp.rerank import LIBERAL
 from kg.nlp.text import form_key, inclusive_base
+from tests.test_linker_postings import random_clauses
 
 WORDS = ("plan", "lecture", "souder", "pièce", "métal", "contrôle", "réception", "meuler", "qualité",
          "produit", "client", "accueil", "vente", "stock", "chariot", "conduire", "nettoyer", "machine",
@@ -181,16 +182,7 @@ def _compare(seed: int) -> tuple[int, int, int]:
                                 for _ in range(4)}
     new = Linker(gazetteer, **settings)  # type: ignore[arg-type]
     old = _Before(gazetteer, **settings)  # type: ignore[arg-type]
-    pieces = []
-    for _ in range(rng.randint(1, 12)):
-        pieces.append(" ".join(rng.choice((*WORDS, *TYPOS, ",", "et", "ou", "de", "les", "C"))
-                               for _ in range(rng.randint(0, 9))))
-    text = " ; ".join(pieces)
-    clauses: list[list[Token]] = []
-    start = 0
-    for piece in pieces:
-        clauses.append([(a + start, b + start, w) for a, b, w in words(piece)])
-        start += len(piece) + 3
+    text, clauses = random_clauses(rng, (*WORDS, *TYPOS, ",", "et", "ou", "de", "les", "C"))
     sections = [rng.choice(("intro", "missions", "profile")) for _ in clauses]
     fiches = sorted(gazetteer.fiche_items)
     scored = repeated = fuzzy = 0
