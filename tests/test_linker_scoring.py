@@ -212,9 +212,22 @@ def test_the_random_cases_score_candidates_with_repeated_and_misspelt_words() ->
     assert totals[0] >= 200 and totals[1] >= 20 and totals[2] >= 5, totals
 
 
-def test_score_keeps_its_signature_and_results() -> None:
-    """``Linker._score`` (read by tests/test_nlp_speed.py) gives what the old code gave, with and without
-    single places, a key repeated in the clause."""
+def score(
+    linker: Linker, entry: Entry, positions: dict[str, list[tuple[int, float]]], need: float,
+    strength: dict[str, float], single: dict[str, int] | None, total: float,
+) -> tuple[float, int, int, list[int]] | None:
+    """``Linker._score_found`` called as ``_scored`` calls it, from each key's best weight factor
+    (``strength``), the result in the old ``_score``'s form (the places as a list)."""
+    present = [k for k in entry.keys if k in positions]
+    weighed = {k: linker.gazetteer.idf[k] * strength[k] for k in present}
+    found = linker._score_found(entry, present, positions, need, weighed, single, total,
+                                linker.min_score * min(1.0, need / linker.min_coverage))
+    return None if found is None else (found[0], found[1], found[2], list(found[3]))
+
+
+def test_score_found_gives_the_old_scores() -> None:
+    """``Linker._score_found`` (read by tests/test_nlp_speed.py through :func:`score`) gives what the old
+    ``_score`` gave, with and without single places, a key repeated in the clause."""
     gazetteer = Gazetteer.from_rows([("1", "Lecture de plan", "savoir"), ("2", "Plan", "savoir"),
                                      ("3", "Contrôle qualité des pièces", "savoir-faire")])
     text = "lecture de plan, contrôle des pièces et plan qualité, pièces"
@@ -230,5 +243,5 @@ def test_score_keeps_its_signature_and_results() -> None:
         for number, entry in enumerate(gazetteer.entries):
             total = gazetteer.weights[number][1]
             expected = _Before._old_score(linker, entry, positions, 0.25, strength, None, total)  # type: ignore[arg-type]
-            assert linker._score(entry, positions, keyed, 0.25, strength, None, total) == expected
+            assert score(linker, entry, positions, 0.25, strength, None, total) == expected
             assert expected is not None

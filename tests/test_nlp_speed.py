@@ -10,6 +10,7 @@ from rapidfuzz import fuzz, process
 from kg.nlp.gazetteer import Gazetteer
 from kg.nlp.linker import Linker
 from kg.nlp.text import strip_accents, word_key
+from tests.test_linker_scoring import score
 
 
 def test_fuzzy_key_lookup_by_length_matches_one_full_scan() -> None:
@@ -119,7 +120,7 @@ def test_a_prior_given_as_parts_and_the_scores_given_their_clause_strengths_chan
         whole = summary(linker.scored_many(clauses, text, prior))
         assert summary(linker.scored_many(clauses, text, prior, parts=parts)) == whole
         assert any(scored for _, scored in whole)
-    # _score with the clause's key strengths and single places (None when a key repeats) and the total
+    # _score_found with the clause's key strengths and single places (None when a key repeats) and the total
     linker = Linker(gazetteer, **settings)  # type: ignore[arg-type]
     checked = repeated = 0
     for tokens in clauses:
@@ -131,15 +132,15 @@ def test_a_prior_given_as_parts_and_the_scores_given_their_clause_strengths_chan
         once = all(len(v) == 1 for v in positions.values())
         single = {k: v[0][0] for k, v in positions.items()} if once else None
         repeated += not once
-        linker._tokens, linker._keyed = tokens, keyed  # what _scored sets for _score
+        linker._tokens, linker._keyed = tokens, keyed  # what _scored sets for _score_found
         for number, entry in enumerate(gazetteer.entries):
             if not entry.keyset & positions.keys():
                 continue
             # the reference: the tightest-window search (no single places), the idf summed afresh
-            slow = linker._score(entry, positions, keyed, 0.25, strength, None,
-                                 sum([gazetteer.idf[k] for k in entry.keys]))
+            slow = score(linker, entry, positions, 0.25, strength, None,
+                         sum([gazetteer.idf[k] for k in entry.keys]))
             total = gazetteer.weights[number][1]
-            fast = linker._score(entry, positions, keyed, 0.25, strength, single, total)
+            fast = score(linker, entry, positions, 0.25, strength, single, total)
             assert fast == slow
             checked += slow is not None
     assert checked >= 4 and repeated  # scores found, and a clause where a key repeats

@@ -790,10 +790,11 @@ class Linker:
         (Perf only: each candidate's keys found in the clause are listed once and scored by
         :meth:`_score_found` from each key's idf × best weight factor and one place, computed once per
         clause; the thresholds that depend on the candidate's prior alone, once per call; the order's
-        per-entry part read from a table. The same floats, in the same order, as :meth:`_score`.)"""
+        per-entry part read from a table. The same floats, in the same order, as before session 19:
+        tests/test_linker_scoring.py.)"""
         if not kept:
             return []
-        self._tokens, self._keyed = tokens, keyed  # the words of a one-key label's match (_score)
+        self._tokens, self._keyed = tokens, keyed  # the words of a one-key label's match (_score_found)
         scored: list[Scored] = []
         entries, weights = self.gazetteer.entries, self.gazetteer.weights
         idf = self.gazetteer.idf
@@ -810,7 +811,7 @@ class Linker:
             else:
                 strength[k] = max(f for _, f in v)
                 single = None
-        # each key's idf × best factor (the terms _score sums; a synonym key no label has is never read)
+        # each key's idf × best factor (the terms _score_found sums; a synonym key no label has is never read)
         weighed = {k: idf[k] * f for k, f in strength.items() if k in idf}
         least_need = min(self.prior_coverage, self.min_coverage)
         full = self.min_coverage
@@ -934,28 +935,6 @@ class Linker:
         order = alone[key]
         return idf[key] / total, order, order, [order]
 
-    def _score(
-        self,
-        entry: Entry,
-        positions: dict[str, list[tuple[int, float]]],
-        keyed: list[tuple[int, str, float]],
-        need: float,
-        strength: dict[str, float],
-        single: dict[str, int] | None,
-        total: float,
-    ) -> tuple[float, int, int, list[int]] | None:
-        """The entry's score in a clause, and the first, last and all the places (in ``keyed``) of the words
-        it uses; None under the thresholds. Computed once per clause by the caller: ``strength``, each
-        key's best weight factor in ``positions``; ``single``, each key's one place when no key occurs
-        twice (else None); ``total``, the entry's total weight (``Gazetteer.weights``). (``keyed``: the
-        clause's keyed words, as :meth:`_scored` sets them for a one-key label's match.)"""
-        weights = self.gazetteer.idf
-        present = [k for k in entry.keys if k in positions]
-        weighed = {k: weights[k] * strength[k] for k in present}
-        found = self._score_found(entry, present, positions, need, weighed, single, total,
-                                  self.min_score * min(1.0, need / self.min_coverage))
-        return None if found is None else (found[0], found[1], found[2], list(found[3]))
-
     def _score_found(
         self,
         entry: Entry,
@@ -967,9 +946,13 @@ class Linker:
         total: float,
         floor: float,
     ) -> tuple[float, int, int, tuple[int, ...]] | None:
-        """:meth:`_score` given the entry's keys found in the clause, in the entry's order (``present``),
-        each found key's idf × best weight factor (``weighed``) and the least score at ``need``
-        (``floor``: ``min_score × min(1, need ÷ min_coverage)``); the places used as a tuple."""
+        """The entry's score in a clause, and the first, last and all the places (in the clause's keyed words,
+        ``self._keyed`` as :meth:`_scored` sets them for a one-key label's match) of the words it uses; None
+        under the thresholds. Computed once per clause by the caller: ``present``, the entry's keys found in
+        the clause, in the entry's order; ``weighed``, each found key's idf × best weight factor in
+        ``positions``; ``single``, each key's one place when no key occurs twice (else None); ``total``, the
+        entry's total weight (``Gazetteer.weights``); ``floor``, the least score at ``need``
+        (``min_score × min(1, need ÷ min_coverage)``)."""
         coverage = sum(map(weighed.__getitem__, present)) / total  # (the same additions as over a list)
         if coverage < need:
             return None
