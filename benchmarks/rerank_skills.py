@@ -566,7 +566,8 @@ def main() -> None:
     test = [r for r in rows if r.split == "test"]
     texts = offer_texts(args.data)
     t0 = time.perf_counter()
-    runner = Runner(args.store, dev, texts, declared_codes(args.data))
+    declared = declared_codes(args.data)  # (read once: the TEST runner reads them too)
+    runner = Runner(args.store, dev, texts, declared)
     links = Links(runner)
     titles = runner.component._titles
     generators = {fiches: Generator(runner.gazetteer, fiches=fiches, titles=titles) for fiches in (1, 3)}
@@ -999,7 +1000,7 @@ def main() -> None:
             fitted["shipped defaults"][1].save(args.model_out)
             print(f"wrote {args.model_out}")
         if args.test:
-            test_runner = Runner(args.store, test, texts, declared_codes(args.data))
+            test_runner = Runner(args.store, test, texts, declared)
             test_links = Links(test_runner)
             everything = list(range(len(test)))
             print(f"\n| TEST split, {len(test)} offers (read once) | P | R | F1 | units found |"

@@ -308,7 +308,8 @@ def main() -> None:
     test = [r for r in rows if r.split == "test"]
     texts = offer_texts(args.data)
     t0 = time.perf_counter()
-    runner = Runner(args.store, dev, texts, declared_codes(args.data))
+    declared = declared_codes(args.data)  # (read once: the TEST runner reads them too)
+    runner = Runner(args.store, dev, texts, declared)
     print(f"loaded in {time.perf_counter() - t0:.0f} s")
     linker = runner.linker
     if args.associations:
@@ -362,7 +363,7 @@ def main() -> None:
     print(row("linker, settings chosen on all DEV (in-sample)", pooled(runner.counts(overall), order)))
     print(f"\nbest on the whole DEV split: {overall}")
     if args.test:
-        test_runner = Runner(args.store, test, texts, declared_codes(args.data))
+        test_runner = Runner(args.store, test, texts, declared)
         everything = list(range(len(test)))
         print(
             f"\n| TEST split, {len(test)} offers (read once) | P | R | F1 | units found |"
