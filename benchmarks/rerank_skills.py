@@ -505,7 +505,7 @@ def main() -> None:
                         help="keep every candidate above the threshold (no competition for a clause's words)")
     parser.add_argument("--learning-curve", action="store_true",
                         help="also fit each variant on"
-                        f" {', '.join(f'{f:.0%}' for f in CURVE_FRACTIONS)} of each training fold's offers"
+                        f" {', '.join(f'{f:.0%}%' for f in CURVE_FRACTIONS)} of each training fold's offers"
                         f" ({CURVE_DRAWS} random draws each, the same outer folds) and print P/R/F1 per"
                         " share: does the learned stage want more annotated offers?")
     parser.add_argument("--fold-seed", type=int, default=None, metavar="N",
