@@ -517,6 +517,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="take the shipped linker's settings in every fold instead of the ascent's (with"
                         " --test/--write: fit the shipped model alone, no ascent on all DEV)")
+    parser.add_argument("--prior-margin", type=float, default=None, metavar="M",
+                        help="the first stage's prior margin M instead of the shipped PRIOR_MARGIN"
+                        " (kg.nlp.linker.prior_fiches) as the starting point (--quick: in every fold);"
+                        " under the declared-first fiches 0.99 adds the predicted top fiche when the"
+                        " declared one is not it (session 20, docs/guides/skill-prior-fiches.md); a model"
+                        " written with it wants the same PRIOR_MARGIN in kg.nlp.pipeline")
     parser.add_argument("--item-prior", action="store_true",
                         help="the reference beside the item prior learned from the recruiters' ticked"
                         " competences (benchmarks/item_prior.py), each feature group alone and together")
@@ -576,6 +582,8 @@ def main() -> None:
     wide_generators: dict[str, Generator] = {}
     print(f"loaded in {time.perf_counter() - t0:.0f} s; liberal settings {LIBERAL}")
     defaults = shipped_settings(runner.linker)
+    if args.prior_margin is not None:
+        defaults["prior_margin"] = args.prior_margin
     # copies and near-copies (kg.nlp.near_copies): one fold, one inner part, and left out of each other's
     # learned evidence; --ungrouped: each offer its own group (the CV of sessions 7-15)
     groups = None if args.ungrouped else dev_groups(dev, texts)
