@@ -12,20 +12,12 @@ import numpy
 import pytest
 
 from kg.nlp.gazetteer import Gazetteer
-from kg.nlp.linker import Linker, Token, words
+from kg.nlp.linker import Linker, Token, key_places, words
 
 WORDS = ("plan", "lecture", "souder", "pièce", "métal", "contrôle", "réception", "meuler", "qualité",
          "produit", "client", "accueil", "vente", "stock", "chariot", "conduire", "nettoyer", "machine",
          "réglage", "outil", "sécurité", "hygiène", "cuisine", "service", "caisse", "commande", "livraison")
 KINDS = ("savoir", "savoir-faire", "savoir-etre", "macro-competence")
-
-
-def _positions(keyed: list[tuple[int, str, float]]) -> dict[str, list[tuple[int, float]]]:
-    """Each key's places in a clause's keyed words, with their weight factors (as ``scored_many``)."""
-    positions: dict[str, list[tuple[int, float]]] = {}
-    for order, (_, key, factor) in enumerate(keyed):
-        positions.setdefault(key, []).append((order, factor))
-    return positions
 
 
 def _old_part(linker: Linker, code: str) -> tuple[list[int], list[tuple[str, int]], list[tuple[str, int]]]:
@@ -91,7 +83,7 @@ def _old_candidates(
     lone: list[bool] = []
     for tokens in clauses:
         keyed = linker.keyed(tokens)
-        positions = _positions(keyed)
+        positions = key_places(keyed)
         candidates: set[int] = set()
         for k in positions:
             candidates.update(index.get(k, ()))
@@ -136,7 +128,7 @@ def _new_candidates(
     counts: list[int] = []
     for tokens in clauses:
         keyed = linker.keyed(tokens)
-        positions = _positions(keyed)
+        positions = key_places(keyed)
         ids += [linker._key_id[k] for k in positions]
         counts.append(len(positions))
         found.append((keyed, positions))

@@ -14,7 +14,7 @@ import pytest
 from rapidfuzz import fuzz
 
 from kg.nlp.gazetteer import Entry, Gazetteer
-from kg.nlp.linker import Linker, Scored, Token, words
+from kg.nlp.linker import Linker, Scored, Token, key_places, words
 from kg.nlp.rerank import LIBERAL
 from kg.nlp.text import form_key, inclusive_base
 from tests.test_linker_postings import random_clauses
@@ -235,9 +235,7 @@ def test_score_found_gives_the_old_scores() -> None:
     for linker_class in (Linker, _Before):
         linker = linker_class(gazetteer)
         keyed = linker.keyed(tokens)
-        positions: dict[str, list[tuple[int, float]]] = {}
-        for order, (_, key, factor) in enumerate(keyed):
-            positions.setdefault(key, []).append((order, factor))
+        positions = key_places(keyed)
         strength = {k: max(f for _, f in v) for k, v in positions.items()}
         linker._tokens, linker._keyed = tokens, keyed
         for number, entry in enumerate(gazetteer.entries):

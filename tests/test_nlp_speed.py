@@ -8,7 +8,7 @@ import pytest
 from rapidfuzz import fuzz, process
 
 from kg.nlp.gazetteer import Gazetteer
-from kg.nlp.linker import Linker
+from kg.nlp.linker import Linker, key_places
 from kg.nlp.text import strip_accents, word_key
 from tests.test_linker_scoring import score
 
@@ -125,9 +125,7 @@ def test_a_prior_given_as_parts_and_the_scores_given_their_clause_strengths_chan
     checked = repeated = 0
     for tokens in clauses:
         keyed = linker.keyed(tokens)
-        positions: dict[str, list[tuple[int, float]]] = {}
-        for order, (_, key, factor) in enumerate(keyed):
-            positions.setdefault(key, []).append((order, factor))
+        positions = key_places(keyed)
         strength = {k: max(f for _, f in v) for k, v in positions.items()}
         once = all(len(v) == 1 for v in positions.values())
         single = {k: v[0][0] for k, v in positions.items()} if once else None

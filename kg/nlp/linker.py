@@ -157,6 +157,19 @@ def declared_first(predicted: Sequence[tuple[str, float]], declared: str | None,
     return [(declared, top), *[p for p in predicted if p[0] != declared][: most - 1]]
 
 
+def key_places(keyed: Sequence[tuple[int, str, float]]) -> dict[str, list[tuple[int, float]]]:
+    """Each key's (place, weight factor) in a clause's keyed words (:meth:`Linker.keyed`), a place being the
+    keyed word's number.
+
+    >>> key_places([(0, "regl", 1.0), (2, "machin", 0.85), (3, "regl", 0.9)])
+    {'regl': [(0, 1.0), (2, 0.9)], 'machin': [(1, 0.85)]}
+    """
+    positions: dict[str, list[tuple[int, float]]] = {}
+    for order, (_, key, factor) in enumerate(keyed):
+        positions.setdefault(key, []).append((order, factor))
+    return positions
+
+
 def run_starts(values: numpy.ndarray) -> numpy.ndarray:
     """Where each run of equal neighbours starts: for sorted values, the first of each distinct value (perf
     only: ``numpy.unique`` sorts again and costs several times more at a few thousand values).
@@ -601,9 +614,7 @@ class Linker:
         synonyms = self.synonym_weight > 0 and self.synonyms
         for tokens in clauses:
             keyed = self.keyed(tokens)
-            positions: dict[str, list[tuple[int, float]]] = {}
-            for order, (_, key, factor) in enumerate(keyed):
-                positions.setdefault(key, []).append((order, factor))
+            positions = key_places(keyed)
             if synonyms:
                 literal = set(positions)  # a key the clause writes is not also read through a synonym
                 for order, (_, key, factor) in enumerate(keyed):

@@ -39,7 +39,7 @@ from kg.nlp.forest import Forest
 from kg.nlp.gazetteer import Entry, Gazetteer
 from kg.nlp.learned_aliases import COLUMNS as ALIAS_FEATURES
 from kg.nlp.learned_aliases import Match, Shipped, new_matches
-from kg.nlp.linker import Linker, Mention, Prune, Scored, Token, run_starts, same_places
+from kg.nlp.linker import Linker, Mention, Prune, Scored, Token, key_places, run_starts, same_places
 from kg.nlp.near_copies import group_members, grouped_parts
 from kg.nlp.phrase_rates import FEATURES as PHRASE_FEATURES
 from kg.nlp.phrase_rates import PhraseTable, phrase_key
@@ -332,9 +332,7 @@ class Generator:
             links = linked_by_clause.get(number, ())
             if not scored and not links:  # perf only: no candidate (most clauses once the early bound ran)
                 continue
-            positions: dict[str, list[tuple[int, float]]] = {}
-            for order, (_, key, factor) in enumerate(keyed):
-                positions.setdefault(key, []).append((order, factor))
+            positions = key_places(keyed)
             pairs = list(map(_PAIR, scored))  # (number, score, first, last, used) of each
             known = {s[1].code for s in scored}  # (the entries' codes: Scored.code is a property, perf only)
             for mention in links:
@@ -459,9 +457,7 @@ class Generator:
             _, keyed, positions, strength = known
         else:
             keyed = self.linker.keyed(tokens)
-            positions = {}
-            for order, (_, key, factor) in enumerate(keyed):
-                positions.setdefault(key, []).append((order, factor))
+            positions = key_places(keyed)
             strength = _strength(positions)
             if words is not None:
                 words[id(tokens)] = (tokens, keyed, positions, strength)
