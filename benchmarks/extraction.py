@@ -44,6 +44,7 @@ from kg.nlp.evaluate import (  # noqa: E402
     AnnotatedOffer,
     PredictedSkill,
     annotation_stats,
+    bootstrap_pr,
     load_annotation,
     predictions_from_extraction,
     recall_at_k,
@@ -187,6 +188,38 @@ def skill_rows(
         span = skill_pr(part, preds, spans=True)
         rows.append([name, split, len(part), item.precision, item.recall, item.f1,
                      span.precision, span.recall, f"{item.found}/{item.gold}"])
+    return rows
+
+
+BOOTSTRAP_DRAWS = 2000
+
+
+def scored_parts(gold: Sequence[AnnotatedOffer]) -> list[tuple[str, list[AnnotatedOffer]]]:
+    """DEV, TEST, TEST by draw (:data:`TEST_PARTS`) and TEST by offers file, the empty parts left out.
+
+    >>> g = [AnnotatedOffer("1", "a.jsonl", "test", "", draw=7),
+    ...      AnnotatedOffer("2", "b.csv", "test", "", draw=8)]
+    >>> [(name, len(part)) for name, part in scored_parts(g)]
+    [('test', 2), ('test, draw 7', 1), ('test, draw 8', 1), ('test, a.jsonl', 1), ('test, b.csv', 1)]
+    """
+    test = [g for g in gold if g.split == "test"]
+    dev = [g for g in gold if g.split == "dev"]
+    parts = [("dev (in-sample: the model learned from it)", dev), ("test", test)]
+    parts += [(label, [g for g in test if g.draw in draws]) for label, draws in TEST_PARTS]
+    parts += [(f"test, {source}", [g for g in test if g.source == source])
+              for source in sorted({g.source for g in test})]
+    return [(name, part) for name, part in parts if part]
+
+
+def interval_rows(gold: Sequence[AnnotatedOffer], preds: Mapping[str, Sequence[PredictedSkill]]
+                  ) -> list[list[Any]]:
+    """One row per :func:`scored_parts` part: P and R with their bootstrap intervals."""
+    rows: list[list[Any]] = []
+    for name, part in scored_parts(gold):
+        pr = skill_pr(part, preds)
+        iv = bootstrap_pr(part, preds, draws=BOOTSTRAP_DRAWS)
+        rows.append([name, len(part), pr.precision, f"{iv.precision[0]:.3f}–{iv.precision[1]:.3f}",
+                     pr.recall, f"{iv.recall[0]:.3f}–{iv.recall[1]:.3f}", f"{pr.found}/{pr.gold}"])
     return rows
 
 
@@ -385,6 +418,11 @@ def main() -> None:
     print_table("Skills stated in the text vs the hand annotation (item level per offer = primary; "
                 "goal P ≥ 0.70, R ≥ 0.65)",
                 ["method", "split", "offers", "P", "R", "F1", "span P", "span R", "units found"], rows)
+    if system is not None:
+        print_table("The system's skill figures with 95 % bootstrap intervals (offers resampled, "
+                    f"{BOOTSTRAP_DRAWS} draws): TEST as a whole, by draw and by offers file",
+                    ["split", "offers", "P", "P 95 %", "R", "R 95 %", "units found"],
+                    interval_rows(annotated, predictions_from_extraction(system.values())))
 
     # --- recruiter competences
     ref = {oid: [c["code"] for c in o.get("competences") or () if c.get("code")]

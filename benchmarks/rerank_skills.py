@@ -478,6 +478,41 @@ def curve_table(curve: Mapping[tuple[str, float, int], PR], whole: Mapping[str, 
     return "\n".join(lines)
 
 
+def by_source(offers: Sequence[AnnotatedOffer], kept: Mapping[int, Sequence[Candidate]]) -> dict[str, PR]:
+    """Each offer file's held-out counts: the kept codes of the offers ``kept`` holds, pooled by
+    :attr:`AnnotatedOffer.source` (TEST is scored by file and draw too: is a gap the sources' mix?).
+
+    >>> from kg.nlp.evaluate import GoldMention
+    >>> gold = GoldMention(start=0, end=4, kind="task", code="1")
+    >>> a = AnnotatedOffer("a", "x.jsonl", "dev", "", (gold,))
+    >>> b = AnnotatedOffer("b", "y.csv", "dev", "", (gold,))
+    >>> one = Candidate(clause=0, code="1", start=0, end=4, used=frozenset(), features=())
+    >>> {s: (pr.found, pr.gold) for s, pr in by_source([a, b], {0: [one], 1: []}).items()}
+    {'x.jsonl': (1, 1), 'y.csv': (0, 1)}
+    """
+    pooled: dict[str, PR] = {}
+    for o, found in kept.items():
+        source = offers[o].source
+        counts = offer_item_pr(offers[o], {c.code for c in found})
+        pooled[source] = pooled.get(source, PR(0, 0, 0, 0)) + counts
+    return dict(sorted(pooled.items()))
+
+
+def by_source_table(offers: Sequence[AnnotatedOffer], kept_by: Mapping[str, Mapping[int, Sequence[Candidate]]]
+                    ) -> str:
+    """The held-out figures of every variant that decided all ``offers``, one row per offer file."""
+    lines = ["\n| DEV by offer file, 5-fold CV held out: variant | file | offers | P | R | F1 | units found |"
+             "\n|---|---|---|---|---|---|---|"]
+    for name, kept in kept_by.items():
+        if len(kept) != len(offers):
+            continue
+        counts = Counter(offers[o].source for o in kept)
+        for source, pr in by_source(offers, kept).items():
+            lines.append(f"| {name} | {source} | {counts[source]} | {pr.precision:.3f} | {pr.recall:.3f} |"
+                         f" {pr.f1:.3f} | {pr.found}/{pr.gold} |")
+    return "\n".join(lines)
+
+
 def ceiling(offers: Sequence[AnnotatedOffer], cands: Sequence[list[Candidate]]) -> PR:
     total = PR(0, 0, 0, 0)
     for offer, found in zip(offers, cands, strict=True):
@@ -900,6 +935,7 @@ def main() -> None:
             ceiling_cell = f"{c.found}/{c.gold} ({c.recall:.3f})"
             print(row(f"after: {name}", held_after[name]) + f" {ceiling_cell} | {counted[name]} |")
 
+        print(by_source_table(dev, kept_by))
         if args.learning_curve:
             print(curve_table(curve, held_after, len(dev) - len(folds[0])))
         reference = next((n for r in REFERENCES for n in variants if r in n), None)

@@ -14,6 +14,7 @@ from kg.nlp.evaluate import (
     GoldMention,
     PredictedSkill,
     annotation_stats,
+    bootstrap_pr,
     load_annotation,
     offer_item_pr,
     offer_span_pr,
@@ -89,6 +90,36 @@ def test_skill_pr_micro_average_and_missing_offers() -> None:
     r = skill_pr(g, {"a": [PredictedSkill("1")], "zzz": [PredictedSkill("2")]})
     assert r == PR(found=1, gold=3, correct=1, predicted=1)
     assert r.precision == 1.0 and r.recall == pytest.approx(1 / 3)
+
+
+def _half_found(n: int) -> tuple[list[AnnotatedOffer], dict[str, list[PredictedSkill]]]:
+    """n offers of two units each; the odd ones get both found, the even ones one and a wrong code."""
+    two = (GoldMention(0, 5, "task", "1"), GoldMention(6, 9, "task", "2"))
+    offers = [gold(*two, oid=str(i)) for i in range(n)]
+    preds = {str(i): [PredictedSkill("1"), PredictedSkill("2" if i % 2 else "9")] for i in range(n)}
+    return offers, preds
+
+
+def test_bootstrap_pr_brackets_the_figure_and_narrows_with_more_offers() -> None:
+    offers, preds = _half_found(40)
+    point = skill_pr(offers, preds)
+    assert (point.precision, point.recall) == (0.75, 0.75)
+    small = bootstrap_pr(offers, preds, draws=1000)
+    assert small.precision[0] < 0.75 < small.precision[1] and small.recall[0] < 0.75 < small.recall[1]
+    many, many_preds = _half_found(400)
+    large = bootstrap_pr(many, many_preds, draws=1000)
+    assert large.recall[1] - large.recall[0] < (small.recall[1] - small.recall[0]) / 2
+    # the same seed draws the same offers; the level widens the interval
+    assert bootstrap_pr(offers, preds, draws=1000) == small
+    wide = bootstrap_pr(offers, preds, draws=1000, level=0.99)
+    assert wide.recall[0] <= small.recall[0] and wide.recall[1] >= small.recall[1]
+
+
+def test_bootstrap_pr_without_offers_or_predictions() -> None:
+    assert bootstrap_pr([], {}).recall == (0.0, 0.0)
+    offers, _ = _half_found(10)
+    nothing = bootstrap_pr(offers, {}, draws=100)
+    assert nothing.recall == (0.0, 0.0) and nothing.precision == (0.0, 0.0)
 
 
 def test_recall_at_k() -> None:
