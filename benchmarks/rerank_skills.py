@@ -82,7 +82,7 @@ from kg.nlp.associations import text_keys  # noqa: E402
 from kg.nlp.evaluate import PR, AnnotatedOffer, annotated_offer, offer_item_pr  # noqa: E402
 from kg.nlp.forest import Forest  # noqa: E402
 from kg.nlp.linker import Mention, prior_fiches  # noqa: E402
-from kg.nlp.near_copies import grouped_parts  # noqa: E402
+from kg.nlp.near_copies import NEAR_COPY, grouped_parts  # noqa: E402
 from kg.nlp.phrase_rates import FEATURES as PHRASE_FEATURES  # noqa: E402
 from kg.nlp.phrase_rates import PAIR_FEATURES, PhraseTable, phrase_key, with_phrase_rates  # noqa: E402
 from kg.nlp.rerank import (  # noqa: E402
@@ -513,6 +513,19 @@ def by_source_table(offers: Sequence[AnnotatedOffer], kept_by: Mapping[str, Mapp
     return "\n".join(lines)
 
 
+def write_held_out(path: Path, offers: Sequence[AnnotatedOffer],
+                   kept_by: Mapping[str, Mapping[int, Sequence[Candidate]]]) -> None:
+    """One line per (variant, DEV offer) it decided: ``{"id", "variant", "skills": [{"code", "start",
+    "end"}]}`` (offsets in ``intitule + "\n" + description``, as the annotation's)."""
+    with open(path, "w", encoding="utf-8") as out:
+        for name, kept in kept_by.items():
+            for o in sorted(kept):
+                skills = [{"code": c.code, "start": c.start, "end": c.end} for c in kept[o]]
+                out.write(json.dumps({"id": offers[o].id, "variant": name, "skills": skills},
+                                     ensure_ascii=False) + "\n")
+    print(f"held-out predictions written to {path}")
+
+
 def ceiling(offers: Sequence[AnnotatedOffer], cands: Sequence[list[Candidate]]) -> PR:
     total = PR(0, 0, 0, 0)
     for offer, found in zip(offers, cands, strict=True):
@@ -549,6 +562,17 @@ def main() -> None:
     parser.add_argument("--ungrouped", action="store_true",
                         help="folds, inner parts and learned evidence by offer, not by group of near-copies"
                              " (kg.nlp.near_copies.copy_groups; the CV and refit of sessions 7-15)")
+    parser.add_argument("--fold-near", type=float, default=NEAR_COPY, metavar="R",
+                        help="deal the CV's folds by groups of offers whose texts' rapidfuzz ratio is at"
+                        f" least R (default {NEAR_COPY}, the near-copy rule; 70 also joins one employer's"
+                        " template reused for another job: session 21)")
+    parser.add_argument("--evidence-near", type=float, default=NEAR_COPY, metavar="R",
+                        help="leave the learned evidence (item and phrase rates, aliases) and the inner CV's"
+                        f" parts out by groups at ratio R (default {NEAR_COPY}); also the refit's (--write)")
+    parser.add_argument("--predictions-out", type=Path, default=None, metavar="PATH",
+                        help="write every variant's held-out kept skills per DEV offer as JSON Lines in the"
+                        " shape of kg extract's output (id, variant, skills: code, start, end), for"
+                        " kg.nlp.evaluate's measures (e.g. bootstrap_pr) and error reading")
     parser.add_argument("--quick", action="store_true",
                         help="take the shipped linker's settings in every fold instead of the ascent's (with"
                         " --test/--write: fit the shipped model alone, no ascent on all DEV)")
@@ -621,9 +645,13 @@ def main() -> None:
         defaults["prior_margin"] = args.prior_margin
     # copies and near-copies (kg.nlp.near_copies): one fold, one inner part, and left out of each other's
     # learned evidence; --ungrouped: each offer its own group (the CV of sessions 7-15)
-    groups = None if args.ungrouped else dev_groups(dev, texts)
+    groups = None if args.ungrouped else dev_groups(dev, texts, args.evidence_near)
     print(f"DEV: {group_summary(groups) if groups is not None else 'ungrouped (each offer its own group)'}")
-    order, folds = cv_folds(len(dev), 4 if args.fold_seed is None else args.fold_seed, groups)
+    fold_groups = groups
+    if args.fold_near != args.evidence_near and not args.ungrouped:
+        fold_groups = dev_groups(dev, texts, args.fold_near)
+        print(f"DEV folds by near-copies at ratio {args.fold_near}: {group_summary(fold_groups)}")
+    order, folds = cv_folds(len(dev), 4 if args.fold_seed is None else args.fold_seed, fold_groups)
     without_linked = tuple(f for f in BASE_FEATURES if f != "linked")
     no_fiche = tuple(f for f in BASE_FEATURES if not f.startswith("fiche"))
     # perf (docs/guides/skill-second-stage-default.md): features that need every candidate's score (the
@@ -936,6 +964,8 @@ def main() -> None:
             print(row(f"after: {name}", held_after[name]) + f" {ceiling_cell} | {counted[name]} |")
 
         print(by_source_table(dev, kept_by))
+        if args.predictions_out is not None:
+            write_held_out(args.predictions_out, dev, kept_by)
         if args.learning_curve:
             print(curve_table(curve, held_after, len(dev) - len(folds[0])))
         reference = next((n for r in REFERENCES for n in variants if r in n), None)

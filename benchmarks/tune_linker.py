@@ -35,7 +35,7 @@ from kg.nlp.evaluate import PR, AnnotatedOffer, annotated_offer, offer_item_pr  
 from kg.nlp.extract import occupation_model  # noqa: E402
 from kg.nlp.gazetteer import Gazetteer  # noqa: E402
 from kg.nlp.linker import prior_fiches  # noqa: E402
-from kg.nlp.near_copies import copy_groups, grouped_parts  # noqa: E402
+from kg.nlp.near_copies import NEAR_COPY, copy_groups, grouped_parts  # noqa: E402
 from kg.nlp.offers_csv import offer_text, read_offers  # noqa: E402
 from kg.nlp.pipeline import PRIOR_FICHES, PRIOR_MARGIN, load_pipeline  # noqa: E402
 from kg.store import StoreLayout, open_store  # noqa: E402
@@ -121,11 +121,13 @@ def cv_folds(n: int, seed: int = 4, groups: Sequence[int] | None = None) -> tupl
     return order, grouped_parts(order, 5, groups)
 
 
-def dev_groups(offers: Sequence[AnnotatedOffer], texts: dict[str, tuple[str, str]]) -> list[int]:
+def dev_groups(offers: Sequence[AnnotatedOffer], texts: dict[str, tuple[str, str]],
+               near: float = NEAR_COPY) -> list[int]:
     """Each offer's group of copies and near-copies (:func:`kg.nlp.near_copies.copy_groups`, from the
-    title and the description of ``texts``' ``title + "\n" + description``): the smallest index of its
-    group."""
-    return copy_groups([(title, text[len(title) + 1:]) for title, text in (texts[o.id] for o in offers)])
+    title and the description of ``texts``' ``title + "\n" + description``, ``near`` the ratio from which
+    two texts are one ad): the smallest index of its group."""
+    pairs = [(title, text[len(title) + 1:]) for title, text in (texts[o.id] for o in offers)]
+    return copy_groups(pairs, near=near)
 
 
 def group_summary(groups: Sequence[int]) -> str:
