@@ -216,8 +216,8 @@ def interval_rows(gold: Sequence[AnnotatedOffer], preds: Mapping[str, Sequence[P
     """One row per :func:`scored_parts` part: P and R with their bootstrap intervals."""
     rows: list[list[Any]] = []
     for name, part in scored_parts(gold):
-        pr = skill_pr(part, preds)
         iv = bootstrap_pr(part, preds, draws=BOOTSTRAP_DRAWS)
+        pr = iv.pooled
         rows.append([name, len(part), pr.precision, f"{iv.precision[0]:.3f}–{iv.precision[1]:.3f}",
                      pr.recall, f"{iv.recall[0]:.3f}–{iv.recall[1]:.3f}", f"{pr.found}/{pr.gold}"])
     return rows
@@ -413,16 +413,17 @@ def main() -> None:
     annotated = [g for g in gold if g.id in offers]
     rows = skill_rows("baseline (fiche items, fuzzy top-10)", annotated, base_skills)
     rows += skill_rows("reference: declared fiche's items, fuzzy top-10", annotated, oracle_skills)
-    if system is not None:
-        rows += skill_rows(system_name, annotated, predictions_from_extraction(system.values()))
+    system_skills = predictions_from_extraction(system.values()) if system is not None else None
+    if system_skills is not None:
+        rows += skill_rows(system_name, annotated, system_skills)
     print_table("Skills stated in the text vs the hand annotation (item level per offer = primary; "
                 "goal P ≥ 0.70, R ≥ 0.65)",
                 ["method", "split", "offers", "P", "R", "F1", "span P", "span R", "units found"], rows)
-    if system is not None:
+    if system_skills is not None:
         print_table("The system's skill figures with 95 % bootstrap intervals (offers resampled, "
                     f"{BOOTSTRAP_DRAWS} draws): TEST as a whole, by draw and by offers file",
                     ["split", "offers", "P", "P 95 %", "R", "R 95 %", "units found"],
-                    interval_rows(annotated, predictions_from_extraction(system.values())))
+                    interval_rows(annotated, system_skills))
 
     # --- recruiter competences
     ref = {oid: [c["code"] for c in o.get("competences") or () if c.get("code")]

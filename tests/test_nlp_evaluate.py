@@ -105,6 +105,7 @@ def test_bootstrap_pr_brackets_the_figure_and_narrows_with_more_offers() -> None
     point = skill_pr(offers, preds)
     assert (point.precision, point.recall) == (0.75, 0.75)
     small = bootstrap_pr(offers, preds, draws=1000)
+    assert small.pooled == point
     assert small.precision[0] < 0.75 < small.precision[1] and small.recall[0] < 0.75 < small.recall[1]
     many, many_preds = _half_found(400)
     large = bootstrap_pr(many, many_preds, draws=1000)

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy
+
 
 @dataclass(frozen=True)
 class GoldMention:
@@ -226,8 +228,10 @@ def skill_pr(
 
 @dataclass(frozen=True)
 class Interval:
-    """Percentile bootstrap intervals of micro-averaged precision and recall."""
+    """Percentile bootstrap intervals of micro-averaged precision and recall, beside the counts they
+    resample (``pooled``: :func:`skill_pr`'s)."""
 
+    pooled: PR
     precision: tuple[float, float]
     recall: tuple[float, float]
     draws: int
@@ -249,20 +253,19 @@ def bootstrap_pr(
     >>> two = (GoldMention(0, 5, "task", "1"), GoldMention(9, 12, "task", "2"))
     >>> g = [AnnotatedOffer(str(i), "", "test", "", two) for i in range(40)]
     >>> p = {str(i): [PredictedSkill("1")] + ([PredictedSkill("2")] if i % 2 else []) for i in range(40)}
-    >>> skill_pr(g, p).recall
-    0.75
     >>> iv = bootstrap_pr(g, p, draws=500)
+    >>> iv.pooled == skill_pr(g, p), iv.pooled.recall
+    (True, 0.75)
     >>> iv.precision
     (1.0, 1.0)
     >>> 0.65 < iv.recall[0] < 0.75 < iv.recall[1] < 0.85
     True
     """
-    import numpy  # (a dependency of the extraction; this module's other measures need none)
-
     per_offer = (offer_item_pr(offer, (p.code for p in predictions.get(offer.id, ()))) for offer in gold)
     counts = numpy.array([[c.found, c.gold, c.correct, c.predicted] for c in per_offer], dtype=float)
     if not len(counts):
-        return Interval((0.0, 0.0), (0.0, 0.0), draws)
+        return Interval(PR(0, 0, 0, 0), (0.0, 0.0), (0.0, 0.0), draws)
+    pooled = PR(*(int(v) for v in counts.sum(axis=0)))
     picks = numpy.random.default_rng(seed).integers(0, len(counts), size=(draws, len(counts)))
     sums = counts[picks].sum(axis=1)
     with numpy.errstate(invalid="ignore", divide="ignore"):
@@ -271,7 +274,7 @@ def bootstrap_pr(
     tail = (1 - level) / 2 * 100
     p_low, p_high = numpy.percentile(precision, [tail, 100 - tail])
     r_low, r_high = numpy.percentile(recall, [tail, 100 - tail])
-    return Interval((float(p_low), float(p_high)), (float(r_low), float(r_high)), draws)
+    return Interval(pooled, (float(p_low), float(p_high)), (float(r_low), float(r_high)), draws)
 
 
 def recall_at_k(pairs: Iterable[tuple[Sequence[str], Iterable[str]]], k: int = 10) -> tuple[float, int, int]:
