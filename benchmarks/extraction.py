@@ -231,10 +231,23 @@ def extract_available() -> bool:
     return bool(re.search(r"^\W*extract\b", out.stdout, re.M))
 
 
-def run_extract(files: Sequence[pathlib.Path], workers: int, output: pathlib.Path) -> float:
+def extract_command(kg: str, files: Sequence[pathlib.Path], workers: int, output: pathlib.Path,
+                    store: pathlib.Path) -> list[str]:
+    """The ``kg extract`` command line of the benchmark's own run, on the benchmark's ``--store`` (without
+    it kg extract read the configured store, ``var/store``, whatever graph that holds).
+
+    >>> extract_command("kg", [pathlib.Path("o.jsonl")], 1, pathlib.Path("w1.jsonl"), pathlib.Path("S"))
+    ['kg', 'extract', 'o.jsonl', '--output', 'w1.jsonl', '--workers', '1', '--store', 'S']
+    """
+    return [kg, "extract", *map(str, files), "--output", str(output), "--workers", str(workers),
+            "--store", str(store)]
+
+
+def run_extract(files: Sequence[pathlib.Path], workers: int, output: pathlib.Path,
+                store: pathlib.Path) -> float:
     kg = shutil.which("kg", path=str(ROOT / ".venv" / "bin")) or "kg"
     t0 = time.perf_counter()
-    cmd = [kg, "extract", *map(str, files), "--output", str(output), "--workers", str(workers)]
+    cmd = extract_command(kg, files, workers, output, store)
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - t0
     if not output.exists():
@@ -376,16 +389,12 @@ def main() -> None:
             system = {str(r["id"]): r for r in map(json.loads, filter(str.strip, f)) if "id" in r}
     elif not args.no_run and extract_available():
         with tempfile.TemporaryDirectory() as tmp:
-            # the CSV dumps are converted: kg extract reads the API v2 JSON shape
-            merged = pathlib.Path(tmp, "offers.jsonl")
-            with open(merged, "w", encoding="utf-8") as f:
-                for _, o in offers.values():
-                    f.write(json.dumps(o, ensure_ascii=False) + "\n")
+            merged = write_merged(offers, tmp)
             out1 = pathlib.Path(tmp, "w1.jsonl")
-            s1 = run_extract([merged], 1, out1)
+            s1 = run_extract([merged], 1, out1, args.store)
             with open(out1, encoding="utf-8") as f:
                 system = {str(r["id"]): r for r in map(json.loads, filter(str.strip, f)) if "id" in r}
-            speed_rows = speed_table(args.store, offers, tmp, command_seconds=s1)
+            speed_rows = speed_table(args.store, offers, merged, tmp, command_seconds=s1)
 
     # --- occupation
     rows = []
@@ -452,15 +461,22 @@ def main() -> None:
         print("\n## Speed\n\nnot measured: the predictions were read from a file (--predictions).")
 
 
-def speed_table(store: pathlib.Path, offers: Mapping[str, tuple[str, dict[str, Any]]], tmp: str,
-                command_seconds: float | None = None) -> list[list[Any]]:
-    """Rows of the speed table: the extraction in-process (1 and 2 workers), the `kg extract` command
-    when it was timed, and the bare spaCy pipeline and its tokenizer on the same texts."""
-    texts = [offer_text(o) for _, o in offers.values()]
+def write_merged(offers: Mapping[str, tuple[str, dict[str, Any]]], tmp: str) -> pathlib.Path:
+    """``offers`` as one JSON Lines file in ``tmp``: the CSV dumps converted, since kg extract reads the
+    API v2 JSON shape."""
     merged = pathlib.Path(tmp, "offers.jsonl")
     with open(merged, "w", encoding="utf-8") as f:
         for _, o in offers.values():
             f.write(json.dumps(o, ensure_ascii=False) + "\n")
+    return merged
+
+
+def speed_table(store: pathlib.Path, offers: Mapping[str, tuple[str, dict[str, Any]]], merged: pathlib.Path,
+                tmp: str, command_seconds: float | None = None) -> list[list[Any]]:
+    """Rows of the speed table: the extraction in-process (1 and 2 workers) of ``merged`` (the ``offers``
+    written by :func:`write_merged`), the `kg extract` command when it was timed, and the bare spaCy
+    pipeline and its tokenizer on the same texts."""
+    texts = [offer_text(o) for _, o in offers.values()]
     rows = in_process_speed(store, merged, tmp)
     n = len(texts)
     if command_seconds is not None:
@@ -512,7 +528,7 @@ def speed_only(data: pathlib.Path, store: pathlib.Path) -> None:
     offers = load_offers(offer_files(data))
     print(f"# Extraction speed — {len(offers)} real offers")
     with tempfile.TemporaryDirectory() as tmp:
-        rows = speed_table(store, offers, tmp)
+        rows = speed_table(store, offers, write_merged(offers, tmp), tmp)
     print_table("Speed (same texts; offers/s per CPU-second on one core, per wall-second for 2 workers)",
                 ["run", "offers", "wall s", "CPU s", "offers/s", "extraction 1 worker cold ÷ this"], rows)
 
